@@ -1,0 +1,86 @@
+"""Value objects and the base class shared by every message."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, ClassVar
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+CurrencyCode = Annotated[
+    str,
+    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code, e.g. EUR"),
+]
+Sku = Annotated[
+    str,
+    Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$"),
+]
+
+
+def _must_be_aware(value: datetime) -> datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("must be timezone-aware (e.g. 2026-01-31T12:00:00Z)")
+    return value
+
+
+AwareDatetime = Annotated[datetime, AfterValidator(_must_be_aware)]
+
+
+class Message(BaseModel):
+    """Base of every event and command: immutable, tolerant of fields it does not know."""
+
+    # Readers ignore unknown fields so that producers can add optional fields
+    # without breaking consumers (the compatibility rule the contract tests enforce).
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    #: The topic a message of this type is published on; set on every concrete class.
+    topic: ClassVar[str]
+
+    @classmethod
+    def message_type(cls) -> str:
+        """The CloudEvents ``type`` of this message."""
+        return cls.__name__
+
+
+class Money(BaseModel):
+    """An amount in minor units (cents) of a currency; never a float."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    amount: StrictInt = Field(ge=0, description="amount in minor units of the currency")
+    currency: CurrencyCode
+
+    def __add__(self, other: Money) -> Money:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot add {other.currency} to {self.currency}")
+        return Money(amount=self.amount + other.amount, currency=self.currency)
+
+    def times(self, quantity: int) -> Money:
+        return Money(amount=self.amount * quantity, currency=self.currency)
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku
+    quantity: StrictInt = Field(gt=0, le=10_000)
+    unit_price: Money
+
+
+class StockLine(BaseModel):
+    """A quantity of one SKU, as used by stock commands."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku
+    quantity: StrictInt = Field(gt=0, le=10_000)
+
+
+class Allocation(BaseModel):
+    """Units of one SKU taken from one warehouse."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku
+    warehouse: str = Field(min_length=1, max_length=64)
+    quantity: StrictInt = Field(gt=0)

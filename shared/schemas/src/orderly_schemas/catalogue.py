@@ -1,0 +1,86 @@
+"""Every message type, by its CloudEvents type, and how to decode one."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from orderly_schemas.base import Message
+from orderly_schemas.checkout import OrderPlaced
+from orderly_schemas.inventory import (
+    OrderShipped,
+    ReleaseStock,
+    ReserveStock,
+    ShipmentDelivered,
+    ShipmentFailed,
+    ShipOrder,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
+from orderly_schemas.notification import NotificationFailed, NotificationSent
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderPaid,
+    OrderRejected,
+)
+from orderly_schemas.payment import (
+    CapturePayment,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    RefundFailed,
+    RefundPayment,
+)
+
+MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
+    OrderPlaced,
+    OrderConfirmed,
+    OrderRejected,
+    OrderCancelled,
+    OrderPaid,
+    OrderDispatched,
+    OrderDelivered,
+    OrderCompleted,
+    ReserveStock,
+    ReleaseStock,
+    ShipOrder,
+    StockReserved,
+    StockReservationFailed,
+    StockReleased,
+    OrderShipped,
+    ShipmentFailed,
+    ShipmentDelivered,
+    CapturePayment,
+    RefundPayment,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    RefundFailed,
+    NotificationSent,
+    NotificationFailed,
+)
+
+BY_TYPE: Final[dict[str, type[Message]]] = {m.message_type(): m for m in MESSAGE_TYPES}
+
+
+class UnknownMessageTypeError(LookupError):
+    """A message named a CloudEvents type that this contract version does not define."""
+
+
+def message_class(message_type: str) -> type[Message]:
+    """The model class of ``message_type``."""
+    try:
+        return BY_TYPE[message_type]
+    except KeyError:
+        raise UnknownMessageTypeError(
+            f"unknown message type {message_type!r}; known types: {', '.join(sorted(BY_TYPE))}"
+        ) from None
+
+
+def decode(message_type: str, body: bytes | str) -> Message:
+    """Validate ``body`` (JSON) as a message of ``message_type``."""
+    return message_class(message_type).model_validate_json(body)

@@ -1,0 +1,74 @@
+"""What upstream checkout publishes on ``checkout.orders.v1``."""
+
+from __future__ import annotations
+
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from orderly_schemas import topics
+from orderly_schemas.base import AwareDatetime, Message, Money, OrderLine
+
+PaymentMethod = Literal["credit_card", "debit_card", "mobile_wallet", "third_party"]
+
+
+class Customer(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    customer_id: str = Field(min_length=1, max_length=64)
+    email: EmailStr
+    name: str = Field(min_length=1, max_length=200)
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str = Field(min_length=1, max_length=200)
+    line1: str = Field(min_length=1, max_length=200)
+    line2: str | None = Field(default=None, max_length=200)
+    city: str = Field(min_length=1, max_length=100)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    region: str | None = Field(default=None, max_length=100)
+
+
+class PaymentDetails(BaseModel):
+    """A provider token, never a card number."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    method: PaymentMethod
+    token: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.-]+$")
+
+
+class OrderPlaced(Message):
+    """A customer placed an order at checkout; the saga starts here."""
+
+    topic = topics.CHECKOUT_ORDERS
+
+    order_id: UUID
+    customer: Customer
+    lines: list[OrderLine] = Field(min_length=1, max_length=200)
+    total: Money
+    shipping_address: Address
+    payment: PaymentDetails
+    placed_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _total_is_sum_of_lines(self) -> OrderPlaced:
+        currencies = {line.unit_price.currency for line in self.lines}
+        if currencies != {self.total.currency}:
+            raise ValueError(
+                f"every line must be priced in the order currency {self.total.currency};"
+                f" found {sorted(currencies)}"
+            )
+        expected = sum(line.unit_price.amount * line.quantity for line in self.lines)
+        if expected != self.total.amount:
+            raise ValueError(
+                f"total.amount {self.total.amount} is not the sum of the lines ({expected})"
+            )
+        skus = [line.sku for line in self.lines]
+        if len(skus) != len(set(skus)):
+            raise ValueError("each sku may appear on one line only")
+        return self

@@ -1,0 +1,65 @@
+"""The public order lifecycle on ``order.events.v1``: what other teams subscribe to."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from pydantic import Field
+
+from orderly_schemas import topics
+from orderly_schemas.base import AwareDatetime, Message, Money, OrderLine
+
+
+class OrderEvent(Message):
+    topic = topics.ORDER_EVENTS
+
+    order_id: UUID
+    order_number: str = Field(min_length=1, max_length=32)
+    customer_id: str
+    occurred_at: AwareDatetime
+
+
+class OrderConfirmed(OrderEvent):
+    """The order was accepted and numbered; stock is being reserved."""
+
+    customer_email: str
+    lines: list[OrderLine]
+    total: Money
+
+
+class OrderRejected(OrderEvent):
+    """The order could not be accepted (for example stock was short)."""
+
+    reason: str
+
+
+class OrderCancelled(OrderEvent):
+    """The order was cancelled; whatever had been done is being undone."""
+
+    reason: str
+
+
+class OrderPaid(OrderEvent):
+    """Payment for the order was captured."""
+
+    amount: Money
+    payment_id: str
+
+
+class OrderDispatched(OrderEvent):
+    """The order left the warehouse (the public 'shipped' event)."""
+
+    carrier: str
+    tracking_numbers: list[str] = Field(min_length=1)
+
+
+class OrderDelivered(OrderEvent):
+    """The carrier delivered the order."""
+
+    delivered_at: AwareDatetime
+
+
+class OrderCompleted(OrderEvent):
+    """The customer confirmed receipt, or the auto-confirm delay passed."""
+
+    confirmed_by: str = Field(description="'customer' or 'auto-confirm'")

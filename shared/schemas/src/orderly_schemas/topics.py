@@ -1,0 +1,28 @@
+"""Topic names: the version is part of the name; a breaking change is a new topic."""
+
+from typing import Final
+
+CHECKOUT_ORDERS: Final = "checkout.orders.v1"
+ORDER_EVENTS: Final = "order.events.v1"
+INVENTORY_COMMANDS: Final = "inventory.commands.v1"
+INVENTORY_EVENTS: Final = "inventory.events.v1"
+PAYMENT_COMMANDS: Final = "payment.commands.v1"
+PAYMENT_EVENTS: Final = "payment.events.v1"
+NOTIFICATION_EVENTS: Final = "notification.events.v1"
+
+ALL_TOPICS: Final = (
+    CHECKOUT_ORDERS,
+    ORDER_EVENTS,
+    INVENTORY_COMMANDS,
+    INVENTORY_EVENTS,
+    PAYMENT_COMMANDS,
+    PAYMENT_EVENTS,
+    NOTIFICATION_EVENTS,
+)
+
+DEAD_LETTER_SUFFIX: Final = ".dlq"
+
+
+def dead_letter_topic(topic: str) -> str:
+    """The dead-letter topic of ``topic``."""
+    return f"{topic}{DEAD_LETTER_SUFFIX}"

@@ -1,0 +1,1 @@
+"""Orderly's shared service runtime."""

@@ -1,0 +1,49 @@
+"""JSON logs that carry the service, the order being worked on and the trace id."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from opentelemetry import trace
+from pythonjsonlogger.json import JsonFormatter
+
+from orderly_kit.context import current_message_id, current_order_id
+
+
+class _ContextFilter(logging.Filter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        record.order_id = current_order_id.get()
+        record.message_id = current_message_id.get()
+        ctx = trace.get_current_span().get_span_context()
+        record.trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else None
+        record.span_id = format(ctx.span_id, "016x") if ctx.is_valid else None
+        return True
+
+
+def configure_logging(service: str, *, level: str = "INFO", json_format: bool = True) -> None:
+    """Send every log record to stderr, as JSON lines unless told otherwise."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_ContextFilter(service))
+    if json_format:
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s"
+                " %(order_id)s %(message_id)s %(trace_id)s %(span_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(service)s %(name)s: %(message)s")
+        )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("aiokafka", "uvicorn.access", "faststream.access"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

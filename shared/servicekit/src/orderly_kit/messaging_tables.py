@@ -1,0 +1,60 @@
+"""The outbox and inbox tables every service has in its own database."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+
+def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
+    """Add ``outbox`` and ``inbox`` to a service's metadata; returns (outbox, inbox)."""
+    outbox = Table(
+        "outbox",
+        metadata,
+        # The database orders rows; a relay publishes in this order.
+        Column("id", BigInteger, Identity(always=True), primary_key=True),
+        Column("topic", String(200), nullable=False),
+        Column("message_key", String(200), nullable=True),
+        Column("message_type", String(100), nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("sent_at", DateTime(timezone=True), nullable=True),
+        Index(
+            "ix_outbox_unsent",
+            "id",
+            postgresql_where=text("sent_at IS NULL"),
+        ),
+        Index("ix_outbox_sent_at", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
+    )
+    inbox = Table(
+        "inbox",
+        metadata,
+        Column("consumer", String(200), nullable=False),
+        Column("message_id", String(200), nullable=False),
+        Column("topic", String(200), nullable=False),
+        Column("message_type", String(100), nullable=True),
+        # processed | dead_lettered
+        Column("outcome", String(20), nullable=False, server_default="processed"),
+        Column("attempts", Integer, nullable=False, server_default="1"),
+        Column("error", Text, nullable=True),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "message_id", name="pk_inbox"),
+        Index("ix_inbox_processed_at", "processed_at"),
+    )
+    return outbox, inbox

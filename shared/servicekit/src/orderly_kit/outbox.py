@@ -1,0 +1,183 @@
+"""The transactional outbox: rows written with the state change, published by a relay."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from faststream.kafka import KafkaBroker
+from opentelemetry import context as otel_context
+from opentelemetry import propagate
+from prometheus_client import Counter, Gauge, Histogram
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderly_kit.db import Database
+
+log = logging.getLogger(__name__)
+
+RELAYED = Counter(
+    "orderly_outbox_published_total", "Outbox rows published to Kafka", ["service", "topic"]
+)
+RELAY_ERRORS = Counter(
+    "orderly_outbox_publish_errors_total", "Outbox publish attempts that failed", ["service"]
+)
+RELAY_LAG = Histogram(
+    "orderly_outbox_lag_seconds",
+    "Time from an outbox row's commit to its publication",
+    ["service"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+UNSENT = Gauge("orderly_outbox_unsent", "Outbox rows waiting to be published", ["service"])
+
+
+class OutboxSignal:
+    """Wakes this process's relay when this process commits outbox rows (no NOTIFY)."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+
+async def write(
+    session: AsyncSession,
+    outbox: Table,
+    *,
+    topic: str,
+    key: str | None,
+    message_type: str,
+    headers: Mapping[str, str],
+    payload: bytes,
+) -> None:
+    """Add one message to the outbox inside the caller's transaction."""
+    await session.execute(
+        insert(outbox).values(
+            topic=topic,
+            message_key=key,
+            message_type=message_type,
+            headers=dict(headers),
+            payload=payload,
+        )
+    )
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in id order; several relays may run at once."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        outbox: Table,
+        broker: KafkaBroker,
+        signal: OutboxSignal,
+        service: str,
+        batch_size: int = 500,
+        poll_interval: float = 0.25,
+    ) -> None:
+        self.database = database
+        self.outbox = outbox
+        self.broker = broker
+        self.signal = signal
+        self.service = service
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self._stopping = asyncio.Event()
+
+    async def run(self) -> None:
+        """Relay until stopped; a failure backs off and tries again, nothing is skipped."""
+        backoff = self.poll_interval
+        while not self._stopping.is_set():
+            try:
+                sent = await self.relay_once()
+                backoff = self.poll_interval
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                RELAY_ERRORS.labels(self.service).inc()
+                log.exception("outbox relay failed; retrying in %.2fs", backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+                continue
+            if sent < self.batch_size:
+                await self.signal.wait(self.poll_interval)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.signal.notify()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        o = self.outbox
+        async with self.database.transaction() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        o.c.id, o.c.topic, o.c.message_key, o.c.headers, o.c.payload, o.c.created_at
+                    )
+                    .where(o.c.sent_at.is_(None))
+                    .order_by(o.c.id)
+                    .limit(self.batch_size)
+                    .with_for_update(skip_locked=True)
+                )
+            ).all()
+            if not rows:
+                UNSENT.labels(self.service).set(0)
+                return 0
+            futures = [await self._publish(row) for row in rows]
+            sent_ids = []
+            # Keep the published prefix only: a row after a failure waits for the
+            # next round so that one key's messages never overtake each other.
+            for row, future in zip(rows, futures, strict=True):
+                try:
+                    await future
+                except Exception:
+                    RELAY_ERRORS.labels(self.service).inc()
+                    log.exception("publishing outbox row %s to %s failed", row.id, row.topic)
+                    break
+                sent_ids.append(row.id)
+            if sent_ids:
+                await session.execute(
+                    update(o).where(o.c.id.in_(sent_ids)).values(sent_at=func.now())
+                )
+        now = time.time()
+        for row in rows[: len(sent_ids)]:
+            RELAYED.labels(self.service, row.topic).inc()
+            RELAY_LAG.labels(self.service).observe(max(0.0, now - row.created_at.timestamp()))
+        return len(sent_ids)
+
+    async def _publish(self, row: Any) -> asyncio.Future[Any]:
+        headers: dict[str, str] = dict(row.headers)
+        # Continue the trace of the transaction that wrote the row.
+        token = otel_context.attach(propagate.extract(headers))
+        try:
+            future: asyncio.Future[Any] = await self.broker.publish(
+                bytes(row.payload),
+                topic=row.topic,
+                key=row.message_key.encode() if row.message_key else None,
+                headers=headers,
+                correlation_id=headers.get("ce_correlationid"),
+                no_confirm=True,
+            )
+        finally:
+            otel_context.detach(token)
+        return future
+
+
+async def count_unsent(session: AsyncSession, outbox: Table) -> int:
+    result = await session.execute(
+        select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+    )
+    return int(result.scalar_one())

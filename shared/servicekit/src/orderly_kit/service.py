@@ -1,0 +1,216 @@
+"""Assembles a service: one process serving HTTP, consuming Kafka and relaying its outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import DefaultSubscriber
+from faststream.specification import AsyncAPI
+from sqlalchemy import MetaData, Table
+
+from orderly_kit import health, migrations, telemetry, topics_admin
+from orderly_kit.db import Database
+from orderly_kit.logging import configure_logging
+from orderly_kit.messaging import Messaging
+from orderly_kit.outbox import OutboxRelay, OutboxSignal
+from orderly_kit.settings import ServiceSettings
+from orderly_schemas.base import Message
+from orderly_schemas.cloudevents import TYPE
+
+log = logging.getLogger(__name__)
+
+Job = Callable[[], Awaitable[Any]]
+
+
+def of_type(*classes: type[Message]) -> Callable[[Any], bool]:
+    """A FastStream filter that accepts messages whose ``ce_type`` is one of ``classes``."""
+    names = frozenset(c.message_type() for c in classes)
+
+    def accepts(msg: Any) -> bool:
+        return (msg.headers or {}).get(TYPE) in names
+
+    return accepts
+
+
+@dataclass
+class Service:
+    """One service's parts; ``bootstrap.py`` fills in handlers, routes and jobs."""
+
+    settings: ServiceSettings
+    title: str
+    version: str
+    metadata: MetaData
+    outbox: Table
+    inbox: Table
+    migrations_dir: Path
+    database: Database
+    broker: KafkaBroker
+    messaging: Messaging
+    http: FastAPI = field(init=False)
+    jobs: list[tuple[str, float, Job]] = field(default_factory=list)
+    _subscribers: dict[str, DefaultSubscriber] = field(default_factory=dict)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _relay: OutboxRelay | None = None
+    _finished: bool = False
+
+    def __post_init__(self) -> None:
+        self.http = FastAPI(title=self.title, version=self.version, lifespan=self._lifespan)
+        self.http.include_router(health.router(self))
+
+    # -- wiring -----------------------------------------------------------------
+    def subscriber(self, topic: str) -> DefaultSubscriber:
+        """The one subscriber of this service on ``topic``; add handlers with ``of_type``."""
+        if topic not in self._subscribers:
+            self._subscribers[topic] = self.broker.subscriber(
+                topic,
+                group_id=self.settings.service_name,
+                auto_offset_reset="earliest",
+                ack_policy=AckPolicy.NACK_ON_ERROR,
+                title=f"{self.settings.service_name}:{topic}",
+            )
+        return self._subscribers[topic]
+
+    def every(self, name: str, seconds: float, job: Job) -> None:
+        """Run ``job`` every ``seconds`` while the service runs."""
+        self.jobs.append((name, seconds, job))
+
+    def asyncapi(self) -> AsyncAPI:
+        return AsyncAPI(
+            self.broker,
+            title=self.title,
+            version=self.version,
+            description=f"Messages consumed and published by the {self.title}.",
+        )
+
+    def _finish_subscribers(self) -> None:
+        # Registered last, so it only sees messages no typed handler took.
+        if self._finished:
+            return
+        self._finished = True
+        for subscriber in self._subscribers.values():
+            subscriber(_ignore_other_types)
+
+    # -- lifecycle --------------------------------------------------------------
+    async def start(self) -> None:
+        s = self.settings
+        if s.migrate_on_start:
+            await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url)
+        if s.create_topics:
+            await topics_admin.ensure_topics(
+                s.kafka_bootstrap_servers, partitions=s.topic_partitions
+            )
+        self._finish_subscribers()
+        await self.broker.start()
+        self._relay = OutboxRelay(
+            database=self.database,
+            outbox=self.outbox,
+            broker=self.broker,
+            signal=self.messaging.signal,
+            service=s.service_name,
+            batch_size=s.outbox_batch_size,
+            poll_interval=s.outbox_poll_interval_ms / 1000,
+        )
+        self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
+        for name, seconds, job in self.jobs:
+            self._tasks.append(asyncio.create_task(_periodic(name, seconds, job), name=name))
+        log.info("%s started", s.service_name)
+
+    async def stop(self) -> None:
+        if self._relay:
+            self._relay.stop()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        await self.broker.stop()
+        await self.database.dispose()
+        log.info("%s stopped", self.settings.service_name)
+
+    @asynccontextmanager
+    async def _lifespan(self, _: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+
+async def _ignore_other_types(body: Any) -> None:
+    """Skips a message of a type this service does not handle (bad envelopes never get here)."""
+    del body
+
+
+async def _periodic(name: str, seconds: float, job: Job) -> None:
+    while True:
+        try:
+            await job()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("periodic job %s failed", name)
+        await asyncio.sleep(seconds)
+
+
+def build_service(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str,
+    metadata: MetaData,
+    outbox: Table,
+    inbox: Table,
+    migrations_dir: Path,
+) -> Service:
+    """Build (but do not connect) a service from its settings."""
+    configure_logging(settings.service_name, level=settings.log_level, json_format=settings.log_json)
+    provider = telemetry.tracer_provider(settings.service_name, settings.otlp_endpoint)
+    telemetry.install_tracer_provider(provider)
+    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    messaging = Messaging(
+        database=database,
+        outbox=outbox,
+        inbox=inbox,
+        service=settings.service_name,
+        signal=OutboxSignal(),
+        max_attempts=settings.consumer_max_attempts,
+        backoff_ms=settings.consumer_retry_backoff_ms,
+        backoff_max_ms=settings.consumer_retry_backoff_max_ms,
+    )
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=settings.service_name,
+        # Effectively-once comes from the outbox and inbox, never from Kafka idempotence.
+        enable_idempotence=False,
+        acks="all",
+        linger_ms=2,
+        middlewares=(
+            *telemetry.broker_middlewares(settings.service_name, provider),
+            messaging.middleware(),
+        ),
+        logger=logging.getLogger(f"faststream.{settings.service_name}"),
+    )
+    return Service(
+        settings=settings,
+        title=title,
+        version=version,
+        metadata=metadata,
+        outbox=outbox,
+        inbox=inbox,
+        migrations_dir=migrations_dir,
+        database=database,
+        broker=broker,
+        messaging=messaging,
+    )
+
+

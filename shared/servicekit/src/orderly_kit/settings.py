@@ -1,0 +1,54 @@
+"""The settings every service shares; each service subclasses with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Common settings. A service sets ``env_prefix`` (e.g. ``ORDER_``) in its subclass."""
+
+    model_config = SettingsConfigDict(env_prefix="ORDERLY_", extra="ignore")
+
+    service_name: str = "orderly"
+    environment: Literal["development", "production"] = "development"
+    database_url: str = Field(
+        default="postgresql+psycopg://postgres@127.0.0.1:5432/orderly",
+        description="SQLAlchemy URL of this service's own database",
+    )
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    migrate_on_start: bool = False
+    create_topics: bool = False
+    topic_partitions: int = Field(default=12, ge=1)
+    log_level: str = "INFO"
+    log_json: bool = True
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318"
+    )
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    consumer_retry_backoff_ms: int = Field(default=50, ge=0)
+    consumer_retry_backoff_max_ms: int = Field(default=2_000, ge=0)
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_poll_interval_ms: int = Field(default=250, ge=10)
+
+    @model_validator(mode="after")
+    def _production_needs_explicit_servers(self) -> ServiceSettings:
+        if self.environment == "production":
+            missing = [
+                name
+                for name in ("database_url", "kafka_bootstrap_servers")
+                if name not in self.model_fields_set
+            ]
+            if missing:
+                prefix = self.model_config.get("env_prefix", "")
+                raise ValueError(
+                    "in production these settings have no default and must be set: "
+                    + ", ".join(f"{prefix}{n.upper()}" for n in missing)
+                )
+        return self

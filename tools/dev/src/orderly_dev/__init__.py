@@ -1,0 +1,1 @@
+"""Orderly's local stack, demo checkout and benchmark."""
