@@ -79,6 +79,23 @@ class Service:
             )
         return self._subscribers[topic]
 
+    def publishes(self, *classes: type[Message]) -> None:
+        """Declare the messages this service publishes (through its outbox) for AsyncAPI."""
+        by_topic: dict[str, list[type[Message]]] = {}
+        for cls in classes:
+            by_topic.setdefault(cls.topic, []).append(cls)
+        for topic, members in by_topic.items():
+            schema: Any = members[0]
+            for extra in members[1:]:
+                schema = schema | extra
+            self.broker.publisher(
+                topic,
+                title=f"{self.settings.service_name}:{topic}:publish",
+                description="Published through the transactional outbox: "
+                + ", ".join(m.message_type() for m in members),
+                schema=schema,
+            )
+
     def every(self, name: str, seconds: float, job: Job) -> None:
         """Run ``job`` every ``seconds`` while the service runs."""
         self.jobs.append((name, seconds, job))

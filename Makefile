@@ -1,0 +1,47 @@
+# Orderly: the entry points. Everything installs itself into .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PACKAGES := shared/schemas shared/servicekit services/order services/inventory \
+            services/payment services/notification services/analytics tools/dev
+STAMP := $(VENV)/.installed
+SERVICES := order inventory payment notification analytics
+
+.PHONY: run test test-fast bench lint docs schemas venv clean deploy-check
+
+venv: $(STAMP)
+
+$(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed"'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt \
+		-r requirements-dev.txt $(foreach p,$(PACKAGES),-e $(p))
+	touch $(STAMP)
+
+## The whole suite on embedded PostgreSQL and Tansu, with a demo checkout.
+run: venv
+	$(BIN)/orderly-dev run $(ARGS)
+
+## Unit, contract, integration and end-to-end tests against real servers.
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Open-loop load through the running suite, beside the raw limits of its servers.
+bench: venv
+	$(BIN)/python -m orderly_dev.bench $(ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## The JSON Schemas of the contract and each service's AsyncAPI document.
+docs: schemas venv
+	mkdir -p docs/asyncapi
+	for s in $(SERVICES); do $(BIN)/python -m orderly_$$s asyncapi > docs/asyncapi/$$s.json || exit 1; done
+
+schemas: venv
+	$(BIN)/python -m orderly_schemas.export shared/schemas/jsonschema
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,46 @@
+"""Session fixtures: real PostgreSQL and Kafka, started by the test session itself.
+
+``servers`` is an embedded PostgreSQL and a Tansu broker (or the servers named by
+ORDERLY_DEV_POSTGRES_URL / ORDERLY_DEV_KAFKA_BOOTSTRAP, or testcontainers with
+ORDERLY_DEV_TESTCONTAINERS=1 and a Docker engine). ``stack`` adds the five
+services as separate processes on top of the same servers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from orderly_dev.servers import Servers, start_servers
+from orderly_dev.stack import Stack
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    s = start_servers(tmp_path_factory.mktemp("servers"))
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def stack(servers: Servers) -> Iterator[Stack]:
+    """The whole suite running: five service processes on the session's servers."""
+    st = Stack(servers=servers, partitions=4)
+    st.prepare()
+    try:
+        st.start_services()
+        st.run_command("inventory", "seed-demo")
+        yield st
+    finally:
+        for proc in st.processes.values():
+            proc.stop()
+
+
+@pytest.fixture
+def fresh_database(servers: Servers) -> str:
+    """A new empty database on the session's PostgreSQL; returns its SQLAlchemy URL."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    servers.postgres.create_database(name)
+    return servers.postgres.url(name)

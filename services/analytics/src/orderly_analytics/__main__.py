@@ -1,0 +1,14 @@
+"""``python -m orderly_analytics [serve|migrate|asyncapi]``."""
+
+from __future__ import annotations
+
+from orderly_kit import cli
+from orderly_analytics.bootstrap import build
+
+
+def main() -> int:
+    return cli.main(build)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,30 @@
+"""Builds the analytics service from settings; nothing connects until it starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orderly_kit.service import Service, build_service
+from orderly_analytics import __version__
+from orderly_analytics.adapters import orm
+from orderly_analytics.entrypoints import consumers, http
+from orderly_analytics.settings import AnalyticsSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: AnalyticsSettings | None = None) -> Service:
+    """The analytics service, wired."""
+    settings = settings or AnalyticsSettings()
+    service = build_service(
+        settings,
+        title="Orderly analytics service",
+        version=__version__,
+        metadata=orm.metadata,
+        outbox=orm.outbox,
+        inbox=orm.inbox,
+        migrations_dir=MIGRATIONS,
+    )
+    consumers.register(service)
+    service.http.include_router(http.router(service))
+    return service

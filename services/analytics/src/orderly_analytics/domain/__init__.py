@@ -1,0 +1,1 @@
+"""The analytics domain: decisions only, no I/O."""

@@ -1,0 +1,1 @@
+"""Kafka consumers and HTTP routes: translate, then delegate to handlers."""

@@ -1,0 +1,3 @@
+"""Orderly inventory service: stock per warehouse, reservations, fulfilment and shipments."""
+
+__version__ = "1.0.0"

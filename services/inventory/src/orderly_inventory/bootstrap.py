@@ -1,0 +1,30 @@
+"""Builds the inventory service from settings; nothing connects until it starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orderly_kit.service import Service, build_service
+from orderly_inventory import __version__
+from orderly_inventory.adapters import orm
+from orderly_inventory.entrypoints import consumers, http
+from orderly_inventory.settings import InventorySettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: InventorySettings | None = None) -> Service:
+    """The inventory service, wired."""
+    settings = settings or InventorySettings()
+    service = build_service(
+        settings,
+        title="Orderly inventory service",
+        version=__version__,
+        metadata=orm.metadata,
+        outbox=orm.outbox,
+        inbox=orm.inbox,
+        migrations_dir=MIGRATIONS,
+    )
+    consumers.register(service)
+    service.http.include_router(http.router(service))
+    return service

@@ -1,0 +1,1 @@
+"""The inventory domain: decisions only, no I/O."""

@@ -1,0 +1,30 @@
+"""Builds the notification service from settings; nothing connects until it starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orderly_kit.service import Service, build_service
+from orderly_notification import __version__
+from orderly_notification.adapters import orm
+from orderly_notification.entrypoints import consumers, http
+from orderly_notification.settings import NotificationSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: NotificationSettings | None = None) -> Service:
+    """The notification service, wired."""
+    settings = settings or NotificationSettings()
+    service = build_service(
+        settings,
+        title="Orderly notification service",
+        version=__version__,
+        metadata=orm.metadata,
+        outbox=orm.outbox,
+        inbox=orm.inbox,
+        migrations_dir=MIGRATIONS,
+    )
+    consumers.register(service)
+    service.http.include_router(http.router(service))
+    return service

@@ -1,0 +1,1 @@
+"""The notification domain: decisions only, no I/O."""

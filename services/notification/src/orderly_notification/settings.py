@@ -1,0 +1,15 @@
+"""Settings of the notification service, read from NOTIFICATION_* environment variables."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from orderly_kit.settings import ServiceSettings
+
+
+class NotificationSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
+
+    service_name: str = "notification"
+    database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_notification"
+    http_port: int = 8004

@@ -1,0 +1,30 @@
+"""Builds the order service from settings; nothing connects until it starts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from orderly_kit.service import Service, build_service
+from orderly_order import __version__
+from orderly_order.adapters import orm
+from orderly_order.entrypoints import consumers, http
+from orderly_order.settings import OrderSettings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def build(settings: OrderSettings | None = None) -> Service:
+    """The order service, wired."""
+    settings = settings or OrderSettings()
+    service = build_service(
+        settings,
+        title="Orderly order service",
+        version=__version__,
+        metadata=orm.metadata,
+        outbox=orm.outbox,
+        inbox=orm.inbox,
+        migrations_dir=MIGRATIONS,
+    )
+    consumers.register(service)
+    service.http.include_router(http.router(service))
+    return service

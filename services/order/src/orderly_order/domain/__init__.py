@@ -1,0 +1,1 @@
+"""The order domain: decisions only, no I/O."""

@@ -1,0 +1,1 @@
+"""The payment domain: decisions only, no I/O."""

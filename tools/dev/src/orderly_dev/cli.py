@@ -1,0 +1,50 @@
+"""``orderly-dev``: the local stack's commands (run, makemigration)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from orderly_dev.servers import start_servers
+from orderly_dev.stack import SERVICES
+
+
+def makemigration(service: str, message: str) -> int:
+    """Autogenerate a migration for ``service`` against a scratch embedded PostgreSQL."""
+    from alembic import command
+
+    from orderly_kit.migrations import alembic_config
+
+    spec = SERVICES[service]
+    bootstrap = importlib.import_module(f"{spec.package}.bootstrap")
+    servers = start_servers()
+    try:
+        servers.postgres.create_database("scratch", drop=True)
+        cfg = alembic_config(bootstrap.MIGRATIONS, servers.postgres.url("scratch"))
+        command.upgrade(cfg, "head")
+        command.revision(cfg, message=message, autogenerate=True)
+    finally:
+        servers.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="orderly-dev")
+    sub = parser.add_subparsers(dest="command", required=True)
+    mm = sub.add_parser("makemigration", help="autogenerate a service migration")
+    mm.add_argument("service", choices=sorted(SERVICES))
+    mm.add_argument("message")
+    sub.add_parser("run", help="the whole suite with a demo checkout (make run)")
+    ns = parser.parse_args(argv)
+    if ns.command == "makemigration":
+        return makemigration(ns.service, ns.message)
+    if ns.command == "run":
+        from orderly_dev.demo import main as demo_main
+
+        return demo_main(sys.argv[2:])
+    return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

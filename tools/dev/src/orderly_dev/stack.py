@@ -1,0 +1,216 @@
+"""The whole suite on one machine: servers, databases, topics and five service processes."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from orderly_dev.servers import Servers, free_port, start_servers
+from orderly_kit.topics_admin import ensure_topics
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    package: str
+    env_prefix: str
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    s.name: s
+    for s in (
+        ServiceSpec("order", "orderly_order", "ORDER_"),
+        ServiceSpec("inventory", "orderly_inventory", "INVENTORY_"),
+        ServiceSpec("payment", "orderly_payment", "PAYMENT_"),
+        ServiceSpec("notification", "orderly_notification", "NOTIFICATION_"),
+        ServiceSpec("analytics", "orderly_analytics", "ANALYTICS_"),
+    )
+}
+
+
+def database_name(service: str) -> str:
+    return f"orderly_{service}"
+
+
+@dataclass
+class ServiceProcess:
+    spec: ServiceSpec
+    port: int
+    env: dict[str, str]
+    log_path: Path
+    proc: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", self.spec.package, "serve"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` (SIGKILL by default: no chance to clean up)."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(sig)
+            self.proc.wait(30)
+
+    def stop(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log:
+            self._log.close()
+            self._log = None
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            if not self.alive():
+                raise RuntimeError(
+                    f"{self.spec.name} exited with {self.proc and self.proc.returncode};"
+                    f" log: {self.log_path}\n{tail(self.log_path)}"
+                )
+            try:
+                r = httpx.get(f"{self.url}/health/ready", timeout=2)
+                if r.status_code == 200:
+                    return
+                last = r.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.2)
+        raise TimeoutError(f"{self.spec.name} not ready after {timeout}s: {last}")
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+@dataclass
+class Stack:
+    """Servers plus service processes; ``stop()`` leaves nothing running."""
+
+    servers: Servers
+    partitions: int = 4
+    settings: dict[str, dict[str, str]] = field(default_factory=dict)
+    processes: dict[str, ServiceProcess] = field(default_factory=dict)
+
+    @property
+    def root(self) -> Path:
+        return self.servers.root
+
+    def service_env(self, name: str, port: int) -> dict[str, str]:
+        spec = SERVICES[name]
+        p = spec.env_prefix
+        env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(s.env_prefix for s in SERVICES.values()))}
+        env.update(
+            {
+                f"{p}DATABASE_URL": self.servers.postgres.url(database_name(name)),
+                f"{p}KAFKA_BOOTSTRAP_SERVERS": self.servers.kafka.bootstrap,
+                f"{p}HTTP_HOST": "127.0.0.1",
+                f"{p}HTTP_PORT": str(port),
+                f"{p}MIGRATE_ON_START": "true",
+                f"{p}TOPIC_PARTITIONS": str(self.partitions),
+                f"{p}LOG_JSON": env.get("ORDERLY_DEV_LOG_JSON", "true"),
+                f"{p}DATABASE_POOL_SIZE": "8",
+            }
+        )
+        env.update(self.settings.get(name, {}))
+        return env
+
+    def prepare(self, services: Iterable[str] = SERVICES) -> None:
+        for name in services:
+            self.servers.postgres.create_database(database_name(name))
+        asyncio.run(ensure_topics(self.servers.kafka.bootstrap, partitions=self.partitions))
+
+    def start_services(self, services: Iterable[str] = SERVICES, *, timeout: float = 90) -> None:
+        names = list(services)
+        for name in names:
+            if name not in self.processes:
+                port = free_port()
+                self.processes[name] = ServiceProcess(
+                    SERVICES[name], port, self.service_env(name, port), self.root / f"{name}.log"
+                )
+            self.processes[name].start()
+        for name in names:
+            self.processes[name].wait_ready(timeout)
+
+    def restart(self, name: str, *, timeout: float = 90) -> None:
+        """Start ``name`` again on the same port (after a kill)."""
+        proc = self.processes[name]
+        proc.stop()
+        proc.start()
+        proc.wait_ready(timeout)
+
+    def run_command(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> str:
+        """Run ``python -m orderly_<name> <args>`` with the service's settings."""
+        port = self.processes[name].port if name in self.processes else free_port()
+        full_env = self.service_env(name, port) | dict(env or {})
+        out = subprocess.run(  # noqa: S603
+            [sys.executable, "-m", SERVICES[name].package, *args],
+            env=full_env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"{name} {' '.join(args)} failed:\n{out.stdout}\n{out.stderr}")
+        return out.stdout
+
+    def url(self, name: str) -> str:
+        return self.processes[name].url
+
+    def stop(self) -> None:
+        for proc in self.processes.values():
+            proc.stop()
+        self.servers.stop()
+
+
+def start_stack(
+    *,
+    root: Path | None = None,
+    services: Iterable[str] = SERVICES,
+    partitions: int = 4,
+    settings: dict[str, dict[str, str]] | None = None,
+) -> Stack:
+    """Start servers and services; on failure everything started is stopped."""
+    servers = start_servers(root)
+    stack = Stack(servers=servers, partitions=partitions, settings=settings or {})
+    try:
+        names = list(services)
+        stack.prepare(names)
+        stack.start_services(names)
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
