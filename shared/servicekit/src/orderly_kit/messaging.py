@@ -20,7 +20,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
-from uuid import UUID
 
 from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
@@ -108,6 +107,11 @@ class UnitOfWork:
         self._cause = cause
         self.published: list[Message] = []
 
+    @property
+    def cause(self) -> Envelope | None:
+        """The envelope of the message being handled, or None outside a consumer."""
+        return self._cause
+
     async def publish(self, message: Message, *, key: str | None = None) -> Envelope:
         """Queue ``message`` for publication when this transaction commits."""
         key = key or _key_of(message)
@@ -173,7 +177,7 @@ class Messaging:
 
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_ms * 2 ** (attempt - 1), self.backoff_max_ms) / 1000
-        return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not crypto
+        return float(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
 
     async def handle(
         self,
@@ -274,7 +278,7 @@ class Messaging:
         A message that was dead-lettered may be claimed again, so that replaying
         a dead letter after a fix takes effect exactly once.
         """
-        stmt = pg_insert(self.inbox).values(
+        values = pg_insert(self.inbox).values(
             consumer=self.service,
             message_id=message_id,
             topic=topic,
@@ -283,12 +287,12 @@ class Messaging:
             attempts=attempts,
             error=error,
         )
-        stmt = stmt.on_conflict_do_update(
+        stmt = values.on_conflict_do_update(
             index_elements=["consumer", "message_id"],
             set_={
-                "outcome": stmt.excluded.outcome,
-                "attempts": self.inbox.c.attempts + stmt.excluded.attempts,
-                "error": stmt.excluded.error,
+                "outcome": values.excluded.outcome,
+                "attempts": self.inbox.c.attempts + values.excluded.attempts,
+                "error": values.excluded.error,
                 "processed_at": datetime.now(UTC),
             },
             where=self.inbox.c.outcome == "dead_lettered",
@@ -384,12 +388,3 @@ class _TransactionalMiddleware(BaseMiddleware):
             call=lambda: call_next(msg),
             context=self.context,
         )
-
-
-def message_id_of(uow: UnitOfWork) -> UUID | None:
-    """The id of the message being handled, if any."""
-    mid = current_message_id.get()
-    try:
-        return UUID(mid) if mid else None
-    except ValueError:
-        return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Mapping
@@ -43,11 +44,12 @@ class OutboxSignal:
     def notify(self) -> None:
         self._event.set()
 
-    async def wait(self, timeout: float) -> None:
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-        except TimeoutError:
-            pass
+    async def wait(self, seconds: float) -> None:
+        """Return when notified or after ``seconds``, whichever comes first."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), seconds)
+        # Rows committed before a notify are picked up by the next relay round,
+        # so clearing after the wait never loses a wake-up.
         self._event.clear()
 
 

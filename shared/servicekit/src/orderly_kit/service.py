@@ -190,7 +190,9 @@ def build_service(
     migrations_dir: Path,
 ) -> Service:
     """Build (but do not connect) a service from its settings."""
-    configure_logging(settings.service_name, level=settings.log_level, json_format=settings.log_json)
+    configure_logging(
+        settings.service_name, level=settings.log_level, json_format=settings.log_json
+    )
     provider = telemetry.tracer_provider(settings.service_name, settings.otlp_endpoint)
     telemetry.install_tracer_provider(provider)
     database = Database(settings.database_url, pool_size=settings.database_pool_size)
@@ -229,5 +231,3 @@ def build_service(
         broker=broker,
         messaging=messaging,
     )
-
-

@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if ns.command == "run":
         from orderly_dev.demo import main as demo_main
 
-        return demo_main(sys.argv[2:])
+        return int(demo_main(sys.argv[2:]))
     return 2
 
 

