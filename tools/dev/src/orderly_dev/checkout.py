@@ -1,0 +1,115 @@
+"""A stand-in for upstream checkout: builds OrderPlaced events and publishes them to Kafka."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+from types import TracebackType
+from uuid import UUID, uuid4
+
+from aiokafka import AIOKafkaProducer
+
+from orderly_schemas import topics
+from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails
+from orderly_schemas.cloudevents import Envelope
+
+DEMO_SKUS = tuple(f"DEMO-{i:04d}" for i in range(1, 21))
+SOLDOUT_SKU = "DEMO-SOLDOUT"
+SOURCE = "/orderly/demo-checkout"
+
+
+def make_order(
+    rng: random.Random | None = None,
+    *,
+    sold_out: bool = False,
+    payment_token: str = "tok_visa_ok",  # noqa: S107 - a simulated provider token
+    order_id: UUID | None = None,
+) -> OrderPlaced:
+    """A plausible order over the demo catalogue; ``sold_out`` adds a line that cannot be met."""
+    rng = rng or random.Random()
+    n = rng.randint(1, 3)
+    skus = rng.sample(DEMO_SKUS, n)
+    lines = [
+        OrderLine(
+            sku=sku,
+            quantity=rng.randint(1, 3),
+            unit_price=Money(amount=rng.randint(199, 9999), currency="EUR"),
+        )
+        for sku in skus
+    ]
+    if sold_out:
+        lines.append(
+            OrderLine(sku=SOLDOUT_SKU, quantity=1, unit_price=Money(amount=1500, currency="EUR"))
+        )
+    total = sum(line.unit_price.amount * line.quantity for line in lines)
+    customer_no = rng.randint(1, 5000)
+    oid = order_id or uuid4()
+    return OrderPlaced(
+        order_id=oid,
+        customer=Customer(
+            customer_id=f"C{customer_no:05d}",
+            email=f"customer{customer_no}@example.com",
+            name=f"Customer {customer_no}",
+        ),
+        lines=lines,
+        total=Money(amount=total, currency="EUR"),
+        shipping_address=Address(
+            name=f"Customer {customer_no}",
+            line1=f"{rng.randint(1, 200)} Market Street",
+            city=rng.choice(["Berlin", "Hamburg", "Munich", "Cologne"]),
+            postal_code=f"{rng.randint(10000, 99999)}",
+            country="DE",
+            region=rng.choice(["east", "west"]),
+        ),
+        payment=PaymentDetails(method="credit_card", token=payment_token),
+        placed_at=datetime.now(UTC),
+    )
+
+
+def headers_for(order: OrderPlaced) -> list[tuple[str, bytes]]:
+    env = Envelope(
+        type=order.message_type(),
+        source=SOURCE,
+        subject=str(order.order_id),
+        correlation_id=str(order.order_id),
+    )
+    return [(k, v.encode()) for k, v in env.to_headers().items()]
+
+
+class Checkout:
+    """Publishes OrderPlaced to ``checkout.orders.v1`` keyed by order id."""
+
+    def __init__(self, bootstrap: str) -> None:
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=False, linger_ms=2
+        )
+        self.sent_at: dict[UUID, float] = {}
+
+    async def __aenter__(self) -> Checkout:
+        await self._producer.start()
+        return self
+
+    async def __aexit__(
+        self, et: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._producer.stop()
+
+    async def place(self, order: OrderPlaced) -> None:
+        """Publish and wait for the broker's acknowledgement."""
+        await self.send_raw(
+            order.model_dump_json().encode(), key=str(order.order_id), headers=headers_for(order)
+        )
+        self.sent_at[order.order_id] = time.time()
+
+    async def send_raw(
+        self, value: bytes, *, key: str | None, headers: list[tuple[str, bytes]]
+    ) -> None:
+        """Publish arbitrary bytes (for tests of malformed input)."""
+        await self._producer.send_and_wait(
+            topics.CHECKOUT_ORDERS,
+            value,
+            key=key.encode() if key else None,
+            headers=headers,
+        )
