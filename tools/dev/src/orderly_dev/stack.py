@@ -38,6 +38,16 @@ SERVICES: dict[str, ServiceSpec] = {
 }
 
 
+#: Local runs use short delays so that orders complete within seconds.
+DEV_DEFAULTS: dict[str, dict[str, str]] = {
+    "order": {"ORDER_AUTO_COMPLETE_AFTER_SECONDS": "2", "ORDER_AUTO_COMPLETE_POLL_SECONDS": "0.5"},
+    "inventory": {
+        "INVENTORY_DELIVERY_DELAY_SECONDS": "1",
+        "INVENTORY_DELIVERY_POLL_SECONDS": "0.5",
+    },
+}
+
+
 def database_name(service: str) -> str:
     return f"orderly_{service}"
 
@@ -145,6 +155,7 @@ class Stack:
                 f"{p}DATABASE_POOL_SIZE": "8",
             }
         )
+        env.update(DEV_DEFAULTS.get(name, {}))
         env.update(self.settings.get(name, {}))
         return env
 

@@ -105,3 +105,34 @@ class OrderWatcher:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), 0.5)
+
+
+async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list[Seen]:
+    """Every message on ``topic`` from the first offset, read until the topic is drained."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: list[Seen] = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=idle_ms)
+            if not batch:
+                return seen
+            now = time.time()
+            for records in batch.values():
+                for r in records:
+                    headers = {k: v.decode(errors="replace") for k, v in (r.headers or ())}
+                    try:
+                        body = json.loads(r.value) if r.value else {}
+                    except ValueError:
+                        body = {"_raw": r.value.decode(errors="replace")}
+                    seen.append(
+                        Seen(headers.get("ce_type", "?"), now, body, headers, r.partition, r.offset)
+                    )
+    finally:
+        await consumer.stop()

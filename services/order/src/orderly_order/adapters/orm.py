@@ -2,8 +2,86 @@
 
 from __future__ import annotations
 
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    Sequence,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
 from orderly_kit.db import new_metadata
 from orderly_kit.messaging_tables import add_messaging_tables
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
+
+#: Human-readable order numbers: ORD-0000001, ORD-0000002, …
+order_number_seq = Sequence("order_number_seq", metadata=metadata, start=1)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("order_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_number", String(32), nullable=False, unique=True),
+    Column("status", String(20), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("customer_email", String(320), nullable=False),
+    Column("customer_name", String(200), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("total_amount", BigInteger, nullable=False),
+    Column("shipping_address", JSONB, nullable=False),
+    Column("payment_method", String(32), nullable=False),
+    Column("payment_token", String(200), nullable=False),
+    Column("payment_id", String(100), nullable=True),
+    Column("carrier", String(100), nullable=True),
+    Column("tracking_numbers", JSONB, nullable=False, server_default="[]"),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    Column("auto_complete_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("total_amount >= 0", name="total_not_negative"),
+    Index("ix_orders_customer_id", "customer_id"),
+    Index("ix_orders_status", "status"),
+    Index(
+        "ix_orders_auto_complete_at",
+        "auto_complete_at",
+        postgresql_where=Column("auto_complete_at").isnot(None),
+    ),
+)
+
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("order_id", UUID(as_uuid=True), ForeignKey("orders.order_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    PrimaryKeyConstraint("order_id", "line_no", name="pk_order_lines"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+order_status_history = Table(
+    "order_status_history",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), ForeignKey("orders.order_id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("caused_by", String(200), nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_order_status_history_order_id", "order_id", "id"),
+)

@@ -1,9 +1,106 @@
-"""Kafka subscribers of the order service."""
+"""Kafka subscribers of the order service: the saga's inputs."""
 
 from __future__ import annotations
 
-from orderly_kit.service import Service
+from datetime import timedelta
+
+from faststream import Context
+
+from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
+from orderly_kit.service import Service, of_type
+from orderly_order import handlers
+from orderly_order.settings import OrderSettings
+from orderly_schemas import topics
+from orderly_schemas.checkout import OrderPlaced
+from orderly_schemas.inventory import (
+    OrderShipped,
+    ReleaseStock,
+    ReserveStock,
+    ShipmentDelivered,
+    ShipmentFailed,
+    ShipOrder,
+    StockReservationFailed,
+    StockReserved,
+)
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderPaid,
+    OrderRejected,
+)
+from orderly_schemas.payment import CapturePayment, PaymentCaptured, PaymentFailed, RefundPayment
+
+UOW = Context(UOW_CONTEXT_KEY)
 
 
 def register(service: Service) -> None:
-    """Subscribe the order service's handlers."""
+    """Subscribe the saga's handlers and declare what the saga publishes."""
+    assert isinstance(service.settings, OrderSettings)
+    auto_complete_after = timedelta(seconds=service.settings.auto_complete_after_seconds)
+
+    checkout = service.subscriber(topics.CHECKOUT_ORDERS)
+
+    @checkout(filter=of_type(OrderPlaced))
+    async def on_order_placed(event: OrderPlaced, uow: UnitOfWork = UOW) -> None:
+        await handlers.place_order(uow, event)
+
+    inventory = service.subscriber(topics.INVENTORY_EVENTS)
+
+    @inventory(filter=of_type(StockReserved))
+    async def on_stock_reserved(event: StockReserved, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_stock_reserved(uow, event)
+
+    @inventory(filter=of_type(StockReservationFailed))
+    async def on_stock_reservation_failed(
+        event: StockReservationFailed, uow: UnitOfWork = UOW
+    ) -> None:
+        await handlers.record_stock_reservation_failed(uow, event)
+
+    @inventory(filter=of_type(OrderShipped))
+    async def on_order_shipped(event: OrderShipped, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_order_shipped(uow, event)
+
+    @inventory(filter=of_type(ShipmentFailed))
+    async def on_shipment_failed(event: ShipmentFailed, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_shipment_failed(uow, event)
+
+    @inventory(filter=of_type(ShipmentDelivered))
+    async def on_shipment_delivered(event: ShipmentDelivered, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_shipment_delivered(
+            uow, event, auto_complete_after=auto_complete_after
+        )
+
+    payment = service.subscriber(topics.PAYMENT_EVENTS)
+
+    @payment(filter=of_type(PaymentCaptured))
+    async def on_payment_captured(event: PaymentCaptured, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_payment_captured(uow, event)
+
+    @payment(filter=of_type(PaymentFailed))
+    async def on_payment_failed(event: PaymentFailed, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_payment_failed(uow, event)
+
+    service.publishes(
+        OrderConfirmed,
+        OrderRejected,
+        OrderCancelled,
+        OrderPaid,
+        OrderDispatched,
+        OrderDelivered,
+        OrderCompleted,
+        ReserveStock,
+        ReleaseStock,
+        ShipOrder,
+        CapturePayment,
+        RefundPayment,
+        OrderPlaced,  # from POST /orders, the ingress for clients without Kafka
+    )
+
+    async def complete_due() -> None:
+        while await handlers.complete_due_orders(service.messaging) > 0:
+            pass
+
+    service.every("auto-complete", service.settings.auto_complete_poll_seconds, complete_due)

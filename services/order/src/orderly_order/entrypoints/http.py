@@ -1,12 +1,83 @@
-"""HTTP API of the order service."""
+"""HTTP API of the order service: order lookup, the ingress for checkout, receipt confirmation."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import UTC, datetime
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import APIRouter, HTTPException, Path, status
+from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_kit.service import Service
+from orderly_order import handlers, views
+from orderly_order.domain.order import OrderStateError
+from orderly_schemas.base import AwareDatetime
+from orderly_schemas.checkout import OrderPlaced
+
+OrderRef = Annotated[
+    str, Path(description="an order number (ORD-0000042) or an order id", max_length=64)
+]
+
+
+class OrderCreate(OrderPlaced):
+    """An order from a client without Kafka; becomes an OrderPlaced event."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    order_id: UUID = Field(
+        default_factory=uuid4, description="set it to make retries of this request idempotent"
+    )
+    placed_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
+class OrderAccepted(BaseModel):
+    order_id: UUID
+    status_url: str
 
 
 def router(service: Service) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(tags=["orders"])
+    database = service.database
+    messaging = service.messaging
+
+    async def resolve(ref: str) -> UUID:
+        async with database.sessions() as session:
+            order_id = await views.order_id_for(session, ref)
+        if order_id is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order with number {ref!r}")
+        return order_id
+
+    @r.get("/orders/{ref}", response_model=views.OrderRead)
+    async def get_order(ref: OrderRef) -> views.OrderRead:
+        """An order with its lines, totals, status history, carrier and tracking numbers."""
+        order_id = await resolve(ref)
+        async with database.sessions() as session:
+            order = await views.get_order(session, order_id)
+        if order is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
+        return order
+
+    @r.post("/orders", status_code=status.HTTP_202_ACCEPTED, response_model=OrderAccepted)
+    async def create_order(order: OrderCreate) -> OrderAccepted:
+        """Validate an order and publish it as OrderPlaced; the saga takes it from there."""
+        placed = OrderPlaced.model_validate(order.model_dump())
+        async with messaging.unit_of_work() as uow:
+            await uow.publish(placed)
+        return OrderAccepted(order_id=placed.order_id, status_url=f"/orders/{placed.order_id}")
+
+    @r.post("/orders/{ref}/confirm-receipt", response_model=views.OrderRead)
+    async def confirm_receipt(ref: OrderRef) -> views.OrderRead:
+        """The customer confirms a delivered order arrived; the order completes."""
+        order_id = await resolve(ref)
+        try:
+            async with messaging.unit_of_work() as uow:
+                await handlers.confirm_receipt(uow, order_id)
+        except OrderStateError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        async with database.sessions() as session:
+            order = await views.get_order(session, order_id)
+        assert order is not None
+        return order
+
     return r

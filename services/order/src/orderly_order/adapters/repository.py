@@ -1,0 +1,142 @@
+"""Loads and stores order aggregates (SQLAlchemy Core, one transaction per use)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderly_order.adapters.orm import order_lines, order_number_seq, order_status_history, orders
+from orderly_order.domain.order import Order, Status
+from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.checkout import Address, PaymentDetails
+
+
+class OrderRepository:
+    def __init__(self, session: AsyncSession, *, caused_by: str | None = None) -> None:
+        self.session = session
+        self.caused_by = caused_by
+
+    async def next_order_number(self) -> str:
+        value = await self.session.scalar(select(order_number_seq.next_value()))
+        return f"ORD-{int(value or 0):07d}"
+
+    async def exists(self, order_id: UUID) -> bool:
+        found = await self.session.scalar(
+            select(orders.c.order_id).where(orders.c.order_id == order_id)
+        )
+        return found is not None
+
+    async def get(self, order_id: UUID, *, lock: bool = True) -> Order | None:
+        """The order, locked FOR UPDATE so that saga steps on one order never interleave."""
+        query = select(orders).where(orders.c.order_id == order_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.session.execute(query)).mappings().first()
+        if row is None:
+            return None
+        lines = (
+            await self.session.execute(
+                select(order_lines)
+                .where(order_lines.c.order_id == order_id)
+                .order_by(order_lines.c.line_no)
+            )
+        ).mappings()
+        return _to_order(row, list(lines))
+
+    async def add(self, order: Order) -> None:
+        await self.session.execute(insert(orders).values(**_order_values(order)))
+        await self.session.execute(
+            insert(order_lines),
+            [
+                {
+                    "order_id": order.order_id,
+                    "line_no": n,
+                    "sku": line.sku,
+                    "quantity": line.quantity,
+                    "unit_price_amount": line.unit_price.amount,
+                    "currency": line.unit_price.currency,
+                }
+                for n, line in enumerate(order.lines, start=1)
+            ],
+        )
+        await self._record_changes(order)
+
+    async def save(self, order: Order) -> None:
+        values = _order_values(order)
+        del values["order_id"]
+        await self.session.execute(
+            update(orders)
+            .where(orders.c.order_id == order.order_id)
+            .values(**values, updated_at=func.now())
+        )
+        await self._record_changes(order)
+
+    async def _record_changes(self, order: Order) -> None:
+        if order.changes:
+            await self.session.execute(
+                insert(order_status_history),
+                [
+                    {
+                        "order_id": order.order_id,
+                        "status": c.status.value,
+                        "reason": c.reason,
+                        "caused_by": self.caused_by,
+                        "at": c.at,
+                    }
+                    for c in order.changes
+                ],
+            )
+            order.changes.clear()
+
+
+def _order_values(order: Order) -> dict[str, Any]:
+    return {
+        "order_id": order.order_id,
+        "order_number": order.order_number,
+        "status": order.status.value,
+        "customer_id": order.customer_id,
+        "customer_email": order.customer_email,
+        "customer_name": order.customer_name,
+        "currency": order.total.currency,
+        "total_amount": order.total.amount,
+        "shipping_address": order.shipping_address.model_dump(mode="json"),
+        "payment_method": order.payment.method,
+        "payment_token": order.payment.token,
+        "payment_id": order.payment_id,
+        "carrier": order.carrier,
+        "tracking_numbers": order.tracking_numbers,
+        "placed_at": order.placed_at,
+        "delivered_at": order.delivered_at,
+        "auto_complete_at": order.auto_complete_at,
+    }
+
+
+def _to_order(row: Any, lines: list[Any]) -> Order:
+    return Order(
+        order_id=row["order_id"],
+        order_number=row["order_number"],
+        customer_id=row["customer_id"],
+        customer_email=row["customer_email"],
+        customer_name=row["customer_name"],
+        lines=[
+            OrderLine(
+                sku=line["sku"],
+                quantity=line["quantity"],
+                unit_price=Money(amount=line["unit_price_amount"], currency=line["currency"]),
+            )
+            for line in lines
+        ],
+        total=Money(amount=row["total_amount"], currency=row["currency"]),
+        shipping_address=Address.model_validate(row["shipping_address"]),
+        payment=PaymentDetails(method=row["payment_method"], token=row["payment_token"]),
+        placed_at=row["placed_at"],
+        status=Status(row["status"]),
+        carrier=row["carrier"],
+        tracking_numbers=list(row["tracking_numbers"] or []),
+        payment_id=row["payment_id"],
+        delivered_at=row["delivered_at"],
+        auto_complete_at=row["auto_complete_at"],
+    )

@@ -1,0 +1,108 @@
+"""Read models for the HTTP API (no locks, no aggregate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderly_order.adapters.orm import order_lines, order_status_history, orders
+from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.checkout import Address
+
+
+class CustomerRead(BaseModel):
+    customer_id: str
+    name: str
+    email: str
+
+
+class StatusChangeRead(BaseModel):
+    status: str
+    at: datetime
+    reason: str | None
+
+
+class OrderRead(BaseModel):
+    order_id: UUID
+    order_number: str
+    status: str
+    customer: CustomerRead
+    lines: list[OrderLine]
+    total: Money
+    shipping_address: Address
+    payment_method: str
+    carrier: str | None
+    tracking_numbers: list[str]
+    placed_at: datetime
+    delivered_at: datetime | None
+    auto_complete_at: datetime | None
+    updated_at: datetime
+    status_history: list[StatusChangeRead]
+
+
+async def order_id_for(session: AsyncSession, ref: str) -> UUID | None:
+    """Resolve an order number (ORD-0000001) or an order id to the order id."""
+    try:
+        return UUID(ref)
+    except ValueError:
+        pass
+    found = await session.scalar(
+        select(orders.c.order_id).where(orders.c.order_number == ref.strip().upper())
+    )
+    return found
+
+
+async def get_order(session: AsyncSession, order_id: UUID) -> OrderRead | None:
+    row = (
+        (await session.execute(select(orders).where(orders.c.order_id == order_id)))
+        .mappings()
+        .first()
+    )
+    if row is None:
+        return None
+    lines = (
+        await session.execute(
+            select(order_lines)
+            .where(order_lines.c.order_id == order_id)
+            .order_by(order_lines.c.line_no)
+        )
+    ).mappings()
+    history = (
+        await session.execute(
+            select(order_status_history)
+            .where(order_status_history.c.order_id == order_id)
+            .order_by(order_status_history.c.id)
+        )
+    ).mappings()
+    return OrderRead(
+        order_id=row["order_id"],
+        order_number=row["order_number"],
+        status=row["status"],
+        customer=CustomerRead(
+            customer_id=row["customer_id"], name=row["customer_name"], email=row["customer_email"]
+        ),
+        lines=[
+            OrderLine(
+                sku=line["sku"],
+                quantity=line["quantity"],
+                unit_price=Money(amount=line["unit_price_amount"], currency=line["currency"]),
+            )
+            for line in lines
+        ],
+        total=Money(amount=row["total_amount"], currency=row["currency"]),
+        shipping_address=Address.model_validate(row["shipping_address"]),
+        payment_method=row["payment_method"],
+        carrier=row["carrier"],
+        tracking_numbers=list(row["tracking_numbers"] or []),
+        placed_at=row["placed_at"],
+        delivered_at=row["delivered_at"],
+        auto_complete_at=row["auto_complete_at"],
+        updated_at=row["updated_at"],
+        status_history=[
+            StatusChangeRead(status=h["status"], at=h["at"], reason=h["reason"]) for h in history
+        ],
+    )

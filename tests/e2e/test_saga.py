@@ -1,0 +1,191 @@
+"""The whole suite, end to end: five service processes, their databases and the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+
+from orderly_dev.checkout import SOLDOUT_SKU, Checkout, headers_for, make_order
+from orderly_dev.stack import Stack
+from orderly_dev.watch import OrderWatcher, read_topic
+from orderly_schemas import topics
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+LIFECYCLE = [
+    "OrderConfirmed",
+    "OrderPaid",
+    "OrderDispatched",
+    "OrderDelivered",
+    "OrderCompleted",
+]
+
+
+async def place(stack: Stack, orders: list, *, concurrency: int = 50) -> None:  # type: ignore[type-arg]
+    async with Checkout(stack.servers.kafka.bootstrap) as checkout:
+        sem = asyncio.Semaphore(concurrency)
+
+        async def one(o: object) -> None:
+            async with sem:
+                await checkout.place(o)  # type: ignore[arg-type]
+
+        await asyncio.gather(*(one(o) for o in orders))
+
+
+def order_view(stack: Stack, ref: str | UUID) -> dict:  # type: ignore[type-arg]
+    r = httpx.get(f"{stack.url('order')}/orders/{ref}", timeout=10)
+    r.raise_for_status()
+    return r.json()  # type: ignore[no-any-return]
+
+
+def stock(stack: Stack, sku: str) -> dict:  # type: ignore[type-arg]
+    r = httpx.get(f"{stack.url('inventory')}/stock/{sku}", timeout=10)
+    r.raise_for_status()
+    return r.json()  # type: ignore[no-any-return]
+
+
+async def test_200_orders_placed_on_kafka_all_complete(stack: Stack) -> None:
+    rng = random.Random(200)
+    orders = [make_order(rng) for _ in range(200)]
+    async with OrderWatcher(stack.servers.kafka.bootstrap) as watcher:
+        await place(stack, orders)
+        outcome = await watcher.wait_terminal([o.order_id for o in orders], 240)
+        assert list(outcome.values()).count("OrderCompleted") == 200, {
+            k: v for k, v in outcome.items() if v != "OrderCompleted"
+        }
+        # Every order's public events arrive in saga order, on one partition.
+        for o in orders:
+            seen = [e for e in watcher.events[o.order_id] if e.type in LIFECYCLE]
+            assert [e.type for e in seen] == LIFECYCLE, o.order_id
+            assert len({e.partition for e in seen}) == 1
+            assert [e.offset for e in seen] == sorted(e.offset for e in seen)
+    sample = orders[0]
+    view = order_view(stack, sample.order_id)
+    assert view["status"] == "completed"
+    assert view["order_number"].startswith("ORD-")
+    assert [h["status"] for h in view["status_history"]] == [
+        "confirmed",
+        "reserved",
+        "paid",
+        "shipped",
+        "delivered",
+        "completed",
+    ]
+    assert view["carrier"]
+    assert view["tracking_numbers"]
+    assert view["total"] == sample.total.model_dump()
+    # The same order, looked up by its human-readable number.
+    assert order_view(stack, view["order_number"])["order_id"] == str(sample.order_id)
+    kpis = httpx.get(f"{stack.url('analytics')}/kpis", timeout=10).json()
+    assert kpis["orders_by_status"].get("completed", 0) >= 200
+    assert kpis["placed_to_shipped_seconds"]["count"] >= 200
+
+
+async def test_stock_short_order_is_rejected_while_others_complete(stack: Stack) -> None:
+    rng = random.Random(7)
+    short = [make_order(rng, sold_out=True) for _ in range(3)]
+    fine = [make_order(rng) for _ in range(12)]
+    before = stock(stack, "DEMO-0001")
+    async with OrderWatcher(stack.servers.kafka.bootstrap) as watcher:
+        await place(stack, short + fine)
+        outcome = await watcher.wait_terminal([o.order_id for o in short + fine], 120)
+    assert {outcome[o.order_id] for o in short} == {"OrderRejected"}
+    assert {outcome[o.order_id] for o in fine} == {"OrderCompleted"}
+    rejected = order_view(stack, short[0].order_id)
+    assert rejected["status"] == "rejected"
+    assert SOLDOUT_SKU in (rejected["status_history"][-1]["reason"] or "")
+    # A rejected order reserved nothing, and nothing is left reserved by the others.
+    assert stock(stack, SOLDOUT_SKU)["reserved"] == 0
+    after = stock(stack, "DEMO-0001")
+    shipped = sum(line.quantity for o in fine for line in o.lines if line.sku == "DEMO-0001")
+    assert after["on_hand"] == before["on_hand"] - shipped
+
+
+async def test_malformed_order_placed_goes_to_dead_letter_topic_and_others_proceed(
+    stack: Stack,
+) -> None:
+    good = make_order(random.Random(3))
+    bad = json.loads(make_order(random.Random(4)).model_dump_json())
+    bad["lines"][0]["quantity"] = -2
+    bad_headers = headers_for(make_order(order_id=UUID(bad["order_id"])))
+    bad_id = dict(bad_headers)["ce_id"].decode()
+    async with (
+        OrderWatcher(stack.servers.kafka.bootstrap) as watcher,
+        Checkout(stack.servers.kafka.bootstrap) as checkout,
+    ):
+        await checkout.send_raw(json.dumps(bad).encode(), key=bad["order_id"], headers=bad_headers)
+        await checkout.send_raw(b"{not json", key="junk", headers=headers_for(make_order()))
+        await checkout.place(good)
+        outcome = await watcher.wait_terminal([good.order_id], 60)
+    assert outcome[good.order_id] == "OrderCompleted"
+    dead = await read_topic(
+        stack.servers.kafka.bootstrap, topics.dead_letter_topic(topics.CHECKOUT_ORDERS)
+    )
+    letter = next(d for d in dead if d.headers.get("ce_id") == bad_id)
+    assert "lines.0.quantity" in letter.headers["dlq_error"]
+    assert letter.headers["dlq_original_topic"] == topics.CHECKOUT_ORDERS
+    assert letter.headers["dlq_consumer"] == "order"
+    assert letter.body == bad  # the original value, untouched
+    assert any("JSONDecodeError" in d.headers.get("dlq_error", "") for d in dead)
+    r = httpx.get(f"{stack.url('order')}/orders/{bad['order_id']}", timeout=10)
+    assert r.status_code == 404
+
+
+async def test_redelivered_messages_change_nothing(stack: Stack) -> None:
+    order = make_order(random.Random(11))
+    bootstrap = stack.servers.kafka.bootstrap
+    async with OrderWatcher(bootstrap) as watcher:
+        await place(stack, [order])
+        assert (await watcher.wait_terminal([order.order_id], 60))[
+            order.order_id
+        ] == "OrderCompleted"
+        before_view = order_view(stack, order.order_id)
+        before_stock = {line.sku: stock(stack, line.sku) for line in order.lines}
+        before_events = len(watcher.events[order.order_id])
+        # Redeliver, byte for byte, every message the saga exchanged for this order.
+        key = str(order.order_id)
+        async with Checkout(bootstrap) as checkout:
+            for topic in (
+                topics.CHECKOUT_ORDERS,
+                topics.INVENTORY_COMMANDS,
+                topics.INVENTORY_EVENTS,
+                topics.PAYMENT_COMMANDS,
+                topics.PAYMENT_EVENTS,
+            ):
+                for m in await read_topic(bootstrap, topic, idle_ms=500):
+                    if m.headers.get("ce_subject") == key:
+                        await checkout._producer.send_and_wait(
+                            topic,
+                            json.dumps(m.body).encode(),
+                            key=key.encode(),
+                            headers=[(k, v.encode()) for k, v in m.headers.items()],
+                        )
+            # And a checkout retry: the same order under a new message id.
+            await checkout.place(order)
+        await asyncio.sleep(5)
+        assert len(watcher.events[order.order_id]) == before_events
+    assert order_view(stack, order.order_id) == before_view
+    assert {line.sku: stock(stack, line.sku) for line in order.lines} == before_stock
+    payments = httpx.get(f"{stack.url('payment')}/payments/{order.order_id}", timeout=10).json()
+    assert payments["amount"] == order.total.amount
+
+
+async def test_post_orders_validates_and_publishes(stack: Stack) -> None:
+    body = json.loads(make_order(random.Random(5)).model_dump_json())
+    del body["order_id"], body["placed_at"]
+    bad = json.loads(json.dumps(body))
+    bad["lines"][0]["unit_price"]["amount"] = 1.5
+    r = httpx.post(f"{stack.url('order')}/orders", json=bad, timeout=10)
+    assert r.status_code == 422
+    assert ["body", "lines", 0, "unit_price", "amount"] in [e["loc"] for e in r.json()["detail"]]
+    order_id = uuid4()
+    body["order_id"] = str(order_id)
+    async with OrderWatcher(stack.servers.kafka.bootstrap) as watcher:
+        r = httpx.post(f"{stack.url('order')}/orders", json=body, timeout=10)
+        assert r.status_code == 202, r.text
+        assert (await watcher.wait_terminal([order_id], 60))[order_id] == "OrderCompleted"
