@@ -41,6 +41,11 @@ def of_type(*classes: type[Message]) -> Callable[[Any], bool]:
     return accepts
 
 
+def consumer_group(service: str, topic: str) -> str:
+    """The Kafka consumer group of ``service`` on ``topic``."""
+    return f"orderly.{service}.{topic}"
+
+
 @dataclass
 class Service:
     """One service's parts; ``bootstrap.py`` fills in handlers, routes and jobs."""
@@ -72,7 +77,9 @@ class Service:
         if topic not in self._subscribers:
             self._subscribers[topic] = self.broker.subscriber(
                 topic,
-                group_id=self.settings.service_name,
+                # FastStream runs one consumer per subscriber: a group per topic keeps a
+                # rebalance on one topic from pausing the service's other topics.
+                group_id=consumer_group(self.settings.service_name, topic),
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 title=f"{self.settings.service_name}:{topic}",
