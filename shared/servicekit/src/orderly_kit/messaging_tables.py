@@ -40,6 +40,13 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
             "id",
             postgresql_where=text("sent_at IS NULL"),
         ),
+        # Lets a relay see whether another relay holds an earlier row of the same key.
+        Index(
+            "ix_outbox_unsent_key",
+            "message_key",
+            "id",
+            postgresql_where=text("sent_at IS NULL"),
+        ),
         Index("ix_outbox_sent_at", "sent_at", postgresql_where=text("sent_at IS NOT NULL")),
     )
     inbox = Table(

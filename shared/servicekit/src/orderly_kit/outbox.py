@@ -135,9 +135,11 @@ class OutboxRelay:
                     .with_for_update(skip_locked=True)
                 )
             ).all()
+            rows = list(rows)
             if not rows:
                 UNSENT.labels(self.service).set(0)
                 return 0
+            rows = await self._without_keys_held_elsewhere(session, rows)
             futures = [await self._publish(row) for row in rows]
             sent_ids = []
             # Keep the published prefix only: a row after a failure waits for the
@@ -159,6 +161,34 @@ class OutboxRelay:
             RELAYED.labels(self.service, row.topic).inc()
             RELAY_LAG.labels(self.service).observe(max(0.0, now - row.created_at.timestamp()))
         return len(sent_ids)
+
+    async def _without_keys_held_elsewhere(
+        self, session: AsyncSession, rows: list[Any]
+    ) -> list[Any]:
+        """Drop rows whose key has an earlier unsent row that another relay holds.
+
+        With several relays, one key's backlog can straddle two relays' batches;
+        publishing both at once could reorder that key. A held-back row waits for
+        a later round, when the earlier row is committed as sent.
+        """
+        o = self.outbox
+        ids = [r.id for r in rows]
+        keys = {r.message_key for r in rows if r.message_key is not None}
+        if not keys:
+            return rows
+        held = set(
+            (
+                await session.scalars(
+                    select(o.c.message_key)
+                    .where(o.c.sent_at.is_(None))
+                    .where(o.c.message_key.in_(keys))
+                    .where(o.c.id < max(ids))
+                    .where(o.c.id.not_in(ids))
+                    .distinct()
+                )
+            ).all()
+        )
+        return [r for r in rows if r.message_key not in held] if held else rows
 
     async def _publish(self, row: Any) -> asyncio.Future[Any]:
         headers: dict[str, str] = dict(row.headers)
