@@ -87,7 +87,8 @@ def test_a_repeated_or_late_reply_changes_nothing() -> None:
     assert not order.stock_reserved(NOW)
     assert not order.stock_reservation_failed("late", NOW)
     assert not order.shipped("SimPost", "SP1", NOW)
-    assert order.messages == [] and order.changes == []
+    assert order.messages == []
+    assert order.changes == []
     assert order.status is Status.RESERVED
 
 
