@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from orderly_kit import cli
 from orderly_analytics.bootstrap import build
+from orderly_kit import cli
 
 
 def main() -> int:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orderly_kit.service import Service, build_service
 from orderly_analytics import __version__
 from orderly_analytics.adapters import orm
 from orderly_analytics.entrypoints import consumers, http
 from orderly_analytics.settings import AnalyticsSettings
+from orderly_kit.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
