@@ -82,6 +82,9 @@ class Service:
                 group_id=consumer_group(self.settings.service_name, topic),
                 auto_offset_reset="earliest",
                 ack_policy=AckPolicy.NACK_ON_ERROR,
+                # Each worker is a consumer of its own partitions: parallel across
+                # partitions, in order within one (so within one order).
+                max_workers=self.settings.consumer_workers,
                 title=f"{self.settings.service_name}:{topic}",
             )
         return self._subscribers[topic]

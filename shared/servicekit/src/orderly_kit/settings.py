@@ -31,6 +31,9 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318"
     )
+    consumer_workers: int = Field(
+        default=2, ge=1, le=64, description="consumers per topic in this process (≤ partitions)"
+    )
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_retry_backoff_ms: int = Field(default=50, ge=0)
     consumer_retry_backoff_max_ms: int = Field(default=2_000, ge=0)
