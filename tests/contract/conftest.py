@@ -1,0 +1,322 @@
+"""Factories for the contract tests: one realistic example of every message type.
+
+They live in this conftest because test modules cannot import a sibling module
+under ``--import-mode=importlib``; tests reach them through the fixtures below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+
+from orderly_schemas import Message, Money, OrderLine, StockLine
+from orderly_schemas.base import Allocation
+from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails
+from orderly_schemas.inventory import (
+    OrderShipped,
+    ReleaseStock,
+    ReserveStock,
+    ShipmentDelivered,
+    ShipmentFailed,
+    ShipOrder,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
+from orderly_schemas.notification import NotificationFailed, NotificationSent
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderPaid,
+    OrderRejected,
+)
+from orderly_schemas.payment import (
+    CapturePayment,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    RefundFailed,
+    RefundPayment,
+)
+
+ORDER_ID = UUID("0b6f3c1e-5d7a-4f0e-9a51-2c8d4e6f7a90")
+ORDER_NUMBER = "ORD-2026-004217"
+CUSTOMER_ID = "cus_8f2k3m"
+CUSTOMER_EMAIL = "ada.lovelace@example.com"
+SHIPMENT_ID = UUID("7d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f")
+NOTIFICATION_ID = UUID("c3a9e0f1-2b4d-4c6e-8a0b-9d8e7f6a5b4c")
+PLACED_AT = datetime(2026, 3, 14, 9, 26, 53, 589_000, tzinfo=UTC)
+TRACKING_NUMBER = "00340434161234567890"
+
+
+def eur(amount: int) -> Money:
+    return Money(amount=amount, currency="EUR")
+
+
+def customer() -> Customer:
+    return Customer(customer_id=CUSTOMER_ID, email=CUSTOMER_EMAIL, name="Ada Lovelace")
+
+
+def address() -> Address:
+    return Address(
+        name="Ada Lovelace",
+        line1="Hauptstraße 12",
+        line2="3. OG links",
+        city="Berlin",
+        postal_code="10115",
+        country="DE",
+    )
+
+
+def payment_details() -> PaymentDetails:
+    return PaymentDetails(method="credit_card", token="tok_visa_4242:2026-03")
+
+
+def order_lines() -> list[OrderLine]:
+    return [
+        OrderLine(sku="MUG-CERAMIC-350", quantity=2, unit_price=eur(1299)),
+        OrderLine(sku="TEA.EARLGREY_100g", quantity=1, unit_price=eur(649)),
+    ]
+
+
+TOTAL = eur(2 * 1299 + 649)
+
+
+def at(minutes: int) -> datetime:
+    """A time ``minutes`` after the order was placed."""
+    return PLACED_AT + timedelta(minutes=minutes)
+
+
+def order_placed() -> OrderPlaced:
+    return OrderPlaced(
+        order_id=ORDER_ID,
+        customer=customer(),
+        lines=order_lines(),
+        total=TOTAL,
+        shipping_address=address(),
+        payment=payment_details(),
+        placed_at=PLACED_AT,
+    )
+
+
+def _order_event() -> dict[str, Any]:
+    return {
+        "order_id": ORDER_ID,
+        "order_number": ORDER_NUMBER,
+        "customer_id": CUSTOMER_ID,
+        "occurred_at": at(1),
+    }
+
+
+def order_confirmed() -> OrderConfirmed:
+    return OrderConfirmed(
+        **_order_event(), customer_email=CUSTOMER_EMAIL, lines=order_lines(), total=TOTAL
+    )
+
+
+def order_rejected() -> OrderRejected:
+    return OrderRejected(**_order_event(), reason="insufficient stock for MUG-CERAMIC-350")
+
+
+def order_cancelled() -> OrderCancelled:
+    return OrderCancelled(**_order_event(), reason="cancelled by the customer before payment")
+
+
+def order_paid() -> OrderPaid:
+    return OrderPaid(**_order_event(), amount=TOTAL, payment_id="pay_01HV7Q9X3K")
+
+
+def order_dispatched() -> OrderDispatched:
+    return OrderDispatched(**_order_event(), carrier="DHL", tracking_numbers=[TRACKING_NUMBER])
+
+
+def order_delivered() -> OrderDelivered:
+    return OrderDelivered(**_order_event(), delivered_at=at(2 * 24 * 60))
+
+
+def order_completed() -> OrderCompleted:
+    return OrderCompleted(**_order_event(), confirmed_by="customer")
+
+
+def reserve_stock() -> ReserveStock:
+    return ReserveStock(
+        order_id=ORDER_ID,
+        lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order_lines()],
+        ship_to=address(),
+    )
+
+
+def release_stock() -> ReleaseStock:
+    return ReleaseStock(order_id=ORDER_ID, reason="payment declined")
+
+
+def ship_order() -> ShipOrder:
+    return ShipOrder(order_id=ORDER_ID, ship_to=address())
+
+
+def stock_reserved() -> StockReserved:
+    return StockReserved(
+        order_id=ORDER_ID,
+        occurred_at=at(2),
+        allocations=[
+            Allocation(sku="MUG-CERAMIC-350", warehouse="berlin-1", quantity=1),
+            Allocation(sku="MUG-CERAMIC-350", warehouse="hamburg-2", quantity=1),
+            Allocation(sku="TEA.EARLGREY_100g", warehouse="berlin-1", quantity=1),
+        ],
+    )
+
+
+def stock_reservation_failed() -> StockReservationFailed:
+    return StockReservationFailed(
+        order_id=ORDER_ID,
+        occurred_at=at(2),
+        reason="not enough stock in any warehouse",
+        short_skus=["MUG-CERAMIC-350"],
+    )
+
+
+def stock_released() -> StockReleased:
+    return StockReleased(order_id=ORDER_ID, occurred_at=at(5), reason="payment declined")
+
+
+def order_shipped() -> OrderShipped:
+    return OrderShipped(
+        order_id=ORDER_ID,
+        occurred_at=at(90),
+        shipment_id=SHIPMENT_ID,
+        carrier="DHL",
+        tracking_number=TRACKING_NUMBER,
+    )
+
+
+def shipment_failed() -> ShipmentFailed:
+    return ShipmentFailed(
+        order_id=ORDER_ID, occurred_at=at(90), reason="carrier rejected the parcel: oversize"
+    )
+
+
+def shipment_delivered() -> ShipmentDelivered:
+    return ShipmentDelivered(
+        order_id=ORDER_ID,
+        occurred_at=at(2 * 24 * 60 + 1),
+        shipment_id=SHIPMENT_ID,
+        tracking_number=TRACKING_NUMBER,
+        delivered_at=at(2 * 24 * 60),
+    )
+
+
+def capture_payment() -> CapturePayment:
+    return CapturePayment(order_id=ORDER_ID, amount=TOTAL, payment=payment_details())
+
+
+def refund_payment() -> RefundPayment:
+    return RefundPayment(
+        order_id=ORDER_ID,
+        refund_id=f"refund-{ORDER_ID}-1",
+        amount=TOTAL,
+        reason="shipment failed",
+    )
+
+
+def payment_captured() -> PaymentCaptured:
+    return PaymentCaptured(
+        order_id=ORDER_ID,
+        occurred_at=at(3),
+        payment_id="pay_01HV7Q9X3K",
+        amount=TOTAL,
+        provider_reference="ch_3OxT2e2eZvKYlo2C0",
+    )
+
+
+def payment_failed() -> PaymentFailed:
+    return PaymentFailed(order_id=ORDER_ID, occurred_at=at(3), reason="card declined: do_not_honor")
+
+
+def payment_refunded() -> PaymentRefunded:
+    return PaymentRefunded(
+        order_id=ORDER_ID,
+        occurred_at=at(95),
+        refund_id=f"refund-{ORDER_ID}-1",
+        amount=TOTAL,
+        provider_reference="re_3OxT2e2eZvKYlo2C1",
+    )
+
+
+def refund_failed() -> RefundFailed:
+    return RefundFailed(
+        order_id=ORDER_ID,
+        occurred_at=at(95),
+        refund_id=f"refund-{ORDER_ID}-1",
+        amount=TOTAL,
+        reason="provider timeout after 3 attempts",
+    )
+
+
+def notification_sent() -> NotificationSent:
+    return NotificationSent(
+        notification_id=NOTIFICATION_ID,
+        order_id=ORDER_ID,
+        channel="email",
+        template="order-confirmed",
+        occurred_at=at(1),
+        recipient=CUSTOMER_EMAIL,
+    )
+
+
+def notification_failed() -> NotificationFailed:
+    return NotificationFailed(
+        notification_id=NOTIFICATION_ID,
+        order_id=None,  # a notification need not belong to an order
+        channel="webhook",
+        template="low-stock",
+        occurred_at=at(1),
+        reason="endpoint answered 503 after 5 attempts",
+    )
+
+
+FACTORIES: dict[type[Message], Callable[[], Message]] = {
+    OrderPlaced: order_placed,
+    OrderConfirmed: order_confirmed,
+    OrderRejected: order_rejected,
+    OrderCancelled: order_cancelled,
+    OrderPaid: order_paid,
+    OrderDispatched: order_dispatched,
+    OrderDelivered: order_delivered,
+    OrderCompleted: order_completed,
+    ReserveStock: reserve_stock,
+    ReleaseStock: release_stock,
+    ShipOrder: ship_order,
+    StockReserved: stock_reserved,
+    StockReservationFailed: stock_reservation_failed,
+    StockReleased: stock_released,
+    OrderShipped: order_shipped,
+    ShipmentFailed: shipment_failed,
+    ShipmentDelivered: shipment_delivered,
+    CapturePayment: capture_payment,
+    RefundPayment: refund_payment,
+    PaymentCaptured: payment_captured,
+    PaymentFailed: payment_failed,
+    PaymentRefunded: payment_refunded,
+    RefundFailed: refund_failed,
+    NotificationSent: notification_sent,
+    NotificationFailed: notification_failed,
+}
+
+
+@pytest.fixture(scope="session")
+def examples() -> dict[str, Message]:
+    """One valid example of each message type the factories know, by CloudEvents type."""
+    return {cls.message_type(): make() for cls, make in FACTORIES.items()}
+
+
+@pytest.fixture
+def order_placed_json() -> dict[str, Any]:
+    """A valid OrderPlaced as the JSON upstream checkout sends (mutate it to break a rule)."""
+    return order_placed().model_dump(mode="json")
