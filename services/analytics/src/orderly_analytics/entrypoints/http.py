@@ -1,12 +1,51 @@
-"""HTTP API of the analytics service."""
+"""HTTP API of the analytics service: KPIs and the read models behind them."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+from uuid import UUID
 
+from fastapi import APIRouter, HTTPException, Query, status
+
+from orderly_analytics import views
 from orderly_kit.service import Service
+from orderly_schemas.base import AwareDatetime
+
+Since = Annotated[
+    AwareDatetime | None,
+    Query(description="count orders placed at or after this time, e.g. 2026-03-01T00:00:00Z"),
+]
+Until = Annotated[
+    AwareDatetime | None,
+    Query(description="count orders placed before this time, e.g. 2026-04-01T00:00:00Z"),
+]
 
 
 def router(service: Service) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(tags=["analytics"])
+    database = service.database
+
+    @r.get("/kpis", response_model=views.KpisRead)
+    async def get_kpis(since: Since = None, until: Until = None) -> views.KpisRead:
+        """Orders by status, completion rate and lead-time percentiles, by placement time."""
+        if since is not None and until is not None and until <= since:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT,
+                f"until ({until.isoformat()}) must be later than since ({since.isoformat()})",
+            )
+        async with database.sessions() as session:
+            return await views.order_kpis(session, since=since, until=until)
+
+    @r.get("/orders/{order_id}/stages", response_model=views.OrderStagesRead)
+    async def get_order_stages(order_id: UUID) -> views.OrderStagesRead:
+        """When one order reached each stage of its lifecycle, and its status."""
+        async with database.sessions() as session:
+            stages = await views.get_order_stages(session, order_id)
+        if stages is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"no event of order {order_id} has reached analytics yet",
+            )
+        return stages
+
     return r
