@@ -57,18 +57,20 @@ class OrderPlaced(Message):
 
     @model_validator(mode="after")
     def _total_is_sum_of_lines(self) -> OrderPlaced:
-        currencies = {line.unit_price.currency for line in self.lines}
-        if currencies != {self.total.currency}:
-            raise ValueError(
-                f"every line must be priced in the order currency {self.total.currency};"
-                f" found {sorted(currencies)}"
-            )
+        for n, line in enumerate(self.lines):
+            if line.unit_price.currency != self.total.currency:
+                raise ValueError(
+                    f"lines.{n}.unit_price.currency: {line.unit_price.currency} differs from"
+                    f" the order currency {self.total.currency}"
+                )
         expected = sum(line.unit_price.amount * line.quantity for line in self.lines)
         if expected != self.total.amount:
             raise ValueError(
                 f"total.amount {self.total.amount} is not the sum of the lines ({expected})"
             )
-        skus = [line.sku for line in self.lines]
-        if len(skus) != len(set(skus)):
-            raise ValueError("each sku may appear on one line only")
+        seen: set[str] = set()
+        for n, line in enumerate(self.lines):
+            if line.sku in seen:
+                raise ValueError(f"lines.{n}.sku: {line.sku} is already on another line")
+            seen.add(line.sku)
         return self

@@ -50,6 +50,10 @@ class Envelope:
     traceparent: str | None = None
     tracestate: str | None = None
 
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None or self.time.utcoffset() is None:
+            raise ValueError("Envelope.time must be timezone-aware")
+
     def to_headers(self) -> dict[str, str]:
         """The Kafka headers of this envelope."""
         headers = {
@@ -57,7 +61,7 @@ class Envelope:
             TYPE: self.type,
             SOURCE: self.source,
             SPECVERSION: SPEC_VERSION,
-            TIME: self.time.isoformat().replace("+00:00", "Z"),
+            TIME: self.time.astimezone(UTC).isoformat().replace("+00:00", "Z"),
             CONTENT_TYPE_HEADER: CONTENT_TYPE,
         }
         optional = {
@@ -93,6 +97,8 @@ class Envelope:
             )
         except ValueError:
             raise MissingHeaderError(f"header {TIME!r} is not RFC 3339: {raw_time!r}") from None
+        if time.tzinfo is None:
+            raise MissingHeaderError(f"header {TIME!r} has no UTC offset: {raw_time!r}")
         return cls(
             id=h[ID],
             type=h[TYPE],
