@@ -1,0 +1,121 @@
+"""The subscribers route each event type to its handler, through the kit's inbox.
+
+FastStream's in-memory test broker runs the real subscribers, filters and the
+kit's transactional middleware against a real database, without joining consumer
+groups or creating topics on the session's shared Kafka broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from sqlalchemy import func, select
+
+from orderly_analytics.adapters.orm import inbox, order_stages
+from orderly_analytics.bootstrap import MIGRATIONS, build
+from orderly_analytics.settings import AnalyticsSettings
+from orderly_dev.checkout import make_order
+from orderly_kit import migrations
+from orderly_kit.service import Service
+from orderly_schemas.checkout import OrderPlaced
+from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderEvent,
+    OrderPaid,
+    OrderRejected,
+)
+
+PLACED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+Event = OrderPlaced | OrderEvent
+
+
+@pytest.fixture
+async def service(fresh_database: str) -> AsyncIterator[Service]:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    built = build(AnalyticsSettings(database_url=fresh_database, log_json=False))
+    yield built
+    await built.database.dispose()
+
+
+async def publish(broker: KafkaBroker, event: Event, *, message_id: str | None = None) -> None:
+    envelope = Envelope(type=event.message_type(), source="/test", subject=str(event.order_id))
+    headers = envelope.to_headers()
+    if message_id is not None:
+        headers["ce_id"] = message_id
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=event.topic,
+        key=str(event.order_id).encode(),
+        headers=headers,
+    )
+
+
+async def stages(service: Service) -> dict[str, Any]:
+    async with service.database.sessions() as session:
+        return dict((await session.execute(select(order_stages))).mappings().one())
+
+
+async def inbox_rows(service: Service) -> int:
+    async with service.database.sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(inbox)) or 0)
+
+
+def every_event(order: OrderPlaced) -> list[Event]:
+    common: dict[str, Any] = {
+        "order_id": order.order_id,
+        "order_number": "ORD-0000001",
+        "customer_id": order.customer.customer_id,
+    }
+
+    def at(minutes: int) -> datetime:
+        return PLACED_AT + timedelta(minutes=minutes)
+
+    return [
+        order,
+        OrderConfirmed(
+            **common,
+            occurred_at=at(1),
+            customer_email=order.customer.email,
+            lines=order.lines,
+            total=order.total,
+        ),
+        OrderRejected(**common, occurred_at=at(2), reason="short"),
+        OrderCancelled(**common, occurred_at=at(3), reason="customer"),
+        OrderPaid(**common, occurred_at=at(4), amount=order.total, payment_id="pay_1"),
+        OrderDispatched(**common, occurred_at=at(5), carrier="SimPost", tracking_numbers=["SP1"]),
+        OrderDelivered(**common, occurred_at=at(6), delivered_at=at(6)),
+        OrderCompleted(**common, occurred_at=at(7), confirmed_by="customer"),
+    ]
+
+
+async def test_every_event_type_reaches_its_own_column(service: Service) -> None:
+    order: OrderPlaced = make_order(random.Random(1)).model_copy(update={"placed_at": PLACED_AT})
+    async with TestKafkaBroker(service.broker) as broker:
+        for event in every_event(order):
+            await publish(broker, event)
+    row = await stages(service)
+    stamps = [row[f"{s}_at"] for s in ("placed", "confirmed", "rejected", "cancelled")]
+    stamps += [row[f"{s}_at"] for s in ("paid", "dispatched", "delivered", "completed")]
+    assert stamps == [PLACED_AT + timedelta(minutes=n) for n in range(8)]
+    assert (row["order_number"], row["total_amount"]) == ("ORD-0000001", order.total.amount)
+
+
+async def test_a_redelivered_message_is_skipped_by_the_inbox(service: Service) -> None:
+    order: OrderPlaced = make_order(random.Random(2)).model_copy(update={"placed_at": PLACED_AT})
+    async with TestKafkaBroker(service.broker) as broker:
+        for _ in range(3):
+            await publish(broker, order, message_id="checkout-message-1")
+    assert await inbox_rows(service) == 1
+    assert (await stages(service))["placed_at"] == PLACED_AT
