@@ -1,0 +1,319 @@
+"""``make run``: the whole suite on this machine, with a demo checkout placing orders.
+
+Starts embedded PostgreSQL, the Tansu broker and the five services, seeds the demo
+catalogue, places orders at a steady rate (a share of them asks for a sold-out
+item and must be rejected), follows ``order.events.v1`` until every order has
+finished, prints what happened and where to look, then keeps the suite running
+until Ctrl-C (or SIGTERM) and stops everything it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import signal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+from orderly_dev.bench import (
+    FAST_SETTINGS,
+    OpenLoopRun,
+    drive_open_loop,
+    interrupt_on_sigterm,
+    stop_and_verify,
+)
+from orderly_dev.checkout import DEMO_SKUS, Checkout, make_order
+from orderly_dev.report import (
+    LatencySummary,
+    Outcomes,
+    durations,
+    evenly_chosen,
+    latency_table_rows,
+    rate,
+    summarize,
+    tally,
+)
+from orderly_dev.servers import Servers, start_servers
+from orderly_dev.stack import Stack, database_name
+from orderly_dev.watch import TERMINAL, OrderWatcher
+
+EXIT_INTERRUPTED = 130
+
+
+@dataclass
+class DemoResult:
+    run: OpenLoopRun
+    expected: dict[UUID, str]
+    outcomes: Outcomes[UUID]
+    terminal_per_second: float
+    to_shipped: LatencySummary | None
+    to_completed: LatencySummary | None
+    example_order_number: str | None
+    example_sku: str
+    seen_types: dict[UUID, list[str]]
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="orderly-dev run",
+        description="Run the whole suite locally and place demo orders through it.",
+    )
+    p.add_argument("--orders", type=int, default=100, help="how many orders to place")
+    p.add_argument("--rate", type=float, default=50.0, help="orders placed per second")
+    p.add_argument(
+        "--sold-out-share",
+        type=float,
+        default=0.1,
+        help="share of orders that include the sold-out item and must be rejected",
+    )
+    p.add_argument("--root", type=Path, default=None, help="data and log directory (default: temp)")
+    p.add_argument(
+        "--exit-after",
+        action="store_true",
+        help="stop once the summary is printed instead of waiting for Ctrl-C",
+    )
+    p.add_argument("--partitions", type=int, default=4, help="partitions per topic")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="seconds to wait for every order to finish (default: grows with --orders)",
+    )
+    p.add_argument("--seed", type=int, default=None, help="random seed for the orders")
+    ns = p.parse_args(argv)
+    if ns.orders < 1:
+        p.error(f"--orders {ns.orders}: place at least one order")
+    if ns.rate <= 0:
+        p.error(f"--rate {ns.rate}: must be above 0 orders per second")
+    if not 0 <= ns.sold_out_share <= 1:
+        p.error(f"--sold-out-share {ns.sold_out_share}: must be between 0 and 1")
+    return ns
+
+
+def finish_timeout(orders: int, rate_per_second: float) -> float:
+    """Time to place every order, plus a drain allowance that grows with the count."""
+    return orders / rate_per_second + max(30.0, 0.25 * orders)
+
+
+async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Console) -> DemoResult:
+    """Place the orders open loop while following the lifecycle; wait for every end state."""
+    bootstrap = stack.servers.kafka.bootstrap
+    rng = random.Random(args.seed)
+    sold_out = evenly_chosen(args.orders, args.sold_out_share)
+    order_ids = [uuid4() for _ in range(args.orders)]
+    expected = {
+        oid: "Rejected" if bad else "Completed"
+        for oid, bad in zip(order_ids, sold_out, strict=True)
+    }
+    timeout = args.timeout or finish_timeout(args.orders, args.rate)
+    console.print(
+        f"\n[bold]Placing {args.orders} orders[/] at {args.rate:g}/s"
+        f" ({sum(sold_out)} with the sold-out item);"
+        f" waiting up to {timeout:.0f} s for all to finish"
+    )
+    async with OrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
+        with Progress(
+            TextColumn("{task.description:>9}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        ) as progress:
+            placed_bar = progress.add_task("placed", total=args.orders)
+            finished_bar = progress.add_task("finished", total=args.orders)
+            waiting = asyncio.create_task(
+                watcher.wait_terminal(
+                    order_ids,
+                    timeout,
+                    progress=lambda n: progress.update(finished_bar, completed=n),
+                )
+            )
+            run = await drive_open_loop(
+                checkout,
+                order_ids,
+                args.rate,
+                lambda i, oid: make_order(rng, sold_out=sold_out[i], order_id=oid),
+                on_sent=lambda n: progress.update(placed_bar, completed=n),
+            )
+            final = await waiting
+
+        def first_time(oid: UUID, event_type: str) -> float | None:
+            seen = watcher.first(oid, event_type)
+            return seen.received_at if seen else None
+
+        terminal_times = [
+            e.received_at
+            for oid in order_ids
+            for e in watcher.events.get(oid, ())
+            if e.type in TERMINAL
+        ]
+        example = next(
+            (
+                watcher.first(oid, "OrderConfirmed")
+                for oid in order_ids
+                if final.get(oid) == "OrderCompleted" and watcher.first(oid, "OrderConfirmed")
+            ),
+            None,
+        ) or next((seen for oid in order_ids for seen in watcher.events.get(oid, ())), None)
+        shipped = {oid: first_time(oid, "OrderDispatched") for oid in order_ids}
+        completed = {oid: first_time(oid, "OrderCompleted") for oid in order_ids}
+        seen_types = {oid: watcher.types(oid) for oid in order_ids}
+
+    example_body: dict[str, Any] = example.body if example else {}
+    lines = example_body.get("lines") or []
+    elapsed = (max(terminal_times) - run.started_at) if terminal_times else 0.0
+    return DemoResult(
+        run=run,
+        expected=expected,
+        outcomes=tally(expected, final),
+        terminal_per_second=rate(len(terminal_times), elapsed),
+        to_shipped=summarize(durations(run.intended, shipped)),
+        to_completed=summarize(durations(run.intended, completed)),
+        example_order_number=example_body.get("order_number"),
+        example_sku=str(lines[0]["sku"]) if lines else DEMO_SKUS[0],
+        seen_types=seen_types,
+    )
+
+
+def print_starting(console: Console, servers: Servers) -> None:
+    pg = servers.postgres
+    console.print(f"  PostgreSQL  {pg.libpq('{db}')}  (one database per service)")
+    console.print(f"  Kafka       {servers.kafka.bootstrap}  (Tansu, memory storage)")
+    console.print(f"  data, logs  {servers.root}")
+
+
+def print_summary(console: Console, stack: Stack, result: DemoResult) -> None:
+    outcomes = result.outcomes
+    wanted = {
+        s: sum(1 for v in result.expected.values() if v == s) for s in ("Completed", "Rejected")
+    }
+
+    states = Table(title="Orders by final state")
+    states.add_column("state")
+    states.add_column("orders", justify="right")
+    states.add_column("expected", justify="right")
+    for state, count in outcomes.counts().items():
+        states.add_row(state, str(count), str(wanted.get(state, 0)))
+    console.print(states)
+
+    timing = Table(title="Timing (from each order's scheduled send time)")
+    timing.add_column("")
+    for col in ("n", "p50", "p95", "p99", "max"):
+        timing.add_column(col, justify="right")
+    for row in latency_table_rows(
+        [("placed → shipped", result.to_shipped), ("placed → completed", result.to_completed)]
+    ):
+        timing.add_row(*row)
+    console.print(timing)
+    console.print(
+        f"throughput: {result.terminal_per_second:.1f} finished orders/s over the run"
+        f" (the checkout fell at most {result.run.max_lag * 1000:.0f} ms behind its schedule)"
+    )
+
+    urls = Table(title="Where to look")
+    urls.add_column("what")
+    urls.add_column("URL")
+    urls.add_column("HTTP", justify="right")
+    links: list[tuple[str, str]] = []
+    for name, proc in stack.processes.items():
+        links.append((f"{name} API docs", f"{proc.url}/docs"))
+        links.append((f"{name} metrics", f"{proc.url}/metrics"))
+    if "order" in stack.processes:
+        number = result.example_order_number or "<order number>"
+        links.append(("an order", f"{stack.url('order')}/orders/{number}"))
+    if "inventory" in stack.processes:
+        links.append(("stock of an item", f"{stack.url('inventory')}/stock/{result.example_sku}"))
+    if "analytics" in stack.processes:
+        links.append(("KPIs", f"{stack.url('analytics')}/kpis"))
+    with httpx.Client(timeout=5) as client:
+        for what, url in links:
+            urls.add_row(what, url, http_status(client, url))
+    console.print(urls)
+    console.print(
+        f"service logs: {stack.root}/<service>.log, databases: "
+        + ", ".join(database_name(n) for n in stack.processes)
+    )
+
+    if not outcomes.ok:
+        console.print(
+            f"[red]{len(outcomes.unexpected)} orders did not end as expected[/] (first 10):"
+        )
+        for oid, (want, got) in list(outcomes.unexpected.items())[:10]:
+            seen = " → ".join(result.seen_types.get(oid, [])) or "no lifecycle event"
+            console.print(f"  {oid}: expected {want}, got {got} ({seen})")
+
+
+def http_status(client: httpx.Client, url: str) -> str:
+    try:
+        return str(client.get(url).status_code)
+    except httpx.HTTPError as exc:
+        return type(exc).__name__
+
+
+def wait_for_signal() -> None:
+    """Block until SIGINT (Ctrl-C) or SIGTERM (turned into KeyboardInterrupt)."""
+    while True:
+        signal.pause()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the suite, place demo orders, summarize, and keep running until interrupted."""
+    args = parse_args(argv)
+    interrupt_on_sigterm()
+    console = Console()
+    servers: Servers | None = None
+    stack: Stack | None = None
+    result: DemoResult | None = None
+    leftovers: list[str] = []
+    try:
+        console.rule("[bold]Orderly")
+        console.print("Starting PostgreSQL (embedded) and Kafka (Tansu)…")
+        servers = start_servers(args.root)
+        print_starting(console, servers)
+        stack = Stack(servers=servers, partitions=args.partitions, settings=FAST_SETTINGS)
+        console.print("Creating databases and topics…")
+        stack.prepare()
+        console.print("Starting services…")
+        stack.start_services()
+        for name, proc in stack.processes.items():
+            console.print(f"  {name:<12} {proc.url}  (log {proc.log_path.name})")
+        console.print("Seeding the demo catalogue (inventory seed-demo)…")
+        stack.run_command("inventory", "seed-demo")
+        result = asyncio.run(place_and_watch(stack, args, console))
+        print_summary(console, stack, result)
+        if not args.exit_after:
+            console.print("\nThe suite keeps running. [bold]Ctrl-C[/] stops everything.")
+            wait_for_signal()
+    except KeyboardInterrupt:
+        console.print("\ninterrupted")
+    finally:
+        target = stack or servers
+        if target is not None and servers is not None:
+            console.print("Stopping services and servers…")
+            leftovers = stop_and_verify(target.stop, servers)
+            if leftovers:
+                console.print(f"[red]still running after stop, killed:[/] {', '.join(leftovers)}")
+            else:
+                console.print("stopped; no process left behind")
+    if result is None:
+        return EXIT_INTERRUPTED
+    return 0 if result.outcomes.ok and not leftovers else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
