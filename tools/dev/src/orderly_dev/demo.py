@@ -29,6 +29,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from orderly_dev.bench import (
     FAST_SETTINGS,
@@ -192,7 +193,7 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
 
 def print_starting(console: Console, servers: Servers) -> None:
     pg = servers.postgres
-    console.print(f"  PostgreSQL  {pg.libpq('{db}')}  (one database per service)")
+    console.print(f"  PostgreSQL  {pg.libpq('{db}')}", markup=False)
     console.print(f"  Kafka       {servers.kafka.bootstrap}  (Tansu, memory storage)")
     console.print(f"  data, logs  {servers.root}")
 
@@ -280,6 +281,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack: Stack | None = None
     result: DemoResult | None = None
     leftovers: list[str] = []
+    failed = False
     try:
         console.rule("[bold]Orderly")
         console.print("Starting PostgreSQL (embedded) and Kafka (Tansu)…")
@@ -301,6 +303,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             wait_for_signal()
     except KeyboardInterrupt:
         console.print("\ninterrupted")
+    except (RuntimeError, TimeoutError) as exc:  # a service that did not start: say which, why
+        console.print(Text(f"could not run the suite: {exc}", style="red"))
+        failed = True
     finally:
         target = stack or servers
         if target is not None and servers is not None:
@@ -310,6 +315,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 console.print(f"[red]still running after stop, killed:[/] {', '.join(leftovers)}")
             else:
                 console.print("stopped; no process left behind")
+    if failed:
+        return 1
     if result is None:
         return EXIT_INTERRUPTED
     return 0 if result.outcomes.ok and not leftovers else 1
