@@ -1,0 +1,93 @@
+"""The subscribers route each payment command to its handler, through the kit's inbox.
+
+FastStream's in-memory test broker runs the real subscribers, filters and the
+kit's transactional middleware against a real database, without joining consumer
+groups or creating topics on the session's shared Kafka broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from sqlalchemy import select
+
+from orderly_kit import migrations
+from orderly_kit.service import Service
+from orderly_payment.adapters.orm import outbox, payments
+from orderly_payment.bootstrap import MIGRATIONS, build
+from orderly_payment.settings import PaymentSettings
+from orderly_schemas.base import Money
+from orderly_schemas.checkout import PaymentDetails
+from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.payment import CapturePayment
+from orderly_schemas.topics import dead_letter_topic
+
+
+@pytest.fixture
+async def service(fresh_database: str) -> AsyncIterator[Service]:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    built = build(PaymentSettings(database_url=fresh_database, log_json=False))
+    yield built
+    await built.database.dispose()
+
+
+def capture(token: str) -> CapturePayment:
+    return CapturePayment(
+        order_id=uuid4(),
+        amount=Money(amount=1200, currency="EUR"),
+        payment=PaymentDetails(method="credit_card", token=token),
+    )
+
+
+async def publish(broker: KafkaBroker, command: CapturePayment, *, message_id: str) -> None:
+    envelope = Envelope(
+        id=message_id, type=command.message_type(), source="/test", subject=str(command.order_id)
+    )
+    await broker.publish(
+        command.model_dump_json().encode(),
+        topic=command.topic,
+        key=str(command.order_id).encode(),
+        headers=envelope.to_headers(),
+    )
+
+
+async def outbox_rows(service: Service) -> list[tuple[str, str, dict[str, str]]]:
+    """(topic, type, headers) of every outbox row, oldest first."""
+    query = select(outbox.c.topic, outbox.c.message_type, outbox.c.headers).order_by(outbox.c.id)
+    async with service.database.sessions() as session:
+        return [(r.topic, r.message_type, r.headers) for r in await session.execute(query)]
+
+
+async def test_a_redelivered_capture_is_handled_once(service: Service) -> None:
+    command = capture("tok_visa_ok")
+
+    async with TestKafkaBroker(service.broker) as broker:
+        for _ in range(2):
+            await publish(broker, command, message_id="capture-1")
+
+    assert [(t, kind) for t, kind, _ in await outbox_rows(service)] == [
+        ("payment.events.v1", "PaymentCaptured")
+    ]
+    async with service.database.sessions() as session:
+        assert len((await session.execute(select(payments))).all()) == 1
+
+
+async def test_a_card_number_token_is_dead_lettered_without_the_number(
+    service: Service, caplog: pytest.LogCaptureFixture
+) -> None:
+    card = "5555555555554444"
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await publish(broker, capture(card), message_id="capture-card")
+
+    [(topic, _, headers)] = await outbox_rows(service)
+    assert topic == dead_letter_topic("payment.commands.v1")
+    assert "payment.token" in headers["dlq_error"]
+    assert card not in headers["dlq_error"]
+    assert headers["dlq_error_type"] == "PoisonMessageError"
+    assert "dead-lettering" in caplog.text
+    assert card not in caplog.text
