@@ -34,7 +34,9 @@ from rich.text import Text
 from orderly_dev.bench import (
     FAST_SETTINGS,
     OpenLoopRun,
+    PromptOrderWatcher,
     drive_open_loop,
+    first_seen_at,
     interrupt_on_sigterm,
     stop_and_verify,
 )
@@ -127,7 +129,7 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
         f" ({sum(sold_out)} with the sold-out item);"
         f" waiting up to {timeout:.0f} s for all to finish"
     )
-    async with OrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
+    async with PromptOrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
         with Progress(
             TextColumn("{task.description:>9}"),
             BarColumn(),
@@ -153,16 +155,8 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
             )
             final = await waiting
 
-        def first_time(oid: UUID, event_type: str) -> float | None:
-            seen = watcher.first(oid, event_type)
-            return seen.received_at if seen else None
-
-        terminal_times = [
-            e.received_at
-            for oid in order_ids
-            for e in watcher.events.get(oid, ())
-            if e.type in TERMINAL
-        ]
+        # One time per order (its first end event): a redelivered event must not count twice.
+        terminal_times = [t for oid in order_ids if (t := first_end_time(watcher, oid)) is not None]
         example = next(
             (
                 watcher.first(oid, "OrderConfirmed")
@@ -171,8 +165,8 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
             ),
             None,
         ) or next((seen for oid in order_ids for seen in watcher.events.get(oid, ())), None)
-        shipped = {oid: first_time(oid, "OrderDispatched") for oid in order_ids}
-        completed = {oid: first_time(oid, "OrderCompleted") for oid in order_ids}
+        shipped = {oid: first_seen_at(watcher, oid, "OrderDispatched") for oid in order_ids}
+        completed = {oid: first_seen_at(watcher, oid, "OrderCompleted") for oid in order_ids}
         seen_types = {oid: watcher.types(oid) for oid in order_ids}
 
     example_body: dict[str, Any] = example.body if example else {}
@@ -188,6 +182,12 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
         example_order_number=example_body.get("order_number"),
         example_sku=str(lines[0]["sku"]) if lines else DEMO_SKUS[0],
         seen_types=seen_types,
+    )
+
+
+def first_end_time(watcher: OrderWatcher, order_id: UUID) -> float | None:
+    return next(
+        (e.received_at for e in watcher.events.get(order_id, ()) if e.type in TERMINAL), None
     )
 
 
