@@ -1,0 +1,118 @@
+"""The customer-facing message for each public order lifecycle event (no I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from orderly_notification.domain.money import format_money
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderEvent,
+    OrderPaid,
+    OrderRejected,
+)
+
+SIGNATURE: Final = "\n\nThe Orderly team"
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """A message ready for a channel, and the template it came from."""
+
+    template: str
+    subject: str
+    body: str
+
+
+def _when(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%d %B %Y, %H:%M} UTC"
+
+
+def _order_confirmed(e: OrderConfirmed) -> tuple[str, str]:
+    lines = "\n".join(
+        f"  {line.quantity} x {line.sku} at {format_money(line.unit_price)}" for line in e.lines
+    )
+    return (
+        f"Your order {e.order_number} is confirmed",
+        f"Thank you for your order {e.order_number}.\n\n{lines}\n\n"
+        f"Total: {format_money(e.total)}\n\n"
+        "We are reserving your items and will let you know when payment is taken.",
+    )
+
+
+def _order_rejected(e: OrderRejected) -> tuple[str, str]:
+    return (
+        f"We could not accept your order {e.order_number}",
+        f"We are sorry: your order {e.order_number} could not be accepted ({e.reason}).\n\n"
+        "You have not been charged.",
+    )
+
+
+def _order_cancelled(e: OrderCancelled) -> tuple[str, str]:
+    return (
+        f"Your order {e.order_number} is cancelled",
+        f"Your order {e.order_number} has been cancelled ({e.reason}).\n\n"
+        "Any items held for you are released; if you were charged, the amount is refunded"
+        " to your original payment method.",
+    )
+
+
+def _order_paid(e: OrderPaid) -> tuple[str, str]:
+    return (
+        f"Payment received for order {e.order_number}",
+        f"We have received your payment of {format_money(e.amount)} for order"
+        f" {e.order_number} (payment {e.payment_id}).\n\nWe are preparing your parcel.",
+    )
+
+
+def _order_dispatched(e: OrderDispatched) -> tuple[str, str]:
+    numbers = ", ".join(e.tracking_numbers)
+    noun = "number" if len(e.tracking_numbers) == 1 else "numbers"
+    return (
+        f"Your order {e.order_number} is on its way",
+        f"Your order {e.order_number} has left our warehouse with {e.carrier}.\n\n"
+        f"Tracking {noun}: {numbers}",
+    )
+
+
+def _order_delivered(e: OrderDelivered) -> tuple[str, str]:
+    return (
+        f"Your order {e.order_number} was delivered",
+        f"Your order {e.order_number} was delivered on {_when(e.delivered_at)}.\n\n"
+        "Please confirm that it arrived, or tell us if anything is wrong.",
+    )
+
+
+def _order_completed(e: OrderCompleted) -> tuple[str, str]:
+    return (
+        f"Thank you: order {e.order_number} is complete",
+        f"Your order {e.order_number} is complete. Thank you for shopping with us.",
+    )
+
+
+_TEMPLATES: Final[dict[type[OrderEvent], tuple[str, Callable[[Any], tuple[str, str]]]]] = {
+    OrderConfirmed: ("order_confirmed", _order_confirmed),
+    OrderRejected: ("order_rejected", _order_rejected),
+    OrderCancelled: ("order_cancelled", _order_cancelled),
+    OrderPaid: ("order_paid", _order_paid),
+    OrderDispatched: ("order_dispatched", _order_dispatched),
+    OrderDelivered: ("order_delivered", _order_delivered),
+    OrderCompleted: ("order_completed", _order_completed),
+}
+
+
+def render(event: OrderEvent) -> RenderedMessage:
+    """The subject and body telling the customer about ``event``."""
+    try:
+        template, fill = _TEMPLATES[type(event)]
+    except KeyError:
+        raise LookupError(f"no customer template for {event.message_type()}") from None
+    subject, body = fill(event)
+    return RenderedMessage(template=template, subject=subject, body=body + SIGNATURE)

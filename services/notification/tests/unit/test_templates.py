@@ -1,0 +1,132 @@
+"""Each public lifecycle event has a customer-facing subject and body."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import uuid4
+
+import pytest
+
+from orderly_notification.domain.money import format_money
+from orderly_notification.domain.templates import render
+from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderEvent,
+    OrderPaid,
+    OrderRejected,
+)
+
+AT = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+COMMON: dict[str, Any] = {
+    "order_id": uuid4(),
+    "order_number": "ORD-0000042",
+    "customer_id": "C00001",
+    "occurred_at": AT,
+}
+
+
+def eur(amount: int) -> Money:
+    return Money(amount=amount, currency="EUR")
+
+
+EVENTS: list[OrderEvent] = [
+    OrderConfirmed(
+        **COMMON,
+        customer_email="ada@example.com",
+        lines=[
+            OrderLine(sku="DEMO-0001", quantity=2, unit_price=eur(1250)),
+            OrderLine(sku="DEMO-0002", quantity=1, unit_price=eur(499)),
+        ],
+        total=eur(2999),
+    ),
+    OrderRejected(**COMMON, reason="DEMO-SOLDOUT is out of stock"),
+    OrderCancelled(**COMMON, reason="payment failed: card declined by issuer"),
+    OrderPaid(**COMMON, amount=eur(2999), payment_id="pay_1"),
+    OrderDispatched(**COMMON, carrier="SimPost", tracking_numbers=["SP0001", "SP0002"]),
+    OrderDelivered(**COMMON, delivered_at=AT),
+    OrderCompleted(**COMMON, confirmed_by="customer"),
+]
+
+
+@pytest.mark.parametrize("event", EVENTS, ids=lambda e: e.message_type())
+def test_every_message_names_the_order(event: OrderEvent) -> None:
+    message = render(event)
+
+    assert "ORD-0000042" in message.subject
+    assert "ORD-0000042" in message.body
+
+
+def test_each_event_has_its_own_template() -> None:
+    templates = [render(e).template for e in EVENTS]
+
+    assert templates == [
+        "order_confirmed",
+        "order_rejected",
+        "order_cancelled",
+        "order_paid",
+        "order_dispatched",
+        "order_delivered",
+        "order_completed",
+    ]
+
+
+def test_the_confirmation_lists_the_lines_and_the_total() -> None:
+    body = render(EVENTS[0]).body
+
+    assert "2 x DEMO-0001 at EUR 12.50" in body
+    assert "1 x DEMO-0002 at EUR 4.99" in body
+    assert "Total: EUR 29.99" in body
+
+
+def test_a_rejection_says_why_and_that_nothing_was_charged() -> None:
+    body = render(EVENTS[1]).body
+
+    assert "DEMO-SOLDOUT is out of stock" in body
+    assert "not been charged" in body
+
+
+def test_a_cancellation_says_why() -> None:
+    assert "card declined by issuer" in render(EVENTS[2]).body
+
+
+def test_the_payment_message_states_the_amount() -> None:
+    assert "EUR 29.99" in render(EVENTS[3]).body
+
+
+def test_the_dispatch_message_names_the_carrier_and_every_tracking_number() -> None:
+    body = render(EVENTS[4]).body
+
+    assert "SimPost" in body
+    assert "Tracking numbers: SP0001, SP0002" in body
+
+
+def test_the_delivery_message_says_when() -> None:
+    assert "01 March 2026, 12:30 UTC" in render(EVENTS[5]).body
+
+
+def test_an_event_without_a_template_is_refused() -> None:
+    class OrderRenamed(OrderEvent):
+        pass
+
+    with pytest.raises(LookupError, match="OrderRenamed"):
+        render(OrderRenamed(**COMMON))
+
+
+@pytest.mark.parametrize(
+    ("money", "shown"),
+    [
+        (Money(amount=4999, currency="EUR"), "EUR 49.99"),
+        (Money(amount=5, currency="EUR"), "EUR 0.05"),
+        (Money(amount=0, currency="USD"), "USD 0.00"),
+        (Money(amount=500, currency="JPY"), "JPY 500"),
+        (Money(amount=1500, currency="KWD"), "KWD 1.500"),
+    ],
+)
+def test_money_is_shown_in_major_units_of_its_currency(money: Money, shown: str) -> None:
+    assert format_money(money) == shown
