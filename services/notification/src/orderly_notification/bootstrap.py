@@ -7,14 +7,17 @@ from pathlib import Path
 from orderly_kit.service import Service, build_service
 from orderly_notification import __version__
 from orderly_notification.adapters import orm
+from orderly_notification.adapters.channels import Channel, LogChannel
 from orderly_notification.entrypoints import consumers, http
 from orderly_notification.settings import NotificationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(settings: NotificationSettings | None = None) -> Service:
-    """The notification service, wired."""
+def build(
+    settings: NotificationSettings | None = None, *, channel: Channel | None = None
+) -> Service:
+    """The notification service, wired; ``channel`` replaces the log channel (tests)."""
     settings = settings or NotificationSettings()
     service = build_service(
         settings,
@@ -25,6 +28,6 @@ def build(settings: NotificationSettings | None = None) -> Service:
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
     )
-    consumers.register(service)
+    consumers.register(service, channel=channel or LogChannel())
     service.http.include_router(http.router(service))
     return service

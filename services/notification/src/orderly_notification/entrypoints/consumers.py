@@ -1,9 +1,58 @@
-"""Kafka subscribers of the notification service."""
+"""Kafka subscribers of the notification service: the public order lifecycle."""
 
 from __future__ import annotations
 
-from orderly_kit.service import Service
+from faststream import Context
+
+from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
+from orderly_kit.service import Service, of_type
+from orderly_notification import handlers
+from orderly_notification.adapters.channels import Channel
+from orderly_schemas import topics
+from orderly_schemas.notification import NotificationFailed, NotificationSent
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderPaid,
+    OrderRejected,
+)
+
+UOW = Context(UOW_CONTEXT_KEY)
 
 
-def register(service: Service) -> None:
-    """Subscribe the notification service's handlers."""
+def register(service: Service, *, channel: Channel) -> None:
+    """Subscribe to the order lifecycle and declare the notification events."""
+    lifecycle = service.subscriber(topics.ORDER_EVENTS)
+
+    @lifecycle(filter=of_type(OrderConfirmed))
+    async def on_order_confirmed(event: OrderConfirmed, uow: UnitOfWork = UOW) -> None:
+        await handlers.send_order_confirmation(uow, event, channel=channel)
+
+    @lifecycle(filter=of_type(OrderRejected))
+    async def on_order_rejected(event: OrderRejected, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_customer(uow, event, channel=channel)
+
+    @lifecycle(filter=of_type(OrderCancelled))
+    async def on_order_cancelled(event: OrderCancelled, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_customer(uow, event, channel=channel)
+
+    @lifecycle(filter=of_type(OrderPaid))
+    async def on_order_paid(event: OrderPaid, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_customer(uow, event, channel=channel)
+
+    @lifecycle(filter=of_type(OrderDispatched))
+    async def on_order_dispatched(event: OrderDispatched, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_customer(uow, event, channel=channel)
+
+    @lifecycle(filter=of_type(OrderDelivered))
+    async def on_order_delivered(event: OrderDelivered, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_customer(uow, event, channel=channel)
+
+    @lifecycle(filter=of_type(OrderCompleted))
+    async def on_order_completed(event: OrderCompleted, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_customer(uow, event, channel=channel)
+
+    service.publishes(NotificationSent, NotificationFailed)

@@ -1,12 +1,32 @@
-"""HTTP API of the notification service."""
+"""HTTP API of the notification service: what was sent to whom, for support."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query
 
 from orderly_kit.service import Service
+from orderly_notification import views
+
+OrderFilter = Annotated[UUID | None, Query(description="only this order's notifications")]
+Limit = Annotated[int, Query(ge=1, le=200, description="at most this many (1 to 200)")]
+Offset = Annotated[int, Query(ge=0, description="skip this many of the newest")]
 
 
 def router(service: Service) -> APIRouter:
-    r = APIRouter()
+    r = APIRouter(tags=["notifications"])
+    database = service.database
+
+    @r.get("/notifications", response_model=list[views.NotificationRead])
+    async def list_notifications(
+        order_id: OrderFilter = None, limit: Limit = 50, offset: Offset = 0
+    ) -> list[views.NotificationRead]:
+        """Notifications, newest first, optionally of one order."""
+        async with database.sessions() as session:
+            return await views.list_notifications(
+                session, order_id=order_id, limit=limit, offset=offset
+            )
+
     return r

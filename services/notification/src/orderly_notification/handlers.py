@@ -1,0 +1,77 @@
+"""The notification service's use cases: tell the customer about each step of their order.
+
+A notification is sent inside the consuming transaction, so a crash after the
+channel accepted it but before the commit sends it again on redelivery: delivery
+to the customer is at least once, the record and the announcement exactly once.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from uuid import uuid4
+
+from orderly_kit.messaging import UnitOfWork
+from orderly_notification.adapters.channels import Channel
+from orderly_notification.adapters.repository import NotificationRepository
+from orderly_notification.domain.notifications import (
+    Notification,
+    NotificationStatus,
+    RecipientUnknownError,
+)
+from orderly_notification.domain.templates import render
+from orderly_schemas.order import OrderConfirmed, OrderEvent
+
+log = logging.getLogger(__name__)
+
+
+async def send_order_confirmation(
+    uow: UnitOfWork, event: OrderConfirmed, *, channel: Channel
+) -> None:
+    """Remember the customer's address, then confirm the order to them."""
+    repo = NotificationRepository(uow.session)
+    await repo.remember_recipient(
+        order_id=event.order_id, email=event.customer_email, customer_id=event.customer_id
+    )
+    await notify_customer(uow, event, channel=channel)
+
+
+async def notify_customer(uow: UnitOfWork, event: OrderEvent, *, channel: Channel) -> None:
+    """Render the event's message, send it, record it and announce the outcome, once."""
+    if uow.cause is None:
+        raise ValueError("a notification answers a consumed message; this unit of work has none")
+    source_message_id = uow.cause.id
+    repo = NotificationRepository(uow.session)
+    if await repo.notified(source_message_id):
+        log.info("message %s was already notified; nothing sent", source_message_id)
+        return
+    recipient = await repo.recipient_of(event.order_id)
+    if recipient is None:
+        # Retried by the kit: OrderConfirmed comes first on the order's partition.
+        raise RecipientUnknownError(
+            f"no recipient known for order {event.order_number} ({event.order_id}) yet;"
+            f" {event.message_type()} waits for its OrderConfirmed"
+        )
+    message = render(event)
+    status, failure_reason = NotificationStatus.SENT, None
+    try:
+        await channel.send(recipient=recipient, subject=message.subject, body=message.body)
+    except Exception as exc:
+        status, failure_reason = NotificationStatus.FAILED, f"{type(exc).__name__}: {exc}"
+        log.warning("%s for order %s failed: %s", message.template, event.order_number, exc)
+    notification = Notification(
+        notification_id=uuid4(),
+        order_id=event.order_id,
+        event_type=event.message_type(),
+        template=message.template,
+        channel=channel.name,
+        recipient=recipient,
+        subject=message.subject,
+        body=message.body,
+        status=status,
+        failure_reason=failure_reason,
+        source_message_id=source_message_id,
+        created_at=datetime.now(UTC),
+    )
+    await repo.add(notification)
+    await uow.publish(notification.outcome())

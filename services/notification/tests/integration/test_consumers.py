@@ -1,0 +1,115 @@
+"""The subscribers route each lifecycle event to its handler, through the kit's inbox.
+
+FastStream's in-memory test broker runs the real subscribers, filters and the
+kit's transactional middleware against a real database, without joining consumer
+groups or creating topics on the session's shared Kafka broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
+from sqlalchemy import select
+
+from orderly_kit import migrations
+from orderly_kit.service import Service
+from orderly_notification.adapters.orm import notifications, outbox
+from orderly_notification.bootstrap import MIGRATIONS, build
+from orderly_notification.settings import NotificationSettings
+from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderEvent,
+    OrderPaid,
+    OrderRejected,
+)
+
+AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TOTAL = Money(amount=990, currency="EUR")
+
+
+@pytest.fixture
+async def service(fresh_database: str) -> AsyncIterator[Service]:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    built = build(NotificationSettings(database_url=fresh_database, log_json=False))
+    yield built
+    await built.database.dispose()
+
+
+def every_event() -> list[OrderEvent]:
+    common = {
+        "order_id": uuid4(),
+        "order_number": "ORD-0000001",
+        "customer_id": "C1",
+        "occurred_at": AT,
+    }
+    return [
+        OrderConfirmed(
+            **common,
+            customer_email="ada@example.com",
+            lines=[OrderLine(sku="DEMO-0001", quantity=1, unit_price=TOTAL)],
+            total=TOTAL,
+        ),
+        OrderRejected(**common, reason="short"),
+        OrderCancelled(**common, reason="customer"),
+        OrderPaid(**common, amount=TOTAL, payment_id="pay_1"),
+        OrderDispatched(**common, carrier="SimPost", tracking_numbers=["SP1"]),
+        OrderDelivered(**common, delivered_at=AT),
+        OrderCompleted(**common, confirmed_by="customer"),
+    ]
+
+
+async def publish(broker: KafkaBroker, event: OrderEvent, *, message_id: str) -> None:
+    envelope = Envelope(
+        id=message_id, type=event.message_type(), source="/test", subject=str(event.order_id)
+    )
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=event.topic,
+        key=str(event.order_id).encode(),
+        headers=envelope.to_headers(),
+    )
+
+
+async def notified_types(service: Service) -> list[str]:
+    query = select(notifications.c.event_type).order_by(notifications.c.created_at)
+    async with service.database.sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def outbox_types(service: Service) -> list[str]:
+    query = select(outbox.c.message_type).order_by(outbox.c.id)
+    async with service.database.sessions() as session:
+        return list((await session.scalars(query)).all())
+
+
+async def test_every_lifecycle_event_is_notified(service: Service) -> None:
+    events = every_event()
+
+    async with TestKafkaBroker(service.broker) as broker:
+        for n, event in enumerate(events):
+            await publish(broker, event, message_id=f"m{n}")
+
+    assert await notified_types(service) == [e.message_type() for e in events]
+    assert await outbox_types(service) == ["NotificationSent"] * len(events)
+
+
+async def test_a_redelivered_event_is_skipped_by_the_inbox(service: Service) -> None:
+    confirmed = every_event()[0]
+
+    async with TestKafkaBroker(service.broker) as broker:
+        for _ in range(3):
+            await publish(broker, confirmed, message_id="m-confirmed")
+
+    assert await notified_types(service) == ["OrderConfirmed"]
+    assert await outbox_types(service) == ["NotificationSent"]

@@ -1,0 +1,218 @@
+"""Notification handlers against a real, migrated PostgreSQL: rows, sends and outbox."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import pytest
+from sqlalchemy import select
+
+from orderly_kit import migrations
+from orderly_kit.db import Database
+from orderly_kit.messaging import UnitOfWork
+from orderly_notification import handlers
+from orderly_notification.adapters import orm
+from orderly_notification.adapters.orm import notifications, outbox, recipients
+from orderly_notification.bootstrap import MIGRATIONS
+from orderly_notification.domain.notifications import RecipientUnknownError
+from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.order import (
+    OrderCancelled,
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderEvent,
+    OrderPaid,
+    OrderRejected,
+)
+
+AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+EMAIL = "ada@example.com"
+TOTAL = Money(amount=2500, currency="EUR")
+
+
+@dataclass
+class RecordingChannel:
+    """A channel that keeps what it was asked to send, or fails if told to."""
+
+    name: str = "recording"
+    failure: Exception | None = None
+    sent: list[tuple[str, str]] = field(default_factory=list)
+
+    async def send(self, *, recipient: str, subject: str, body: str) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.append((recipient, subject))
+
+
+@pytest.fixture
+async def database(fresh_database: str) -> AsyncIterator[Database]:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    db = Database(fresh_database, pool_size=5)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+def channel() -> RecordingChannel:
+    return RecordingChannel()
+
+
+def common(order_id: UUID) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "order_number": "ORD-0000007",
+        "customer_id": "C00007",
+        "occurred_at": AT,
+    }
+
+
+def confirmed(order_id: UUID) -> OrderConfirmed:
+    return OrderConfirmed(
+        **common(order_id),
+        customer_email=EMAIL,
+        lines=[OrderLine(sku="DEMO-0001", quantity=1, unit_price=TOTAL)],
+        total=TOTAL,
+    )
+
+
+def later_events(order_id: UUID) -> list[OrderEvent]:
+    c = common(order_id)
+    return [
+        OrderRejected(**c, reason="DEMO-SOLDOUT is out of stock"),
+        OrderCancelled(**c, reason="customer asked"),
+        OrderPaid(**c, amount=TOTAL, payment_id="pay_1"),
+        OrderDispatched(**c, carrier="SimPost", tracking_numbers=["SP1"]),
+        OrderDelivered(**c, delivered_at=AT),
+        OrderCompleted(**c, confirmed_by="auto-confirm"),
+    ]
+
+
+async def deliver(
+    database: Database, event: OrderEvent, channel: RecordingChannel, *, message_id: str
+) -> None:
+    """Handle ``event`` as the consumer would, as the message ``message_id``."""
+    cause = Envelope(id=message_id, type=event.message_type(), source="/test")
+    async with database.transaction() as session:
+        uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
+        if isinstance(event, OrderConfirmed):
+            await handlers.send_order_confirmation(uow, event, channel=channel)
+        else:
+            await handlers.notify_customer(uow, event, channel=channel)
+
+
+async def notification_rows(database: Database) -> list[dict[str, Any]]:
+    async with database.sessions() as s:
+        query = select(notifications).order_by(notifications.c.created_at)
+        return [dict(r) for r in (await s.execute(query)).mappings()]
+
+
+async def published(database: Database) -> list[tuple[str, dict[str, Any]]]:
+    async with database.sessions() as s:
+        query = select(outbox.c.message_type, outbox.c.payload).order_by(outbox.c.id)
+        return [(t, json.loads(p)) for t, p in (await s.execute(query)).all()]
+
+
+async def test_a_confirmation_remembers_the_customer_and_notifies_them(
+    database: Database, channel: RecordingChannel
+) -> None:
+    order_id = uuid4()
+
+    await deliver(database, confirmed(order_id), channel, message_id="m-confirmed")
+
+    async with database.sessions() as s:
+        recipient = (await s.execute(select(recipients))).mappings().one()
+    assert (recipient["order_id"], recipient["email"]) == (order_id, EMAIL)
+    [row] = await notification_rows(database)
+    assert (row["event_type"], row["template"], row["status"]) == (
+        "OrderConfirmed",
+        "order_confirmed",
+        "sent",
+    )
+    assert (row["recipient"], row["channel"], row["source_message_id"]) == (
+        EMAIL,
+        "recording",
+        "m-confirmed",
+    )
+    assert channel.sent == [(EMAIL, row["subject"])]
+    [(kind, body)] = await published(database)
+    assert kind == "NotificationSent"
+    assert body["notification_id"] == str(row["notification_id"])
+    assert (body["order_id"], body["recipient"], body["template"]) == (
+        str(order_id),
+        EMAIL,
+        "order_confirmed",
+    )
+
+
+@pytest.mark.parametrize(
+    "index", range(6), ids=["rejected", "cancelled", "paid", "dispatched", "delivered", "completed"]
+)
+async def test_a_later_event_notifies_the_remembered_customer(
+    database: Database, channel: RecordingChannel, index: int
+) -> None:
+    order_id = uuid4()
+    await deliver(database, confirmed(order_id), channel, message_id="m-confirmed")
+    event = later_events(order_id)[index]
+
+    await deliver(database, event, channel, message_id="m-later")
+
+    row = (await notification_rows(database))[-1]
+    assert (row["event_type"], row["recipient"], row["status"]) == (
+        event.message_type(),
+        EMAIL,
+        "sent",
+    )
+    assert row["order_id"] == order_id
+    kind, body = (await published(database))[-1]
+    assert (kind, body["notification_id"]) == ("NotificationSent", str(row["notification_id"]))
+
+
+async def test_a_redelivered_event_sends_and_records_nothing_new(
+    database: Database, channel: RecordingChannel
+) -> None:
+    order_id = uuid4()
+    await deliver(database, confirmed(order_id), channel, message_id="m-confirmed")
+    paid = later_events(order_id)[2]
+    await deliver(database, paid, channel, message_id="m-paid")
+
+    await deliver(database, paid, channel, message_id="m-paid")
+
+    assert len(await notification_rows(database)) == 2
+    assert len(await published(database)) == 2
+    assert len(channel.sent) == 2
+
+
+async def test_an_event_before_the_confirmation_waits_for_it(
+    database: Database, channel: RecordingChannel
+) -> None:
+    paid = later_events(uuid4())[2]
+
+    with pytest.raises(RecipientUnknownError, match="ORD-0000007"):
+        await deliver(database, paid, channel, message_id="m-paid")
+
+    assert await notification_rows(database) == []
+    assert channel.sent == []
+
+
+async def test_a_channel_failure_is_recorded_and_announced(database: Database) -> None:
+    order_id = uuid4()
+    channel = RecordingChannel(failure=ConnectionError("mail relay refused the connection"))
+
+    await deliver(database, confirmed(order_id), channel, message_id="m-confirmed")
+
+    [row] = await notification_rows(database)
+    assert (row["status"], row["failure_reason"]) == (
+        "failed",
+        "ConnectionError: mail relay refused the connection",
+    )
+    [(kind, body)] = await published(database)
+    assert (kind, body["reason"]) == ("NotificationFailed", row["failure_reason"])
