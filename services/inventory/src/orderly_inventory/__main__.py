@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from orderly_kit import cli
 from orderly_inventory.bootstrap import build
+from orderly_inventory.seed import seed_demo
+from orderly_kit import cli
 
 
 def main() -> int:
-    return cli.main(build)
+    return cli.main(build, commands={"seed-demo": seed_demo})
 
 
 if __name__ == "__main__":

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orderly_kit.service import Service, build_service
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
 from orderly_inventory.entrypoints import consumers, http
 from orderly_inventory.settings import InventorySettings
+from orderly_kit.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from orderly_kit.settings import ServiceSettings
@@ -13,3 +14,8 @@ class InventorySettings(ServiceSettings):
     service_name: str = "inventory"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_inventory"
     http_port: int = 8002
+    carrier_name: str = "SimPost"
+    delivery_delay_seconds: float = Field(
+        default=5.0, ge=0, description="the simulated carrier delivers this long after shipping"
+    )
+    delivery_poll_seconds: float = Field(default=0.5, gt=0)

@@ -52,4 +52,6 @@ def main(
         json.dump(service.asyncapi().to_specification().to_jsonable(), sys.stdout, indent=2)
         sys.stdout.write("\n")
         return 0
+    if service.settings.migrate_on_start:
+        migrations.upgrade(service.migrations_dir, service.settings.database_url)
     return asyncio.run(extra[ns.command](service, ns.args))

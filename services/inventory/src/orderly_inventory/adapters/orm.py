@@ -2,8 +2,88 @@
 
 from __future__ import annotations
 
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
 from orderly_kit.db import new_metadata
 from orderly_kit.messaging_tables import add_messaging_tables
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
+
+warehouses = Table(
+    "warehouses",
+    metadata,
+    Column("code", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("region", String(100), nullable=True),
+    Column("priority", Integer, nullable=False, server_default="100"),
+)
+
+stock_levels = Table(
+    "stock_levels",
+    metadata,
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    Column("on_hand", Integer, nullable=False, server_default="0"),
+    Column("reserved", Integer, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("sku", "warehouse", name="pk_stock_levels"),
+    # The last line of defence against overselling; the row lock is the mechanism.
+    CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
+    CheckConstraint("reserved >= 0", name="reserved_not_negative"),
+    CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+)
+
+reservations = Table(
+    "reservations",
+    metadata,
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # reserved | released | shipped
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("order_id", "sku", "warehouse", name="pk_reservations"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+#: One row per order asked to reserve: makes ReserveStock idempotent, failed or not.
+reservation_requests = Table(
+    "reservation_requests",
+    metadata,
+    Column("order_id", UUID(as_uuid=True), primary_key=True),
+    Column("outcome", String(20), nullable=False),  # reserved | failed
+    Column("reason", String(2000), nullable=True),
+    Column("short_skus", JSONB, nullable=False, server_default="[]"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("shipment_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("carrier", String(100), nullable=False),
+    Column("tracking_number", String(64), nullable=False),
+    Column("status", String(20), nullable=False),  # shipped | delivered | failed
+    Column("shipped_at", DateTime(timezone=True), nullable=False),
+    Column("deliver_after", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("order_id", name="uq_shipments_order_id"),
+    UniqueConstraint("tracking_number", name="uq_shipments_tracking_number"),
+    Index("ix_shipments_due", "deliver_after", postgresql_where=Column("status") == "shipped"),
+)

@@ -1,9 +1,63 @@
-"""Kafka subscribers of the inventory service."""
+"""Kafka subscribers of the inventory service: the commands the saga sends it."""
 
 from __future__ import annotations
 
-from orderly_kit.service import Service
+from datetime import timedelta
+
+from faststream import Context
+
+from orderly_inventory import handlers
+from orderly_inventory.adapters.carrier import SimulatedCarrier
+from orderly_inventory.settings import InventorySettings
+from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
+from orderly_kit.service import Service, of_type
+from orderly_schemas import topics
+from orderly_schemas.inventory import (
+    OrderShipped,
+    ReleaseStock,
+    ReserveStock,
+    ShipmentDelivered,
+    ShipmentFailed,
+    ShipOrder,
+    StockReleased,
+    StockReservationFailed,
+    StockReserved,
+)
+
+UOW = Context(UOW_CONTEXT_KEY)
 
 
 def register(service: Service) -> None:
-    """Subscribe the inventory service's handlers."""
+    """Subscribe the stock commands, declare the events, schedule the delivery scan."""
+    settings = service.settings
+    assert isinstance(settings, InventorySettings)
+    carrier = SimulatedCarrier(settings.carrier_name)
+    delay = timedelta(seconds=settings.delivery_delay_seconds)
+    commands = service.subscriber(topics.INVENTORY_COMMANDS)
+
+    @commands(filter=of_type(ReserveStock))
+    async def on_reserve_stock(command: ReserveStock, uow: UnitOfWork = UOW) -> None:
+        await handlers.reserve_stock(uow, command)
+
+    @commands(filter=of_type(ReleaseStock))
+    async def on_release_stock(command: ReleaseStock, uow: UnitOfWork = UOW) -> None:
+        await handlers.release_stock(uow, command)
+
+    @commands(filter=of_type(ShipOrder))
+    async def on_ship_order(command: ShipOrder, uow: UnitOfWork = UOW) -> None:
+        await handlers.ship_order(uow, command, carrier=carrier, delivery_delay=delay)
+
+    service.publishes(
+        StockReserved,
+        StockReservationFailed,
+        StockReleased,
+        OrderShipped,
+        ShipmentFailed,
+        ShipmentDelivered,
+    )
+
+    async def deliver_due() -> None:
+        while await handlers.deliver_due_shipments(service.messaging) > 0:
+            pass
+
+    service.every("deliveries", settings.delivery_poll_seconds, deliver_due)

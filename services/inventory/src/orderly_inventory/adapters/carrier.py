@@ -1,0 +1,35 @@
+"""Carriers: the port and the simulated carrier that ships with the suite."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Protocol
+from uuid import UUID
+
+from orderly_schemas.checkout import Address
+
+
+@dataclass(frozen=True)
+class Consignment:
+    carrier: str
+    tracking_number: str
+
+
+class Carrier(Protocol):
+    name: str
+
+    async def book(self, *, order_id: UUID, ship_to: Address, parcels: int) -> Consignment:
+        """Hand goods to the carrier; returns its tracking number."""
+        ...
+
+
+class SimulatedCarrier:
+    """Books instantly with an SP-prefixed tracking number; delivery is timed by the service."""
+
+    def __init__(self, name: str = "SimPost") -> None:
+        self.name = name
+
+    async def book(self, *, order_id: UUID, ship_to: Address, parcels: int) -> Consignment:
+        del order_id, ship_to, parcels
+        return Consignment(self.name, "SP" + secrets.token_hex(6).upper())

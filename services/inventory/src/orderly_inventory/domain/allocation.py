@@ -1,0 +1,56 @@
+"""Allocating order lines to warehouses: all or nothing, by warehouse priority."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Available:
+    warehouse: str
+    priority: int
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Pick:
+    sku: str
+    warehouse: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class Shortage:
+    """What could not be met: sku → units missing."""
+
+    missing: dict[str, int]
+
+    @property
+    def reason(self) -> str:
+        parts = [f"{sku} is short by {n}" for sku, n in sorted(self.missing.items())]
+        return "insufficient stock: " + ", ".join(parts)
+
+
+def allocate(
+    lines: Sequence[tuple[str, int]], stock: Mapping[str, Sequence[Available]]
+) -> list[Pick] | Shortage:
+    """Serve each line from the highest-priority warehouses, splitting a line if it must.
+
+    Either every line is met in full or nothing is taken and the shortage is named.
+    An unknown SKU is short by its whole quantity.
+    """
+    picks: list[Pick] = []
+    missing: dict[str, int] = {}
+    for sku, wanted in lines:
+        remaining = wanted
+        for a in sorted(stock.get(sku, ()), key=lambda a: (a.priority, a.warehouse)):
+            if remaining == 0:
+                break
+            take = min(remaining, max(a.quantity, 0))
+            if take:
+                picks.append(Pick(sku, a.warehouse, take))
+                remaining -= take
+        if remaining:
+            missing[sku] = remaining
+    return Shortage(missing) if missing else picks

@@ -1,0 +1,78 @@
+"""Read models for the inventory HTTP API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from uuid import UUID
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderly_inventory.adapters.orm import shipments, stock_levels
+
+
+class WarehouseStockRead(BaseModel):
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+
+
+class StockRead(BaseModel):
+    sku: str
+    on_hand: int
+    reserved: int
+    available: int
+    warehouses: list[WarehouseStockRead]
+
+
+class ShipmentRead(BaseModel):
+    shipment_id: UUID
+    order_id: UUID
+    carrier: str
+    tracking_number: str
+    status: str
+    shipped_at: datetime
+    delivered_at: datetime | None
+
+
+async def stock_of(session: AsyncSession, sku: str) -> StockRead | None:
+    rows = (
+        (
+            await session.execute(
+                select(stock_levels)
+                .where(stock_levels.c.sku == sku)
+                .order_by(stock_levels.c.warehouse)
+            )
+        )
+        .mappings()
+        .all()
+    )
+    if not rows:
+        return None
+    per = [
+        WarehouseStockRead(
+            warehouse=r["warehouse"],
+            on_hand=r["on_hand"],
+            reserved=r["reserved"],
+            available=r["on_hand"] - r["reserved"],
+        )
+        for r in rows
+    ]
+    return StockRead(
+        sku=sku,
+        on_hand=sum(w.on_hand for w in per),
+        reserved=sum(w.reserved for w in per),
+        available=sum(w.available for w in per),
+        warehouses=per,
+    )
+
+
+async def shipment_of(session: AsyncSession, order_id: UUID) -> ShipmentRead | None:
+    row = (
+        (await session.execute(select(shipments).where(shipments.c.order_id == order_id)))
+        .mappings()
+        .first()
+    )
+    return ShipmentRead.model_validate(dict(row)) if row else None
