@@ -7,6 +7,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     PrimaryKeyConstraint,
@@ -54,11 +55,17 @@ reservations = Table(
     Column("sku", String(64), nullable=False),
     Column("warehouse", String(64), nullable=False),
     Column("quantity", Integer, nullable=False),
-    Column("status", String(20), nullable=False),  # reserved | released | shipped
+    Column("status", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("order_id", "sku", "warehouse", name="pk_reservations"),
+    ForeignKeyConstraint(
+        ["sku", "warehouse"],
+        ["stock_levels.sku", "stock_levels.warehouse"],
+        name="fk_reservations_stock_levels",
+    ),
     CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("status IN ('reserved', 'released', 'shipped')", name="status_known"),
 )
 
 #: One row per order asked to reserve: makes ReserveStock idempotent, failed or not.
@@ -66,10 +73,11 @@ reservation_requests = Table(
     "reservation_requests",
     metadata,
     Column("order_id", UUID(as_uuid=True), primary_key=True),
-    Column("outcome", String(20), nullable=False),  # reserved | failed
+    Column("outcome", String(20), nullable=False),
     Column("reason", String(2000), nullable=True),
     Column("short_skus", JSONB, nullable=False, server_default="[]"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("outcome IN ('reserved', 'failed')", name="outcome_known"),
 )
 
 shipments = Table(
@@ -79,11 +87,12 @@ shipments = Table(
     Column("order_id", UUID(as_uuid=True), nullable=False),
     Column("carrier", String(100), nullable=False),
     Column("tracking_number", String(64), nullable=False),
-    Column("status", String(20), nullable=False),  # shipped | delivered | failed
+    Column("status", String(20), nullable=False),
     Column("shipped_at", DateTime(timezone=True), nullable=False),
     Column("deliver_after", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     UniqueConstraint("order_id", name="uq_shipments_order_id"),
     UniqueConstraint("tracking_number", name="uq_shipments_tracking_number"),
+    CheckConstraint("status IN ('shipped', 'delivered', 'failed')", name="status_known"),
     Index("ix_shipments_due", "deliver_after", postgresql_where=Column("status") == "shipped"),
 )
