@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
-from orderly_inventory.entrypoints import consumers, http
+from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
+from orderly_inventory.entrypoints import consumers, http, jobs
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(settings: InventorySettings | None = None) -> Service:
-    """The inventory service, wired."""
+def build(settings: InventorySettings | None = None, *, carrier: Carrier | None = None) -> Service:
+    """The inventory service, wired; ``carrier`` overrides the simulated one."""
     settings = settings or InventorySettings()
     service = build_service(
         settings,
@@ -25,6 +27,11 @@ def build(settings: InventorySettings | None = None) -> Service:
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
     )
-    consumers.register(service)
+    consumers.register(
+        service,
+        carrier=carrier or SimulatedCarrier(settings.carrier_name),
+        delivery_delay=timedelta(seconds=settings.delivery_delay_seconds),
+    )
+    jobs.register(service, poll_seconds=settings.delivery_poll_seconds)
     service.http.include_router(http.router(service))
     return service

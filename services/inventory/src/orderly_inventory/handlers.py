@@ -1,25 +1,26 @@
-"""The inventory service's use cases: reserve, release, ship, deliver."""
+"""The inventory service's use cases: reserve, release, ship, deliver.
+
+Every handler runs inside the caller's unit of work (one transaction with the
+inbox and outbox) and first takes the order's lock, so that two commands of one
+order never interleave, whatever is redelivered or re-sent.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from orderly_inventory.adapters.carrier import Carrier
-from orderly_inventory.adapters.orm import (
-    reservation_requests,
-    reservations,
-    shipments,
-    stock_levels,
-    warehouses,
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.domain.allocation import Shortage, allocate
+from orderly_inventory.domain.reservations import (
+    RequestOutcome,
+    Reservation,
+    ReservationRequest,
+    ReservationStatus,
 )
-from orderly_inventory.domain.allocation import Available, Shortage, allocate
+from orderly_inventory.domain.shipments import NO_RESERVED_STOCK, Shipment, ShipmentStatus
 from orderly_kit.messaging import Messaging, UnitOfWork
 from orderly_schemas.base import Allocation
 from orderly_schemas.inventory import (
@@ -36,108 +37,36 @@ from orderly_schemas.inventory import (
 
 log = logging.getLogger(__name__)
 
+DELIVERY_BATCH = 200
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def _reservations(session: AsyncSession, order_id: UUID, *, lock: bool = False) -> list[Any]:
-    query = (
-        select(reservations)
-        .where(reservations.c.order_id == order_id)
-        .order_by(reservations.c.sku, reservations.c.warehouse)
-    )
-    if lock:
-        query = query.with_for_update()
-    return list((await session.execute(query)).mappings())
-
-
-def _allocations(rows: list[Any]) -> list[Allocation]:
-    return [
-        Allocation(sku=r["sku"], warehouse=r["warehouse"], quantity=r["quantity"]) for r in rows
-    ]
-
-
 async def reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
     """Reserve every line or none; a repeated command repeats the first answer."""
-    s = uow.session
-    previous = (
-        (
-            await s.execute(
-                select(reservation_requests).where(
-                    reservation_requests.c.order_id == command.order_id
-                )
-            )
-        )
-        .mappings()
-        .first()
-    )
+    repo = InventoryRepository(uow.session)
+    await repo.lock_order(command.order_id)
+    previous = await repo.request_of(command.order_id)
     if previous is not None:
-        await _answer_again(uow, command.order_id, previous)
+        log.info("ReserveStock for order %s already answered: %s", command.order_id, previous)
+        await _answer_again(uow, repo, command.order_id, previous)
         return
-    wanted: dict[str, int] = defaultdict(int)
-    for line in command.lines:
-        wanted[line.sku] += line.quantity
-    # Lock the SKUs' rows in one fixed order so that concurrent orders never deadlock.
-    rows = (
-        await s.execute(
-            select(
-                stock_levels.c.sku,
-                stock_levels.c.warehouse,
-                stock_levels.c.on_hand,
-                stock_levels.c.reserved,
-                warehouses.c.priority,
-            )
-            .join(warehouses, warehouses.c.code == stock_levels.c.warehouse)
-            .where(stock_levels.c.sku.in_(wanted))
-            .order_by(stock_levels.c.sku, stock_levels.c.warehouse)
-            .with_for_update(of=stock_levels)
-        )
-    ).all()
-    stock: dict[str, list[Available]] = defaultdict(list)
-    for r in rows:
-        stock[r.sku].append(Available(r.warehouse, r.priority, r.on_hand - r.reserved))
-    result = allocate(sorted(wanted.items()), stock)
+    lines = [(line.sku, line.quantity) for line in command.lines]
+    stock = await repo.lock_stock(sku for sku, _ in lines)
+    result = allocate(lines, stock)
     now = _now()
     if isinstance(result, Shortage):
-        await s.execute(
-            insert(reservation_requests).values(
-                order_id=command.order_id,
-                outcome="failed",
-                reason=result.reason,
-                short_skus=sorted(result.missing),
-            )
-        )
-        await uow.publish(
-            StockReservationFailed(
-                order_id=command.order_id,
-                occurred_at=now,
-                reason=result.reason,
-                short_skus=sorted(result.missing),
-            )
-        )
+        failed = ReservationRequest(RequestOutcome.FAILED, result.reason, result.short_skus)
+        await repo.record_request(command.order_id, failed)
+        await uow.publish(_failed(command.order_id, failed, at=now))
         return
     for pick in result:
-        await s.execute(
-            update(stock_levels)
-            .where(and_(stock_levels.c.sku == pick.sku, stock_levels.c.warehouse == pick.warehouse))
-            .values(reserved=stock_levels.c.reserved + pick.quantity, updated_at=now)
-        )
-    await s.execute(
-        insert(reservations),
-        [
-            {
-                "order_id": command.order_id,
-                "sku": p.sku,
-                "warehouse": p.warehouse,
-                "quantity": p.quantity,
-                "status": "reserved",
-            }
-            for p in result
-        ],
-    )
-    await s.execute(
-        insert(reservation_requests).values(order_id=command.order_id, outcome="reserved")
+        await repo.change_stock(pick.sku, pick.warehouse, reserved=pick.quantity, at=now)
+    await repo.add_reservations(command.order_id, result, at=now)
+    await repo.record_request(
+        command.order_id, ReservationRequest(RequestOutcome.RESERVED, None, [])
     )
     await uow.publish(
         StockReserved(
@@ -150,63 +79,47 @@ async def reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
     )
 
 
-async def _answer_again(uow: UnitOfWork, order_id: UUID, previous: Any) -> None:
-    log.info("ReserveStock for order %s already answered (%s)", order_id, previous["outcome"])
-    if previous["outcome"] == "failed":
-        await uow.publish(
-            StockReservationFailed(
-                order_id=order_id,
-                occurred_at=_now(),
-                reason=previous["reason"] or "insufficient stock",
-                short_skus=list(previous["short_skus"] or []),
-            )
-        )
-        return
-    held = await _reservations(uow.session, order_id)
-    await uow.publish(
-        StockReserved(order_id=order_id, occurred_at=_now(), allocations=_allocations(held))
-    )
-
-
-async def _adjust(
-    session: AsyncSession, row: Any, *, reserved: int, on_hand: int, now: datetime
+async def _answer_again(
+    uow: UnitOfWork, repo: InventoryRepository, order_id: UUID, previous: ReservationRequest
 ) -> None:
-    await session.execute(
-        update(stock_levels)
-        .where(and_(stock_levels.c.sku == row["sku"], stock_levels.c.warehouse == row["warehouse"]))
-        .values(
-            reserved=stock_levels.c.reserved + reserved,
-            on_hand=stock_levels.c.on_hand + on_hand,
-            updated_at=now,
+    if previous.outcome is RequestOutcome.FAILED:
+        await uow.publish(_failed(order_id, previous, at=_now()))
+        return
+    await uow.publish(
+        StockReserved(
+            order_id=order_id,
+            occurred_at=_now(),
+            allocations=_allocations(await repo.reservations_of(order_id)),
         )
     )
 
 
-async def _set_status(session: AsyncSession, order_id: UUID, rows: list[Any], status: str) -> None:
-    for r in rows:
-        await session.execute(
-            update(reservations)
-            .where(
-                and_(
-                    reservations.c.order_id == order_id,
-                    reservations.c.sku == r["sku"],
-                    reservations.c.warehouse == r["warehouse"],
-                )
-            )
-            .values(status=status, updated_at=_now())
-        )
+def _failed(order_id: UUID, request: ReservationRequest, *, at: datetime) -> StockReservationFailed:
+    return StockReservationFailed(
+        order_id=order_id,
+        occurred_at=at,
+        reason=request.reason or "insufficient stock",
+        short_skus=request.short_skus,
+    )
+
+
+def _allocations(held: list[Reservation]) -> list[Allocation]:
+    return [Allocation(sku=r.sku, warehouse=r.warehouse, quantity=r.quantity) for r in held]
 
 
 async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
     """Give back what the order still holds; safe when nothing was ever reserved."""
-    s = uow.session
+    repo = InventoryRepository(uow.session)
+    await repo.lock_order(command.order_id)
     now = _now()
-    held = [
-        r for r in await _reservations(s, command.order_id, lock=True) if r["status"] == "reserved"
-    ]
+    held = await repo.reservations_of(
+        command.order_id, status=ReservationStatus.RESERVED, lock=True
+    )
     for r in held:
-        await _adjust(s, r, reserved=-r["quantity"], on_hand=0, now=now)
-    await _set_status(s, command.order_id, held, "released")
+        await repo.change_stock(r.sku, r.warehouse, reserved=-r.quantity, at=now)
+    await repo.change_reservation_status(
+        command.order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.RELEASED, at=now
+    )
     if not held:
         log.info("nothing reserved for order %s; release is a no-op", command.order_id)
     await uow.publish(
@@ -218,93 +131,75 @@ async def ship_order(
     uow: UnitOfWork, command: ShipOrder, *, carrier: Carrier, delivery_delay: timedelta
 ) -> None:
     """Pick the reserved stock and hand it to the carrier, once."""
-    s = uow.session
-    existing = (
-        (await s.execute(select(shipments).where(shipments.c.order_id == command.order_id)))
-        .mappings()
-        .first()
-    )
+    repo = InventoryRepository(uow.session)
+    await repo.lock_order(command.order_id)
+    existing = await repo.shipment_of(command.order_id)
     if existing is not None:
-        await uow.publish(
-            OrderShipped(
-                order_id=command.order_id,
-                occurred_at=_now(),
-                shipment_id=existing["shipment_id"],
-                carrier=existing["carrier"],
-                tracking_number=existing["tracking_number"],
-            )
-        )
+        log.info("order %s already shipped as %s", command.order_id, existing.tracking_number)
+        await uow.publish(_shipped(existing))
         return
     now = _now()
-    held = [
-        r for r in await _reservations(s, command.order_id, lock=True) if r["status"] == "reserved"
-    ]
+    held = await repo.reservations_of(
+        command.order_id, status=ReservationStatus.RESERVED, lock=True
+    )
     if not held:
         await uow.publish(
-            ShipmentFailed(
-                order_id=command.order_id, occurred_at=now, reason="no reserved stock for order"
-            )
+            ShipmentFailed(order_id=command.order_id, occurred_at=now, reason=NO_RESERVED_STOCK)
         )
         return
     for r in held:
-        await _adjust(s, r, reserved=-r["quantity"], on_hand=-r["quantity"], now=now)
-    await _set_status(s, command.order_id, held, "shipped")
+        await repo.change_stock(
+            r.sku, r.warehouse, on_hand=-r.quantity, reserved=-r.quantity, at=now
+        )
+    await repo.change_reservation_status(
+        command.order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
+    )
     consignment = await carrier.book(
         order_id=command.order_id,
         ship_to=command.ship_to,
-        parcels=len({r["warehouse"] for r in held}),
+        parcels=len({r.warehouse for r in held}),
     )
-    shipment_id = uuid4()
-    await s.execute(
-        insert(shipments).values(
-            shipment_id=shipment_id,
-            order_id=command.order_id,
-            carrier=consignment.carrier,
-            tracking_number=consignment.tracking_number,
-            status="shipped",
-            shipped_at=now,
-            deliver_after=now + delivery_delay,
-        )
+    shipment = Shipment(
+        shipment_id=uuid4(),
+        order_id=command.order_id,
+        carrier=consignment.carrier,
+        tracking_number=consignment.tracking_number,
+        status=ShipmentStatus.SHIPPED,
+        shipped_at=now,
+        deliver_after=now + delivery_delay,
     )
-    await uow.publish(
-        OrderShipped(
-            order_id=command.order_id,
-            occurred_at=now,
-            shipment_id=shipment_id,
-            carrier=consignment.carrier,
-            tracking_number=consignment.tracking_number,
-        )
+    await repo.add_shipment(shipment)
+    await uow.publish(_shipped(shipment))
+
+
+def _shipped(shipment: Shipment) -> OrderShipped:
+    return OrderShipped(
+        order_id=shipment.order_id,
+        occurred_at=shipment.shipped_at,
+        shipment_id=shipment.shipment_id,
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number,
     )
 
 
-async def deliver_due_shipments(messaging: Messaging, *, batch: int = 200) -> int:
-    """The simulated carrier's delivery scan: due shipments become delivered, once."""
+async def deliver_due_shipments(messaging: Messaging, *, batch: int = DELIVERY_BATCH) -> int:
+    """The simulated carrier's delivery scan: due shipments become delivered, once.
+
+    Rows are claimed with SKIP LOCKED, so several replicas can scan at once; the
+    status change and ShipmentDelivered commit together. Returns how many were delivered.
+    """
     async with messaging.unit_of_work() as uow:
+        repo = InventoryRepository(uow.session)
         now = _now()
-        due = list(
-            (
-                await uow.session.execute(
-                    select(shipments)
-                    .where(shipments.c.status == "shipped")
-                    .where(shipments.c.deliver_after <= now)
-                    .order_by(shipments.c.deliver_after)
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).mappings()
-        )
-        for sh in due:
-            await uow.session.execute(
-                update(shipments)
-                .where(shipments.c.shipment_id == sh["shipment_id"])
-                .values(status="delivered", delivered_at=now)
-            )
+        due = await repo.lock_due_shipments(now=now, limit=batch)
+        for shipment in due:
+            await repo.mark_delivered(shipment.shipment_id, at=now)
             await uow.publish(
                 ShipmentDelivered(
-                    order_id=sh["order_id"],
+                    order_id=shipment.order_id,
                     occurred_at=now,
-                    shipment_id=sh["shipment_id"],
-                    tracking_number=sh["tracking_number"],
+                    shipment_id=shipment.shipment_id,
+                    tracking_number=shipment.tracking_number,
                     delivered_at=now,
                 )
             )

@@ -13,6 +13,8 @@ from orderly_inventory.adapters.orm import shipments, stock_levels
 
 
 class WarehouseStockRead(BaseModel):
+    """Stock of one SKU in one warehouse."""
+
     warehouse: str
     on_hand: int
     reserved: int
@@ -20,20 +22,25 @@ class WarehouseStockRead(BaseModel):
 
 
 class StockRead(BaseModel):
+    """Stock of one SKU: per warehouse, and in total."""
+
     sku: str
+    warehouses: list[WarehouseStockRead]
     on_hand: int
     reserved: int
     available: int
-    warehouses: list[WarehouseStockRead]
 
 
 class ShipmentRead(BaseModel):
+    """An order's shipment as the carrier knows it."""
+
     shipment_id: UUID
     order_id: UUID
     carrier: str
     tracking_number: str
     status: str
     shipped_at: datetime
+    deliver_after: datetime
     delivered_at: datetime | None
 
 

@@ -1,4 +1,4 @@
-"""Carriers: the port and the simulated carrier that ships with the suite."""
+"""Carriers: the port the service ships through, and the simulated carrier of the suite."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from orderly_schemas.checkout import Address
 
 @dataclass(frozen=True)
 class Consignment:
+    """A carrier's receipt for goods handed over."""
+
     carrier: str
     tracking_number: str
 
@@ -20,12 +22,12 @@ class Carrier(Protocol):
     name: str
 
     async def book(self, *, order_id: UUID, ship_to: Address, parcels: int) -> Consignment:
-        """Hand goods to the carrier; returns its tracking number."""
+        """Hand an order's goods to the carrier; returns its tracking number."""
         ...
 
 
 class SimulatedCarrier:
-    """Books instantly with an SP-prefixed tracking number; delivery is timed by the service."""
+    """Books at once with an "SP" + 12 hex digit tracking number; the service times delivery."""
 
     def __init__(self, name: str = "SimPost") -> None:
         self.name = name

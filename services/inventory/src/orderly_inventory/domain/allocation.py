@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
 class Available:
+    """Units of one SKU that one warehouse can still give (on hand minus reserved)."""
+
     warehouse: str
-    priority: int
+    priority: int  # lower is served first
     quantity: int
 
 
 @dataclass(frozen=True)
 class Pick:
+    """Units of one SKU to take from one warehouse."""
+
     sku: str
     warehouse: str
     quantity: int
@@ -24,7 +28,11 @@ class Pick:
 class Shortage:
     """What could not be met: sku → units missing."""
 
-    missing: dict[str, int]
+    missing: Mapping[str, int]
+
+    @property
+    def short_skus(self) -> list[str]:
+        return sorted(self.missing)
 
     @property
     def reason(self) -> str:
@@ -32,8 +40,16 @@ class Shortage:
         return "insufficient stock: " + ", ".join(parts)
 
 
+def wanted_by_sku(lines: Iterable[tuple[str, int]]) -> dict[str, int]:
+    """Units wanted per SKU, in SKU order; repeated lines of one SKU are added up."""
+    wanted: dict[str, int] = {}
+    for sku, quantity in lines:
+        wanted[sku] = wanted.get(sku, 0) + quantity
+    return dict(sorted(wanted.items()))
+
+
 def allocate(
-    lines: Sequence[tuple[str, int]], stock: Mapping[str, Sequence[Available]]
+    lines: Iterable[tuple[str, int]], stock: Mapping[str, Sequence[Available]]
 ) -> list[Pick] | Shortage:
     """Serve each line from the highest-priority warehouses, splitting a line if it must.
 
@@ -42,7 +58,7 @@ def allocate(
     """
     picks: list[Pick] = []
     missing: dict[str, int] = {}
-    for sku, wanted in lines:
+    for sku, wanted in wanted_by_sku(lines).items():
         remaining = wanted
         for a in sorted(stock.get(sku, ()), key=lambda a: (a.priority, a.warehouse)):
             if remaining == 0:

@@ -1,4 +1,4 @@
-"""Kafka subscribers of the inventory service: the commands the saga sends it."""
+"""Kafka subscribers of the inventory service: the stock commands the saga sends it."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ from datetime import timedelta
 from faststream import Context
 
 from orderly_inventory import handlers
-from orderly_inventory.adapters.carrier import SimulatedCarrier
-from orderly_inventory.settings import InventorySettings
+from orderly_inventory.adapters.carrier import Carrier
 from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
 from orderly_kit.service import Service, of_type
 from orderly_schemas import topics
@@ -27,12 +26,8 @@ from orderly_schemas.inventory import (
 UOW = Context(UOW_CONTEXT_KEY)
 
 
-def register(service: Service) -> None:
-    """Subscribe the stock commands, declare the events, schedule the delivery scan."""
-    settings = service.settings
-    assert isinstance(settings, InventorySettings)
-    carrier = SimulatedCarrier(settings.carrier_name)
-    delay = timedelta(seconds=settings.delivery_delay_seconds)
+def register(service: Service, *, carrier: Carrier, delivery_delay: timedelta) -> None:
+    """Subscribe the stock commands and declare the inventory events."""
     commands = service.subscriber(topics.INVENTORY_COMMANDS)
 
     @commands(filter=of_type(ReserveStock))
@@ -45,7 +40,7 @@ def register(service: Service) -> None:
 
     @commands(filter=of_type(ShipOrder))
     async def on_ship_order(command: ShipOrder, uow: UnitOfWork = UOW) -> None:
-        await handlers.ship_order(uow, command, carrier=carrier, delivery_delay=delay)
+        await handlers.ship_order(uow, command, carrier=carrier, delivery_delay=delivery_delay)
 
     service.publishes(
         StockReserved,
@@ -55,9 +50,3 @@ def register(service: Service) -> None:
         ShipmentFailed,
         ShipmentDelivered,
     )
-
-    async def deliver_due() -> None:
-        while await handlers.deliver_due_shipments(service.messaging) > 0:
-            pass
-
-    service.every("deliveries", settings.delivery_poll_seconds, deliver_due)

@@ -1,0 +1,216 @@
+"""Stock, reservations and shipments in PostgreSQL (SQLAlchemy Core, in the caller's transaction).
+
+Lock order, the same in every transaction so that none can deadlock another:
+the order's advisory lock, then its reservation rows, then stock rows in
+(sku, warehouse) order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderly_inventory.adapters.orm import (
+    reservation_requests,
+    reservations,
+    shipments,
+    stock_levels,
+    warehouses,
+)
+from orderly_inventory.domain.allocation import Available, Pick
+from orderly_inventory.domain.reservations import (
+    RequestOutcome,
+    Reservation,
+    ReservationRequest,
+    ReservationStatus,
+)
+from orderly_inventory.domain.shipments import Shipment, ShipmentStatus
+
+
+class InventoryRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock_order(self, order_id: UUID) -> None:
+        """Serialise this transaction with every other stock command of the order.
+
+        An advisory lock, because an order's first command has no row to lock yet;
+        it is released when the transaction ends.
+        """
+        await self.session.execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"inventory:{order_id}"},
+        )
+
+    # -- stock ------------------------------------------------------------------
+    async def lock_stock(self, skus: Iterable[str]) -> dict[str, list[Available]]:
+        """Lock the stock rows of ``skus`` (in (sku, warehouse) order) and say what each can give.
+
+        Rows are locked as the sorted result is read, so two orders that share SKUs
+        take their locks in the same order and wait for each other instead of deadlocking.
+        """
+        query = (
+            select(
+                stock_levels.c.sku,
+                stock_levels.c.warehouse,
+                stock_levels.c.on_hand,
+                stock_levels.c.reserved,
+                warehouses.c.priority,
+            )
+            .join(warehouses, warehouses.c.code == stock_levels.c.warehouse)
+            .where(stock_levels.c.sku.in_(sorted(set(skus))))
+            .order_by(stock_levels.c.sku, stock_levels.c.warehouse)
+            .with_for_update(of=stock_levels)
+        )
+        stock: dict[str, list[Available]] = {}
+        for r in await self.session.execute(query):
+            stock.setdefault(r.sku, []).append(
+                Available(r.warehouse, r.priority, r.on_hand - r.reserved)
+            )
+        return stock
+
+    async def change_stock(
+        self, sku: str, warehouse: str, *, on_hand: int = 0, reserved: int = 0, at: datetime
+    ) -> None:
+        """Add the (signed) deltas to one stock row; the table's CHECKs refuse an oversell."""
+        await self.session.execute(
+            update(stock_levels)
+            .where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
+            .values(
+                on_hand=stock_levels.c.on_hand + on_hand,
+                reserved=stock_levels.c.reserved + reserved,
+                updated_at=at,
+            )
+        )
+
+    # -- reservations -----------------------------------------------------------
+    async def request_of(self, order_id: UUID) -> ReservationRequest | None:
+        """How the order's ReserveStock was answered, if it was."""
+        query = select(reservation_requests).where(reservation_requests.c.order_id == order_id)
+        row = (await self.session.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return ReservationRequest(
+            outcome=RequestOutcome(row["outcome"]),
+            reason=row["reason"],
+            short_skus=list(row["short_skus"] or []),
+        )
+
+    async def record_request(self, order_id: UUID, request: ReservationRequest) -> None:
+        await self.session.execute(
+            insert(reservation_requests).values(
+                order_id=order_id,
+                outcome=request.outcome.value,
+                reason=request.reason,
+                short_skus=request.short_skus,
+            )
+        )
+
+    async def add_reservations(
+        self, order_id: UUID, picks: Sequence[Pick], *, at: datetime
+    ) -> None:
+        await self.session.execute(
+            insert(reservations),
+            [
+                {
+                    "order_id": order_id,
+                    "sku": p.sku,
+                    "warehouse": p.warehouse,
+                    "quantity": p.quantity,
+                    "status": ReservationStatus.RESERVED.value,
+                    "created_at": at,
+                    "updated_at": at,
+                }
+                for p in picks
+            ],
+        )
+
+    async def reservations_of(
+        self, order_id: UUID, *, status: ReservationStatus | None = None, lock: bool = False
+    ) -> list[Reservation]:
+        """The order's reservations in (sku, warehouse) order, optionally locked."""
+        query = (
+            select(reservations)
+            .where(reservations.c.order_id == order_id)
+            .order_by(reservations.c.sku, reservations.c.warehouse)
+        )
+        if status is not None:
+            query = query.where(reservations.c.status == status.value)
+        if lock:
+            query = query.with_for_update()
+        return [_to_reservation(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def change_reservation_status(
+        self, order_id: UUID, *, old: ReservationStatus, new: ReservationStatus, at: datetime
+    ) -> None:
+        await self.session.execute(
+            update(reservations)
+            .where(reservations.c.order_id == order_id, reservations.c.status == old.value)
+            .values(status=new.value, updated_at=at)
+        )
+
+    # -- shipments --------------------------------------------------------------
+    async def shipment_of(self, order_id: UUID) -> Shipment | None:
+        query = select(shipments).where(shipments.c.order_id == order_id)
+        row = (await self.session.execute(query)).mappings().first()
+        return None if row is None else _to_shipment(row)
+
+    async def add_shipment(self, shipment: Shipment) -> None:
+        await self.session.execute(
+            insert(shipments).values(
+                shipment_id=shipment.shipment_id,
+                order_id=shipment.order_id,
+                carrier=shipment.carrier,
+                tracking_number=shipment.tracking_number,
+                status=shipment.status.value,
+                shipped_at=shipment.shipped_at,
+                deliver_after=shipment.deliver_after,
+                delivered_at=shipment.delivered_at,
+            )
+        )
+
+    async def lock_due_shipments(self, *, now: datetime, limit: int) -> list[Shipment]:
+        """Shipped shipments due for delivery that no other transaction holds, locked."""
+        query = (
+            select(shipments)
+            .where(shipments.c.status == ShipmentStatus.SHIPPED.value)
+            .where(shipments.c.deliver_after <= now)
+            .order_by(shipments.c.deliver_after)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [_to_shipment(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def mark_delivered(self, shipment_id: UUID, *, at: datetime) -> None:
+        await self.session.execute(
+            update(shipments)
+            .where(shipments.c.shipment_id == shipment_id)
+            .values(status=ShipmentStatus.DELIVERED.value, delivered_at=at)
+        )
+
+
+def _to_reservation(row: Any) -> Reservation:
+    return Reservation(
+        sku=row["sku"],
+        warehouse=row["warehouse"],
+        quantity=row["quantity"],
+        status=ReservationStatus(row["status"]),
+    )
+
+
+def _to_shipment(row: Any) -> Shipment:
+    return Shipment(
+        shipment_id=row["shipment_id"],
+        order_id=row["order_id"],
+        carrier=row["carrier"],
+        tracking_number=row["tracking_number"],
+        status=ShipmentStatus(row["status"]),
+        shipped_at=row["shipped_at"],
+        deliver_after=row["deliver_after"],
+        delivered_at=row["delivered_at"],
+    )

@@ -1,0 +1,119 @@
+"""The inventory service on a fresh, migrated database, with east (priority 1) and west (2).
+
+``inventory`` is a small driver: it sends commands through the real handlers, each
+in its own unit of work, and reads back stock rows and the outbox as a user would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from sqlalchemy import insert, select
+
+from orderly_inventory import handlers
+from orderly_inventory.adapters import orm
+from orderly_inventory.adapters.carrier import SimulatedCarrier
+from orderly_inventory.bootstrap import MIGRATIONS, build
+from orderly_inventory.settings import InventorySettings
+from orderly_kit import migrations
+from orderly_kit.service import Service
+from orderly_schemas.base import StockLine
+from orderly_schemas.checkout import Address
+from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
+
+ADDRESS = Address(
+    name="Ada Lovelace", line1="1 Market Street", city="London", postal_code="N1 9GU", country="GB"
+)
+
+
+class Inventory:
+    """Drives the handlers the way the saga would and shows what a user would see."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.carrier = SimulatedCarrier()
+
+    async def stock(self, sku: str, **on_hand: int) -> None:
+        """Put ``on_hand`` units of ``sku`` in each named warehouse."""
+        async with self.service.database.transaction() as s:
+            await s.execute(
+                insert(orm.stock_levels),
+                [{"sku": sku, "warehouse": w, "on_hand": n} for w, n in on_hand.items()],
+            )
+
+    async def levels(self, sku: str) -> dict[str, tuple[int, int]]:
+        """warehouse → (on hand, reserved) of ``sku``."""
+        c = orm.stock_levels.c
+        query = select(c.warehouse, c.on_hand, c.reserved).where(c.sku == sku)
+        async with self.service.database.sessions() as s:
+            return {w: (on_hand, reserved) for w, on_hand, reserved in await s.execute(query)}
+
+    async def reservations(self, order_id: UUID) -> list[tuple[str, str, int, str]]:
+        c = orm.reservations.c
+        query = (
+            select(c.sku, c.warehouse, c.quantity, c.status)
+            .where(c.order_id == order_id)
+            .order_by(c.sku, c.warehouse)
+        )
+        async with self.service.database.sessions() as s:
+            return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+
+    async def published(self) -> list[tuple[str, dict[str, Any]]]:
+        """(type, body) of every message written to the outbox, oldest first."""
+        c = orm.outbox.c
+        async with self.service.database.sessions() as s:
+            rows = await s.execute(select(c.message_type, c.payload).order_by(c.id))
+            return [(kind, json.loads(payload)) for kind, payload in rows]
+
+    async def kinds(self) -> list[str]:
+        return [kind for kind, _ in await self.published()]
+
+    async def reserve(self, order_id: UUID, *lines: tuple[str, int]) -> None:
+        command = ReserveStock(
+            order_id=order_id, lines=[StockLine(sku=sku, quantity=n) for sku, n in lines]
+        )
+        async with self.service.messaging.unit_of_work() as uow:
+            await handlers.reserve_stock(uow, command)
+
+    async def release(self, order_id: UUID) -> None:
+        async with self.service.messaging.unit_of_work() as uow:
+            await handlers.release_stock(uow, ReleaseStock(order_id=order_id, reason="cancelled"))
+
+    async def ship(self, order_id: UUID, *, delay: timedelta = timedelta(0)) -> None:
+        async with self.service.messaging.unit_of_work() as uow:
+            await handlers.ship_order(
+                uow,
+                ShipOrder(order_id=order_id, ship_to=ADDRESS),
+                carrier=self.carrier,
+                delivery_delay=delay,
+            )
+
+
+@pytest.fixture
+async def service(fresh_database: str) -> AsyncIterator[Service]:
+    """The service built (not started) on a migrated database with two warehouses."""
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    built = build(
+        InventorySettings(database_url=fresh_database, database_pool_size=25, log_json=False)
+    )
+    async with built.database.transaction() as s:
+        await s.execute(
+            insert(orm.warehouses),
+            [
+                {"code": "east", "name": "East", "region": "east", "priority": 1},
+                {"code": "west", "name": "West", "region": "west", "priority": 2},
+            ],
+        )
+    yield built
+    await built.database.dispose()
+
+
+@pytest.fixture
+def inventory(service: Service) -> Inventory:
+    return Inventory(service)

@@ -1,0 +1,100 @@
+"""ShipOrder and the delivery scan: stock leaves once, with one shipment, delivered once."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID, uuid4
+
+from sqlalchemy import select
+
+from orderly_inventory import handlers
+from orderly_inventory.adapters import orm
+
+if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
+    from conftest import Inventory
+
+
+async def test_shipping_takes_the_reserved_units_out_and_books_one_shipment(
+    inventory: Inventory,
+) -> None:
+    await inventory.stock("A", east=3, west=5)
+    await inventory.stock("B", west=2)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 4), ("B", 1))
+
+    await inventory.ship(order)
+
+    assert await inventory.levels("A") == {"east": (0, 0), "west": (4, 0)}
+    assert await inventory.levels("B") == {"west": (1, 0)}
+    assert {status for *_, status in await inventory.reservations(order)} == {"shipped"}
+    [_, (kind, body)] = await inventory.published()
+    assert kind == "OrderShipped"
+    assert body["carrier"] == "SimPost"
+    assert re.fullmatch(r"SP[0-9A-F]{12}", body["tracking_number"])
+    async with inventory.service.database.sessions() as s:
+        rows = (await s.execute(select(orm.shipments))).mappings().all()
+    assert [(r["shipment_id"], r["status"]) for r in rows] == [
+        (UUID(body["shipment_id"]), "shipped")
+    ]
+
+
+async def test_a_repeated_ship_order_republishes_the_same_shipment(inventory: Inventory) -> None:
+    await inventory.stock("A", east=3)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 2))
+    await inventory.ship(order)
+
+    await inventory.ship(order)
+
+    assert await inventory.levels("A") == {"east": (1, 0)}
+    shipped = [body for kind, body in await inventory.published() if kind == "OrderShipped"]
+    assert len(shipped) == 2
+    assert shipped[0] == shipped[1]
+
+
+async def test_shipping_without_reserved_stock_fails_with_the_reason(inventory: Inventory) -> None:
+    await inventory.stock("A", east=3)
+    released = uuid4()
+    await inventory.reserve(released, ("A", 1))
+    await inventory.release(released)
+
+    await inventory.ship(released)
+    await inventory.ship(uuid4())
+
+    failures = [body for kind, body in await inventory.published() if kind == "ShipmentFailed"]
+    assert [f["reason"] for f in failures] == ["no reserved stock for order"] * 2
+    assert await inventory.levels("A") == {"east": (3, 0)}
+
+
+async def test_a_due_shipment_is_delivered_once(inventory: Inventory) -> None:
+    await inventory.stock("A", east=3)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 1))
+    await inventory.ship(order)
+    messaging = inventory.service.messaging
+
+    delivered = [await handlers.deliver_due_shipments(messaging) for _ in range(2)]
+
+    assert delivered == [1, 0]
+    [shipped, arrived] = [
+        b for k, b in await inventory.published() if k.startswith(("Order", "Ship"))
+    ]
+    assert arrived["shipment_id"] == shipped["shipment_id"]
+    assert arrived["tracking_number"] == shipped["tracking_number"]
+    async with inventory.service.database.sessions() as s:
+        row = (await s.execute(select(orm.shipments))).mappings().one()
+    assert row["status"] == "delivered"
+    assert row["delivered_at"] is not None
+
+
+async def test_a_shipment_is_not_delivered_before_its_time(inventory: Inventory) -> None:
+    await inventory.stock("A", east=3)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 1))
+    await inventory.ship(order, delay=timedelta(hours=1))
+
+    assert await handlers.deliver_due_shipments(inventory.service.messaging) == 0
+
+    assert "ShipmentDelivered" not in await inventory.kinds()
