@@ -1,0 +1,87 @@
+"""GET /stock/{sku} and GET /shipments/{order_id} over a real database.
+
+The service is built but not started: ASGITransport sends no lifespan events, so
+no Kafka consumer starts, and the routes use the service's own database pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+from uuid import uuid4
+
+import httpx
+import pytest
+
+from orderly_kit.service import Service
+
+if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
+    from conftest import Inventory
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=service.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+        yield c
+
+
+async def test_stock_is_shown_per_warehouse_and_in_total(
+    inventory: Inventory, client: httpx.AsyncClient
+) -> None:
+    await inventory.stock("DEMO-0001", east=3, west=5)
+    await inventory.reserve(uuid4(), ("DEMO-0001", 4))
+
+    response = await client.get("/stock/DEMO-0001")
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "sku": "DEMO-0001",
+        "warehouses": [
+            {"warehouse": "east", "on_hand": 3, "reserved": 3, "available": 0},
+            {"warehouse": "west", "on_hand": 5, "reserved": 1, "available": 4},
+        ],
+        "on_hand": 8,
+        "reserved": 4,
+        "available": 4,
+    }
+
+
+async def test_an_unknown_sku_is_404_with_a_clear_detail(client: httpx.AsyncClient) -> None:
+    response = await client.get("/stock/NOPE-1")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "no stock is recorded for sku 'NOPE-1'"}
+
+
+async def test_a_malformed_sku_is_422_naming_the_field(client: httpx.AsyncClient) -> None:
+    response = await client.get("/stock/-bad sku")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["path", "sku"]
+
+
+async def test_a_shipment_is_shown_with_its_carrier_and_status(
+    inventory: Inventory, client: httpx.AsyncClient
+) -> None:
+    await inventory.stock("A", east=1)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 1))
+    await inventory.ship(order)
+
+    response = await client.get(f"/shipments/{order}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert (body["order_id"], body["carrier"], body["status"]) == (str(order), "SimPost", "shipped")
+    assert body["tracking_number"].startswith("SP")
+    assert body["delivered_at"] is None
+
+
+async def test_an_order_without_a_shipment_is_404(client: httpx.AsyncClient) -> None:
+    order = uuid4()
+
+    response = await client.get(f"/shipments/{order}")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": f"order {order} has no shipment"}
