@@ -1,0 +1,125 @@
+"""The service started in-process: commands in over Kafka, events out through the outbox.
+
+The broker is a private Tansu started for this module, not the session's: a
+started service joins the inventory consumer groups and publishes on the real
+topic names, which would interfere with the ``stack`` fixture sharing the
+session broker. PostgreSQL is the session's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import insert
+
+from orderly_dev.servers import Kafka, start_tansu
+from orderly_dev.watch import OrderWatcher, Seen
+from orderly_inventory.adapters import orm
+from orderly_inventory.bootstrap import build
+from orderly_inventory.settings import InventorySettings
+from orderly_kit.service import Service
+from orderly_schemas import topics
+from orderly_schemas.base import Message, StockLine
+from orderly_schemas.checkout import Address
+from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.inventory import ReserveStock, ShipOrder
+
+ADDRESS = Address(name="A", line1="1 Main St", city="Town", postal_code="1000", country="NL")
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
+    broker = start_tansu(Path(tmp_path_factory.mktemp("tansu")))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+async def running(fresh_database: str, kafka: Kafka) -> AsyncIterator[Service]:
+    service = build(
+        InventorySettings(
+            database_url=fresh_database,
+            kafka_bootstrap_servers=kafka.bootstrap,
+            migrate_on_start=True,
+            create_topics=True,
+            topic_partitions=2,
+            delivery_delay_seconds=0,
+            delivery_poll_seconds=0.05,
+            outbox_poll_interval_ms=50,
+            log_json=False,
+        )
+    )
+    await service.start()
+    async with service.database.transaction() as s:
+        await s.execute(
+            insert(orm.warehouses).values(code="east", name="East", region="east", priority=1)
+        )
+        await s.execute(
+            insert(orm.stock_levels).values(sku="DEMO-0001", warehouse="east", on_hand=5)
+        )
+    try:
+        yield service
+    finally:
+        await service.stop()
+
+
+async def send(producer: AIOKafkaProducer, command: Message, order_id: UUID) -> Envelope:
+    envelope = Envelope(
+        type=command.message_type(),
+        source="/test/saga",
+        subject=str(order_id),
+        correlation_id=str(order_id),
+    )
+    await producer.send_and_wait(
+        command.topic,
+        command.model_dump_json().encode(),
+        key=str(order_id).encode(),
+        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    )
+    return envelope
+
+
+async def seen(watcher: OrderWatcher, order_id: UUID, event_type: str, seconds: float) -> Seen:
+    deadline = time.monotonic() + seconds
+    while (event := watcher.first(order_id, event_type)) is None:
+        assert time.monotonic() < deadline, f"no {event_type}; saw {watcher.types(order_id)}"
+        await asyncio.sleep(0.05)
+    return event
+
+
+async def test_reserve_then_ship_over_kafka_ends_in_a_delivery(
+    running: Service, kafka: Kafka
+) -> None:
+    order = uuid4()
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
+            reserve = await send(
+                producer,
+                ReserveStock(order_id=order, lines=[StockLine(sku="DEMO-0001", quantity=2)]),
+                order,
+            )
+            reserved = await seen(watcher, order, "StockReserved", 30)
+
+            await send(producer, ShipOrder(order_id=order, ship_to=ADDRESS), order)
+            shipped = await seen(watcher, order, "OrderShipped", 15)
+            delivered = await seen(watcher, order, "ShipmentDelivered", 15)
+    finally:
+        await producer.stop()
+
+    assert reserved.body["allocations"] == [
+        {"sku": "DEMO-0001", "warehouse": "east", "quantity": 2}
+    ]
+    assert reserved.headers["ce_source"] == "/orderly/inventory"
+    assert reserved.headers["ce_causationid"] == reserve.id
+    assert reserved.headers["ce_correlationid"] == str(order)
+    assert shipped.body["carrier"] == "SimPost"
+    assert delivered.body["tracking_number"] == shipped.body["tracking_number"]
+    assert {reserved.partition, shipped.partition, delivered.partition} == {reserved.partition}
