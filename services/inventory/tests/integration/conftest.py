@@ -62,7 +62,7 @@ class Inventory:
             .order_by(c.sku, c.warehouse)
         )
         async with self.service.database.sessions() as s:
-            return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+            return [tuple(r) for r in await s.execute(query)]
 
     async def published(self) -> list[tuple[str, dict[str, Any]]]:
         """(type, body) of every message written to the outbox, oldest first."""
