@@ -1,0 +1,798 @@
+"""The deployment description agrees with the code it deploys.
+
+Nothing here starts a container (there may be no Docker engine): the Kustomize overlays are
+built with ``kubectl kustomize`` and every resource is validated against the Kubernetes
+schemas (kubernetes-validate) or, for the operators' custom resources, against schemas of
+the fields we use; docker-compose.yml, the Prometheus, OpenTelemetry and Kafka topic files
+and the Dockerfile are read and checked against the settings classes, the topic list and
+the metrics that the services really have.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import importlib
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+from kubernetes_validate.utils import SchemaNotFoundError, latest_version
+from opentelemetry.sdk.trace import TracerProvider
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from orderly_analytics.settings import AnalyticsSettings
+from orderly_inventory.settings import InventorySettings
+from orderly_kit import telemetry
+from orderly_kit.settings import ServiceSettings
+from orderly_notification.settings import NotificationSettings
+from orderly_order.settings import OrderSettings
+from orderly_payment.settings import PaymentSettings
+from orderly_schemas.topics import ALL_TOPICS, dead_letter_topic
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+K8S = DEPLOY / "k8s"
+OVERLAYS = ("dev", "production")
+SETTINGS: dict[str, type[ServiceSettings]] = {
+    "order": OrderSettings,
+    "inventory": InventorySettings,
+    "payment": PaymentSettings,
+    "notification": NotificationSettings,
+    "analytics": AnalyticsSettings,
+}
+SERVICES = tuple(SETTINGS)
+HOST_PORTS = dict(zip(SERVICES, range(8001, 8006), strict=True))
+CONTAINER_PORT = 8080
+EXPECTED_TOPICS = {*ALL_TOPICS, *(dead_letter_topic(t) for t in ALL_TOPICS)}
+PARTITIONS = 12
+# The oldest Kubernetes minor still widely run, and the newest kubernetes-validate knows.
+K8S_VERSIONS = ("1.30", ".".join(latest_version().split(".")[:2]))
+
+
+# --- helpers ----------------------------------------------------------------------------------
+def prefix(service: str) -> str:
+    return str(SETTINGS[service].model_config["env_prefix"])
+
+
+def unknown_setting_names(service: str, names: Any) -> list[str]:
+    """The names that are not ``<PREFIX><FIELD>`` of the service's settings class."""
+    cls, pre = SETTINGS[service], prefix(service)
+    fields = {name.upper() for name in cls.model_fields}
+    return sorted(n for n in names if not (n.startswith(pre) and n[len(pre) :] in fields))
+
+
+def settings_from_env(
+    monkeypatch: pytest.MonkeyPatch, service: str, env: dict[str, str]
+) -> ServiceSettings:
+    """The service's settings as the process would read them from exactly ``env``."""
+    pre = prefix(service)
+    for name in [n for n in os.environ if n.upper().startswith(pre)]:
+        monkeypatch.delenv(name)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return SETTINGS[service]()
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text())
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    pairs = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            pairs[name] = value
+    return pairs
+
+
+@functools.cache
+def kustomize(overlay: str) -> tuple[dict[str, Any], ...]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        pytest.skip("kubectl is not installed: the Kustomize overlays cannot be built here")
+    done = subprocess.run(
+        [kubectl, "kustomize", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, f"kubectl kustomize overlays/{overlay} failed:\n{done.stderr}"
+    return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc)
+
+
+def of_kind(resources: tuple[dict[str, Any], ...], kind: str) -> dict[str, dict[str, Any]]:
+    return {r["metadata"]["name"]: r for r in resources if r["kind"] == kind}
+
+
+def containers(deployment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    spec = deployment["spec"]["template"]["spec"]
+    return {c["name"]: c for c in [*spec.get("initContainers", []), *spec["containers"]]}
+
+
+@functools.cache
+def compose() -> dict[str, Any]:
+    return load_yaml(REPO / "docker-compose.yml")  # type: ignore[no-any-return]
+
+
+def metric_names() -> set[str]:
+    """Every sample name the services can expose: the kit's metrics and FastStream's."""
+    for module in ("orderly_kit.messaging", "orderly_kit.outbox"):
+        importlib.import_module(module)  # defines its metrics in the default registry
+    families = [f for f in REGISTRY.collect() if f.name.startswith("orderly_")]
+    private = CollectorRegistry()
+    telemetry.broker_middlewares("test", TracerProvider(), registry=private)
+    families += list(private.collect())
+    suffixes = {"counter": ("_total",), "gauge": ("",), "histogram": ("_bucket", "_count", "_sum")}
+    return {f.name + s for f in families for s in suffixes.get(f.type, ("",))}
+
+
+# --- schemas of the custom resources (the fields we use, as the operators' CRDs define them) --
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DURATION = (
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
+STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+METADATA = {
+    "type": "object",
+    "required": ["name"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": DNS_SUBDOMAIN, "maxLength": 253},
+        "namespace": {"type": "string", "pattern": DNS_SUBDOMAIN},
+        "labels": STRING_MAP,
+        "annotations": STRING_MAP,
+    },
+}
+
+
+def resource_schema(api_version: str, kind: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["apiVersion", "kind", "metadata", "spec"],
+        "additionalProperties": False,
+        "properties": {
+            "apiVersion": {"const": api_version},
+            "kind": {"const": kind},
+            "metadata": METADATA,
+            "spec": spec,
+        },
+    }
+
+
+CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
+    # Strimzi 0.4x, kafkatopics.kafka.strimzi.io v1beta2.
+    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): resource_schema(
+        "kafka.strimzi.io/v1beta2",
+        "KafkaTopic",
+        {
+            "type": "object",
+            "required": ["topicName", "partitions", "replicas", "config"],
+            "additionalProperties": False,
+            "properties": {
+                "topicName": {"type": "string", "pattern": r"^[a-zA-Z0-9._-]{1,249}$"},
+                "partitions": {"type": "integer", "minimum": 1},
+                "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
+                "config": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "min.insync.replicas": {"type": "integer", "minimum": 1},
+                        "retention.ms": {"type": "integer", "minimum": -1},
+                    },
+                },
+            },
+        },
+    ),
+    # Prometheus Operator, prometheusrules.monitoring.coreos.com v1.
+    ("monitoring.coreos.com/v1", "PrometheusRule"): resource_schema(
+        "monitoring.coreos.com/v1",
+        "PrometheusRule",
+        {
+            "type": "object",
+            "required": ["groups"],
+            "additionalProperties": False,
+            "properties": {
+                "groups": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["name", "rules"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": {"type": "string", "minLength": 1},
+                            "interval": {"type": "string", "pattern": DURATION},
+                            "rules": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["expr"],
+                                    "oneOf": [{"required": ["alert"]}, {"required": ["record"]}],
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "alert": {"type": "string"},
+                                        "record": {"type": "string"},
+                                        "expr": {"type": "string", "minLength": 1},
+                                        "for": {"type": "string", "pattern": DURATION},
+                                        "labels": STRING_MAP,
+                                        "annotations": STRING_MAP,
+                                    },
+                                },
+                            },
+                        },
+                    },
+                }
+            },
+        },
+    ),
+    # Prometheus Operator, podmonitors.monitoring.coreos.com v1.
+    ("monitoring.coreos.com/v1", "PodMonitor"): resource_schema(
+        "monitoring.coreos.com/v1",
+        "PodMonitor",
+        {
+            "type": "object",
+            "required": ["selector", "podMetricsEndpoints"],
+            "additionalProperties": False,
+            "properties": {
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {"matchLabels": STRING_MAP},
+                },
+                "podMetricsEndpoints": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "port": {"type": "string"},
+                            "path": {"type": "string"},
+                            "interval": {"type": "string", "pattern": DURATION},
+                            "relabelings": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "additionalProperties": False,
+                                    "properties": {
+                                        "sourceLabels": {
+                                            "type": "array",
+                                            "items": {"type": "string"},
+                                        },
+                                        "targetLabel": {"type": "string"},
+                                        "action": {"type": "string"},
+                                        "regex": {"type": "string"},
+                                        "replacement": {"type": "string"},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        },
+    ),
+}
+
+
+def validation_errors(resource: dict[str, Any], version: str) -> Iterator[str]:
+    """Why ``resource`` is invalid, if it is; a kind without a schema is an error too."""
+    key = (resource["apiVersion"], resource["kind"])
+    where = f"{resource['kind']}/{resource['metadata']['name']}"
+    if key in CUSTOM_RESOURCE_SCHEMAS:
+        validator = jsonschema.Draft202012Validator(CUSTOM_RESOURCE_SCHEMAS[key])
+        for error in validator.iter_errors(resource):
+            yield f"{where}: {'/'.join(map(str, error.absolute_path))}: {error.message}"
+        return
+    try:
+        kubernetes_validate.validate(resource, version, strict=True)
+    except SchemaNotFoundError as exc:
+        yield f"{where}: no schema to validate it against ({exc.message})"
+    except kubernetes_validate.ValidationError as exc:
+        yield f"{where}: {'/'.join(map(str, exc.absolute_path))}: {exc.message}"
+
+
+# --- Kustomize ----------------------------------------------------------------------------
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_overlay_builds_the_whole_suite(overlay: str) -> None:
+    resources = kustomize(overlay)
+
+    for kind in ("Deployment", "Service", "PodDisruptionBudget"):
+        assert set(of_kind(resources, kind)) == set(SERVICES), kind
+    assert set(of_kind(resources, "Namespace")) == {"orderly"}
+    assert {r["metadata"].get("namespace") for r in resources if r["kind"] != "Namespace"} == {
+        "orderly"
+    }
+
+
+@pytest.mark.parametrize("version", K8S_VERSIONS)
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_resource_is_valid_for_kubernetes(overlay: str, version: str) -> None:
+    resources = kustomize(overlay)
+
+    errors = [e for r in resources for e in validation_errors(r, version)]
+
+    assert errors == []
+    custom = {
+        r["kind"] for r in resources if (r["apiVersion"], r["kind"]) in CUSTOM_RESOURCE_SCHEMAS
+    }
+    assert "KafkaTopic" in custom
+    if overlay == "production":
+        assert {"PrometheusRule", "PodMonitor"} <= custom
+
+
+def test_the_validation_catches_mistakes() -> None:
+    topic = next(r for r in kustomize("production") if r["kind"] == "KafkaTopic")
+    rule = next(r for r in kustomize("production") if r["kind"] == "PrometheusRule")
+    deployment = next(r for r in kustomize("production") if r["kind"] == "Deployment")
+    misspelt_topic = {**topic, "spec": {**topic["spec"], "partition": 12}}
+    rule_without_expr = yaml.safe_load(yaml.safe_dump(rule))
+    del rule_without_expr["spec"]["groups"][0]["rules"][0]["expr"]
+    misspelt_deployment = yaml.safe_load(yaml.safe_dump(deployment))
+    misspelt_deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    unknown_kind = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+
+    for wrong in (misspelt_topic, rule_without_expr, misspelt_deployment, unknown_kind):
+        assert list(validation_errors(wrong, K8S_VERSIONS[-1])), wrong["kind"]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
+    resources = kustomize(overlay)
+    config_maps = of_kind(resources, "ConfigMap")
+    secret_keys = set(read_env_file(K8S / "secret-example.env"))
+
+    for service, deployment in of_kind(resources, "Deployment").items():
+        pod = deployment["spec"]["template"]
+        spec = pod["spec"]
+        by_name = containers(deployment)
+        app, migrate = by_name["app"], by_name["migrate"]
+        assert [c["name"] for c in spec["initContainers"]] == ["migrate"]
+        assert migrate["command"] == ["python", "-m", f"orderly_{service}", "migrate"]
+        assert app["command"] == ["python", "-m", f"orderly_{service}", "serve"]
+        assert app["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
+        assert app["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+        assert app["ports"] == [
+            {"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}
+        ]
+        assert pod["metadata"]["annotations"] == {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(CONTAINER_PORT),
+            "prometheus.io/path": "/metrics",
+        }
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["automountServiceAccountToken"] is False
+        assert {v["name"]: v for v in spec["volumes"]}["tmp"]["emptyDir"]
+        for container in by_name.values():
+            where = f"{service}/{container['name']}"
+            assert container["image"].startswith(f"orderly/{service}:"), where
+            assert set(container["resources"]) == {"requests", "limits"}, where
+            for bound in ("requests", "limits"):
+                assert set(container["resources"][bound]) == {"cpu", "memory"}, where
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True, where
+            assert container["securityContext"]["allowPrivilegeEscalation"] is False, where
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], where
+            (config_ref,) = container["envFrom"]
+            assert config_ref["configMapRef"]["name"] in config_maps, where
+            (database_url,) = container["env"]
+            assert database_url["name"] == f"{prefix(service)}DATABASE_URL", where
+            secret_ref = database_url["valueFrom"]["secretKeyRef"]
+            assert secret_ref["name"] == "orderly-database", where
+            assert secret_ref["key"] in secret_keys, where
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_has_a_service_and_a_disruption_budget(overlay: str) -> None:
+    resources = kustomize(overlay)
+    services, budgets = of_kind(resources, "Service"), of_kind(resources, "PodDisruptionBudget")
+
+    for name, deployment in of_kind(resources, "Deployment").items():
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        selector = services[name]["spec"]["selector"]
+        assert selector.items() <= pod_labels.items(), name
+        assert services[name]["spec"]["ports"] == [
+            {"name": "http", "port": CONTAINER_PORT, "targetPort": "http"}
+        ]
+        assert budgets[name]["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+        assert budgets[name]["spec"]["maxUnavailable"] == 1
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    resources = kustomize(overlay)
+    config_maps = of_kind(resources, "ConfigMap")
+    secret = read_env_file(K8S / "secret-example.env")
+
+    for service, deployment in of_kind(resources, "Deployment").items():
+        (config_ref,) = containers(deployment)["app"]["envFrom"]
+        data = config_maps[config_ref["configMapRef"]["name"]]["data"]
+        database_url = f"{prefix(service)}DATABASE_URL"
+        assert unknown_setting_names(service, [*data, database_url]) == [], service
+
+        settings = settings_from_env(
+            monkeypatch, service, {**data, database_url: secret[database_url]}
+        )
+
+        assert settings.environment == "production"
+        assert (settings.http_host, settings.http_port) == ("0.0.0.0", CONTAINER_PORT)
+        assert settings.migrate_on_start is False  # the migrate init container does it
+        assert settings.create_topics is False  # Strimzi does it
+        assert settings.topic_partitions == PARTITIONS
+    assert sorted(secret) == sorted(f"{prefix(s)}DATABASE_URL" for s in SERVICES)
+
+
+def test_a_misspelt_setting_is_caught() -> None:
+    assert unknown_setting_names("order", ["ORDER_DATABSE_URL", "ODER_LOG_LEVEL"]) == [
+        "ODER_LOG_LEVEL",
+        "ORDER_DATABSE_URL",
+    ]
+    assert unknown_setting_names("order", ["ORDER_DATABASE_URL", "ORDER_LOG_LEVEL"]) == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_kafka_topics_are_the_contract_topics(overlay: str) -> None:
+    topics = of_kind(kustomize(overlay), "KafkaTopic")
+    replicas, min_insync = (3, 2) if overlay == "production" else (1, 1)
+
+    assert {t["spec"]["topicName"] for t in topics.values()} == EXPECTED_TOPICS
+    for topic in topics.values():
+        assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "orderly"
+        assert topic["spec"]["partitions"] == PARTITIONS
+        assert topic["spec"]["replicas"] == replicas
+        assert topic["spec"]["config"]["min.insync.replicas"] == min_insync
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_network_policy_lets_through_what_the_config_names(overlay: str) -> None:
+    resources = kustomize(overlay)
+    (policy,) = of_kind(resources, "NetworkPolicy").values()
+    spec = policy["spec"]
+    egress_ports = {p["port"] for rule in spec["egress"] for p in rule.get("ports", [])}
+    kafka_peers = [
+        peer["podSelector"]["matchLabels"]
+        for rule in spec["egress"]
+        for peer in rule.get("to", [])
+        if "strimzi.io/cluster" in peer.get("podSelector", {}).get("matchLabels", {})
+    ]
+
+    assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
+    for deployment in of_kind(resources, "Deployment").values():
+        pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert spec["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert [p["port"] for rule in spec["ingress"] for p in rule["ports"]] == ["http"]
+    assert kafka_peers == [{"strimzi.io/cluster": "orderly", "strimzi.io/kind": "Kafka"}]
+    for config_map in of_kind(resources, "ConfigMap").values():
+        for name, value in config_map["data"].items():
+            if name.endswith("KAFKA_BOOTSTRAP_SERVERS"):
+                assert value == "orderly-kafka-bootstrap:9092"  # Strimzi's name for "orderly"
+            if name.endswith(("KAFKA_BOOTSTRAP_SERVERS", "OTLP_ENDPOINT")):
+                assert int(value.rsplit(":", 1)[1]) in egress_ports, name
+    assert {53, 5432} <= egress_ports
+
+
+def test_dev_runs_one_small_pod_per_service() -> None:
+    dev, production = kustomize("dev"), kustomize("production")
+    big = {n: containers(d)["app"] for n, d in of_kind(production, "Deployment").items()}
+
+    for name, deployment in of_kind(dev, "Deployment").items():
+        assert deployment["spec"]["replicas"] == 1
+        small = containers(deployment)["app"]["resources"]
+        assert small != big[name]["resources"]
+        assert small["limits"]["memory"] < big[name]["resources"]["limits"]["memory"]
+    assert not of_kind(dev, "HorizontalPodAutoscaler")
+
+
+def test_production_runs_two_pods_or_more_and_autoscales_the_hot_path() -> None:
+    resources = kustomize("production")
+    autoscalers = of_kind(resources, "HorizontalPodAutoscaler")
+    config_maps = of_kind(resources, "ConfigMap")
+
+    assert set(autoscalers) == {"order", "inventory", "payment"}
+    for name, deployment in of_kind(resources, "Deployment").items():
+        if name in autoscalers:
+            hpa = autoscalers[name]["spec"]
+            assert "replicas" not in deployment["spec"], f"{name}: the autoscaler owns replicas"
+            assert hpa["scaleTargetRef"] == {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": name,
+            }
+            assert hpa["minReplicas"] >= 2
+            # Beyond partitions / consumers per pod, more pods only idle on Kafka.
+            (config_ref,) = containers(deployment)["app"]["envFrom"]
+            config = config_maps[config_ref["configMapRef"]["name"]]["data"]
+            workers = int(
+                config.get(
+                    f"{prefix(name)}CONSUMER_WORKERS",
+                    SETTINGS[name].model_fields["consumer_workers"].default,
+                )
+            )
+            assert hpa["maxReplicas"] * workers <= PARTITIONS
+        else:
+            assert deployment["spec"]["replicas"] >= 2, name
+
+
+def test_production_images_are_pinned() -> None:
+    for deployment in of_kind(kustomize("production"), "Deployment").values():
+        for container in containers(deployment).values():
+            image = container["image"]
+            tag = image.rpartition("/")[2].partition(":")[2]
+            assert "@sha256:" in image or tag not in {"", "latest", "dev"}, image
+
+
+def test_the_prometheus_rule_has_the_compose_alerts() -> None:
+    (rule,) = of_kind(kustomize("production"), "PrometheusRule").values()
+
+    assert rule["spec"]["groups"] == load_yaml(DEPLOY / "prometheus" / "alerts.yml")["groups"]
+
+
+def test_the_pod_monitor_scrapes_every_pod_with_the_label_the_alerts_use() -> None:
+    resources = kustomize("production")
+    (monitor,) = of_kind(resources, "PodMonitor").values()
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+
+    assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
+    assert {r["targetLabel"] for r in endpoint["relabelings"]} == {"orderly_service"}
+    for deployment in of_kind(resources, "Deployment").values():
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+
+
+# --- Prometheus and OpenTelemetry ------------------------------------------------------------
+def alert_rules() -> list[dict[str, Any]]:
+    groups = load_yaml(DEPLOY / "prometheus" / "alerts.yml")["groups"]
+    return [rule for group in groups for rule in group["rules"]]
+
+
+def test_alerts_use_metrics_the_services_expose() -> None:
+    exposed = metric_names()
+    used = {m for r in alert_rules() for m in re.findall(r"\b(orderly_[a-z_]+)\b", r["expr"])}
+    used.discard("orderly_service")  # the target label, not a metric
+
+    assert used - exposed == set()
+    assert {
+        "orderly_dead_letters_total",
+        "orderly_outbox_unsent",
+        "orderly_outbox_lag_seconds_bucket",
+        "orderly_message_retries_total",
+        "orderly_received_processed_messages_exceptions_total",
+    } <= used
+    assert any(re.search(r"\bup\{", r["expr"]) for r in alert_rules())
+
+
+def test_every_alert_says_how_bad_and_what_to_do() -> None:
+    rules = alert_rules()
+
+    assert len({r["alert"] for r in rules}) == len(rules)
+    for rule in rules:
+        assert rule["labels"]["severity"] in {"warning", "critical"}, rule["alert"]
+        assert rule["annotations"]["summary"]
+        assert rule["annotations"]["description"]
+
+
+def test_prometheus_scrapes_the_five_services_and_loads_the_alerts() -> None:
+    config = load_yaml(DEPLOY / "prometheus" / "prometheus.yml")
+    (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "orderly"]
+    mounts = compose()["services"]["prometheus"]["volumes"]
+
+    assert job["metrics_path"] == "/metrics"
+    assert {
+        (t, c["labels"]["orderly_service"]) for c in job["static_configs"] for t in c["targets"]
+    } == {(f"{s}:{CONTAINER_PORT}", s) for s in SERVICES}
+    assert config["rule_files"] == ["alerts.yml"]
+    assert "./deploy/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro" in mounts
+    assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
+
+
+def test_the_collector_receives_what_the_services_send() -> None:
+    config = load_yaml(DEPLOY / "otel" / "collector.yaml")
+    traces = config["service"]["pipelines"]["traces"]
+
+    assert config["receivers"]["otlp"]["protocols"]["http"]["endpoint"] == "0.0.0.0:4318"
+    assert traces["receivers"] == ["otlp"]
+    assert "batch" in traces["processors"]
+    assert set(traces["processors"]) <= set(config["processors"])
+    assert set(traces["exporters"]) <= set(config["exporters"])
+    assert "debug" in traces["exporters"]
+    for service in SERVICES:
+        env = compose()["services"][service]["environment"]
+        assert env[f"{prefix(service)}OTLP_ENDPOINT"] == "http://otel-collector:4318"
+
+
+# --- docker-compose.yml --------------------------------------------------------------------
+def test_compose_builds_and_publishes_each_service() -> None:
+    services = compose()["services"]
+
+    for service in SERVICES:
+        spec = services[service]
+        assert spec["build"] == {"context": ".", "args": {"SERVICE": service}}
+        assert spec["image"] == f"orderly/{service}:dev"
+        assert spec["ports"] == [f"{HOST_PORTS[service]}:{CONTAINER_PORT}"]
+
+
+def test_compose_services_wait_for_what_they_need_and_report_health() -> None:
+    services = compose()["services"]
+    one_shot_or_shell_less = {"topic-init", "otel-collector"}
+
+    for service in SERVICES:
+        assert services[service]["depends_on"] == {
+            "postgres": {"condition": "service_healthy"},
+            "kafka": {"condition": "service_healthy"},
+            "topic-init": {"condition": "service_completed_successfully"},
+            "otel-collector": {"condition": "service_started"},
+        }
+        test = " ".join(services[service]["healthcheck"]["test"])
+        assert f"http://127.0.0.1:{CONTAINER_PORT}/health/ready" in test
+    for name, spec in services.items():
+        for dependency, condition in spec.get("depends_on", {}).items():
+            assert dependency in services, name
+            assert condition["condition"] in {
+                "service_started",
+                "service_healthy",
+                "service_completed_successfully",
+            }, name
+            if condition["condition"] == "service_healthy":
+                assert "healthcheck" in services[dependency], dependency
+        if name not in one_shot_or_shell_less:
+            assert spec["healthcheck"]["test"], name
+
+
+def test_compose_sets_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    services = compose()["services"]
+
+    for service in SERVICES:
+        env = {k: str(v) for k, v in services[service]["environment"].items()}
+        assert unknown_setting_names(service, env) == [], service
+
+        settings = settings_from_env(monkeypatch, service, env)
+
+        assert settings.environment == "production"
+        assert settings.migrate_on_start is True
+        assert (settings.http_host, settings.http_port) == ("0.0.0.0", CONTAINER_PORT)
+        assert settings.kafka_bootstrap_servers == "kafka:9092"
+        assert settings.otlp_endpoint == "http://otel-collector:4318"
+
+
+def test_compose_databases_are_created_by_the_init_script() -> None:
+    services = compose()["services"]
+    sql = (DEPLOY / "compose" / "postgres-init.sql").read_text()
+    init_dir = "./deploy/compose/postgres-init.sql:/docker-entrypoint-initdb.d/"
+
+    assert any(m.startswith(init_dir) for m in services["postgres"]["volumes"])
+    for service in SERVICES:
+        url = services[service]["environment"][f"{prefix(service)}DATABASE_URL"]
+        match = re.fullmatch(r"postgresql\+psycopg://(\w+):(\w+)@postgres:5432/(\w+)", url)
+        assert match, url
+        user, password, database = match.groups()
+        assert database == f"orderly_{service}"
+        assert f"CREATE ROLE {user} LOGIN PASSWORD '{password}';" in sql
+        assert f"CREATE DATABASE {database} OWNER {user};" in sql
+
+
+def test_compose_creates_every_topic_with_its_dead_letter_topic() -> None:
+    script = (DEPLOY / "compose" / "create-topics.sh").read_text()
+    block = re.search(r"^topics=\((.*?)^\)", script, re.S | re.M)
+    topic_init = compose()["services"]["topic-init"]
+
+    assert block, "create-topics.sh has no topics=( ... ) list"
+    assert set(block.group(1).split()) == EXPECTED_TOPICS
+    assert topic_init["environment"]["PARTITIONS"] == str(PARTITIONS)
+    script_mount = "./deploy/compose/create-topics.sh:/opt/orderly/create-topics.sh:ro"
+    assert script_mount in topic_init["volumes"]
+    assert topic_init["entrypoint"] == ["/bin/bash", "/opt/orderly/create-topics.sh"]
+
+
+def test_compose_kafka_is_a_consistent_kraft_node() -> None:
+    kafka = compose()["services"]["kafka"]["environment"]
+    listeners = dict(item.split("://") for item in kafka["KAFKA_LISTENERS"].split(","))
+    advertised = dict(item.split("://") for item in kafka["KAFKA_ADVERTISED_LISTENERS"].split(","))
+    protocol_map = kafka["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"]
+    protocols = dict(item.split(":") for item in protocol_map.split(","))
+
+    assert set(kafka["KAFKA_PROCESS_ROLES"].split(",")) == {"broker", "controller"}
+    assert kafka["KAFKA_CONTROLLER_QUORUM_VOTERS"] == f"{kafka['KAFKA_NODE_ID']}@kafka:9093"
+    assert set(listeners) == set(protocols)
+    assert set(advertised) <= set(listeners)
+    assert kafka["KAFKA_CONTROLLER_LISTENER_NAMES"] in listeners
+    assert advertised[kafka["KAFKA_INTER_BROKER_LISTENER_NAME"]] == "kafka:9092"
+    assert len(kafka["CLUSTER_ID"]) == 22  # a base64 UUID, as kafka-storage random-uuid makes
+    assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+
+
+def test_compose_files_it_mounts_exist() -> None:
+    for name, spec in compose()["services"].items():
+        for volume in spec.get("volumes", []):
+            source = volume.split(":", 1)[0]
+            if source.startswith("./"):
+                assert (REPO / source).is_file(), f"{name}: {source}"
+
+
+def test_docker_compose_accepts_the_file() -> None:
+    docker = shutil.which("docker")
+    if (
+        docker is None
+        or subprocess.run(
+            [docker, "compose", "version"], capture_output=True, check=False
+        ).returncode
+    ):
+        pytest.skip("the docker compose plugin is not installed: compose config is not checked")
+
+    done = subprocess.run(
+        [docker, "compose", "-f", str(REPO / "docker-compose.yml"), "config", "-q"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+
+
+# --- Dockerfile ----------------------------------------------------------------------------
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    lines = [
+        ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+    ]
+    return [(ln.split(None, 1)[0].upper(), ln.split(None, 1)[1]) for ln in lines]
+
+
+def docker_ignored(path: str) -> bool:
+    patterns = [
+        ln.strip()
+        for ln in (REPO / ".dockerignore").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")
+    ]
+    candidates = [Path(path), *Path(path).parents]
+    return any(
+        fnmatch.fnmatch(str(c), p) or (p.startswith("**/") and fnmatch.fnmatch(c.name, p[3:]))
+        for c in candidates
+        if str(c) != "."
+        for p in patterns
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_the_dockerfile_copies_paths_that_exist(service: str) -> None:
+    copies = [
+        args.split()[:-1]
+        for op, args in dockerfile_instructions()
+        if op == "COPY" and not args.startswith("--from")
+    ]
+    sources = [src.replace("${SERVICE}", service) for srcs in copies for src in srcs]
+
+    assert "constraints.txt" in sources
+    assert f"services/{service}" in sources
+    for source in sources:
+        assert (REPO / source).exists(), source
+        assert not docker_ignored(source), f"{source} is excluded by .dockerignore"
+    assert (REPO / "services" / service / "src" / f"orderly_{service}" / "__main__.py").is_file()
+
+
+def test_the_image_is_one_recipe_run_as_a_non_root_user() -> None:
+    instructions = dockerfile_instructions()
+    args = [a for op, a in instructions if op == "ARG"]
+    (user,) = [a for op, a in instructions if op == "USER"]
+    (cmd,) = [a for op, a in instructions if op == "CMD"]
+    (install,) = [a for op, a in instructions if op == "RUN" and "pip install" in a]
+    uid = int(user.split(":")[0])
+    pod_security = [
+        d["spec"]["template"]["spec"]["securityContext"]
+        for d in of_kind(kustomize("production"), "Deployment").values()
+    ]
+
+    assert "PYTHON_IMAGE=python:3.11-slim" in args
+    assert "SERVICE" in args
+    assert uid != 0
+    assert "-c /src/constraints.txt" in install
+    assert "orderly_${SERVICE} serve" in cmd
+    assert all(s["runAsUser"] == uid for s in pod_security)
