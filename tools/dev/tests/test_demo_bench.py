@@ -15,7 +15,10 @@ from orderly_dev.bench import (
     measure_broker,
     parse_pgbench,
     run_pgbench,
+    side_by_side,
     stage_rate,
+    wait_for_ends,
+    warn_if_busy,
 )
 from orderly_dev.checkout import make_order
 from orderly_dev.report import (
@@ -31,6 +34,7 @@ from orderly_dev.report import (
     tally,
 )
 from orderly_dev.servers import Servers
+from orderly_dev.watch import OrderWatcher, Seen
 from orderly_kit.topics_admin import ensure_topics
 from orderly_schemas.checkout import OrderPlaced
 
@@ -180,6 +184,58 @@ def test_stage_rate_counts_a_window_shifted_by_the_stage_latency() -> None:
     assert stage_rate(events, window_start=3.0, seconds=5.0, lag=4.0) == 10.0
 
 
+# --------------------------------------------------------------------------- the report
+
+
+def test_side_by_side_relates_sagas_to_the_raw_limits() -> None:
+    data = {
+        "suite": {
+            "completed_per_second": 50.0,
+            "messages_per_saga": 20.0,
+            "db_commits_per_saga": 25.0,
+        },
+        "postgres": {"tps": 2000.0},
+        "broker": {"produce_msgs_per_second": 10_000.0},
+    }
+
+    ratios = side_by_side(data)
+
+    assert ratios == {
+        "completed sagas/s ÷ pgbench tps": 0.025,
+        "completed sagas/s ÷ raw produce msgs/s": 0.005,
+        "messages per saga": 20.0,
+        "broker ceiling (raw produce msgs/s ÷ messages per saga), sagas/s": 500.0,
+        "DB commits per saga (approx., incl. relay and job polls)": 25.0,
+        "database ceiling (pgbench tps ÷ DB commits per saga), sagas/s": 80.0,
+    }
+
+
+def test_side_by_side_without_pgbench_leaves_its_ratios_empty() -> None:
+    data = {
+        "suite": {
+            "completed_per_second": 50.0,
+            "messages_per_saga": 20.0,
+            "db_commits_per_saga": 25.0,
+        },
+        "postgres": {"tps": None},
+        "broker": {"produce_msgs_per_second": 10_000.0},
+    }
+
+    ratios = side_by_side(data)
+
+    assert ratios["completed sagas/s ÷ pgbench tps"] is None
+    assert ratios["database ceiling (pgbench tps ÷ DB commits per saga), sagas/s"] is None
+
+
+def test_a_busy_machine_is_called_out() -> None:
+    busy = {"load_average_1_5_15_min_at_start": [6.0, 5.0, 4.0], "cpu_count_logical": 2}
+    idle = {"load_average_1_5_15_min_at_start": [0.2, 0.1, 0.1], "cpu_count_logical": 2}
+    assert (warn_if_busy(idle), "load average 6.0 on 2 cores" in (warn_if_busy(busy) or "")) == (
+        None,
+        True,
+    )
+
+
 # --------------------------------------------------------------------------- pgbench output
 
 PGBENCH_OUTPUT = """\
@@ -237,6 +293,44 @@ async def test_open_loop_sends_on_schedule_without_waiting_for_acknowledgements(
     assert run.errors == []
 
 
+# --------------------------------------------------------------------------- waiting for sagas
+
+
+def watcher_with(ends: dict[UUID, str]) -> OrderWatcher:
+    """A watcher (never started) that has already seen these end events."""
+    watcher = OrderWatcher(bootstrap="unused:9092")
+    for oid, event_type in ends.items():
+        watcher.events[oid].append(Seen(event_type, time.time(), {}, {}, 0, 0))
+    return watcher
+
+
+async def test_waiting_ends_at_once_when_every_order_has_ended() -> None:
+    a, b = uuid4(), uuid4()
+    seen: list[int] = []
+
+    ends = await wait_for_ends(
+        watcher_with({a: "OrderCompleted", b: "OrderRejected"}),
+        [a, b],
+        limit_seconds=30,
+        progress=seen.append,
+    )
+
+    assert ends == {a: "OrderCompleted", b: "OrderRejected"}
+    assert seen == [2]
+
+
+async def test_waiting_gives_up_when_no_order_ends_for_the_stall_time() -> None:
+    done, stuck = uuid4(), uuid4()
+    started = time.monotonic()
+
+    ends = await wait_for_ends(
+        watcher_with({done: "OrderCompleted"}), [done, stuck], limit_seconds=30, stall_seconds=0.3
+    )
+
+    assert ends == {done: "OrderCompleted", stuck: None}
+    assert time.monotonic() - started < 2
+
+
 # --------------------------------------------------------------------------- real servers
 
 
@@ -259,12 +353,16 @@ async def test_messages_are_counted_exactly_even_when_batched(servers: Servers) 
     producer = AIOKafkaProducer(bootstrap_servers=servers.kafka.bootstrap, linger_ms=20)
     await producer.start()
     try:
-        futures = [await producer.send(topic, b"x" * 100) for _ in range(57)]
+        futures = [
+            await producer.send(topic, b"x" * 100, key=b"a" if i < 20 else b"b") for i in range(57)
+        ]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
 
-    assert await count_messages(servers.kafka.bootstrap, [topic]) == {topic: 57}
+    counted = await count_messages(servers.kafka.bootstrap, [topic], keys=[b"a", b"c"])
+
+    assert (counted.by_topic, counted.by_key) == ({topic: 57}, {b"a": 20, b"c": 0})
 
 
 @pytest.mark.slow

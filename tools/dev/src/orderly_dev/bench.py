@@ -41,7 +41,6 @@ from orderly_dev.report import (
     LatencySummary,
     count_between,
     durations,
-    fmt_ratio,
     open_loop_schedule,
     rate,
     summarize,
@@ -64,6 +63,9 @@ PGBENCH_DATABASE = "orderly_pgbench"
 #: Tansu answers a fetch only when its max wait expires, not when data arrives, so a
 #: consumer with aiokafka's default (500 ms) sees each message ~200 ms late.
 WATCHER_FETCH_MAX_WAIT_MS = 10
+
+#: Stop waiting for sagas when none has finished for this long.
+STALL_SECONDS = 60.0
 
 
 class PromptOrderWatcher(OrderWatcher):
@@ -137,6 +139,38 @@ async def drive_open_loop(
     errors = [f"{type(r).__name__}: {r}" for r in results if isinstance(r, BaseException)]
     acked = {oid: t for oid, t in checkout.sent_at.items() if oid in intended}
     return OpenLoopRun(intended, wall0, time.time(), acked, max_lag, errors)
+
+
+async def wait_for_ends(
+    watcher: OrderWatcher,
+    order_ids: Sequence[UUID],
+    *,
+    limit_seconds: float,
+    stall_seconds: float = STALL_SECONDS,
+    progress: Callable[[int], None] | None = None,
+) -> dict[UUID, str | None]:
+    """Each order's end event (None: not ended), once all ended or waiting stopped paying off.
+
+    Gives up after ``limit_seconds``, or sooner when no order has ended for
+    ``stall_seconds``: a stuck saga stays stuck, a slow suite keeps finishing orders.
+    """
+    started = time.monotonic()
+    last_count, last_change = -1, started
+    while True:
+        ends = {oid: watcher.terminal(oid) for oid in order_ids}
+        count = sum(1 for end in ends.values() if end)
+        if progress:
+            progress(count)
+        now = time.monotonic()
+        if count != last_count:
+            last_count, last_change = count, now
+        if (
+            count == len(order_ids)
+            or now - started >= limit_seconds
+            or now - last_change >= stall_seconds
+        ):
+            return ends
+        await asyncio.sleep(0.25)
 
 
 # --------------------------------------------------------------------------- raw broker
@@ -251,19 +285,29 @@ async def delete_topic(bootstrap: str, topic: str) -> None:
             await admin.close()
 
 
-async def count_messages(bootstrap: str, topics: Iterable[str]) -> dict[str, int]:
-    """How many messages each topic holds, counted by reading it from the start.
+@dataclass
+class MessageCount:
+    """Messages per topic, and per key for the keys asked about."""
+
+    by_topic: dict[str, int]
+    by_key: dict[bytes, int]
+
+
+async def count_messages(
+    bootstrap: str, topics: Iterable[str], *, keys: Iterable[bytes] = ()
+) -> MessageCount:
+    """How many messages each topic holds (and each of ``keys`` across them), read from the start.
 
     Tansu's ListOffsets answers below the real end when the last batch of a partition
     holds several records, so end offsets are only a lower bound here: read at least
     up to them, then until the topics stay quiet.
     """
     names = list(topics)
+    result = MessageCount(dict.fromkeys(names, 0), dict.fromkeys(keys, 0))
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
     )
     await consumer.start()
-    counts = dict.fromkeys(names, 0)
     try:
         await consumer.topics()
         tps = [
@@ -272,16 +316,19 @@ async def count_messages(bootstrap: str, topics: Iterable[str]) -> dict[str, int
             for p in sorted(consumer.partitions_for_topic(t) or ())
         ]
         if not tps:
-            return counts
+            return result
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         at_least = await consumer.end_offsets(tps)
         while True:
             batch = await consumer.getmany(timeout_ms=300, max_records=50_000)
             for tp, records in batch.items():
-                counts[tp.topic] += len(records)
+                result.by_topic[tp.topic] += len(records)
+                for record in records:
+                    if record.key in result.by_key:
+                        result.by_key[record.key] += 1
             if not batch and await _caught_up(consumer, at_least):
-                return counts
+                return result
     finally:
         await consumer.stop()
 
@@ -447,21 +494,34 @@ class SuiteResult:
     unexpected: int
     drain_seconds: float | None
     messages_by_topic: dict[str, int]
+    messages_per_saga: float | None  # mean over completed sagas of the messages keyed by them
     db_commits: int
 
     @property
     def messages_total(self) -> int:
         return sum(self.messages_by_topic.values())
 
-    def per_saga(self, count: int) -> float | None:
-        return count / self.placed if self.placed else None
+    @property
+    def unfinished(self) -> int:
+        return self.final_states.get("unfinished", 0)
+
+    @property
+    def db_commits_per_saga(self) -> float | None:
+        """Meaningful only when every saga finished (else partial sagas are in the count)."""
+        return self.db_commits / self.placed if self.placed and not self.unfinished else None
 
     def as_dict(self) -> dict[str, Any]:
         def ms(s: LatencySummary | None) -> dict[str, float | int] | None:
             return s.scaled(1000).as_dict() if s else None
 
-        per_msg = self.per_saga(self.messages_total)
-        per_commit = self.per_saga(self.db_commits)
+        per_commit = self.db_commits_per_saga
+        notes = []
+        if self.unfinished:
+            notes.append(
+                f"{self.unfinished} sagas had not finished when waiting stopped: latencies are"
+                " those of finished sagas only (the unfinished ones took longer), and DB commits"
+                " per saga is left out"
+            )
         return {
             "offered_rate_per_second": self.offered_rate,
             "orders_placed": self.placed,
@@ -480,9 +540,14 @@ class SuiteResult:
             ),
             "messages_by_topic": self.messages_by_topic,
             "messages_total": self.messages_total,
-            "messages_per_saga": round(per_msg, 2) if per_msg is not None else None,
+            "messages_per_saga": (
+                round(self.messages_per_saga, 2) if self.messages_per_saga is not None else None
+            ),
+            "messages_per_saga_counts": "messages keyed by the order id, all topics,"
+            " averaged over completed sagas",
             "db_commits": self.db_commits,
             "db_commits_per_saga": round(per_commit, 2) if per_commit is not None else None,
+            "notes": notes,
         }
 
 
@@ -519,9 +584,12 @@ async def run_suite_load(
         run = await drive_open_loop(
             checkout, order_ids, rate_per_second, lambda _i, oid: make_order(rng, order_id=oid)
         )
-        drain_timeout = max(60.0, 3 * duration)
-        console.print(f"sent; waiting up to {drain_timeout:g} s for every saga to finish")
-        final = await watcher.wait_terminal(order_ids, drain_timeout)
+        drain_limit = max(120.0, 5 * duration)
+        console.print(
+            f"sent; waiting for every saga to finish (at most {drain_limit:g} s,"
+            f" or until none finishes for {STALL_SECONDS:g} s)"
+        )
+        final = await wait_for_ends(watcher, order_ids, limit_seconds=drain_limit)
         shipped = {oid: first_seen_at(watcher, oid, "OrderDispatched") for oid in order_ids}
         completed = {oid: first_seen_at(watcher, oid, "OrderCompleted") for oid in order_ids}
         last_terminal = max(
@@ -534,7 +602,8 @@ async def run_suite_load(
             default=None,
         )
     await asyncio.sleep(0.5)  # let relays of the last events settle before counting
-    counted_after = await count_messages(bootstrap, topics)
+    keys = [str(oid).encode() for oid in order_ids]
+    counted_after = await count_messages(bootstrap, topics, keys=keys)
     commits_after = await asyncio.to_thread(commits, stack.servers.postgres, databases)
 
     measured_start = run.started_at + warmup
@@ -562,12 +631,19 @@ async def run_suite_load(
         unexpected=len(outcomes.unexpected),
         drain_seconds=(last_terminal - run.finished_at) if last_terminal else None,
         messages_by_topic={
-            t: counted_after[t] - counted_before[t]
+            t: counted_after.by_topic[t] - counted_before.by_topic[t]
             for t in topics
-            if counted_after[t] - counted_before[t]
+            if counted_after.by_topic[t] - counted_before.by_topic[t]
         },
+        messages_per_saga=mean_or_none(
+            [counted_after.by_key[str(oid).encode()] for oid, t in completed.items() if t]
+        ),
         db_commits=commits_after - commits_before,
     )
+
+
+def mean_or_none(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
 
 
 def first_seen_at(watcher: OrderWatcher, order_id: UUID, event_type: str) -> float | None:
@@ -580,7 +656,9 @@ def first_seen_at(watcher: OrderWatcher, order_id: UUID, event_type: str) -> flo
 
 
 def machine() -> dict[str, Any]:
+    """The machine, and how busy it was before we started (other work skews every number)."""
     return {
+        "load_average_1_5_15_min_at_start": [round(x, 2) for x in os.getloadavg()],
         "cpu_count_logical": os.cpu_count(),
         "cpu_count_physical": psutil.cpu_count(logical=False),
         "memory_bytes": psutil.virtual_memory().total,
@@ -629,9 +707,13 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
                 "last saga finished after last send",
                 f"{suite['drain_seconds_after_last_send']:.1f} s",
             )
-        t.add_row("messages per saga (all topics)", f"{suite['messages_per_saga'] or '-'}")
+        t.add_row(
+            "messages per completed saga (all topics)", f"{suite['messages_per_saga'] or '-'}"
+        )
         t.add_row("DB commits per saga (approx.)", f"{suite['db_commits_per_saga'] or '-'}")
         console.print(t)
+        for note in suite.get("notes", ()):
+            console.print(Text(note, style="yellow"))
     elif data.get("suite_error"):
         console.print(Text(f"suite not measured: {data['suite_error']}", style="red"))
 
@@ -669,7 +751,7 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         s.add_column("comparison")
         s.add_column("value", justify="right")
         for label, value in ratios.items():
-            s.add_row(label, "-" if value is None else f"{value:,.3f}")
+            s.add_row(label, "-" if value is None else f"{value:,.4g}")
         console.print(s)
 
 
@@ -684,7 +766,7 @@ def side_by_side(data: dict[str, Any]) -> dict[str, float | None]:
     db = suite.get("db_commits_per_saga")
 
     def ratio(a: float | None, b: float | None) -> float | None:
-        return float(fmt_ratio(a, b)) if fmt_ratio(a, b) != "-" else None
+        return a / b if a is not None and b else None
 
     return {
         "completed sagas/s ÷ pgbench tps": ratio(completed, tps),
@@ -743,6 +825,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return ns
 
 
+def warn_if_busy(machine_info: dict[str, Any]) -> str | None:
+    """A warning when other work already keeps the machine's cores busy."""
+    load = machine_info["load_average_1_5_15_min_at_start"][0]
+    cores = machine_info["cpu_count_logical"] or 1
+    if load <= cores * 0.5:
+        return None
+    return (
+        f"the machine is busy before the benchmark starts (load average {load:.1f} on"
+        f" {cores} cores): every number below will be lower than on an idle machine"
+    )
+
+
 def interrupt_on_sigterm() -> None:
     """SIGTERM ends a run the way Ctrl-C does: through the same cleanup."""
 
@@ -764,6 +858,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     stack: Stack | None = None
     servers: Servers | None = None
     exit_code = 0
+    busy = warn_if_busy(data["machine"])
+    if busy:
+        console.print(Text(busy, style="yellow"))
+        data["warnings"] = [busy]
     try:
         console.print("Starting PostgreSQL (embedded) and Kafka (Tansu)…")
         servers = start_servers(args.root)

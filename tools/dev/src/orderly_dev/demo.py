@@ -33,12 +33,14 @@ from rich.text import Text
 
 from orderly_dev.bench import (
     FAST_SETTINGS,
+    STALL_SECONDS,
     OpenLoopRun,
     PromptOrderWatcher,
     drive_open_loop,
     first_seen_at,
     interrupt_on_sigterm,
     stop_and_verify,
+    wait_for_ends,
 )
 from orderly_dev.checkout import DEMO_SKUS, Checkout, make_order
 from orderly_dev.report import (
@@ -109,8 +111,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def finish_timeout(orders: int, rate_per_second: float) -> float:
-    """Time to place every order, plus a drain allowance that grows with the count."""
-    return orders / rate_per_second + max(30.0, 0.25 * orders)
+    """Time to place every order, plus an allowance that grows with the count."""
+    return orders / rate_per_second + max(120.0, 2.0 * orders)
 
 
 async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Console) -> DemoResult:
@@ -127,7 +129,8 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
     console.print(
         f"\n[bold]Placing {args.orders} orders[/] at {args.rate:g}/s"
         f" ({sum(sold_out)} with the sold-out item);"
-        f" waiting up to {timeout:.0f} s for all to finish"
+        f" waiting for all to finish (at most {timeout:.0f} s,"
+        f" or until none finishes for {STALL_SECONDS:g} s)"
     )
     async with PromptOrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
         with Progress(
@@ -140,9 +143,10 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
             placed_bar = progress.add_task("placed", total=args.orders)
             finished_bar = progress.add_task("finished", total=args.orders)
             waiting = asyncio.create_task(
-                watcher.wait_terminal(
+                wait_for_ends(
+                    watcher,
                     order_ids,
-                    timeout,
+                    limit_seconds=timeout,
                     progress=lambda n: progress.update(finished_bar, completed=n),
                 )
             )

@@ -151,12 +151,6 @@ def fmt_ms(summary: LatencySummary | None, what: str = "p50") -> str:
     return f"{getattr(summary, what) * 1000:,.0f} ms"
 
 
-def fmt_ratio(numerator: float | None, denominator: float | None) -> str:
-    if not numerator or not denominator:
-        return "-"
-    return f"{numerator / denominator:.3f}"
-
-
 def latency_table_rows(
     named: Sequence[tuple[str, LatencySummary | None]],
 ) -> list[tuple[str, str, str, str, str, str]]:
