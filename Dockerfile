@@ -20,12 +20,10 @@ COPY shared/schemas /src/shared/schemas
 COPY shared/servicekit /src/shared/servicekit
 COPY services/${SERVICE} /src/services/${SERVICE}
 # Not editable: the packages (with their Alembic migrations as package data) are copied into
-# the venv, so the runtime stage needs nothing from /src. orderly_schemas validates e-mail
-# addresses with pydantic's EmailStr, which needs email-validator; orderly-schemas does not
-# declare it (pydantic[email]) yet, so it is named here. The import afterwards fails the
+# the venv, so the runtime stage needs nothing from /src. The import afterwards fails the
 # build, not the container, when a runtime dependency is missing.
 RUN /opt/orderly/bin/pip install -c /src/constraints.txt \
-        /src/shared/schemas /src/shared/servicekit "/src/services/${SERVICE}" email-validator \
+        /src/shared/schemas /src/shared/servicekit "/src/services/${SERVICE}" \
     && /opt/orderly/bin/python -c "import orderly_${SERVICE}.bootstrap"
 
 # --- runtime -------------------------------------------------------------------------------
