@@ -618,11 +618,13 @@ def test_compose_builds_and_publishes_each_service() -> None:
         assert spec["build"] == {"context": ".", "args": {"SERVICE": service}}
         assert spec["image"] == f"orderly/{service}:dev"
         assert spec["ports"] == [f"{HOST_PORTS[service]}:{CONTAINER_PORT}"]
+        assert spec["read_only"] is True
+        assert spec["tmpfs"] == ["/tmp"]
 
 
 def test_compose_services_wait_for_what_they_need_and_report_health() -> None:
     services = compose()["services"]
-    one_shot_or_shell_less = {"topic-init", "otel-collector"}
+    one_shot_or_shell_less = {"topic-init", "inventory-seed", "otel-collector"}
 
     for service in SERVICES:
         assert services[service]["depends_on"] == {
@@ -661,6 +663,17 @@ def test_compose_sets_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> Non
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", CONTAINER_PORT)
         assert settings.kafka_bootstrap_servers == "kafka:9092"
         assert settings.otlp_endpoint == "http://otel-collector:4318"
+
+
+def test_compose_demo_seed_runs_the_inventory_command_after_migration() -> None:
+    services = compose()["services"]
+    seed, inventory = services["inventory-seed"], services["inventory"]
+
+    assert seed["profiles"] == ["demo"]
+    assert (seed["image"], seed["build"]) == (inventory["image"], inventory["build"])
+    assert seed["environment"] == inventory["environment"]
+    assert seed["command"] == ["python", "-m", "orderly_inventory", "seed-demo"]
+    assert seed["depends_on"] == {"inventory": {"condition": "service_healthy"}}
 
 
 def test_compose_databases_are_created_by_the_init_script() -> None:
