@@ -21,11 +21,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid4
 
 import psutil
@@ -59,6 +59,8 @@ FAST_SETTINGS: dict[str, dict[str, str]] = {
 }
 
 PGBENCH_DATABASE = "orderly_pgbench"
+
+T = TypeVar("T")
 
 #: Tansu answers a fetch only when its max wait expires, not when data arrives, so a
 #: consumer with aiokafka's default (500 ms) sees each message ~200 ms late.
@@ -846,6 +848,26 @@ def interrupt_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, handler)
 
 
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` where SIGTERM, like Ctrl-C, cancels the work and cleans up.
+
+    Raises KeyboardInterrupt either way, so that one ``except`` stops the stack.
+    """
+
+    async def guarded() -> T:
+        task = asyncio.current_task()
+        assert task is not None
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+        return await coro
+
+    try:
+        return asyncio.run(guarded())
+    except asyncio.CancelledError:
+        raise KeyboardInterrupt("SIGTERM") from None
+    finally:
+        interrupt_on_sigterm()  # the loop resets SIGTERM to its default when it closes
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     interrupt_on_sigterm()
@@ -893,7 +915,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "seed": args.seed,
             "services": _service_settings(stack) if stack else {},
         }
-        data["broker"], data["postgres"] = asyncio.run(
+        data["broker"], data["postgres"] = run_async(
             measure_raw(
                 servers,
                 messages=args.raw_messages,
@@ -903,7 +925,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if stack and "suite_error" not in data:
             try:
-                suite = asyncio.run(
+                suite = run_async(
                     run_suite_load(
                         stack,
                         rate_per_second=args.rate,

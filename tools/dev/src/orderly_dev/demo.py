@@ -39,6 +39,7 @@ from orderly_dev.bench import (
     drive_open_loop,
     first_seen_at,
     interrupt_on_sigterm,
+    run_async,
     stop_and_verify,
     wait_for_ends,
 )
@@ -300,7 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             console.print(f"  {name:<12} {proc.url}  (log {proc.log_path.name})")
         console.print("Seeding the demo catalogue (inventory seed-demo)…")
         stack.run_command("inventory", "seed-demo")
-        result = asyncio.run(place_and_watch(stack, args, console))
+        result = run_async(place_and_watch(stack, args, console))
         print_summary(console, stack, result)
         if not args.exit_after:
             console.print("\nThe suite keeps running. [bold]Ctrl-C[/] stops everything.")
