@@ -112,6 +112,13 @@ def kustomize(overlay: str) -> tuple[dict[str, Any], ...]:
     return tuple(doc for doc in yaml.safe_load_all(done.stdout) if doc)
 
 
+def quantity(amount: str | int) -> float:
+    """A Kubernetes resource quantity (``250m``, ``1``, ``512Mi``, ``1Gi``) as a number."""
+    units = {"m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "k": 1e3, "M": 1e6, "G": 1e9}
+    number, unit = re.fullmatch(r"([0-9.]+)([a-zA-Z]*)", str(amount)).groups()  # type: ignore[union-attr]
+    return float(number) * units.get(unit, 1)
+
+
 def of_kind(resources: tuple[dict[str, Any], ...], kind: str) -> dict[str, dict[str, Any]]:
     return {r["metadata"]["name"]: r for r in resources if r["kind"] == kind}
 
@@ -487,8 +494,11 @@ def test_dev_runs_one_small_pod_per_service() -> None:
     for name, deployment in of_kind(dev, "Deployment").items():
         assert deployment["spec"]["replicas"] == 1
         small = containers(deployment)["app"]["resources"]
-        assert small != big[name]["resources"]
-        assert small["limits"]["memory"] < big[name]["resources"]["limits"]["memory"]
+        for bound in ("requests", "limits"):
+            for resource in ("cpu", "memory"):
+                dev_amount = quantity(small[bound][resource])
+                production_amount = quantity(big[name]["resources"][bound][resource])
+                assert dev_amount < production_amount, f"{name} {bound}.{resource}"
     assert not of_kind(dev, "HorizontalPodAutoscaler")
 
 
@@ -798,14 +808,11 @@ def test_the_image_is_one_recipe_run_as_a_non_root_user() -> None:
     (cmd,) = [a for op, a in instructions if op == "CMD"]
     (install,) = [a for op, a in instructions if op == "RUN" and "pip install" in a]
     uid = int(user.split(":")[0])
-    pod_security = [
-        d["spec"]["template"]["spec"]["securityContext"]
-        for d in of_kind(kustomize("production"), "Deployment").values()
-    ]
+    pod_defaults = load_yaml(K8S / "base" / "pod-defaults.yaml")["spec"]["template"]["spec"]
 
     assert "PYTHON_IMAGE=python:3.11-slim" in args
     assert "SERVICE" in args
     assert uid != 0
     assert "-c /src/constraints.txt" in install
     assert "orderly_${SERVICE} serve" in cmd
-    assert all(s["runAsUser"] == uid for s in pod_security)
+    assert pod_defaults["securityContext"]["runAsUser"] == uid
