@@ -24,6 +24,7 @@ from orderly_schemas.inventory import (
     ShipmentFailed,
     ShipOrder,
     StockReleased,
+    StockReservationExpired,
     StockReservationFailed,
     StockReserved,
 )
@@ -34,6 +35,7 @@ from orderly_schemas.order import (
     OrderConfirmed,
     OrderDelivered,
     OrderDispatched,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -42,6 +44,7 @@ from orderly_schemas.payment import (
     PaymentCaptured,
     PaymentFailed,
     PaymentRefunded,
+    PaymentVoided,
     RefundFailed,
     RefundPayment,
 )
@@ -186,6 +189,15 @@ def stock_released() -> StockReleased:
     return StockReleased(order_id=ORDER_ID, occurred_at=at(5), reason="payment declined")
 
 
+def stock_reservation_expired() -> StockReservationExpired:
+    return StockReservationExpired(
+        order_id=ORDER_ID,
+        occurred_at=at(31),
+        reason="reservation older than its time-to-live of 1800s",
+        allocations=[Allocation(sku="MUG-CERAMIC-350", warehouse="hamburg-2", quantity=1)],
+    )
+
+
 def order_shipped() -> OrderShipped:
     return OrderShipped(
         order_id=ORDER_ID,
@@ -255,7 +267,28 @@ def refund_failed() -> RefundFailed:
         occurred_at=at(95),
         refund_id=f"refund-{ORDER_ID}-1",
         amount=TOTAL,
-        reason="provider timeout after 3 attempts",
+        reason="provider timeout",
+        attempts=3,
+    )
+
+
+def payment_voided() -> PaymentVoided:
+    return PaymentVoided(
+        order_id=ORDER_ID,
+        occurred_at=at(4),
+        refund_id=f"{ORDER_ID}:cancelled",
+        reason="cancelled by the customer before payment was captured",
+    )
+
+
+def order_needs_attention() -> OrderNeedsAttention:
+    return OrderNeedsAttention(
+        order_id=ORDER_ID,
+        order_number=ORDER_NUMBER,
+        customer_id=CUSTOMER_ID,
+        occurred_at=at(200),
+        reason="refund failed after 5 attempts: refund rejected by provider",
+        amount=TOTAL,
     )
 
 
@@ -290,12 +323,14 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     OrderDispatched: order_dispatched,
     OrderDelivered: order_delivered,
     OrderCompleted: order_completed,
+    OrderNeedsAttention: order_needs_attention,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
     ShipOrder: ship_order,
     StockReserved: stock_reserved,
     StockReservationFailed: stock_reservation_failed,
     StockReleased: stock_released,
+    StockReservationExpired: stock_reservation_expired,
     OrderShipped: order_shipped,
     ShipmentFailed: shipment_failed,
     ShipmentDelivered: shipment_delivered,
@@ -305,6 +340,7 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     PaymentFailed: payment_failed,
     PaymentRefunded: payment_refunded,
     RefundFailed: refund_failed,
+    PaymentVoided: payment_voided,
     NotificationSent: notification_sent,
     NotificationFailed: notification_failed,
 }

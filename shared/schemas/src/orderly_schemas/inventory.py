@@ -64,6 +64,15 @@ class OrderShipped(InventoryEvent):
     tracking_number: str
 
 
+class StockReservationExpired(InventoryEvent):
+    """A reservation outlived its time-to-live and was released; the order cannot ship."""
+
+    reason: str
+    allocations: list[Allocation] = Field(
+        default_factory=list, description="the stock that was held and is available again"
+    )
+
+
 class ShipmentFailed(InventoryEvent):
     reason: str
 

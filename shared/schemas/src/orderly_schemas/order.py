@@ -63,3 +63,10 @@ class OrderCompleted(OrderEvent):
     """The customer confirmed receipt, or the auto-confirm delay passed."""
 
     confirmed_by: str = Field(description="'customer' or 'auto-confirm'")
+
+
+class OrderNeedsAttention(OrderEvent):
+    """The saga could not finish on its own (a refund kept failing); a person must act."""
+
+    reason: str
+    amount: Money | None = Field(default=None, description="the money at stake, if any")

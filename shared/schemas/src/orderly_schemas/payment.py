@@ -23,7 +23,11 @@ class CapturePayment(PaymentCommand):
 
 
 class RefundPayment(PaymentCommand):
-    """Refund ``amount``; ``refund_id`` makes the request idempotent."""
+    """Refund ``amount``; ``refund_id`` makes the request idempotent.
+
+    Sent for an order whose payment was never captured, it voids the order's payment
+    instead: no capture will happen for the order afterwards (PaymentVoided).
+    """
 
     refund_id: str = Field(min_length=1, max_length=100)
     amount: Money
@@ -53,7 +57,17 @@ class PaymentRefunded(PaymentEvent):
     provider_reference: str
 
 
+class PaymentVoided(PaymentEvent):
+    """The order's payment was never captured and never will be: nothing to refund."""
+
+    refund_id: str = Field(description="the RefundPayment that found nothing captured")
+    reason: str
+
+
 class RefundFailed(PaymentEvent):
+    """The refund did not happen: refused, or still failing after every retry."""
+
     refund_id: str
     amount: Money
     reason: str
+    attempts: int = Field(default=1, ge=1, description="provider attempts made before giving up")
