@@ -20,7 +20,7 @@ from orderly_notification.domain.notifications import (
     RecipientUnknownError,
 )
 from orderly_notification.domain.templates import render
-from orderly_schemas.order import OrderConfirmed, OrderEvent
+from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +37,8 @@ async def send_order_confirmation(
 
 
 async def notify_customer(uow: UnitOfWork, event: OrderEvent, *, channel: Channel) -> None:
-    """Render the event's message, send it, record it and announce the outcome, once."""
-    if uow.cause is None:
-        raise ValueError("a notification answers a consumed message; this unit of work has none")
-    source_message_id = uow.cause.id
+    """Render the event's message, send it to the customer, record it and announce it, once."""
     repo = NotificationRepository(uow.session)
-    if await repo.notified(source_message_id):
-        log.info("message %s was already notified; nothing sent", source_message_id)
-        return
     recipient = await repo.recipient_of(event.order_id)
     if recipient is None:
         # Retried by the kit: OrderConfirmed comes first on the order's partition.
@@ -52,6 +46,24 @@ async def notify_customer(uow: UnitOfWork, event: OrderEvent, *, channel: Channe
             f"no recipient known for order {event.order_number} ({event.order_id}) yet;"
             f" {event.message_type()} waits for its OrderConfirmed"
         )
+    await _notify(uow, event, channel=channel, recipient=recipient)
+
+
+async def notify_finance(
+    uow: UnitOfWork, event: OrderNeedsAttention, *, channel: Channel, recipient: str
+) -> None:
+    """Tell the finance team about an order whose money the saga could not settle."""
+    await _notify(uow, event, channel=channel, recipient=recipient)
+
+
+async def _notify(uow: UnitOfWork, event: OrderEvent, *, channel: Channel, recipient: str) -> None:
+    if uow.cause is None:
+        raise ValueError("a notification answers a consumed message; this unit of work has none")
+    source_message_id = uow.cause.id
+    repo = NotificationRepository(uow.session)
+    if await repo.notified(source_message_id):
+        log.info("message %s was already notified; nothing sent", source_message_id)
+        return
     message = render(event)
     status, failure_reason = NotificationStatus.SENT, None
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from orderly_kit.settings import ServiceSettings
@@ -13,3 +14,8 @@ class NotificationSettings(ServiceSettings):
     service_name: str = "notification"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_notification"
     http_port: int = 8004
+    finance_recipient: str = Field(
+        default="finance@orderly.example",
+        min_length=3,
+        description="where orders needing attention (a refund that kept failing) are reported",
+    )

@@ -30,6 +30,7 @@ from orderly_schemas.order import (
     OrderDelivered,
     OrderDispatched,
     OrderEvent,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -216,3 +217,24 @@ async def test_a_channel_failure_is_recorded_and_announced(database: Database) -
     )
     [(kind, body)] = await published(database)
     assert (kind, body["reason"]) == ("NotificationFailed", row["failure_reason"])
+
+
+async def test_an_order_needing_attention_is_reported_to_finance_not_the_customer(
+    database: Database, channel: RecordingChannel
+) -> None:
+    order_id = uuid4()
+    await deliver(database, confirmed(order_id), channel, message_id="m-confirmed")
+    event = OrderNeedsAttention(**common(order_id), reason="refund failed", amount=TOTAL)
+    cause = Envelope(id="m-attention", type=event.message_type(), source="/test")
+
+    for _ in range(2):  # redelivered: reported once
+        async with database.transaction() as session:
+            uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
+            await handlers.notify_finance(
+                uow, event, channel=channel, recipient="finance@shop.example"
+            )
+
+    row = (await notification_rows(database))[-1]
+    assert (row["template"], row["recipient"]) == ("order_needs_attention", "finance@shop.example")
+    assert channel.sent[-1][0] == "finance@shop.example"
+    assert len(channel.sent) == 2

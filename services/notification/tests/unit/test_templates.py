@@ -18,6 +18,7 @@ from orderly_schemas.order import (
     OrderDelivered,
     OrderDispatched,
     OrderEvent,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -51,6 +52,9 @@ EVENTS: list[OrderEvent] = [
     OrderDispatched(**COMMON, carrier="SimPost", tracking_numbers=["SP0001", "SP0002"]),
     OrderDelivered(**COMMON, delivered_at=AT),
     OrderCompleted(**COMMON, confirmed_by="customer"),
+    OrderNeedsAttention(
+        **COMMON, reason="refund failed after 5 attempt(s): rejected", amount=eur(2999)
+    ),
 ]
 
 
@@ -73,6 +77,7 @@ def test_each_event_has_its_own_template() -> None:
         "order_dispatched",
         "order_delivered",
         "order_completed",
+        "order_needs_attention",
     ]
 
 
@@ -108,6 +113,14 @@ def test_the_dispatch_message_names_the_carrier_and_every_tracking_number() -> N
 
 def test_the_delivery_message_says_when() -> None:
     assert "01 March 2026, 12:30 UTC" in render(EVENTS[5]).body
+
+
+def test_finance_learns_why_how_much_and_how_to_retry() -> None:
+    body = render(EVENTS[7]).body
+
+    assert "refund failed after 5 attempt(s): rejected" in body
+    assert "EUR 29.99" in body
+    assert "sagas retry ORD-0000042" in body
 
 
 def test_an_event_without_a_template_is_refused() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 from orderly_kit.service import Service, build_service
 from orderly_order import __version__
 from orderly_order.adapters import orm
-from orderly_order.entrypoints import consumers, http
+from orderly_order.entrypoints import consumers, http, jobs
 from orderly_order.settings import OrderSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -26,5 +26,6 @@ def build(settings: OrderSettings | None = None) -> Service:
         migrations_dir=MIGRATIONS,
     )
     consumers.register(service)
+    jobs.register(service)
     service.http.include_router(http.router(service))
     return service

@@ -4,26 +4,41 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from uuid import UUID
 
-from sqlalchemy import select
+from prometheus_client import Counter
+from sqlalchemy import insert, select
 
 from orderly_kit.messaging import Messaging, UnitOfWork
-from orderly_order.adapters.orm import orders
+from orderly_order.adapters.orm import orders, saga_operator_actions
 from orderly_order.adapters.repository import OrderRepository
-from orderly_order.domain.order import Order, Status
+from orderly_order.domain.order import Order, OrderStateError, Status, Timeouts
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
     OrderShipped,
     ShipmentDelivered,
     ShipmentFailed,
+    StockReleased,
+    StockReservationExpired,
     StockReservationFailed,
     StockReserved,
 )
-from orderly_schemas.payment import PaymentCaptured, PaymentFailed
+from orderly_schemas.payment import (
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentVoided,
+    RefundFailed,
+)
 
 log = logging.getLogger(__name__)
+
+DEADLINES = Counter(
+    "orderly_saga_deadlines_expired_total",
+    "Saga waits that ran out, by the state that waited and what the saga did",
+    ["status", "action"],
+)
 
 
 def _now() -> datetime:
@@ -42,13 +57,15 @@ async def _flush(uow: UnitOfWork, repo: OrderRepository, order: Order) -> None:
     order.messages.clear()
 
 
-async def place_order(uow: UnitOfWork, event: OrderPlaced) -> None:
+async def place_order(uow: UnitOfWork, event: OrderPlaced, *, timeouts: Timeouts) -> None:
     """Accept a placed order once, however often checkout sends it."""
     repo = _repo(uow)
     if await repo.exists(event.order_id):
         log.info("order %s already placed; ignoring the repeat", event.order_id)
         return
-    order = Order.place(event, order_number=await repo.next_order_number(), now=_now())
+    order = Order.place(
+        event, order_number=await repo.next_order_number(), now=_now(), timeouts=timeouts
+    )
     await repo.add(order)
     for message in order.messages:
         await uow.publish(message)
@@ -66,8 +83,10 @@ async def _step(uow: UnitOfWork, order_id: UUID, name: str, act: Callable[[Order
         log.info("%s ignored: order %s is %s", name, order.order_number, order.status.value)
 
 
-async def record_stock_reserved(uow: UnitOfWork, event: StockReserved) -> None:
-    await _step(uow, event.order_id, "StockReserved", lambda o: o.stock_reserved(_now()))
+async def record_stock_reserved(
+    uow: UnitOfWork, event: StockReserved, *, timeouts: Timeouts
+) -> None:
+    await _step(uow, event.order_id, "StockReserved", lambda o: o.stock_reserved(_now(), timeouts))
 
 
 async def record_stock_reservation_failed(uow: UnitOfWork, event: StockReservationFailed) -> None:
@@ -79,44 +98,92 @@ async def record_stock_reservation_failed(uow: UnitOfWork, event: StockReservati
     )
 
 
-async def record_payment_captured(uow: UnitOfWork, event: PaymentCaptured) -> None:
+async def record_stock_reservation_expired(
+    uow: UnitOfWork, event: StockReservationExpired, *, timeouts: Timeouts
+) -> None:
+    await _step(
+        uow,
+        event.order_id,
+        "StockReservationExpired",
+        lambda o: o.reservation_expired(event.reason, _now(), timeouts),
+    )
+
+
+async def record_stock_released(uow: UnitOfWork, event: StockReleased) -> None:
+    await _step(uow, event.order_id, "StockReleased", lambda o: o.stock_released(_now()))
+
+
+async def record_payment_captured(
+    uow: UnitOfWork, event: PaymentCaptured, *, timeouts: Timeouts
+) -> None:
     await _step(
         uow,
         event.order_id,
         "PaymentCaptured",
-        lambda o: o.payment_captured(event.payment_id, event.amount, _now()),
+        lambda o: o.payment_captured(event.payment_id, event.amount, _now(), timeouts),
     )
 
 
-async def record_payment_failed(uow: UnitOfWork, event: PaymentFailed) -> None:
+async def record_payment_failed(
+    uow: UnitOfWork, event: PaymentFailed, *, timeouts: Timeouts
+) -> None:
     await _step(
-        uow, event.order_id, "PaymentFailed", lambda o: o.payment_failed(event.reason, _now())
+        uow,
+        event.order_id,
+        "PaymentFailed",
+        lambda o: o.payment_failed(event.reason, _now(), timeouts),
     )
 
 
-async def record_order_shipped(uow: UnitOfWork, event: OrderShipped) -> None:
+async def record_payment_refunded(uow: UnitOfWork, event: PaymentRefunded) -> None:
+    await _step(
+        uow, event.order_id, "PaymentRefunded", lambda o: o.refund_settled(event.refund_id, _now())
+    )
+
+
+async def record_payment_voided(uow: UnitOfWork, event: PaymentVoided) -> None:
+    await _step(
+        uow, event.order_id, "PaymentVoided", lambda o: o.refund_settled(event.refund_id, _now())
+    )
+
+
+async def record_refund_failed(uow: UnitOfWork, event: RefundFailed) -> None:
+    await _step(
+        uow,
+        event.order_id,
+        "RefundFailed",
+        lambda o: o.refund_failed(event.refund_id, event.reason, event.attempts, _now()),
+    )
+
+
+async def record_order_shipped(uow: UnitOfWork, event: OrderShipped, *, timeouts: Timeouts) -> None:
     await _step(
         uow,
         event.order_id,
         "OrderShipped",
-        lambda o: o.shipped(event.carrier, event.tracking_number, _now()),
+        lambda o: o.shipped(event.carrier, event.tracking_number, _now(), timeouts),
     )
 
 
-async def record_shipment_failed(uow: UnitOfWork, event: ShipmentFailed) -> None:
+async def record_shipment_failed(
+    uow: UnitOfWork, event: ShipmentFailed, *, timeouts: Timeouts
+) -> None:
     await _step(
-        uow, event.order_id, "ShipmentFailed", lambda o: o.shipment_failed(event.reason, _now())
+        uow,
+        event.order_id,
+        "ShipmentFailed",
+        lambda o: o.shipment_failed(event.reason, _now(), timeouts),
     )
 
 
 async def record_shipment_delivered(
-    uow: UnitOfWork, event: ShipmentDelivered, *, auto_complete_after: timedelta
+    uow: UnitOfWork, event: ShipmentDelivered, *, timeouts: Timeouts
 ) -> None:
     await _step(
         uow,
         event.order_id,
         "ShipmentDelivered",
-        lambda o: o.delivered(event.delivered_at, auto_complete_after, _now()),
+        lambda o: o.delivered(event.delivered_at, _now(), timeouts),
     )
 
 
@@ -131,15 +198,38 @@ async def confirm_receipt(uow: UnitOfWork, order_id: UUID) -> Order | None:
     return order
 
 
-async def complete_due_orders(messaging: Messaging, *, batch: int = 100) -> int:
-    """Complete delivered orders whose auto-confirm delay has passed; returns how many."""
+async def cancel_order(
+    uow: UnitOfWork, order_id: UUID, *, reason: str, timeouts: Timeouts
+) -> Order | None:
+    """The customer cancels; raises OrderStateError once the order has shipped.
+
+    The order row is locked, so a cancel racing a saga step (or another cancel)
+    runs strictly before or after it: exactly one outcome.
+    """
+    repo = _repo(uow)
+    order = await repo.get(order_id)
+    if order is None:
+        return None
+    if order.cancel(reason=reason, now=_now(), timeouts=timeouts):
+        await _flush(uow, repo, order)
+    return order
+
+
+async def process_due_deadlines(
+    messaging: Messaging, *, timeouts: Timeouts, batch: int = 100
+) -> int:
+    """Act on saga waits that ran out (re-send, compensate, auto-complete); returns how many.
+
+    Due orders are claimed with SKIP LOCKED, so replicas share the work and a
+    saga step in progress on an order is never waited for.
+    """
     async with messaging.unit_of_work() as uow:
+        now = _now()
         due = (
             await uow.session.scalars(
                 select(orders.c.order_id)
-                .where(orders.c.status == Status.DELIVERED.value)
-                .where(orders.c.auto_complete_at <= _now())
-                .order_by(orders.c.auto_complete_at)
+                .where(orders.c.deadline_at <= now)
+                .order_by(orders.c.deadline_at)
                 .limit(batch)
                 .with_for_update(skip_locked=True)
             )
@@ -147,6 +237,91 @@ async def complete_due_orders(messaging: Messaging, *, batch: int = 100) -> int:
         repo = _repo(uow)
         for order_id in due:
             order = await repo.get(order_id)
-            if order is not None and order.complete(confirmed_by="auto-confirm", now=_now()):
+            if order is None:
+                continue
+            before, resends = order.status, order.resends
+            if order.deadline_passed(now, timeouts):
+                DEADLINES.labels(before.value, _action(before, order, resends)).inc()
                 await _flush(uow, repo, order)
     return len(due)
+
+
+def _action(before: Status, order: Order, resends_before: int) -> str:
+    if order.status is before:
+        return "resent" if order.resends > resends_before else "cleared"
+    return {
+        Status.COMPLETED: "completed",
+        Status.CANCELLING: "compensated",
+        Status.NEEDS_ATTENTION: "needs_attention",
+    }.get(order.status, order.status.value)
+
+
+async def retry_saga_step(
+    uow: UnitOfWork, order_id: UUID, *, operator: str, reason: str, timeouts: Timeouts
+) -> Order:
+    """An operator sends the current step's commands again; audited."""
+    return await _operate(
+        uow,
+        order_id,
+        action="retry",
+        operator=operator,
+        reason=reason,
+        act=lambda o: o.retry_current_step(_now(), timeouts),
+    )
+
+
+async def force_compensation(
+    uow: UnitOfWork, order_id: UUID, *, operator: str, reason: str, timeouts: Timeouts
+) -> Order:
+    """An operator gives up on a saga before shipment and undoes it; audited."""
+    return await _operate(
+        uow,
+        order_id,
+        action="compensate",
+        operator=operator,
+        reason=reason,
+        act=lambda o: o.force_compensation(
+            reason=f"compensation forced by {operator}: {reason}", now=_now(), timeouts=timeouts
+        ),
+    )
+
+
+async def _operate(
+    uow: UnitOfWork,
+    order_id: UUID,
+    *,
+    action: str,
+    operator: str,
+    reason: str,
+    act: Callable[[Order], object],
+) -> Order:
+    repo = OrderRepository(uow.session, caused_by=f"operator:{operator}")
+    order = await repo.get(order_id)
+    if order is None:
+        raise OrderStateError(f"no order {order_id}")
+    before = order.status
+    act(order)
+    sent = [m.message_type() for m in order.messages]
+    await _flush(uow, repo, order)
+    await uow.session.execute(
+        insert(saga_operator_actions).values(
+            order_id=order_id,
+            action=action,
+            operator=operator,
+            reason=reason,
+            status_before=before.value,
+            status_after=order.status.value,
+            messages_sent=sent,
+        )
+    )
+    log.warning(
+        "operator %s: %s on order %s (%s -> %s), sent %s: %s",
+        operator,
+        action,
+        order.order_number,
+        before.value,
+        order.status.value,
+        sent,
+        reason,
+    )
+    return order

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from orderly_kit.settings import ServiceSettings
+from orderly_order.domain.order import Timeouts
 
 
 class OrderSettings(ServiceSettings):
@@ -19,4 +22,33 @@ class OrderSettings(ServiceSettings):
         ge=0,
         description="a delivered order completes on its own after this long",
     )
-    auto_complete_poll_seconds: float = Field(default=1.0, gt=0)
+    reply_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="how long the saga waits for an answer to a command before sending it again",
+    )
+    max_resends: int = Field(
+        default=3,
+        ge=0,
+        le=100,
+        description="re-sends of an unanswered command before the saga compensates",
+    )
+    delivery_timeout_seconds: float = Field(
+        default=14 * 24 * 3600,
+        gt=0,
+        description="a shipped order with no delivery after this long needs attention",
+    )
+    deadline_poll_seconds: float = Field(
+        default=1.0, gt=0, description="how often expired saga deadlines are looked for"
+    )
+    saga_metrics_poll_seconds: float = Field(
+        default=15.0, gt=0, description="how often the sagas-per-state gauges are refreshed"
+    )
+
+    def timeouts(self) -> Timeouts:
+        return Timeouts(
+            reply=timedelta(seconds=self.reply_timeout_seconds),
+            max_resends=self.max_resends,
+            delivery=timedelta(seconds=self.delivery_timeout_seconds),
+            auto_complete=timedelta(seconds=self.auto_complete_after_seconds),
+        )

@@ -6,7 +6,7 @@ import asyncio
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import func, select
@@ -20,11 +20,14 @@ from orderly_order import handlers
 from orderly_order.adapters import orm
 from orderly_order.adapters.orm import order_status_history, orders, outbox
 from orderly_order.bootstrap import MIGRATIONS
+from orderly_order.domain.order import OrderStateError, Timeouts
 from orderly_schemas.base import Allocation
+from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import OrderShipped, ShipmentDelivered, StockReserved
 from orderly_schemas.payment import PaymentCaptured
 
 NOW = datetime.now(UTC)
+T = Timeouts(reply=timedelta(seconds=30), max_resends=1, auto_complete=timedelta(0))
 
 
 @pytest.fixture
@@ -46,10 +49,10 @@ async def test_an_order_placed_twice_is_numbered_and_confirmed_once(messaging: M
     event = make_order(random.Random(1))
     for _ in range(2):
         async with messaging.unit_of_work() as uow:
-            await handlers.place_order(uow, event)
+            await handlers.place_order(uow, event, timeouts=T)
     async with messaging.database.transaction() as s:
         rows = (await s.execute(select(orders.c.order_number, orders.c.status))).all()
-    assert rows == [("ORD-0000001", "confirmed")]
+    assert [tuple(r) for r in rows] == [("ORD-0000001", "confirmed")]
     assert await outbox_types(messaging) == ["OrderConfirmed", "ReserveStock"]
 
 
@@ -61,7 +64,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
         async with messaging.unit_of_work() as uow:
             await fn(uow, *args, **kw)
 
-    await step(handlers.place_order, event)
+    await step(handlers.place_order, event, timeouts=T)
     line = event.lines[0]
     await step(
         handlers.record_stock_reserved,
@@ -70,6 +73,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
             occurred_at=NOW,
             allocations=[Allocation(sku=line.sku, warehouse="east", quantity=line.quantity)],
         ),
+        timeouts=T,
     )
     await step(
         handlers.record_payment_captured,
@@ -80,6 +84,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
             amount=event.total,
             provider_reference="sim_1",
         ),
+        timeouts=T,
     )
     await step(
         handlers.record_order_shipped,
@@ -90,6 +95,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
             carrier="SimPost",
             tracking_number="SP000000000001",
         ),
+        timeouts=T,
     )
     await step(
         handlers.record_shipment_delivered,
@@ -100,10 +106,10 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
             tracking_number="SP000000000001",
             delivered_at=NOW,
         ),
-        auto_complete_after=timedelta(seconds=0),
+        timeouts=T,
     )
-    assert await handlers.complete_due_orders(messaging) == 1
-    assert await handlers.complete_due_orders(messaging) == 0
+    assert await handlers.process_due_deadlines(messaging, timeouts=T) == 1
+    assert await handlers.process_due_deadlines(messaging, timeouts=T) == 0
     async with messaging.database.transaction() as s:
         history = list(
             (
@@ -121,7 +127,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
 async def test_concurrent_replies_for_one_order_apply_once(messaging: Messaging) -> None:
     event = make_order(random.Random(3))
     async with messaging.unit_of_work() as uow:
-        await handlers.place_order(uow, event)
+        await handlers.place_order(uow, event, timeouts=T)
     reply = StockReserved(
         order_id=event.order_id,
         occurred_at=NOW,
@@ -130,10 +136,166 @@ async def test_concurrent_replies_for_one_order_apply_once(messaging: Messaging)
 
     async def deliver() -> None:
         async with messaging.unit_of_work() as uow:
-            await handlers.record_stock_reserved(uow, reply)
+            await handlers.record_stock_reserved(uow, reply, timeouts=T)
 
     await asyncio.gather(*(deliver() for _ in range(5)))
     assert (await outbox_types(messaging)).count("CapturePayment") == 1
     async with messaging.database.transaction() as s:
         n = await s.scalar(select(func.count()).select_from(order_status_history))
     assert n == 2
+
+
+async def order_row(m: Messaging, order_id: UUID) -> dict[str, object]:
+    async with m.database.transaction() as s:
+        row = (await s.execute(select(orders).where(orders.c.order_id == order_id))).mappings()
+        return dict(row.one())
+
+
+async def reserved_order(m: Messaging, seed: int) -> tuple[UUID, OrderPlaced]:
+    event = make_order(random.Random(seed))
+    async with m.unit_of_work() as uow:
+        await handlers.place_order(uow, event, timeouts=T)
+    async with m.unit_of_work() as uow:
+        await handlers.record_stock_reserved(
+            uow,
+            StockReserved(
+                order_id=event.order_id,
+                occurred_at=NOW,
+                allocations=[Allocation(sku=event.lines[0].sku, warehouse="east", quantity=1)],
+            ),
+            timeouts=T,
+        )
+    return event.order_id, event
+
+
+async def test_a_cancel_racing_the_payment_answer_ends_in_exactly_one_outcome(
+    messaging: Messaging,
+) -> None:
+    for seed in range(10, 16):
+        order_id, event = await reserved_order(messaging, seed)
+        captured = PaymentCaptured(
+            order_id=order_id,
+            occurred_at=NOW,
+            payment_id="pay_r",
+            amount=event.total,
+            provider_reference="sim_r",
+        )
+
+        async def cancel(oid: UUID = order_id) -> None:
+            async with messaging.unit_of_work() as uow:
+                await handlers.cancel_order(uow, oid, reason="race", timeouts=T)
+
+        async def capture(ev: PaymentCaptured = captured) -> None:
+            async with messaging.unit_of_work() as uow:
+                await handlers.record_payment_captured(uow, ev, timeouts=T)
+
+        await asyncio.gather(cancel(), capture(), cancel())
+        row = await order_row(messaging, order_id)
+        async with messaging.database.transaction() as s:
+            sent = (
+                await s.scalars(
+                    select(outbox.c.message_type).where(outbox.c.message_key == str(order_id))
+                )
+            ).all()
+        # Whichever came first, the other saw its result: one cancellation, one
+        # refund-or-void (after the capture, if there was one), one release.
+        assert row["status"] == "cancelling"
+        assert sent.count("RefundPayment") == 1
+        assert sent.count("OrderPaid") == sent.count("ShipOrder") <= 1
+        assert sent.count("OrderCancelled") == 1
+        assert sent.count("ReleaseStock") == 1
+
+
+async def test_deadlines_resend_then_compensate_and_survive_a_new_process(
+    messaging: Messaging,
+) -> None:
+    event = make_order(random.Random(20))
+    async with messaging.unit_of_work() as uow:
+        await handlers.place_order(uow, event, timeouts=T)
+    # The deadline is in the database; move it to the past as time would.
+    async with messaging.database.transaction() as s:
+        await s.execute(orders.update().values(deadline_at=NOW - timedelta(seconds=1)))
+    assert await handlers.process_due_deadlines(messaging, timeouts=T) == 1
+    assert (await order_row(messaging, event.order_id))["resends"] == 1
+    async with messaging.database.transaction() as s:
+        await s.execute(orders.update().values(deadline_at=NOW - timedelta(seconds=1)))
+    # A new Messaging stands in for a restarted process: nothing lives in memory.
+    restarted = Messaging(
+        database=messaging.database,
+        outbox=orm.outbox,
+        inbox=orm.inbox,
+        service="order",
+        signal=OutboxSignal(),
+    )
+    assert await handlers.process_due_deadlines(restarted, timeouts=T) == 1
+    row = await order_row(messaging, event.order_id)
+    assert row["status"] == "cancelling"
+    assert row["pending_compensations"] == ["release_stock"]
+    assert await outbox_types(messaging) == [
+        "OrderConfirmed",
+        "ReserveStock",
+        "ReserveStock",
+        "ReleaseStock",
+        "OrderCancelled",
+    ]
+
+
+async def test_operator_actions_are_audited_and_refused_when_they_do_not_apply(
+    messaging: Messaging,
+) -> None:
+    order_id, _ = await reserved_order(messaging, 30)
+    async with messaging.unit_of_work() as uow:
+        await handlers.retry_saga_step(
+            uow,
+            order_id,
+            operator="ops-ann",
+            reason="payment was down",
+            timeouts=T,
+        )
+    async with messaging.unit_of_work() as uow:
+        await handlers.force_compensation(
+            uow,
+            order_id,
+            operator="ops-ann",
+            reason="customer called",
+            timeouts=T,
+        )
+    with pytest.raises(OrderStateError, match="only an order awaiting"):
+        async with messaging.unit_of_work() as uow:
+            await handlers.force_compensation(
+                uow,
+                order_id,
+                operator="ops-bob",
+                reason="again",
+                timeouts=T,
+            )
+    async with messaging.database.transaction() as s:
+        audit = (
+            await s.execute(
+                select(
+                    orm.saga_operator_actions.c.action,
+                    orm.saga_operator_actions.c.operator,
+                    orm.saga_operator_actions.c.status_before,
+                    orm.saga_operator_actions.c.status_after,
+                    orm.saga_operator_actions.c.messages_sent,
+                ).order_by(orm.saga_operator_actions.c.id)
+            )
+        ).all()
+        history = (
+            await s.execute(
+                select(order_status_history.c.status, order_status_history.c.caused_by)
+                .where(order_status_history.c.order_id == order_id)
+                .order_by(order_status_history.c.id)
+            )
+        ).all()
+    assert [tuple(a) for a in audit] == [
+        ("retry", "ops-ann", "reserved", "reserved", ["CapturePayment"]),
+        (
+            "compensate",
+            "ops-ann",
+            "reserved",
+            "cancelling",
+            ["RefundPayment", "ReleaseStock", "OrderCancelled"],
+        ),
+    ]
+    assert history[-1] == ("cancelling", "operator:ops-ann")

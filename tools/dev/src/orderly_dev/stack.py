@@ -40,7 +40,7 @@ SERVICES: dict[str, ServiceSpec] = {
 
 #: Local runs use short delays so that orders complete within seconds.
 DEV_DEFAULTS: dict[str, dict[str, str]] = {
-    "order": {"ORDER_AUTO_COMPLETE_AFTER_SECONDS": "2", "ORDER_AUTO_COMPLETE_POLL_SECONDS": "0.5"},
+    "order": {"ORDER_AUTO_COMPLETE_AFTER_SECONDS": "2", "ORDER_DEADLINE_POLL_SECONDS": "0.5"},
     "inventory": {
         "INVENTORY_DELIVERY_DELAY_SECONDS": "1",
         "INVENTORY_DELIVERY_POLL_SECONDS": "0.5",

@@ -1,4 +1,5 @@
-"""The customer-facing message for each public order lifecycle event (no I/O)."""
+"""The message for each public order lifecycle event (no I/O): to the customer, or to
+finance for an order that needs attention."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from orderly_schemas.order import (
     OrderDelivered,
     OrderDispatched,
     OrderEvent,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -97,6 +99,17 @@ def _order_completed(e: OrderCompleted) -> tuple[str, str]:
     )
 
 
+def _order_needs_attention(e: OrderNeedsAttention) -> tuple[str, str]:
+    at_stake = f" Amount at stake: {format_money(e.amount)}." if e.amount else ""
+    return (
+        f"Action needed: order {e.order_number}",
+        f"Order {e.order_number} (customer {e.customer_id}) needs attention since"
+        f" {_when(e.occurred_at)}: {e.reason}.{at_stake}\n\n"
+        f"Look it up with GET /orders/{e.order_number}; once settled, retry with"
+        f" `python -m orderly_order sagas retry {e.order_number} --reason ...`.",
+    )
+
+
 _TEMPLATES: Final[dict[type[OrderEvent], tuple[str, Callable[[Any], tuple[str, str]]]]] = {
     OrderConfirmed: ("order_confirmed", _order_confirmed),
     OrderRejected: ("order_rejected", _order_rejected),
@@ -105,6 +118,7 @@ _TEMPLATES: Final[dict[type[OrderEvent], tuple[str, Callable[[Any], tuple[str, s
     OrderDispatched: ("order_dispatched", _order_dispatched),
     OrderDelivered: ("order_delivered", _order_delivered),
     OrderCompleted: ("order_completed", _order_completed),
+    OrderNeedsAttention: ("order_needs_attention", _order_needs_attention),
 }
 
 

@@ -8,6 +8,7 @@ from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
 from orderly_kit.service import Service, of_type
 from orderly_notification import handlers
 from orderly_notification.adapters.channels import Channel
+from orderly_notification.settings import NotificationSettings
 from orderly_schemas import topics
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import (
@@ -16,6 +17,7 @@ from orderly_schemas.order import (
     OrderConfirmed,
     OrderDelivered,
     OrderDispatched,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -25,6 +27,8 @@ UOW = Context(UOW_CONTEXT_KEY)
 
 def register(service: Service, *, channel: Channel) -> None:
     """Subscribe to the order lifecycle and declare the notification events."""
+    assert isinstance(service.settings, NotificationSettings)
+    finance = service.settings.finance_recipient
     lifecycle = service.subscriber(topics.ORDER_EVENTS)
 
     @lifecycle(filter=of_type(OrderConfirmed))
@@ -54,5 +58,9 @@ def register(service: Service, *, channel: Channel) -> None:
     @lifecycle(filter=of_type(OrderCompleted))
     async def on_order_completed(event: OrderCompleted, uow: UnitOfWork = UOW) -> None:
         await handlers.notify_customer(uow, event, channel=channel)
+
+    @lifecycle(filter=of_type(OrderNeedsAttention))
+    async def on_order_needs_attention(event: OrderNeedsAttention, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_finance(uow, event, channel=channel, recipient=finance)
 
     service.publishes(NotificationSent, NotificationFailed)

@@ -49,15 +49,23 @@ orders = Table(
     Column("placed_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("auto_complete_at", DateTime(timezone=True), nullable=True),
+    # The saga's persisted wait: when it ends and how often its command was sent again.
+    Column("status_since", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("deadline_at", DateTime(timezone=True), nullable=True),
+    Column("resends", Integer, nullable=False, server_default="0"),
+    # Compensations sent and not yet acknowledged (release_stock, refund_payment).
+    Column("pending_compensations", JSONB, nullable=False, server_default="[]"),
+    Column("refund_id", String(100), nullable=True),
+    Column("cancel_reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total_amount >= 0", name="total_not_negative"),
     Index("ix_orders_customer_id", "customer_id"),
-    Index("ix_orders_status", "status"),
+    Index("ix_orders_status", "status", "status_since"),
     Index(
-        "ix_orders_auto_complete_at",
-        "auto_complete_at",
-        postgresql_where=Column("auto_complete_at").isnot(None),
+        "ix_orders_deadline_at",
+        "deadline_at",
+        postgresql_where=Column("deadline_at").isnot(None),
     ),
 )
 
@@ -84,4 +92,20 @@ order_status_history = Table(
     Column("caused_by", String(200), nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_order_status_history_order_id", "order_id", "id"),
+)
+
+#: Every operator action on a saga (retry a step, force compensation): who, what, why.
+saga_operator_actions = Table(
+    "saga_operator_actions",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), ForeignKey("orders.order_id"), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("operator", String(200), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("status_before", String(20), nullable=False),
+    Column("status_after", String(20), nullable=False),
+    Column("messages_sent", JSONB, nullable=False, server_default="[]"),
+    Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_saga_operator_actions_order_id", "order_id", "id"),
 )

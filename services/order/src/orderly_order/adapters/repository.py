@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_order.adapters.orm import order_lines, order_number_seq, order_status_history, orders
-from orderly_order.domain.order import Order, Status
+from orderly_order.domain.order import Compensation, Order, Status
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.checkout import Address, PaymentDetails
 
@@ -111,6 +111,12 @@ def _order_values(order: Order) -> dict[str, Any]:
         "placed_at": order.placed_at,
         "delivered_at": order.delivered_at,
         "auto_complete_at": order.auto_complete_at,
+        "status_since": order.status_since,
+        "deadline_at": order.deadline_at,
+        "resends": order.resends,
+        "pending_compensations": sorted(c.value for c in order.pending),
+        "refund_id": order.refund_id,
+        "cancel_reason": order.cancel_reason,
     }
 
 
@@ -139,4 +145,10 @@ def _to_order(row: Any, lines: list[Any]) -> Order:
         payment_id=row["payment_id"],
         delivered_at=row["delivered_at"],
         auto_complete_at=row["auto_complete_at"],
+        status_since=row["status_since"],
+        deadline_at=row["deadline_at"],
+        resends=row["resends"],
+        pending={Compensation(c) for c in row["pending_compensations"]},
+        refund_id=row["refund_id"],
+        cancel_reason=row["cancel_reason"],
     )

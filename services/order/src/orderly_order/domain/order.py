@@ -3,6 +3,12 @@
 The domain decides and collects the messages its decisions cause; adapters
 store the order and put the messages in the outbox. It uses the contract's
 message models as its events and commands (plain data, no I/O).
+
+Every state that waits for another service has a deadline. When it passes, the
+command is sent again (every command is idempotent at its receiver) up to
+``Timeouts.max_resends`` times; then the saga compensates. Compensations are
+sent together, each acknowledged on its own, so one that fails never holds
+back the others; a refund that keeps failing leaves the order needing attention.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from orderly_schemas.order import (
     OrderConfirmed,
     OrderDelivered,
     OrderDispatched,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -36,14 +43,42 @@ class Status(StrEnum):
     DELIVERED = "delivered"  # awaiting the customer's confirmation or the auto-confirm delay
     COMPLETED = "completed"
     REJECTED = "rejected"
+    CANCELLING = "cancelling"  # compensations sent; awaiting their acknowledgements
     CANCELLED = "cancelled"
+    NEEDS_ATTENTION = "needs_attention"  # a compensation could not finish; a person must act
 
 
-TERMINAL = frozenset({Status.COMPLETED, Status.REJECTED, Status.CANCELLED})
+#: States the saga never leaves on its own (needs_attention waits for an operator).
+TERMINAL = frozenset({Status.COMPLETED, Status.REJECTED, Status.CANCELLED, Status.NEEDS_ATTENTION})
+
+#: What each waiting state waits for, as operators read it.
+AWAITING = {
+    Status.CONFIRMED: "stock reservation",
+    Status.RESERVED: "payment",
+    Status.PAID: "shipment",
+    Status.SHIPPED: "delivery",
+    Status.DELIVERED: "receipt confirmation",
+    Status.CANCELLING: "compensations",
+}
+
+
+class Compensation(StrEnum):
+    RELEASE_STOCK = "release_stock"
+    REFUND_PAYMENT = "refund_payment"  # refunds a capture, or voids a payment never captured
 
 
 class OrderStateError(Exception):
     """An action the order's current status does not allow."""
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the saga waits, and how often it asks again."""
+
+    reply: timedelta = timedelta(seconds=60)
+    max_resends: int = 3
+    delivery: timedelta = timedelta(days=14)
+    auto_complete: timedelta = timedelta(days=7)
 
 
 @dataclass(frozen=True)
@@ -66,18 +101,29 @@ class Order:
     payment: PaymentDetails
     placed_at: datetime
     status: Status
+    status_since: datetime
     carrier: str | None = None
     tracking_numbers: list[str] = field(default_factory=list)
     payment_id: str | None = None
     delivered_at: datetime | None = None
     auto_complete_at: datetime | None = None
+    #: When the current wait ends, and how many times its command was sent again.
+    deadline_at: datetime | None = None
+    resends: int = 0
+    #: Compensations sent and not yet acknowledged.
+    pending: set[Compensation] = field(default_factory=set)
+    #: The refund id of the current compensating refund (a new one per operator retry).
+    refund_id: str | None = None
+    cancel_reason: str | None = None
     #: Status changes and messages made since the order was loaded.
     changes: list[StatusChange] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
 
     # -- creation ---------------------------------------------------------------
     @classmethod
-    def place(cls, event: OrderPlaced, *, order_number: str, now: datetime) -> Order:
+    def place(
+        cls, event: OrderPlaced, *, order_number: str, now: datetime, timeouts: Timeouts
+    ) -> Order:
         """Accept a placed order: number it, confirm it and ask for stock."""
         order = cls(
             order_id=event.order_id,
@@ -91,6 +137,7 @@ class Order:
             payment=event.payment,
             placed_at=event.placed_at,
             status=Status.CONFIRMED,
+            status_since=now,
         )
         order.changes.append(StatusChange(Status.CONFIRMED, now))
         order.messages += [
@@ -100,49 +147,48 @@ class Order:
                 lines=order.lines,
                 total=order.total,
             ),
-            ReserveStock(
-                order_id=order.order_id,
-                lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order.lines],
-                ship_to=order.shipping_address,
-            ),
+            order._reserve_stock(),
         ]
+        order._wait(now + timeouts.reply)
         return order
 
     # -- saga steps (each ignores a message that arrives in the wrong state) ----
-    def stock_reserved(self, now: datetime) -> bool:
+    def stock_reserved(self, now: datetime, timeouts: Timeouts) -> bool:
         if not self._move(Status.CONFIRMED, Status.RESERVED, now):
             return False
-        self.messages.append(
-            CapturePayment(order_id=self.order_id, amount=self.total, payment=self.payment)
-        )
+        self.messages.append(self._capture_payment())
+        self._wait(now + timeouts.reply)
         return True
 
     def stock_reservation_failed(self, reason: str, now: datetime) -> bool:
         if not self._move(Status.CONFIRMED, Status.REJECTED, now, reason):
             return False
+        self._wait(None)
         self.messages.append(OrderRejected(**self._public(now), reason=reason))
         return True
 
-    def payment_captured(self, payment_id: str, amount: Money, now: datetime) -> bool:
+    def payment_captured(
+        self, payment_id: str, amount: Money, now: datetime, timeouts: Timeouts
+    ) -> bool:
         if not self._move(Status.RESERVED, Status.PAID, now):
             return False
         self.payment_id = payment_id
         self.messages += [
             OrderPaid(**self._public(now), amount=amount, payment_id=payment_id),
-            ShipOrder(order_id=self.order_id, ship_to=self.shipping_address),
+            self._ship_order(),
         ]
+        self._wait(now + timeouts.reply)
         return True
 
-    def payment_failed(self, reason: str, now: datetime) -> bool:
-        if not self._move(Status.RESERVED, Status.CANCELLED, now, f"payment failed: {reason}"):
+    def payment_failed(self, reason: str, now: datetime, timeouts: Timeouts) -> bool:
+        if self.status is not Status.RESERVED:
             return False
-        self.messages += [
-            ReleaseStock(order_id=self.order_id, reason=f"payment failed: {reason}"),
-            OrderCancelled(**self._public(now), reason=f"payment failed: {reason}"),
-        ]
+        self._compensate(f"payment failed: {reason}", now, timeouts, refund=False)
         return True
 
-    def shipped(self, carrier: str, tracking_number: str, now: datetime) -> bool:
+    def shipped(
+        self, carrier: str, tracking_number: str, now: datetime, timeouts: Timeouts
+    ) -> bool:
         if not self._move(Status.PAID, Status.SHIPPED, now):
             return False
         self.carrier = carrier
@@ -152,31 +198,30 @@ class Order:
                 **self._public(now), carrier=carrier, tracking_numbers=self.tracking_numbers
             )
         )
+        self._wait(now + timeouts.delivery)
         return True
 
-    def shipment_failed(self, reason: str, now: datetime) -> bool:
-        why = f"shipment failed: {reason}"
-        if not self._move(Status.PAID, Status.CANCELLED, now, why):
+    def shipment_failed(self, reason: str, now: datetime, timeouts: Timeouts) -> bool:
+        if self.status is not Status.PAID:
             return False
-        self.messages += [
-            RefundPayment(
-                order_id=self.order_id,
-                refund_id=f"{self.order_id}:shipment-failed",
-                amount=self.total,
-                reason=why,
-            ),
-            ReleaseStock(order_id=self.order_id, reason=why),
-            OrderCancelled(**self._public(now), reason=why),
-        ]
+        self._compensate(f"shipment failed: {reason}", now, timeouts, refund=True)
         return True
 
-    def delivered(
-        self, delivered_at: datetime, auto_complete_after: timedelta, now: datetime
-    ) -> bool:
+    def reservation_expired(self, reason: str, now: datetime, timeouts: Timeouts) -> bool:
+        """Inventory let the stock go before the order shipped: undo what was done."""
+        if self.status not in (Status.CONFIRMED, Status.RESERVED, Status.PAID):
+            return False
+        # From RESERVED on, a capture may be in flight: the refund voids it if it never ran.
+        refund = self.status is not Status.CONFIRMED
+        self._compensate(f"stock reservation expired: {reason}", now, timeouts, refund=refund)
+        return True
+
+    def delivered(self, delivered_at: datetime, now: datetime, timeouts: Timeouts) -> bool:
         if not self._move(Status.SHIPPED, Status.DELIVERED, now):
             return False
         self.delivered_at = delivered_at
-        self.auto_complete_at = now + auto_complete_after
+        self.auto_complete_at = now + timeouts.auto_complete
+        self._wait(self.auto_complete_at)
         self.messages.append(OrderDelivered(**self._public(now), delivered_at=delivered_at))
         return True
 
@@ -191,14 +236,197 @@ class Order:
             )
         self._move(Status.DELIVERED, Status.COMPLETED, now, f"confirmed by {confirmed_by}")
         self.auto_complete_at = None
+        self._wait(None)
         self.messages.append(OrderCompleted(**self._public(now), confirmed_by=confirmed_by))
         return True
 
+    # -- cancellation -------------------------------------------------------------
+    def cancel(self, *, reason: str, now: datetime, timeouts: Timeouts) -> bool:
+        """The customer cancels; False if the order is already being or was cancelled."""
+        if self.status in (Status.CANCELLING, Status.CANCELLED):
+            return False
+        if self.status in (Status.SHIPPED, Status.DELIVERED):
+            raise OrderStateError(
+                f"order {self.order_number} is {self.status.value}: it has left the warehouse"
+                " and can no longer be cancelled; request a return instead"
+            )
+        if self.status in TERMINAL:
+            raise OrderStateError(
+                f"order {self.order_number} is {self.status.value} and cannot be cancelled"
+            )
+        refund = self.status is not Status.CONFIRMED
+        self._compensate(reason, now, timeouts, refund=refund)
+        return True
+
+    def stock_released(self, now: datetime) -> bool:
+        return self._acknowledge(Compensation.RELEASE_STOCK, now)
+
+    def refund_settled(self, refund_id: str, now: datetime) -> bool:
+        """The compensating refund succeeded, or the payment was voided (nothing captured)."""
+        if refund_id != self.refund_id:
+            return False
+        return self._acknowledge(Compensation.REFUND_PAYMENT, now)
+
+    def refund_failed(self, refund_id: str, reason: str, attempts: int, now: datetime) -> bool:
+        """The payment service gave up on the refund: finance must act."""
+        if refund_id != self.refund_id or Compensation.REFUND_PAYMENT not in self.pending:
+            return False
+        self.pending.discard(Compensation.REFUND_PAYMENT)
+        self._needs_attention(f"refund failed after {attempts} attempt(s): {reason}", now)
+        return True
+
+    # -- deadlines ------------------------------------------------------------------
+    def deadline_passed(self, now: datetime, timeouts: Timeouts) -> bool:
+        """Act on an expired wait: ask again, compensate, or complete. False if not due."""
+        if self.deadline_at is None or now < self.deadline_at:
+            return False
+        if self.status is Status.DELIVERED:
+            return self.complete(confirmed_by="auto-confirm", now=now)
+        if self.status is Status.SHIPPED:
+            self._needs_attention(
+                f"no delivery confirmed {timeouts.delivery} after shipment", now, money=False
+            )
+            return True
+        if self.status not in AWAITING:
+            self._wait(None)
+            return True
+        if self.resends < timeouts.max_resends:
+            self.messages += self._current_commands()
+            self.resends += 1
+            self.deadline_at = now + timeouts.reply
+            return True
+        waited_for = AWAITING[self.status]
+        if self.status is Status.CANCELLING:
+            names = ", ".join(sorted(c.value for c in self.pending))
+            self._needs_attention(
+                f"compensations unanswered after {self.resends} re-sends: {names}", now
+            )
+            return True
+        self._compensate(
+            f"no answer to the {waited_for} request after {self.resends} re-sends",
+            now,
+            timeouts,
+            refund=self.status is not Status.CONFIRMED,
+        )
+        return True
+
+    # -- operator actions -------------------------------------------------------------
+    def retry_current_step(self, now: datetime, timeouts: Timeouts) -> list[Message]:
+        """Send the current step's commands again and restart its deadline."""
+        if self.status is Status.NEEDS_ATTENTION and self.cancel_reason is not None:
+            if self.refund_id is not None and Compensation.REFUND_PAYMENT not in self.pending:
+                # The payment service gave up on that refund id for good: ask under a new one.
+                # It refunds only what is still captured, so this cannot refund twice.
+                self.refund_id = _next_refund_id(self.order_id, self.refund_id)
+                self.pending.add(Compensation.REFUND_PAYMENT)
+            if not self.pending:
+                raise OrderStateError(
+                    f"order {self.order_number}: no compensation is outstanding to retry"
+                )
+            self._move(Status.NEEDS_ATTENTION, Status.CANCELLING, now, "compensation retried")
+        elif self.status not in AWAITING or self.status in (Status.SHIPPED, Status.DELIVERED):
+            raise OrderStateError(
+                f"order {self.order_number} is {self.status.value}: there is no step to retry"
+            )
+        commands = self._current_commands()
+        self.messages += commands
+        self._wait(now + timeouts.reply)
+        return commands
+
+    def force_compensation(self, *, reason: str, now: datetime, timeouts: Timeouts) -> None:
+        """Give up on the saga before shipment and undo what it did."""
+        if self.status not in (Status.CONFIRMED, Status.RESERVED, Status.PAID):
+            raise OrderStateError(
+                f"order {self.order_number} is {self.status.value}; only an order awaiting"
+                " stock, payment or shipment can be compensated"
+            )
+        self._compensate(reason, now, timeouts, refund=self.status is not Status.CONFIRMED)
+
     # -- helpers ----------------------------------------------------------------
+    def _compensate(self, reason: str, now: datetime, timeouts: Timeouts, *, refund: bool) -> None:
+        self.status = Status.CANCELLING
+        self.status_since = now
+        self.changes.append(StatusChange(Status.CANCELLING, now, reason))
+        self.cancel_reason = reason
+        self.pending = {Compensation.RELEASE_STOCK}
+        if refund:
+            self.pending.add(Compensation.REFUND_PAYMENT)
+            self.refund_id = f"{self.order_id}:cancel"
+        self.messages += [
+            *self._compensations(),
+            OrderCancelled(**self._public(now), reason=reason),
+        ]
+        self._wait(now + timeouts.reply)
+
+    def _compensations(self) -> list[Message]:
+        sent: list[Message] = []
+        if Compensation.REFUND_PAYMENT in self.pending:
+            assert self.refund_id is not None
+            sent.append(
+                RefundPayment(
+                    order_id=self.order_id,
+                    refund_id=self.refund_id,
+                    amount=self.total,
+                    reason=self.cancel_reason or "order cancelled",
+                )
+            )
+        if Compensation.RELEASE_STOCK in self.pending:
+            sent.append(
+                ReleaseStock(order_id=self.order_id, reason=self.cancel_reason or "cancelled")
+            )
+        return sent
+
+    def _current_commands(self) -> list[Message]:
+        if self.status is Status.CONFIRMED:
+            return [self._reserve_stock()]
+        if self.status is Status.RESERVED:
+            return [self._capture_payment()]
+        if self.status is Status.PAID:
+            return [self._ship_order()]
+        return self._compensations()
+
+    def _acknowledge(self, compensation: Compensation, now: datetime) -> bool:
+        if compensation not in self.pending:
+            return False
+        self.pending.discard(compensation)
+        if self.status is Status.CANCELLING and not self.pending:
+            self._move(Status.CANCELLING, Status.CANCELLED, now, self.cancel_reason)
+            self._wait(None)
+        return True
+
+    def _needs_attention(self, reason: str, now: datetime, *, money: bool = True) -> None:
+        self.status = Status.NEEDS_ATTENTION
+        self.status_since = now
+        self.changes.append(StatusChange(Status.NEEDS_ATTENTION, now, reason))
+        self._wait(None)
+        self.messages.append(
+            OrderNeedsAttention(
+                **self._public(now), reason=reason, amount=self.total if money else None
+            )
+        )
+
+    def _reserve_stock(self) -> ReserveStock:
+        return ReserveStock(
+            order_id=self.order_id,
+            lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in self.lines],
+            ship_to=self.shipping_address,
+        )
+
+    def _capture_payment(self) -> CapturePayment:
+        return CapturePayment(order_id=self.order_id, amount=self.total, payment=self.payment)
+
+    def _ship_order(self) -> ShipOrder:
+        return ShipOrder(order_id=self.order_id, ship_to=self.shipping_address)
+
+    def _wait(self, until: datetime | None) -> None:
+        self.deadline_at = until
+        self.resends = 0
+
     def _move(self, expected: Status, to: Status, now: datetime, reason: str | None = None) -> bool:
         if self.status is not expected:
             return False
         self.status = to
+        self.status_since = now
         self.changes.append(StatusChange(to, now, reason))
         return True
 
@@ -209,6 +437,12 @@ class Order:
             customer_id=self.customer_id,
             occurred_at=now,
         )
+
+
+def _next_refund_id(order_id: UUID, current: str) -> str:
+    base = f"{order_id}:cancel"
+    tries = int(current.rsplit(":", 1)[1]) if current.count(":") > 1 else 1
+    return f"{base}:{tries + 1}"
 
 
 class _Public(TypedDict):

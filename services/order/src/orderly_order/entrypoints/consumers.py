@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from faststream import Context
 
 from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
@@ -19,6 +17,8 @@ from orderly_schemas.inventory import (
     ShipmentDelivered,
     ShipmentFailed,
     ShipOrder,
+    StockReleased,
+    StockReservationExpired,
     StockReservationFailed,
     StockReserved,
 )
@@ -28,10 +28,19 @@ from orderly_schemas.order import (
     OrderConfirmed,
     OrderDelivered,
     OrderDispatched,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
-from orderly_schemas.payment import CapturePayment, PaymentCaptured, PaymentFailed, RefundPayment
+from orderly_schemas.payment import (
+    CapturePayment,
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentVoided,
+    RefundFailed,
+    RefundPayment,
+)
 
 UOW = Context(UOW_CONTEXT_KEY)
 
@@ -39,19 +48,19 @@ UOW = Context(UOW_CONTEXT_KEY)
 def register(service: Service) -> None:
     """Subscribe the saga's handlers and declare what the saga publishes."""
     assert isinstance(service.settings, OrderSettings)
-    auto_complete_after = timedelta(seconds=service.settings.auto_complete_after_seconds)
+    timeouts = service.settings.timeouts()
 
     checkout = service.subscriber(topics.CHECKOUT_ORDERS)
 
     @checkout(filter=of_type(OrderPlaced))
     async def on_order_placed(event: OrderPlaced, uow: UnitOfWork = UOW) -> None:
-        await handlers.place_order(uow, event)
+        await handlers.place_order(uow, event, timeouts=timeouts)
 
     inventory = service.subscriber(topics.INVENTORY_EVENTS)
 
     @inventory(filter=of_type(StockReserved))
     async def on_stock_reserved(event: StockReserved, uow: UnitOfWork = UOW) -> None:
-        await handlers.record_stock_reserved(uow, event)
+        await handlers.record_stock_reserved(uow, event, timeouts=timeouts)
 
     @inventory(filter=of_type(StockReservationFailed))
     async def on_stock_reservation_failed(
@@ -59,29 +68,49 @@ def register(service: Service) -> None:
     ) -> None:
         await handlers.record_stock_reservation_failed(uow, event)
 
+    @inventory(filter=of_type(StockReservationExpired))
+    async def on_stock_reservation_expired(
+        event: StockReservationExpired, uow: UnitOfWork = UOW
+    ) -> None:
+        await handlers.record_stock_reservation_expired(uow, event, timeouts=timeouts)
+
+    @inventory(filter=of_type(StockReleased))
+    async def on_stock_released(event: StockReleased, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_stock_released(uow, event)
+
     @inventory(filter=of_type(OrderShipped))
     async def on_order_shipped(event: OrderShipped, uow: UnitOfWork = UOW) -> None:
-        await handlers.record_order_shipped(uow, event)
+        await handlers.record_order_shipped(uow, event, timeouts=timeouts)
 
     @inventory(filter=of_type(ShipmentFailed))
     async def on_shipment_failed(event: ShipmentFailed, uow: UnitOfWork = UOW) -> None:
-        await handlers.record_shipment_failed(uow, event)
+        await handlers.record_shipment_failed(uow, event, timeouts=timeouts)
 
     @inventory(filter=of_type(ShipmentDelivered))
     async def on_shipment_delivered(event: ShipmentDelivered, uow: UnitOfWork = UOW) -> None:
-        await handlers.record_shipment_delivered(
-            uow, event, auto_complete_after=auto_complete_after
-        )
+        await handlers.record_shipment_delivered(uow, event, timeouts=timeouts)
 
     payment = service.subscriber(topics.PAYMENT_EVENTS)
 
     @payment(filter=of_type(PaymentCaptured))
     async def on_payment_captured(event: PaymentCaptured, uow: UnitOfWork = UOW) -> None:
-        await handlers.record_payment_captured(uow, event)
+        await handlers.record_payment_captured(uow, event, timeouts=timeouts)
 
     @payment(filter=of_type(PaymentFailed))
     async def on_payment_failed(event: PaymentFailed, uow: UnitOfWork = UOW) -> None:
-        await handlers.record_payment_failed(uow, event)
+        await handlers.record_payment_failed(uow, event, timeouts=timeouts)
+
+    @payment(filter=of_type(PaymentRefunded))
+    async def on_payment_refunded(event: PaymentRefunded, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_payment_refunded(uow, event)
+
+    @payment(filter=of_type(PaymentVoided))
+    async def on_payment_voided(event: PaymentVoided, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_payment_voided(uow, event)
+
+    @payment(filter=of_type(RefundFailed))
+    async def on_refund_failed(event: RefundFailed, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_refund_failed(uow, event)
 
     service.publishes(
         OrderConfirmed,
@@ -91,6 +120,7 @@ def register(service: Service) -> None:
         OrderDispatched,
         OrderDelivered,
         OrderCompleted,
+        OrderNeedsAttention,
         ReserveStock,
         ReleaseStock,
         ShipOrder,
@@ -98,9 +128,3 @@ def register(service: Service) -> None:
         RefundPayment,
         OrderPlaced,  # from POST /orders, the ingress for clients without Kafka
     )
-
-    async def complete_due() -> None:
-        while await handlers.complete_due_orders(service.messaging) > 0:
-            pass
-
-    service.every("auto-complete", service.settings.auto_complete_poll_seconds, complete_due)

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from orderly_kit.service import Service
 from orderly_order import handlers, views
 from orderly_order.domain.order import OrderStateError
+from orderly_order.settings import OrderSettings
 from orderly_schemas.base import AwareDatetime
 from orderly_schemas.checkout import OrderPlaced
 
@@ -31,6 +32,14 @@ class OrderCreate(OrderPlaced):
     placed_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
 
 
+class OrderCancel(BaseModel):
+    """Why the customer cancels (optional)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(default="cancelled by the customer", min_length=1, max_length=500)
+
+
 class OrderAccepted(BaseModel):
     order_id: UUID
     status_url: str
@@ -40,6 +49,8 @@ def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["orders"])
     database = service.database
     messaging = service.messaging
+    assert isinstance(service.settings, OrderSettings)
+    timeouts = service.settings.timeouts()
 
     async def resolve(ref: str) -> UUID:
         async with database.sessions() as session:
@@ -73,6 +84,28 @@ def router(service: Service) -> APIRouter:
         try:
             async with messaging.unit_of_work() as uow:
                 await handlers.confirm_receipt(uow, order_id)
+        except OrderStateError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+        async with database.sessions() as session:
+            order = await views.get_order(session, order_id)
+        assert order is not None
+        return order
+
+    @r.post(
+        "/orders/{ref}/cancel",
+        response_model=views.OrderRead,
+        responses={409: {"description": "the order has shipped (request a return) or ended"}},
+    )
+    async def cancel_order(ref: OrderRef, body: OrderCancel | None = None) -> views.OrderRead:
+        """Cancel an order that has not shipped: stock is released and any payment refunded.
+
+        Cancelling an order that is already being cancelled changes nothing.
+        """
+        order_id = await resolve(ref)
+        reason = (body or OrderCancel()).reason
+        try:
+            async with messaging.unit_of_work() as uow:
+                await handlers.cancel_order(uow, order_id, reason=reason, timeouts=timeouts)
         except OrderStateError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         async with database.sessions() as session:

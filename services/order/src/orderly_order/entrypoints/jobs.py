@@ -1,0 +1,49 @@
+"""The order service's periodic jobs: saga deadlines and the sagas-per-state gauges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from prometheus_client import Gauge
+
+from orderly_kit.service import Service
+from orderly_order import handlers, views
+from orderly_order.domain.order import AWAITING, Status
+from orderly_order.settings import OrderSettings
+
+SAGAS = Gauge(
+    "orderly_sagas",
+    "Orders in each state that still waits for something (or needs attention)",
+    ["status"],
+)
+OLDEST = Gauge(
+    "orderly_saga_oldest_age_seconds",
+    "How long the oldest order in each waiting state has been in it",
+    ["status"],
+)
+
+#: The states the gauges report: every waiting state and needs_attention, always all of them.
+WATCHED = (*AWAITING, Status.NEEDS_ATTENTION)
+
+
+def register(service: Service) -> None:
+    settings = service.settings
+    assert isinstance(settings, OrderSettings)
+    timeouts = settings.timeouts()
+
+    async def process_deadlines() -> None:
+        while await handlers.process_due_deadlines(service.messaging, timeouts=timeouts) > 0:
+            pass
+
+    async def measure_sagas() -> None:
+        async with service.database.sessions() as session:
+            states = {s.status: s for s in await views.saga_states(session, WATCHED)}
+        now = datetime.now(UTC)
+        for status in WATCHED:
+            found = states.get(status.value)
+            SAGAS.labels(status.value).set(found.count if found else 0)
+            age = (now - found.oldest_since).total_seconds() if found else 0.0
+            OLDEST.labels(status.value).set(max(age, 0.0))
+
+    service.every("saga-deadlines", settings.deadline_poll_seconds, process_deadlines)
+    service.every("saga-gauges", settings.saga_metrics_poll_seconds, measure_sagas)
