@@ -109,8 +109,10 @@ async def record_stock_reservation_expired(
     )
 
 
-async def record_stock_released(uow: UnitOfWork, event: StockReleased) -> None:
-    await _step(uow, event.order_id, "StockReleased", lambda o: o.stock_released(_now()))
+async def record_stock_released(
+    uow: UnitOfWork, event: StockReleased, *, timeouts: Timeouts
+) -> None:
+    await _step(uow, event.order_id, "StockReleased", lambda o: o.stock_released(_now(), timeouts))
 
 
 async def record_payment_captured(

@@ -119,7 +119,7 @@ def test_declined_payment_releases_stock_then_cancels_on_the_acknowledgement() -
     assert order.status is Status.CANCELLING
     assert types(order) == ["ReleaseStock", "OrderCancelled"]
     assert order.pending == {Compensation.RELEASE_STOCK}
-    assert order.stock_released(NOW)
+    assert order.stock_released(NOW, T)
     assert status_of(order) is Status.CANCELLED
     assert order.deadline_at is None
     assert order.changes[-1].reason == "payment failed: card declined"
@@ -142,7 +142,7 @@ def test_cancelled_only_when_every_compensation_is_acknowledged_in_any_order() -
     assert order.refund_settled(f"{order.order_id}:cancel", NOW)
     assert order.status is Status.CANCELLING
     assert not order.refund_settled(f"{order.order_id}:cancel", NOW)  # a repeat
-    assert order.stock_released(NOW)
+    assert order.stock_released(NOW, T)
     assert status_of(order) is Status.CANCELLED
 
 
@@ -157,7 +157,7 @@ def test_a_refund_that_failed_for_good_needs_attention_and_release_still_complet
     assert attention.message_type() == "OrderNeedsAttention"
     assert attention.reason == "refund failed after 5 attempt(s): rejected by provider"  # type: ignore[attr-defined]
     assert attention.amount == order.total  # type: ignore[attr-defined]
-    assert order.stock_released(NOW)  # the other compensation is not held back
+    assert order.stock_released(NOW, T)  # the other compensation is not held back
     assert order.pending == set()
     assert order.status is Status.NEEDS_ATTENTION
 
@@ -174,7 +174,7 @@ def test_a_repeated_or_late_reply_changes_nothing() -> None:
     assert not order.stock_reserved(NOW, T)
     assert not order.stock_reservation_failed("late", NOW)
     assert not order.shipped("SimPost", "SP1", NOW, T)
-    assert not order.stock_released(NOW)
+    assert not order.stock_released(NOW, T)
     assert not order.refund_settled("any", NOW)
     assert order.messages == []
     assert order.changes == []
@@ -197,11 +197,36 @@ def test_cancel_before_stock_is_reserved_only_releases() -> None:
     assert order.cancel_reason == "changed my mind"
 
 
-@pytest.mark.parametrize("make", [reserved, paid], ids=["before-capture", "after-capture"])
-def test_cancel_after_stock_refunds_or_voids_and_releases(make: object) -> None:
-    order = fresh(make())  # type: ignore[operator]
+def test_cancel_before_capture_voids_or_refunds_and_releases_at_once() -> None:
+    order = fresh(reserved())
     assert order.cancel(reason="changed my mind", now=NOW, timeouts=T)
     assert types(order) == ["RefundPayment", "ReleaseStock", "OrderCancelled"]
+
+
+def test_cancel_after_capture_refunds_once_the_stock_is_back() -> None:
+    order = fresh(paid())
+    assert order.cancel(reason="changed my mind", now=NOW, timeouts=T)
+    # ShipOrder went out: until the release is confirmed the goods might still ship.
+    assert types(order) == ["ReleaseStock"]
+    assert order.pending == {Compensation.RELEASE_STOCK, Compensation.REFUND_AFTER_RELEASE}
+    fresh(order)
+    assert order.stock_released(NOW, T)
+    assert types(order) == ["RefundPayment", "OrderCancelled"]
+    assert order.pending == {Compensation.REFUND_PAYMENT}
+    assert order.refund_settled(f"{order.order_id}:cancel", NOW)
+    assert status_of(order) is Status.CANCELLED
+
+
+def test_a_shipment_that_overtook_the_cancel_ships_the_order_and_refunds_nothing() -> None:
+    order = paid()
+    order.cancel(reason="changed my mind", now=NOW, timeouts=T)
+    fresh(order)
+    assert order.shipped("SimPost", "SP9", NOW, T)
+    assert status_of(order) is Status.SHIPPED
+    assert types(order) == ["OrderDispatched"]
+    assert "request a return" in (order.changes[-1].reason or "")
+    assert order.pending == set()
+    assert not order.stock_released(NOW, T)  # the no-op release that follows
 
 
 def test_cancelling_twice_is_one_cancellation() -> None:
@@ -248,9 +273,11 @@ def test_an_unanswered_command_is_resent_then_the_saga_compensates(
     assert order.deadline_passed(later(90), T)
     assert order.status is Status.CANCELLING
     assert "after 2 re-sends" in (order.cancel_reason or "")
-    expected = ["ReleaseStock", "OrderCancelled"]
-    if command != "ReserveStock":
-        expected.insert(0, "RefundPayment")
+    expected = {
+        "ReserveStock": ["ReleaseStock", "OrderCancelled"],
+        "CapturePayment": ["RefundPayment", "ReleaseStock", "OrderCancelled"],
+        "ShipOrder": ["ReleaseStock"],  # the refund waits for the stock to be back
+    }[command]
     assert types(order) == expected
     assert order.resends == 0
     assert order.deadline_at == later(90) + T.reply
@@ -267,7 +294,7 @@ def test_an_answer_restarts_the_clock_and_the_count() -> None:
 def test_unanswered_compensations_are_resent_then_need_attention() -> None:
     order = paid()
     order.shipment_failed("carrier refused", NOW, T)
-    order.stock_released(NOW)
+    order.stock_released(NOW, T)
     fresh(order)
     assert order.deadline_passed(later(30), T)
     assert types(order) == ["RefundPayment"]  # only what is still pending
@@ -289,7 +316,7 @@ def test_a_shipment_never_delivered_needs_attention() -> None:
 def test_retrying_a_refund_that_failed_uses_a_new_refund_id() -> None:
     order = paid()
     order.shipment_failed("carrier refused", NOW, T)
-    order.stock_released(NOW)
+    order.stock_released(NOW, T)
     order.refund_failed(f"{order.order_id}:cancel", "rejected", 5, NOW)
     fresh(order)
     (refund,) = order.retry_current_step(NOW, T)
@@ -312,7 +339,7 @@ def test_nothing_to_retry_after_shipment_or_completion() -> None:
 
 
 def test_forced_compensation_only_before_shipment() -> None:
-    order = fresh(paid())
+    order = fresh(reserved())
     order.force_compensation(reason="fraud suspected", now=NOW, timeouts=T)
     assert types(order) == ["RefundPayment", "ReleaseStock", "OrderCancelled"]
     with pytest.raises(OrderStateError, match="only an order awaiting"):

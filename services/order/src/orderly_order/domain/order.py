@@ -65,6 +65,9 @@ AWAITING = {
 class Compensation(StrEnum):
     RELEASE_STOCK = "release_stock"
     REFUND_PAYMENT = "refund_payment"  # refunds a capture, or voids a payment never captured
+    #: A refund held back until the stock is back: ShipOrder was sent, so the goods may
+    #: still leave before the release reaches the warehouse, and then the order ships.
+    REFUND_AFTER_RELEASE = "refund_after_release"
 
 
 class OrderStateError(Exception):
@@ -189,7 +192,17 @@ class Order:
     def shipped(
         self, carrier: str, tracking_number: str, now: datetime, timeouts: Timeouts
     ) -> bool:
-        if not self._move(Status.PAID, Status.SHIPPED, now):
+        if self.status is Status.CANCELLING and Compensation.REFUND_AFTER_RELEASE in self.pending:
+            # The goods left before the release reached the warehouse: too late to cancel.
+            self.pending.clear()
+            self.refund_id = self.cancel_reason = None
+            self._move(
+                Status.CANCELLING,
+                Status.SHIPPED,
+                now,
+                "shipped before the cancellation reached the warehouse; request a return",
+            )
+        elif not self._move(Status.PAID, Status.SHIPPED, now):
             return False
         self.carrier = carrier
         self.tracking_numbers = [tracking_number]
@@ -255,10 +268,20 @@ class Order:
                 f"order {self.order_number} is {self.status.value} and cannot be cancelled"
             )
         refund = self.status is not Status.CONFIRMED
-        self._compensate(reason, now, timeouts, refund=refund)
+        self._compensate(reason, now, timeouts, refund=refund, after_release=self._may_ship())
         return True
 
-    def stock_released(self, now: datetime) -> bool:
+    def stock_released(self, now: datetime, timeouts: Timeouts) -> bool:
+        if Compensation.REFUND_AFTER_RELEASE in self.pending and self.status is Status.CANCELLING:
+            # The stock is back, so the goods cannot ship: now the refund may go.
+            self.pending -= {Compensation.RELEASE_STOCK, Compensation.REFUND_AFTER_RELEASE}
+            self.pending.add(Compensation.REFUND_PAYMENT)
+            self.messages += [
+                *self._compensations(),
+                OrderCancelled(**self._public(now), reason=self.cancel_reason or "cancelled"),
+            ]
+            self._wait(now + timeouts.reply)
+            return True
         return self._acknowledge(Compensation.RELEASE_STOCK, now)
 
     def refund_settled(self, refund_id: str, now: datetime) -> bool:
@@ -307,6 +330,7 @@ class Order:
             now,
             timeouts,
             refund=self.status is not Status.CONFIRMED,
+            after_release=self._may_ship(),
         )
         return True
 
@@ -340,22 +364,43 @@ class Order:
                 f"order {self.order_number} is {self.status.value}; only an order awaiting"
                 " stock, payment or shipment can be compensated"
             )
-        self._compensate(reason, now, timeouts, refund=self.status is not Status.CONFIRMED)
+        self._compensate(
+            reason,
+            now,
+            timeouts,
+            refund=self.status is not Status.CONFIRMED,
+            after_release=self._may_ship(),
+        )
 
     # -- helpers ----------------------------------------------------------------
-    def _compensate(self, reason: str, now: datetime, timeouts: Timeouts, *, refund: bool) -> None:
+    def _may_ship(self) -> bool:
+        """ShipOrder was sent: the warehouse may still ship whatever the saga decides now."""
+        return self.status is Status.PAID
+
+    def _compensate(
+        self,
+        reason: str,
+        now: datetime,
+        timeouts: Timeouts,
+        *,
+        refund: bool,
+        after_release: bool = False,
+    ) -> None:
+        """Undo what was done; with ``after_release`` the refund waits for the stock to be back
+        (and the cancellation is announced then), because the goods might ship first."""
         self.status = Status.CANCELLING
         self.status_since = now
         self.changes.append(StatusChange(Status.CANCELLING, now, reason))
         self.cancel_reason = reason
         self.pending = {Compensation.RELEASE_STOCK}
         if refund:
-            self.pending.add(Compensation.REFUND_PAYMENT)
             self.refund_id = f"{self.order_id}:cancel"
-        self.messages += [
-            *self._compensations(),
-            OrderCancelled(**self._public(now), reason=reason),
-        ]
+            self.pending.add(
+                Compensation.REFUND_AFTER_RELEASE if after_release else Compensation.REFUND_PAYMENT
+            )
+        self.messages += self._compensations()
+        if Compensation.REFUND_AFTER_RELEASE not in self.pending:
+            self.messages.append(OrderCancelled(**self._public(now), reason=reason))
         self._wait(now + timeouts.reply)
 
     def _compensations(self) -> list[Message]:

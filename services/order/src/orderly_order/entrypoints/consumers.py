@@ -76,7 +76,7 @@ def register(service: Service) -> None:
 
     @inventory(filter=of_type(StockReleased))
     async def on_stock_released(event: StockReleased, uow: UnitOfWork = UOW) -> None:
-        await handlers.record_stock_released(uow, event)
+        await handlers.record_stock_released(uow, event, timeouts=timeouts)
 
     @inventory(filter=of_type(OrderShipped))
     async def on_order_shipped(event: OrderShipped, uow: UnitOfWork = UOW) -> None:
