@@ -25,7 +25,7 @@ from faststream import BaseMiddleware
 from faststream._internal.context.repository import ContextRepo
 from faststream.message import StreamMessage
 from opentelemetry import propagate
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -52,11 +52,22 @@ DLQ_ORIGINAL_TOPIC: Final = "dlq_original_topic"
 DLQ_ORIGINAL_PARTITION: Final = "dlq_original_partition"
 DLQ_ORIGINAL_OFFSET: Final = "dlq_original_offset"
 DLQ_FAILED_AT: Final = "dlq_failed_at"
+DLQ_HEADER_PREFIX: Final = "dlq_"
+
+# Inbox outcomes. A dead-lettered row is claimed again by a replay; a discarded one never.
+OUTCOME_PROCESSED: Final = "processed"
+OUTCOME_DEAD_LETTERED: Final = "dead_lettered"
+OUTCOME_DISCARDED: Final = "discarded"
 
 DEAD_LETTERED = Counter(
     "orderly_dead_letters_total",
     "Messages sent to a dead-letter topic",
     ["service", "topic", "error_type"],
+)
+DEAD_LETTERS_WAITING = Gauge(
+    "orderly_dead_letters_waiting",
+    "Dead letters of this service not yet replayed (inbox rows still dead_lettered)",
+    ["service", "topic"],
 )
 DUPLICATES = Counter(
     "orderly_duplicate_messages_total",
@@ -83,6 +94,11 @@ POISON_ERRORS: tuple[type[BaseException], ...] = (
     json.JSONDecodeError,
     UnicodeDecodeError,
 )
+
+
+def fallback_message_id(topic: str, partition: int, offset: int) -> str:
+    """The inbox id of a message without a readable CloudEvents envelope: its position."""
+    return f"kafka:{topic}:{partition}:{offset}"
 
 
 def _key_of(message: Message) -> str | None:
@@ -197,7 +213,7 @@ class Messaging:
             error: BaseException | None = None
         except MissingHeaderError as exc:
             envelope, error = None, exc
-        message_id = envelope.id if envelope else f"kafka:{topic}:{partition}:{offset}"
+        message_id = envelope.id if envelope else fallback_message_id(topic, partition, offset)
         order_token = current_order_id.set(
             (envelope.correlation_id or envelope.subject) if envelope else None
         )
@@ -269,7 +285,7 @@ class Messaging:
         message_id: str,
         envelope: Envelope | None,
         *,
-        outcome: str = "processed",
+        outcome: str = OUTCOME_PROCESSED,
         attempts: int = 1,
         error: str | None = None,
     ) -> bool:
@@ -295,7 +311,7 @@ class Messaging:
                 "error": values.excluded.error,
                 "processed_at": datetime.now(UTC),
             },
-            where=self.inbox.c.outcome == "dead_lettered",
+            where=self.inbox.c.outcome == OUTCOME_DEAD_LETTERED,
         ).returning(self.inbox.c.message_id)
         return (await session.execute(stmt)).first() is not None
 
@@ -340,7 +356,7 @@ class Messaging:
                 topic,
                 message_id,
                 envelope,
-                outcome="dead_lettered",
+                outcome=OUTCOME_DEAD_LETTERED,
                 attempts=attempts,
                 error=reason[:4000],
             ):

@@ -63,5 +63,11 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("consumer", "message_id", name="pk_inbox"),
         Index("ix_inbox_processed_at", "processed_at"),
+        # Dead letters waiting for a replay are few: the gauge counts them from this index.
+        Index(
+            "ix_inbox_dead_lettered",
+            "topic",
+            postgresql_where=text("outcome = 'dead_lettered'"),
+        ),
     )
     return outbox, inbox

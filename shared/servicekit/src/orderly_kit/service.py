@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, Table
 
-from orderly_kit import health, migrations, telemetry, topics_admin
+from orderly_kit import deadletters, health, housekeeping, migrations, telemetry, topics_admin
 from orderly_kit.db import Database
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
@@ -88,6 +89,11 @@ class Service:
                 title=f"{self.settings.service_name}:{topic}",
             )
         return self._subscribers[topic]
+
+    @property
+    def consumed_topics(self) -> list[str]:
+        """The topics this service subscribes to."""
+        return sorted(self._subscribers)
 
     def publishes(self, *classes: type[Message]) -> None:
         """Declare the messages this service publishes (through its outbox) for AsyncAPI."""
@@ -229,7 +235,7 @@ def build_service(
         ),
         logger=logging.getLogger(f"faststream.{settings.service_name}"),
     )
-    return Service(
+    service = Service(
         settings=settings,
         title=title,
         version=version,
@@ -241,3 +247,31 @@ def build_service(
         broker=broker,
         messaging=messaging,
     )
+    _add_upkeep_jobs(service)
+    return service
+
+
+def _add_upkeep_jobs(service: Service) -> None:
+    """The jobs every service runs: count dead letters waiting, purge outbox and inbox."""
+    s = service.settings
+    gauge = deadletters.WaitingGauge(s.service_name)
+
+    # Both read service.database when they run, so a test may swap it after building.
+    async def count_dead_letters_waiting() -> None:
+        await gauge.refresh(service.database, service.inbox, service.consumed_topics)
+
+    async def purge_outbox_and_inbox() -> None:
+        await housekeeping.housekeep(
+            service.database,
+            outbox=service.outbox,
+            inbox=service.inbox,
+            service=s.service_name,
+            outbox_retention=timedelta(seconds=s.outbox_retention_seconds),
+            inbox_retention=timedelta(seconds=s.inbox_retention_seconds),
+            batch_size=s.housekeeping_batch_size,
+        )
+
+    service.every(
+        "dead-letters-waiting", s.dead_letters_gauge_interval_seconds, count_dead_letters_waiting
+    )
+    service.every("housekeeping", s.housekeeping_interval_seconds, purge_outbox_and_inbox)

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+DAY = 24 * 3600
+
 
 class ServiceSettings(BaseSettings):
     """Common settings. A service sets ``env_prefix`` (e.g. ``ORDER_``) in its subclass."""
@@ -39,6 +41,33 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_max_ms: int = Field(default=2_000, ge=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_ms: int = Field(default=250, ge=10)
+    outbox_retention_seconds: int = Field(
+        default=7 * DAY,
+        ge=0,
+        description="sent outbox rows older than this are deleted by housekeeping",
+    )
+    inbox_retention_seconds: int = Field(
+        default=14 * DAY,
+        ge=3600,
+        description=(
+            "processed inbox rows older than this are deleted by housekeeping. Must be longer"
+            " than the Kafka retention of every topic this service consumes (Kafka's default"
+            " is 7 days): a message redelivered from the first offset, or a dead letter"
+            " replayed, must still find its inbox row, else it takes effect twice."
+            " Dead-lettered rows are kept until replayed"
+        ),
+    )
+    housekeeping_interval_seconds: float = Field(
+        default=60, gt=0, description="how often the outbox and inbox are purged"
+    )
+    housekeeping_batch_size: int = Field(
+        default=1000, ge=1, le=100_000, description="rows deleted per short transaction"
+    )
+    dead_letters_gauge_interval_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="how often orderly_dead_letters_waiting is counted from the inbox",
+    )
 
     @model_validator(mode="after")
     def _production_needs_explicit_servers(self) -> ServiceSettings:

@@ -1,0 +1,431 @@
+"""One service's dead letters: read them from ``<topic>.dlq``, replay or discard them, count them.
+
+A dead letter is the original message (body, key, headers) plus ``dlq_*`` headers
+that say which consumer gave up on it, why, and where it came from. Its inbox row
+(outcome ``dead_lettered``) says whether it still waits: a replay publishes the
+original message again, with its ``ce_id`` unchanged, to the original topic. The
+consumer's inbox then claims the dead-lettered row again and the message takes
+effect once; every other consumer of that topic finds its own inbox row and skips
+it (which is why a replay must stay within the inbox retention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import Table, func, select, update
+
+from orderly_kit.db import Database
+from orderly_kit.messaging import (
+    DEAD_LETTERS_WAITING,
+    DLQ_ATTEMPTS,
+    DLQ_CONSUMER,
+    DLQ_ERROR,
+    DLQ_ERROR_TYPE,
+    DLQ_FAILED_AT,
+    DLQ_HEADER_PREFIX,
+    DLQ_ORIGINAL_OFFSET,
+    DLQ_ORIGINAL_PARTITION,
+    DLQ_ORIGINAL_TOPIC,
+    OUTCOME_DEAD_LETTERED,
+    OUTCOME_DISCARDED,
+    OUTCOME_PROCESSED,
+    fallback_message_id,
+)
+from orderly_schemas.cloudevents import TYPE, Envelope, MissingHeaderError
+from orderly_schemas.topics import DEAD_LETTER_SUFFIX, dead_letter_topic
+
+log = logging.getLogger(__name__)
+
+# Where a replayed message came from: "<dlq topic>:<partition>:<offset>".
+REPLAYED_FROM: Final = "orderly_replayed_from"
+# A partition that yields nothing for this long while behind its end offset is stuck.
+STALL_SECONDS: Final = 30.0
+
+
+class Status(StrEnum):
+    """What became of a dead letter, from the consumer's inbox row."""
+
+    WAITING = "waiting"  # still dead_lettered: replay it (or discard it)
+    REPLAYED = "replayed"  # processed since
+    DISCARDED = "discarded"  # an operator gave up on it
+    PURGED = "purged"  # no inbox row any more: settled long ago and purged by housekeeping
+
+
+_STATUS_OF_OUTCOME: Final = {
+    OUTCOME_DEAD_LETTERED: Status.WAITING,
+    OUTCOME_PROCESSED: Status.REPLAYED,
+    OUTCOME_DISCARDED: Status.DISCARDED,
+}
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One record of a ``.dlq`` topic."""
+
+    dlq_topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes
+    raw_headers: tuple[tuple[str, bytes], ...]
+    status: Status = Status.PURGED
+    headers: dict[str, str] = field(init=False, compare=False)
+    has_envelope: bool = field(init=False, compare=False)
+    message_id: str = field(init=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # Frozen: derived fields are set once, here.
+        decoded = {k: v.decode(errors="replace") for k, v in self.raw_headers}
+        object.__setattr__(self, "headers", decoded)
+        try:
+            envelope: Envelope | None = Envelope.from_headers(self.original_headers)
+        except MissingHeaderError:
+            envelope = None
+        object.__setattr__(self, "has_envelope", envelope is not None)
+        # The id the consumer's inbox knows it by, exactly as Messaging.handle made it.
+        message_id = (
+            envelope.id
+            if envelope
+            else fallback_message_id(
+                self.original_topic, self.original_partition or 0, self.original_offset or 0
+            )
+        )
+        object.__setattr__(self, "message_id", message_id)
+
+    @property
+    def position(self) -> str:
+        return f"{self.dlq_topic}:{self.partition}:{self.offset}"
+
+    @property
+    def consumer(self) -> str | None:
+        return self.headers.get(DLQ_CONSUMER)
+
+    @property
+    def type(self) -> str | None:
+        return self.headers.get(TYPE)
+
+    @property
+    def original_topic(self) -> str:
+        fallback = self.dlq_topic.removesuffix(DEAD_LETTER_SUFFIX)
+        return self.headers.get(DLQ_ORIGINAL_TOPIC) or fallback
+
+    @property
+    def original_partition(self) -> int | None:
+        return _int(self.headers.get(DLQ_ORIGINAL_PARTITION))
+
+    @property
+    def original_offset(self) -> int | None:
+        return _int(self.headers.get(DLQ_ORIGINAL_OFFSET))
+
+    @property
+    def attempts(self) -> int | None:
+        return _int(self.headers.get(DLQ_ATTEMPTS))
+
+    @property
+    def error(self) -> str | None:
+        return self.headers.get(DLQ_ERROR)
+
+    @property
+    def error_type(self) -> str | None:
+        return self.headers.get(DLQ_ERROR_TYPE)
+
+    @property
+    def failed_at(self) -> datetime | None:
+        raw = self.headers.get(DLQ_FAILED_AT)
+        try:
+            return datetime.fromisoformat(raw) if raw else None
+        except ValueError:
+            return None
+
+    @property
+    def original_headers(self) -> list[tuple[str, bytes]]:
+        """The headers the message had before it was dead-lettered (or last replayed)."""
+        return [
+            (k, v)
+            for k, v in self.raw_headers
+            if not k.startswith(DLQ_HEADER_PREFIX) and k != REPLAYED_FROM
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        failed_at = self.failed_at
+        return {
+            "message_id": self.message_id,
+            "status": self.status.value,
+            "type": self.type,
+            "dlq_topic": self.dlq_topic,
+            "partition": self.partition,
+            "offset": self.offset,
+            "original_topic": self.original_topic,
+            "original_partition": self.original_partition,
+            "original_offset": self.original_offset,
+            "key": self.key.decode(errors="replace") if self.key is not None else None,
+            "consumer": self.consumer,
+            "attempts": self.attempts,
+            "error_type": self.error_type,
+            "error": self.error,
+            "failed_at": failed_at.isoformat() if failed_at else None,
+        }
+
+
+def dead_letter_topics(topics: Iterable[str]) -> list[str]:
+    """The ``.dlq`` topics of ``topics`` (a name that already is a ``.dlq`` topic stays)."""
+    names = (t if t.endswith(DEAD_LETTER_SUFFIX) else dead_letter_topic(t) for t in topics)
+    return sorted(set(names))
+
+
+async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics()
+    finally:
+        await admin.close()
+    wanted = set(topics)
+    return sorted(
+        TopicPartition(t["topic"], p["partition"])
+        for t in described
+        if t["topic"] in wanted and t["error_code"] == 0
+        for p in t["partitions"]
+    )
+
+
+async def read(bootstrap: str, topics: Iterable[str], *, consumer: str) -> list[DeadLetter]:
+    """Every dead letter of ``consumer`` on the ``.dlq`` topics of ``topics``.
+
+    Reads without a consumer group, from the first offset to the end offsets
+    taken at the start, so it neither commits offsets nor waits for new letters.
+    """
+    tps = await _partitions(bootstrap, dead_letter_topics(topics))
+    if not tps:
+        return []
+    kafka = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id=f"{consumer}-dead-letters",
+    )
+    await kafka.start()
+    letters: list[DeadLetter] = []
+    try:
+        first = await kafka.beginning_offsets(tps)
+        end = await kafka.end_offsets(tps)
+        pending = {tp for tp in tps if end[tp] > first[tp]}
+        if not pending:
+            return []
+        kafka.assign(sorted(pending))
+        await kafka.seek_to_beginning(*pending)
+        last_progress = asyncio.get_running_loop().time()
+        while pending:
+            batch = await kafka.getmany(*pending, timeout_ms=500)
+            for tp, records in batch.items():
+                for r in records:
+                    if r.offset >= end[tp]:
+                        continue
+                    headers = tuple((k, bytes(v)) for k, v in (r.headers or ()))
+                    if dict(headers).get(DLQ_CONSUMER, b"").decode(errors="replace") != consumer:
+                        continue
+                    letters.append(
+                        DeadLetter(tp.topic, tp.partition, r.offset, r.key, r.value or b"", headers)
+                    )
+            if batch:
+                last_progress = asyncio.get_running_loop().time()
+            for tp in list(pending):
+                if await kafka.position(tp) >= end[tp]:
+                    pending.discard(tp)
+            if pending and asyncio.get_running_loop().time() - last_progress > STALL_SECONDS:
+                stuck = ", ".join(f"{tp.topic}:{tp.partition}" for tp in sorted(pending))
+                raise TimeoutError(f"reading dead letters stalled on {stuck}")
+    finally:
+        await kafka.stop()
+    return letters
+
+
+async def with_status(
+    database: Database, inbox: Table, consumer: str, letters: Sequence[DeadLetter]
+) -> list[DeadLetter]:
+    """The letters with their status from ``consumer``'s inbox rows."""
+    ids = sorted({letter.message_id for letter in letters})
+    outcomes: dict[str, str] = {}
+    async with database.transaction() as session:
+        for start in range(0, len(ids), 1000):
+            rows = await session.execute(
+                select(inbox.c.message_id, inbox.c.outcome)
+                .where(inbox.c.consumer == consumer)
+                .where(inbox.c.message_id.in_(ids[start : start + 1000]))
+            )
+            outcomes.update({r.message_id: r.outcome for r in rows})
+    return [
+        replace(
+            letter,
+            status=_STATUS_OF_OUTCOME.get(outcomes.get(letter.message_id, ""), Status.PURGED),
+        )
+        for letter in letters
+    ]
+
+
+def latest_by_id(letters: Iterable[DeadLetter]) -> dict[str, DeadLetter]:
+    """The last dead letter of each message id (a replay that failed again makes another)."""
+    latest: dict[str, DeadLetter] = {}
+    for letter in letters:
+        known = latest.get(letter.message_id)
+        if known is None or (letter.failed_at or datetime.min.replace(tzinfo=UTC)) >= (
+            known.failed_at or datetime.min.replace(tzinfo=UTC)
+        ):
+            latest[letter.message_id] = letter
+    return latest
+
+
+def refusal(
+    letter: DeadLetter, *, max_age: timedelta, now: datetime, force: bool = False
+) -> str | None:
+    """Why ``letter`` must not be replayed, or None; ``force`` overrides the age limit only."""
+    if not letter.has_envelope:
+        return (
+            f"{letter.message_id} has no valid CloudEvents headers ({letter.error}); a replay"
+            " would be dead-lettered again. Fix the producer and discard this letter"
+        )
+    failed_at = letter.failed_at
+    if not force and failed_at is not None and now - failed_at > max_age:
+        return (
+            f"{letter.message_id} was dead-lettered at {failed_at.isoformat()}, longer ago than"
+            f" the inbox retention ({max_age}): other consumers of {letter.original_topic} may"
+            " have forgotten that they processed it and would take it again. Use --force if"
+            " none did"
+        )
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """One replay, for the audit trail."""
+
+    letter: DeadLetter
+    operator: str
+    at: datetime
+    partition: int
+    offset: int
+
+    def audit_line(self) -> str:
+        letter = self.letter
+        key = letter.key.decode(errors="replace") if letter.key is not None else None
+        return (
+            f"replayed {letter.message_id} ({letter.type}) from {letter.position} to"
+            f" {letter.original_topic}:{self.partition}:{self.offset} key={key}"
+            f" by {self.operator} at {self.at.isoformat()}"
+        )
+
+
+async def replay(
+    bootstrap: str, letters: Sequence[DeadLetter], *, operator: str, client_id: str
+) -> AsyncIterator[Replayed]:
+    """Publish each letter's original message again, with its original key and id."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        # Duplicates are harmless (the inbox skips them); Tansu lacks idempotence anyway.
+        enable_idempotence=False,
+    )
+    await producer.start()
+    try:
+        for letter in letters:
+            headers = [*letter.original_headers, (REPLAYED_FROM, letter.position.encode())]
+            sent = await producer.send_and_wait(
+                letter.original_topic, letter.value, key=letter.key, headers=headers
+            )
+            done = Replayed(letter, operator, datetime.now(UTC), sent.partition, sent.offset)
+            log.info(
+                "%s",
+                done.audit_line(),
+                extra={"audit": "dead_letter_replayed", "operator": operator},
+            )
+            yield done
+    finally:
+        await producer.stop()
+
+
+async def discard(
+    database: Database,
+    inbox: Table,
+    consumer: str,
+    message_ids: Sequence[str],
+    *,
+    operator: str,
+    reason: str,
+) -> list[str]:
+    """Mark waiting dead letters as given up; returns the ids that were waiting."""
+    note = f"\ndiscarded by {operator} at {datetime.now(UTC).isoformat()}: {reason}"
+    async with database.transaction() as session:
+        rows = await session.scalars(
+            update(inbox)
+            .where(inbox.c.consumer == consumer)
+            .where(inbox.c.message_id.in_(message_ids))
+            .where(inbox.c.outcome == OUTCOME_DEAD_LETTERED)
+            .values(outcome=OUTCOME_DISCARDED, error=func.coalesce(inbox.c.error, "") + note)
+            .returning(inbox.c.message_id)
+        )
+        discarded = list(rows)
+    for message_id in discarded:
+        log.info(
+            "discarded dead letter %s by %s: %s",
+            message_id,
+            operator,
+            reason,
+            extra={"audit": "dead_letter_discarded", "operator": operator},
+        )
+    return discarded
+
+
+async def count_waiting(database: Database, inbox: Table, consumer: str) -> dict[str, int]:
+    """Dead letters of ``consumer`` not yet replayed, by original topic (a partial index)."""
+    async with database.transaction() as session:
+        rows = await session.execute(
+            select(inbox.c.topic, func.count())
+            .where(inbox.c.outcome == OUTCOME_DEAD_LETTERED)
+            .where(inbox.c.consumer == consumer)
+            .group_by(inbox.c.topic)
+        )
+        return {topic: int(n) for topic, n in rows.tuples()}
+
+
+class WaitingGauge:
+    """Keeps ``orderly_dead_letters_waiting`` of one service up to date."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._topics: set[str] = set()
+
+    async def refresh(
+        self, database: Database, inbox: Table, topics: Iterable[str] = ()
+    ) -> dict[str, int]:
+        """Count again; ``topics`` (those consumed) report 0 rather than nothing."""
+        counts = await count_waiting(database, inbox, self.service)
+        self._topics |= set(topics) | counts.keys()
+        for topic in self._topics:
+            DEAD_LETTERS_WAITING.labels(self.service, topic).set(counts.get(topic, 0))
+        return counts
+
+
+def pretty_body(value: bytes) -> str:
+    """The body as indented JSON when it is JSON, else as text."""
+    try:
+        return json.dumps(json.loads(value), indent=2, ensure_ascii=False)
+    except (ValueError, UnicodeDecodeError):
+        return value.decode(errors="replace")
