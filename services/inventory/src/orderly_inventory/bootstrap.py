@@ -31,7 +31,12 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
         service,
         carrier=carrier or SimulatedCarrier(settings.carrier_name),
         delivery_delay=timedelta(seconds=settings.delivery_delay_seconds),
+        reservation_ttl=timedelta(seconds=settings.reservation_ttl_seconds),
     )
-    jobs.register(service, poll_seconds=settings.delivery_poll_seconds)
+    jobs.register(
+        service,
+        poll_seconds=settings.delivery_poll_seconds,
+        expiry_poll_seconds=settings.reservation_expiry_poll_seconds,
+    )
     service.http.include_router(http.router(service))
     return service

@@ -1,26 +1,36 @@
-"""The inventory service's use cases: reserve, release, ship, deliver.
+"""The inventory service's use cases: reserve, release, ship, deliver, expire.
 
 Every handler runs inside the caller's unit of work (one transaction with the
 inbox and outbox) and first takes the order's lock, so that two commands of one
-order never interleave, whatever is redelivered or re-sent.
+order never interleave, whatever is redelivered or re-sent. The expiry job
+takes the same lock for each order it expires.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
-from orderly_inventory.adapters.carrier import Carrier
+from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.domain.allocation import Shortage, allocate
 from orderly_inventory.domain.reservations import (
+    RELEASE_TOMBSTONE,
+    Hold,
     RequestOutcome,
     Reservation,
     ReservationRequest,
     ReservationStatus,
+    expiry_reason,
 )
-from orderly_inventory.domain.shipments import NO_RESERVED_STOCK, Shipment, ShipmentStatus
+from orderly_inventory.domain.shipments import (
+    NO_RESERVED_STOCK,
+    Shipment,
+    ShipmentFailure,
+    ShipmentStatus,
+)
 from orderly_kit.messaging import Messaging, UnitOfWork
 from orderly_schemas.base import Allocation
 from orderly_schemas.inventory import (
@@ -31,6 +41,7 @@ from orderly_schemas.inventory import (
     ShipmentFailed,
     ShipOrder,
     StockReleased,
+    StockReservationExpired,
     StockReservationFailed,
     StockReserved,
 )
@@ -38,14 +49,19 @@ from orderly_schemas.inventory import (
 log = logging.getLogger(__name__)
 
 DELIVERY_BATCH = 200
+#: Reservation rows the expiry job claims per transaction.
+EXPIRY_BATCH = 200
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
-    """Reserve every line or none; a repeated command repeats the first answer."""
+async def reserve_stock(uow: UnitOfWork, command: ReserveStock, *, ttl: timedelta) -> None:
+    """Reserve every line or none, for ``ttl``; a repeated command repeats the first answer.
+
+    After the order's ReleaseStock (its tombstone) the answer is StockReservationFailed.
+    """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
     previous = await repo.request_of(command.order_id)
@@ -64,7 +80,7 @@ async def reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
         return
     for pick in result:
         await repo.change_stock(pick.sku, pick.warehouse, reserved=pick.quantity, at=now)
-    await repo.add_reservations(command.order_id, result, at=now)
+    await repo.add_reservations(command.order_id, result, at=now, expires_at=now + ttl)
     await repo.record_request(
         command.order_id, ReservationRequest(RequestOutcome.RESERVED, None, [])
     )
@@ -82,7 +98,7 @@ async def reserve_stock(uow: UnitOfWork, command: ReserveStock) -> None:
 async def _answer_again(
     uow: UnitOfWork, repo: InventoryRepository, order_id: UUID, previous: ReservationRequest
 ) -> None:
-    if previous.outcome is RequestOutcome.FAILED:
+    if previous.outcome in (RequestOutcome.FAILED, RequestOutcome.RELEASED):
         await uow.publish(_failed(order_id, previous, at=_now()))
         return
     await uow.publish(
@@ -108,10 +124,18 @@ def _allocations(held: list[Reservation]) -> list[Allocation]:
 
 
 async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
-    """Give back what the order still holds; safe when nothing was ever reserved."""
+    """Give back what the order still holds; safe when nothing was ever reserved.
+
+    Only RESERVED stock comes back (never shipped or expired stock), and StockReleased
+    is always published: it is the saga's acknowledgement. A release that comes before
+    any ReserveStock leaves a tombstone, so that a late ReserveStock cannot reserve.
+    """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
     now = _now()
+    if await repo.request_of(command.order_id) is None:
+        log.info("order %s released before any ReserveStock; tombstone left", command.order_id)
+        await repo.record_request(command.order_id, RELEASE_TOMBSTONE)
     held = await repo.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
@@ -130,7 +154,13 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
 async def ship_order(
     uow: UnitOfWork, command: ShipOrder, *, carrier: Carrier, delivery_delay: timedelta
 ) -> None:
-    """Pick the reserved stock and hand it to the carrier, once."""
+    """Pick the reserved stock and hand it to the carrier, once.
+
+    A carrier's refusal (CarrierRefusedError) is final: ShipmentFailed with its reason,
+    the stock stays reserved for the saga's ReleaseStock, and every later ShipOrder of
+    the order gets the same answer. Any other carrier error propagates, so the message
+    is retried.
+    """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
     existing = await repo.shipment_of(command.order_id)
@@ -138,14 +168,37 @@ async def ship_order(
         log.info("order %s already shipped as %s", command.order_id, existing.tracking_number)
         await uow.publish(_shipped(existing))
         return
+    refused = await repo.failure_of(command.order_id)
+    if refused is not None:
+        log.info(
+            "order %s was refused by %s: %s", command.order_id, refused.carrier, refused.reason
+        )
+        await uow.publish(_not_shipped(command.order_id, refused.reason))
+        return
     now = _now()
     held = await repo.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
     if not held:
-        await uow.publish(
-            ShipmentFailed(order_id=command.order_id, occurred_at=now, reason=NO_RESERVED_STOCK)
+        await uow.publish(_not_shipped(command.order_id, NO_RESERVED_STOCK, at=now))
+        return
+    try:
+        consignment = await carrier.book(
+            order_id=command.order_id,
+            ship_to=command.ship_to,
+            parcels=len({r.warehouse for r in held}),
         )
+    except CarrierRefusedError as refusal:
+        log.warning("carrier %s refused order %s: %s", carrier.name, command.order_id, refusal)
+        await repo.add_failure(
+            ShipmentFailure(
+                order_id=command.order_id,
+                carrier=carrier.name,
+                reason=refusal.reason,
+                failed_at=now,
+            )
+        )
+        await uow.publish(_not_shipped(command.order_id, refusal.reason, at=now))
         return
     for r in held:
         await repo.change_stock(
@@ -153,11 +206,6 @@ async def ship_order(
         )
     await repo.change_reservation_status(
         command.order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
-    )
-    consignment = await carrier.book(
-        order_id=command.order_id,
-        ship_to=command.ship_to,
-        parcels=len({r.warehouse for r in held}),
     )
     shipment = Shipment(
         shipment_id=uuid4(),
@@ -170,6 +218,10 @@ async def ship_order(
     )
     await repo.add_shipment(shipment)
     await uow.publish(_shipped(shipment))
+
+
+def _not_shipped(order_id: UUID, reason: str, *, at: datetime | None = None) -> ShipmentFailed:
+    return ShipmentFailed(order_id=order_id, occurred_at=at or _now(), reason=reason)
 
 
 def _shipped(shipment: Shipment) -> OrderShipped:
@@ -204,3 +256,50 @@ async def deliver_due_shipments(messaging: Messaging, *, batch: int = DELIVERY_B
                 )
             )
     return len(due)
+
+
+async def expire_reservations(
+    messaging: Messaging, *, batch: int = EXPIRY_BATCH, now: datetime | None = None
+) -> int:
+    """Release the stock of reservations past their deadline; StockReservationExpired, once.
+
+    One transaction claims up to ``batch`` expired rows (SKIP LOCKED, so replicas share
+    the work) and expires each claimed order whose lock it can take: an order whose
+    ShipOrder or ReleaseStock is running right now is left for the next scan, which
+    then finds it shipped, released or still expired. Returns how many orders expired.
+    """
+    async with messaging.unit_of_work() as uow:
+        repo = InventoryRepository(uow.session)
+        now = now or _now()
+        holds: list[Hold] = []
+        for order_id in await repo.lock_expired_orders(now=now, limit=batch):
+            if not await repo.try_lock_order(order_id):
+                log.info("order %s is busy; its expiry waits for the next scan", order_id)
+                continue
+            hold = await repo.lock_whole_hold(order_id)
+            if hold is not None and hold.expires_at <= now:
+                holds.append(hold)
+        # One pass over the stock rows in (sku, warehouse) order, like every other writer.
+        given_back: Counter[tuple[str, str]] = Counter()
+        for hold in holds:
+            for r in hold.reservations:
+                given_back[r.sku, r.warehouse] += r.quantity
+        for (sku, warehouse), quantity in sorted(given_back.items()):
+            await repo.change_stock(sku, warehouse, reserved=-quantity, at=now)
+        for hold in holds:
+            await repo.change_reservation_status(
+                hold.order_id,
+                old=ReservationStatus.RESERVED,
+                new=ReservationStatus.EXPIRED,
+                at=now,
+            )
+            log.info("reservation of order %s expired; stock given back", hold.order_id)
+            await uow.publish(
+                StockReservationExpired(
+                    order_id=hold.order_id,
+                    occurred_at=now,
+                    reason=expiry_reason(hold.time_to_live),
+                    allocations=_allocations(hold.reservations),
+                )
+            )
+    return len(holds)

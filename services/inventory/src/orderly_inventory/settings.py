@@ -19,3 +19,12 @@ class InventorySettings(ServiceSettings):
         default=5.0, ge=0, description="the simulated carrier delivers this long after shipping"
     )
     delivery_poll_seconds: float = Field(default=0.5, gt=0)
+    reservation_ttl_seconds: float = Field(
+        default=1800.0,
+        gt=0,
+        description="reserved stock is released (StockReservationExpired) if the order has"
+        " not shipped this long after the reservation",
+    )
+    reservation_expiry_poll_seconds: float = Field(
+        default=5.0, gt=0, description="how often the expiry job looks for expired reservations"
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -18,7 +18,7 @@ from sqlalchemy import insert, select
 
 from orderly_inventory import handlers
 from orderly_inventory.adapters import orm
-from orderly_inventory.adapters.carrier import SimulatedCarrier
+from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
 from orderly_inventory.bootstrap import MIGRATIONS, build
 from orderly_inventory.settings import InventorySettings
 from orderly_kit import migrations
@@ -30,6 +30,7 @@ from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
 ADDRESS = Address(
     name="Ada Lovelace", line1="1 Market Street", city="London", postal_code="N1 9GU", country="GB"
 )
+TTL = timedelta(minutes=30)
 
 
 class Inventory:
@@ -37,7 +38,7 @@ class Inventory:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.carrier = SimulatedCarrier()
+        self.carrier: Carrier = SimulatedCarrier()
 
     async def stock(self, sku: str, **on_hand: int) -> None:
         """Put ``on_hand`` units of ``sku`` in each named warehouse."""
@@ -74,25 +75,35 @@ class Inventory:
     async def kinds(self) -> list[str]:
         return [kind for kind, _ in await self.published()]
 
-    async def reserve(self, order_id: UUID, *lines: tuple[str, int]) -> None:
+    async def reserve(self, order_id: UUID, *lines: tuple[str, int], ttl: timedelta = TTL) -> None:
         command = ReserveStock(
             order_id=order_id, lines=[StockLine(sku=sku, quantity=n) for sku, n in lines]
         )
         async with self.service.messaging.unit_of_work() as uow:
-            await handlers.reserve_stock(uow, command)
+            await handlers.reserve_stock(uow, command, ttl=ttl)
 
     async def release(self, order_id: UUID) -> None:
         async with self.service.messaging.unit_of_work() as uow:
             await handlers.release_stock(uow, ReleaseStock(order_id=order_id, reason="cancelled"))
 
-    async def ship(self, order_id: UUID, *, delay: timedelta = timedelta(0)) -> None:
+    async def ship(
+        self, order_id: UUID, *, delay: timedelta = timedelta(0), ship_to: Address = ADDRESS
+    ) -> None:
         async with self.service.messaging.unit_of_work() as uow:
             await handlers.ship_order(
                 uow,
-                ShipOrder(order_id=order_id, ship_to=ADDRESS),
+                ShipOrder(order_id=order_id, ship_to=ship_to),
                 carrier=self.carrier,
                 delivery_delay=delay,
             )
+
+    async def expire(
+        self, *, after: timedelta = TTL + timedelta(seconds=1), batch: int = handlers.EXPIRY_BATCH
+    ) -> int:
+        """Run the expiry job as if ``after`` had passed; how many orders expired."""
+        return await handlers.expire_reservations(
+            self.service.messaging, batch=batch, now=datetime.now(UTC) + after
+        )
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""ReleaseStock: gives back what an order holds, never what has shipped, and always answers."""
+"""ReleaseStock: gives back what an order holds, never what has shipped, and always answers.
+
+A release that comes before any ReserveStock leaves a tombstone: a late ReserveStock fails.
+"""
 
 from __future__ import annotations
 
@@ -57,3 +60,49 @@ async def test_shipped_stock_is_never_released(inventory: Inventory) -> None:
 
     assert await inventory.levels("A") == {"east": (1, 0)}
     assert await inventory.reservations(order) == [("A", "east", 2, "shipped")]
+
+
+async def test_a_reserve_stock_after_its_release_fails_and_reserves_nothing(
+    inventory: Inventory,
+) -> None:
+    await inventory.stock("A", east=3)
+    order = uuid4()
+    await inventory.release(order)
+
+    await inventory.reserve(order, ("A", 2))
+    await inventory.reserve(order, ("A", 2))
+
+    assert await inventory.levels("A") == {"east": (3, 0)}
+    assert await inventory.reservations(order) == []
+    published = await inventory.published()
+    assert [kind for kind, _ in published] == [
+        "StockReleased",
+        "StockReservationFailed",
+        "StockReservationFailed",
+    ]
+    for _, body in published[1:]:
+        assert body["reason"] == "order was released before stock was reserved"
+        assert body["short_skus"] == []
+
+
+async def test_releasing_twice_before_any_reserve_answers_twice(inventory: Inventory) -> None:
+    order = uuid4()
+
+    await inventory.release(order)
+    await inventory.release(order)
+
+    assert await inventory.kinds() == ["StockReleased", "StockReleased"]
+
+
+async def test_a_release_after_a_failed_reservation_leaves_the_failure_as_the_answer(
+    inventory: Inventory,
+) -> None:
+    await inventory.stock("A", east=1)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 2))
+    await inventory.release(order)
+
+    await inventory.reserve(order, ("A", 2))
+
+    [first, _, again] = [body for _, body in await inventory.published()]
+    assert again["reason"] == first["reason"] == "insufficient stock: A is short by 1"

@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
@@ -28,7 +29,7 @@ from orderly_schemas import topics
 from orderly_schemas.base import Message, StockLine
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
-from orderly_schemas.inventory import ReserveStock, ShipOrder
+from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
 
 ADDRESS = Address(name="A", line1="1 Main St", city="Town", postal_code="1000", country="NL")
 
@@ -40,21 +41,27 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
     broker.stop()
 
 
+def settings(database_url: str, kafka: Kafka, **overrides: Any) -> InventorySettings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka.bootstrap,
+        "migrate_on_start": True,
+        "create_topics": True,
+        "topic_partitions": 2,
+        "delivery_delay_seconds": 0,
+        "delivery_poll_seconds": 0.05,
+        "outbox_poll_interval_ms": 50,
+        "log_json": False,
+    }
+    return InventorySettings(**(values | overrides))
+
+
 @pytest.fixture
-async def running(fresh_database: str, kafka: Kafka) -> AsyncIterator[Service]:
-    service = build(
-        InventorySettings(
-            database_url=fresh_database,
-            kafka_bootstrap_servers=kafka.bootstrap,
-            migrate_on_start=True,
-            create_topics=True,
-            topic_partitions=2,
-            delivery_delay_seconds=0,
-            delivery_poll_seconds=0.05,
-            outbox_poll_interval_ms=50,
-            log_json=False,
-        )
-    )
+async def running(
+    fresh_database: str, kafka: Kafka, request: pytest.FixtureRequest
+) -> AsyncIterator[Service]:
+    """The service started; a test may override settings with an indirect parameter."""
+    service = build(settings(fresh_database, kafka, **getattr(request, "param", {})))
     await service.start()
     async with service.database.transaction() as s:
         await s.execute(
@@ -123,3 +130,39 @@ async def test_reserve_then_ship_over_kafka_ends_in_a_delivery(
     assert shipped.body["carrier"] == "SimPost"
     assert delivered.body["tracking_number"] == shipped.body["tracking_number"]
     assert {reserved.partition, shipped.partition, delivered.partition} == {reserved.partition}
+
+
+@pytest.mark.parametrize(
+    "running",
+    [{"reservation_ttl_seconds": 5, "reservation_expiry_poll_seconds": 0.1}],
+    indirect=True,
+)
+async def test_a_held_reservation_expires_and_a_refused_one_waits_for_its_release(
+    running: Service, kafka: Kafka
+) -> None:
+    held, refused = uuid4(), uuid4()
+    nowhere = ADDRESS.model_copy(update={"postal_code": "00000"})
+    line = [StockLine(sku="DEMO-0001", quantity=2)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
+            await send(producer, ReserveStock(order_id=held, lines=line), held)
+            # Back to back, so the carrier is asked well within the time-to-live.
+            await send(producer, ReserveStock(order_id=refused, lines=line), refused)
+            await send(producer, ShipOrder(order_id=refused, ship_to=nowhere), refused)
+            not_booked = await seen(watcher, refused, "ShipmentFailed", 30)
+            await send(producer, ReleaseStock(order_id=refused, reason="cancelled"), refused)
+            await seen(watcher, refused, "StockReleased", 15)
+
+            expired = await seen(watcher, held, "StockReservationExpired", 15)
+            await send(producer, ShipOrder(order_id=held, ship_to=ADDRESS), held)
+            not_shipped = await seen(watcher, held, "ShipmentFailed", 15)
+    finally:
+        await producer.stop()
+
+    assert not_booked.body["reason"] == "SimPost does not deliver to postal code 00000"
+    assert expired.body["allocations"] == [{"sku": "DEMO-0001", "warehouse": "east", "quantity": 2}]
+    assert not_shipped.body["reason"] == "no reserved stock for order"
+    assert watcher.types(held) == ["StockReserved", "StockReservationExpired", "ShipmentFailed"]
+    assert watcher.types(refused) == ["StockReserved", "ShipmentFailed", "StockReleased"]

@@ -1,11 +1,13 @@
-"""The simulated carrier: SimPost tracking numbers, unique enough to be a key."""
+"""The simulated carrier: SimPost tracking numbers, unique enough to be a key; "00000" refused."""
 
 from __future__ import annotations
 
 import re
 from uuid import uuid4
 
-from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
+import pytest
+
+from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError, SimulatedCarrier
 from orderly_schemas.checkout import Address
 
 ADDRESS = Address(name="A", line1="1 Main St", city="Town", postal_code="1000", country="NL")
@@ -29,3 +31,13 @@ async def test_tracking_numbers_differ_between_bookings() -> None:
     }
 
     assert len(numbers) == 1000
+
+
+async def test_a_booking_to_postal_code_00000_is_refused_with_a_reason() -> None:
+    carrier = SimulatedCarrier("SimPost")
+    nowhere = ADDRESS.model_copy(update={"postal_code": "00000"})
+
+    with pytest.raises(CarrierRefusedError) as refused:
+        await carrier.book(order_id=uuid4(), ship_to=nowhere, parcels=1)
+
+    assert refused.value.reason == "SimPost does not deliver to postal code 00000"

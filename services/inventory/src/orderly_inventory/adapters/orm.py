@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -58,6 +59,14 @@ reservations = Table(
     Column("status", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set from reservation_ttl_seconds when stock is reserved; the default only serves
+    # writers that do not set it (the previous release's pods during a rolling deploy).
+    Column(
+        "expires_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("now() + interval '1800 seconds'"),
+    ),
     PrimaryKeyConstraint("order_id", "sku", "warehouse", name="pk_reservations"),
     ForeignKeyConstraint(
         ["sku", "warehouse"],
@@ -65,10 +74,15 @@ reservations = Table(
         name="fk_reservations_stock_levels",
     ),
     CheckConstraint("quantity > 0", name="quantity_positive"),
-    CheckConstraint("status IN ('reserved', 'released', 'shipped')", name="status_known"),
+    CheckConstraint(
+        "status IN ('reserved', 'released', 'shipped', 'expired')", name="status_known"
+    ),
+    # The expiry job's scan: only held stock can expire.
+    Index("ix_reservations_expiry", "expires_at", postgresql_where=Column("status") == "reserved"),
 )
 
-#: One row per order asked to reserve: makes ReserveStock idempotent, failed or not.
+#: One row per order asked to reserve: makes ReserveStock idempotent, failed or not;
+#: outcome 'released' is the tombstone a ReleaseStock leaves when it came first.
 reservation_requests = Table(
     "reservation_requests",
     metadata,
@@ -77,7 +91,7 @@ reservation_requests = Table(
     Column("reason", String(2000), nullable=True),
     Column("short_skus", JSONB, nullable=False, server_default="[]"),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("outcome IN ('reserved', 'failed')", name="outcome_known"),
+    CheckConstraint("outcome IN ('reserved', 'failed', 'released')", name="outcome_known"),
 )
 
 shipments = Table(
@@ -95,4 +109,14 @@ shipments = Table(
     UniqueConstraint("tracking_number", name="uq_shipments_tracking_number"),
     CheckConstraint("status IN ('shipped', 'delivered', 'failed')", name="status_known"),
     Index("ix_shipments_due", "deliver_after", postgresql_where=Column("status") == "shipped"),
+)
+
+#: A booking the carrier refused: every later ShipOrder of the order gets the same answer.
+shipment_failures = Table(
+    "shipment_failures",
+    metadata,
+    Column("order_id", UUID(as_uuid=True), primary_key=True),
+    Column("carrier", String(100), nullable=False),
+    Column("reason", String(2000), nullable=False),
+    Column("failed_at", DateTime(timezone=True), nullable=False),
 )

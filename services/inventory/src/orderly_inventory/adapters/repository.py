@@ -2,7 +2,9 @@
 
 Lock order, the same in every transaction so that none can deadlock another:
 the order's advisory lock, then its reservation rows, then stock rows in
-(sku, warehouse) order.
+(sku, warehouse) order. The expiry job is the one exception: it claims
+reservation rows first, so it only ever *tries* an order's lock and never waits
+for one (see ``try_lock_order``).
 """
 
 from __future__ import annotations
@@ -12,24 +14,32 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_inventory.adapters.orm import (
     reservation_requests,
     reservations,
+    shipment_failures,
     shipments,
     stock_levels,
     warehouses,
 )
 from orderly_inventory.domain.allocation import Available, Pick
 from orderly_inventory.domain.reservations import (
+    Hold,
     RequestOutcome,
     Reservation,
     ReservationRequest,
     ReservationStatus,
 )
-from orderly_inventory.domain.shipments import Shipment, ShipmentStatus
+from orderly_inventory.domain.shipments import Shipment, ShipmentFailure, ShipmentStatus
+
+_ORDER_LOCK_KEY = "hashtextextended(:key, 0)"
+
+
+def _order_lock_key(order_id: UUID) -> dict[str, str]:
+    return {"key": f"inventory:{order_id}"}
 
 
 class InventoryRepository:
@@ -43,9 +53,19 @@ class InventoryRepository:
         it is released when the transaction ends.
         """
         await self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-            {"key": f"inventory:{order_id}"},
+            text(f"SELECT pg_advisory_xact_lock({_ORDER_LOCK_KEY})"), _order_lock_key(order_id)
         )
+
+    async def try_lock_order(self, order_id: UUID) -> bool:
+        """Take the order's lock (see ``lock_order``) if it is free; False if a command holds it.
+
+        For a transaction that already holds reservation rows: waiting here could
+        deadlock with a command that holds the order's lock and waits for those rows.
+        """
+        result = await self.session.execute(
+            text(f"SELECT pg_try_advisory_xact_lock({_ORDER_LOCK_KEY})"), _order_lock_key(order_id)
+        )
+        return bool(result.scalar_one())
 
     # -- stock ------------------------------------------------------------------
     async def lock_stock(self, skus: Iterable[str]) -> dict[str, list[Available]]:
@@ -112,7 +132,7 @@ class InventoryRepository:
         )
 
     async def add_reservations(
-        self, order_id: UUID, picks: Sequence[Pick], *, at: datetime
+        self, order_id: UUID, picks: Sequence[Pick], *, at: datetime, expires_at: datetime
     ) -> None:
         await self.session.execute(
             insert(reservations),
@@ -125,6 +145,7 @@ class InventoryRepository:
                     "status": ReservationStatus.RESERVED.value,
                     "created_at": at,
                     "updated_at": at,
+                    "expires_at": expires_at,
                 }
                 for p in picks
             ],
@@ -154,6 +175,50 @@ class InventoryRepository:
             .values(status=new.value, updated_at=at)
         )
 
+    async def lock_expired_orders(self, *, now: datetime, limit: int) -> list[UUID]:
+        """Orders holding RESERVED rows past their deadline, soonest first (up to ``limit`` rows).
+
+        The claimed rows stay locked (SKIP LOCKED: rows another transaction holds are
+        passed over, so several replicas can scan at once).
+        """
+        c = reservations.c
+        query = (
+            select(c.order_id)
+            .where(c.status == ReservationStatus.RESERVED.value, c.expires_at <= now)
+            .order_by(c.expires_at, c.order_id, c.sku, c.warehouse)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = (await self.session.execute(query)).scalars()
+        return list(dict.fromkeys(claimed))
+
+    async def lock_whole_hold(self, order_id: UUID) -> Hold | None:
+        """Lock every RESERVED row of the order without waiting; None if any is held elsewhere.
+
+        An order's stock expires all at once or not at all, so a hold that another
+        transaction partly holds (another replica's claim) is left for a later scan.
+        """
+        c = reservations.c
+        held = (
+            select(reservations)
+            .where(c.order_id == order_id, c.status == ReservationStatus.RESERVED.value)
+            .order_by(c.sku, c.warehouse)
+        )
+        rows = (await self.session.execute(held.with_for_update(skip_locked=True))).mappings().all()
+        total = await self.session.scalar(
+            select(func.count())
+            .select_from(reservations)
+            .where(c.order_id == order_id, c.status == ReservationStatus.RESERVED.value)
+        )
+        if not rows or len(rows) != total:
+            return None
+        return Hold(
+            order_id=order_id,
+            reservations=[_to_reservation(r) for r in rows],
+            reserved_at=min(r["created_at"] for r in rows),
+            expires_at=min(r["expires_at"] for r in rows),
+        )
+
     # -- shipments --------------------------------------------------------------
     async def shipment_of(self, order_id: UUID) -> Shipment | None:
         query = select(shipments).where(shipments.c.order_id == order_id)
@@ -171,6 +236,22 @@ class InventoryRepository:
                 shipped_at=shipment.shipped_at,
                 deliver_after=shipment.deliver_after,
                 delivered_at=shipment.delivered_at,
+            )
+        )
+
+    async def failure_of(self, order_id: UUID) -> ShipmentFailure | None:
+        """The carrier's refusal of the order's booking, if it refused."""
+        query = select(shipment_failures).where(shipment_failures.c.order_id == order_id)
+        row = (await self.session.execute(query)).mappings().first()
+        return None if row is None else ShipmentFailure(**row)
+
+    async def add_failure(self, failure: ShipmentFailure) -> None:
+        await self.session.execute(
+            insert(shipment_failures).values(
+                order_id=failure.order_id,
+                carrier=failure.carrier,
+                reason=failure.reason[:2000],  # a carrier's message, bounded by the column
+                failed_at=failure.failed_at,
             )
         )
 

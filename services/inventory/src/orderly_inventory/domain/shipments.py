@@ -26,3 +26,21 @@ class Shipment:
     shipped_at: datetime
     deliver_after: datetime
     delivered_at: datetime | None = None
+
+
+class CarrierRefusedError(Exception):
+    """The carrier declined to carry the order; retrying the same booking will not help."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ShipmentFailure:
+    """A refused booking: the order's answer to every later ShipOrder."""
+
+    order_id: UUID
+    carrier: str
+    reason: str
+    failed_at: datetime

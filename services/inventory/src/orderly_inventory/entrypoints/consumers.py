@@ -19,6 +19,7 @@ from orderly_schemas.inventory import (
     ShipmentFailed,
     ShipOrder,
     StockReleased,
+    StockReservationExpired,
     StockReservationFailed,
     StockReserved,
 )
@@ -26,13 +27,15 @@ from orderly_schemas.inventory import (
 UOW = Context(UOW_CONTEXT_KEY)
 
 
-def register(service: Service, *, carrier: Carrier, delivery_delay: timedelta) -> None:
+def register(
+    service: Service, *, carrier: Carrier, delivery_delay: timedelta, reservation_ttl: timedelta
+) -> None:
     """Subscribe the stock commands and declare the inventory events."""
     commands = service.subscriber(topics.INVENTORY_COMMANDS)
 
     @commands(filter=of_type(ReserveStock))
     async def on_reserve_stock(command: ReserveStock, uow: UnitOfWork = UOW) -> None:
-        await handlers.reserve_stock(uow, command)
+        await handlers.reserve_stock(uow, command, ttl=reservation_ttl)
 
     @commands(filter=of_type(ReleaseStock))
     async def on_release_stock(command: ReleaseStock, uow: UnitOfWork = UOW) -> None:
@@ -46,6 +49,7 @@ def register(service: Service, *, carrier: Carrier, delivery_delay: timedelta) -
         StockReserved,
         StockReservationFailed,
         StockReleased,
+        StockReservationExpired,
         OrderShipped,
         ShipmentFailed,
         ShipmentDelivered,
