@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := shared/schemas shared/servicekit services/order services/inventory \
-            services/payment services/notification services/analytics tools/dev
+            services/payment services/notification services/analytics tools/dev tools/ops
 STAMP := $(VENV)/.installed
 SERVICES := order inventory payment notification analytics
 

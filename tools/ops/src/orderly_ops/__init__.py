@@ -1,0 +1,1 @@
+"""Orderly operator tools."""

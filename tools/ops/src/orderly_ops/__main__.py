@@ -1,0 +1,5 @@
+"""``python -m orderly_ops``."""
+
+from orderly_ops.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,88 @@
+"""``orderly-ops``: operator commands that look across the services' databases.
+
+    orderly-ops invariants [--since 2026-11-25T10:00Z] [--settle 60] [--baseline snap.json]
+    orderly-ops stock-snapshot > snap.json
+
+The database URLs come from the services' own variables (ORDER_DATABASE_URL,
+INVENTORY_DATABASE_URL, PAYMENT_DATABASE_URL, and optionally
+NOTIFICATION_DATABASE_URL, ANALYTICS_DATABASE_URL) or from --<service>-db.
+Exit status: 0 when every invariant holds, 1 when one is broken, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from orderly_ops.invariants import SERVICES, Databases, check, stock_snapshot
+
+
+def _databases(args: argparse.Namespace) -> Databases:
+    env = dict(os.environ)
+    for service in SERVICES:
+        given = getattr(args, f"{service}_db")
+        if given:
+            env[f"{service.upper()}_DATABASE_URL"] = given
+    return Databases.from_env(env)
+
+
+def _since(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--since: {text!r} is not an ISO 8601 time") from None
+    if moment.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"--since: {text!r} needs a timezone, e.g. Z")
+    return moment
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="orderly-ops",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for service in SERVICES:
+        parser.add_argument(f"--{service}-db", metavar="URL", help=f"the {service} database")
+    sub = parser.add_subparsers(dest="command", required=True)
+    inv = sub.add_parser("invariants", help="check the suite's invariants")
+    inv.add_argument("--since", type=_since, help="only orders placed since then")
+    inv.add_argument(
+        "--settle", type=float, default=0.0, help="ignore what changed in the last N seconds"
+    )
+    inv.add_argument("--baseline", type=Path, help="a stock-snapshot file taken before")
+    inv.add_argument("--json", action="store_true")
+    sub.add_parser("stock-snapshot", help="per SKU, on hand + shipped, as JSON")
+    args = parser.parse_args(argv)
+    try:
+        dbs = _databases(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "stock-snapshot":
+        json.dump(stock_snapshot(dbs), sys.stdout, indent=2, sort_keys=True)
+        sys.stdout.write("\n")
+        return 0
+    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+    report = check(dbs, baseline=baseline, since=args.since, settle=timedelta(seconds=args.settle))
+    if args.json:
+        out = {
+            "ok": report.ok,
+            "checked": report.checked,
+            "violations": [asdict(v) for v in report.violations],
+            "stats": report.stats,
+        }
+        json.dump(out, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(report.summary())
+    return 0 if report.ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,488 @@
+"""The suite's invariants, checked across the services' own databases.
+
+Run it after a fault test, or against a live deployment when traffic is quiet
+(orders still in flight are reported as not terminal; ``settle`` leaves out
+rows younger than that). Each check reads one database in one REPEATABLE READ
+transaction; the checks only read.
+
+What it proves, in the words of the fault tests:
+
+- every order is terminal (completed, rejected, cancelled, or needs attention);
+- no stock level is below zero (and the CHECK constraints that forbid it exist);
+- reserved stock equals the reservations still held, per SKU and warehouse;
+- on hand + shipped is conserved per SKU (against a snapshot taken before);
+- stock follows each order's outcome: a completed order shipped exactly its lines,
+  a rejected or cancelled one holds and shipped nothing;
+- captured minus refunded equals the value of the orders that kept their payment,
+  order by order and in total;
+- no capture and no refund was executed twice at the provider, and every
+  operation the provider executed is recorded by the payment service;
+- each customer was told of each step once, and of how their order ended;
+- analytics agrees with how each order ended;
+- nothing was left unsent in any outbox, and no dead letter is waiting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, create_engine, text
+
+TERMINAL = ("completed", "rejected", "cancelled", "needs_attention")
+SERVICES = ("order", "inventory", "payment", "notification", "analytics")
+
+
+@dataclass(frozen=True)
+class Databases:
+    """The SQLAlchemy URL of each service's database (notification and analytics optional)."""
+
+    order: str
+    inventory: str
+    payment: str
+    notification: str | None = None
+    analytics: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Databases:
+        """The URLs the services themselves use: ``ORDER_DATABASE_URL`` and so on."""
+        missing = [
+            f"{s.upper()}_DATABASE_URL"
+            for s in ("order", "inventory", "payment")
+            if not env.get(f"{s.upper()}_DATABASE_URL")
+        ]
+        if missing:
+            raise ValueError("set " + ", ".join(missing) + " (or pass --<service>-db)")
+        return cls(
+            order=env["ORDER_DATABASE_URL"],
+            inventory=env["INVENTORY_DATABASE_URL"],
+            payment=env["PAYMENT_DATABASE_URL"],
+            notification=env.get("NOTIFICATION_DATABASE_URL") or None,
+            analytics=env.get("ANALYTICS_DATABASE_URL") or None,
+        )
+
+    def all(self) -> dict[str, str]:
+        return {s: url for s in SERVICES if (url := getattr(self, s)) is not None}
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    subject: str
+    detail: str
+
+
+@dataclass
+class Report:
+    checked: list[str] = field(default_factory=list)
+    violations: list[Violation] = field(default_factory=list)
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def fail(self, invariant: str, subject: str, detail: str) -> None:
+        self.violations.append(Violation(invariant, subject, detail))
+
+    def summary(self) -> str:
+        lines = [f"checked {len(self.checked)} invariants: " + ("all hold" if self.ok else "")]
+        for name in self.checked:
+            broken = [v for v in self.violations if v.invariant == name]
+            lines.append(f"  {'FAIL' if broken else 'ok  '}  {name}")
+            for v in broken[:20]:
+                lines.append(f"          {v.subject}: {v.detail}")
+            if len(broken) > 20:
+                lines.append(f"          … and {len(broken) - 20} more")
+        return "\n".join(lines)
+
+
+EVERY_ORDER_TERMINAL = "every order is terminal"
+STOCK_NOT_NEGATIVE = "no stock level is below zero"
+RESERVED_MATCHES = "reserved stock equals the reservations held"
+STOCK_CONSERVED = "on hand + shipped is conserved per SKU"
+STOCK_FOLLOWS_ORDERS = "stock follows each order's outcome"
+MONEY_BALANCES = "captured minus refunded equals the value of orders that kept their payment"
+EXECUTED_ONCE = "no capture or refund was executed twice"
+PROVIDER_RECORDED = "every provider operation is recorded by the payment service"
+NOTIFIED_ONCE = "each customer was told of each step once, and of the outcome"
+ANALYTICS_AGREES = "analytics agrees with how each order ended"
+NOTHING_UNSENT = "nothing is left unsent in an outbox"
+NO_DEAD_LETTERS = "no dead letter is waiting"
+
+_STOCK_CHECKS = ("on_hand_not_negative", "reserved_not_negative", "reserved_within_on_hand")
+
+
+@contextmanager
+def _reading(url: str) -> Iterator[Connection]:
+    engine = create_engine(url, pool_pre_ping=False)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def stock_snapshot(dbs: Databases) -> dict[str, int]:
+    """Per SKU, on hand plus everything ever shipped: what the conservation check compares."""
+    with _reading(dbs.inventory) as conn:
+        return _conserved_quantities(conn)
+
+
+def _conserved_quantities(conn: Connection) -> dict[str, int]:
+    rows = conn.execute(
+        text(
+            "SELECT s.sku, SUM(s.on_hand) + COALESCE(MAX(sh.shipped), 0)"
+            " FROM stock_levels s LEFT JOIN ("
+            "   SELECT sku, SUM(quantity) AS shipped FROM reservations"
+            "   WHERE status = 'shipped' GROUP BY sku"
+            " ) sh ON sh.sku = s.sku GROUP BY s.sku"
+        )
+    )
+    return {sku: int(total) for sku, total in rows}
+
+
+def check(
+    dbs: Databases,
+    *,
+    baseline: Mapping[str, int] | None = None,
+    since: datetime | None = None,
+    settle: timedelta = timedelta(0),
+) -> Report:
+    """Check every invariant; ``since`` limits the per-order checks to orders placed since.
+
+    ``baseline`` is a :func:`stock_snapshot` taken before the run; without one, the
+    conservation check is skipped (and not listed as checked).
+    """
+    report = Report()
+    orders = _orders(dbs, since)
+    ids = list(orders)
+    report.stats["orders_by_status"] = _count_by(o["status"] for o in orders.values())
+    _check_terminal(report, orders, settle)
+    with _reading(dbs.inventory) as conn:
+        _check_stock(report, conn, baseline)
+        _check_stock_follows_orders(report, conn, orders, _ordered(dbs, ids))
+    with _reading(dbs.payment) as conn:
+        _check_money(report, conn, orders)
+    if dbs.notification:
+        with _reading(dbs.notification) as conn:
+            _check_notifications(report, conn, orders)
+    if dbs.analytics:
+        with _reading(dbs.analytics) as conn:
+            _check_analytics(report, conn, orders)
+    _check_messaging(report, dbs, since, settle)
+    return report
+
+
+# -- orders ---------------------------------------------------------------------------------
+def _orders(dbs: Databases, since: datetime | None) -> dict[UUID, dict[str, Any]]:
+    query = (
+        "SELECT order_id, order_number, status, total_amount, currency, status_since FROM orders"
+    )
+    with _reading(dbs.order) as conn:
+        if since is None:
+            rows = conn.execute(text(query))
+        else:
+            rows = conn.execute(text(query + " WHERE placed_at >= :since"), {"since": since})
+        return {r.order_id: dict(r._mapping) for r in rows}
+
+
+def _ordered(dbs: Databases, ids: list[UUID]) -> dict[UUID, dict[str, int]]:
+    with _reading(dbs.order) as conn:
+        rows = conn.execute(
+            text(
+                "SELECT order_id, sku, SUM(quantity) FROM order_lines"
+                " WHERE order_id = ANY(:ids) GROUP BY order_id, sku"
+            ),
+            {"ids": ids},
+        )
+        found: dict[UUID, dict[str, int]] = defaultdict(dict)
+        for order_id, sku, quantity in rows:
+            found[order_id][sku] = int(quantity)
+        return found
+
+
+def _check_terminal(
+    report: Report, orders: Mapping[UUID, Mapping[str, Any]], settle: timedelta
+) -> None:
+    report.checked.append(EVERY_ORDER_TERMINAL)
+    cutoff = datetime.now(UTC) - settle
+    for o in orders.values():
+        if o["status"] not in TERMINAL and o["status_since"] <= cutoff:
+            report.fail(
+                EVERY_ORDER_TERMINAL,
+                o["order_number"],
+                f"still {o['status']} since {o['status_since']:%Y-%m-%d %H:%M:%S}",
+            )
+
+
+# -- stock ----------------------------------------------------------------------------------
+def _check_stock(report: Report, conn: Connection, baseline: Mapping[str, int] | None) -> None:
+    report.checked.append(STOCK_NOT_NEGATIVE)
+    present = set(
+        conn.scalars(
+            text(
+                "SELECT conname FROM pg_constraint"
+                " WHERE conrelid = 'stock_levels'::regclass AND contype = 'c'"
+            )
+        )
+    )
+    for name in _STOCK_CHECKS:
+        if not any(c.endswith(name) for c in present):
+            report.fail(STOCK_NOT_NEGATIVE, "stock_levels", f"CHECK constraint {name} is missing")
+    for sku, warehouse, on_hand, reserved in conn.execute(
+        text(
+            "SELECT sku, warehouse, on_hand, reserved FROM stock_levels"
+            " WHERE on_hand < 0 OR reserved < 0 OR reserved > on_hand"
+        )
+    ):
+        report.fail(
+            STOCK_NOT_NEGATIVE, f"{sku}@{warehouse}", f"on hand {on_hand}, reserved {reserved}"
+        )
+
+    report.checked.append(RESERVED_MATCHES)
+    for sku, warehouse, reserved, held in conn.execute(
+        text(
+            "SELECT s.sku, s.warehouse, s.reserved, COALESCE(r.held, 0) FROM stock_levels s"
+            " LEFT JOIN (SELECT sku, warehouse, SUM(quantity) AS held FROM reservations"
+            "            WHERE status = 'reserved' GROUP BY sku, warehouse) r"
+            " ON r.sku = s.sku AND r.warehouse = s.warehouse"
+            " WHERE s.reserved <> COALESCE(r.held, 0)"
+        )
+    ):
+        report.fail(
+            RESERVED_MATCHES,
+            f"{sku}@{warehouse}",
+            f"level says {reserved} reserved, reservations hold {held}",
+        )
+
+    if baseline is None:
+        return
+    report.checked.append(STOCK_CONSERVED)
+    now = _conserved_quantities(conn)
+    for sku in sorted(set(baseline) | set(now)):
+        before, after = baseline.get(sku, 0), now.get(sku, 0)
+        if before != after:
+            report.fail(STOCK_CONSERVED, sku, f"on hand + shipped was {before}, is {after}")
+
+
+def _check_stock_follows_orders(
+    report: Report,
+    conn: Connection,
+    orders: Mapping[UUID, Mapping[str, Any]],
+    ordered: Mapping[UUID, Mapping[str, int]],
+) -> None:
+    report.checked.append(STOCK_FOLLOWS_ORDERS)
+    held: dict[UUID, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(dict))
+    for order_id, status, sku, quantity in conn.execute(
+        text(
+            "SELECT order_id, status, sku, SUM(quantity) FROM reservations"
+            " WHERE order_id = ANY(:ids) AND status IN ('reserved', 'shipped')"
+            " GROUP BY order_id, status, sku"
+        ),
+        {"ids": list(orders)},
+    ):
+        held[order_id][status][sku] = int(quantity)
+    for order_id, o in orders.items():
+        if o["status"] not in TERMINAL:
+            continue
+        reserved = held[order_id].get("reserved", {})
+        shipped = held[order_id].get("shipped", {})
+        who = o["order_number"]
+        if o["status"] == "completed":
+            if shipped != ordered.get(order_id, {}):
+                report.fail(
+                    STOCK_FOLLOWS_ORDERS, who, f"completed but shipped {shipped or 'nothing'}"
+                )
+        elif o["status"] in ("rejected", "cancelled") and shipped:
+            report.fail(STOCK_FOLLOWS_ORDERS, who, f"{o['status']} but shipped {shipped}")
+        if reserved and o["status"] != "needs_attention":
+            report.fail(STOCK_FOLLOWS_ORDERS, who, f"{o['status']} but still holds {reserved}")
+
+
+# -- money ----------------------------------------------------------------------------------
+def _check_money(
+    report: Report, conn: Connection, orders: Mapping[UUID, Mapping[str, Any]]
+) -> None:
+    ids = {"ids": list(orders)}
+    captured = _sums(
+        conn,
+        "SELECT order_id, COUNT(*), SUM(amount) FROM payments"
+        " WHERE status = 'captured' AND order_id = ANY(:ids) GROUP BY order_id",
+        ids,
+    )
+    refunded = _sums(
+        conn,
+        "SELECT order_id, COUNT(*), SUM(amount) FROM refunds"
+        " WHERE status = 'succeeded' AND order_id = ANY(:ids) GROUP BY order_id",
+        ids,
+    )
+    provider_captures = _sums(
+        conn,
+        "SELECT order_id, COUNT(*), SUM(amount) FROM sim_provider_operations"
+        " WHERE kind = 'capture' AND outcome = 'succeeded' AND order_id = ANY(:ids)"
+        " GROUP BY order_id",
+        ids,
+    )
+    provider_refunds = _sums(
+        conn,
+        "SELECT order_id, COUNT(*), SUM(amount) FROM sim_provider_operations"
+        " WHERE kind = 'refund' AND outcome = 'succeeded' AND order_id = ANY(:ids)"
+        " GROUP BY order_id",
+        ids,
+    )
+
+    report.checked.append(MONEY_BALANCES)
+    kept_value = 0
+    for order_id, o in orders.items():
+        if o["status"] not in TERMINAL:
+            continue
+        net = captured.get(order_id, (0, 0))[1] - refunded.get(order_id, (0, 0))[1]
+        total, who = int(o["total_amount"]), o["order_number"]
+        expected = {"completed": (total,), "rejected": (0,), "cancelled": (0,)}.get(
+            o["status"],
+            (0, total),  # needs attention: refund outstanding, or settled
+        )
+        if net not in expected:
+            report.fail(
+                MONEY_BALANCES,
+                who,
+                f"{o['status']} with {net} captured net of refunds; expected"
+                f" {' or '.join(map(str, expected))} ({o['currency']} minor units)",
+            )
+        if net == total and o["status"] in ("completed", "needs_attention"):
+            kept_value += total
+    terminal = [i for i, o in orders.items() if o["status"] in TERMINAL]
+    net_total = sum(captured.get(i, (0, 0))[1] - refunded.get(i, (0, 0))[1] for i in terminal)
+    if net_total != kept_value:
+        report.fail(
+            MONEY_BALANCES,
+            "all orders",
+            f"captured minus refunded is {net_total}, kept orders are worth {kept_value}",
+        )
+    report.stats["money"] = {"net_captured": net_total, "kept_orders_value": kept_value}
+
+    report.checked.append(EXECUTED_ONCE)
+    for order_id, (count, amount) in provider_captures.items():
+        if count > 1:
+            report.fail(EXECUTED_ONCE, _name(orders, order_id), f"{count} captures ({amount})")
+    for order_id, (count, amount) in provider_refunds.items():
+        charged = provider_captures.get(order_id, (0, 0))[1]
+        if amount > charged:
+            report.fail(
+                EXECUTED_ONCE,
+                _name(orders, order_id),
+                f"{count} refunds returned {amount}, more than the {charged} captured",
+            )
+
+    report.checked.append(PROVIDER_RECORDED)
+    for label, provider, ours in (
+        ("captured", provider_captures, captured),
+        ("refunded", provider_refunds, refunded),
+    ):
+        for order_id in set(provider) | set(ours):
+            theirs, mine = provider.get(order_id, (0, 0)), ours.get(order_id, (0, 0))
+            if theirs != mine:
+                report.fail(
+                    PROVIDER_RECORDED,
+                    _name(orders, order_id),
+                    f"provider {label} {theirs[1]} in {theirs[0]} operation(s);"
+                    f" payment service recorded {mine[1]} in {mine[0]}",
+                )
+
+
+def _sums(conn: Connection, query: str, params: dict[str, Any]) -> dict[UUID, tuple[int, int]]:
+    return {r[0]: (int(r[1]), int(r[2])) for r in conn.execute(text(query), params)}
+
+
+def _name(orders: Mapping[UUID, Mapping[str, Any]], order_id: UUID) -> str:
+    found = orders.get(order_id)
+    return str(found["order_number"]) if found else str(order_id)
+
+
+# -- read models ----------------------------------------------------------------------------
+#: The customer message and the analytics stage that each way of ending leaves behind.
+_ENDINGS = {"completed": "completed", "rejected": "rejected", "cancelled": "cancelled"}
+
+
+def _check_notifications(
+    report: Report, conn: Connection, orders: Mapping[UUID, Mapping[str, Any]]
+) -> None:
+    report.checked.append(NOTIFIED_ONCE)
+    sent: dict[UUID, dict[str, int]] = defaultdict(dict)
+    for order_id, template, count in conn.execute(
+        text(
+            "SELECT order_id, template, COUNT(*) FROM notifications"
+            " WHERE order_id = ANY(:ids) GROUP BY order_id, template"
+        ),
+        {"ids": list(orders)},
+    ):
+        sent[order_id][template] = int(count)
+    for order_id, o in orders.items():
+        for template, count in sent[order_id].items():
+            if count > 1:
+                report.fail(NOTIFIED_ONCE, o["order_number"], f"{template} sent {count} times")
+        ending = _ENDINGS.get(o["status"])
+        if ending and f"order_{ending}" not in sent[order_id]:
+            report.fail(NOTIFIED_ONCE, o["order_number"], f"{ending} but never told so")
+
+
+def _check_analytics(
+    report: Report, conn: Connection, orders: Mapping[UUID, Mapping[str, Any]]
+) -> None:
+    report.checked.append(ANALYTICS_AGREES)
+    rows = conn.execute(
+        text("SELECT order_id, status FROM order_stages WHERE order_id = ANY(:ids)"),
+        {"ids": list(orders)},
+    )
+    stages: dict[UUID, str] = {r.order_id: r.status for r in rows}
+    for order_id, o in orders.items():
+        ending = _ENDINGS.get(o["status"])
+        if ending and stages.get(order_id) != ending:
+            report.fail(
+                ANALYTICS_AGREES,
+                o["order_number"],
+                f"{o['status']}, analytics says {stages.get(order_id, 'nothing')}",
+            )
+
+
+# -- messaging ------------------------------------------------------------------------------
+def _check_messaging(
+    report: Report, dbs: Databases, since: datetime | None, settle: timedelta
+) -> None:
+    report.checked += [NOTHING_UNSENT, NO_DEAD_LETTERS]
+    waiting: dict[str, int] = {}
+    for service, url in dbs.all().items():
+        with _reading(url) as conn:
+            unsent = conn.scalar(
+                text(
+                    "SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL"
+                    " AND created_at < now() - make_interval(secs => :settle)"
+                ),
+                {"settle": settle.total_seconds()},
+            )
+            if unsent:
+                report.fail(NOTHING_UNSENT, service, f"{unsent} outbox row(s) not yet sent")
+            query = "SELECT topic, COUNT(*) FROM inbox WHERE outcome = 'dead_lettered'"
+            params: dict[str, Any] = {}
+            if since is not None:
+                query += " AND processed_at >= :since"
+                params["since"] = since
+            for topic, count in conn.execute(text(query + " GROUP BY topic"), params):
+                waiting[f"{service}:{topic}"] = int(count)
+                report.fail(NO_DEAD_LETTERS, f"{service} on {topic}", f"{count} waiting")
+    report.stats["dead_letters_waiting"] = waiting
+
+
+def _count_by(values: Iterator[str] | Any) -> dict[str, int]:
+    counts: dict[str, int] = defaultdict(int)
+    for v in values:
+        counts[v] += 1
+    return dict(sorted(counts.items()))
