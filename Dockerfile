@@ -19,11 +19,13 @@ COPY constraints.txt /src/constraints.txt
 COPY shared/schemas /src/shared/schemas
 COPY shared/servicekit /src/shared/servicekit
 COPY services/${SERVICE} /src/services/${SERVICE}
+# The operator tools (orderly-ops invariants) ride along in every image: small, no extra deps.
+COPY tools/ops /src/tools/ops
 # Not editable: the packages (with their Alembic migrations as package data) are copied into
 # the venv, so the runtime stage needs nothing from /src. The import afterwards fails the
 # build, not the container, when a runtime dependency is missing.
 RUN /opt/orderly/bin/pip install -c /src/constraints.txt \
-        /src/shared/schemas /src/shared/servicekit "/src/services/${SERVICE}" \
+        /src/shared/schemas /src/shared/servicekit "/src/services/${SERVICE}" /src/tools/ops \
     && /opt/orderly/bin/python -c "import orderly_${SERVICE}.bootstrap"
 
 # --- runtime -------------------------------------------------------------------------------
