@@ -1,38 +1,52 @@
-"""The payment service's use cases: capture and refund, each at most once per order or refund id.
+"""The payment service's use cases: capture, refund and void, each at most once.
 
-The provider is called inside the consuming transaction. If that transaction
-then fails, the message is redelivered and the provider is asked again with the
-same idempotency key, which returns its first answer: money moves once.
+The provider is called inside the consuming transaction but commits on its own.
+If our transaction then fails, the message is redelivered (or the retry job runs
+again) and the provider is asked again with the same idempotency key, which
+returns its first answer: money moves once. A refund the provider rejects is
+retried later under a new key (``refund:<id>:<n>``) until it succeeds or the
+attempts run out; a call that got no answer is retried under its own key, since
+the provider may have executed it.
 """
 
 from __future__ import annotations
 
 import logging
+import random
 from datetime import UTC, datetime
+from typing import Final
 
-from orderly_kit.messaging import PoisonMessageError, UnitOfWork
-from orderly_payment.adapters.providers import PaymentProvider
+from orderly_kit.messaging import Messaging, PoisonMessageError, UnitOfWork
+from orderly_payment.adapters.providers import PaymentProvider, ProviderError
 from orderly_payment.adapters.repository import PaymentRepository
 from orderly_payment.domain.card_numbers import looks_like_card_number
 from orderly_payment.domain.payments import (
-    NO_CAPTURED_PAYMENT,
+    AttemptStatus,
     Payment,
     PaymentStatus,
+    PaymentVoid,
     Refund,
-    RefundStatus,
+    RefundAttempt,
+    RefundRetryPolicy,
     capture_idempotency_key,
     last4,
     new_payment_id,
-    refund_idempotency_key,
     refund_refusal,
 )
 from orderly_schemas.payment import CapturePayment, RefundFailed, RefundPayment
 
 log = logging.getLogger(__name__)
 
+#: Refunds the retry job handles per call (each in its own transaction).
+REFUND_RETRY_BATCH: Final = 100
+
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _jitter() -> float:
+    return random.uniform(0.5, 1.0)  # noqa: S311 - spreads retries, not a secret
 
 
 async def capture_payment(
@@ -55,9 +69,21 @@ async def capture_payment(
         )
         await uow.publish(payment.outcome())
         return
+    void = await repo.void_of(command.order_id)
+    if void is not None:
+        log.warning(
+            "capture of order %s refused: its payment was voided by refund %s",
+            command.order_id,
+            void.refund_id,
+        )
+        await uow.publish(void.refused_capture(_now()))
+        return
     key = capture_idempotency_key(command.order_id)
     result = await provider.capture(
-        idempotency_key=key, amount=command.amount, token=command.payment.token
+        idempotency_key=key,
+        order_id=command.order_id,
+        amount=command.amount,
+        token=command.payment.token,
     )
     payment = Payment(
         payment_id=new_payment_id(),
@@ -76,48 +102,192 @@ async def capture_payment(
 
 
 async def refund_payment(
-    uow: UnitOfWork, command: RefundPayment, *, provider: PaymentProvider
+    uow: UnitOfWork,
+    command: RefundPayment,
+    *,
+    provider: PaymentProvider,
+    retry: RefundRetryPolicy | None = None,
 ) -> None:
-    """Refund at most what was captured and not yet refunded, once per refund id."""
+    """Refund at most what is refundable, once per refund id; with nothing captured, void."""
     repo = PaymentRepository(uow.session)
     await repo.lock_order(command.order_id)
     refund = await repo.refund(command.refund_id)
-    if refund is not None and refund.order_id != command.order_id:
+    void = None if refund is not None else await repo.void(command.refund_id)
+    owner = refund.order_id if refund else void.order_id if void else None
+    if owner is not None and owner != command.order_id:
         raise PoisonMessageError(
-            f"field refund_id: {command.refund_id!r} already refunded order {refund.order_id};"
+            f"field refund_id: {command.refund_id!r} already belongs to order {owner};"
             " a refund id names one refund of one order"
         )
     if refund is not None:
+        event = refund.outcome()
+        if event is None:
+            log.info(
+                "refund %s is pending (attempt %d failed); next attempt at %s",
+                refund.refund_id,
+                refund.attempts,
+                refund.next_attempt_at,
+            )
+            return
         log.info("refund %s already %s; re-announcing it", refund.refund_id, refund.status.value)
-        await uow.publish(refund.outcome())
+        await uow.publish(event)
+        return
+    if void is not None:
+        log.info("refund %s already voided order %s; re-announcing it", void.refund_id, owner)
+        await uow.publish(void.outcome())
         return
     payment = await repo.payment_of(command.order_id)
-    if payment is None:
-        await _refuse(uow, command, NO_CAPTURED_PAYMENT)
+    if payment is None or payment.status is not PaymentStatus.CAPTURED:
+        void = PaymentVoid(
+            refund_id=command.refund_id,
+            order_id=command.order_id,
+            reason=command.reason,
+            created_at=_now(),
+        )
+        log.info("refund %s found nothing captured; order %s voided", void.refund_id, void.order_id)
+        await repo.add_void(void)
+        await uow.publish(void.outcome())
         return
-    refunded = await repo.refunded_amount(payment.payment_id)
-    refusal = refund_refusal(payment, refunded=refunded, requested=command.amount)
-    if refusal is not None:
-        await _refuse(uow, command, refusal)
-        return
-    result = await provider.refund(
-        idempotency_key=refund_idempotency_key(command.refund_id),
-        payment_reference=payment.provider_reference,
-        amount=command.amount,
+    refused = refund_refusal(
+        payment, refunded=await repo.refunded_amount(payment.payment_id), requested=command.amount
     )
-    refund = Refund(
+    if refused is not None:
+        await _refuse(uow, command, refused)
+        return
+    refund = Refund.requested(
         refund_id=command.refund_id,
         order_id=command.order_id,
         payment_id=payment.payment_id,
         amount=command.amount,
-        status=RefundStatus.SUCCEEDED if result.approved else RefundStatus.FAILED,
-        provider_reference=result.reference,
         reason=command.reason,
-        failure_reason=result.failure_reason,
-        created_at=_now(),
+        now=_now(),
     )
     await repo.add_refund(refund)
-    await uow.publish(refund.outcome())
+    await _attempt_refund(uow, repo, refund, payment, provider=provider, retry=retry)
+
+
+async def retry_due_refunds(
+    messaging: Messaging,
+    *,
+    provider: PaymentProvider,
+    retry: RefundRetryPolicy | None = None,
+    limit: int = REFUND_RETRY_BATCH,
+) -> int:
+    """Make the next attempt of every refund that is due; returns how many were attempted.
+
+    Each refund is claimed with SKIP LOCKED in its own transaction, so several
+    replicas can scan at once and one refund's error does not undo another's.
+    """
+    attempted = 0
+    broken: set[str] = set()
+    while attempted < limit:
+        claimed: list[str] = []
+        try:
+            async with messaging.unit_of_work() as uow:
+                repo = PaymentRepository(uow.session)
+                refund = await repo.lock_next_due_refund(now=_now(), skip=broken)
+                if refund is None:
+                    break
+                claimed.append(refund.refund_id)
+                await repo.lock_order(refund.order_id)
+                payment = await repo.payment(refund.payment_id)
+                await _attempt_refund(uow, repo, refund, payment, provider=provider, retry=retry)
+        except Exception:
+            if not claimed:
+                raise
+            # Leave it due for the next scan, but let this scan reach the others.
+            log.exception("retrying refund %s failed; it stays due", claimed[0])
+            broken.add(claimed[0])
+        attempted += 1
+    return attempted
+
+
+async def _attempt_refund(
+    uow: UnitOfWork,
+    repo: PaymentRepository,
+    refund: Refund,
+    payment: Payment,
+    *,
+    provider: PaymentProvider,
+    retry: RefundRetryPolicy | None,
+) -> None:
+    """One provider attempt of a refund, its record, and the outcome if it is final."""
+    policy = retry or RefundRetryPolicy()
+    now = _now()
+    # Other refunds of the payment may have succeeded since this one was accepted.
+    refused = refund_refusal(
+        payment, refunded=await repo.refunded_amount(payment.payment_id), requested=refund.amount
+    )
+    if refused is not None:
+        refund = refund.refused(refused, now)
+        await repo.update_refund(refund)
+        log.info(
+            "refund %s refused before attempt %d: %s",
+            refund.refund_id,
+            refund.attempts + 1,
+            refused,
+        )
+        await _announce(uow, refund)
+        return
+    attempt = await repo.last_attempt(refund.refund_id)
+    if attempt is None or attempt.status is not AttemptStatus.REQUESTED:
+        attempt = RefundAttempt.requested(
+            refund, attempt=1 if attempt is None else attempt.attempt + 1, now=now
+        )
+        await repo.add_attempt(attempt)
+    try:
+        result = await provider.refund(
+            idempotency_key=attempt.idempotency_key,
+            order_id=refund.order_id,
+            payment_reference=payment.provider_reference,
+            amount=refund.amount,
+        )
+    except ProviderError as exc:
+        reason = f"no answer from the provider: {exc}"
+        await repo.update_attempt(attempt.unanswered(reason))
+        refund = refund.answered(
+            approved=False,
+            reference=None,
+            failure_reason=reason,
+            policy=policy,
+            jitter=_jitter(),
+            now=_now(),
+        )
+    else:
+        now = _now()
+        await repo.update_attempt(
+            attempt.answered(
+                approved=result.approved,
+                reference=result.reference,
+                reason=result.failure_reason,
+                now=now,
+            )
+        )
+        refund = refund.answered(
+            approved=result.approved,
+            reference=result.reference,
+            failure_reason=result.failure_reason,
+            policy=policy,
+            jitter=_jitter(),
+            now=now,
+        )
+    await repo.update_refund(refund)
+    if refund.next_attempt_at is not None:
+        log.warning(
+            "refund %s attempt %d of %d failed (%s); next attempt at %s",
+            refund.refund_id,
+            refund.attempts,
+            policy.max_attempts,
+            refund.failure_reason,
+            refund.next_attempt_at.isoformat(),
+        )
+    await _announce(uow, refund)
+
+
+async def _announce(uow: UnitOfWork, refund: Refund) -> None:
+    event = refund.outcome()
+    if event is not None:
+        await uow.publish(event)
 
 
 async def _refuse(uow: UnitOfWork, command: RefundPayment, reason: str) -> None:
@@ -130,5 +300,6 @@ async def _refuse(uow: UnitOfWork, command: RefundPayment, reason: str) -> None:
             refund_id=command.refund_id,
             amount=command.amount,
             reason=reason,
+            attempts=1,
         )
     )

@@ -16,11 +16,16 @@ class RefundRead(BaseModel):
     refund_id: str
     amount: int = Field(description="in minor units of the currency")
     currency: str
-    status: str = Field(description="succeeded or failed")
-    provider_reference: str
+    status: str = Field(description="pending (a retry is scheduled), succeeded or failed")
+    provider_reference: str | None = Field(
+        description="of the succeeded attempt, or of the last one the provider answered"
+    )
     reason: str
-    failure_reason: str | None
+    failure_reason: str | None = Field(description="the last failed attempt's reason")
+    attempts: int = Field(description="provider attempts made so far")
+    next_attempt_at: datetime | None = Field(description="when a pending refund is retried")
     created_at: datetime
+    updated_at: datetime
 
 
 class PaymentRead(BaseModel):

@@ -17,20 +17,29 @@ from sqlalchemy import select
 
 from orderly_kit import migrations
 from orderly_kit.service import Service
-from orderly_payment.adapters.orm import outbox, payments
+from orderly_payment.adapters.orm import outbox, payments, refund_attempts
 from orderly_payment.bootstrap import MIGRATIONS, build
 from orderly_payment.settings import PaymentSettings
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails
 from orderly_schemas.cloudevents import Envelope
-from orderly_schemas.payment import CapturePayment
+from orderly_schemas.payment import CapturePayment, RefundPayment
 from orderly_schemas.topics import dead_letter_topic
 
 
 @pytest.fixture
 async def service(fresh_database: str) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
-    built = build(PaymentSettings(database_url=fresh_database, log_json=False))
+    built = build(
+        PaymentSettings(
+            database_url=fresh_database,
+            log_json=False,
+            consumer_max_attempts=2,
+            consumer_retry_backoff_ms=0,
+            refund_retry_backoff_seconds=0.02,
+            refund_retry_backoff_max_seconds=0.05,
+        )
+    )
     yield built
     await built.database.dispose()
 
@@ -43,7 +52,9 @@ def capture(token: str) -> CapturePayment:
     )
 
 
-async def publish(broker: KafkaBroker, command: CapturePayment, *, message_id: str) -> None:
+async def publish(
+    broker: KafkaBroker, command: CapturePayment | RefundPayment, *, message_id: str
+) -> None:
     envelope = Envelope(
         id=message_id, type=command.message_type(), source="/test", subject=str(command.order_id)
     )
@@ -91,3 +102,67 @@ async def test_a_card_number_token_is_dead_lettered_without_the_number(
     assert headers["dlq_error_type"] == "PoisonMessageError"
     assert "dead-lettering" in caplog.text
     assert card not in caplog.text
+
+
+async def test_a_capture_the_provider_never_answers_is_retried_then_dead_lettered(
+    service: Service,
+) -> None:
+    async with TestKafkaBroker(service.broker) as broker:
+        await publish(broker, capture("tok_timeout_1"), message_id="capture-timeout")
+
+    [(topic, kind, headers)] = await outbox_rows(service)
+    assert (topic, kind) == (dead_letter_topic("payment.commands.v1"), "CapturePayment")
+    assert (headers["dlq_error_type"], headers["dlq_attempts"]) == ("ProviderTimeoutError", "2")
+    async with service.database.sessions() as session:
+        assert (await session.execute(select(payments))).all() == []
+
+
+async def test_a_refund_before_the_capture_voids_it_and_the_late_capture_fails(
+    service: Service,
+) -> None:
+    command = capture("tok_visa_ok")
+    cancel = RefundPayment(
+        order_id=command.order_id, refund_id="cancel-1", amount=command.amount, reason="cancelled"
+    )
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await publish(broker, cancel, message_id="refund-1")
+        await publish(broker, command, message_id="capture-late")
+
+    assert [kind for _, kind, _ in await outbox_rows(service)] == [
+        "PaymentVoided",
+        "PaymentFailed",
+    ]
+
+
+async def test_the_service_retries_a_rejected_refund_on_its_schedule(service: Service) -> None:
+    command = capture("tok_refundflaky_1")
+    refund = RefundPayment(
+        order_id=command.order_id, refund_id="r1", amount=command.amount, reason="cancelled"
+    )
+    async with TestKafkaBroker(service.broker) as broker:
+        await publish(broker, command, message_id="capture-1")
+        await publish(broker, refund, message_id="refund-1")
+    [job] = [job for name, _, job in service.jobs if name == "retry-due-refunds"]
+
+    for _ in range(200):
+        if len(await outbox_rows(service)) == 2:
+            break
+        await job()
+        await asyncio.sleep(0.01)
+
+    assert [kind for _, kind, _ in await outbox_rows(service)] == [
+        "PaymentCaptured",
+        "PaymentRefunded",
+    ]
+    async with service.database.sessions() as session:
+        attempts = (
+            (
+                await session.execute(
+                    select(refund_attempts.c.status).order_by(refund_attempts.c.attempt)
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert attempts == ["failed", "failed", "succeeded"]

@@ -43,7 +43,7 @@ async def test_a_payment_is_shown_with_its_refunds(
     service: Service, client: httpx.AsyncClient
 ) -> None:
     order_id = uuid4()
-    provider = SimulatedProvider()
+    provider = SimulatedProvider(service.database)
     async with service.messaging.unit_of_work() as uow:
         await handlers.capture_payment(
             uow,
@@ -77,9 +77,9 @@ async def test_a_payment_is_shown_with_its_refunds(
         "debit_card",
     )
     assert (body["amount"], body["currency"], body["refunded_amount"]) == (2500, "EUR", 1500)
-    assert [(r["refund_id"], r["amount"], r["status"]) for r in body["refunds"]] == [
-        ("r1", 1000, "succeeded"),
-        ("r2", 500, "succeeded"),
+    assert [(r["refund_id"], r["amount"], r["status"], r["attempts"]) for r in body["refunds"]] == [
+        ("r1", 1000, "succeeded", 1),
+        ("r2", 500, "succeeded", 1),
     ]
 
 

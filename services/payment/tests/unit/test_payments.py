@@ -1,19 +1,24 @@
-"""Payment decisions: what a refund may take, and the events an outcome announces."""
+"""Payment decisions: what a refund may take, when it is retried, and the events announced."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from orderly_payment.domain.payments import (
+    CANCELLED_BEFORE_CAPTURE,
     NO_CAPTURED_PAYMENT,
     Payment,
     PaymentStatus,
+    PaymentVoid,
+    Refund,
+    RefundRetryPolicy,
+    RefundStatus,
     last4,
     refund_refusal,
 )
 from orderly_schemas.base import Money
-from orderly_schemas.payment import PaymentCaptured, PaymentFailed
+from orderly_schemas.payment import PaymentCaptured, PaymentFailed, PaymentRefunded, RefundFailed
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -82,3 +87,94 @@ def test_a_failed_payment_announces_its_reason() -> None:
 
 def test_only_the_end_of_a_token_is_kept() -> None:
     assert (last4("tok_visa_ok"), last4("tok")) == ("a_ok", None)
+
+
+POLICY = RefundRetryPolicy(
+    max_attempts=3, backoff=timedelta(seconds=10), backoff_max=timedelta(seconds=25)
+)
+
+
+def a_refund() -> Refund:
+    return Refund.requested(
+        refund_id="r1", order_id=uuid4(), payment_id="pay_1", amount=eur(500), reason="x", now=AT
+    )
+
+
+def rejected(refund: Refund, *, at: datetime = AT, jitter: float = 1.0) -> Refund:
+    return refund.answered(
+        approved=False,
+        reference="sim_re_1",
+        failure_reason="refund rejected by provider",
+        policy=POLICY,
+        jitter=jitter,
+        now=at,
+    )
+
+
+def test_retry_waits_double_up_to_the_cap() -> None:
+    waits = [POLICY.delay(n, jitter=1.0) for n in (1, 2, 3, 4)]
+
+    assert waits == [timedelta(seconds=s) for s in (10, 20, 25, 25)]
+
+
+def test_jitter_shortens_a_wait_but_never_lengthens_it() -> None:
+    assert POLICY.delay(2, jitter=0.5) == timedelta(seconds=10)
+
+
+def test_a_long_run_of_failures_does_not_overflow_the_wait() -> None:
+    assert POLICY.delay(10_000, jitter=1.0) == timedelta(seconds=25)
+
+
+def test_a_rejected_attempt_schedules_the_next_and_announces_nothing() -> None:
+    refund = rejected(a_refund())
+
+    assert (refund.status, refund.attempts) == (RefundStatus.PENDING, 1)
+    assert refund.next_attempt_at == AT + timedelta(seconds=10)
+    assert refund.outcome() is None
+
+
+def test_the_last_rejected_attempt_fails_the_refund_with_its_reason() -> None:
+    refund = a_refund()
+    for _ in range(3):
+        refund = rejected(refund)
+
+    event = refund.outcome()
+
+    assert isinstance(event, RefundFailed)
+    assert (event.attempts, event.reason) == (3, "refund rejected by provider")
+    assert refund.next_attempt_at is None
+
+
+def test_an_approved_attempt_announces_the_refund_with_its_reference() -> None:
+    refund = rejected(a_refund()).answered(
+        approved=True,
+        reference="sim_re_2",
+        failure_reason=None,
+        policy=POLICY,
+        jitter=1.0,
+        now=AT + timedelta(seconds=10),
+    )
+
+    event = refund.outcome()
+
+    assert isinstance(event, PaymentRefunded)
+    assert (event.provider_reference, event.occurred_at) == ("sim_re_2", AT + timedelta(seconds=10))
+    assert refund.attempts == 2
+
+
+def test_a_refund_refused_between_attempts_keeps_its_count() -> None:
+    refund = rejected(a_refund()).refused("refund exceeds captured amount", AT)
+
+    event = refund.outcome()
+
+    assert isinstance(event, RefundFailed)
+    assert (event.attempts, event.reason) == (1, "refund exceeds captured amount")
+
+
+def test_a_void_refuses_a_later_capture() -> None:
+    void = PaymentVoid(refund_id="cancel-1", order_id=uuid4(), reason="cancelled", created_at=AT)
+
+    event = void.refused_capture(AT)
+
+    assert (event.order_id, event.reason) == (void.order_id, CANCELLED_BEFORE_CAPTURE)
+    assert (void.outcome().refund_id, void.outcome().reason) == ("cancel-1", "cancelled")

@@ -1,21 +1,31 @@
-"""Payments and refunds: what was decided, and the events that announce it (no I/O).
+"""Payments, refunds and voids: what was decided, and the events that announce it (no I/O).
 
 A payment is one capture attempt per order, captured or failed, and final: a
 repeated CapturePayment re-announces the recorded outcome. A refund is one
-provider refund attempt, identified by the refund id of its RefundPayment.
+RefundPayment (its refund id), carried out by one or more provider attempts: a
+rejected attempt is retried with backoff until one succeeds or the attempts run
+out. A void records that an order's payment was never captured and never may be:
+a RefundPayment that finds nothing captured voids the order instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
 
 from orderly_schemas.base import Money
-from orderly_schemas.payment import PaymentCaptured, PaymentFailed, PaymentRefunded, RefundFailed
+from orderly_schemas.payment import (
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    PaymentVoided,
+    RefundFailed,
+)
 
 NO_CAPTURED_PAYMENT = "no captured payment for order"
+CANCELLED_BEFORE_CAPTURE = "order cancelled before its payment was captured"
 
 
 class PaymentStatus(StrEnum):
@@ -24,6 +34,13 @@ class PaymentStatus(StrEnum):
 
 
 class RefundStatus(StrEnum):
+    PENDING = "pending"  # an attempt failed; another is scheduled
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class AttemptStatus(StrEnum):
+    REQUESTED = "requested"  # sent; the provider's answer is not known (yet)
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
@@ -37,13 +54,32 @@ def capture_idempotency_key(order_id: UUID) -> str:
     return f"capture:{order_id}"
 
 
-def refund_idempotency_key(refund_id: str) -> str:
-    return f"refund:{refund_id}"
+def refund_attempt_key(refund_id: str, attempt: int) -> str:
+    """One provider operation per attempt: a retry is new, a redelivered attempt is not."""
+    return f"refund:{refund_id}:{attempt}"
 
 
 def last4(token: str) -> str | None:
     """The last four characters of a token, kept for support; None if that is all of it."""
     return token[-4:] if len(token) > 4 else None
+
+
+@dataclass(frozen=True)
+class RefundRetryPolicy:
+    """How often, and how far apart, rejected refund attempts are retried."""
+
+    max_attempts: int = 5
+    backoff: timedelta = timedelta(seconds=30)
+    backoff_max: timedelta = timedelta(minutes=15)
+
+    def delay(self, failed_attempts: int, *, jitter: float) -> timedelta:
+        """The wait after ``failed_attempts`` failures: doubling from ``backoff``, capped.
+
+        ``jitter`` (0.5 to 1.0, drawn by the caller) spreads retries of many refunds.
+        """
+        # In float seconds: a long run of failures must not overflow a timedelta.
+        doubled = self.backoff.total_seconds() * 2.0 ** min(max(failed_attempts - 1, 0), 60)
+        return timedelta(seconds=min(doubled, self.backoff_max.total_seconds()) * jitter)
 
 
 @dataclass(frozen=True)
@@ -77,34 +113,185 @@ class Payment:
 
 
 @dataclass(frozen=True)
+class PaymentVoid:
+    """No capture may happen for the order: a refund found nothing captured."""
+
+    refund_id: str
+    order_id: UUID
+    reason: str  # why the refund was asked for
+    created_at: datetime
+
+    def outcome(self) -> PaymentVoided:
+        return PaymentVoided(
+            order_id=self.order_id,
+            occurred_at=self.created_at,
+            refund_id=self.refund_id,
+            reason=self.reason,
+        )
+
+    def refused_capture(self, now: datetime) -> PaymentFailed:
+        """The answer to a capture that arrives after the void (a late re-send, a replay)."""
+        return PaymentFailed(
+            order_id=self.order_id, occurred_at=now, reason=CANCELLED_BEFORE_CAPTURE
+        )
+
+
+@dataclass(frozen=True)
 class Refund:
     refund_id: str
     order_id: UUID
     payment_id: str
     amount: Money
     status: RefundStatus
-    provider_reference: str
+    provider_reference: str | None  # of the succeeded attempt, or of the last answered one
     reason: str  # why the refund was asked for
-    failure_reason: str | None
+    failure_reason: str | None  # the last attempt's, while pending or once failed
+    attempts: int  # provider calls made
+    next_attempt_at: datetime | None  # set while pending
     created_at: datetime
+    updated_at: datetime
 
-    def outcome(self) -> PaymentRefunded | RefundFailed:
-        """The event that announces this refund's outcome."""
+    @classmethod
+    def requested(
+        cls,
+        *,
+        refund_id: str,
+        order_id: UUID,
+        payment_id: str,
+        amount: Money,
+        reason: str,
+        now: datetime,
+    ) -> Refund:
+        """A refund accepted for the provider, before its first attempt."""
+        return cls(
+            refund_id=refund_id,
+            order_id=order_id,
+            payment_id=payment_id,
+            amount=amount,
+            status=RefundStatus.PENDING,
+            provider_reference=None,
+            reason=reason,
+            failure_reason=None,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def answered(
+        self,
+        *,
+        approved: bool,
+        reference: str | None,
+        failure_reason: str | None,
+        policy: RefundRetryPolicy,
+        jitter: float,
+        now: datetime,
+    ) -> Refund:
+        """The refund after one more provider call: succeeded, retried later, or failed."""
+        attempts = self.attempts + 1
+        if approved:
+            return replace(
+                self,
+                status=RefundStatus.SUCCEEDED,
+                provider_reference=reference,
+                failure_reason=None,
+                attempts=attempts,
+                next_attempt_at=None,
+                updated_at=now,
+            )
+        failed = replace(
+            self,
+            provider_reference=reference or self.provider_reference,
+            failure_reason=failure_reason or "refund failed",
+            attempts=attempts,
+            updated_at=now,
+        )
+        if attempts >= policy.max_attempts:
+            return replace(failed, status=RefundStatus.FAILED, next_attempt_at=None)
+        return replace(
+            failed,
+            status=RefundStatus.PENDING,
+            next_attempt_at=now + policy.delay(attempts, jitter=jitter),
+        )
+
+    def refused(self, reason: str, now: datetime) -> Refund:
+        """Failed for good without asking the provider again (nothing left to refund, say)."""
+        return replace(
+            self,
+            status=RefundStatus.FAILED,
+            failure_reason=reason,
+            next_attempt_at=None,
+            updated_at=now,
+        )
+
+    def outcome(self) -> PaymentRefunded | RefundFailed | None:
+        """The event that announces this refund's outcome; None while it is pending."""
         if self.status is RefundStatus.SUCCEEDED:
             return PaymentRefunded(
                 order_id=self.order_id,
-                occurred_at=self.created_at,
+                occurred_at=self.updated_at,
                 refund_id=self.refund_id,
                 amount=self.amount,
-                provider_reference=self.provider_reference,
+                provider_reference=self.provider_reference or "",
             )
-        return RefundFailed(
-            order_id=self.order_id,
-            occurred_at=self.created_at,
-            refund_id=self.refund_id,
-            amount=self.amount,
-            reason=self.failure_reason or "refund failed",
+        if self.status is RefundStatus.FAILED:
+            return RefundFailed(
+                order_id=self.order_id,
+                occurred_at=self.updated_at,
+                refund_id=self.refund_id,
+                amount=self.amount,
+                reason=self.failure_reason or "refund failed",
+                attempts=max(self.attempts, 1),
+            )
+        return None
+
+
+@dataclass(frozen=True)
+class RefundAttempt:
+    """One provider operation of a refund, under its own idempotency key."""
+
+    refund_id: str
+    attempt: int
+    order_id: UUID
+    idempotency_key: str
+    amount: Money
+    status: AttemptStatus
+    provider_reference: str | None
+    reason: str | None  # the provider's refusal, or why no answer came
+    requested_at: datetime
+    answered_at: datetime | None
+
+    @classmethod
+    def requested(cls, refund: Refund, *, attempt: int, now: datetime) -> RefundAttempt:
+        """Attempt number ``attempt`` of ``refund``, about to be sent."""
+        return cls(
+            refund_id=refund.refund_id,
+            attempt=attempt,
+            order_id=refund.order_id,
+            idempotency_key=refund_attempt_key(refund.refund_id, attempt),
+            amount=refund.amount,
+            status=AttemptStatus.REQUESTED,
+            provider_reference=None,
+            reason=None,
+            requested_at=now,
+            answered_at=None,
         )
+
+    def answered(
+        self, *, approved: bool, reference: str, reason: str | None, now: datetime
+    ) -> RefundAttempt:
+        return replace(
+            self,
+            status=AttemptStatus.SUCCEEDED if approved else AttemptStatus.FAILED,
+            provider_reference=reference,
+            reason=reason,
+            answered_at=now,
+        )
+
+    def unanswered(self, reason: str) -> RefundAttempt:
+        """Still requested: the provider may have executed it, so only its key may retry it."""
+        return replace(self, reason=reason)
 
 
 def refund_refusal(payment: Payment, *, refunded: int, requested: Money) -> str | None:

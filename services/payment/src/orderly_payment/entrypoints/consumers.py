@@ -8,12 +8,14 @@ from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
 from orderly_kit.service import Service, of_type
 from orderly_payment import handlers
 from orderly_payment.adapters.providers import PaymentProvider
+from orderly_payment.domain.payments import RefundRetryPolicy
 from orderly_schemas import topics
 from orderly_schemas.payment import (
     CapturePayment,
     PaymentCaptured,
     PaymentFailed,
     PaymentRefunded,
+    PaymentVoided,
     RefundFailed,
     RefundPayment,
 )
@@ -21,7 +23,7 @@ from orderly_schemas.payment import (
 UOW = Context(UOW_CONTEXT_KEY)
 
 
-def register(service: Service, *, provider: PaymentProvider) -> None:
+def register(service: Service, *, provider: PaymentProvider, retry: RefundRetryPolicy) -> None:
     """Subscribe the payment commands and declare the payment events."""
     commands = service.subscriber(topics.PAYMENT_COMMANDS)
 
@@ -31,6 +33,6 @@ def register(service: Service, *, provider: PaymentProvider) -> None:
 
     @commands(filter=of_type(RefundPayment))
     async def on_refund_payment(command: RefundPayment, uow: UnitOfWork = UOW) -> None:
-        await handlers.refund_payment(uow, command, provider=provider)
+        await handlers.refund_payment(uow, command, provider=provider, retry=retry)
 
-    service.publishes(PaymentCaptured, PaymentFailed, PaymentRefunded, RefundFailed)
+    service.publishes(PaymentCaptured, PaymentFailed, PaymentRefunded, PaymentVoided, RefundFailed)

@@ -1,0 +1,177 @@
+"""The payment handlers on a fresh, migrated database, with the durable simulated provider.
+
+``payments`` is a small driver: it sends commands through the real handlers, each in
+its own unit of work, runs the refund retry job, and reads back what a user (or
+finance) would see: our rows, the outbox, and the provider's own record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+from uuid import UUID
+
+import pytest
+from sqlalchemy import Table, select
+
+from orderly_kit import migrations
+from orderly_kit.db import Database
+from orderly_kit.messaging import Messaging
+from orderly_kit.outbox import OutboxSignal
+from orderly_payment import handlers
+from orderly_payment.adapters import orm
+from orderly_payment.adapters.providers import ProviderResult, SimulatedProvider
+from orderly_payment.bootstrap import MIGRATIONS
+from orderly_payment.domain.payments import RefundRetryPolicy
+from orderly_schemas.base import Money
+from orderly_schemas.checkout import PaymentDetails
+from orderly_schemas.payment import CapturePayment, RefundPayment
+
+TOTAL = Money(amount=4999, currency="EUR")
+#: Small waits, so that a test sees every retry of a refund in well under a second.
+RETRY = RefundRetryPolicy(
+    max_attempts=5, backoff=timedelta(milliseconds=40), backoff_max=timedelta(milliseconds=120)
+)
+
+
+class CountingProvider(SimulatedProvider):
+    """The durable simulated provider, counting the calls it gets."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
+        self.captures = 0
+        self.refunds = 0
+
+    async def capture(
+        self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
+    ) -> ProviderResult:
+        self.captures += 1
+        return await super().capture(
+            idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token
+        )
+
+    async def refund(
+        self, *, idempotency_key: str, order_id: UUID, payment_reference: str, amount: Money
+    ) -> ProviderResult:
+        self.refunds += 1
+        return await super().refund(
+            idempotency_key=idempotency_key,
+            order_id=order_id,
+            payment_reference=payment_reference,
+            amount=amount,
+        )
+
+
+@pytest.fixture
+async def messaging(fresh_database: str) -> AsyncIterator[Messaging]:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    db = Database(fresh_database, pool_size=5)
+    yield Messaging(
+        database=db, outbox=orm.outbox, inbox=orm.inbox, service="payment", signal=OutboxSignal()
+    )
+    await db.dispose()
+
+
+@pytest.fixture
+def provider(messaging: Messaging) -> CountingProvider:
+    return CountingProvider(messaging.database)
+
+
+def capture_command(order_id: UUID, token: str = "tok_visa_ok") -> CapturePayment:
+    return CapturePayment(
+        order_id=order_id, amount=TOTAL, payment=PaymentDetails(method="credit_card", token=token)
+    )
+
+
+def refund_command(
+    order_id: UUID, refund_id: str = "r1", amount: int = TOTAL.amount
+) -> RefundPayment:
+    return RefundPayment(
+        order_id=order_id,
+        refund_id=refund_id,
+        amount=Money(amount=amount, currency="EUR"),
+        reason="customer cancelled",
+    )
+
+
+class Payments:
+    """Drives the handlers the way the saga would and shows what a user would see."""
+
+    def __init__(self, messaging: Messaging, provider: SimulatedProvider) -> None:
+        self.messaging = messaging
+        self.provider = provider
+        self.retry = RETRY
+
+    async def capture(self, order_id: UUID, token: str = "tok_visa_ok") -> None:
+        async with self.messaging.unit_of_work() as uow:
+            await handlers.capture_payment(
+                uow, capture_command(order_id, token), provider=self.provider
+            )
+
+    async def refund(self, order_id: UUID, refund_id: str = "r1", amount: int = 4999) -> None:
+        async with self.messaging.unit_of_work() as uow:
+            await handlers.refund_payment(
+                uow,
+                refund_command(order_id, refund_id, amount),
+                provider=self.provider,
+                retry=self.retry,
+            )
+
+    async def retry_due(self) -> int:
+        """One scan of the refund retry job."""
+        return await handlers.retry_due_refunds(
+            self.messaging, provider=self.provider, retry=self.retry
+        )
+
+    async def retry_until_settled(self, refund_id: str, *, within: float = 10.0) -> None:
+        """Run the retry job, as its schedule would, until the refund is no longer pending."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while (await self.refund_row(refund_id))["status"] == "pending":
+            assert loop.time() < deadline, f"refund {refund_id} still pending after {within}s"
+            await self.retry_due()
+            await asyncio.sleep(0.01)
+
+    async def published(self) -> list[tuple[str, dict[str, Any]]]:
+        """(type, body) of every message written to the outbox, oldest first."""
+        c = orm.outbox.c
+        async with self.messaging.database.sessions() as s:
+            rows = await s.execute(select(c.message_type, c.payload).order_by(c.id))
+            return [(kind, json.loads(payload)) for kind, payload in rows]
+
+    async def kinds(self) -> list[str]:
+        return [kind for kind, _ in await self.published()]
+
+    async def rows(self, table: Table) -> list[dict[str, Any]]:
+        async with self.messaging.database.sessions() as s:
+            return [dict(r) for r in (await s.execute(select(table))).mappings()]
+
+    async def refund_row(self, refund_id: str) -> dict[str, Any]:
+        query = select(orm.refunds).where(orm.refunds.c.refund_id == refund_id)
+        async with self.messaging.database.sessions() as s:
+            return dict((await s.execute(query)).mappings().one())
+
+    async def attempts(self, refund_id: str) -> list[dict[str, Any]]:
+        c = orm.refund_attempts.c
+        query = select(orm.refund_attempts).where(c.refund_id == refund_id).order_by(c.attempt)
+        async with self.messaging.database.sessions() as s:
+            return [dict(r) for r in (await s.execute(query)).mappings()]
+
+    async def provider_operations(self, order_id: UUID) -> list[tuple[str, str, str]]:
+        """(kind, outcome, idempotency key) of what the provider executed for the order."""
+        c = orm.sim_provider_operations.c
+        query = (
+            select(c.kind, c.outcome, c.idempotency_key)
+            .where(c.order_id == order_id)
+            .order_by(c.id)
+        )
+        async with self.messaging.database.sessions() as s:
+            return [(r.kind, r.outcome, r.idempotency_key) for r in await s.execute(query)]
+
+
+@pytest.fixture
+def payments(messaging: Messaging, provider: CountingProvider) -> Payments:
+    return Payments(messaging, provider)
