@@ -27,16 +27,22 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
     )
+    carrier = carrier or SimulatedCarrier(settings.carrier_name)
+    delivery_delay = timedelta(seconds=settings.delivery_delay_seconds)
     consumers.register(
         service,
-        carrier=carrier or SimulatedCarrier(settings.carrier_name),
-        delivery_delay=timedelta(seconds=settings.delivery_delay_seconds),
+        carrier=carrier,
+        delivery_delay=delivery_delay,
         reservation_ttl=timedelta(seconds=settings.reservation_ttl_seconds),
+        pick_delay=timedelta(seconds=settings.pick_delay_seconds),
     )
     jobs.register(
         service,
         poll_seconds=settings.delivery_poll_seconds,
         expiry_poll_seconds=settings.reservation_expiry_poll_seconds,
+        carrier=carrier,
+        delivery_delay=delivery_delay,
+        pick_poll_seconds=settings.pick_poll_seconds,
     )
     service.http.include_router(http.router(service))
     return service

@@ -1,9 +1,9 @@
-"""The inventory service's use cases: reserve, release, ship, deliver, expire.
+"""The inventory service's use cases: reserve, release, ship (after picking), deliver, expire.
 
 Every handler runs inside the caller's unit of work (one transaction with the
 inbox and outbox) and first takes the order's lock, so that two commands of one
-order never interleave, whatever is redelivered or re-sent. The expiry job
-takes the same lock for each order it expires.
+order never interleave, whatever is redelivered or re-sent. The expiry and
+picking jobs take the same lock for each order they act on (only if it is free).
 """
 
 from __future__ import annotations
@@ -26,13 +26,18 @@ from orderly_inventory.domain.reservations import (
     expiry_reason,
 )
 from orderly_inventory.domain.shipments import (
+    EXPIRED_WHILE_PICKING,
     NO_RESERVED_STOCK,
+    RELEASED_WHILE_PICKING,
+    Picking,
+    PickingStatus,
     Shipment,
     ShipmentFailure,
     ShipmentStatus,
 )
 from orderly_kit.messaging import Messaging, UnitOfWork
 from orderly_schemas.base import Allocation
+from orderly_schemas.checkout import Address
 from orderly_schemas.inventory import (
     OrderShipped,
     ReleaseStock,
@@ -51,6 +56,8 @@ log = logging.getLogger(__name__)
 DELIVERY_BATCH = 200
 #: Reservation rows the expiry job claims per transaction.
 EXPIRY_BATCH = 200
+#: Pickings the picking job hands over per scan, each in its own transaction.
+PICKING_BATCH = 100
 
 
 def _now() -> datetime:
@@ -129,6 +136,8 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
     Only RESERVED stock comes back (never shipped or expired stock), and StockReleased
     is always published: it is the saga's acknowledgement. A release that comes before
     any ReserveStock leaves a tombstone, so that a late ReserveStock cannot reserve.
+    A release that comes while the order is being picked cancels the picking: the
+    parcels are never handed over, and every later ShipOrder answers ShipmentFailed.
     """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
@@ -136,6 +145,13 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
     if await repo.request_of(command.order_id) is None:
         log.info("order %s released before any ReserveStock; tombstone left", command.order_id)
         await repo.record_request(command.order_id, RELEASE_TOMBSTONE)
+    if await repo.end_picking(
+        command.order_id,
+        status=PickingStatus.CANCELLED,
+        reason=RELEASED_WHILE_PICKING,
+        at=now,
+    ):
+        log.info("order %s released while being picked; picking cancelled", command.order_id)
     held = await repo.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
@@ -152,14 +168,26 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
 
 
 async def ship_order(
-    uow: UnitOfWork, command: ShipOrder, *, carrier: Carrier, delivery_delay: timedelta
+    uow: UnitOfWork,
+    command: ShipOrder,
+    *,
+    carrier: Carrier,
+    delivery_delay: timedelta,
+    pick_delay: timedelta = timedelta(0),
 ) -> None:
     """Pick the reserved stock and hand it to the carrier, once.
 
-    A carrier's refusal (CarrierRefusedError) is final: ShipmentFailed with its reason,
-    the stock stays reserved for the saga's ReleaseStock, and every later ShipOrder of
-    the order gets the same answer. Any other carrier error propagates, so the message
-    is retried.
+    With no ``pick_delay`` the parcels leave at once. Otherwise the warehouse picks
+    first: a Picking is recorded, nothing is published, the stock stays reserved, and
+    the picking job (``complete_due_pickings``) hands the parcels over when it is due,
+    unless a ReleaseStock or the reservation's expiry cancels it first. A ShipOrder
+    that comes while picking changes nothing; after a cancelled picking it answers
+    ShipmentFailed with the reason.
+
+    A carrier's refusal (CarrierRefusedError), known at hand-over, is final:
+    ShipmentFailed with its reason, the stock stays reserved for the saga's
+    ReleaseStock, and every later ShipOrder of the order gets the same answer. Any
+    other carrier error propagates, so the message (or the hand-over) is retried.
     """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
@@ -175,6 +203,14 @@ async def ship_order(
         )
         await uow.publish(_not_shipped(command.order_id, refused.reason))
         return
+    # Looked up whatever pick_delay is now: pickings begun with another setting still count.
+    picking = await repo.picking_of(command.order_id)
+    if picking is not None:
+        if picking.status is PickingStatus.PICKING:
+            log.info("order %s is being picked until %s", command.order_id, picking.due_at)
+            return
+        await uow.publish(_not_shipped(command.order_id, picking.reason or NO_RESERVED_STOCK))
+        return
     now = _now()
     held = await repo.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
@@ -182,34 +218,69 @@ async def ship_order(
     if not held:
         await uow.publish(_not_shipped(command.order_id, NO_RESERVED_STOCK, at=now))
         return
-    try:
-        consignment = await carrier.book(
+    if pick_delay > timedelta(0):
+        picking = Picking(
             order_id=command.order_id,
             ship_to=command.ship_to,
+            status=PickingStatus.PICKING,
+            started_at=now,
+            due_at=now + pick_delay,
+        )
+        await repo.add_picking(picking, cause=uow.cause)
+        log.info("order %s is being picked until %s", command.order_id, picking.due_at)
+        return
+    await _hand_over(
+        uow,
+        repo,
+        command.order_id,
+        command.ship_to,
+        held,
+        carrier=carrier,
+        delivery_delay=delivery_delay,
+        now=now,
+    )
+
+
+async def _hand_over(
+    uow: UnitOfWork,
+    repo: InventoryRepository,
+    order_id: UUID,
+    ship_to: Address,
+    held: list[Reservation],
+    *,
+    carrier: Carrier,
+    delivery_delay: timedelta,
+    now: datetime,
+) -> str | None:
+    """Book the carrier and ship the held stock; the carrier's reason if it refused."""
+    try:
+        consignment = await carrier.book(
+            order_id=order_id,
+            ship_to=ship_to,
             parcels=len({r.warehouse for r in held}),
         )
     except CarrierRefusedError as refusal:
-        log.warning("carrier %s refused order %s: %s", carrier.name, command.order_id, refusal)
+        log.warning("carrier %s refused order %s: %s", carrier.name, order_id, refusal)
         await repo.add_failure(
             ShipmentFailure(
-                order_id=command.order_id,
+                order_id=order_id,
                 carrier=carrier.name,
                 reason=refusal.reason,
                 failed_at=now,
             )
         )
-        await uow.publish(_not_shipped(command.order_id, refusal.reason, at=now))
-        return
+        await uow.publish(_not_shipped(order_id, refusal.reason, at=now))
+        return refusal.reason
     for r in held:
         await repo.change_stock(
             r.sku, r.warehouse, on_hand=-r.quantity, reserved=-r.quantity, at=now
         )
     await repo.change_reservation_status(
-        command.order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
+        order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
     )
     shipment = Shipment(
         shipment_id=uuid4(),
-        order_id=command.order_id,
+        order_id=order_id,
         carrier=consignment.carrier,
         tracking_number=consignment.tracking_number,
         status=ShipmentStatus.SHIPPED,
@@ -218,6 +289,99 @@ async def ship_order(
     )
     await repo.add_shipment(shipment)
     await uow.publish(_shipped(shipment))
+    return None
+
+
+async def complete_due_pickings(
+    messaging: Messaging,
+    *,
+    carrier: Carrier,
+    delivery_delay: timedelta,
+    batch: int = PICKING_BATCH,
+    now: datetime | None = None,
+) -> int:
+    """Hand over the pickings that are done: OrderShipped (or ShipmentFailed), once each.
+
+    Each picking in its own transaction: it is claimed with SKIP LOCKED (replicas share
+    the work), then its order's lock is only *tried*: an order whose ReleaseStock or
+    ShipOrder holds it is passed over until the next scan, which finds it cancelled or
+    still due. A transient carrier error rolls that hand-over back and passes over it
+    too, so one unreachable booking does not hold up the others. Returns how many
+    pickings were handed over.
+    """
+    handed_over = 0
+    passed_over: set[UUID] = set()
+    for _ in range(batch):
+        order_id: UUID | None = None
+        try:
+            async with messaging.database.transaction() as session:
+                repo = InventoryRepository(session)
+                at = now or _now()
+                claimed = await repo.claim_due_picking(now=at, passing_over=passed_over)
+                if claimed is None:
+                    break
+                picking, ship_order = claimed
+                order_id = picking.order_id
+                if not await repo.try_lock_order(order_id):
+                    log.info("order %s is busy; its hand-over waits for the next scan", order_id)
+                    passed_over.add(order_id)
+                    continue
+                uow = UnitOfWork(
+                    session, outbox=messaging.outbox, source=messaging.source, cause=ship_order
+                )
+                await _complete_picking(
+                    uow, repo, picking, carrier=carrier, delivery_delay=delivery_delay, now=at
+                )
+            if uow.published:
+                messaging.signal.notify()
+            handed_over += 1
+        except Exception:
+            if order_id is None:
+                raise
+            log.exception("hand-over of order %s failed; retried at the next scan", order_id)
+            passed_over.add(order_id)
+    return handed_over
+
+
+async def _complete_picking(
+    uow: UnitOfWork,
+    repo: InventoryRepository,
+    picking: Picking,
+    *,
+    carrier: Carrier,
+    delivery_delay: timedelta,
+    now: datetime,
+) -> None:
+    order_id = picking.order_id
+    # Shipped or refused already by a ShipOrder that did not know pickings (a pod of the
+    # previous release during a rolling deploy): answered then, so not again.
+    if await repo.shipment_of(order_id) is not None:
+        await repo.end_picking(order_id, status=PickingStatus.SHIPPED, reason=None, at=now)
+        return
+    refused = await repo.failure_of(order_id)
+    if refused is not None:
+        await repo.end_picking(order_id, status=PickingStatus.FAILED, reason=refused.reason, at=now)
+        return
+    held = await repo.reservations_of(order_id, status=ReservationStatus.RESERVED, lock=True)
+    if not held:
+        await repo.end_picking(
+            order_id, status=PickingStatus.FAILED, reason=NO_RESERVED_STOCK, at=now
+        )
+        await uow.publish(_not_shipped(order_id, NO_RESERVED_STOCK, at=now))
+        return
+    refusal = await _hand_over(
+        uow,
+        repo,
+        order_id,
+        picking.ship_to,
+        held,
+        carrier=carrier,
+        delivery_delay=delivery_delay,
+        now=now,
+    )
+    status = PickingStatus.SHIPPED if refusal is None else PickingStatus.FAILED
+    await repo.end_picking(order_id, status=status, reason=refusal, at=now)
+    log.info("order %s picked and handed over: %s", order_id, status.value)
 
 
 def _not_shipped(order_id: UUID, reason: str, *, at: datetime | None = None) -> ShipmentFailed:
@@ -266,7 +430,8 @@ async def expire_reservations(
     One transaction claims up to ``batch`` expired rows (SKIP LOCKED, so replicas share
     the work) and expires each claimed order whose lock it can take: an order whose
     ShipOrder or ReleaseStock is running right now is left for the next scan, which
-    then finds it shipped, released or still expired. Returns how many orders expired.
+    then finds it shipped, released or still expired. An order being picked has its
+    picking cancelled too, so it is never handed over. Returns how many orders expired.
     """
     async with messaging.unit_of_work() as uow:
         repo = InventoryRepository(uow.session)
@@ -291,6 +456,12 @@ async def expire_reservations(
                 hold.order_id,
                 old=ReservationStatus.RESERVED,
                 new=ReservationStatus.EXPIRED,
+                at=now,
+            )
+            await repo.end_picking(
+                hold.order_id,
+                status=PickingStatus.CANCELLED,
+                reason=EXPIRED_WHILE_PICKING,
                 at=now,
             )
             log.info("reservation of order %s expired; stock given back", hold.order_id)

@@ -28,3 +28,13 @@ class InventorySettings(ServiceSettings):
     reservation_expiry_poll_seconds: float = Field(
         default=5.0, gt=0, description="how often the expiry job looks for expired reservations"
     )
+    pick_delay_seconds: float = Field(
+        default=0.0,
+        ge=0,
+        description="the warehouse picks and packs an order this long before handing it to"
+        " the carrier; a ReleaseStock that comes meanwhile cancels the picking. 0 ships at"
+        " once when ShipOrder arrives",
+    )
+    pick_poll_seconds: float = Field(
+        default=0.5, gt=0, description="how often the picking job hands over pickings that are done"
+    )

@@ -25,6 +25,7 @@ from orderly_kit import migrations
 from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
 from orderly_schemas.checkout import Address
+from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
 
 ADDRESS = Address(
@@ -87,15 +88,41 @@ class Inventory:
             await handlers.release_stock(uow, ReleaseStock(order_id=order_id, reason="cancelled"))
 
     async def ship(
-        self, order_id: UUID, *, delay: timedelta = timedelta(0), ship_to: Address = ADDRESS
+        self,
+        order_id: UUID,
+        *,
+        delay: timedelta = timedelta(0),
+        ship_to: Address = ADDRESS,
+        pick_delay: timedelta = timedelta(0),
+        cause: Envelope | None = None,
     ) -> None:
-        async with self.service.messaging.unit_of_work() as uow:
+        async with self.service.messaging.unit_of_work(cause) as uow:
             await handlers.ship_order(
                 uow,
                 ShipOrder(order_id=order_id, ship_to=ship_to),
                 carrier=self.carrier,
                 delivery_delay=delay,
+                pick_delay=pick_delay,
             )
+
+    async def hand_over(
+        self, *, after: timedelta = timedelta(0), service: Service | None = None
+    ) -> int:
+        """Run the picking job as if ``after`` had passed; how many pickings it handed over."""
+        return await handlers.complete_due_pickings(
+            (service or self.service).messaging,
+            carrier=self.carrier,
+            delivery_delay=timedelta(hours=1),
+            now=datetime.now(UTC) + after,
+        )
+
+    async def picking(self, order_id: UUID) -> tuple[str, str | None] | None:
+        """(status, reason) of the order's picking, if it has one."""
+        c = orm.pickings.c
+        query = select(c.status, c.reason).where(c.order_id == order_id)
+        async with self.service.database.sessions() as s:
+            row = (await s.execute(query)).first()
+        return None if row is None else (row.status, row.reason)
 
     async def expire(
         self, *, after: timedelta = TTL + timedelta(seconds=1), batch: int = handlers.EXPIRY_BATCH

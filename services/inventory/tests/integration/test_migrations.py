@@ -40,7 +40,7 @@ async def test_head_matches_the_tables_in_code_including_checks(fresh_database: 
         for c in table.constraints
         if isinstance(c, CheckConstraint)
     }
-    assert len(declared) == 7
+    assert len(declared) == 8
     assert declared <= checks
 
 

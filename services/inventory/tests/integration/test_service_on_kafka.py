@@ -166,3 +166,38 @@ async def test_a_held_reservation_expires_and_a_refused_one_waits_for_its_releas
     assert not_shipped.body["reason"] == "no reserved stock for order"
     assert watcher.types(held) == ["StockReserved", "StockReservationExpired", "ShipmentFailed"]
     assert watcher.types(refused) == ["StockReserved", "ShipmentFailed", "StockReleased"]
+
+
+@pytest.mark.parametrize(
+    "running", [{"pick_delay_seconds": 1, "pick_poll_seconds": 0.05}], indirect=True
+)
+async def test_with_picking_a_release_sent_right_after_ship_order_wins(
+    running: Service, kafka: Kafka
+) -> None:
+    kept, cancelled = uuid4(), uuid4()
+    line = [StockLine(sku="DEMO-0001", quantity=2)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
+            for order in (kept, cancelled):
+                await send(producer, ReserveStock(order_id=order, lines=line), order)
+                await seen(watcher, order, "StockReserved", 30)
+            started = time.monotonic()
+            ship = await send(producer, ShipOrder(order_id=kept, ship_to=ADDRESS), kept)
+            # The saga's cancel after payment: ShipOrder is already on its way.
+            await send(producer, ShipOrder(order_id=cancelled, ship_to=ADDRESS), cancelled)
+            await send(producer, ReleaseStock(order_id=cancelled, reason="cancelled"), cancelled)
+            await seen(watcher, cancelled, "StockReleased", 15)
+            shipped = await seen(watcher, kept, "OrderShipped", 15)
+            picked_for = time.monotonic() - started
+            await send(producer, ShipOrder(order_id=cancelled, ship_to=ADDRESS), cancelled)
+            not_shipped = await seen(watcher, cancelled, "ShipmentFailed", 15)
+    finally:
+        await producer.stop()
+
+    assert picked_for >= 1
+    assert shipped.headers["ce_causationid"] == ship.id
+    assert not_shipped.body["reason"] == "order was released while being picked"
+    assert watcher.types(kept)[:2] == ["StockReserved", "OrderShipped"]
+    assert watcher.types(cancelled) == ["StockReserved", "StockReleased", "ShipmentFailed"]

@@ -120,3 +120,23 @@ shipment_failures = Table(
     Column("reason", String(2000), nullable=False),
     Column("failed_at", DateTime(timezone=True), nullable=False),
 )
+
+#: An order the warehouse is picking (pick_delay_seconds): the picking job hands it over
+#: to the carrier at due_at unless a ReleaseStock or the expiry cancels it first.
+pickings = Table(
+    "pickings",
+    metadata,
+    Column("order_id", UUID(as_uuid=True), primary_key=True),
+    Column("ship_to", JSONB, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True), nullable=True),
+    Column("reason", String(2000), nullable=True),
+    # The CloudEvents headers of the ShipOrder that started it: the cause of what the
+    # hand-over publishes, so OrderShipped keeps its causation and correlation ids.
+    Column("ship_order_headers", JSONB, nullable=True),
+    CheckConstraint("status IN ('picking', 'shipped', 'failed', 'cancelled')", name="status_known"),
+    # The picking job's scan: only pickings in progress become due.
+    Index("ix_pickings_due", "due_at", postgresql_where=Column("status") == "picking"),
+)

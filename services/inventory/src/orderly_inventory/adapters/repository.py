@@ -1,15 +1,17 @@
 """Stock, reservations and shipments in PostgreSQL (SQLAlchemy Core, in the caller's transaction).
 
 Lock order, the same in every transaction so that none can deadlock another:
-the order's advisory lock, then its reservation rows, then stock rows in
-(sku, warehouse) order. The expiry job is the one exception: it claims
-reservation rows first, so it only ever *tries* an order's lock and never waits
-for one (see ``try_lock_order``).
+the order's advisory lock, then its picking row, then its reservation rows, then
+stock rows in (sku, warehouse) order. The two jobs that claim rows before the
+order's lock are the exceptions, and so only ever *try* an order's lock and never
+wait for one (see ``try_lock_order``): the expiry job claims reservation rows
+(and cancels a picking only once it holds the order's lock); the picking job
+claims one picking row, and when the order's lock is taken it lets go at once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -18,6 +20,7 @@ from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_inventory.adapters.orm import (
+    pickings,
     reservation_requests,
     reservations,
     shipment_failures,
@@ -33,7 +36,15 @@ from orderly_inventory.domain.reservations import (
     ReservationRequest,
     ReservationStatus,
 )
-from orderly_inventory.domain.shipments import Shipment, ShipmentFailure, ShipmentStatus
+from orderly_inventory.domain.shipments import (
+    Picking,
+    PickingStatus,
+    Shipment,
+    ShipmentFailure,
+    ShipmentStatus,
+)
+from orderly_schemas.checkout import Address
+from orderly_schemas.cloudevents import Envelope
 
 _ORDER_LOCK_KEY = "hashtextextended(:key, 0)"
 
@@ -273,6 +284,78 @@ class InventoryRepository:
             .where(shipments.c.shipment_id == shipment_id)
             .values(status=ShipmentStatus.DELIVERED.value, delivered_at=at)
         )
+
+    # -- pickings ---------------------------------------------------------------
+    async def picking_of(self, order_id: UUID) -> Picking | None:
+        query = select(pickings).where(pickings.c.order_id == order_id)
+        row = (await self.session.execute(query)).mappings().first()
+        return None if row is None else _to_picking(row)
+
+    async def add_picking(self, picking: Picking, *, cause: Envelope | None) -> None:
+        """Record a picking; ``cause`` (the ShipOrder) becomes the cause of its hand-over."""
+        await self.session.execute(
+            insert(pickings).values(
+                order_id=picking.order_id,
+                ship_to=picking.ship_to.model_dump(mode="json"),
+                status=picking.status.value,
+                started_at=picking.started_at,
+                due_at=picking.due_at,
+                ended_at=picking.ended_at,
+                reason=picking.reason,
+                ship_order_headers=None if cause is None else cause.to_headers(),
+            )
+        )
+
+    async def end_picking(
+        self, order_id: UUID, *, status: PickingStatus, reason: str | None, at: datetime
+    ) -> bool:
+        """Move the order's picking in progress to ``status``; False if none was in progress."""
+        result = await self.session.execute(
+            update(pickings)
+            .where(pickings.c.order_id == order_id)
+            .where(pickings.c.status == PickingStatus.PICKING.value)
+            .values(
+                status=status.value, reason=None if reason is None else reason[:2000], ended_at=at
+            )
+            .returning(pickings.c.order_id)
+        )
+        return result.first() is not None
+
+    async def claim_due_picking(
+        self, *, now: datetime, passing_over: Collection[UUID] = ()
+    ) -> tuple[Picking, Envelope | None] | None:
+        """The picking in progress due soonest that no other transaction holds, locked.
+
+        Also returns its ShipOrder's envelope. ``passing_over``: orders this scan already
+        found busy, so that it moves on to the next due picking instead of retrying them.
+        """
+        c = pickings.c
+        query = (
+            select(pickings)
+            .where(c.status == PickingStatus.PICKING.value, c.due_at <= now)
+            .order_by(c.due_at, c.order_id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        if passing_over:
+            query = query.where(c.order_id.not_in(list(passing_over)))
+        row = (await self.session.execute(query)).mappings().first()
+        if row is None:
+            return None
+        headers = row["ship_order_headers"]
+        return _to_picking(row), None if headers is None else Envelope.from_headers(headers)
+
+
+def _to_picking(row: Any) -> Picking:
+    return Picking(
+        order_id=row["order_id"],
+        ship_to=Address.model_validate(row["ship_to"]),
+        status=PickingStatus(row["status"]),
+        started_at=row["started_at"],
+        due_at=row["due_at"],
+        ended_at=row["ended_at"],
+        reason=row["reason"],
+    )
 
 
 def _to_reservation(row: Any) -> Reservation:

@@ -28,7 +28,12 @@ UOW = Context(UOW_CONTEXT_KEY)
 
 
 def register(
-    service: Service, *, carrier: Carrier, delivery_delay: timedelta, reservation_ttl: timedelta
+    service: Service,
+    *,
+    carrier: Carrier,
+    delivery_delay: timedelta,
+    reservation_ttl: timedelta,
+    pick_delay: timedelta = timedelta(0),
 ) -> None:
     """Subscribe the stock commands and declare the inventory events."""
     commands = service.subscriber(topics.INVENTORY_COMMANDS)
@@ -43,7 +48,9 @@ def register(
 
     @commands(filter=of_type(ShipOrder))
     async def on_ship_order(command: ShipOrder, uow: UnitOfWork = UOW) -> None:
-        await handlers.ship_order(uow, command, carrier=carrier, delivery_delay=delivery_delay)
+        await handlers.ship_order(
+            uow, command, carrier=carrier, delivery_delay=delivery_delay, pick_delay=pick_delay
+        )
 
     service.publishes(
         StockReserved,
