@@ -15,6 +15,7 @@ from orderly_schemas.order import (
     OrderDelivered,
     OrderDispatched,
     OrderEvent,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -30,6 +31,7 @@ LIFECYCLE_STAGES: dict[type[OrderEvent], Stage] = {
     OrderDispatched: Stage.DISPATCHED,
     OrderDelivered: Stage.DELIVERED,
     OrderCompleted: Stage.COMPLETED,
+    OrderNeedsAttention: Stage.NEEDS_ATTENTION,
 }
 
 

@@ -92,6 +92,7 @@ async def test_kpis_of_the_orders_placed_in_a_window(database: Database) -> None
         Stage.COMPLETED: 2,
         Stage.REJECTED: 1,
         Stage.CANCELLED: 1,
+        Stage.NEEDS_ATTENTION: 0,
     }
     assert result.orders_total == 7
     assert result.completion_rate == 2 / 4

@@ -116,6 +116,7 @@ def completed_row(order: OrderPlaced) -> dict[str, Any]:
         "completed_at": PLACED_AT + 5 * MINUTE,
         "rejected_at": None,
         "cancelled_at": None,
+        "needs_attention_at": None,
     }
 
 

@@ -66,3 +66,9 @@ def test_completion_rate_is_unknown_while_no_order_ended() -> None:
 
 def test_completion_rate_of_only_completed_orders_is_one() -> None:
     assert completion_rate({Stage.COMPLETED: 7}) == 1.0
+
+
+def test_an_order_needing_attention_shows_it_unless_it_already_ended() -> None:
+    assert current_status([Stage.DISPATCHED, Stage.NEEDS_ATTENTION]) is Stage.NEEDS_ATTENTION
+    assert current_status([Stage.CANCELLED, Stage.NEEDS_ATTENTION]) is Stage.CANCELLED
+    assert completion_rate({Stage.COMPLETED: 3, Stage.NEEDS_ATTENTION: 1}) == 3 / 4

@@ -30,6 +30,7 @@ order_stages = Table(
     Column("dispatched_at", DateTime(timezone=True), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("needs_attention_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total_amount >= 0", name="total_not_negative"),
     Index("ix_order_stages_placed_at", "placed_at"),

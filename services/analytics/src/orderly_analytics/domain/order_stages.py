@@ -17,9 +17,13 @@ class Stage(StrEnum):
     COMPLETED = "completed"
     REJECTED = "rejected"
     CANCELLED = "cancelled"
+    #: The saga could not finish on its own (a refund kept failing, a parcel never arrived).
+    NEEDS_ATTENTION = "needs_attention"
 
 
-TERMINAL_STAGES = frozenset({Stage.COMPLETED, Stage.REJECTED, Stage.CANCELLED})
+TERMINAL_STAGES = frozenset(
+    {Stage.COMPLETED, Stage.REJECTED, Stage.CANCELLED, Stage.NEEDS_ATTENTION}
+)
 
 # Most decisive first. Terminal stages win over any progress, whatever order the
 # events arrived in. The saga never ends one order in two terminal stages; the
@@ -28,6 +32,9 @@ _PRECEDENCE = (
     Stage.COMPLETED,
     Stage.CANCELLED,
     Stage.REJECTED,
+    # Below the endings: an order cancelled whose refund then failed stays cancelled;
+    # one shipped and never delivered shows that it needs attention.
+    Stage.NEEDS_ATTENTION,
     Stage.DELIVERED,
     Stage.DISPATCHED,
     Stage.PAID,

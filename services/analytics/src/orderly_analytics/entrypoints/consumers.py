@@ -15,6 +15,7 @@ from orderly_schemas.order import (
     OrderConfirmed,
     OrderDelivered,
     OrderDispatched,
+    OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
 )
@@ -58,4 +59,8 @@ def register(service: Service) -> None:
 
     @lifecycle(filter=of_type(OrderCompleted))
     async def on_order_completed(event: OrderCompleted, uow: UnitOfWork = UOW) -> None:
+        await handlers.record_order_lifecycle(uow, event)
+
+    @lifecycle(filter=of_type(OrderNeedsAttention))
+    async def on_order_needs_attention(event: OrderNeedsAttention, uow: UnitOfWork = UOW) -> None:
         await handlers.record_order_lifecycle(uow, event)
