@@ -33,6 +33,12 @@ class OrderSettings(ServiceSettings):
         le=100,
         description="re-sends of an unanswered command before the saga compensates",
     )
+    compensation_timeout_seconds: float = Field(
+        default=1800,
+        gt=0,
+        description="how long compensations (release, refund) may take before they are sent"
+        " again; keep it above the payment service's refund retry horizon",
+    )
     delivery_timeout_seconds: float = Field(
         default=14 * 24 * 3600,
         gt=0,
@@ -49,6 +55,7 @@ class OrderSettings(ServiceSettings):
         return Timeouts(
             reply=timedelta(seconds=self.reply_timeout_seconds),
             max_resends=self.max_resends,
+            compensation=timedelta(seconds=self.compensation_timeout_seconds),
             delivery=timedelta(seconds=self.delivery_timeout_seconds),
             auto_complete=timedelta(seconds=self.auto_complete_after_seconds),
         )

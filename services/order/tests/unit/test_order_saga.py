@@ -15,6 +15,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T = Timeouts(
     reply=timedelta(seconds=30),
     max_resends=2,
+    compensation=timedelta(seconds=40),
     delivery=timedelta(days=10),
     auto_complete=timedelta(seconds=5),
 )
@@ -280,7 +281,7 @@ def test_an_unanswered_command_is_resent_then_the_saga_compensates(
     }[command]
     assert types(order) == expected
     assert order.resends == 0
-    assert order.deadline_at == later(90) + T.reply
+    assert order.deadline_at == later(90) + T.compensation
 
 
 def test_an_answer_restarts_the_clock_and_the_count() -> None:
@@ -296,11 +297,12 @@ def test_unanswered_compensations_are_resent_then_need_attention() -> None:
     order.shipment_failed("carrier refused", NOW, T)
     order.stock_released(NOW, T)
     fresh(order)
-    assert order.deadline_passed(later(30), T)
+    assert not order.deadline_passed(later(30), T)  # compensations get longer than replies
+    assert order.deadline_passed(later(40), T)
     assert types(order) == ["RefundPayment"]  # only what is still pending
-    order.deadline_passed(later(60), T)
+    order.deadline_passed(later(80), T)
     fresh(order)
-    assert order.deadline_passed(later(90), T)
+    assert order.deadline_passed(later(120), T)
     assert order.status is Status.NEEDS_ATTENTION
     assert order.changes[-1].reason == ("compensations unanswered after 2 re-sends: refund_payment")
 

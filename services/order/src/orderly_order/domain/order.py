@@ -80,6 +80,9 @@ class Timeouts:
 
     reply: timedelta = timedelta(seconds=60)
     max_resends: int = 3
+    #: How long compensations may take before they are sent again: longer than the
+    #: payment service's own refund retries, which answer only when they end.
+    compensation: timedelta = timedelta(minutes=30)
     delivery: timedelta = timedelta(days=14)
     auto_complete: timedelta = timedelta(days=7)
 
@@ -280,7 +283,7 @@ class Order:
                 *self._compensations(),
                 OrderCancelled(**self._public(now), reason=self.cancel_reason or "cancelled"),
             ]
-            self._wait(now + timeouts.reply)
+            self._wait(now + timeouts.compensation)
             return True
         return self._acknowledge(Compensation.RELEASE_STOCK, now)
 
@@ -316,7 +319,7 @@ class Order:
         if self.resends < timeouts.max_resends:
             self.messages += self._current_commands()
             self.resends += 1
-            self.deadline_at = now + timeouts.reply
+            self.deadline_at = now + self._patience(timeouts)
             return True
         waited_for = AWAITING[self.status]
         if self.status is Status.CANCELLING:
@@ -354,7 +357,7 @@ class Order:
             )
         commands = self._current_commands()
         self.messages += commands
-        self._wait(now + timeouts.reply)
+        self._wait(now + self._patience(timeouts))
         return commands
 
     def force_compensation(self, *, reason: str, now: datetime, timeouts: Timeouts) -> None:
@@ -401,7 +404,10 @@ class Order:
         self.messages += self._compensations()
         if Compensation.REFUND_AFTER_RELEASE not in self.pending:
             self.messages.append(OrderCancelled(**self._public(now), reason=reason))
-        self._wait(now + timeouts.reply)
+        self._wait(now + timeouts.compensation)
+
+    def _patience(self, timeouts: Timeouts) -> timedelta:
+        return timeouts.compensation if self.status is Status.CANCELLING else timeouts.reply
 
     def _compensations(self) -> list[Message]:
         sent: list[Message] = []
