@@ -26,8 +26,14 @@ def make_order(
     sold_out: bool = False,
     payment_token: str = "tok_visa_ok",  # noqa: S107 - a simulated provider token
     order_id: UUID | None = None,
+    postal_code: str | None = None,
 ) -> OrderPlaced:
-    """A plausible order over the demo catalogue; ``sold_out`` adds a line that cannot be met."""
+    """A plausible order over the demo catalogue; ``sold_out`` adds a line that cannot be met.
+
+    ``payment_token`` picks the simulated provider's answer (``tok_decline…``,
+    ``tok_timeout…``, ``tok_refundfail…``); postal code ``00000`` makes the simulated
+    carrier refuse the parcel.
+    """
     rng = rng or random.Random()
     n = rng.randint(1, 3)
     skus = rng.sample(DEMO_SKUS, n)
@@ -59,7 +65,7 @@ def make_order(
             name=f"Customer {customer_no}",
             line1=f"{rng.randint(1, 200)} Market Street",
             city=rng.choice(["Berlin", "Hamburg", "Munich", "Cologne"]),
-            postal_code=f"{rng.randint(10000, 99999)}",
+            postal_code=postal_code or f"{rng.randint(10000, 99999)}",
             country="DE",
             region=rng.choice(["east", "west"]),
         ),

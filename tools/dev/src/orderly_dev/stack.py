@@ -177,9 +177,10 @@ class Stack:
             self.processes[name].wait_ready(timeout)
 
     def restart(self, name: str, *, timeout: float = 90) -> None:
-        """Start ``name`` again on the same port (after a kill)."""
+        """Start ``name`` again on the same port (after a kill), with the current settings."""
         proc = self.processes[name]
         proc.stop()
+        proc.env = self.service_env(name, proc.port)
         proc.start()
         proc.wait_ready(timeout)
 

@@ -1,0 +1,242 @@
+"""Processes die: SIGKILL mid-load, a second replica killed, a whole history replayed.
+
+After each fault every order must reach a terminal state and every invariant
+must hold across the five databases (orderly_ops.invariants).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from datetime import UTC, datetime
+from uuid import UUID
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.structs import TopicPartition
+
+from orderly_dev.checkout import make_order
+from orderly_dev.faults import (
+    assert_invariants,
+    consumer_lag,
+    databases,
+    place_orders,
+    query,
+    snapshot,
+    wait_terminal,
+)
+from orderly_dev.servers import free_port
+from orderly_dev.stack import SERVICES, ServiceProcess, Stack
+from orderly_ops.invariants import NO_DEAD_LETTERS, check
+from orderly_schemas import topics
+from orderly_schemas.checkout import OrderPlaced
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.faults]
+
+LOAD = 240  # orders per kill test
+RATE = 40.0  # orders per second: the load lasts six seconds
+
+
+def mixed_load(seed: int, n: int = LOAD) -> list[OrderPlaced]:
+    """Mostly good orders, some short of stock, some declined, some refused by the carrier."""
+    rng = random.Random(seed)
+    load = []
+    for i in range(n):
+        if i % 20 == 7:
+            load.append(make_order(rng, sold_out=True))
+        elif i % 20 == 13:
+            load.append(make_order(rng, payment_token="tok_decline_card"))
+        elif i % 40 == 17:
+            load.append(make_order(rng, postal_code="00000"))
+        else:
+            load.append(make_order(rng))
+    return load
+
+
+async def load_with_fault(
+    stack: Stack, load: list[OrderPlaced], fault_after: float, fault: object
+) -> None:
+    """Place ``load`` at RATE, and run the blocking ``fault`` after ``fault_after`` seconds."""
+
+    async def inject() -> None:
+        await asyncio.sleep(fault_after)
+        await asyncio.to_thread(fault)  # type: ignore[arg-type]
+
+    await asyncio.gather(place_orders(stack, load, rate_per_second=RATE), inject())
+
+
+def counts(final: dict[UUID, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for status in final.values():
+        out[status] = out.get(status, 0) + 1
+    return out
+
+
+@pytest.mark.parametrize("victim", list(SERVICES))
+def test_a_service_killed_mid_load_finishes_every_saga(faults: Stack, victim: str) -> None:
+    started, baseline = datetime.now(UTC), snapshot(faults)
+    load = mixed_load(seed=hash(victim) % 1000)
+
+    def kill_and_restart() -> None:
+        faults.processes[victim].kill()  # SIGKILL: no goodbye, no flush, no offset commit
+        time.sleep(2)
+        faults.restart(victim)
+
+    asyncio.run(load_with_fault(faults, load, 2.0, kill_and_restart))
+    final = wait_terminal(faults, [o.order_id for o in load], 300)
+
+    report = assert_invariants(faults, since=started, baseline=baseline)
+    by_status = counts(final)
+    # The good orders may complete or, if the outage outlasted the saga's patience,
+    # be compensated; none may be lost, half-done, or rejected for no reason.
+    short = sum(1 for o in load if any(line.sku == "DEMO-SOLDOUT" for line in o.lines))
+    assert by_status.get("rejected", 0) == short, by_status
+    assert by_status.get("completed", 0) > LOAD // 2, by_status
+    assert report.stats["orders_by_status"] == dict(sorted(by_status.items()))
+
+
+def test_two_replicas_in_one_group_one_killed_lose_nothing_and_do_nothing_twice(
+    faults: Stack,
+) -> None:
+    """A second payment process joins the group; the first is killed mid-load."""
+    started, baseline = datetime.now(UTC), snapshot(faults)
+    first = faults.processes["payment"]
+    port = free_port()
+    second = ServiceProcess(
+        first.spec, port, faults.service_env("payment", port), faults.root / "payment-2.log"
+    )
+    second.start()
+    try:
+        second.wait_ready(90)
+        load = mixed_load(seed=77)
+        asyncio.run(load_with_fault(faults, load, 2.5, first.kill))
+        final = wait_terminal(faults, [o.order_id for o in load], 300)
+        handled_by_second = received_messages(second.url)
+    finally:
+        second.stop()
+        faults.restart("payment")
+
+    assert handled_by_second > 0
+    assert counts(final).get("completed", 0) > LOAD // 2
+    assert_invariants(faults, since=started, baseline=baseline)
+
+
+def received_messages(url: str) -> float:
+    """What one process consumed, from FastStream's Prometheus counter on its /metrics."""
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("orderly_received_messages_total{")
+    )
+
+
+async def republish_all(bootstrap: str, names: list[str]) -> int:
+    """Read each topic from its first offset and publish every record again, as it was."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await consumer.start()
+    await producer.start()
+    sent = 0
+    try:
+        for name in names:
+            parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
+            if not parts:
+                continue
+            consumer.assign(parts)
+            ends = await consumer.end_offsets(parts)
+            await consumer.seek_to_beginning(*parts)
+            pending = {tp for tp in parts if ends[tp] > 0}
+            while pending:
+                batch = await consumer.getmany(*pending, timeout_ms=2000)
+                for tp, records in batch.items():
+                    for r in records:
+                        if r.offset < ends[tp]:
+                            await producer.send(
+                                name, r.value, key=r.key, headers=list(r.headers or ())
+                            )
+                            sent += 1
+                        if r.offset + 1 >= ends[tp]:
+                            pending.discard(tp)
+            await producer.flush()
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    return sent
+
+
+def state_of_everything(stack: Stack) -> dict[str, object]:
+    """What a replay must not change: every order, stock level, payment, refund, notification."""
+    return {
+        "orders": query(
+            stack, "order", "SELECT order_id, status, resends FROM orders ORDER BY order_id"
+        ),
+        "history": query(stack, "order", "SELECT COUNT(*) FROM order_status_history"),
+        "stock": query(
+            stack,
+            "inventory",
+            "SELECT sku, warehouse, on_hand, reserved FROM stock_levels ORDER BY sku, warehouse",
+        ),
+        "reservations": query(
+            stack, "inventory", "SELECT order_id, sku, status FROM reservations ORDER BY 1, 2"
+        ),
+        "shipments": query(stack, "inventory", "SELECT COUNT(*) FROM shipments"),
+        "payments": query(stack, "payment", "SELECT order_id, status FROM payments ORDER BY 1"),
+        "provider": query(stack, "payment", "SELECT COUNT(*) FROM sim_provider_operations"),
+        "notifications": query(stack, "notification", "SELECT COUNT(*) FROM notifications"),
+        "stages": query(stack, "analytics", "SELECT order_id, status FROM order_stages ORDER BY 1"),
+    }
+
+
+def test_replaying_every_topic_from_the_first_offset_changes_nothing(faults: Stack) -> None:
+    wait_terminal(
+        faults, [r.order_id for r in query(faults, "order", "SELECT order_id FROM orders")], 300
+    )
+    before = state_of_everything(faults)
+    started = datetime.now(UTC)
+    replayed = [
+        topics.CHECKOUT_ORDERS,
+        topics.ORDER_EVENTS,
+        topics.INVENTORY_COMMANDS,
+        topics.INVENTORY_EVENTS,
+        topics.PAYMENT_COMMANDS,
+        topics.PAYMENT_EVENTS,
+    ]
+
+    dead_before = dead_letters(faults)
+    sent = asyncio.run(republish_all(faults.servers.kafka.bootstrap, replayed))
+    # Wait until every consumer has read past the replay: their inboxes see duplicates.
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not consumed_everything(faults):
+        time.sleep(1)
+
+    assert sent > 1000
+    assert consumed_everything(faults)
+    assert state_of_everything(faults) == before
+    # A poison message in the history is dead-lettered again, and nothing new is.
+    assert dead_letters(faults) == dead_before
+    report = check(databases(faults), since=started)
+    broken = [v for v in report.violations if v.invariant != NO_DEAD_LETTERS]
+    assert not broken, report.summary()
+
+
+def dead_letters(stack: Stack) -> dict[str, list[str]]:
+    """The message ids each service holds as dead-lettered."""
+    return {
+        name: [
+            r.message_id
+            for r in query(
+                stack,
+                name,
+                "SELECT message_id FROM inbox WHERE outcome = 'dead_lettered' ORDER BY 1",
+            )
+        ]
+        for name in SERVICES
+    }
+
+
+def consumed_everything(stack: Stack) -> bool:
+    """No consumer group of the suite has a message left to read."""
+    return asyncio.run(consumer_lag(stack.servers.kafka.bootstrap)) == 0
