@@ -155,7 +155,8 @@ def test_an_unanswered_payment_is_asked_again_then_voided_and_released(
     )
     mine = [d for d in dead if d.body.get("order_id") == str(silent.order_id)]
     assert len(mine) == 3
-    assert all("timed out" in d.headers["dlq_error"].lower() for d in mine), mine[0].headers
+    assert {d.headers["dlq_error_type"] for d in mine} == {"ProviderTimeoutError"}
+    assert all("no answer from the provider" in d.headers["dlq_error"] for d in mine)
 
     # An operator replays the dead letters: the order was voided, so nothing is charged.
     out = faults.run_command("payment", "dead-letters", "replay", "--all", "--operator", "test")
