@@ -88,13 +88,25 @@ def test_a_service_killed_mid_load_finishes_every_saga(faults: Stack, victim: st
     final = wait_terminal(faults, [o.order_id for o in load], 300)
 
     report = assert_invariants(faults, since=started, baseline=baseline)
-    by_status = counts(final)
-    # The good orders may complete or, if the outage outlasted the saga's patience,
-    # be compensated; none may be lost, half-done, or rejected for no reason.
-    short = sum(1 for o in load if any(line.sku == "DEMO-SOLDOUT" for line in o.lines))
-    assert by_status.get("rejected", 0) == short, by_status
-    assert by_status.get("completed", 0) > LOAD // 2, by_status
-    assert report.stats["orders_by_status"] == dict(sorted(by_status.items()))
+    assert_sensible_endings(load, final)
+    assert report.stats["orders_by_status"] == dict(sorted(counts(final).items()))
+
+
+def assert_sensible_endings(load: list[OrderPlaced], final: dict[UUID, str]) -> None:
+    """Each order ended as its kind allows. An order the outage kept waiting longer than
+    the saga's patience (reply timeout × re-sends) is compensated: cancelled, not lost."""
+    for order in load:
+        status = final[order.order_id]
+        if any(line.sku == "DEMO-SOLDOUT" for line in order.lines):
+            assert status in ("rejected", "cancelled"), (order.order_id, status)
+        elif (
+            order.payment.token.startswith("tok_decline")
+            or order.shipping_address.postal_code == "00000"
+        ):
+            assert status == "cancelled", (order.order_id, status)
+        else:
+            assert status in ("completed", "cancelled"), (order.order_id, status)
+    assert counts(final).get("completed", 0) > LOAD // 2, counts(final)
 
 
 def test_two_replicas_in_one_group_one_killed_lose_nothing_and_do_nothing_twice(
@@ -119,7 +131,7 @@ def test_two_replicas_in_one_group_one_killed_lose_nothing_and_do_nothing_twice(
         faults.restart("payment")
 
     assert handled_by_second > 0
-    assert counts(final).get("completed", 0) > LOAD // 2
+    assert_sensible_endings(load, final)
     assert_invariants(faults, since=started, baseline=baseline)
 
 
