@@ -94,7 +94,7 @@ def test_a_service_killed_mid_load_finishes_every_saga(faults: Stack, victim: st
 
 def assert_sensible_endings(load: list[OrderPlaced], final: dict[UUID, str]) -> None:
     """Each order ended as its kind allows. An order the outage kept waiting longer than
-    the saga's patience (reply timeout × re-sends) is compensated: cancelled, not lost."""
+    the saga's patience (reply timeout times re-sends) is compensated: cancelled, not lost."""
     for order in load:
         status = final[order.order_id]
         if any(line.sku == "DEMO-SOLDOUT" for line in order.lines):
