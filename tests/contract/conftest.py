@@ -17,16 +17,27 @@ from orderly_schemas import Message, Money, OrderLine, StockLine
 from orderly_schemas.base import Allocation
 from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails
 from orderly_schemas.inventory import (
+    BackInStock,
+    LowStockDetected,
     OrderShipped,
+    Parcel,
     ReleaseStock,
     ReserveStock,
+    RestockReturn,
+    ReturnLine,
+    ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
+    ShipmentTracked,
     ShipOrder,
+    StockAdjusted,
+    StockReceived,
     StockReleased,
     StockReservationExpired,
     StockReservationFailed,
     StockReserved,
+    StockTransferred,
+    TransferLine,
 )
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import (
@@ -205,6 +216,15 @@ def order_shipped() -> OrderShipped:
         shipment_id=SHIPMENT_ID,
         carrier="DHL",
         tracking_number=TRACKING_NUMBER,
+        parcels=[
+            Parcel(
+                shipment_id=SHIPMENT_ID,
+                warehouse="hamburg-2",
+                carrier="DHL",
+                tracking_number=TRACKING_NUMBER,
+                lines=[StockLine(sku="MUG-CERAMIC-350", quantity=1)],
+            )
+        ],
     )
 
 
@@ -221,6 +241,101 @@ def shipment_delivered() -> ShipmentDelivered:
         shipment_id=SHIPMENT_ID,
         tracking_number=TRACKING_NUMBER,
         delivered_at=at(2 * 24 * 60),
+    )
+
+
+def shipment_tracked() -> ShipmentTracked:
+    return ShipmentTracked(
+        order_id=ORDER_ID,
+        occurred_at=at(24 * 60),
+        shipment_id=SHIPMENT_ID,
+        carrier="DHL",
+        tracking_number=TRACKING_NUMBER,
+        status="out_for_delivery",
+        detail="with the courier since 07:40",
+    )
+
+
+RETURN_ID = UUID("5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7a8b")
+TRANSFER_ID = UUID("9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d")
+
+
+def restock_return() -> RestockReturn:
+    return RestockReturn(
+        order_id=ORDER_ID,
+        return_id=RETURN_ID,
+        warehouse="hamburg-2",
+        lines=[
+            ReturnLine(sku="MUG-CERAMIC-350", quantity=1, condition="resellable"),
+            ReturnLine(sku="TEE-ORGANIC-M", quantity=1, condition="damaged"),
+        ],
+    )
+
+
+def return_restocked() -> ReturnRestocked:
+    command = restock_return()
+    return ReturnRestocked(
+        order_id=ORDER_ID,
+        occurred_at=at(20 * 24 * 60),
+        return_id=RETURN_ID,
+        warehouse=command.warehouse,
+        lines=command.lines,
+    )
+
+
+def low_stock_detected() -> LowStockDetected:
+    return LowStockDetected(
+        sku="MUG-CERAMIC-350",
+        warehouse="hamburg-2",
+        occurred_at=at(5),
+        available=4,
+        safety_stock=10,
+    )
+
+
+def back_in_stock() -> BackInStock:
+    return BackInStock(
+        sku="MUG-CERAMIC-350",
+        warehouse="hamburg-2",
+        occurred_at=at(600),
+        available=250,
+        safety_stock=10,
+    )
+
+
+def stock_adjusted() -> StockAdjusted:
+    return StockAdjusted(
+        sku="MUG-CERAMIC-350",
+        warehouse="hamburg-2",
+        occurred_at=at(700),
+        quantity_change=-3,
+        on_hand=247,
+        reason="stock-take variance",
+        reference="stock-take 2f1c",
+        actor="warehouse.lead@example.com",
+    )
+
+
+def stock_received() -> StockReceived:
+    return StockReceived(
+        sku="MUG-CERAMIC-350",
+        warehouse="hamburg-2",
+        occurred_at=at(600),
+        quantity=250,
+        on_hand=254,
+        reference="PO-2026-0193",
+        actor="erp-connector",
+    )
+
+
+def stock_transferred() -> StockTransferred:
+    return StockTransferred(
+        transfer_id=TRANSFER_ID,
+        status="received",
+        from_warehouse="hamburg-2",
+        to_warehouse="berlin-1",
+        lines=[TransferLine(sku="MUG-CERAMIC-350", quantity=40, received=38, damaged=2)],
+        occurred_at=at(3 * 24 * 60),
     )
 
 
@@ -334,6 +449,14 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     OrderShipped: order_shipped,
     ShipmentFailed: shipment_failed,
     ShipmentDelivered: shipment_delivered,
+    ShipmentTracked: shipment_tracked,
+    RestockReturn: restock_return,
+    ReturnRestocked: return_restocked,
+    LowStockDetected: low_stock_detected,
+    BackInStock: back_in_stock,
+    StockAdjusted: stock_adjusted,
+    StockReceived: stock_received,
+    StockTransferred: stock_transferred,
     CapturePayment: capture_payment,
     RefundPayment: refund_payment,
     PaymentCaptured: payment_captured,

@@ -7,16 +7,24 @@ from typing import Final
 from orderly_schemas.base import Message
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
+    BackInStock,
+    LowStockDetected,
     OrderShipped,
     ReleaseStock,
     ReserveStock,
+    RestockReturn,
+    ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
+    ShipmentTracked,
     ShipOrder,
+    StockAdjusted,
+    StockReceived,
     StockReleased,
     StockReservationExpired,
     StockReservationFailed,
     StockReserved,
+    StockTransferred,
 )
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import (
@@ -52,6 +60,7 @@ MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     ReserveStock,
     ReleaseStock,
     ShipOrder,
+    RestockReturn,
     StockReserved,
     StockReservationFailed,
     StockReleased,
@@ -59,6 +68,13 @@ MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     OrderShipped,
     ShipmentFailed,
     ShipmentDelivered,
+    ShipmentTracked,
+    ReturnRestocked,
+    LowStockDetected,
+    BackInStock,
+    StockAdjusted,
+    StockReceived,
+    StockTransferred,
     CapturePayment,
     RefundPayment,
     PaymentCaptured,

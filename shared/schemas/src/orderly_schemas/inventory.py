@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from orderly_schemas import topics
-from orderly_schemas.base import Allocation, AwareDatetime, Message, StockLine
+from orderly_schemas.base import Allocation, AwareDatetime, Message, Sku, StockLine
 from orderly_schemas.checkout import Address
 
 
@@ -56,12 +57,29 @@ class StockReleased(InventoryEvent):
     reason: str
 
 
+class Parcel(BaseModel):
+    """One shipment of an order: what left one warehouse with one carrier booking."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    shipment_id: UUID
+    warehouse: str = Field(min_length=1, max_length=64)
+    carrier: str
+    tracking_number: str
+    lines: list[StockLine] = Field(default_factory=list)
+
+
 class OrderShipped(InventoryEvent):
-    """Stock left the warehouse with a carrier."""
+    """Stock left the warehouse(s) with a carrier.
+
+    ``shipment_id``, ``carrier`` and ``tracking_number`` name the first parcel;
+    ``parcels`` lists every one when the order was split across warehouses.
+    """
 
     shipment_id: UUID
     carrier: str
     tracking_number: str
+    parcels: list[Parcel] = Field(default_factory=list)
 
 
 class StockReservationExpired(InventoryEvent):
@@ -78,6 +96,114 @@ class ShipmentFailed(InventoryEvent):
 
 
 class ShipmentDelivered(InventoryEvent):
+    """The order's last parcel was delivered (``shipment_id`` names that parcel)."""
+
     shipment_id: UUID
     tracking_number: str
     delivered_at: AwareDatetime
+
+
+TrackingStatus = Literal["in_transit", "out_for_delivery", "delivered", "failed"]
+
+
+class ShipmentTracked(InventoryEvent):
+    """The carrier reported a parcel's progress (one event per tracking update)."""
+
+    shipment_id: UUID
+    carrier: str
+    tracking_number: str
+    status: TrackingStatus
+    detail: str | None = None
+
+
+class ReturnLine(BaseModel):
+    """Units of one SKU received back from a customer, and whether they can be sold again."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku
+    quantity: StrictInt = Field(gt=0, le=10_000)
+    condition: Literal["resellable", "damaged"]
+
+
+class RestockReturn(InventoryCommand):
+    """Put returned goods back on the shelf (resellable) or write them off (damaged)."""
+
+    return_id: UUID
+    warehouse: str = Field(min_length=1, max_length=64)
+    lines: list[ReturnLine] = Field(min_length=1)
+
+
+class ReturnRestocked(InventoryEvent):
+    """Returned goods were restocked or written off, once per return."""
+
+    return_id: UUID
+    warehouse: str
+    lines: list[ReturnLine] = Field(min_length=1)
+
+
+class StockEvent(Message):
+    """A change of one SKU's stock in one warehouse, not tied to an order (keyed by SKU)."""
+
+    topic = topics.INVENTORY_EVENTS
+
+    sku: Sku
+    warehouse: str = Field(min_length=1, max_length=64)
+    occurred_at: AwareDatetime
+
+
+class LowStockDetected(StockEvent):
+    """Available stock fell below the safety stock; said once until it recovers."""
+
+    available: StrictInt
+    safety_stock: StrictInt = Field(ge=0)
+
+
+class BackInStock(StockEvent):
+    """Available stock is at or above the safety stock again after a LowStockDetected."""
+
+    available: StrictInt
+    safety_stock: StrictInt = Field(ge=0)
+
+
+class StockAdjusted(StockEvent):
+    """On-hand stock was corrected: a stock-take, damage, a write-off or a manual fix."""
+
+    quantity_change: StrictInt = Field(description="signed units added to on hand")
+    on_hand: StrictInt = Field(ge=0, description="on hand after the adjustment")
+    reason: str
+    reference: str | None = Field(default=None, description="stock-take, return or ticket id")
+    actor: str
+
+
+class StockReceived(StockEvent):
+    """Goods arrived into on-hand stock: a purchase-order receipt or a transfer's arrival."""
+
+    quantity: StrictInt = Field(gt=0)
+    on_hand: StrictInt = Field(ge=0, description="on hand after the receipt")
+    reference: str = Field(description="purchase order number or transfer id")
+    actor: str
+
+
+class TransferLine(BaseModel):
+    """Units of one SKU on a transfer; ``received`` and ``damaged`` once it arrives."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    sku: Sku
+    quantity: StrictInt = Field(gt=0, le=1_000_000)
+    received: StrictInt | None = Field(default=None, ge=0)
+    damaged: StrictInt | None = Field(default=None, ge=0)
+
+
+class StockTransferred(Message):
+    """A transfer between warehouses was dispatched (stock in transit) or received."""
+
+    topic = topics.INVENTORY_EVENTS
+
+    transfer_id: UUID
+    status: Literal["dispatched", "received"]
+    from_warehouse: str
+    to_warehouse: str
+    lines: list[TransferLine] = Field(min_length=1)
+    occurred_at: AwareDatetime
