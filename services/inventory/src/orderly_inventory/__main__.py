@@ -1,14 +1,15 @@
-"""``python -m orderly_inventory [serve|migrate|asyncapi]``."""
+"""``python -m orderly_inventory [serve|migrate|asyncapi|seed-demo|reconcile]``."""
 
 from __future__ import annotations
 
 from orderly_inventory.bootstrap import build
+from orderly_inventory.entrypoints.cli import reconcile
 from orderly_inventory.seed import seed_demo
 from orderly_kit import cli
 
 
 def main() -> int:
-    return cli.main(build, commands={"seed-demo": seed_demo})
+    return cli.main(build, commands={"seed-demo": seed_demo, "reconcile": reconcile})
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ picking jobs take the same lock for each order they act on (only if it is free).
 from __future__ import annotations
 
 import logging
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
+from orderly_inventory import ledger
 from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.domain.allocation import Shortage, allocate
+from orderly_inventory.domain.ledger import SAGA_ACTOR, SYSTEM_ACTOR, Movement, MovementKind
 from orderly_inventory.domain.reservations import (
     RELEASE_TOMBSTONE,
     Hold,
@@ -85,8 +86,23 @@ async def reserve_stock(uow: UnitOfWork, command: ReserveStock, *, ttl: timedelt
         await repo.record_request(command.order_id, failed)
         await uow.publish(_failed(command.order_id, failed, at=now))
         return
-    for pick in result:
-        await repo.change_stock(pick.sku, pick.warehouse, reserved=pick.quantity, at=now)
+    await ledger.move(
+        uow,
+        (
+            Movement(
+                sku=p.sku,
+                warehouse=p.warehouse,
+                kind=MovementKind.RESERVATION,
+                quantity=p.quantity,
+                reserved=p.quantity,
+                reason="reserved for the order",
+                reference=str(command.order_id),
+                actor=SAGA_ACTOR,
+            )
+            for p in result
+        ),
+        at=now,
+    )
     await repo.add_reservations(command.order_id, result, at=now, expires_at=now + ttl)
     await repo.record_request(
         command.order_id, ReservationRequest(RequestOutcome.RESERVED, None, [])
@@ -155,8 +171,23 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
     held = await repo.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
-    for r in held:
-        await repo.change_stock(r.sku, r.warehouse, reserved=-r.quantity, at=now)
+    await ledger.move(
+        uow,
+        (
+            Movement(
+                sku=r.sku,
+                warehouse=r.warehouse,
+                kind=MovementKind.RELEASE,
+                quantity=r.quantity,
+                reserved=-r.quantity,
+                reason=f"released: {command.reason}",
+                reference=str(command.order_id),
+                actor=SAGA_ACTOR,
+            )
+            for r in held
+        ),
+        at=now,
+    )
     await repo.change_reservation_status(
         command.order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.RELEASED, at=now
     )
@@ -271,10 +302,24 @@ async def _hand_over(
         )
         await uow.publish(_not_shipped(order_id, refusal.reason, at=now))
         return refusal.reason
-    for r in held:
-        await repo.change_stock(
-            r.sku, r.warehouse, on_hand=-r.quantity, reserved=-r.quantity, at=now
-        )
+    await ledger.move(
+        uow,
+        (
+            Movement(
+                sku=r.sku,
+                warehouse=r.warehouse,
+                kind=MovementKind.SHIPMENT,
+                quantity=r.quantity,
+                on_hand=-r.quantity,
+                reserved=-r.quantity,
+                reason=f"shipped with {consignment.carrier}",
+                reference=str(order_id),
+                actor=SYSTEM_ACTOR,
+            )
+            for r in held
+        ),
+        at=now,
+    )
     await repo.change_reservation_status(
         order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
     )
@@ -445,12 +490,29 @@ async def expire_reservations(
             if hold is not None and hold.expires_at <= now:
                 holds.append(hold)
         # One pass over the stock rows in (sku, warehouse) order, like every other writer.
-        given_back: Counter[tuple[str, str]] = Counter()
-        for hold in holds:
-            for r in hold.reservations:
-                given_back[r.sku, r.warehouse] += r.quantity
-        for (sku, warehouse), quantity in sorted(given_back.items()):
-            await repo.change_stock(sku, warehouse, reserved=-quantity, at=now)
+        given_back = list(
+            ((r.sku, r.warehouse, str(hold.order_id)), r.quantity, hold)
+            for hold in holds
+            for r in hold.reservations
+        )
+        given_back.sort(key=lambda g: g[0])
+        await ledger.move(
+            uow,
+            (
+                Movement(
+                    sku=sku,
+                    warehouse=warehouse,
+                    kind=MovementKind.EXPIRY,
+                    quantity=quantity,
+                    reserved=-quantity,
+                    reason=expiry_reason(hold.time_to_live),
+                    reference=order,
+                    actor=SYSTEM_ACTOR,
+                )
+                for (sku, warehouse, order), quantity, hold in given_back
+            ),
+            at=now,
+        )
         for hold in holds:
             await repo.change_reservation_status(
                 hold.order_id,

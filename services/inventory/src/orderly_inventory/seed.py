@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy.dialects.postgresql import insert
 
-from orderly_inventory.adapters.orm import stock_levels, warehouses
+from orderly_inventory.adapters.orm import products, stock_levels, warehouses
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_kit.service import Service
 
 WAREHOUSES = (
@@ -14,6 +18,7 @@ WAREHOUSES = (
 DEMO_SKUS = tuple(f"DEMO-{i:04d}" for i in range(1, 21))
 SOLDOUT_SKU = "DEMO-SOLDOUT"
 UNITS_PER_WAREHOUSE = 5000
+ALL_SKUS = (*DEMO_SKUS, SOLDOUT_SKU)
 
 
 def demo_stock() -> list[dict[str, object]]:
@@ -27,6 +32,10 @@ def demo_stock() -> list[dict[str, object]]:
         for sku in (*DEMO_SKUS, SOLDOUT_SKU)
         for w in WAREHOUSES
     ]
+
+
+def _demo_name(sku: str) -> str:
+    return "Sold-out demo item" if sku == SOLDOUT_SKU else f"Demo item {sku.removeprefix('DEMO-')}"
 
 
 async def seed_demo(service: Service, args: list[str]) -> int:
@@ -50,11 +59,36 @@ async def seed_demo(service: Service, args: list[str]) -> int:
             new_levels = (
                 await s.execute(
                     insert(stock_levels)
-                    .values(levels)
+                    .values([{**level, "on_hand": 0} for level in levels])
                     .on_conflict_do_nothing()
-                    .returning(stock_levels.c.sku)
+                    .returning(stock_levels.c.sku, stock_levels.c.warehouse)
                 )
             ).all()
+            await s.execute(
+                insert(products)
+                .values(
+                    [{"sku": sku, "name": _demo_name(sku)} for sku in (*DEMO_SKUS, SOLDOUT_SKU)]
+                )
+                .on_conflict_do_nothing()
+            )
+            # Opening stock goes through the ledger like every other change of stock.
+            repo = InventoryRepository(s)
+            opening = {(str(level["sku"]), str(level["warehouse"])): level for level in levels}
+            for sku, warehouse in sorted(new_levels):
+                units = int(str(opening[sku, warehouse]["on_hand"]))
+                if units:
+                    await repo.apply_movement(
+                        Movement(
+                            sku=sku,
+                            warehouse=warehouse,
+                            kind=MovementKind.OPENING,
+                            quantity=units,
+                            on_hand=units,
+                            reason="demo catalogue opening stock",
+                            actor="seed-demo",
+                        ),
+                        at=datetime.now(UTC),
+                    )
     finally:
         await service.database.dispose()
     print(

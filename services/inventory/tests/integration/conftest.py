@@ -16,10 +16,12 @@ from uuid import UUID
 import pytest
 from sqlalchemy import insert, select
 
-from orderly_inventory import handlers
+from orderly_inventory import handlers, ledger
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
+from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.bootstrap import MIGRATIONS, build
+from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.settings import InventorySettings
 from orderly_kit import migrations
 from orderly_kit.service import Service
@@ -42,12 +44,29 @@ class Inventory:
         self.carrier: Carrier = SimulatedCarrier()
 
     async def stock(self, sku: str, **on_hand: int) -> None:
-        """Put ``on_hand`` units of ``sku`` in each named warehouse."""
-        async with self.service.database.transaction() as s:
-            await s.execute(
-                insert(orm.stock_levels),
-                [{"sku": sku, "warehouse": w, "on_hand": n} for w, n in on_hand.items()],
+        """Put ``on_hand`` units of ``sku`` in each named warehouse, as opening stock."""
+        async with self.service.messaging.unit_of_work() as uow:
+            await ledger.move(
+                uow,
+                (
+                    Movement(
+                        sku=sku,
+                        warehouse=w,
+                        kind=MovementKind.OPENING,
+                        quantity=n,
+                        on_hand=n,
+                        reason="opening stock",
+                        actor="test",
+                    )
+                    for w, n in sorted(on_hand.items())
+                ),
+                at=datetime.now(UTC),
             )
+
+    async def discrepancies(self) -> list[str]:
+        """Every way the stock levels disagree with the ledger (none, always)."""
+        async with self.service.database.sessions() as s:
+            return [str(d) for d in await InventoryRepository(s).discrepancies()]
 
     async def levels(self, sku: str) -> dict[str, tuple[int, int]]:
         """warehouse → (on hand, reserved) of ``sku``."""
@@ -153,5 +172,8 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
 
 
 @pytest.fixture
-def inventory(service: Service) -> Inventory:
-    return Inventory(service)
+async def inventory(service: Service) -> AsyncIterator[Inventory]:
+    """The driver; after the test, the stock levels must still agree with the ledger."""
+    driver = Inventory(service)
+    yield driver
+    assert await driver.discrepancies() == []

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -41,12 +43,74 @@ stock_levels = Table(
     Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
     Column("on_hand", Integer, nullable=False, server_default="0"),
     Column("reserved", Integer, nullable=False, server_default="0"),
+    #: Units dispatched by a transfer towards this warehouse and not yet received.
+    Column("in_transit", Integer, nullable=False, server_default="0"),
+    #: Available stock below this raises LowStockDetected.
+    Column("safety_stock", Integer, nullable=False, server_default="0"),
+    #: True between a LowStockDetected and the BackInStock that ends it: alerts fire once.
+    Column("low_stock", Boolean, nullable=False, server_default="false"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("sku", "warehouse", name="pk_stock_levels"),
     # The last line of defence against overselling; the row lock is the mechanism.
     CheckConstraint("on_hand >= 0", name="on_hand_not_negative"),
     CheckConstraint("reserved >= 0", name="reserved_not_negative"),
     CheckConstraint("reserved <= on_hand", name="reserved_within_on_hand"),
+    CheckConstraint("in_transit >= 0", name="in_transit_not_negative"),
+    CheckConstraint("safety_stock >= 0", name="safety_stock_not_negative"),
+)
+
+#: The stock ledger: every change to a stock level is one row here, in the same
+#: transaction; the levels are the running sums of these deltas (see ``reconcile``).
+stock_movements = Table(
+    "stock_movements",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("kind", String(30), nullable=False),
+    #: Units the movement concerns (positive); a write-off moves units without a delta.
+    Column("quantity", Integer, nullable=False),
+    Column("on_hand_delta", Integer, nullable=False, server_default="0"),
+    Column("reserved_delta", Integer, nullable=False, server_default="0"),
+    Column("in_transit_delta", Integer, nullable=False, server_default="0"),
+    Column("reason", String(2000), nullable=False),
+    #: What caused it: an order id, a stock-take, transfer, purchase order or return.
+    Column("reference", String(200), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    ForeignKeyConstraint(
+        ["sku", "warehouse"],
+        ["stock_levels.sku", "stock_levels.warehouse"],
+        name="fk_stock_movements_stock_levels",
+    ),
+    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    CheckConstraint(
+        "kind IN ('opening', 'receipt', 'reservation', 'release', 'expiry', 'shipment',"
+        " 'return', 'write_off', 'adjustment', 'transfer_out', 'transfer_in_transit',"
+        " 'transfer_in')",
+        name="kind_known",
+    ),
+    Index("ix_stock_movements_level", "sku", "warehouse", "id"),
+    Index("ix_stock_movements_occurred_at", "occurred_at"),
+    Index("ix_stock_movements_reference", "reference"),
+)
+
+#: The catalogue as the ERP knows it; stock levels exist per product per warehouse.
+products = Table(
+    "products",
+    metadata,
+    Column("sku", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("description", String(2000), nullable=True),
+    #: What one unit cost to buy, in minor units; inventory turnover is valued with it.
+    Column("unit_cost", Integer, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("default_safety_stock", Integer, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("unit_cost IS NULL OR unit_cost >= 0", name="unit_cost_not_negative"),
+    CheckConstraint("(unit_cost IS NULL) = (currency IS NULL)", name="cost_has_currency"),
+    CheckConstraint("default_safety_stock >= 0", name="default_safety_stock_not_negative"),
 )
 
 reservations = Table(

@@ -17,6 +17,7 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_inventory.adapters.orm import (
@@ -26,9 +27,11 @@ from orderly_inventory.adapters.orm import (
     shipment_failures,
     shipments,
     stock_levels,
+    stock_movements,
     warehouses,
 )
 from orderly_inventory.domain.allocation import Available, Pick
+from orderly_inventory.domain.ledger import Discrepancy, Level, Movement
 from orderly_inventory.domain.reservations import (
     Hold,
     RequestOutcome,
@@ -105,19 +108,96 @@ class InventoryRepository:
             )
         return stock
 
-    async def change_stock(
-        self, sku: str, warehouse: str, *, on_hand: int = 0, reserved: int = 0, at: datetime
-    ) -> None:
-        """Add the (signed) deltas to one stock row; the table's CHECKs refuse an oversell."""
+    async def apply_movement(self, movement: Movement, *, at: datetime) -> Level:
+        """Write ``movement`` to the ledger and add its deltas to its level.
+
+        A level that does not exist yet is created by a movement that only adds
+        (a receipt into a new warehouse); the table's CHECKs refuse an oversell or
+        a negative level, and the whole transaction with it.
+        """
+        c = stock_levels.c
+        m = movement
+        if m.on_hand >= 0 and m.reserved >= 0 and m.in_transit >= 0:
+            await self.session.execute(
+                pg_insert(stock_levels)
+                .values(sku=m.sku, warehouse=m.warehouse, updated_at=at)
+                .on_conflict_do_nothing()
+            )
+        row = (
+            await self.session.execute(
+                update(stock_levels)
+                .where(c.sku == m.sku, c.warehouse == m.warehouse)
+                .values(
+                    on_hand=c.on_hand + m.on_hand,
+                    reserved=c.reserved + m.reserved,
+                    in_transit=c.in_transit + m.in_transit,
+                    updated_at=at,
+                )
+                .returning(c.on_hand, c.reserved, c.in_transit, c.safety_stock, c.low_stock)
+            )
+        ).first()
+        if row is None:
+            raise LookupError(f"no stock level of sku {m.sku!r} at warehouse {m.warehouse!r}")
         await self.session.execute(
-            update(stock_levels)
-            .where(stock_levels.c.sku == sku, stock_levels.c.warehouse == warehouse)
-            .values(
-                on_hand=stock_levels.c.on_hand + on_hand,
-                reserved=stock_levels.c.reserved + reserved,
-                updated_at=at,
+            insert(stock_movements).values(
+                sku=m.sku,
+                warehouse=m.warehouse,
+                kind=m.kind.value,
+                quantity=m.quantity,
+                on_hand_delta=m.on_hand,
+                reserved_delta=m.reserved,
+                in_transit_delta=m.in_transit,
+                reason=m.reason[:2000],
+                reference=m.reference,
+                actor=m.actor,
+                occurred_at=at,
             )
         )
+        return Level(m.sku, m.warehouse, *row)
+
+    async def set_low_stock(self, sku: str, warehouse: str, *, low: bool) -> None:
+        """Remember the last alert of a level, so that the next fires only on a crossing."""
+        c = stock_levels.c
+        await self.session.execute(
+            update(stock_levels).where(c.sku == sku, c.warehouse == warehouse).values(low_stock=low)
+        )
+
+    async def discrepancies(self) -> list[Discrepancy]:
+        """Every level whose on hand, reserved or in transit differs from its ledger's sum."""
+        c, m = stock_levels.c, stock_movements.c
+        sums = (
+            select(
+                m.sku,
+                m.warehouse,
+                func.sum(m.on_hand_delta).label("on_hand"),
+                func.sum(m.reserved_delta).label("reserved"),
+                func.sum(m.in_transit_delta).label("in_transit"),
+            )
+            .group_by(m.sku, m.warehouse)
+            .subquery()
+        )
+        query = (
+            select(
+                c.sku,
+                c.warehouse,
+                c.on_hand,
+                c.reserved,
+                c.in_transit,
+                func.coalesce(sums.c.on_hand, 0).label("ledger_on_hand"),
+                func.coalesce(sums.c.reserved, 0).label("ledger_reserved"),
+                func.coalesce(sums.c.in_transit, 0).label("ledger_in_transit"),
+            )
+            .outerjoin(sums, (sums.c.sku == c.sku) & (sums.c.warehouse == c.warehouse))
+            .order_by(c.sku, c.warehouse)
+        )
+        found = []
+        for r in (await self.session.execute(query)).mappings():
+            for field in ("on_hand", "reserved", "in_transit"):
+                if r[field] != r[f"ledger_{field}"]:
+                    found.append(
+                        Discrepancy(r["sku"], r["warehouse"], field, r[field], r[f"ledger_{field}"])
+                    )
+        return found
 
     # -- reservations -----------------------------------------------------------
     async def request_of(self, order_id: UUID) -> ReservationRequest | None:

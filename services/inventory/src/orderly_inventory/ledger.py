@@ -1,0 +1,54 @@
+"""Moving stock: the one way any stock level changes.
+
+Each movement is written to the ledger and applied to its level in the caller's
+unit of work, and a level whose available stock crosses its safety stock says
+so once (LowStockDetected, then BackInStock when it recovers). Callers lock the
+stock rows first, in (sku, warehouse) order, as the repository's lock order says.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.domain.ledger import Crossing, Level, Movement, crossing
+from orderly_kit.messaging import UnitOfWork
+from orderly_schemas.inventory import BackInStock, LowStockDetected
+
+
+async def move(uow: UnitOfWork, movements: Iterable[Movement], *, at: datetime) -> list[Level]:
+    """Record and apply ``movements`` (in order); publish any low-stock crossing they cause."""
+    repo = InventoryRepository(uow.session)
+    levels = []
+    for movement in movements:
+        level = await repo.apply_movement(movement, at=at)
+        await _alert_on_crossing(uow, repo, level, at=at)
+        levels.append(level)
+    return levels
+
+
+async def alert_if_crossed(uow: UnitOfWork, level: Level, *, at: datetime) -> None:
+    """Publish the alert a changed safety stock (rather than a movement) may call for."""
+    await _alert_on_crossing(uow, InventoryRepository(uow.session), level, at=at)
+
+
+async def _alert_on_crossing(
+    uow: UnitOfWork, repo: InventoryRepository, level: Level, *, at: datetime
+) -> None:
+    crossed = crossing(level)
+    if crossed is None:
+        return
+    low = crossed is Crossing.LOW
+    await repo.set_low_stock(level.sku, level.warehouse, low=low)
+    event_type = LowStockDetected if low else BackInStock
+    await uow.publish(
+        event_type(
+            sku=level.sku,
+            warehouse=level.warehouse,
+            occurred_at=at,
+            available=level.available,
+            safety_stock=level.safety_stock,
+        ),
+        key=level.sku,
+    )
