@@ -38,3 +38,19 @@ class InventorySettings(ServiceSettings):
     pick_poll_seconds: float = Field(
         default=0.5, gt=0, description="how often the picking job hands over pickings that are done"
     )
+    import_max_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1,
+        description="an ERP import file (CSV or JSON) larger than this is refused (413): split it",
+    )
+    import_max_rows: int = Field(
+        default=20_000,
+        ge=1,
+        description="an ERP import file with more rows than this is refused (413): split it;"
+        " a file is applied in one transaction",
+    )
+    export_max_days: float = Field(
+        default=93,
+        gt=0,
+        description="the longest period GET /movements/export and export-movements accept",
+    )

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from pydantic import BaseModel, Field, field_validator
+from sqlalchemy import Select, literal, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from orderly_inventory.adapters.orm import shipments, stock_levels
+from orderly_inventory.adapters.orm import (
+    products,
+    shipments,
+    stock_levels,
+    stock_movements,
+    warehouses,
+)
+from orderly_inventory.domain.ledger import MovementKind
 
 
 class WarehouseStockRead(BaseModel):
@@ -83,3 +93,190 @@ async def shipment_of(session: AsyncSession, order_id: UUID) -> ShipmentRead | N
         .first()
     )
     return ShipmentRead.model_validate(dict(row)) if row else None
+
+
+# -- warehouse staff and ERP connectors ---------------------------------------------------
+class WarehouseRead(BaseModel):
+    """A warehouse; allocation prefers a lower priority."""
+
+    code: str
+    name: str
+    region: str | None
+    priority: int
+
+
+class ProductRead(BaseModel):
+    """A product as the ERP import last described it."""
+
+    sku: str
+    name: str
+    description: str | None
+    unit_cost: int | None = Field(description="minor units of currency")
+    currency: str | None
+    default_safety_stock: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class LevelRead(BaseModel):
+    """Stock of one SKU in one warehouse; low_stock when available is below the safety stock."""
+
+    sku: str
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+    in_transit: int
+    safety_stock: int
+    low_stock: bool
+
+
+class MovementRead(BaseModel):
+    """One ledger movement: signed deltas, why, what caused it and who."""
+
+    id: int
+    occurred_at: datetime
+    sku: str
+    warehouse: str
+    kind: str
+    quantity: int
+    on_hand_delta: int
+    reserved_delta: int
+    in_transit_delta: int
+    reason: str
+    reference: str | None
+    actor: str
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _in_utc(cls, moment: datetime) -> datetime:
+        return moment.astimezone(UTC)
+
+
+#: The fields of a movement, in the order of the export's columns.
+MOVEMENT_FIELDS = tuple(MovementRead.model_fields)
+
+
+@dataclass(frozen=True)
+class MovementFilter:
+    sku: str | None = None
+    warehouse: str | None = None
+    kind: MovementKind | None = None
+    reference: str | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive
+
+
+async def list_warehouses(session: AsyncSession) -> list[WarehouseRead]:
+    query = select(warehouses).order_by(warehouses.c.priority, warehouses.c.code)
+    rows = (await session.execute(query)).mappings()
+    return [WarehouseRead.model_validate(dict(r)) for r in rows]
+
+
+async def warehouse_exists(session: AsyncSession, code: str) -> bool:
+    query = select(warehouses.c.code).where(warehouses.c.code == code)
+    return (await session.scalar(query)) is not None
+
+
+async def product_of(session: AsyncSession, sku: str) -> ProductRead | None:
+    row = (await session.execute(select(products).where(products.c.sku == sku))).mappings().first()
+    return None if row is None else ProductRead.model_validate(dict(row))
+
+
+async def products_page(
+    session: AsyncSession, *, after: str | None, limit: int
+) -> tuple[list[ProductRead], str | None]:
+    """Up to ``limit`` products in SKU order after ``after``, and the last SKU if more follow."""
+    query = select(products).order_by(products.c.sku).limit(limit + 1)
+    if after is not None:
+        query = query.where(products.c.sku > after)
+    rows = [ProductRead.model_validate(dict(r)) for r in (await session.execute(query)).mappings()]
+    more = len(rows) > limit
+    return rows[:limit], rows[limit - 1].sku if more else None
+
+
+async def levels_page(
+    session: AsyncSession,
+    *,
+    warehouse: str | None,
+    sku_prefix: str | None,
+    low_only: bool,
+    after: tuple[str, str] | None,
+    limit: int,
+) -> tuple[list[LevelRead], tuple[str, str] | None]:
+    """Up to ``limit`` levels in (sku, warehouse) order after ``after``; the last key if more."""
+    c = stock_levels.c
+    query = select(stock_levels).order_by(c.sku, c.warehouse).limit(limit + 1)
+    if warehouse is not None:
+        query = query.where(c.warehouse == warehouse)
+    if sku_prefix:
+        query = query.where(c.sku.startswith(sku_prefix, autoescape=True))
+    if low_only:
+        query = query.where(c.on_hand - c.reserved < c.safety_stock)
+    if after is not None:
+        last_sku, last_warehouse = after
+        query = query.where(
+            tuple_(c.sku, c.warehouse) > tuple_(literal(last_sku), literal(last_warehouse))
+        )
+    rows = [_level(r) for r in (await session.execute(query)).mappings()]
+    more = len(rows) > limit
+    last = rows[limit - 1] if more else None
+    return rows[:limit], (last.sku, last.warehouse) if last else None
+
+
+def _level(row: Any) -> LevelRead:
+    available = row["on_hand"] - row["reserved"]
+    return LevelRead(
+        sku=row["sku"],
+        warehouse=row["warehouse"],
+        on_hand=row["on_hand"],
+        reserved=row["reserved"],
+        available=available,
+        in_transit=row["in_transit"],
+        safety_stock=row["safety_stock"],
+        low_stock=available < row["safety_stock"],
+    )
+
+
+def _movements(where: MovementFilter) -> Select[Any]:
+    m = stock_movements.c
+    query = select(stock_movements).order_by(m.id)
+    if where.sku is not None:
+        query = query.where(m.sku == where.sku)
+    if where.warehouse is not None:
+        query = query.where(m.warehouse == where.warehouse)
+    if where.kind is not None:
+        query = query.where(m.kind == where.kind.value)
+    if where.reference is not None:
+        query = query.where(m.reference == where.reference)
+    if where.since is not None:
+        query = query.where(m.occurred_at >= where.since)
+    if where.until is not None:
+        query = query.where(m.occurred_at < where.until)
+    return query
+
+
+async def movements_page(
+    session: AsyncSession, where: MovementFilter, *, after: int | None, limit: int
+) -> tuple[list[MovementRead], int | None]:
+    """Up to ``limit`` movements in id order after ``after``; the last id if more follow."""
+    query = _movements(where).limit(limit + 1)
+    if after is not None:
+        query = query.where(stock_movements.c.id > after)
+    rows = [MovementRead.model_validate(dict(r)) for r in (await session.execute(query)).mappings()]
+    more = len(rows) > limit
+    return rows[:limit], rows[limit - 1].id if more else None
+
+
+async def stream_movements(
+    engine: AsyncEngine, where: MovementFilter, *, batch: int = 1000
+) -> AsyncIterator[MovementRead]:
+    """Every movement ``where`` selects, in id order, read through one server-side cursor.
+
+    One statement, so one snapshot: a movement committed meanwhile is either wholly
+    in the export or not at all, and none is skipped between batches.
+    """
+    async with engine.connect() as conn, conn.begin():
+        result = await conn.stream(_movements(where).execution_options(yield_per=batch))
+        async for row in result.mappings():
+            yield MovementRead.model_validate(dict(row))

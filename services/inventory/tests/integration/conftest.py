@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 from sqlalchemy import insert, select
 
@@ -94,6 +95,33 @@ class Inventory:
 
     async def kinds(self) -> list[str]:
         return [kind for kind, _ in await self.published()]
+
+    async def keyed(self, *types: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(type, Kafka key, body) of each message of ``types`` in the outbox, oldest first."""
+        c = orm.outbox.c
+        query = select(c.message_type, c.message_key, c.payload).order_by(c.id)
+        async with self.service.database.sessions() as s:
+            rows = await s.execute(query.where(c.message_type.in_(types)))
+            return [(kind, key, json.loads(payload)) for kind, key, payload in rows]
+
+    async def movements(self, sku: str) -> list[tuple[str, str, int, int, str]]:
+        """(kind, warehouse, on hand delta, reserved delta, actor) of each movement of ``sku``."""
+        c = orm.stock_movements.c
+        query = (
+            select(c.kind, c.warehouse, c.on_hand_delta, c.reserved_delta, c.actor)
+            .where(c.sku == sku)
+            .order_by(c.id)
+        )
+        async with self.service.database.sessions() as s:
+            return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+
+    async def level(self, sku: str, warehouse: str) -> dict[str, Any] | None:
+        """Every column of one stock level, if it exists."""
+        c = orm.stock_levels.c
+        query = select(orm.stock_levels).where(c.sku == sku, c.warehouse == warehouse)
+        async with self.service.database.sessions() as s:
+            row = (await s.execute(query)).mappings().first()
+            return None if row is None else dict(row)
 
     async def reserve(self, order_id: UUID, *lines: tuple[str, int], ttl: timedelta = TTL) -> None:
         command = ReserveStock(
@@ -177,3 +205,11 @@ async def inventory(service: Service) -> AsyncIterator[Inventory]:
     driver = Inventory(service)
     yield driver
     assert await driver.discrepancies() == []
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP to the service's routes (no lifespan: no consumer starts), on its database."""
+    transport = httpx.ASGITransport(app=service.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+        yield c

@@ -204,3 +204,24 @@ pickings = Table(
     # The picking job's scan: only pickings in progress become due.
     Index("ix_pickings_due", "due_at", postgresql_where=Column("status") == "picking"),
 )
+
+#: A manual correction of on-hand stock, by the id its client chose (the body's
+#: adjustment_id or an Idempotency-Key header): a retried request finds its row and
+#: gets the first answer back instead of adjusting twice.
+stock_adjustments = Table(
+    "stock_adjustments",
+    metadata,
+    Column("adjustment_id", String(200), primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    #: Signed units added to on hand.
+    Column("quantity", Integer, nullable=False),
+    Column("reason", String(2000), nullable=False),
+    Column("reference", String(200), nullable=True),
+    Column("actor", String(200), nullable=False),
+    Column("movement_id", BigInteger, ForeignKey("stock_movements.id"), nullable=False),
+    #: On hand right after the adjustment, as first answered.
+    Column("on_hand", Integer, nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("quantity <> 0", name="quantity_not_zero"),
+)

@@ -26,6 +26,7 @@ from orderly_inventory.adapters.orm import (
     reservations,
     shipment_failures,
     shipments,
+    stock_adjustments,
     stock_levels,
     stock_movements,
     warehouses,
@@ -198,6 +199,122 @@ class InventoryRepository:
                         Discrepancy(r["sku"], r["warehouse"], field, r[field], r[f"ledger_{field}"])
                     )
         return found
+
+    # -- levels set by hand (ERP import, safety stock, adjustments) ----------------
+    async def create_levels(
+        self, levels: Sequence[tuple[str, str, int]], *, at: datetime
+    ) -> set[tuple[str, str]]:
+        """Create the empty (sku, warehouse, safety stock) levels that do not exist yet.
+
+        Returns the (sku, warehouse) of those created; they stay locked by this
+        transaction. Created in (sku, warehouse) order, like every lock on levels.
+        """
+        if not levels:
+            return set()
+        ordered = sorted(levels)
+        created = await self.session.execute(
+            text(
+                "INSERT INTO stock_levels (sku, warehouse, safety_stock, updated_at)"
+                " SELECT k.sku, k.warehouse, k.safety_stock, :at FROM unnest("
+                "   CAST(:skus AS text[]), CAST(:warehouses AS text[]), CAST(:safety AS int[])"
+                " ) AS k(sku, warehouse, safety_stock) ORDER BY k.sku, k.warehouse"
+                " ON CONFLICT DO NOTHING RETURNING sku, warehouse"
+            ),
+            {
+                "skus": [sku for sku, _, _ in ordered],
+                "warehouses": [w for _, w, _ in ordered],
+                "safety": [s for _, _, s in ordered],
+                "at": at,
+            },
+        )
+        return {(r.sku, r.warehouse) for r in created}
+
+    async def lock_levels(
+        self, keys: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[Level, bool]]:
+        """Lock the levels of ``keys`` that exist, in (sku, warehouse) order.
+
+        Each comes with whether opening stock is all that has moved it so far.
+        """
+        if not keys:
+            return {}
+        ordered = sorted(set(keys))
+        rows = await self.session.execute(
+            text(
+                "SELECT s.sku, s.warehouse, s.on_hand, s.reserved, s.in_transit, s.safety_stock,"
+                " s.low_stock, NOT EXISTS (SELECT 1 FROM stock_movements m"
+                "   WHERE m.sku = s.sku AND m.warehouse = s.warehouse AND m.kind <> 'opening'"
+                " ) AS only_openings"
+                " FROM stock_levels s JOIN unnest("
+                "   CAST(:skus AS text[]), CAST(:warehouses AS text[])"
+                " ) AS k(sku, warehouse) ON k.sku = s.sku AND k.warehouse = s.warehouse"
+                " ORDER BY s.sku, s.warehouse FOR UPDATE OF s"
+            ),
+            {"skus": [sku for sku, _ in ordered], "warehouses": [w for _, w in ordered]},
+        )
+        return {
+            (r.sku, r.warehouse): (
+                Level(
+                    r.sku,
+                    r.warehouse,
+                    r.on_hand,
+                    r.reserved,
+                    r.in_transit,
+                    r.safety_stock,
+                    r.low_stock,
+                ),
+                bool(r.only_openings),
+            )
+            for r in rows
+        }
+
+    async def set_safety_stock(
+        self, sku: str, warehouse: str, units: int, *, at: datetime
+    ) -> Level | None:
+        """Set a level's safety stock; the level after, with the flag of its last alert."""
+        c = stock_levels.c
+        row = (
+            await self.session.execute(
+                update(stock_levels)
+                .where(c.sku == sku, c.warehouse == warehouse)
+                .values(safety_stock=units, updated_at=at)
+                .returning(c.on_hand, c.reserved, c.in_transit, c.safety_stock, c.low_stock)
+            )
+        ).first()
+        return None if row is None else Level(sku, warehouse, *row)
+
+    async def last_movement_id(self, sku: str, warehouse: str) -> int:
+        """The id of the level's latest movement.
+
+        Called under the level's row lock right after moving it: no other
+        transaction can have written a movement of the level since, so it is ours.
+        """
+        m = stock_movements.c
+        found = await self.session.scalar(
+            select(func.max(m.id)).where(m.sku == sku, m.warehouse == warehouse)
+        )
+        if found is None:
+            raise LookupError(f"no movement of sku {sku!r} at warehouse {warehouse!r}")
+        return int(found)
+
+    async def adjustment_of(self, adjustment_id: str) -> dict[str, Any] | None:
+        """The adjustment recorded under a client's id, if any."""
+        query = select(stock_adjustments).where(stock_adjustments.c.adjustment_id == adjustment_id)
+        row = (await self.session.execute(query)).mappings().first()
+        return None if row is None else dict(row)
+
+    async def record_adjustment(self, values: dict[str, Any]) -> bool:
+        """Record an adjustment under its id; False if another transaction took the id first.
+
+        ON CONFLICT waits for that transaction, so the answer is final.
+        """
+        inserted = await self.session.execute(
+            pg_insert(stock_adjustments)
+            .values(**values)
+            .on_conflict_do_nothing()
+            .returning(stock_adjustments.c.adjustment_id)
+        )
+        return inserted.first() is not None
 
     # -- reservations -----------------------------------------------------------
     async def request_of(self, order_id: UUID) -> ReservationRequest | None:

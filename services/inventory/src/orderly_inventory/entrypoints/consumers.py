@@ -12,12 +12,15 @@ from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
 from orderly_kit.service import Service, of_type
 from orderly_schemas import topics
 from orderly_schemas.inventory import (
+    BackInStock,
+    LowStockDetected,
     OrderShipped,
     ReleaseStock,
     ReserveStock,
     ShipmentDelivered,
     ShipmentFailed,
     ShipOrder,
+    StockAdjusted,
     StockReleased,
     StockReservationExpired,
     StockReservationFailed,
@@ -60,4 +63,7 @@ def register(
         OrderShipped,
         ShipmentFailed,
         ShipmentDelivered,
+        LowStockDetected,
+        BackInStock,
+        StockAdjusted,
     )

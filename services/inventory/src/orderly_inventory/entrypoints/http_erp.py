@@ -1,0 +1,177 @@
+"""HTTP API for ERP connectors: product and opening-stock imports, the movement export.
+
+An import is a CSV file (``text/csv``, a header row naming the columns) or a JSON
+array of row objects (``application/json``). It is applied all or nothing: a 422
+lists every rejected row (its number, field, value and reason) and nothing changes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse, StreamingResponse
+
+from orderly_inventory import exports, imports, stock_admin, views
+from orderly_inventory.entrypoints.http_stock import SkuFilter, WarehouseFilter, invalid
+from orderly_inventory.settings import InventorySettings
+from orderly_kit.service import Service
+from orderly_schemas.base import AwareDatetime
+
+PRODUCTS_CSV = (
+    "sku,name,description,unit_cost,currency,default_safety_stock\n"
+    "MUG-001,Enamel mug,Blue enamel mug 350 ml,450,EUR,20\n"
+    "TEE-002,Logo tee,,,,0\n"
+)
+STOCK_CSV = "sku,warehouse,on_hand,safety_stock\nMUG-001,east,120,25\nMUG-001,west,40,\n"
+
+
+def _body(example: str, model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}, "example": example},
+                "application/json": {
+                    "schema": {"type": "array", "items": model.model_json_schema()}
+                },
+            },
+        }
+    }
+
+
+def rejected(error: stock_admin.ImportRejectedError) -> JSONResponse:
+    """The 422 of an import with rejected rows: every one of them."""
+    return JSONResponse(
+        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        content={
+            "detail": str(error),
+            "rows": error.total,
+            "rejected": [asdict(r) for r in error.rejected],
+        },
+    )
+
+
+def router(service: Service) -> APIRouter:
+    r = APIRouter(tags=["ERP connectors"])
+    settings = service.settings
+    assert isinstance(settings, InventorySettings)
+    max_bytes, max_rows = settings.import_max_bytes, settings.import_max_rows
+    database = service.database
+    messaging = service.messaging
+
+    async def read_file(request: Request) -> tuple[bytes, imports.ImportFormat]:
+        fmt = imports.format_of(request.headers.get("content-type"))
+        if fmt is None:
+            raise HTTPException(
+                status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                f"Content-Type {request.headers.get('content-type')!r} is not an import format:"
+                " send the file as text/csv or application/json",
+            )
+        too_large = HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            f"the file is larger than {max_bytes} bytes, the most one import takes"
+            " (INVENTORY_IMPORT_MAX_BYTES): split it into several files",
+        )
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_large
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > max_bytes:
+                raise too_large
+            chunks.append(chunk)
+        return b"".join(chunks), fmt
+
+    def file_error(exc: imports.ImportFileError) -> HTTPException:
+        code = (
+            status.HTTP_413_CONTENT_TOO_LARGE
+            if isinstance(exc, imports.ImportTooLargeError)
+            else status.HTTP_422_UNPROCESSABLE_CONTENT
+        )
+        return HTTPException(code, str(exc))
+
+    @r.post(
+        "/imports/products",
+        openapi_extra=_body(PRODUCTS_CSV, imports.ProductRow),
+        responses={422: {"description": "rows rejected (each listed); nothing imported"}},
+    )
+    async def import_products(request: Request) -> Any:
+        """Create or replace products from an ERP file, all or nothing."""
+        data, fmt = await read_file(request)
+        try:
+            parsed = imports.read_products(data, fmt, max_rows=max_rows)
+            async with messaging.unit_of_work() as uow:
+                done = await stock_admin.import_products(uow, parsed)
+        except imports.ImportFileError as exc:
+            raise file_error(exc) from None
+        except stock_admin.ImportRejectedError as exc:
+            return rejected(exc)
+        return asdict(done)
+
+    @r.post(
+        "/imports/opening-stock",
+        openapi_extra=_body(STOCK_CSV, imports.OpeningStockRow),
+        responses={422: {"description": "rows rejected (each listed); nothing imported"}},
+    )
+    async def import_opening_stock(
+        request: Request,
+        actor: Annotated[
+            str, Query(min_length=1, max_length=200, description="recorded on each movement")
+        ] = "erp-import",
+        reference: Annotated[
+            str | None,
+            Query(min_length=1, max_length=200, description="e.g. the ERP's batch number"),
+        ] = None,
+    ) -> Any:
+        """Set opening stock (and safety stock) per SKU and warehouse, all or nothing."""
+        data, fmt = await read_file(request)
+        try:
+            parsed = imports.read_opening_stock(data, fmt, max_rows=max_rows)
+            async with messaging.unit_of_work() as uow:
+                done = await stock_admin.import_opening_stock(
+                    uow, parsed, actor=actor, reference=reference
+                )
+        except imports.ImportFileError as exc:
+            raise file_error(exc) from None
+        except stock_admin.ImportRejectedError as exc:
+            return rejected(exc)
+        return asdict(done)
+
+    @r.get(
+        "/movements/export",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+    )
+    async def export_movements(
+        since: Annotated[AwareDatetime, Query(alias="from", description="inclusive")],
+        until: Annotated[AwareDatetime, Query(alias="to", description="exclusive")],
+        warehouse: WarehouseFilter = None,
+        sku: SkuFilter = None,
+        fmt: Annotated[exports.ExportFormat, Query(alias="format")] = exports.ExportFormat.CSV,
+    ) -> StreamingResponse:
+        """Every movement of a period in id order, streamed as CSV (with a header) or JSON."""
+        try:
+            exports.check_period(since, until, max_days=settings.export_max_days)
+        except exports.PeriodError as exc:
+            raise invalid("query", exc.field, str(exc), until.isoformat()) from None
+        if warehouse is not None:
+            async with database.sessions() as session:
+                if not await views.warehouse_exists(session, warehouse):
+                    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {warehouse!r}")
+        where = views.MovementFilter(sku=sku, warehouse=warehouse, since=since, until=until)
+        name = f"movements_{_stamp(since)}_{_stamp(until)}.{fmt.value}"
+        return StreamingResponse(
+            exports.render(views.stream_movements(database.engine, where), fmt),
+            media_type=exports.MEDIA_TYPES[fmt],
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+    return r
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y%m%dT%H%M%S%z")

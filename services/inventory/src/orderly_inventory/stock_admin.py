@@ -1,0 +1,379 @@
+"""The use cases of the ERP and the warehouse staff: imports, warehouses, safety stock, adjustments.
+
+Each runs in the caller's unit of work (one transaction with the outbox) and
+changes stock only through ``ledger.move``, locking levels in (sku, warehouse)
+order like every other writer. An import is all or nothing: every row is checked
+first, and one rejected row leaves the database as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from orderly_inventory import ledger
+from orderly_inventory.adapters.catalogue import CatalogueRepository
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.domain.corrections import (
+    CurrentStock,
+    StockRuleError,
+    adjustment,
+    opening_stock,
+)
+from orderly_inventory.domain.ledger import Level, Movement
+from orderly_inventory.imports import Numbered, OpeningStockRow, Parsed, ProductRow, Rejection
+from orderly_kit.messaging import UnitOfWork
+from orderly_schemas.inventory import StockAdjusted
+
+log = logging.getLogger(__name__)
+
+
+class NotFoundError(LookupError):
+    """A warehouse, product or stock level that does not exist."""
+
+
+class ConflictError(Exception):
+    """A request that the current state refuses (an id used for something else)."""
+
+
+class ImportRejectedError(Exception):
+    """Rows of an import were rejected, so nothing of it was applied."""
+
+    def __init__(self, total: int, rejected: list[Rejection]) -> None:
+        rows = len({r.row for r in rejected})
+        super().__init__(f"{rows} of {total} row(s) rejected; nothing was imported")
+        self.total = total
+        self.rejected = sorted(rejected, key=lambda r: r.row)
+
+
+@dataclass(frozen=True)
+class ProductImport:
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class StockImport:
+    rows: int
+    levels_created: int
+    movements: int  # opening movements written
+    safety_stock_changed: int
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    adjustment_id: str
+    sku: str
+    warehouse: str
+    quantity: int
+    on_hand: int  # after the adjustment
+    reason: str
+    reference: str | None
+    actor: str
+    movement_id: int
+    occurred_at: datetime
+    replayed: bool  # an earlier request with the same id made it; nothing changed now
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- ERP imports --------------------------------------------------------------------------
+async def import_products(
+    uow: UnitOfWork, parsed: Parsed[ProductRow], *, at: datetime | None = None
+) -> ProductImport:
+    """Create or replace every product of the file, or none if any row was rejected."""
+    if parsed.rejected:
+        raise ImportRejectedError(parsed.total, parsed.rejected)
+    created, updated = await CatalogueRepository(uow.session).upsert_products(
+        [n.value.model_dump() for n in parsed.rows], at=at or _now()
+    )
+    return ProductImport(
+        rows=parsed.total,
+        created=created,
+        updated=updated,
+        unchanged=len(parsed.rows) - created - updated,
+    )
+
+
+async def import_opening_stock(
+    uow: UnitOfWork,
+    parsed: Parsed[OpeningStockRow],
+    *,
+    actor: str,
+    reference: str | None = None,
+    at: datetime | None = None,
+) -> StockImport:
+    """Set the opening stock (and safety stock) of every row, or of none if any is rejected.
+
+    A row's warehouse must exist and its SKU be a known product. Opening stock is
+    written as an OPENING movement of the difference to the current on hand, and
+    only for a level that nothing but opening stock has moved yet (see
+    ``domain.corrections.opening_stock``); a row equal to what is there changes
+    nothing, so a file imported twice moves stock once. A level the import creates
+    takes the row's safety stock, or else its product's default. A changed safety
+    stock may make a level low (or no longer low): the alert is published once.
+    """
+    now = at or _now()
+    repo = InventoryRepository(uow.session)
+    catalogue = CatalogueRepository(uow.session)
+    rejected = list(parsed.rejected)
+    found = await catalogue.existing_warehouses({n.value.warehouse for n in parsed.rows})
+    defaults = await catalogue.default_safety_stocks({n.value.sku for n in parsed.rows})
+    known: list[Numbered[OpeningStockRow]] = []
+    for n in parsed.rows:
+        row = n.value
+        if row.warehouse not in found:
+            rejected.append(
+                _rejection(
+                    n,
+                    "warehouse",
+                    row.warehouse,
+                    f"no warehouse {row.warehouse!r}: add it first (POST /warehouses)",
+                )
+            )
+        if row.sku not in defaults:
+            rejected.append(
+                _rejection(
+                    n,
+                    "sku",
+                    row.sku,
+                    f"no product has sku {row.sku!r}: import it first (POST /imports/products)",
+                )
+            )
+        if row.warehouse in found and row.sku in defaults:
+            known.append(n)
+    known.sort(key=lambda n: (n.value.sku, n.value.warehouse))
+    created = await repo.create_levels(
+        [
+            (
+                n.value.sku,
+                n.value.warehouse,
+                defaults[n.value.sku] if n.value.safety_stock is None else n.value.safety_stock,
+            )
+            for n in known
+        ],
+        at=now,
+    )
+    locked = await repo.lock_levels([(n.value.sku, n.value.warehouse) for n in known])
+    decided: list[tuple[Numbered[OpeningStockRow], Level, Movement | None]] = []
+    for n in known:
+        row = n.value
+        level, only_openings = locked[row.sku, row.warehouse]
+        current = CurrentStock(
+            row.sku, row.warehouse, level.on_hand, level.reserved, only_openings=only_openings
+        )
+        try:
+            movement = opening_stock(current, row.on_hand, actor=actor, reference=reference)
+        except StockRuleError as refused:
+            rejected.append(_rejection(n, refused.field, str(row.on_hand), refused.message))
+            continue
+        decided.append((n, level, movement))
+    if rejected:
+        raise ImportRejectedError(parsed.total, rejected)
+
+    movements = safety_changed = unchanged = 0
+    for n, level, movement in decided:
+        row = n.value
+        is_new = (row.sku, row.warehouse) in created
+        new_safety = row.safety_stock is not None and row.safety_stock != level.safety_stock
+        if new_safety and not is_new:
+            assert row.safety_stock is not None
+            changed = await repo.set_safety_stock(row.sku, row.warehouse, row.safety_stock, at=now)
+            assert changed is not None  # locked above
+            level = changed
+            safety_changed += 1
+        if movement is not None:
+            # Judged against the new safety stock: one alert at most for the row.
+            await ledger.move(uow, [movement], at=now)
+            movements += 1
+        else:
+            await ledger.alert_if_crossed(uow, level, at=now)
+            unchanged += not (is_new or new_safety)
+    log.info(
+        "opening stock imported by %s: %d rows, %d levels created, %d movements",
+        actor,
+        parsed.total,
+        len(created),
+        movements,
+    )
+    return StockImport(
+        rows=parsed.total,
+        levels_created=len(created),
+        movements=movements,
+        safety_stock_changed=safety_changed,
+        unchanged=unchanged,
+    )
+
+
+def _rejection(n: Numbered[Any], field: str, value: str, reason: str) -> Rejection:
+    return Rejection(row=n.row, line=n.line, field=field, value=value, reason=reason)
+
+
+# -- warehouses ---------------------------------------------------------------------------
+async def add_warehouse(
+    uow: UnitOfWork, *, code: str, name: str, region: str | None, priority: int
+) -> bool:
+    """Add a warehouse; False if the same one exists already (a retried request).
+
+    Raises ConflictError if a different warehouse has the code.
+    """
+    catalogue = CatalogueRepository(uow.session)
+    values = {"code": code, "name": name, "region": region, "priority": priority}
+    if await catalogue.add_warehouse(values):
+        log.info("warehouse %s added", code)
+        return True
+    existing = await catalogue.warehouse(code)
+    if existing != values:
+        assert existing is not None
+        shown = ", ".join(f"{k} {v!r}" for k, v in existing.items() if k != "code")
+        raise ConflictError(f"warehouse {code!r} exists already ({shown}): choose another code")
+    return False
+
+
+# -- safety stock and adjustments ---------------------------------------------------------
+async def _lock_level(
+    uow: UnitOfWork, sku: str, warehouse: str, *, at: datetime, safety_stock: int | None = None
+) -> tuple[Level, bool]:
+    """Lock the level of ``sku`` at ``warehouse``, creating it empty for a known product.
+
+    Raises NotFoundError for an unknown warehouse, or a SKU with neither stock there nor
+    a product. A level created here takes ``safety_stock``, or the product's default.
+    """
+    repo = InventoryRepository(uow.session)
+    catalogue = CatalogueRepository(uow.session)
+    if await catalogue.warehouse(warehouse) is None:
+        raise NotFoundError(f"no warehouse {warehouse!r}")
+    locked = await repo.lock_levels([(sku, warehouse)])
+    if not locked:
+        default = (await catalogue.default_safety_stocks([sku])).get(sku)
+        if default is None:
+            raise NotFoundError(
+                f"sku {sku!r} is neither a product nor stocked at warehouse {warehouse!r}"
+            )
+        units = default if safety_stock is None else safety_stock
+        await repo.create_levels([(sku, warehouse, units)], at=at)
+        locked = await repo.lock_levels([(sku, warehouse)])
+    return locked[sku, warehouse]
+
+
+async def set_safety_stock(
+    uow: UnitOfWork, *, sku: str, warehouse: str, units: int, actor: str
+) -> Level:
+    """Set the safety stock of a level; LowStockDetected or BackInStock at once if it crosses."""
+    now = _now()
+    await _lock_level(uow, sku, warehouse, at=now, safety_stock=units)
+    level = await InventoryRepository(uow.session).set_safety_stock(sku, warehouse, units, at=now)
+    assert level is not None  # locked above
+    await ledger.alert_if_crossed(uow, level, at=now)
+    log.info("safety stock of %s at %s set to %d by %s", sku, warehouse, units, actor)
+    return level
+
+
+async def adjust_stock(
+    uow: UnitOfWork,
+    *,
+    adjustment_id: str,
+    sku: str,
+    warehouse: str,
+    quantity: int,
+    reason: str,
+    actor: str,
+    reference: str | None = None,
+) -> Adjustment:
+    """Correct on-hand stock by ``quantity`` (signed) units, once per ``adjustment_id``.
+
+    An ADJUSTMENT movement and StockAdjusted (keyed by SKU). The same id again with
+    the same request returns the first answer and changes nothing; with another
+    request it raises ConflictError. Raises StockRuleError when the level would be
+    left with fewer units on hand than are reserved.
+    """
+    now = _now()
+    repo = InventoryRepository(uow.session)
+    level, only_openings = await _lock_level(uow, sku, warehouse, at=now)
+    asked = {
+        "sku": sku,
+        "warehouse": warehouse,
+        "quantity": quantity,
+        "reason": reason,
+        "reference": reference,
+        "actor": actor,
+    }
+    earlier = await repo.adjustment_of(adjustment_id)
+    if earlier is not None:
+        return _answer_again(adjustment_id, earlier, asked)
+    current = CurrentStock(sku, warehouse, level.on_hand, level.reserved, only_openings)
+    movement = adjustment(
+        current, quantity, reason=reason, actor=actor, reference=reference or adjustment_id
+    )
+    (after,) = await ledger.move(uow, [movement], at=now)
+    movement_id = await repo.last_movement_id(sku, warehouse)
+    if not await repo.record_adjustment(
+        {
+            **asked,
+            "adjustment_id": adjustment_id,
+            "movement_id": movement_id,
+            "on_hand": after.on_hand,
+            "occurred_at": now,
+        }
+    ):
+        # Taken meanwhile by a request for another level (the same level would have waited).
+        raise ConflictError(
+            f"adjustment id {adjustment_id!r} was used meanwhile by another adjustment:"
+            " choose a new id for a new adjustment"
+        )
+    await uow.publish(
+        StockAdjusted(
+            sku=sku,
+            warehouse=warehouse,
+            occurred_at=now,
+            quantity_change=quantity,
+            on_hand=after.on_hand,
+            reason=reason,
+            reference=reference or adjustment_id,
+            actor=actor,
+        ),
+        key=sku,
+    )
+    log.info("%s at %s adjusted by %+d by %s: %s", sku, warehouse, quantity, actor, reason)
+    return Adjustment(
+        adjustment_id=adjustment_id,
+        sku=sku,
+        warehouse=warehouse,
+        quantity=quantity,
+        on_hand=after.on_hand,
+        reason=reason,
+        reference=reference,
+        actor=actor,
+        movement_id=movement_id,
+        occurred_at=now,
+        replayed=False,
+    )
+
+
+def _answer_again(adjustment_id: str, earlier: dict[str, Any], asked: dict[str, Any]) -> Adjustment:
+    differs = sorted(k for k, v in asked.items() if earlier[k] != v)
+    if differs:
+        raise ConflictError(
+            f"adjustment id {adjustment_id!r} was already used for another adjustment"
+            f" (it differs in {', '.join(differs)}): choose a new id for a new adjustment"
+        )
+    return Adjustment(
+        adjustment_id=adjustment_id,
+        sku=earlier["sku"],
+        warehouse=earlier["warehouse"],
+        quantity=earlier["quantity"],
+        on_hand=earlier["on_hand"],
+        reason=earlier["reason"],
+        reference=earlier["reference"],
+        actor=earlier["actor"],
+        movement_id=earlier["movement_id"],
+        occurred_at=earlier["occurred_at"],
+        replayed=True,
+    )
