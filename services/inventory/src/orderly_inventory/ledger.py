@@ -8,7 +8,7 @@ stock rows first, in (sku, warehouse) order, as the repository's lock order says
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from orderly_inventory.adapters.repository import InventoryRepository
@@ -25,6 +25,19 @@ async def move(uow: UnitOfWork, movements: Iterable[Movement], *, at: datetime) 
         level = await repo.apply_movement(movement, at=at)
         await _alert_on_crossing(uow, repo, level, at=at)
         levels.append(level)
+    return levels
+
+
+async def move_each(uow: UnitOfWork, movements: Sequence[Movement], *, at: datetime) -> list[Level]:
+    """``move`` for many levels at once, one movement each, in a few statements.
+
+    For bulk work such as an import: the levels must exist, each be named once,
+    and be locked by the caller already (in (sku, warehouse) order).
+    """
+    repo = InventoryRepository(uow.session)
+    levels = await repo.apply_movements(movements, at=at)
+    for level in levels:
+        await _alert_on_crossing(uow, repo, level, at=at)
     return levels
 
 

@@ -44,7 +44,7 @@ class InventorySettings(ServiceSettings):
         description="an ERP import file (CSV or JSON) larger than this is refused (413): split it",
     )
     import_max_rows: int = Field(
-        default=20_000,
+        default=50_000,
         ge=1,
         description="an ERP import file with more rows than this is refused (413): split it;"
         " a file is applied in one transaction",

@@ -178,36 +178,41 @@ async def import_opening_stock(
     if rejected:
         raise ImportRejectedError(parsed.total, rejected)
 
-    movements = safety_changed = unchanged = 0
+    # In a few statements however long the file: the levels are locked already.
+    new_safety = [
+        (n.value.sku, n.value.warehouse, units)
+        for n, level, _ in decided
+        if (units := n.value.safety_stock) is not None and units != level.safety_stock
+    ]
+    changed = {
+        (level.sku, level.warehouse): level
+        for level in await repo.set_safety_stocks(new_safety, at=now)
+    }
+    # Judged against the new safety stock: one alert at most per level.
+    moved = await ledger.move_each(uow, [m for _, _, m in decided if m is not None], at=now)
     for n, level, movement in decided:
-        row = n.value
-        is_new = (row.sku, row.warehouse) in created
-        new_safety = row.safety_stock is not None and row.safety_stock != level.safety_stock
-        if new_safety and not is_new:
-            assert row.safety_stock is not None
-            changed = await repo.set_safety_stock(row.sku, row.warehouse, row.safety_stock, at=now)
-            assert changed is not None  # locked above
-            level = changed
-            safety_changed += 1
-        if movement is not None:
-            # Judged against the new safety stock: one alert at most for the row.
-            await ledger.move(uow, [movement], at=now)
-            movements += 1
-        else:
-            await ledger.alert_if_crossed(uow, level, at=now)
-            unchanged += not (is_new or new_safety)
+        if movement is None:
+            key = (n.value.sku, n.value.warehouse)
+            await ledger.alert_if_crossed(uow, changed.get(key, level), at=now)
+    unchanged = sum(
+        1
+        for n, _, movement in decided
+        if movement is None
+        and (n.value.sku, n.value.warehouse) not in changed
+        and (n.value.sku, n.value.warehouse) not in created
+    )
     log.info(
         "opening stock imported by %s: %d rows, %d levels created, %d movements",
         actor,
         parsed.total,
         len(created),
-        movements,
+        len(moved),
     )
     return StockImport(
         rows=parsed.total,
         levels_created=len(created),
-        movements=movements,
-        safety_stock_changed=safety_changed,
+        movements=len(moved),
+        safety_stock_changed=len(changed),
         unchanged=unchanged,
     )
 
@@ -269,8 +274,8 @@ async def set_safety_stock(
     """Set the safety stock of a level; LowStockDetected or BackInStock at once if it crosses."""
     now = _now()
     await _lock_level(uow, sku, warehouse, at=now, safety_stock=units)
-    level = await InventoryRepository(uow.session).set_safety_stock(sku, warehouse, units, at=now)
-    assert level is not None  # locked above
+    repo = InventoryRepository(uow.session)
+    (level,) = await repo.set_safety_stocks([(sku, warehouse, units)], at=now)
     await ledger.alert_if_crossed(uow, level, at=now)
     log.info("safety stock of %s at %s set to %d by %s", sku, warehouse, units, actor)
     return level

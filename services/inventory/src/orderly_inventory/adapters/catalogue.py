@@ -6,7 +6,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Final
 
-from sqlalchemy import any_, bindparam, literal_column, select, tuple_
+from sqlalchemy import any_, bindparam, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,8 +14,6 @@ from sqlalchemy.types import String
 
 from orderly_inventory.adapters.orm import products, warehouses
 
-#: Products per INSERT statement: a statement takes at most 65535 parameters.
-UPSERT_CHUNK: Final = 1000
 _PRODUCT_FIELDS: Final = ("name", "description", "unit_cost", "currency", "default_safety_stock")
 
 
@@ -57,28 +55,34 @@ class CatalogueRepository:
         self, rows: Sequence[dict[str, Any]], *, at: datetime
     ) -> tuple[int, int]:
         """Insert or replace products; (created, updated). A product the same as given is
-        not written at all, so importing the same file again changes nothing."""
-        created = updated = 0
-        c = products.c
-        for start in range(0, len(rows), UPSERT_CHUNK):
-            chunk = [
-                {**row, "created_at": at, "updated_at": at}
-                for row in rows[start : start + UPSERT_CHUNK]
-            ]
-            new = pg_insert(products).values(chunk)
-            ours = tuple_(*(c[f] for f in _PRODUCT_FIELDS))
-            theirs = tuple_(*(new.excluded[f] for f in _PRODUCT_FIELDS))
-            upsert: Any = new.on_conflict_do_update(
-                index_elements=[c.sku],
-                set_={**{f: new.excluded[f] for f in _PRODUCT_FIELDS}, "updated_at": at},
-                where=ours.is_distinct_from(theirs),
-            ).returning(literal_column("xmax = 0").label("inserted"))
-            for (inserted,) in await self.session.execute(upsert):
-                if inserted:
-                    created += 1
-                else:
-                    updated += 1
-        return created, updated
+        not written at all, so importing the same file again changes nothing.
+
+        One statement however many rows (arrays, not a parameter per value).
+        """
+        if not rows:
+            return 0, 0
+        fields = ", ".join(_PRODUCT_FIELDS)
+        outcome = await self.session.execute(
+            text(
+                f"INSERT INTO products (sku, {fields}, created_at, updated_at)"
+                f" SELECT d.sku, {', '.join(f'd.{f}' for f in _PRODUCT_FIELDS)}, :at, :at"
+                " FROM unnest(CAST(:sku AS text[]), CAST(:name AS text[]),"
+                "   CAST(:description AS text[]), CAST(:unit_cost AS int[]),"
+                "   CAST(:currency AS text[]), CAST(:default_safety_stock AS int[])"
+                f" ) AS d(sku, {fields}) ORDER BY d.sku"
+                " ON CONFLICT (sku) DO UPDATE SET"
+                f" {', '.join(f'{f} = excluded.{f}' for f in _PRODUCT_FIELDS)}, updated_at = :at"
+                f" WHERE ({', '.join(f'products.{f}' for f in _PRODUCT_FIELDS)})"
+                f" IS DISTINCT FROM ({', '.join(f'excluded.{f}' for f in _PRODUCT_FIELDS)})"
+                " RETURNING xmax = 0 AS inserted"
+            ),
+            {
+                **{f: [row[f] for row in rows] for f in ("sku", *_PRODUCT_FIELDS)},
+                "at": at,
+            },
+        )
+        inserted = [bool(r.inserted) for r in outcome]
+        return sum(inserted), len(inserted) - sum(inserted)
 
     async def product(self, sku: str) -> dict[str, Any] | None:
         query = select(products).where(products.c.sku == sku)

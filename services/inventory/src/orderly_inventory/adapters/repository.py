@@ -156,6 +156,94 @@ class InventoryRepository:
         )
         return Level(m.sku, m.warehouse, *row)
 
+    async def apply_movements(self, movements: Sequence[Movement], *, at: datetime) -> list[Level]:
+        """``apply_movement`` for many levels at once, in two statements (an import).
+
+        Each movement must name another level, one that exists and that the caller
+        has locked already (so the statement takes no lock in an order of its own).
+        Returns the levels after, in the order of ``movements``; the movements get
+        ids in that order too.
+        """
+        if not movements:
+            return []
+        keys = [(m.sku, m.warehouse) for m in movements]
+        if len(set(keys)) != len(keys):
+            raise ValueError("apply_movements takes one movement per level")
+        columns = {
+            "skus": [m.sku for m in movements],
+            "warehouses": [m.warehouse for m in movements],
+            "on_hand": [m.on_hand for m in movements],
+            "reserved": [m.reserved for m in movements],
+            "in_transit": [m.in_transit for m in movements],
+        }
+        deltas = (
+            "unnest(CAST(:skus AS text[]), CAST(:warehouses AS text[]), CAST(:on_hand AS int[]),"
+            " CAST(:reserved AS int[]), CAST(:in_transit AS int[]))"
+        )
+        rows = await self.session.execute(
+            text(
+                "UPDATE stock_levels s SET on_hand = s.on_hand + d.on_hand,"
+                " reserved = s.reserved + d.reserved, in_transit = s.in_transit + d.in_transit,"
+                f" updated_at = :at FROM {deltas} AS d(sku, warehouse, on_hand, reserved,"
+                " in_transit) WHERE s.sku = d.sku AND s.warehouse = d.warehouse"
+                " RETURNING s.sku, s.warehouse, s.on_hand, s.reserved, s.in_transit,"
+                " s.safety_stock, s.low_stock"
+            ),
+            {**columns, "at": at},
+        )
+        after = {(r.sku, r.warehouse): Level(*r) for r in rows}
+        missing = [k for k in keys if k not in after]
+        if missing:
+            sku, warehouse = missing[0]
+            raise LookupError(f"no stock level of sku {sku!r} at warehouse {warehouse!r}")
+        await self.session.execute(
+            text(
+                "INSERT INTO stock_movements (sku, warehouse, kind, quantity, on_hand_delta,"
+                " reserved_delta, in_transit_delta, reason, reference, actor, occurred_at)"
+                " SELECT d.sku, d.warehouse, d.kind, d.quantity, d.on_hand, d.reserved,"
+                " d.in_transit, d.reason, d.reference, d.actor, :at FROM unnest("
+                "   CAST(:skus AS text[]), CAST(:warehouses AS text[]), CAST(:kinds AS text[]),"
+                "   CAST(:quantities AS int[]), CAST(:on_hand AS int[]), CAST(:reserved AS int[]),"
+                "   CAST(:in_transit AS int[]), CAST(:reasons AS text[]),"
+                "   CAST(:references AS text[]), CAST(:actors AS text[])"
+                " ) WITH ORDINALITY AS d(sku, warehouse, kind, quantity, on_hand, reserved,"
+                "   in_transit, reason, reference, actor, n) ORDER BY d.n"
+            ),
+            {
+                **columns,
+                "kinds": [m.kind.value for m in movements],
+                "quantities": [m.quantity for m in movements],
+                "reasons": [m.reason[:2000] for m in movements],
+                "references": [m.reference for m in movements],
+                "actors": [m.actor for m in movements],
+                "at": at,
+            },
+        )
+        return [after[k] for k in keys]
+
+    async def set_safety_stocks(
+        self, levels: Sequence[tuple[str, str, int]], *, at: datetime
+    ) -> list[Level]:
+        """Set the safety stock of many (sku, warehouse, units) levels, locked by the caller."""
+        if not levels:
+            return []
+        rows = await self.session.execute(
+            text(
+                "UPDATE stock_levels s SET safety_stock = d.units, updated_at = :at FROM unnest("
+                "   CAST(:skus AS text[]), CAST(:warehouses AS text[]), CAST(:units AS int[])"
+                " ) AS d(sku, warehouse, units) WHERE s.sku = d.sku AND s.warehouse = d.warehouse"
+                " RETURNING s.sku, s.warehouse, s.on_hand, s.reserved, s.in_transit,"
+                " s.safety_stock, s.low_stock"
+            ),
+            {
+                "skus": [sku for sku, _, _ in levels],
+                "warehouses": [w for _, w, _ in levels],
+                "units": [u for _, _, u in levels],
+                "at": at,
+            },
+        )
+        return [Level(*r) for r in rows]
+
     async def set_low_stock(self, sku: str, warehouse: str, *, low: bool) -> None:
         """Remember the last alert of a level, so that the next fires only on a crossing."""
         c = stock_levels.c
@@ -267,21 +355,6 @@ class InventoryRepository:
             )
             for r in rows
         }
-
-    async def set_safety_stock(
-        self, sku: str, warehouse: str, units: int, *, at: datetime
-    ) -> Level | None:
-        """Set a level's safety stock; the level after, with the flag of its last alert."""
-        c = stock_levels.c
-        row = (
-            await self.session.execute(
-                update(stock_levels)
-                .where(c.sku == sku, c.warehouse == warehouse)
-                .values(safety_stock=units, updated_at=at)
-                .returning(c.on_hand, c.reserved, c.in_transit, c.safety_stock, c.low_stock)
-            )
-        ).first()
-        return None if row is None else Level(sku, warehouse, *row)
 
     async def last_movement_id(self, sku: str, warehouse: str) -> int:
         """The id of the level's latest movement.
