@@ -20,6 +20,7 @@ from orderly_notification.domain.notifications import (
     RecipientUnknownError,
 )
 from orderly_notification.domain.templates import render
+from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,20 @@ async def notify_finance(
     await _notify(uow, event, channel=channel, recipient=recipient)
 
 
-async def _notify(uow: UnitOfWork, event: OrderEvent, *, channel: Channel, recipient: str) -> None:
+async def notify_warehouse(
+    uow: UnitOfWork, event: LowStockDetected | BackInStock, *, channel: Channel, recipient: str
+) -> None:
+    """Tell the warehouse team that a SKU's available stock crossed its safety stock."""
+    await _notify(uow, event, channel=channel, recipient=recipient)
+
+
+async def _notify(
+    uow: UnitOfWork,
+    event: OrderEvent | LowStockDetected | BackInStock,
+    *,
+    channel: Channel,
+    recipient: str,
+) -> None:
     if uow.cause is None:
         raise ValueError("a notification answers a consumed message; this unit of work has none")
     source_message_id = uow.cause.id
@@ -70,10 +84,10 @@ async def _notify(uow: UnitOfWork, event: OrderEvent, *, channel: Channel, recip
         await channel.send(recipient=recipient, subject=message.subject, body=message.body)
     except Exception as exc:
         status, failure_reason = NotificationStatus.FAILED, f"{type(exc).__name__}: {exc}"
-        log.warning("%s for order %s failed: %s", message.template, event.order_number, exc)
+        log.warning("%s for %s failed: %s", message.template, _about(event), exc)
     notification = Notification(
         notification_id=uuid4(),
-        order_id=event.order_id,
+        order_id=event.order_id if isinstance(event, OrderEvent) else None,
         event_type=event.message_type(),
         template=message.template,
         channel=channel.name,
@@ -87,3 +101,9 @@ async def _notify(uow: UnitOfWork, event: OrderEvent, *, channel: Channel, recip
     )
     await repo.add(notification)
     await uow.publish(notification.outcome())
+
+
+def _about(event: OrderEvent | LowStockDetected | BackInStock) -> str:
+    if isinstance(event, OrderEvent):
+        return f"order {event.order_number}"
+    return f"{event.sku} at {event.warehouse}"

@@ -19,3 +19,8 @@ class NotificationSettings(ServiceSettings):
         min_length=3,
         description="where orders needing attention (a refund that kept failing) are reported",
     )
+    warehouse_recipient: str = Field(
+        default="warehouse@orderly.example",
+        min_length=3,
+        description="where low-stock alerts (LowStockDetected, BackInStock) are sent",
+    )

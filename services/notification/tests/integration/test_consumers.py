@@ -23,6 +23,7 @@ from orderly_notification.bootstrap import MIGRATIONS, build
 from orderly_notification.settings import NotificationSettings
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.inventory import BackInStock, LowStockDetected, StockEvent
 from orderly_schemas.order import (
     OrderCancelled,
     OrderCompleted,
@@ -113,3 +114,35 @@ async def test_a_redelivered_event_is_skipped_by_the_inbox(service: Service) -> 
 
     assert await notified_types(service) == ["OrderConfirmed"]
     assert await outbox_types(service) == ["NotificationSent"]
+
+
+async def publish_stock(broker: KafkaBroker, event: StockEvent, *, message_id: str) -> None:
+    envelope = Envelope(
+        id=message_id, type=event.message_type(), source="/orderly/inventory", subject=event.sku
+    )
+    await broker.publish(
+        event.model_dump_json().encode(),
+        topic=event.topic,
+        key=event.sku.encode(),
+        headers=envelope.to_headers(),
+    )
+
+
+async def test_stock_alerts_reach_the_warehouse_team_once_each(service: Service) -> None:
+    where = {"sku": "MUG-1", "warehouse": "east", "occurred_at": AT, "safety_stock": 10}
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await publish_stock(broker, LowStockDetected(**where, available=3), message_id="m-low")
+        await publish_stock(broker, LowStockDetected(**where, available=3), message_id="m-low")
+        await publish_stock(broker, BackInStock(**where, available=12), message_id="m-back")
+
+    query = select(notifications.c.template, notifications.c.recipient).order_by(
+        notifications.c.created_at
+    )
+    async with service.database.sessions() as session:
+        sent = [tuple(r) for r in await session.execute(query)]
+    assert sent == [
+        ("low-stock", "warehouse@orderly.example"),
+        ("back-in-stock", "warehouse@orderly.example"),
+    ]
+    assert await outbox_types(service) == ["NotificationSent", "NotificationSent"]

@@ -23,6 +23,7 @@ from orderly_notification.bootstrap import MIGRATIONS
 from orderly_notification.domain.notifications import RecipientUnknownError
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.inventory import LowStockDetected
 from orderly_schemas.order import (
     OrderCancelled,
     OrderCompleted,
@@ -238,3 +239,30 @@ async def test_an_order_needing_attention_is_reported_to_finance_not_the_custome
     assert (row["template"], row["recipient"]) == ("order_needs_attention", "finance@shop.example")
     assert channel.sent[-1][0] == "finance@shop.example"
     assert len(channel.sent) == 2
+
+
+async def test_a_low_stock_alert_goes_to_the_warehouse_team_once(
+    database: Database, channel: RecordingChannel
+) -> None:
+    low = LowStockDetected(
+        sku="MUG-1", warehouse="east", occurred_at=AT, available=3, safety_stock=10
+    )
+    cause = Envelope(id="m-low", type=low.message_type(), source="/orderly/inventory")
+
+    for _ in range(2):  # redelivered: sent and recorded once
+        async with database.transaction() as session:
+            uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
+            await handlers.notify_warehouse(
+                uow, low, channel=channel, recipient="warehouse@shop.example"
+            )
+
+    [row] = await notification_rows(database)
+    assert (row["order_id"], row["event_type"], row["template"], row["recipient"]) == (
+        None,
+        "LowStockDetected",
+        "low-stock",
+        "warehouse@shop.example",
+    )
+    assert channel.sent == [("warehouse@shop.example", "Low stock: MUG-1 at east (3 available)")]
+    [(kind, body)] = await published(database)
+    assert (kind, body["order_id"], body["template"]) == ("NotificationSent", None, "low-stock")

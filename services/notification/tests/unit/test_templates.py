@@ -11,6 +11,7 @@ import pytest
 from orderly_notification.domain.money import format_money
 from orderly_notification.domain.templates import render
 from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.order import (
     OrderCancelled,
     OrderCompleted,
@@ -143,3 +144,17 @@ def test_an_event_without_a_template_is_refused() -> None:
 )
 def test_money_is_shown_in_major_units_of_its_currency(money: Money, shown: str) -> None:
     assert format_money(money) == shown
+
+
+def test_the_warehouse_team_learns_which_sku_is_low_where_and_by_how_much() -> None:
+    where = {"sku": "MUG-1", "warehouse": "east", "occurred_at": AT, "safety_stock": 10}
+
+    low = render(LowStockDetected(**where, available=3))
+    back = render(BackInStock(**where, available=12))
+
+    assert (low.template, back.template) == ("low-stock", "back-in-stock")
+    assert low.subject == "Low stock: MUG-1 at east (3 available)"
+    assert "fell to 3, below its safety stock of 10, on 01 March 2026, 12:30 UTC" in low.body
+    assert "GET /stock?warehouse=east&low_only=true" in low.body
+    assert back.subject == "Back in stock: MUG-1 at east (12 available)"
+    assert "is back at 12, at or above its safety stock of 10" in back.body

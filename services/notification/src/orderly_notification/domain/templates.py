@@ -1,5 +1,5 @@
 """The message for each public order lifecycle event (no I/O): to the customer, or to
-finance for an order that needs attention."""
+finance for an order that needs attention; and the warehouse team's low-stock alerts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from orderly_notification.domain.money import format_money
+from orderly_schemas.base import Message
+from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.order import (
     OrderCancelled,
     OrderCompleted,
@@ -110,7 +112,25 @@ def _order_needs_attention(e: OrderNeedsAttention) -> tuple[str, str]:
     )
 
 
-_TEMPLATES: Final[dict[type[OrderEvent], tuple[str, Callable[[Any], tuple[str, str]]]]] = {
+def _low_stock(e: LowStockDetected) -> tuple[str, str]:
+    return (
+        f"Low stock: {e.sku} at {e.warehouse} ({e.available} available)",
+        f"Available stock of {e.sku} at warehouse {e.warehouse} fell to {e.available},"
+        f" below its safety stock of {e.safety_stock}, on {_when(e.occurred_at)}.\n\n"
+        "Reorder or transfer stock. Every level below its safety stock:"
+        f" GET /stock?warehouse={e.warehouse}&low_only=true",
+    )
+
+
+def _back_in_stock(e: BackInStock) -> tuple[str, str]:
+    return (
+        f"Back in stock: {e.sku} at {e.warehouse} ({e.available} available)",
+        f"Available stock of {e.sku} at warehouse {e.warehouse} is back at {e.available},"
+        f" at or above its safety stock of {e.safety_stock}, since {_when(e.occurred_at)}.",
+    )
+
+
+_TEMPLATES: Final[dict[type[Message], tuple[str, Callable[[Any], tuple[str, str]]]]] = {
     OrderConfirmed: ("order_confirmed", _order_confirmed),
     OrderRejected: ("order_rejected", _order_rejected),
     OrderCancelled: ("order_cancelled", _order_cancelled),
@@ -119,14 +139,16 @@ _TEMPLATES: Final[dict[type[OrderEvent], tuple[str, Callable[[Any], tuple[str, s
     OrderDelivered: ("order_delivered", _order_delivered),
     OrderCompleted: ("order_completed", _order_completed),
     OrderNeedsAttention: ("order_needs_attention", _order_needs_attention),
+    LowStockDetected: ("low-stock", _low_stock),
+    BackInStock: ("back-in-stock", _back_in_stock),
 }
 
 
-def render(event: OrderEvent) -> RenderedMessage:
-    """The subject and body telling the customer about ``event``."""
+def render(event: OrderEvent | LowStockDetected | BackInStock) -> RenderedMessage:
+    """The subject and body telling the customer (or the team) about ``event``."""
     try:
         template, fill = _TEMPLATES[type(event)]
     except KeyError:
-        raise LookupError(f"no customer template for {event.message_type()}") from None
+        raise LookupError(f"no template for {event.message_type()}") from None
     subject, body = fill(event)
     return RenderedMessage(template=template, subject=subject, body=body + SIGNATURE)

@@ -1,4 +1,5 @@
-"""Kafka subscribers of the notification service: the public order lifecycle."""
+"""Kafka subscribers of the notification service: the public order lifecycle, and the
+inventory's low-stock alerts for the warehouse team."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from orderly_notification import handlers
 from orderly_notification.adapters.channels import Channel
 from orderly_notification.settings import NotificationSettings
 from orderly_schemas import topics
+from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import (
     OrderCancelled,
@@ -26,9 +28,10 @@ UOW = Context(UOW_CONTEXT_KEY)
 
 
 def register(service: Service, *, channel: Channel) -> None:
-    """Subscribe to the order lifecycle and declare the notification events."""
+    """Subscribe to the order lifecycle and the stock alerts; declare the notification events."""
     assert isinstance(service.settings, NotificationSettings)
     finance = service.settings.finance_recipient
+    warehouse = service.settings.warehouse_recipient
     lifecycle = service.subscriber(topics.ORDER_EVENTS)
 
     @lifecycle(filter=of_type(OrderConfirmed))
@@ -62,5 +65,16 @@ def register(service: Service, *, channel: Channel) -> None:
     @lifecycle(filter=of_type(OrderNeedsAttention))
     async def on_order_needs_attention(event: OrderNeedsAttention, uow: UnitOfWork = UOW) -> None:
         await handlers.notify_finance(uow, event, channel=channel, recipient=finance)
+
+    # Every other inventory event on the topic is skipped (and recorded in the inbox).
+    inventory = service.subscriber(topics.INVENTORY_EVENTS)
+
+    @inventory(filter=of_type(LowStockDetected))
+    async def on_low_stock_detected(event: LowStockDetected, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_warehouse(uow, event, channel=channel, recipient=warehouse)
+
+    @inventory(filter=of_type(BackInStock))
+    async def on_back_in_stock(event: BackInStock, uow: UnitOfWork = UOW) -> None:
+        await handlers.notify_warehouse(uow, event, channel=channel, recipient=warehouse)
 
     service.publishes(NotificationSent, NotificationFailed)
