@@ -29,6 +29,7 @@ from orderly_ops.invariants import (
     RESERVED_MATCHES,
     STOCK_CONSERVED,
     STOCK_FOLLOWS_ORDERS,
+    STOCK_MATCHES_LEDGER,
     STOCK_NOT_NEGATIVE,
     Databases,
     check,
@@ -87,9 +88,29 @@ class World:
         run(
             dbs.inventory,
             "INSERT INTO stock_levels (sku, warehouse, on_hand, reserved)"
-            " VALUES ('SKU-1', 'east', 10, 0)",
+            " VALUES ('SKU-1', 'east', 0, 0)",
         )
+        self.move("opening", 10, on_hand=10)
         self.baseline = stock_snapshot(dbs)
+
+    def move(self, kind: str, quantity: int, *, on_hand: int = 0, reserved: int = 0) -> None:
+        """Change SKU-1's level at east as the inventory service does: with a movement."""
+        run(
+            self.dbs.inventory,
+            "UPDATE stock_levels SET on_hand = on_hand + :o, reserved = reserved + :r",
+            o=on_hand,
+            r=reserved,
+        )
+        run(
+            self.dbs.inventory,
+            "INSERT INTO stock_movements (sku, warehouse, kind, quantity, on_hand_delta,"
+            " reserved_delta, reason, actor) VALUES ('SKU-1', 'east', :k, :q, :o, :r, 'test',"
+            " 'test')",
+            k=kind,
+            q=quantity,
+            o=on_hand,
+            r=reserved,
+        )
 
     def order(self, status: str, *, total: int = 500, quantity: int = 2) -> uuid.UUID:
         order_id = uuid.uuid4()
@@ -124,10 +145,11 @@ class World:
             q=quantity,
             s=status,
         )
+        self.move("reservation", quantity, reserved=quantity)
         if status == "shipped":
-            run(self.dbs.inventory, "UPDATE stock_levels SET on_hand = on_hand - :q", q=quantity)
-        if status == "reserved":
-            run(self.dbs.inventory, "UPDATE stock_levels SET reserved = reserved + :q", q=quantity)
+            self.move("shipment", quantity, on_hand=-quantity, reserved=-quantity)
+        if status == "released":
+            self.move("release", quantity, reserved=-quantity)
 
     def capture(self, order_id: uuid.UUID, amount: int, *, provider_times: int = 1) -> None:
         key = f"capture:{order_id}"
@@ -220,7 +242,7 @@ def test_a_consistent_world_passes_every_invariant(dbs: Databases) -> None:
     report = check(dbs, baseline=world.baseline)
 
     assert report.ok, report.summary()
-    assert len(report.checked) == 12
+    assert len(report.checked) == 13
     assert report.stats["money"] == {"net_captured": 500, "kept_orders_value": 500}
 
 
@@ -255,6 +277,15 @@ def _stock_vanished(w: World) -> None:
 def _reserved_without_reservation(w: World) -> None:
     w.completed()
     run(w.dbs.inventory, "UPDATE stock_levels SET reserved = 1")
+
+
+def _movement_not_applied(w: World) -> None:
+    w.completed()
+    run(
+        w.dbs.inventory,
+        "INSERT INTO stock_movements (sku, warehouse, kind, quantity, in_transit_delta, reason,"
+        " actor) VALUES ('SKU-1', 'east', 'transfer_in_transit', 3, 3, 'lost update', 'test')",
+    )
 
 
 def _cancelled_but_shipped(w: World) -> None:
@@ -311,8 +342,10 @@ def _dead_letter(w: World) -> None:
         (_in_flight, {EVERY_ORDER_TERMINAL}),
         (_double_capture, {EXECUTED_ONCE, PROVIDER_RECORDED}),
         (_refund_kept_by_a_cancelled_order, {MONEY_BALANCES}),
-        (_stock_vanished, {STOCK_CONSERVED}),
-        (_reserved_without_reservation, {RESERVED_MATCHES}),
+        # A level changed behind the ledger's back breaks the ledger's invariant too.
+        (_stock_vanished, {STOCK_CONSERVED, STOCK_MATCHES_LEDGER}),
+        (_reserved_without_reservation, {RESERVED_MATCHES, STOCK_MATCHES_LEDGER}),
+        (_movement_not_applied, {STOCK_MATCHES_LEDGER}),
         (_cancelled_but_shipped, {STOCK_FOLLOWS_ORDERS}),
         (_unrecorded_provider_charge, {PROVIDER_RECORDED}),
         (_missing_check_constraint, {STOCK_NOT_NEGATIVE}),
@@ -331,6 +364,20 @@ def test_each_kind_of_breakage_is_named(
     breakage(world)
 
     assert broken(dbs, world) == invariants
+
+
+def test_a_level_that_disagrees_with_its_ledger_is_named_with_each_field(
+    dbs: Databases,
+) -> None:
+    world = World(dbs)
+    world.completed()
+    _reserved_without_reservation(world)
+
+    report = check(dbs)
+
+    assert [
+        (v.subject, v.detail) for v in report.violations if v.invariant == STOCK_MATCHES_LEDGER
+    ] == [("SKU-1@east", "reserved 1 but its movements add up to 0")]
 
 
 def test_settle_leaves_out_what_is_still_moving(dbs: Databases) -> None:

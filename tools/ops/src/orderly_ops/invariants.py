@@ -10,6 +10,8 @@ What it proves, in the words of the fault tests:
 - every order is terminal (completed, rejected, cancelled, or needs attention);
 - no stock level is below zero (and the CHECK constraints that forbid it exist);
 - reserved stock equals the reservations still held, per SKU and warehouse;
+- every stock level agrees with the stock ledger: its on hand, reserved and in
+  transit are the sums of its movements' deltas;
 - on hand + shipped is conserved per SKU (against a snapshot taken before);
 - stock follows each order's outcome: a completed order shipped exactly its lines,
   a rejected or cancelled one holds and shipped nothing;
@@ -106,6 +108,7 @@ class Report:
 EVERY_ORDER_TERMINAL = "every order is terminal"
 STOCK_NOT_NEGATIVE = "no stock level is below zero"
 RESERVED_MATCHES = "reserved stock equals the reservations held"
+STOCK_MATCHES_LEDGER = "inventory stock levels agree with the stock ledger"
 STOCK_CONSERVED = "on hand + shipped is conserved per SKU"
 STOCK_FOLLOWS_ORDERS = "stock follows each order's outcome"
 MONEY_BALANCES = "captured minus refunded equals the value of orders that kept their payment"
@@ -263,6 +266,8 @@ def _check_stock(report: Report, conn: Connection, baseline: Mapping[str, int] |
             f"level says {reserved} reserved, reservations hold {held}",
         )
 
+    _check_ledger(report, conn)
+
     if baseline is None:
         return
     report.checked.append(STOCK_CONSERVED)
@@ -271,6 +276,33 @@ def _check_stock(report: Report, conn: Connection, baseline: Mapping[str, int] |
         before, after = baseline.get(sku, 0), now.get(sku, 0)
         if before != after:
             report.fail(STOCK_CONSERVED, sku, f"on hand + shipped was {before}, is {after}")
+
+
+def _check_ledger(report: Report, conn: Connection) -> None:
+    """Each level is the running sum of its movements (what ``inventory reconcile`` checks)."""
+    report.checked.append(STOCK_MATCHES_LEDGER)
+    for r in conn.execute(
+        text(
+            "SELECT s.sku, s.warehouse, s.on_hand, s.reserved, s.in_transit,"
+            " COALESCE(m.on_hand, 0) AS ledger_on_hand, COALESCE(m.reserved, 0) AS"
+            " ledger_reserved, COALESCE(m.in_transit, 0) AS ledger_in_transit"
+            " FROM stock_levels s LEFT JOIN ("
+            "   SELECT sku, warehouse, SUM(on_hand_delta) AS on_hand,"
+            "   SUM(reserved_delta) AS reserved, SUM(in_transit_delta) AS in_transit"
+            "   FROM stock_movements GROUP BY sku, warehouse"
+            " ) m ON m.sku = s.sku AND m.warehouse = s.warehouse"
+            " WHERE (s.on_hand, s.reserved, s.in_transit) IS DISTINCT FROM"
+            "   (COALESCE(m.on_hand, 0), COALESCE(m.reserved, 0), COALESCE(m.in_transit, 0))"
+            " ORDER BY s.sku, s.warehouse"
+        )
+    ).mappings():
+        differs = [
+            f"{field.replace('_', ' ')} {r[field]} but its movements add up to"
+            f" {r[f'ledger_{field}']}"
+            for field in ("on_hand", "reserved", "in_transit")
+            if r[field] != r[f"ledger_{field}"]
+        ]
+        report.fail(STOCK_MATCHES_LEDGER, f"{r['sku']}@{r['warehouse']}", "; ".join(differs))
 
 
 def _check_stock_follows_orders(
