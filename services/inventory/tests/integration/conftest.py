@@ -208,8 +208,11 @@ async def inventory(service: Service) -> AsyncIterator[Inventory]:
 
 
 @pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    """HTTP to the service's routes (no lifespan: no consumer starts), on its database."""
-    transport = httpx.ASGITransport(app=service.http)
+async def client(inventory: Inventory) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP to the service's routes (no lifespan: no consumer starts), on its database.
+
+    Through the driver, so that the levels must agree with the ledger after the test.
+    """
+    transport = httpx.ASGITransport(app=inventory.service.http)
     async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
         yield c

@@ -96,6 +96,7 @@ def router(service: Service) -> APIRouter:
 
     @r.post(
         "/imports/products",
+        response_model=stock_admin.ProductImport,
         openapi_extra=_body(PRODUCTS_CSV, imports.ProductRow),
         responses={422: {"description": "rows rejected (each listed); nothing imported"}},
     )
@@ -114,6 +115,7 @@ def router(service: Service) -> APIRouter:
 
     @r.post(
         "/imports/opening-stock",
+        response_model=stock_admin.StockImport,
         openapi_extra=_body(STOCK_CSV, imports.OpeningStockRow),
         responses={422: {"description": "rows rejected (each listed); nothing imported"}},
     )
