@@ -96,7 +96,11 @@ async def open_stock_take(
             for sku in (sorted(on_hand) if scope is Scope.ALL else wanted)
         ),
     )
-    await repo.add(stock_take)
+    if not await repo.add(stock_take):
+        # The same id was opened at the same moment by a retry that got there first.
+        existing = await repo.get(stock_take_id)
+        assert existing is not None
+        return _same_opening(existing, warehouse=warehouse, scope=scope, skus=wanted)
     log.info(
         "stock-take %s opened at %s by %s: %d line(s)",
         stock_take_id,
@@ -173,7 +177,11 @@ async def record_count(
         system_on_hand=system_on_hand,
         counted_at=_now(),
     )
-    await repo.add_count(stock_take_id, sku, count)
+    if not await repo.add_count(stock_take_id, sku, count):
+        # A retry of this very request recorded it a moment ago.
+        previous = await repo.recorded_count(count_id)
+        assert previous is not None
+        return await _same_count(repo, previous, stock_take_id, sku, quantity, counted_by)
     return await _line(repo, stock_take_id, sku)
 
 

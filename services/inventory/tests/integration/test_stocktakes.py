@@ -446,3 +446,29 @@ async def test_a_cancelled_stock_take_changes_nothing_and_cannot_be_approved(
     assert reopened["status"] == "open"
     assert await inventory.levels("MUG") == {"east": (5, 0)}
     assert UUID(reopened["id"]) != UUID(opened["id"])
+
+
+async def test_counts_sent_at_the_same_moment_are_each_recorded_once(
+    inventory: Inventory, client: httpx.AsyncClient
+) -> None:
+    await inventory.stock("MUG", east=3)
+    await inventory.stock("CAP", west=1)  # east has never held it: found while counting
+    opened = await open_count(client)
+    url = f"/stock-takes/{opened['id']}/counts"
+    retried = {"count_id": str(uuid4()), "sku": "MUG", "quantity": 3, "counted_by": "ann"}
+
+    answers = await asyncio.gather(
+        client.post(url, json=retried),
+        client.post(url, json=retried),
+        client.post(url, json={"sku": "CAP", "quantity": 2, "counted_by": "ann"}),
+        client.post(url, json={"sku": "CAP", "quantity": 2, "counted_by": "bob"}),
+    )
+
+    assert [a.status_code for a in answers] == [201, 201, 201, 201], [a.text for a in answers]
+    lines = {
+        line["sku"]: line
+        for line in (await client.get(f"/stock-takes/{opened['id']}")).json()["lines"]
+    }
+    assert [c["counted_by"] for c in lines["MUG"]["counts"]] == ["ann"]
+    assert sorted(c["counted_by"] for c in lines["CAP"]["counts"]) == ["ann", "bob"]
+    assert (lines["CAP"]["on_hand_at_open"], lines["CAP"]["variance"]) == (0, 2)

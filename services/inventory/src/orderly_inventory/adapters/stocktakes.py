@@ -30,6 +30,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_inventory.adapters.orm import (
@@ -128,11 +129,12 @@ class StockTakeRepository:
             query = query.where(c.sku.in_(list(skus)))
         return {sku: on_hand for sku, on_hand in await self.session.execute(query)}
 
-    async def add(self, stock_take: StockTake) -> None:
-        """Record a new stock-take with its lines."""
+    async def add(self, stock_take: StockTake) -> bool:
+        """Record a new stock-take with its lines; False if its id was taken meanwhile."""
         s = stock_take
-        await self.session.execute(
-            insert(stock_takes).values(
+        inserted = await self.session.execute(
+            pg_insert(stock_takes)
+            .values(
                 id=s.id,
                 warehouse=s.warehouse,
                 status=s.status.value,
@@ -141,7 +143,11 @@ class StockTakeRepository:
                 opened_by=s.opened_by,
                 opened_at=s.opened_at,
             )
+            .on_conflict_do_nothing()
+            .returning(stock_takes.c.id)
         )
+        if inserted.first() is None:
+            return False
         if s.lines:
             await self.session.execute(
                 insert(stock_take_lines),
@@ -150,6 +156,7 @@ class StockTakeRepository:
                     for ln in s.lines
                 ],
             )
+        return True
 
     # -- reading ----------------------------------------------------------------
     async def get(
@@ -238,15 +245,18 @@ class StockTakeRepository:
         )
 
     async def add_line(self, stock_take_id: UUID, sku: str, *, on_hand_at_open: int) -> None:
+        """Add a line, unless a counter who found the same SKU added it a moment ago."""
         await self.session.execute(
-            insert(stock_take_lines).values(
-                stock_take_id=stock_take_id, sku=sku, on_hand_at_open=on_hand_at_open
-            )
+            pg_insert(stock_take_lines)
+            .values(stock_take_id=stock_take_id, sku=sku, on_hand_at_open=on_hand_at_open)
+            .on_conflict_do_nothing()
         )
 
-    async def add_count(self, stock_take_id: UUID, sku: str, count: Count) -> None:
-        await self.session.execute(
-            insert(stock_take_counts).values(
+    async def add_count(self, stock_take_id: UUID, sku: str, count: Count) -> bool:
+        """Record a count; False if its count id was recorded meanwhile (a concurrent retry)."""
+        inserted = await self.session.execute(
+            pg_insert(stock_take_counts)
+            .values(
                 count_id=count.count_id,
                 stock_take_id=stock_take_id,
                 sku=sku,
@@ -255,7 +265,10 @@ class StockTakeRepository:
                 system_on_hand=count.system_on_hand,
                 counted_at=count.counted_at,
             )
+            .on_conflict_do_nothing(index_elements=[stock_take_counts.c.count_id])
+            .returning(stock_take_counts.c.id)
         )
+        return inserted.first() is not None
 
     # -- approving and cancelling ----------------------------------------------
     async def lock_shelves(self, warehouse: str, skus: Iterable[str]) -> dict[str, Shelf]:
