@@ -204,3 +204,75 @@ pickings = Table(
     # The picking job's scan: only pickings in progress become due.
     Index("ix_pickings_due", "due_at", postgresql_where=Column("status") == "picking"),
 )
+
+#: A count of a warehouse's shelves (cycle count): open, then approved or cancelled.
+stock_takes = Table(
+    "stock_takes",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    Column("status", String(20), nullable=False),
+    #: 'all': every SKU of the warehouse (and any found there); 'listed': the lines only.
+    Column("scope", String(20), nullable=False),
+    Column("note", String(2000), nullable=True),
+    Column("opened_by", String(200), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", String(200), nullable=True),
+    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_by", String(200), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Column("cancel_reason", String(2000), nullable=True),
+    CheckConstraint("status IN ('open', 'approved', 'cancelled')", name="status_known"),
+    CheckConstraint("scope IN ('all', 'listed')", name="scope_known"),
+    CheckConstraint(
+        "(status = 'approved') = (approved_by IS NOT NULL AND approved_at IS NOT NULL)",
+        name="approved_with_who_and_when",
+    ),
+    CheckConstraint(
+        "(status = 'cancelled') = (cancelled_by IS NOT NULL AND cancelled_at IS NOT NULL)",
+        name="cancelled_with_who_and_when",
+    ),
+    # The list, newest first (keyset pagination on (opened_at, id)).
+    Index("ix_stock_takes_opened", "opened_at", "id"),
+    # Opening one looks for the open stock-takes of its warehouse.
+    Index("ix_stock_takes_open", "warehouse", postgresql_where=Column("status") == "open"),
+)
+
+#: One SKU of a stock-take, with the on hand the system had when the stock-take opened.
+stock_take_lines = Table(
+    "stock_take_lines",
+    metadata,
+    Column("stock_take_id", UUID(as_uuid=True), ForeignKey("stock_takes.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("on_hand_at_open", Integer, nullable=False),
+    #: Units approval added to on hand (negative: removed); null until approved or if uncounted.
+    Column("adjustment", Integer, nullable=True),
+    PrimaryKeyConstraint("stock_take_id", "sku", name="pk_stock_take_lines"),
+    CheckConstraint("on_hand_at_open >= 0", name="on_hand_at_open_not_negative"),
+)
+
+#: Every count of a line, recounts included: the line's counted quantity is its latest.
+stock_take_counts = Table(
+    "stock_take_counts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    #: Chosen by the client (or for it), so that a retried request records one count.
+    Column("count_id", UUID(as_uuid=True), nullable=False),
+    Column("stock_take_id", UUID(as_uuid=True), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("counted_by", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    #: On hand in the ledger when the count was recorded: the count's variance is against it,
+    #: so that stock moved while the warehouse counts is not taken for a variance.
+    Column("system_on_hand", Integer, nullable=False),
+    Column("counted_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["stock_take_id", "sku"],
+        ["stock_take_lines.stock_take_id", "stock_take_lines.sku"],
+        name="fk_stock_take_counts_stock_take_lines",
+    ),
+    UniqueConstraint("count_id", name="uq_stock_take_counts_count_id"),
+    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    CheckConstraint("system_on_hand >= 0", name="system_on_hand_not_negative"),
+    Index("ix_stock_take_counts_line", "stock_take_id", "sku", "id"),
+)

@@ -7,6 +7,7 @@ order's lock are the exceptions, and so only ever *try* an order's lock and neve
 wait for one (see ``try_lock_order``): the expiry job claims reservation rows
 (and cancels a picking only once it holds the order's lock); the picking job
 claims one picking row, and when the order's lock is taken it lets go at once.
+Stock-takes lock their own rows before any stock row (see ``adapters.stocktakes``).
 """
 
 from __future__ import annotations
