@@ -8,7 +8,7 @@ from pathlib import Path
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
-from orderly_inventory.entrypoints import consumers, http, http_stocktakes, jobs
+from orderly_inventory.entrypoints import consumers, http, http_stocktakes, http_transfers, jobs
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.service import Service, build_service
 
@@ -46,4 +46,5 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
     )
     service.http.include_router(http.router(service))
     service.http.include_router(http_stocktakes.router(service))
+    service.http.include_router(http_transfers.router(service))
     return service

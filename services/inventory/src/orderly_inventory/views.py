@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +19,7 @@ class WarehouseStockRead(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    in_transit: int = Field(description="dispatched by a transfer towards it, not yet received")
 
 
 class StockRead(BaseModel):
@@ -29,6 +30,7 @@ class StockRead(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    in_transit: int
 
 
 class ShipmentRead(BaseModel):
@@ -64,6 +66,7 @@ async def stock_of(session: AsyncSession, sku: str) -> StockRead | None:
             on_hand=r["on_hand"],
             reserved=r["reserved"],
             available=r["on_hand"] - r["reserved"],
+            in_transit=r["in_transit"],
         )
         for r in rows
     ]
@@ -72,6 +75,7 @@ async def stock_of(session: AsyncSession, sku: str) -> StockRead | None:
         on_hand=sum(w.on_hand for w in per),
         reserved=sum(w.reserved for w in per),
         available=sum(w.available for w in per),
+        in_transit=sum(w.in_transit for w in per),
         warehouses=per,
     )
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 from sqlalchemy import insert, select
 
@@ -95,6 +96,39 @@ class Inventory:
     async def kinds(self) -> list[str]:
         return [kind for kind, _ in await self.published()]
 
+    async def sent(self, *types: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(type, key, body) of the outbox's messages of ``types``, oldest first."""
+        c = orm.outbox.c
+        query = (
+            select(c.message_type, c.message_key, c.payload)
+            .where(c.message_type.in_(types))
+            .order_by(c.id)
+        )
+        async with self.service.database.sessions() as s:
+            rows = await s.execute(query)
+            return [(kind, key, json.loads(payload)) for kind, key, payload in rows]
+
+    async def movements(self, reference: str) -> list[tuple[str, str, str, int, int, int, str]]:
+        """(sku, warehouse, kind, quantity, on hand and in transit deltas, actor) of the
+        movements that ``reference`` (a transfer, purchase order, return) caused, in order."""
+        c = orm.stock_movements.c
+        query = (
+            select(
+                c.sku, c.warehouse, c.kind, c.quantity, c.on_hand_delta, c.in_transit_delta, c.actor
+            )
+            .where(c.reference == reference)
+            .order_by(c.id)
+        )
+        async with self.service.database.sessions() as s:
+            return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+
+    async def reasons(self, reference: str) -> list[str]:
+        """The reasons of the movements ``reference`` caused, in order."""
+        c = orm.stock_movements.c
+        query = select(c.reason).where(c.reference == reference).order_by(c.id)
+        async with self.service.database.sessions() as s:
+            return list((await s.execute(query)).scalars())
+
     async def reserve(self, order_id: UUID, *lines: tuple[str, int], ttl: timedelta = TTL) -> None:
         command = ReserveStock(
             order_id=order_id, lines=[StockLine(sku=sku, quantity=n) for sku, n in lines]
@@ -169,6 +203,14 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
         )
     yield built
     await built.database.dispose()
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's HTTP API in-process (ASGITransport: no lifespan, so nothing consumes)."""
+    transport = httpx.ASGITransport(app=service.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+        yield c
 
 
 @pytest.fixture

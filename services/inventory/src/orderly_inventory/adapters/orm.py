@@ -276,3 +276,81 @@ stock_take_counts = Table(
     CheckConstraint("system_on_hand >= 0", name="system_on_hand_not_negative"),
     Index("ix_stock_take_counts_line", "stock_take_id", "sku", "id"),
 )
+
+#: A transfer of stock between two warehouses: draft → dispatched → received, or cancelled.
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("transfer_id", UUID(as_uuid=True), primary_key=True),
+    Column("from_warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    Column("to_warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("dispatched_by", String(200), nullable=True),
+    Column("dispatched_at", DateTime(timezone=True), nullable=True),
+    Column("received_by", String(200), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_by", String(200), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(
+        "status IN ('draft', 'dispatched', 'received', 'cancelled')", name="status_known"
+    ),
+    CheckConstraint("from_warehouse <> to_warehouse", name="warehouses_differ"),
+    # The listing's order (newest first) and its cursor.
+    Index("ix_transfers_created_at", "created_at", "transfer_id"),
+)
+
+#: One SKU of a transfer; ``received`` and ``damaged`` are counted when it arrives.
+transfer_lines = Table(
+    "transfer_lines",
+    metadata,
+    Column("transfer_id", UUID(as_uuid=True), ForeignKey("transfers.transfer_id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("received", Integer, nullable=True),
+    Column("damaged", Integer, nullable=True),
+    PrimaryKeyConstraint("transfer_id", "sku", name="pk_transfer_lines"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("received IS NULL OR received >= 0", name="received_not_negative"),
+    CheckConstraint("damaged IS NULL OR damaged >= 0", name="damaged_not_negative"),
+    CheckConstraint("(received IS NULL) = (damaged IS NULL)", name="counted_together"),
+    # The rest of the quantity was lost in transit (and written off).
+    CheckConstraint(
+        "received IS NULL OR received + damaged <= quantity", name="counts_within_quantity"
+    ),
+)
+
+#: Goods received against a purchase order, once per delivery note: a retried POST
+#: finds its row (the unique key) and receives nothing twice.
+goods_receipts = Table(
+    "goods_receipts",
+    metadata,
+    Column("goods_receipt_id", UUID(as_uuid=True), primary_key=True),
+    Column("purchase_order", String(64), nullable=False),
+    #: The delivery note or the ERP's receipt number, chosen by the client.
+    Column("receipt_id", String(100), nullable=False),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    #: [{"sku": ..., "quantity": ...}] in SKU order; the movements are the ledger's record.
+    Column("lines", JSONB, nullable=False),
+    #: SKUs this receipt added to the products table (named after the SKU).
+    Column("new_products", JSONB, nullable=False, server_default="[]"),
+    Column("received_by", String(200), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("purchase_order", "receipt_id", name="uq_goods_receipts_purchase_order"),
+)
+
+#: A customer return restocked (or written off), once per return: a redelivered or
+#: re-sent RestockReturn finds its row and is answered again without moving stock.
+return_restocks = Table(
+    "return_restocks",
+    metadata,
+    Column("return_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    #: [{"sku": ..., "quantity": ..., "condition": "resellable" | "damaged"}]
+    Column("lines", JSONB, nullable=False),
+    Column("restocked_by", String(200), nullable=False),
+    Column("restocked_at", DateTime(timezone=True), nullable=False),
+)

@@ -8,6 +8,8 @@ wait for one (see ``try_lock_order``): the expiry job claims reservation rows
 (and cancels a picking only once it holds the order's lock); the picking job
 claims one picking row, and when the order's lock is taken it lets go at once.
 Stock-takes lock their own rows before any stock row (see ``adapters.stocktakes``).
+Transfers, goods receipts and return restocks lock their own row first (a
+transfer, a receipt's or return's key), then stock rows in the same order.
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ class InventoryRepository:
         )
         return bool(result.scalar_one())
 
+    async def warehouse_codes(self) -> set[str]:
+        """The codes of every warehouse."""
+        return set((await self.session.execute(select(warehouses.c.code))).scalars())
+
     # -- stock ------------------------------------------------------------------
     async def lock_stock(self, skus: Iterable[str]) -> dict[str, list[Available]]:
         """Lock the stock rows of ``skus`` (in (sku, warehouse) order) and say what each can give.
@@ -108,6 +114,35 @@ class InventoryRepository:
                 Available(r.warehouse, r.priority, r.on_hand - r.reserved)
             )
         return stock
+
+    async def lock_levels(
+        self, keys: Iterable[tuple[str, str]], *, create: Collection[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], Level]:
+        """Lock the stock rows of ``keys`` ((sku, warehouse) pairs), one by one in that order.
+
+        The rows in ``create`` are created first if missing (a destination that never
+        held the SKU), each in its turn, so even a new row is first touched in order.
+        A key without a row is absent from the result.
+        """
+        c = stock_levels.c
+        locked = {}
+        for sku, warehouse in sorted(set(keys)):
+            if (sku, warehouse) in create:
+                await self.session.execute(
+                    pg_insert(stock_levels)
+                    .values(sku=sku, warehouse=warehouse)
+                    .on_conflict_do_nothing()
+                )
+            row = (
+                await self.session.execute(
+                    select(c.on_hand, c.reserved, c.in_transit, c.safety_stock, c.low_stock)
+                    .where(c.sku == sku, c.warehouse == warehouse)
+                    .with_for_update()
+                )
+            ).first()
+            if row is not None:
+                locked[sku, warehouse] = Level(sku, warehouse, *row)
+        return locked
 
     async def apply_movement(self, movement: Movement, *, at: datetime) -> Level:
         """Write ``movement`` to the ledger and add its deltas to its level.
