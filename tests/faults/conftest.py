@@ -16,7 +16,7 @@ from orderly_dev.stack import Stack
 
 FAULT_SETTINGS: dict[str, dict[str, str]] = {
     "order": {
-        "ORDER_REPLY_TIMEOUT_SECONDS": "10",
+        "ORDER_REPLY_TIMEOUT_SECONDS": "15",
         "ORDER_MAX_RESENDS": "2",
         "ORDER_COMPENSATION_TIMEOUT_SECONDS": "20",
         "ORDER_DEADLINE_POLL_SECONDS": "0.5",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -90,13 +91,24 @@ def test_a_service_killed_mid_load_finishes_every_saga(faults: Stack, victim: st
     final = wait_terminal(faults, [o.order_id for o in load], 300)
 
     report = assert_invariants(faults, since=started, baseline=baseline)
-    assert_sensible_endings(load, final)
+    assert_sensible_endings(faults, load, final)
     assert report.stats["orders_by_status"] == dict(sorted(counts(final).items()))
 
 
-def assert_sensible_endings(load: list[OrderPlaced], final: dict[UUID, str]) -> None:
+def assert_sensible_endings(stack: Stack, load: list[OrderPlaced], final: dict[UUID, str]) -> None:
     """Each order ended as its kind allows. An order the outage kept waiting longer than
-    the saga's patience (reply timeout times re-sends) is compensated: cancelled, not lost."""
+    the saga's patience (reply timeout times re-sends) is compensated: cancelled, not lost.
+
+    Most must still complete: a run where the kill (or a machine too busy to answer
+    within the saga's patience) cancels most orders has not tested the happy path.
+    """
+    good = [
+        o.order_id
+        for o in load
+        if not any(line.sku == "DEMO-SOLDOUT" for line in o.lines)
+        and not o.payment.token.startswith("tok_decline")
+        and o.shipping_address.postal_code != "00000"
+    ]
     for order in load:
         status = final[order.order_id]
         if any(line.sku == "DEMO-SOLDOUT" for line in order.lines):
@@ -108,7 +120,16 @@ def assert_sensible_endings(load: list[OrderPlaced], final: dict[UUID, str]) -> 
             assert status == "cancelled", (order.order_id, status)
         else:
             assert status in ("completed", "cancelled"), (order.order_id, status)
-    assert counts(final).get("completed", 0) > LOAD // 2, counts(final)
+    why_cancelled = Counter(
+        reason
+        for (reason,) in query(
+            stack,
+            "order",
+            "SELECT cancel_reason FROM orders WHERE status = 'cancelled' AND order_id = ANY(:ids)",
+            ids=good,
+        )
+    )
+    assert counts(final).get("completed", 0) > LOAD // 2, (counts(final), why_cancelled)
 
 
 def test_two_replicas_in_one_group_one_killed_lose_nothing_and_do_nothing_twice(
@@ -133,7 +154,7 @@ def test_two_replicas_in_one_group_one_killed_lose_nothing_and_do_nothing_twice(
         faults.restart("payment")
 
     assert handled_by_second > 0
-    assert_sensible_endings(load, final)
+    assert_sensible_endings(faults, load, final)
     assert_invariants(faults, since=started, baseline=baseline)
 
 

@@ -8,7 +8,15 @@ from pathlib import Path
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
-from orderly_inventory.entrypoints import consumers, http, http_erp, http_stock, jobs
+from orderly_inventory.entrypoints import (
+    consumers,
+    http,
+    http_erp,
+    http_stock,
+    http_stocktakes,
+    http_transfers,
+    jobs,
+)
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.service import Service, build_service
 
@@ -45,6 +53,8 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
         pick_poll_seconds=settings.pick_poll_seconds,
     )
     service.http.include_router(http.router(service))
+    service.http.include_router(http_stocktakes.router(service))
+    service.http.include_router(http_transfers.router(service))
     service.http.include_router(http_stock.router(service))
     service.http.include_router(http_erp.router(service))
     return service

@@ -16,26 +16,14 @@ from typing import Any
 from orderly_inventory import ledger
 from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.domain.corrections import (
-    CurrentStock,
-    StockRuleError,
-    adjustment,
-    opening_stock,
-)
+from orderly_inventory.domain.corrections import StockRuleError, adjustment, opening_stock
+from orderly_inventory.domain.errors import ConflictError, NotFoundError
 from orderly_inventory.domain.ledger import Level, Movement
 from orderly_inventory.imports import Numbered, OpeningStockRow, Parsed, ProductRow, Rejection
 from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.inventory import StockAdjusted
 
 log = logging.getLogger(__name__)
-
-
-class NotFoundError(LookupError):
-    """A warehouse, product or stock level that does not exist."""
-
-
-class ConflictError(Exception):
-    """A request that the current state refuses (an id used for something else)."""
 
 
 class ImportRejectedError(Exception):
@@ -124,7 +112,7 @@ async def import_opening_stock(
     repo = InventoryRepository(uow.session)
     catalogue = CatalogueRepository(uow.session)
     rejected = list(parsed.rejected)
-    found = await catalogue.existing_warehouses({n.value.warehouse for n in parsed.rows})
+    found = await repo.warehouse_codes()
     defaults = await catalogue.default_safety_stocks({n.value.sku for n in parsed.rows})
     known: list[Numbered[OpeningStockRow]] = []
     for n in parsed.rows:
@@ -161,16 +149,21 @@ async def import_opening_stock(
         ],
         at=now,
     )
-    locked = await repo.lock_levels([(n.value.sku, n.value.warehouse) for n in known])
+    keys = [(n.value.sku, n.value.warehouse) for n in known]
+    locked = await repo.lock_levels_at_once(keys)
+    moved = await repo.moved_besides_openings(keys)
     decided: list[tuple[Numbered[OpeningStockRow], Level, Movement | None]] = []
     for n in known:
         row = n.value
-        level, only_openings = locked[row.sku, row.warehouse]
-        current = CurrentStock(
-            row.sku, row.warehouse, level.on_hand, level.reserved, only_openings=only_openings
-        )
+        level = locked[row.sku, row.warehouse]
         try:
-            movement = opening_stock(current, row.on_hand, actor=actor, reference=reference)
+            movement = opening_stock(
+                level,
+                row.on_hand,
+                only_openings=(row.sku, row.warehouse) not in moved,
+                actor=actor,
+                reference=reference,
+            )
         except StockRuleError as refused:
             rejected.append(_rejection(n, refused.field, str(row.on_hand), refused.message))
             continue
@@ -189,7 +182,7 @@ async def import_opening_stock(
         for level in await repo.set_safety_stocks(new_safety, at=now)
     }
     # Judged against the new safety stock: one alert at most per level.
-    moved = await ledger.move_each(uow, [m for _, _, m in decided if m is not None], at=now)
+    opened = await ledger.move_each(uow, [m for _, _, m in decided if m is not None], at=now)
     for n, level, movement in decided:
         if movement is None:
             key = (n.value.sku, n.value.warehouse)
@@ -206,12 +199,12 @@ async def import_opening_stock(
         actor,
         parsed.total,
         len(created),
-        len(moved),
+        len(opened),
     )
     return StockImport(
         rows=parsed.total,
         levels_created=len(created),
-        movements=len(moved),
+        movements=len(opened),
         safety_stock_changed=len(changed),
         unchanged=unchanged,
     )
@@ -245,7 +238,7 @@ async def add_warehouse(
 # -- safety stock and adjustments ---------------------------------------------------------
 async def _lock_level(
     uow: UnitOfWork, sku: str, warehouse: str, *, at: datetime, safety_stock: int | None = None
-) -> tuple[Level, bool]:
+) -> Level:
     """Lock the level of ``sku`` at ``warehouse``, creating it empty for a known product.
 
     Raises NotFoundError for an unknown warehouse, or a SKU with neither stock there nor
@@ -253,7 +246,7 @@ async def _lock_level(
     """
     repo = InventoryRepository(uow.session)
     catalogue = CatalogueRepository(uow.session)
-    if await catalogue.warehouse(warehouse) is None:
+    if warehouse not in await repo.warehouse_codes():
         raise NotFoundError(f"no warehouse {warehouse!r}")
     locked = await repo.lock_levels([(sku, warehouse)])
     if not locked:
@@ -301,7 +294,7 @@ async def adjust_stock(
     """
     now = _now()
     repo = InventoryRepository(uow.session)
-    level, only_openings = await _lock_level(uow, sku, warehouse, at=now)
+    level = await _lock_level(uow, sku, warehouse, at=now)
     asked = {
         "sku": sku,
         "warehouse": warehouse,
@@ -313,9 +306,8 @@ async def adjust_stock(
     earlier = await repo.adjustment_of(adjustment_id)
     if earlier is not None:
         return _answer_again(adjustment_id, earlier, asked)
-    current = CurrentStock(sku, warehouse, level.on_hand, level.reserved, only_openings)
     movement = adjustment(
-        current, quantity, reason=reason, actor=actor, reference=reference or adjustment_id
+        level, quantity, reason=reason, actor=actor, reference=reference or adjustment_id
     )
     (after,) = await ledger.move(uow, [movement], at=now)
     movement_id = await repo.last_movement_id(sku, warehouse)

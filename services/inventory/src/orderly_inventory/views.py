@@ -29,6 +29,7 @@ class WarehouseStockRead(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    in_transit: int = Field(description="dispatched by a transfer towards it, not yet received")
 
 
 class StockRead(BaseModel):
@@ -39,6 +40,7 @@ class StockRead(BaseModel):
     on_hand: int
     reserved: int
     available: int
+    in_transit: int
 
 
 class ShipmentRead(BaseModel):
@@ -74,6 +76,7 @@ async def stock_of(session: AsyncSession, sku: str) -> StockRead | None:
             on_hand=r["on_hand"],
             reserved=r["reserved"],
             available=r["on_hand"] - r["reserved"],
+            in_transit=r["in_transit"],
         )
         for r in rows
     ]
@@ -82,6 +85,7 @@ async def stock_of(session: AsyncSession, sku: str) -> StockRead | None:
         on_hand=sum(w.on_hand for w in per),
         reserved=sum(w.reserved for w in per),
         available=sum(w.available for w in per),
+        in_transit=sum(w.in_transit for w in per),
         warehouses=per,
     )
 
@@ -171,11 +175,6 @@ async def list_warehouses(session: AsyncSession) -> list[WarehouseRead]:
     query = select(warehouses).order_by(warehouses.c.priority, warehouses.c.code)
     rows = (await session.execute(query)).mappings()
     return [WarehouseRead.model_validate(dict(r)) for r in rows]
-
-
-async def warehouse_exists(session: AsyncSession, code: str) -> bool:
-    query = select(warehouses.c.code).where(warehouses.c.code == code)
-    return (await session.scalar(query)) is not None
 
 
 async def product_of(session: AsyncSession, sku: str) -> ProductRead | None:

@@ -96,20 +96,38 @@ class Inventory:
     async def kinds(self) -> list[str]:
         return [kind for kind, _ in await self.published()]
 
-    async def keyed(self, *types: str) -> list[tuple[str, str | None, dict[str, Any]]]:
-        """(type, Kafka key, body) of each message of ``types`` in the outbox, oldest first."""
-        c = orm.outbox.c
-        query = select(c.message_type, c.message_key, c.payload).order_by(c.id)
-        async with self.service.database.sessions() as s:
-            rows = await s.execute(query.where(c.message_type.in_(types)))
-            return [(kind, key, json.loads(payload)) for kind, key, payload in rows]
-
-    async def movements(self, sku: str) -> list[tuple[str, str, int, int, str]]:
+    async def movements_of(self, sku: str) -> list[tuple[str, str, int, int, str]]:
         """(kind, warehouse, on hand delta, reserved delta, actor) of each movement of ``sku``."""
         c = orm.stock_movements.c
         query = (
             select(c.kind, c.warehouse, c.on_hand_delta, c.reserved_delta, c.actor)
             .where(c.sku == sku)
+            .order_by(c.id)
+        )
+        async with self.service.database.sessions() as s:
+            return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+
+    async def sent(self, *types: str) -> list[tuple[str, str | None, dict[str, Any]]]:
+        """(type, key, body) of the outbox's messages of ``types``, oldest first."""
+        c = orm.outbox.c
+        query = (
+            select(c.message_type, c.message_key, c.payload)
+            .where(c.message_type.in_(types))
+            .order_by(c.id)
+        )
+        async with self.service.database.sessions() as s:
+            rows = await s.execute(query)
+            return [(kind, key, json.loads(payload)) for kind, key, payload in rows]
+
+    async def movements(self, reference: str) -> list[tuple[str, str, str, int, int, int, str]]:
+        """(sku, warehouse, kind, quantity, on hand and in transit deltas, actor) of the
+        movements that ``reference`` (a transfer, purchase order, return) caused, in order."""
+        c = orm.stock_movements.c
+        query = (
+            select(
+                c.sku, c.warehouse, c.kind, c.quantity, c.on_hand_delta, c.in_transit_delta, c.actor
+            )
+            .where(c.reference == reference)
             .order_by(c.id)
         )
         async with self.service.database.sessions() as s:
@@ -122,6 +140,13 @@ class Inventory:
         async with self.service.database.sessions() as s:
             row = (await s.execute(query)).mappings().first()
             return None if row is None else dict(row)
+
+    async def reasons(self, reference: str) -> list[str]:
+        """The reasons of the movements ``reference`` caused, in order."""
+        c = orm.stock_movements.c
+        query = select(c.reason).where(c.reference == reference).order_by(c.id)
+        async with self.service.database.sessions() as s:
+            return list((await s.execute(query)).scalars())
 
     async def reserve(self, order_id: UUID, *lines: tuple[str, int], ttl: timedelta = TTL) -> None:
         command = ReserveStock(
@@ -209,7 +234,7 @@ async def inventory(service: Service) -> AsyncIterator[Inventory]:
 
 @pytest.fixture
 async def client(inventory: Inventory) -> AsyncIterator[httpx.AsyncClient]:
-    """HTTP to the service's routes (no lifespan: no consumer starts), on its database.
+    """The service's HTTP API in-process (ASGITransport: no lifespan, so nothing consumes).
 
     Through the driver, so that the levels must agree with the ledger after the test.
     """

@@ -6,24 +6,13 @@ no Kafka consumer starts, and the routes use the service's own database pool.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import httpx
-import pytest
-
-from orderly_kit.service import Service
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
     from conftest import Inventory
-
-
-@pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
-        yield c
 
 
 async def test_stock_is_shown_per_warehouse_and_in_total(
@@ -38,12 +27,13 @@ async def test_stock_is_shown_per_warehouse_and_in_total(
     assert response.json() == {
         "sku": "DEMO-0001",
         "warehouses": [
-            {"warehouse": "east", "on_hand": 3, "reserved": 3, "available": 0},
-            {"warehouse": "west", "on_hand": 5, "reserved": 1, "available": 4},
+            {"warehouse": "east", "on_hand": 3, "reserved": 3, "available": 0, "in_transit": 0},
+            {"warehouse": "west", "on_hand": 5, "reserved": 1, "available": 4, "in_transit": 0},
         ],
         "on_hand": 8,
         "reserved": 4,
         "available": 4,
+        "in_transit": 0,
     }
 
 

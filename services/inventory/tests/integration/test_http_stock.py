@@ -147,7 +147,7 @@ async def test_a_safety_stock_that_crosses_alerts_at_once_both_ways(
     assert raised.status_code == 200
     assert (raised.json()["low_stock"], lowered.json()["low_stock"]) == (True, False)
     assert same.json()["safety_stock"] == 12
-    alerts = await inventory.keyed("LowStockDetected", "BackInStock")
+    alerts = await inventory.sent("LowStockDetected", "BackInStock")
     assert [(kind, key, b["available"], b["safety_stock"]) for kind, key, b in alerts] == [
         ("LowStockDetected", "CAP", 8, 10),
         ("BackInStock", "CAP", 8, 5),
@@ -191,11 +191,11 @@ async def test_an_adjustment_moves_on_hand_once_and_a_retry_gets_the_first_answe
         "on_hand": 8,
         "reference": "TICKET-9",
     }
-    assert await inventory.movements("BAG") == [
+    assert await inventory.movements_of("BAG") == [
         ("opening", "east", 5, 0, "test"),
         ("adjustment", "east", 3, 0, "ops-jane"),
     ]
-    assert await inventory.keyed("StockAdjusted") == [
+    assert await inventory.sent("StockAdjusted") == [
         (
             "StockAdjusted",
             "BAG",
@@ -226,7 +226,7 @@ async def test_two_concurrent_requests_with_one_id_adjust_once(
     assert sorted(a.status_code for a in answers) == [200, 200, 200, 201]
     assert len({a.json()["movement_id"] for a in answers}) == 1
     assert await inventory.levels("BAG") == {"east": (7, 0)}
-    assert len(await inventory.keyed("StockAdjusted")) == 1
+    assert len(await inventory.sent("StockAdjusted")) == 1
 
 
 async def test_the_idempotency_key_header_serves_as_the_adjustment_id(
@@ -271,7 +271,7 @@ async def test_an_adjustment_below_the_reserved_units_is_409_naming_the_sku(
         " units reserved for orders: release or ship those orders first, or adjust by less"
     )
     assert await inventory.levels("BAG") == {"east": (5, 4)}
-    assert await inventory.keyed("StockAdjusted") == []
+    assert await inventory.sent("StockAdjusted") == []
     assert zero.status_code == 422
     assert zero.json()["detail"][0]["loc"] == ["body", "quantity"]
     assert unknown.status_code == 404

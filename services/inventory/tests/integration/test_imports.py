@@ -220,7 +220,7 @@ async def test_opening_stock_is_an_opening_movement_once_even_when_imported_twic
         "safety_stock_changed": 0,
         "unchanged": 3,
     }
-    assert await inventory.movements("MUG-001") == [
+    assert await inventory.movements_of("MUG-001") == [
         ("opening", "east", 120, 0, "erp-import"),
         ("opening", "west", 40, 0, "erp-import"),
     ]
@@ -245,7 +245,7 @@ async def test_a_json_stock_file_corrects_an_opening_balance_nothing_else_has_mo
 
     assert response.status_code == 200
     assert response.json()["movements"] == 1
-    assert (await inventory.movements("MUG-001"))[-1] == (
+    assert (await inventory.movements_of("MUG-001"))[-1] == (
         "opening",
         "east",
         -20,
@@ -261,7 +261,7 @@ async def test_a_bad_stock_file_reports_every_rejected_row_and_changes_no_stock(
     await post_csv(client, "/imports/products", PRODUCTS)
     await post_csv(client, "/imports/opening-stock", STOCK)
     await inventory.reserve(uuid4(), ("TEE-002", 2))  # TEE-002 at east has moved since
-    before = await inventory.movements("MUG-001"), await inventory.movements("TEE-002")
+    before = await inventory.movements_of("MUG-001"), await inventory.movements_of("TEE-002")
     text = (
         "sku,warehouse,on_hand,safety_stock\n"
         "MUG-001,east,130,\n"  # fine on its own
@@ -294,7 +294,8 @@ async def test_a_bad_stock_file_reports_every_rejected_row_and_changes_no_stock(
         " stock already, so opening stock can no longer set it to 9: correct it with a"
         " stock-take or an adjustment (POST /stock/TEE-002/east/adjustments)"
     )
-    assert (await inventory.movements("MUG-001"), await inventory.movements("TEE-002")) == before
+    after = await inventory.movements_of("MUG-001"), await inventory.movements_of("TEE-002")
+    assert after == before
     assert await inventory.levels("MUG-001") == {"east": (120, 0), "west": (40, 0)}
     assert await inventory.level("TEE-002", "west") is None
 
@@ -325,14 +326,14 @@ async def test_a_safety_stock_in_the_file_raises_the_low_stock_alert_once(
     assert response.json()["levels_created"] == 1
     alerts = [
         (kind, key, b["warehouse"], b["available"], b["safety_stock"])
-        for kind, key, b in await inventory.keyed("LowStockDetected", "BackInStock")
+        for kind, key, b in await inventory.sent("LowStockDetected", "BackInStock")
     ]
     assert alerts == [
         ("LowStockDetected", "MUG-001", "east", 120, 150),
         ("LowStockDetected", "TEE-002", "west", 0, 4),
     ]
     await post_csv(client, "/imports/opening-stock", raised)  # again: no second alert
-    assert len(await inventory.keyed("LowStockDetected", "BackInStock")) == 2
+    assert len(await inventory.sent("LowStockDetected", "BackInStock")) == 2
 
 
 async def test_the_cli_imports_files_and_prints_every_rejected_row(
@@ -363,4 +364,4 @@ async def test_the_cli_imports_files_and_prints_every_rejected_row(
     assert "REJECTED row 2 (line 3) warehouse ['south']: no warehouse 'south'" in out
     assert "import: 2 of 2 row(s) rejected; nothing was imported" in out
     assert "cannot read" in err
-    assert await inventory.movements("MUG-001") == [("opening", "east", 12, 0, "ops-jane")]
+    assert await inventory.movements_of("MUG-001") == [("opening", "east", 12, 0, "ops-jane")]

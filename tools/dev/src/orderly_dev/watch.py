@@ -75,6 +75,8 @@ class OrderWatcher:
                 for r in records:
                     headers = {k: v.decode() for k, v in (r.headers or ())}
                     body = json.loads(r.value)
+                    if "order_id" not in body:
+                        continue  # a stock event (low stock, a transfer): no order to follow
                     self.events[UUID(body["order_id"])].append(
                         Seen(headers.get("ce_type", "?"), now, body, headers, r.partition, r.offset)
                     )

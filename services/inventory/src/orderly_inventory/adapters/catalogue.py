@@ -41,10 +41,6 @@ class CatalogueRepository:
         )
         return added.first() is not None
 
-    async def existing_warehouses(self, codes: Collection[str]) -> set[str]:
-        query = select(warehouses.c.code).where(warehouses.c.code == _any_of(codes))
-        return set((await self.session.scalars(query)).all())
-
     async def default_safety_stocks(self, skus: Collection[str]) -> dict[str, int]:
         """The default safety stock of each of ``skus`` that is a known product."""
         c = products.c

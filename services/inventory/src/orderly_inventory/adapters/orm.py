@@ -205,6 +205,156 @@ pickings = Table(
     Index("ix_pickings_due", "due_at", postgresql_where=Column("status") == "picking"),
 )
 
+#: A count of a warehouse's shelves (cycle count): open, then approved or cancelled.
+stock_takes = Table(
+    "stock_takes",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    Column("status", String(20), nullable=False),
+    #: 'all': every SKU of the warehouse (and any found there); 'listed': the lines only.
+    Column("scope", String(20), nullable=False),
+    Column("note", String(2000), nullable=True),
+    Column("opened_by", String(200), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("approved_by", String(200), nullable=True),
+    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_by", String(200), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Column("cancel_reason", String(2000), nullable=True),
+    CheckConstraint("status IN ('open', 'approved', 'cancelled')", name="status_known"),
+    CheckConstraint("scope IN ('all', 'listed')", name="scope_known"),
+    CheckConstraint(
+        "(status = 'approved') = (approved_by IS NOT NULL AND approved_at IS NOT NULL)",
+        name="approved_with_who_and_when",
+    ),
+    CheckConstraint(
+        "(status = 'cancelled') = (cancelled_by IS NOT NULL AND cancelled_at IS NOT NULL)",
+        name="cancelled_with_who_and_when",
+    ),
+    # The list, newest first (keyset pagination on (opened_at, id)).
+    Index("ix_stock_takes_opened", "opened_at", "id"),
+    # Opening one looks for the open stock-takes of its warehouse.
+    Index("ix_stock_takes_open", "warehouse", postgresql_where=Column("status") == "open"),
+)
+
+#: One SKU of a stock-take, with the on hand the system had when the stock-take opened.
+stock_take_lines = Table(
+    "stock_take_lines",
+    metadata,
+    Column("stock_take_id", UUID(as_uuid=True), ForeignKey("stock_takes.id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("on_hand_at_open", Integer, nullable=False),
+    #: Units approval added to on hand (negative: removed); null until approved or if uncounted.
+    Column("adjustment", Integer, nullable=True),
+    PrimaryKeyConstraint("stock_take_id", "sku", name="pk_stock_take_lines"),
+    CheckConstraint("on_hand_at_open >= 0", name="on_hand_at_open_not_negative"),
+)
+
+#: Every count of a line, recounts included: the line's counted quantity is its latest.
+stock_take_counts = Table(
+    "stock_take_counts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    #: Chosen by the client (or for it), so that a retried request records one count.
+    Column("count_id", UUID(as_uuid=True), nullable=False),
+    Column("stock_take_id", UUID(as_uuid=True), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("counted_by", String(200), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    #: On hand in the ledger when the count was recorded: the count's variance is against it,
+    #: so that stock moved while the warehouse counts is not taken for a variance.
+    Column("system_on_hand", Integer, nullable=False),
+    Column("counted_at", DateTime(timezone=True), nullable=False),
+    ForeignKeyConstraint(
+        ["stock_take_id", "sku"],
+        ["stock_take_lines.stock_take_id", "stock_take_lines.sku"],
+        name="fk_stock_take_counts_stock_take_lines",
+    ),
+    UniqueConstraint("count_id", name="uq_stock_take_counts_count_id"),
+    CheckConstraint("quantity >= 0", name="quantity_not_negative"),
+    CheckConstraint("system_on_hand >= 0", name="system_on_hand_not_negative"),
+    Index("ix_stock_take_counts_line", "stock_take_id", "sku", "id"),
+)
+
+#: A transfer of stock between two warehouses: draft → dispatched → received, or cancelled.
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("transfer_id", UUID(as_uuid=True), primary_key=True),
+    Column("from_warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    Column("to_warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("dispatched_by", String(200), nullable=True),
+    Column("dispatched_at", DateTime(timezone=True), nullable=True),
+    Column("received_by", String(200), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_by", String(200), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    CheckConstraint(
+        "status IN ('draft', 'dispatched', 'received', 'cancelled')", name="status_known"
+    ),
+    CheckConstraint("from_warehouse <> to_warehouse", name="warehouses_differ"),
+    # The listing's order (newest first) and its cursor.
+    Index("ix_transfers_created_at", "created_at", "transfer_id"),
+)
+
+#: One SKU of a transfer; ``received`` and ``damaged`` are counted when it arrives.
+transfer_lines = Table(
+    "transfer_lines",
+    metadata,
+    Column("transfer_id", UUID(as_uuid=True), ForeignKey("transfers.transfer_id"), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("received", Integer, nullable=True),
+    Column("damaged", Integer, nullable=True),
+    PrimaryKeyConstraint("transfer_id", "sku", name="pk_transfer_lines"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("received IS NULL OR received >= 0", name="received_not_negative"),
+    CheckConstraint("damaged IS NULL OR damaged >= 0", name="damaged_not_negative"),
+    CheckConstraint("(received IS NULL) = (damaged IS NULL)", name="counted_together"),
+    # The rest of the quantity was lost in transit (and written off).
+    CheckConstraint(
+        "received IS NULL OR received + damaged <= quantity", name="counts_within_quantity"
+    ),
+)
+
+#: Goods received against a purchase order, once per delivery note: a retried POST
+#: finds its row (the unique key) and receives nothing twice.
+goods_receipts = Table(
+    "goods_receipts",
+    metadata,
+    Column("goods_receipt_id", UUID(as_uuid=True), primary_key=True),
+    Column("purchase_order", String(64), nullable=False),
+    #: The delivery note or the ERP's receipt number, chosen by the client.
+    Column("receipt_id", String(100), nullable=False),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    #: [{"sku": ..., "quantity": ...}] in SKU order; the movements are the ledger's record.
+    Column("lines", JSONB, nullable=False),
+    #: SKUs this receipt added to the products table (named after the SKU).
+    Column("new_products", JSONB, nullable=False, server_default="[]"),
+    Column("received_by", String(200), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("purchase_order", "receipt_id", name="uq_goods_receipts_purchase_order"),
+)
+
+#: A customer return restocked (or written off), once per return: a redelivered or
+#: re-sent RestockReturn finds its row and is answered again without moving stock.
+return_restocks = Table(
+    "return_restocks",
+    metadata,
+    Column("return_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=False),
+    #: [{"sku": ..., "quantity": ..., "condition": "resellable" | "damaged"}]
+    Column("lines", JSONB, nullable=False),
+    Column("restocked_by", String(200), nullable=False),
+    Column("restocked_at", DateTime(timezone=True), nullable=False),
+)
+
 #: A manual correction of on-hand stock, by the id its client chose (the body's
 #: adjustment_id or an Idempotency-Key header): a retried request finds its row and
 #: gets the first answer back instead of adjusting twice.

@@ -7,6 +7,9 @@ order's lock are the exceptions, and so only ever *try* an order's lock and neve
 wait for one (see ``try_lock_order``): the expiry job claims reservation rows
 (and cancels a picking only once it holds the order's lock); the picking job
 claims one picking row, and when the order's lock is taken it lets go at once.
+Stock-takes lock their own rows before any stock row (see ``adapters.stocktakes``).
+Transfers, goods receipts and return restocks lock their own row first (a
+transfer, a receipt's or return's key), then stock rows in the same order.
 """
 
 from __future__ import annotations
@@ -82,6 +85,10 @@ class InventoryRepository:
         )
         return bool(result.scalar_one())
 
+    async def warehouse_codes(self) -> set[str]:
+        """The codes of every warehouse."""
+        return set((await self.session.execute(select(warehouses.c.code))).scalars())
+
     # -- stock ------------------------------------------------------------------
     async def lock_stock(self, skus: Iterable[str]) -> dict[str, list[Available]]:
         """Lock the stock rows of ``skus`` (in (sku, warehouse) order) and say what each can give.
@@ -108,6 +115,35 @@ class InventoryRepository:
                 Available(r.warehouse, r.priority, r.on_hand - r.reserved)
             )
         return stock
+
+    async def lock_levels(
+        self, keys: Iterable[tuple[str, str]], *, create: Collection[tuple[str, str]] = ()
+    ) -> dict[tuple[str, str], Level]:
+        """Lock the stock rows of ``keys`` ((sku, warehouse) pairs), one by one in that order.
+
+        The rows in ``create`` are created first if missing (a destination that never
+        held the SKU), each in its turn, so even a new row is first touched in order.
+        A key without a row is absent from the result.
+        """
+        c = stock_levels.c
+        locked = {}
+        for sku, warehouse in sorted(set(keys)):
+            if (sku, warehouse) in create:
+                await self.session.execute(
+                    pg_insert(stock_levels)
+                    .values(sku=sku, warehouse=warehouse)
+                    .on_conflict_do_nothing()
+                )
+            row = (
+                await self.session.execute(
+                    select(c.on_hand, c.reserved, c.in_transit, c.safety_stock, c.low_stock)
+                    .where(c.sku == sku, c.warehouse == warehouse)
+                    .with_for_update()
+                )
+            ).first()
+            if row is not None:
+                locked[sku, warehouse] = Level(sku, warehouse, *row)
+        return locked
 
     async def apply_movement(self, movement: Movement, *, at: datetime) -> Level:
         """Write ``movement`` to the ledger and add its deltas to its level.
@@ -317,12 +353,12 @@ class InventoryRepository:
         )
         return {(r.sku, r.warehouse) for r in created}
 
-    async def lock_levels(
+    async def lock_levels_at_once(
         self, keys: Collection[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[Level, bool]]:
-        """Lock the levels of ``keys`` that exist, in (sku, warehouse) order.
+    ) -> dict[tuple[str, str], Level]:
+        """``lock_levels`` in one statement, for many levels (an import).
 
-        Each comes with whether opening stock is all that has moved it so far.
+        The rows are locked as the sorted result is read, in (sku, warehouse) order.
         """
         if not keys:
             return {}
@@ -330,31 +366,32 @@ class InventoryRepository:
         rows = await self.session.execute(
             text(
                 "SELECT s.sku, s.warehouse, s.on_hand, s.reserved, s.in_transit, s.safety_stock,"
-                " s.low_stock, NOT EXISTS (SELECT 1 FROM stock_movements m"
-                "   WHERE m.sku = s.sku AND m.warehouse = s.warehouse AND m.kind <> 'opening'"
-                " ) AS only_openings"
-                " FROM stock_levels s JOIN unnest("
+                " s.low_stock FROM stock_levels s JOIN unnest("
                 "   CAST(:skus AS text[]), CAST(:warehouses AS text[])"
                 " ) AS k(sku, warehouse) ON k.sku = s.sku AND k.warehouse = s.warehouse"
                 " ORDER BY s.sku, s.warehouse FOR UPDATE OF s"
             ),
             {"skus": [sku for sku, _ in ordered], "warehouses": [w for _, w in ordered]},
         )
-        return {
-            (r.sku, r.warehouse): (
-                Level(
-                    r.sku,
-                    r.warehouse,
-                    r.on_hand,
-                    r.reserved,
-                    r.in_transit,
-                    r.safety_stock,
-                    r.low_stock,
-                ),
-                bool(r.only_openings),
-            )
-            for r in rows
-        }
+        return {(r.sku, r.warehouse): Level(*r) for r in rows}
+
+    async def moved_besides_openings(
+        self, keys: Collection[tuple[str, str]]
+    ) -> set[tuple[str, str]]:
+        """The levels of ``keys`` that a movement other than opening stock has moved."""
+        if not keys:
+            return set()
+        ordered = sorted(set(keys))
+        rows = await self.session.execute(
+            text(
+                "SELECT k.sku, k.warehouse FROM unnest("
+                "   CAST(:skus AS text[]), CAST(:warehouses AS text[])"
+                " ) AS k(sku, warehouse) WHERE EXISTS (SELECT 1 FROM stock_movements m"
+                "   WHERE m.sku = k.sku AND m.warehouse = k.warehouse AND m.kind <> 'opening')"
+            ),
+            {"skus": [sku for sku, _ in ordered], "warehouses": [w for _, w in ordered]},
+        )
+        return {(r.sku, r.warehouse) for r in rows}
 
     async def last_movement_id(self, sku: str, warehouse: str) -> int:
         """The id of the level's latest movement.

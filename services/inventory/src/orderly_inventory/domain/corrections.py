@@ -2,49 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from orderly_inventory.domain.ledger import Movement, MovementKind
+from orderly_inventory.domain.errors import ConflictError
+from orderly_inventory.domain.ledger import Level, Movement, MovementKind
 
 #: The reason recorded with opening stock the ERP import sets.
 OPENING_REASON = "opening stock from the ERP import"
 
 
-@dataclass(frozen=True)
-class CurrentStock:
-    """What a level holds now, and whether anything but opening stock has moved it."""
-
-    sku: str
-    warehouse: str
-    on_hand: int
-    reserved: int
-    only_openings: bool  # no movement of the level yet other than opening stock
-
-
-class StockRuleError(ValueError):
-    """A change that the stock rules refuse; ``field`` names the input at fault."""
+class StockRuleError(ConflictError):
+    """A change the stock as it is refuses; ``field`` names the input at fault."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
-        self.message = message
 
 
 def opening_stock(
-    current: CurrentStock, on_hand: int, *, actor: str, reference: str | None
+    current: Level, on_hand: int, *, only_openings: bool, actor: str, reference: str | None
 ) -> Movement | None:
     """The opening movement that brings ``current`` to ``on_hand``; None if it is there already.
 
     Opening stock sets where the ledger starts: once a level has any other movement
-    (a reservation, a shipment, a receipt…) its on hand is the ledger's, and only a
-    stock-take or an adjustment may correct it. A figure equal to the current on hand
-    changes nothing, so that the same file can be imported again.
+    (``only_openings`` is False: a reservation, a shipment, a receipt…) its on hand is
+    the ledger's, and only a stock-take or an adjustment may correct it. A figure
+    equal to the current on hand changes nothing, so that the same file can be
+    imported again.
     """
     change = on_hand - current.on_hand
     if change == 0:
         return None
     where = f"sku {current.sku!r} at warehouse {current.warehouse!r}"
-    if not current.only_openings:
+    if not only_openings:
         raise StockRuleError(
             "on_hand",
             f"{where} has {current.on_hand} on hand and movements other than opening stock"
@@ -70,7 +58,7 @@ def opening_stock(
 
 
 def adjustment(
-    current: CurrentStock, quantity: int, *, reason: str, actor: str, reference: str | None
+    current: Level, quantity: int, *, reason: str, actor: str, reference: str | None
 ) -> Movement:
     """The movement of a manual correction of ``quantity`` (signed) units of on-hand stock.
 

@@ -6,9 +6,11 @@ from datetime import timedelta
 
 from faststream import Context
 
-from orderly_inventory import handlers
+from orderly_inventory import handlers, stock_handlers
 from orderly_inventory.adapters.carrier import Carrier
-from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
+from orderly_inventory.domain.errors import InvalidInputError
+from orderly_inventory.domain.ledger import SAGA_ACTOR
+from orderly_kit.messaging import UOW_CONTEXT_KEY, PoisonMessageError, UnitOfWork
 from orderly_kit.service import Service, of_type
 from orderly_schemas import topics
 from orderly_schemas.inventory import (
@@ -17,14 +19,18 @@ from orderly_schemas.inventory import (
     OrderShipped,
     ReleaseStock,
     ReserveStock,
+    RestockReturn,
+    ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
     ShipOrder,
     StockAdjusted,
+    StockReceived,
     StockReleased,
     StockReservationExpired,
     StockReservationFailed,
     StockReserved,
+    StockTransferred,
 )
 
 UOW = Context(UOW_CONTEXT_KEY)
@@ -55,6 +61,13 @@ def register(
             uow, command, carrier=carrier, delivery_delay=delivery_delay, pick_delay=pick_delay
         )
 
+    @commands(filter=of_type(RestockReturn))
+    async def on_restock_return(command: RestockReturn, uow: UnitOfWork = UOW) -> None:
+        try:
+            await stock_handlers.restock_return(uow, command, actor=SAGA_ACTOR)
+        except InvalidInputError as e:  # an unknown warehouse: no retry can cure it
+            raise PoisonMessageError(str(e)) from e
+
     service.publishes(
         StockReserved,
         StockReservationFailed,
@@ -63,6 +76,9 @@ def register(
         OrderShipped,
         ShipmentFailed,
         ShipmentDelivered,
+        ReturnRestocked,
+        StockTransferred,
+        StockReceived,
         LowStockDetected,
         BackInStock,
         StockAdjusted,

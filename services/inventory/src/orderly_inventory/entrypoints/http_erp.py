@@ -15,6 +15,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderly_inventory import exports, imports, stock_admin, views
+from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.entrypoints.http_stock import SkuFilter, WarehouseFilter, invalid
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.service import Service
@@ -162,7 +163,7 @@ def router(service: Service) -> APIRouter:
             raise invalid("query", exc.field, str(exc), until.isoformat()) from None
         if warehouse is not None:
             async with database.sessions() as session:
-                if not await views.warehouse_exists(session, warehouse):
+                if warehouse not in await InventoryRepository(session).warehouse_codes():
                     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {warehouse!r}")
         where = views.MovementFilter(sku=sku, warehouse=warehouse, since=since, until=until)
         name = f"movements_{_stamp(since)}_{_stamp(until)}.{fmt.value}"

@@ -16,7 +16,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
 from orderly_inventory import pagination, stock_admin, views
-from orderly_inventory.domain.corrections import StockRuleError
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.domain.errors import ConflictError, NotFoundError
 from orderly_inventory.domain.ledger import MovementKind
 from orderly_inventory.imports import MAX_UNITS, WarehouseCode
 from orderly_inventory.pagination import Page
@@ -124,7 +125,7 @@ def router(service: Service) -> APIRouter:
         if code is None:
             return
         async with database.sessions() as session:
-            if not await views.warehouse_exists(session, code):
+            if code not in await InventoryRepository(session).warehouse_codes():
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {code!r}")
 
     @r.get("/warehouses", response_model=list[views.WarehouseRead])
@@ -145,7 +146,7 @@ def router(service: Service) -> APIRouter:
                     region=body.region,
                     priority=body.priority,
                 )
-        except stock_admin.ConflictError as exc:
+        except ConflictError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         if not added:
             response.status_code = status.HTTP_200_OK
@@ -208,7 +209,7 @@ def router(service: Service) -> APIRouter:
                 level = await stock_admin.set_safety_stock(
                     uow, sku=sku, warehouse=warehouse, units=body.safety_stock, actor=body.actor
                 )
-        except stock_admin.NotFoundError as exc:
+        except NotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
         return views.LevelRead(
             sku=sku,
@@ -265,9 +266,9 @@ def router(service: Service) -> APIRouter:
                     reference=body.reference,
                     actor=body.actor,
                 )
-        except stock_admin.NotFoundError as exc:
+        except NotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-        except (stock_admin.ConflictError, StockRuleError) as exc:
+        except ConflictError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         if done.replayed:
             response.status_code = status.HTTP_200_OK

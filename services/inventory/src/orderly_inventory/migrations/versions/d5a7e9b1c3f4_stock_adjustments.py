@@ -1,7 +1,7 @@
 """stock adjustments: manual corrections of on-hand stock, one row per client-chosen id
 
 Revision ID: d5a7e9b1c3f4
-Revises: c4f1d2e3a5b6
+Revises: 768c0bef8e61
 Create Date: 2026-12-01 10:00:00
 
 Written by hand. POST /stock/{sku}/{warehouse}/adjustments is idempotent by an
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "d5a7e9b1c3f4"
-down_revision: str | None = "c4f1d2e3a5b6"
+down_revision: str | None = "768c0bef8e61"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

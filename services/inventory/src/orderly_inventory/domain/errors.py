@@ -1,0 +1,36 @@
+"""Why the inventory refuses a request: invalid input, an unknown thing, a state conflict (no I/O).
+
+Entry points translate them: HTTP into 422 (naming the field), 404 and 409; a
+Kafka consumer into a dead letter that carries the message.
+"""
+
+from __future__ import annotations
+
+Loc = tuple[str | int, ...]
+
+
+class InventoryError(Exception):
+    """A request the inventory cannot carry out; the message says why and what to do."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidInputError(InventoryError, ValueError):
+    """A field of the request breaks a rule; ``loc`` is its path in the request body."""
+
+    def __init__(self, loc: Loc, message: str) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+    def __str__(self) -> str:
+        return f"{'.'.join(str(part) for part in self.loc)}: {self.message}"
+
+
+class NotFoundError(InventoryError, LookupError):
+    """The request names something that does not exist."""
+
+
+class ConflictError(InventoryError):
+    """The request cannot be carried out in the current state of what it names."""

@@ -1,0 +1,368 @@
+"""Use cases that bring stock in or move it between warehouses: transfers, receipts, returns.
+
+Each runs inside the caller's unit of work (one transaction with the outbox) and
+first takes the lock of its own record (a transfer's row; a goods receipt's or a
+return's key, by inserting it), so a retried request waits for the first and
+then finds it done: every step is safe to repeat. Stock changes only through
+``ledger.move``; stock rows are locked in (sku, warehouse) order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from orderly_inventory import ledger
+from orderly_inventory.adapters.receipts import ReceiptRepository
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.transfers import TransferRepository
+from orderly_inventory.domain.errors import ConflictError, NotFoundError
+from orderly_inventory.domain.ledger import Level
+from orderly_inventory.domain.receipts import (
+    Condition,
+    GoodsReceipt,
+    ReturnConflictError,
+    ReturnedLine,
+    ReturnRestock,
+    check_warehouse,
+    receipt_lines,
+)
+from orderly_inventory.domain.transfers import (
+    InsufficientStockError,
+    Step,
+    Transfer,
+    TransferStatus,
+    check_same_counts,
+    counted_lines,
+    dispatch_movements,
+    draft_lines,
+    must_take,
+    receive_movements,
+    shortages,
+)
+from orderly_kit.messaging import UnitOfWork
+from orderly_schemas.inventory import (
+    RestockReturn,
+    ReturnLine,
+    ReturnRestocked,
+    StockReceived,
+    StockTransferred,
+    TransferLine,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- transfers ----------------------------------------------------------------------
+async def create_transfer(
+    uow: UnitOfWork,
+    *,
+    transfer_id: UUID,
+    from_warehouse: str,
+    to_warehouse: str,
+    lines: Sequence[tuple[str, int]],
+    created_by: str,
+) -> tuple[Transfer, bool]:
+    """A draft transfer, and whether it is new: a retry with the same id returns the first."""
+    known = await InventoryRepository(uow.session).warehouse_codes()
+    now = _now()
+    draft = Transfer(
+        transfer_id=transfer_id,
+        from_warehouse=from_warehouse,
+        to_warehouse=to_warehouse,
+        status=TransferStatus.DRAFT,
+        lines=draft_lines(
+            from_warehouse=from_warehouse, to_warehouse=to_warehouse, lines=lines, warehouses=known
+        ),
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
+    )
+    transfers = TransferRepository(uow.session)
+    if await transfers.add(draft):
+        return draft, True
+    existing = await transfers.get(transfer_id)
+    assert existing is not None  # ids are never deleted
+    if not existing.same_draft(draft):
+        raise ConflictError(
+            f"transfer {transfer_id} exists already ({existing.status}) with other warehouses"
+            " or lines; give a new transfer_id for another transfer"
+        )
+    return existing, False
+
+
+async def _locked(transfers: TransferRepository, transfer_id: UUID) -> Transfer:
+    transfer = await transfers.get(transfer_id, lock=True)
+    if transfer is None:
+        raise NotFoundError(f"no transfer {transfer_id}")
+    return transfer
+
+
+async def edit_transfer(
+    uow: UnitOfWork,
+    *,
+    transfer_id: UUID,
+    from_warehouse: str | None = None,
+    to_warehouse: str | None = None,
+    lines: Sequence[tuple[str, int]] | None = None,
+) -> Transfer:
+    """Change a draft's warehouses or lines (the lines given replace them all)."""
+    transfers = TransferRepository(uow.session)
+    transfer = await _locked(transfers, transfer_id)
+    must_take(transfer, Step.EDIT)
+    source = from_warehouse or transfer.from_warehouse
+    destination = to_warehouse or transfer.to_warehouse
+    edited = replace(
+        transfer,
+        from_warehouse=source,
+        to_warehouse=destination,
+        lines=draft_lines(
+            from_warehouse=source,
+            to_warehouse=destination,
+            lines=[(ln.sku, ln.quantity) for ln in transfer.lines] if lines is None else lines,
+            warehouses=await InventoryRepository(uow.session).warehouse_codes(),
+        ),
+        updated_at=_now(),
+    )
+    await transfers.replace_draft(edited)
+    return edited
+
+
+async def cancel_transfer(uow: UnitOfWork, *, transfer_id: UUID, cancelled_by: str) -> Transfer:
+    """Abandon a draft; cancelling it again returns it unchanged."""
+    transfers = TransferRepository(uow.session)
+    transfer = await _locked(transfers, transfer_id)
+    if not must_take(transfer, Step.CANCEL):
+        return transfer
+    now = _now()
+    cancelled = replace(
+        transfer,
+        status=TransferStatus.CANCELLED,
+        cancelled_by=cancelled_by,
+        cancelled_at=now,
+        updated_at=now,
+    )
+    await transfers.save_step(cancelled)
+    return cancelled
+
+
+async def dispatch_transfer(uow: UnitOfWork, *, transfer_id: UUID, dispatched_by: str) -> Transfer:
+    """Take the lines off the source's shelf and put them in transit to the destination.
+
+    All lines or none: if the source cannot give one from its available stock (on
+    hand less reserved), InsufficientStockError names every short SKU. Dispatching
+    again returns the transfer unchanged and publishes nothing.
+    """
+    transfers = TransferRepository(uow.session)
+    transfer = await _locked(transfers, transfer_id)
+    if not must_take(transfer, Step.DISPATCH):
+        log.info("transfer %s already %s; dispatch is a no-op", transfer_id, transfer.status)
+        return transfer
+    source, destination = transfer.from_warehouse, transfer.to_warehouse
+    arriving = {(ln.sku, destination) for ln in transfer.lines}
+    levels = await InventoryRepository(uow.session).lock_levels(
+        [*((ln.sku, source) for ln in transfer.lines), *arriving], create=arriving
+    )
+    short = shortages(transfer, {sku: lvl for (sku, w), lvl in levels.items() if w == source})
+    if short:
+        raise InsufficientStockError(transfer_id, short)
+    now = _now()
+    await ledger.move(uow, dispatch_movements(transfer, actor=dispatched_by), at=now)
+    dispatched = replace(
+        transfer,
+        status=TransferStatus.DISPATCHED,
+        dispatched_by=dispatched_by,
+        dispatched_at=now,
+        updated_at=now,
+    )
+    await transfers.save_step(dispatched)
+    await uow.publish(_transferred(dispatched, at=now), key=dispatched.reference)
+    return dispatched
+
+
+async def receive_transfer(
+    uow: UnitOfWork,
+    *,
+    transfer_id: UUID,
+    received_by: str,
+    counts: Sequence[tuple[str, int, int]],
+) -> Transfer:
+    """Take a dispatched transfer out of transit with the ``(sku, received, damaged)`` counted.
+
+    Received units go onto the destination's shelf; damaged ones and the shortfall
+    (lost in transit) are written off. Receiving again with the same counts returns
+    the transfer unchanged; other counts are a conflict.
+    """
+    transfers = TransferRepository(uow.session)
+    transfer = await _locked(transfers, transfer_id)
+    if not must_take(transfer, Step.RECEIVE):
+        check_same_counts(transfer, counted_lines(transfer, counts))
+        log.info("transfer %s already received; receipt is a no-op", transfer_id)
+        return transfer
+    now = _now()
+    received = replace(
+        transfer,
+        lines=counted_lines(transfer, counts),
+        status=TransferStatus.RECEIVED,
+        received_by=received_by,
+        received_at=now,
+        updated_at=now,
+    )
+    levels = await ledger.move(uow, receive_movements(received, actor=received_by), at=now)
+    await transfers.save_step(received)
+    await uow.publish(_transferred(received, at=now), key=received.reference)
+    after = _last_level_by_sku(levels)
+    for line in received.lines:
+        if line.received:
+            await uow.publish(
+                StockReceived(
+                    sku=line.sku,
+                    warehouse=received.to_warehouse,
+                    occurred_at=now,
+                    quantity=line.received,
+                    on_hand=after[line.sku].on_hand,
+                    reference=received.reference,
+                    actor=received_by,
+                ),
+                key=line.sku,
+            )
+    return received
+
+
+def _last_level_by_sku(levels: Sequence[Level]) -> dict[str, Level]:
+    return {level.sku: level for level in levels}
+
+
+def _transferred(transfer: Transfer, *, at: datetime) -> StockTransferred:
+    return StockTransferred(
+        transfer_id=transfer.transfer_id,
+        status="received" if transfer.status is TransferStatus.RECEIVED else "dispatched",
+        from_warehouse=transfer.from_warehouse,
+        to_warehouse=transfer.to_warehouse,
+        lines=[
+            TransferLine(sku=ln.sku, quantity=ln.quantity, received=ln.received, damaged=ln.damaged)
+            for ln in transfer.lines
+        ],
+        occurred_at=at,
+    )
+
+
+# -- goods receipts -----------------------------------------------------------------
+async def receive_goods(
+    uow: UnitOfWork,
+    *,
+    purchase_order: str,
+    receipt_id: str,
+    warehouse: str,
+    lines: Sequence[tuple[str, int]],
+    received_by: str,
+) -> tuple[GoodsReceipt, bool]:
+    """Put goods delivered against a purchase order on the shelf, once per receipt id.
+
+    Returns the receipt and whether it is new: the same purchase order and receipt id
+    again returns the first receipt and moves nothing (other goods under it are a
+    conflict). A SKU the products table does not know is accepted and added to it,
+    named after the SKU (the goods are on the dock; the ERP's product import names it
+    later); the receipt lists such SKUs as ``new_products``.
+    """
+    check_warehouse(warehouse, await InventoryRepository(uow.session).warehouse_codes())
+    now = _now()
+    receipt = GoodsReceipt(
+        goods_receipt_id=uuid4(),
+        purchase_order=purchase_order,
+        receipt_id=receipt_id,
+        warehouse=warehouse,
+        lines=receipt_lines(lines),
+        received_by=received_by,
+        received_at=now,
+    )
+    receipts = ReceiptRepository(uow.session)
+    if not await receipts.add_receipt(receipt):
+        first = await receipts.receipt(key=(purchase_order, receipt_id))
+        assert first is not None  # receipts are never deleted
+        first.check_same(receipt)
+        log.info("receipt %s of %s already recorded; no-op", receipt_id, purchase_order)
+        return first, False
+    new_products = await receipts.add_missing_products((ln.sku for ln in receipt.lines), at=now)
+    if new_products:
+        log.warning("receipt %s added unknown SKUs %s to the products", receipt_id, new_products)
+        await receipts.set_new_products(receipt.goods_receipt_id, new_products)
+        receipt = replace(receipt, new_products=tuple(new_products))
+    levels = await ledger.move(uow, receipt.movements(), at=now)
+    for line, level in zip(receipt.lines, levels, strict=True):
+        await uow.publish(
+            StockReceived(
+                sku=line.sku,
+                warehouse=warehouse,
+                occurred_at=now,
+                quantity=line.quantity,
+                on_hand=level.on_hand,
+                reference=purchase_order,
+                actor=received_by,
+            ),
+            key=line.sku,
+        )
+    return receipt, True
+
+
+# -- returns ------------------------------------------------------------------------
+async def restock_return(
+    uow: UnitOfWork,
+    command: RestockReturn,
+    *,
+    actor: str,
+    refuse_other_goods: bool = False,
+) -> tuple[ReturnRestock, bool]:
+    """Put a return's resellable units on the shelf and write off the damaged ones, once.
+
+    ReturnRestocked is published every time, so a re-sent command gets its answer
+    again; stock moves only the first time (returned with True). A later command for
+    the same return with other goods is answered with what was done, or refused
+    (ReturnConflictError) with ``refuse_other_goods`` (a person at the dock, who can
+    be told).
+    """
+    check_warehouse(command.warehouse, await InventoryRepository(uow.session).warehouse_codes())
+    asked = ReturnRestock(
+        return_id=command.return_id,
+        order_id=command.order_id,
+        warehouse=command.warehouse,
+        lines=tuple(
+            ReturnedLine(ln.sku, ln.quantity, Condition(ln.condition)) for ln in command.lines
+        ),
+        restocked_by=actor,
+        restocked_at=_now(),
+    )
+    receipts = ReceiptRepository(uow.session)
+    first = await receipts.add_restock(asked)
+    if first:
+        await ledger.move(uow, asked.movements(), at=asked.restocked_at)
+        done = asked
+    else:
+        found = await receipts.restock(command.return_id)
+        assert found is not None  # restocks are never deleted
+        done = found
+        if not done.same_goods(asked):
+            if refuse_other_goods:
+                raise ReturnConflictError(done)
+            log.warning("return %s restocked before with other goods; kept", command.return_id)
+        log.info("return %s already restocked; answered again", command.return_id)
+    await uow.publish(
+        ReturnRestocked(
+            order_id=done.order_id,
+            occurred_at=done.restocked_at,
+            return_id=done.return_id,
+            warehouse=done.warehouse,
+            lines=[
+                ReturnLine(sku=ln.sku, quantity=ln.quantity, condition=ln.condition.value)
+                for ln in done.lines
+            ],
+        )
+    )
+    return done, first

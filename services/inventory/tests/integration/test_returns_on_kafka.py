@@ -1,0 +1,205 @@
+"""RestockReturn through the real consumer: the service started in-process on a private Tansu.
+
+What the return saga will do: send RestockReturn on inventory.commands.v1 and wait
+for ReturnRestocked on inventory.events.v1. Kafka may deliver the command again
+(same message id) and the saga may re-send it (a new message, same return id):
+either way stock moves once, and a re-send is answered again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import pytest
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import insert, select
+
+from orderly_dev.servers import Kafka, start_tansu
+from orderly_dev.watch import OrderWatcher
+from orderly_inventory import ledger
+from orderly_inventory.adapters import orm
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.bootstrap import build
+from orderly_inventory.domain.ledger import Movement, MovementKind
+from orderly_inventory.settings import InventorySettings
+from orderly_kit.service import Service
+from orderly_schemas import topics
+from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.inventory import RestockReturn, ReturnLine
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
+    broker = start_tansu(Path(tmp_path_factory.mktemp("tansu")))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
+async def running(fresh_database: str, kafka: Kafka) -> AsyncIterator[Service]:
+    """The service started, west holding 4 mugs; after the test, levels agree with the ledger."""
+    service = build(
+        InventorySettings(
+            database_url=fresh_database,
+            kafka_bootstrap_servers=kafka.bootstrap,
+            migrate_on_start=True,
+            create_topics=True,
+            topic_partitions=2,
+            outbox_poll_interval_ms=50,
+            log_json=False,
+        )
+    )
+    await service.start()
+    try:
+        async with service.database.transaction() as s:
+            await s.execute(insert(orm.warehouses).values(code="west", name="West", priority=1))
+        async with service.messaging.unit_of_work() as uow:
+            opening = Movement(
+                sku="MUG",
+                warehouse="west",
+                kind=MovementKind.OPENING,
+                quantity=4,
+                on_hand=4,
+                reason="opening stock",
+                actor="test",
+            )
+            await ledger.move(uow, [opening], at=datetime.now(UTC))
+        yield service
+        async with service.database.sessions() as s:
+            assert await InventoryRepository(s).discrepancies() == []
+    finally:
+        await service.stop()
+
+
+async def send(producer: AIOKafkaProducer, command: RestockReturn, envelope: Envelope) -> None:
+    await producer.send_and_wait(
+        command.topic,
+        command.model_dump_json().encode(),
+        key=str(command.order_id).encode(),
+        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+    )
+
+
+def envelope_of(command: RestockReturn) -> Envelope:
+    """A new message from the saga (a new ce_id) carrying ``command``."""
+    return Envelope(
+        type=command.message_type(),
+        source="/test/return-saga",
+        subject=str(command.order_id),
+        correlation_id=str(command.order_id),
+    )
+
+
+async def answers(watcher: OrderWatcher, order_id: UUID, count: int, seconds: float) -> int:
+    """Wait until ``count`` ReturnRestocked of the order were seen; how many were."""
+    deadline = time.monotonic() + seconds
+    while (seen := watcher.types(order_id).count("ReturnRestocked")) < count:
+        assert time.monotonic() < deadline, f"{seen} ReturnRestocked; saw {watcher.types(order_id)}"
+        await asyncio.sleep(0.05)
+    return seen
+
+
+async def movements(service: Service, reference: str) -> list[tuple[str, str, int, int]]:
+    c = orm.stock_movements.c
+    query = (
+        select(c.sku, c.kind, c.quantity, c.on_hand_delta)
+        .where(c.reference == reference)
+        .order_by(c.id)
+    )
+    async with service.database.sessions() as s:
+        return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+
+
+async def on_hand(service: Service, sku: str, warehouse: str) -> int:
+    c = orm.stock_levels.c
+    query = select(c.on_hand).where(c.sku == sku, c.warehouse == warehouse)
+    async with service.database.sessions() as s:
+        return int((await s.execute(query)).scalar_one())
+
+
+async def test_a_return_is_restocked_once_however_often_the_command_comes(
+    running: Service, kafka: Kafka
+) -> None:
+    order, return_id = uuid4(), uuid4()
+    command = RestockReturn(
+        order_id=order,
+        return_id=return_id,
+        warehouse="west",
+        lines=[
+            ReturnLine(sku="MUG", quantity=2, condition="resellable"),
+            ReturnLine(sku="MUG", quantity=1, condition="damaged"),
+        ],
+    )
+    first = envelope_of(command)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
+            await send(producer, command, first)
+            await answers(watcher, order, 1, 30)
+            assert await on_hand(running, "MUG", "west") == 6
+            assert await movements(running, str(return_id)) == [
+                ("MUG", "write_off", 1, 0),
+                ("MUG", "return", 2, 2),
+            ]
+
+            await send(producer, command, first)  # Kafka delivers the same message again
+            await send(producer, command, envelope_of(command))  # the saga re-sends it
+            # Same key, same partition: once the re-send is answered, the redelivery was handled.
+            seen = await answers(watcher, order, 2, 15)
+    finally:
+        await producer.stop()
+
+    assert seen == 2  # the redelivery was skipped by the inbox; the re-send answered again
+    assert await on_hand(running, "MUG", "west") == 6
+    assert len(await movements(running, str(return_id))) == 2
+    restocked = [e for e in watcher.events[order] if e.type == "ReturnRestocked"]
+    assert restocked[0].body == restocked[1].body
+    assert restocked[0].body["lines"] == [
+        {"sku": "MUG", "quantity": 2, "condition": "resellable"},
+        {"sku": "MUG", "quantity": 1, "condition": "damaged"},
+    ]
+    assert restocked[0].headers["ce_causationid"] == first.id
+
+
+async def test_a_return_into_an_unknown_warehouse_is_dead_lettered_with_the_reason(
+    running: Service, kafka: Kafka
+) -> None:
+    order = uuid4()
+    command = RestockReturn(
+        order_id=order,
+        return_id=uuid4(),
+        warehouse="nowhere",
+        lines=[ReturnLine(sku="MUG", quantity=1, condition="resellable")],
+    )
+    message = envelope_of(command)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        await send(producer, command, message)
+    finally:
+        await producer.stop()
+
+    c = orm.inbox.c
+    query = select(c.outcome, c.attempts, c.error).where(c.message_id == message.id)
+    deadline = time.monotonic() + 30
+    while True:
+        async with running.database.sessions() as s:
+            row = (await s.execute(query)).first()
+        if row is not None:
+            break
+        assert time.monotonic() < deadline, "the command was neither handled nor dead-lettered"
+        await asyncio.sleep(0.05)
+
+    assert (row.outcome, row.attempts) == ("dead_lettered", 1)  # no retry can cure it
+    assert "warehouse: no warehouse 'nowhere' (known: west)" in row.error
+    o = orm.outbox.c
+    async with running.database.sessions() as s:
+        dead = (await s.execute(select(o.topic).where(o.message_type == "RestockReturn"))).all()
+    assert dead == [(topics.dead_letter_topic(topics.INVENTORY_COMMANDS),)]
+    assert await on_hand(running, "MUG", "west") == 4
