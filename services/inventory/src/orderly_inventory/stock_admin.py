@@ -1,9 +1,10 @@
 """The use cases of the ERP and the warehouse staff: imports, warehouses, safety stock, adjustments.
 
 Each runs in the caller's unit of work (one transaction with the outbox) and
-changes stock only through ``ledger.move``, locking levels in (sku, warehouse)
-order like every other writer. An import is all or nothing: every row is checked
-first, and one rejected row leaves the database as it was.
+changes stock only through the ledger (``ledger.move``, or ``ledger.move_each`` for
+an import), locking levels in (sku, warehouse) order like every other writer. An
+import is all or nothing: every row is checked first, and one rejected row leaves
+the database as it was.
 """
 
 from __future__ import annotations
