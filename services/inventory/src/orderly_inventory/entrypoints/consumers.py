@@ -14,6 +14,8 @@ from orderly_kit.messaging import UOW_CONTEXT_KEY, PoisonMessageError, UnitOfWor
 from orderly_kit.service import Service, of_type
 from orderly_schemas import topics
 from orderly_schemas.inventory import (
+    BackInStock,
+    LowStockDetected,
     OrderShipped,
     ReleaseStock,
     ReserveStock,
@@ -22,6 +24,7 @@ from orderly_schemas.inventory import (
     ShipmentDelivered,
     ShipmentFailed,
     ShipOrder,
+    StockAdjusted,
     StockReceived,
     StockReleased,
     StockReservationExpired,
@@ -76,4 +79,7 @@ def register(
         ReturnRestocked,
         StockTransferred,
         StockReceived,
+        StockAdjusted,
+        LowStockDetected,
+        BackInStock,
     )
