@@ -7,7 +7,7 @@ PACKAGES := shared/schemas shared/servicekit services/order services/inventory \
 STAMP := $(VENV)/.installed
 SERVICES := order inventory payment notification analytics
 
-.PHONY: run test test-fast bench lint docs schemas venv clean deploy-check
+.PHONY: run test test-fast bench bench-stock lint docs schemas venv clean deploy-check
 
 venv: $(STAMP)
 
@@ -29,6 +29,10 @@ test: venv
 ## Open-loop load through the running suite, beside the raw limits of its servers.
 bench: venv
 	$(BIN)/python -m orderly_dev.bench $(ARGS)
+
+## Stock reservations per second, over disjoint SKUs and over a few hot SKUs, side by side.
+bench-stock: venv
+	$(BIN)/python -m orderly_dev.bench_stock $(ARGS)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -43,6 +43,8 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
         delivery_delay=delivery_delay,
         reservation_ttl=timedelta(seconds=settings.reservation_ttl_seconds),
         pick_delay=timedelta(seconds=settings.pick_delay_seconds),
+        policy=settings.allocation_policy,
+        regions=settings.region_map(),
     )
     jobs.register(
         service,

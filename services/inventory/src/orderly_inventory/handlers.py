@@ -15,8 +15,9 @@ from uuid import UUID, uuid4
 from orderly_inventory import ledger
 from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError
 from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.domain.allocation import Shortage, allocate
+from orderly_inventory.domain.allocation import Policy, Shortage, allocate
 from orderly_inventory.domain.ledger import SAGA_ACTOR, SYSTEM_ACTOR, Movement, MovementKind
+from orderly_inventory.domain.regions import NO_REGIONS, Regions
 from orderly_inventory.domain.reservations import (
     RELEASE_TOMBSTONE,
     Hold,
@@ -65,10 +66,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-async def reserve_stock(uow: UnitOfWork, command: ReserveStock, *, ttl: timedelta) -> None:
+async def reserve_stock(
+    uow: UnitOfWork,
+    command: ReserveStock,
+    *,
+    ttl: timedelta,
+    policy: Policy = Policy.PRIORITY,
+    regions: Regions = NO_REGIONS,
+) -> None:
     """Reserve every line or none, for ``ttl``; a repeated command repeats the first answer.
 
-    After the order's ReleaseStock (its tombstone) the answer is StockReservationFailed.
+    The warehouses are chosen by ``policy`` (see ``domain.allocation``): one warehouse
+    for the whole order when one can serve it, else the fewest; ``regions`` says which
+    region serves the command's ``ship_to`` for the nearest policy. After the order's
+    ReleaseStock (its tombstone) the answer is StockReservationFailed.
     """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
@@ -78,8 +89,15 @@ async def reserve_stock(uow: UnitOfWork, command: ReserveStock, *, ttl: timedelt
         await _answer_again(uow, repo, command.order_id, previous)
         return
     lines = [(line.sku, line.quantity) for line in command.lines]
+    # Every row is locked (in (sku, warehouse) order) before anything is decided from it.
     stock = await repo.lock_stock(sku for sku, _ in lines)
-    result = allocate(lines, stock)
+    ship_to = command.ship_to
+    ship_region = (
+        None
+        if ship_to is None
+        else regions.region_of(country=ship_to.country, postal_code=ship_to.postal_code)
+    )
+    result = allocate(lines, stock, policy=policy, ship_region=ship_region)
     now = _now()
     if isinstance(result, Shortage):
         failed = ReservationRequest(RequestOutcome.FAILED, result.reason, result.short_skus)

@@ -2,10 +2,52 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import SettingsConfigDict
 
+from orderly_inventory.domain.allocation import Policy
+from orderly_inventory.domain.regions import Region, Regions
 from orderly_kit.settings import ServiceSettings
+
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
+PostalPrefix = Annotated[str, StringConstraints(min_length=1, max_length=20)]
+#: As warehouses.region, which names the region a warehouse belongs to.
+RegionName = Annotated[str, StringConstraints(min_length=1, max_length=100)]
+
+
+class RegionSpec(BaseModel):
+    """One region of INVENTORY_REGIONS: countries it serves whole, postal prefixes per country."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    countries: list[CountryCode] = Field(
+        default_factory=list, description="ISO 3166-1 alpha-2 codes served whole, e.g. DE"
+    )
+    postal_prefixes: dict[CountryCode, list[PostalPrefix]] = Field(
+        default_factory=dict,
+        description="country → postal-code prefixes served (spaces and case ignored);"
+        " a prefix beats a whole country, a longer prefix a shorter one",
+    )
+
+
+def _regions(specs: dict[str, RegionSpec]) -> Regions:
+    return Regions(
+        Region(
+            name=name,
+            countries=frozenset(spec.countries),
+            postal_prefixes={c: frozenset(p) for c, p in spec.postal_prefixes.items()},
+        )
+        for name, spec in specs.items()
+    )
 
 
 class InventorySettings(ServiceSettings):
@@ -54,3 +96,36 @@ class InventorySettings(ServiceSettings):
         gt=0,
         description="the longest period GET /movements/export and export-movements accept",
     )
+    allocation_policy: Policy = Field(
+        default=Policy.PRIORITY,
+        description="which warehouses serve an order: priority (warehouses.priority, lower"
+        " first), most_stock (the most available units of the order's SKUs first) or nearest"
+        " (warehouses whose region serves the ship-to address first, then priority). An order"
+        " is served whole by one warehouse when one can, else split over the fewest",
+    )
+    regions: dict[RegionName, RegionSpec] = Field(
+        default_factory=dict,
+        description="JSON: region name (as warehouses.region) → {countries: [...],"
+        ' postal_prefixes: {country: [...]}}, e.g. {"east": {"countries": ["DE", "PL"]},'
+        ' "west": {"countries": ["FR"], "postal_prefixes": {"DE": ["66", "67"]}}}',
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_do_not_overlap(cls, value: dict[str, RegionSpec]) -> dict[str, RegionSpec]:
+        _regions(value)  # raises ValueError naming the country or prefix claimed twice
+        return value
+
+    @model_validator(mode="after")
+    def _nearest_needs_regions(self) -> InventorySettings:
+        if self.allocation_policy is Policy.NEAREST and not self.regions:
+            raise ValueError(
+                "allocation_policy='nearest' needs regions: set INVENTORY_REGIONS to the JSON"
+                ' map of region → addresses it serves (e.g. {"east": {"countries": ["DE"]}}),'
+                " or choose the priority or most_stock policy"
+            )
+        return self
+
+    def region_map(self) -> Regions:
+        """The regions, ready to say which one serves an address."""
+        return _regions(self.regions)

@@ -22,7 +22,9 @@ from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.bootstrap import MIGRATIONS, build
+from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.ledger import Movement, MovementKind
+from orderly_inventory.domain.regions import NO_REGIONS
 from orderly_inventory.settings import InventorySettings
 from orderly_kit import migrations
 from orderly_kit.service import Service
@@ -43,6 +45,9 @@ class Inventory:
     def __init__(self, service: Service) -> None:
         self.service = service
         self.carrier: Carrier = SimulatedCarrier()
+        #: How ReserveStock chooses warehouses; a test may change them.
+        self.policy = Policy.PRIORITY
+        self.regions = NO_REGIONS
 
     async def stock(self, sku: str, **on_hand: int) -> None:
         """Put ``on_hand`` units of ``sku`` in each named warehouse, as opening stock."""
@@ -148,12 +153,22 @@ class Inventory:
         async with self.service.database.sessions() as s:
             return list((await s.execute(query)).scalars())
 
-    async def reserve(self, order_id: UUID, *lines: tuple[str, int], ttl: timedelta = TTL) -> None:
+    async def reserve(
+        self,
+        order_id: UUID,
+        *lines: tuple[str, int],
+        ttl: timedelta = TTL,
+        ship_to: Address | None = None,
+    ) -> None:
         command = ReserveStock(
-            order_id=order_id, lines=[StockLine(sku=sku, quantity=n) for sku, n in lines]
+            order_id=order_id,
+            lines=[StockLine(sku=sku, quantity=n) for sku, n in lines],
+            ship_to=ship_to,
         )
         async with self.service.messaging.unit_of_work() as uow:
-            await handlers.reserve_stock(uow, command, ttl=ttl)
+            await handlers.reserve_stock(
+                uow, command, ttl=ttl, policy=self.policy, regions=self.regions
+            )
 
     async def release(self, order_id: UUID) -> None:
         async with self.service.messaging.unit_of_work() as uow:

@@ -19,7 +19,7 @@ async def test_stock_is_shown_per_warehouse_and_in_total(
     inventory: Inventory, client: httpx.AsyncClient
 ) -> None:
     await inventory.stock("DEMO-0001", east=3, west=5)
-    await inventory.reserve(uuid4(), ("DEMO-0001", 4))
+    await inventory.reserve(uuid4(), ("DEMO-0001", 6))
 
     response = await client.get("/stock/DEMO-0001")
 
@@ -28,11 +28,11 @@ async def test_stock_is_shown_per_warehouse_and_in_total(
         "sku": "DEMO-0001",
         "warehouses": [
             {"warehouse": "east", "on_hand": 3, "reserved": 3, "available": 0, "in_transit": 0},
-            {"warehouse": "west", "on_hand": 5, "reserved": 1, "available": 4, "in_transit": 0},
+            {"warehouse": "west", "on_hand": 5, "reserved": 3, "available": 2, "in_transit": 0},
         ],
         "on_hand": 8,
-        "reserved": 4,
-        "available": 4,
+        "reserved": 6,
+        "available": 2,
         "in_transit": 0,
     }
 

@@ -201,3 +201,46 @@ async def test_with_picking_a_release_sent_right_after_ship_order_wins(
     assert not_shipped.body["reason"] == "order was released while being picked"
     assert watcher.types(kept)[:2] == ["StockReserved", "OrderShipped"]
     assert watcher.types(cancelled) == ["StockReserved", "StockReleased", "ShipmentFailed"]
+
+
+@pytest.mark.parametrize(
+    "running",
+    [
+        {
+            "allocation_policy": "nearest",
+            "regions": {"east": {"countries": ["DE"]}, "west": {"countries": ["NL"]}},
+        }
+    ],
+    indirect=True,
+)
+async def test_the_configured_policy_serves_an_order_from_the_region_of_its_address(
+    running: Service, kafka: Kafka
+) -> None:
+    async with running.database.transaction() as s:
+        await s.execute(
+            insert(orm.warehouses).values(code="west", name="West", region="west", priority=2)
+        )
+        await s.execute(
+            insert(orm.stock_levels).values(sku="DEMO-0001", warehouse="west", on_hand=5)
+        )
+    to_amsterdam, unaddressed = uuid4(), uuid4()
+    line = [StockLine(sku="DEMO-0001", quantity=2)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
+            await send(
+                producer,
+                ReserveStock(order_id=to_amsterdam, lines=line, ship_to=ADDRESS),
+                to_amsterdam,
+            )
+            await send(producer, ReserveStock(order_id=unaddressed, lines=line), unaddressed)
+            near = await seen(watcher, to_amsterdam, "StockReserved", 30)
+            by_priority = await seen(watcher, unaddressed, "StockReserved", 15)
+    finally:
+        await producer.stop()
+
+    assert near.body["allocations"] == [{"sku": "DEMO-0001", "warehouse": "west", "quantity": 2}]
+    assert by_priority.body["allocations"] == [
+        {"sku": "DEMO-0001", "warehouse": "east", "quantity": 2}
+    ]

@@ -53,7 +53,12 @@ def main(
         return 0
     if ns.command == "asyncapi":
         service._finish_subscribers()
-        json.dump(service.asyncapi().to_specification().to_jsonable(), sys.stdout, indent=2)
+        json.dump(
+            service.asyncapi().to_specification().to_jsonable(),
+            sys.stdout,
+            indent=2,
+            sort_keys=True,
+        )
         sys.stdout.write("\n")
         return 0
     if service.settings.migrate_on_start:

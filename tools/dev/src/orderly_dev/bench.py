@@ -451,10 +451,10 @@ def server_version(postgres: Postgres) -> str:
 # --------------------------------------------------------------------------- processes
 
 
-def owned_processes(servers: Servers) -> list[psutil.Process]:
+def owned_processes(root: Path) -> list[psutil.Process]:
     """Our child processes, plus the embedded postmaster and its workers (pg_ctl detaches it)."""
     procs = {p.pid: p for p in psutil.Process().children(recursive=True)}
-    pidfile = servers.root / "pgdata" / "postmaster.pid"
+    pidfile = root / "pgdata" / "postmaster.pid"
     with contextlib.suppress(OSError, ValueError, IndexError, psutil.Error):
         postmaster = psutil.Process(int(pidfile.read_text().split()[0]))
         procs[postmaster.pid] = postmaster
@@ -462,12 +462,12 @@ def owned_processes(servers: Servers) -> list[psutil.Process]:
     return list(procs.values())
 
 
-def stop_and_verify(stop: Callable[[], None], servers: Servers, timeout: float = 15.0) -> list[str]:
-    """Run ``stop`` and check that every process we had started is gone.
+def stop_and_verify(stop: Callable[[], None], root: Path, timeout: float = 15.0) -> list[str]:
+    """Run ``stop`` and check that every process we had started (servers under ``root``) is gone.
 
     Returns a description of each process that outlived ``stop`` (it is then killed, by pid).
     """
-    before = owned_processes(servers)
+    before = owned_processes(root)
     stop()
     _, alive = psutil.wait_procs(before, timeout=timeout)
     leftovers = []
@@ -951,7 +951,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         target = stack or servers
         if target is not None and servers is not None:
-            leftovers = stop_and_verify(target.stop, servers)
+            leftovers = stop_and_verify(target.stop, servers.root)
             if leftovers:
                 console.print(f"[red]processes outlived the stop and were killed:[/] {leftovers}")
                 exit_code = exit_code or 1

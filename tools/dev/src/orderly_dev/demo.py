@@ -315,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         target = stack or servers
         if target is not None and servers is not None:
             console.print("Stopping services and servers…")
-            leftovers = stop_and_verify(target.stop, servers)
+            leftovers = stop_and_verify(target.stop, servers.root)
             if leftovers:
                 console.print(f"[red]still running after stop, killed:[/] {', '.join(leftovers)}")
             else:

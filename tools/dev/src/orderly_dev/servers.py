@@ -204,16 +204,21 @@ class Servers:
         self.postgres.stop()
 
 
+def start_postgres(root: Path) -> Postgres:
+    """PostgreSQL alone: the server ORDERLY_DEV_POSTGRES_URL names, else an embedded one."""
+    pg_url = os.environ.get("ORDERLY_DEV_POSTGRES_URL")
+    return external_postgres(pg_url) if pg_url else start_embedded_postgres(root)
+
+
 def start_servers(root: Path | None = None) -> Servers:
     """PostgreSQL and Kafka as the environment asks (embedded by default)."""
     root = root or Path(tempfile.mkdtemp(prefix="orderly-"))
     root.mkdir(parents=True, exist_ok=True)
-    pg_url = os.environ.get("ORDERLY_DEV_POSTGRES_URL")
     kafka_bootstrap = os.environ.get("ORDERLY_DEV_KAFKA_BOOTSTRAP")
     if os.environ.get("ORDERLY_DEV_TESTCONTAINERS") == "1" and docker_available():
         pg, kafka = start_testcontainers()
         return Servers(pg, kafka, root)
-    pg = external_postgres(pg_url) if pg_url else start_embedded_postgres(root)
+    pg = start_postgres(root)
     try:
         kafka = Kafka(bootstrap=kafka_bootstrap) if kafka_bootstrap else start_tansu(root)
     except BaseException:

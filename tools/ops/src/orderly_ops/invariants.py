@@ -134,7 +134,9 @@ def _reading(url: str) -> Iterator[Connection]:
 
 
 def stock_snapshot(dbs: Databases) -> dict[str, int]:
-    """Per SKU, on hand plus everything ever shipped: what the conservation check compares."""
+    """Per SKU, what the conservation check compares: on hand, in transit and everything
+    ever shipped, less what came in or went out other than by the saga (opening stock,
+    receipts, returns, adjustments, transfer losses: the ledger's other movements)."""
     with _reading(dbs.inventory) as conn:
         return _conserved_quantities(conn)
 
@@ -142,11 +144,15 @@ def stock_snapshot(dbs: Databases) -> dict[str, int]:
 def _conserved_quantities(conn: Connection) -> dict[str, int]:
     rows = conn.execute(
         text(
-            "SELECT s.sku, SUM(s.on_hand) + COALESCE(MAX(sh.shipped), 0)"
+            "SELECT s.sku, SUM(s.on_hand) + SUM(s.in_transit) + COALESCE(MAX(sh.shipped), 0)"
+            "   - COALESCE(MAX(ext.units), 0)"
             " FROM stock_levels s LEFT JOIN ("
             "   SELECT sku, SUM(quantity) AS shipped FROM reservations"
             "   WHERE status = 'shipped' GROUP BY sku"
-            " ) sh ON sh.sku = s.sku GROUP BY s.sku"
+            " ) sh ON sh.sku = s.sku LEFT JOIN ("
+            "   SELECT sku, SUM(on_hand_delta + in_transit_delta) AS units FROM stock_movements"
+            "   WHERE kind NOT IN ('reservation', 'release', 'expiry', 'shipment') GROUP BY sku"
+            " ) ext ON ext.sku = s.sku GROUP BY s.sku"
         )
     )
     return {sku: int(total) for sku, total in rows}

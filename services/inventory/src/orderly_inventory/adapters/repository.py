@@ -103,6 +103,7 @@ class InventoryRepository:
                 stock_levels.c.on_hand,
                 stock_levels.c.reserved,
                 warehouses.c.priority,
+                warehouses.c.region,
             )
             .join(warehouses, warehouses.c.code == stock_levels.c.warehouse)
             .where(stock_levels.c.sku.in_(sorted(set(skus))))
@@ -112,7 +113,7 @@ class InventoryRepository:
         stock: dict[str, list[Available]] = {}
         for r in await self.session.execute(query):
             stock.setdefault(r.sku, []).append(
-                Available(r.warehouse, r.priority, r.on_hand - r.reserved)
+                Available(r.warehouse, r.priority, r.on_hand - r.reserved, r.region)
             )
         return stock
 

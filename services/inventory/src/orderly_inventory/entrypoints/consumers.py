@@ -8,8 +8,10 @@ from faststream import Context
 
 from orderly_inventory import handlers, stock_handlers
 from orderly_inventory.adapters.carrier import Carrier
+from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.errors import InvalidInputError
 from orderly_inventory.domain.ledger import SAGA_ACTOR
+from orderly_inventory.domain.regions import NO_REGIONS, Regions
 from orderly_kit.messaging import UOW_CONTEXT_KEY, PoisonMessageError, UnitOfWork
 from orderly_kit.service import Service, of_type
 from orderly_schemas import topics
@@ -43,13 +45,17 @@ def register(
     delivery_delay: timedelta,
     reservation_ttl: timedelta,
     pick_delay: timedelta = timedelta(0),
+    policy: Policy = Policy.PRIORITY,
+    regions: Regions = NO_REGIONS,
 ) -> None:
     """Subscribe the stock commands and declare the inventory events."""
     commands = service.subscriber(topics.INVENTORY_COMMANDS)
 
     @commands(filter=of_type(ReserveStock))
     async def on_reserve_stock(command: ReserveStock, uow: UnitOfWork = UOW) -> None:
-        await handlers.reserve_stock(uow, command, ttl=reservation_ttl)
+        await handlers.reserve_stock(
+            uow, command, ttl=reservation_ttl, policy=policy, regions=regions
+        )
 
     @commands(filter=of_type(ReleaseStock))
     async def on_release_stock(command: ReleaseStock, uow: UnitOfWork = UOW) -> None:
@@ -79,7 +85,7 @@ def register(
         ReturnRestocked,
         StockTransferred,
         StockReceived,
+        StockAdjusted,
         LowStockDetected,
         BackInStock,
-        StockAdjusted,
     )
