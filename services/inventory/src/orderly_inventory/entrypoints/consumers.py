@@ -17,6 +17,7 @@ from orderly_schemas.inventory import (
     ReserveStock,
     ShipmentDelivered,
     ShipmentFailed,
+    ShipmentTracked,
     ShipOrder,
     StockReleased,
     StockReservationExpired,
@@ -31,7 +32,6 @@ def register(
     service: Service,
     *,
     carrier: Carrier,
-    delivery_delay: timedelta,
     reservation_ttl: timedelta,
     pick_delay: timedelta = timedelta(0),
 ) -> None:
@@ -48,9 +48,7 @@ def register(
 
     @commands(filter=of_type(ShipOrder))
     async def on_ship_order(command: ShipOrder, uow: UnitOfWork = UOW) -> None:
-        await handlers.ship_order(
-            uow, command, carrier=carrier, delivery_delay=delivery_delay, pick_delay=pick_delay
-        )
+        await handlers.ship_order(uow, command, carrier=carrier, pick_delay=pick_delay)
 
     service.publishes(
         StockReserved,
@@ -59,5 +57,6 @@ def register(
         StockReservationExpired,
         OrderShipped,
         ShipmentFailed,
+        ShipmentTracked,
         ShipmentDelivered,
     )
