@@ -121,8 +121,10 @@ RETRY_BACKOFF_MAX: Final = timedelta(minutes=5)
 #: booking and commit of an order that then never shipped), so no one will take it.
 MAX_SEND_ATTEMPTS: Final = 20
 SEND_TIMEOUT_SECONDS: Final = 10.0
-#: Tracking updates the sender claims per scan; each is POSTed concurrently.
+#: Tracking updates the sender claims per scan, and how many it POSTs at once: each
+#: answer takes a database connection from the pool the service's consumers share.
 SEND_BATCH: Final = 50
+SEND_CONCURRENCY: Final = 4
 
 
 class SimulatedCarrier:
@@ -233,10 +235,13 @@ class SimulatedCarrier:
         """
         at = now or datetime.now(UTC)
         claimed = await self._claim(at, batch)
-        if claimed:
-            await asyncio.gather(
-                *(self._send(client, row, url=url, secret=secret, now=at) for row in claimed)
-            )
+        slots = asyncio.Semaphore(SEND_CONCURRENCY)
+
+        async def send(row: dict[str, Any]) -> None:
+            async with slots:
+                await self._send(client, row, url=url, secret=secret, now=at)
+
+        await asyncio.gather(*(send(row) for row in claimed))
         return len(claimed)
 
     async def _claim(self, now: datetime, batch: int) -> list[dict[str, Any]]:
