@@ -155,9 +155,16 @@ class Inventory:
             return [tuple(r) for r in await s.execute(query)]
 
     async def send_tracking(
-        self, url: str, *, after: timedelta, carrier: SimulatedCarrier | None = None
+        self,
+        url: str,
+        *,
+        after: timedelta = timedelta(0),
+        at: datetime | None = None,
+        carrier: SimulatedCarrier | None = None,
     ) -> int:
-        """Run the simulated carrier's sender as if ``after`` had passed, until nothing is due.
+        """Run the simulated carrier's sender until nothing more is due, ``after`` from now.
+
+        ``at`` gives the sender's clock instead.
 
         Returns how many updates it took (sent or not); one per parcel per pass, in order.
         """
@@ -169,7 +176,7 @@ class Inventory:
                 client,
                 url=url,
                 secret=DEV_WEBHOOK_SECRET,
-                now=datetime.now(UTC) + after,
+                now=at or datetime.now(UTC) + after,
             ):
                 taken += n
         return taken

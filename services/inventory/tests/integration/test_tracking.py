@@ -271,9 +271,9 @@ async def test_a_stale_or_future_timestamp_is_refused(inventory: Inventory, webh
     _, numbers = await split_order(inventory)
     body = update(numbers["east"], "delivered")
 
-    stale = await post(webhook, body, at=datetime.now(UTC) - timedelta(seconds=301))
-    future = await post(webhook, body, at=datetime.now(UTC) + timedelta(seconds=301))
-    recent = await post(webhook, body, at=datetime.now(UTC) - timedelta(seconds=290))
+    stale = await post(webhook, body, at=datetime.now(UTC) - timedelta(seconds=310))
+    future = await post(webhook, body, at=datetime.now(UTC) + timedelta(seconds=310))
+    recent = await post(webhook, body, at=datetime.now(UTC) - timedelta(seconds=280))
 
     assert stale.status_code == 401
     assert "old; at most 300s is accepted" in stale.json()["detail"]
@@ -330,9 +330,11 @@ async def test_an_update_not_accepted_is_retried_with_backoff_until_it_is(
     order, _ = await split_order(inventory)
     nobody = "http://127.0.0.1:9/carriers/simpost/webhooks"  # the discard port: refused
 
-    tried = await inventory.send_tracking(nobody, after=timedelta(seconds=2))
-    again_at_once = await inventory.send_tracking(webhook, after=timedelta(seconds=2))
-    delivered = await inventory.send_tracking(webhook, after=timedelta(seconds=10))
+    at = datetime.now(UTC) + timedelta(seconds=2)
+
+    tried = await inventory.send_tracking(nobody, at=at)
+    again_at_once = await inventory.send_tracking(webhook, at=at + timedelta(seconds=0.9))
+    delivered = await inventory.send_tracking(webhook, at=at + timedelta(seconds=10))
 
     assert (tried, again_at_once, delivered) == (2, 0, 6)
     async with inventory.service.database.sessions() as s:
