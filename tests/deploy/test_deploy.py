@@ -359,6 +359,7 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
     resources = kustomize(overlay)
     config_maps = of_kind(resources, "ConfigMap")
     secret_keys = set(read_env_file(K8S / "secret-example.env"))
+    webhook_keys = set(read_env_file(K8S / "carrier-webhook-secret-example.env"))
 
     for service, deployment in of_kind(resources, "Deployment").items():
         pod = deployment["spec"]["template"]
@@ -392,11 +393,18 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
             assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], where
             (config_ref,) = container["envFrom"]
             assert config_ref["configMapRef"]["name"] in config_maps, where
-            (database_url,) = container["env"]
+            database_url, *others = container["env"]
             assert database_url["name"] == f"{prefix(service)}DATABASE_URL", where
             secret_ref = database_url["valueFrom"]["secretKeyRef"]
             assert secret_ref["name"] == "orderly-database", where
             assert secret_ref["key"] in secret_keys, where
+            # The inventory service also needs its carrier webhook secrets (from their Secret).
+            expected = ["INVENTORY_CARRIER_WEBHOOK_SECRETS"] if service == "inventory" else []
+            assert [e["name"] for e in others] == expected, where
+            for other in others:
+                ref = other["valueFrom"]["secretKeyRef"]
+                assert (ref["name"], ref["key"]) == ("orderly-carrier-webhook", other["name"])
+                assert ref["key"] in webhook_keys, where
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -420,16 +428,18 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
     resources = kustomize(overlay)
     config_maps = of_kind(resources, "ConfigMap")
     secret = read_env_file(K8S / "secret-example.env")
+    webhook_secret = read_env_file(K8S / "carrier-webhook-secret-example.env")
 
     for service, deployment in of_kind(resources, "Deployment").items():
         (config_ref,) = containers(deployment)["app"]["envFrom"]
         data = config_maps[config_ref["configMapRef"]["name"]]["data"]
         database_url = f"{prefix(service)}DATABASE_URL"
-        assert unknown_setting_names(service, [*data, database_url]) == [], service
+        secrets = {database_url: secret[database_url]}
+        if service == "inventory":
+            secrets |= webhook_secret
+        assert unknown_setting_names(service, [*data, *secrets]) == [], service
 
-        settings = settings_from_env(
-            monkeypatch, service, {**data, database_url: secret[database_url]}
-        )
+        settings = settings_from_env(monkeypatch, service, {**data, **secrets})
 
         assert settings.environment == "production"
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", CONTAINER_PORT)

@@ -14,6 +14,7 @@ from orderly_dev.checkout import SOLDOUT_SKU, Checkout, headers_for, make_order
 from orderly_dev.stack import Stack
 from orderly_dev.watch import OrderWatcher, read_topic
 from orderly_schemas import topics
+from orderly_schemas.base import Money, OrderLine
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -197,3 +198,84 @@ async def test_post_orders_validates_and_publishes(stack: Stack) -> None:
         r = httpx.post(f"{stack.url('order')}/orders", json=body, timeout=10)
         assert r.status_code == 202, r.text
         assert (await watcher.wait_terminal([order_id], 60))[order_id] == "OrderCompleted"
+
+
+async def wait_for(watcher: OrderWatcher, order_id: UUID, event_type: str, seconds: float) -> None:
+    for _ in range(int(seconds * 10)):
+        if watcher.first(order_id, event_type):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {event_type} for {order_id}; saw {watcher.types(order_id)}")
+
+
+async def test_an_order_split_across_warehouses_ships_as_two_tracked_parcels(stack: Stack) -> None:
+    sku = "DEMO-0019"
+    [east] = [w for w in stock(stack, sku)["warehouses"] if w["warehouse"] == "east"]
+    units = east["available"] + 1  # one more than east holds: the last one comes from west
+    line = OrderLine(sku=sku, quantity=units, unit_price=Money(amount=100, currency="EUR"))
+    order = make_order(random.Random(19)).model_copy(
+        update={"lines": [line], "total": Money(amount=100 * units, currency="EUR")}
+    )
+    bootstrap = stack.servers.kafka.bootstrap
+    async with (
+        OrderWatcher(bootstrap) as lifecycle,
+        OrderWatcher(bootstrap, topic=topics.INVENTORY_EVENTS) as inventory,
+    ):
+        await place(stack, [order])
+        outcome = await lifecycle.wait_terminal([order.order_id], 90)
+        await wait_for(inventory, order.order_id, "ShipmentDelivered", 10)
+
+    assert outcome[order.order_id] == "OrderCompleted"
+    shipped = inventory.first(order.order_id, "OrderShipped")
+    assert shipped is not None
+    parcels = shipped.body["parcels"]
+    assert [(p["warehouse"], p["lines"]) for p in parcels] == [
+        ("east", [{"sku": sku, "quantity": units - 1}]),
+        ("west", [{"sku": sku, "quantity": 1}]),
+    ]
+    numbers = [p["tracking_number"] for p in parcels]
+    assert len(set(numbers)) == 2
+    # Both parcels were tracked over the webhook, then the order was delivered once.
+    events = inventory.events[order.order_id]
+    tracked = [
+        (e.body["tracking_number"], e.body["status"]) for e in events if e.type == "ShipmentTracked"
+    ]
+    assert sorted(tracked) == sorted(
+        (n, s) for n in numbers for s in ("in_transit", "out_for_delivery", "delivered")
+    )
+    assert [e.type for e in events].count("ShipmentDelivered") == 1
+    assert events[-1].type == "ShipmentDelivered"
+    view = order_view(stack, order.order_id)
+    assert sorted(view["tracking_numbers"]) == sorted(numbers)
+    dispatched = lifecycle.first(order.order_id, "OrderDispatched")
+    assert dispatched is not None
+    assert sorted(dispatched.body["tracking_numbers"]) == sorted(numbers)
+    shipment = httpx.get(f"{stack.url('inventory')}/shipments/{order.order_id}", timeout=10).json()
+    assert shipment["status"] == "delivered"
+    assert [[t["status"] for t in p["tracking"]] for p in shipment["parcels"]] == [
+        ["in_transit", "out_for_delivery", "delivered"]
+    ] * 2
+
+
+async def test_a_parcel_lost_in_transit_leaves_the_order_needing_attention(stack: Stack) -> None:
+    order = make_order(random.Random(23), postal_code="00001")  # undeliverable
+    bootstrap = stack.servers.kafka.bootstrap
+    async with (
+        OrderWatcher(bootstrap) as lifecycle,
+        OrderWatcher(bootstrap, topic=topics.INVENTORY_EVENTS) as inventory,
+    ):
+        await place(stack, [order])
+        await wait_for(lifecycle, order.order_id, "OrderNeedsAttention", 90)
+
+    assert lifecycle.types(order.order_id) == [
+        "OrderConfirmed",
+        "OrderPaid",
+        "OrderDispatched",
+        "OrderNeedsAttention",
+    ]
+    failed = inventory.first(order.order_id, "ShipmentFailed")
+    assert failed is not None
+    assert "failed in transit with SimPost: no such address" in failed.body["reason"]
+    view = order_view(stack, order.order_id)
+    assert view["status"] == "needs_attention"
+    assert view["status_history"][-1]["reason"].startswith("shipment failed in transit: parcel ")

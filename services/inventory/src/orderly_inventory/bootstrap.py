@@ -7,7 +7,7 @@ from pathlib import Path
 
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
-from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
+from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier, TrackingSchedule
 from orderly_inventory.entrypoints import (
     consumers,
     http,
@@ -17,7 +17,7 @@ from orderly_inventory.entrypoints import (
     http_transfers,
     jobs,
 )
-from orderly_inventory.settings import InventorySettings
+from orderly_inventory.settings import InventorySettings, carrier_slug
 from orderly_kit.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,12 +35,21 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
     )
-    carrier = carrier or SimulatedCarrier(settings.carrier_name)
-    delivery_delay = timedelta(seconds=settings.delivery_delay_seconds)
+    carrier = carrier or SimulatedCarrier(
+        service.database,
+        settings.carrier_name,
+        schedule=TrackingSchedule(
+            in_transit_after=timedelta(seconds=settings.carrier_in_transit_after_seconds),
+            out_for_delivery_after=timedelta(
+                seconds=settings.carrier_out_for_delivery_after_seconds
+            ),
+            delivered_after=timedelta(seconds=settings.delivery_delay_seconds),
+        ),
+    )
+    tolerance = timedelta(seconds=settings.carrier_webhook_tolerance_seconds)
     consumers.register(
         service,
         carrier=carrier,
-        delivery_delay=delivery_delay,
         reservation_ttl=timedelta(seconds=settings.reservation_ttl_seconds),
         pick_delay=timedelta(seconds=settings.pick_delay_seconds),
         policy=settings.allocation_policy,
@@ -48,13 +57,23 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
     )
     jobs.register(
         service,
-        poll_seconds=settings.delivery_poll_seconds,
         expiry_poll_seconds=settings.reservation_expiry_poll_seconds,
         carrier=carrier,
-        delivery_delay=delivery_delay,
         pick_poll_seconds=settings.pick_poll_seconds,
+        tracking_poll_seconds=settings.delivery_poll_seconds,
+        webhook_url=settings.webhook_url,
+        webhook_secret=settings.webhook_secrets[0],
+        # A replay is refused for its timestamp once older than the tolerance (either way).
+        webhook_deliveries_kept=max(2 * tolerance, timedelta(days=1)),
     )
-    service.http.include_router(http.router(service))
+    service.http.include_router(
+        http.router(
+            service,
+            carriers={carrier_slug(carrier.name): carrier},
+            webhook_secrets=settings.webhook_secrets,
+            webhook_tolerance=tolerance,
+        )
+    )
     service.http.include_router(http_stocktakes.router(service))
     service.http.include_router(http_transfers.router(service))
     service.http.include_router(http_stock.router(service))

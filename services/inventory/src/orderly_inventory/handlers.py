@@ -1,4 +1,4 @@
-"""The inventory service's use cases: reserve, release, ship (after picking), deliver, expire.
+"""The inventory service's use cases: reserve, release, ship (after picking), track, expire.
 
 Every handler runs inside the caller's unit of work (one transaction with the
 inbox and outbox) and first takes the order's lock, so that two commands of one
@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import cast
 from uuid import UUID, uuid4
 
 from orderly_inventory import ledger
-from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError
+from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError, Consignment
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.domain.allocation import Policy, Shortage, allocate
 from orderly_inventory.domain.ledger import SAGA_ACTOR, SYSTEM_ACTOR, Movement, MovementKind
@@ -36,26 +38,33 @@ from orderly_inventory.domain.shipments import (
     Shipment,
     ShipmentFailure,
     ShipmentStatus,
+    TrackingUpdate,
+    advances,
+    failure_reason,
+    lines_of,
+    plan_parcels,
 )
 from orderly_kit.messaging import Messaging, UnitOfWork
-from orderly_schemas.base import Allocation
+from orderly_schemas.base import Allocation, StockLine
 from orderly_schemas.checkout import Address
 from orderly_schemas.inventory import (
     OrderShipped,
+    Parcel,
     ReleaseStock,
     ReserveStock,
     ShipmentDelivered,
     ShipmentFailed,
+    ShipmentTracked,
     ShipOrder,
     StockReleased,
     StockReservationExpired,
     StockReservationFailed,
     StockReserved,
+    TrackingStatus,
 )
 
 log = logging.getLogger(__name__)
 
-DELIVERY_BATCH = 200
 #: Reservation rows the expiry job claims per transaction.
 EXPIRY_BATCH = 200
 #: Pickings the picking job hands over per scan, each in its own transaction.
@@ -221,10 +230,9 @@ async def ship_order(
     command: ShipOrder,
     *,
     carrier: Carrier,
-    delivery_delay: timedelta,
     pick_delay: timedelta = timedelta(0),
 ) -> None:
-    """Pick the reserved stock and hand it to the carrier, once.
+    """Pick the reserved stock and hand it to the carrier, one parcel per warehouse, once.
 
     With no ``pick_delay`` the parcels leave at once. Otherwise the warehouse picks
     first: a Picking is recorded, nothing is published, the stock stays reserved, and
@@ -233,17 +241,18 @@ async def ship_order(
     that comes while picking changes nothing; after a cancelled picking it answers
     ShipmentFailed with the reason.
 
-    A carrier's refusal (CarrierRefusedError), known at hand-over, is final:
-    ShipmentFailed with its reason, the stock stays reserved for the saga's
-    ReleaseStock, and every later ShipOrder of the order gets the same answer. Any
-    other carrier error propagates, so the message (or the hand-over) is retried.
+    A carrier's refusal of any parcel (CarrierRefusedError), known at hand-over, is
+    final for the whole order: ShipmentFailed with its reason, no parcel leaves, the
+    stock stays reserved for the saga's ReleaseStock, and every later ShipOrder of the
+    order gets the same answer. Any other carrier error propagates, so the message (or
+    the hand-over) is retried; the carrier's bookings are idempotent per parcel.
     """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
-    existing = await repo.shipment_of(command.order_id)
-    if existing is not None:
-        log.info("order %s already shipped as %s", command.order_id, existing.tracking_number)
-        await uow.publish(_shipped(existing))
+    existing = await repo.shipments_of(command.order_id)
+    if existing:
+        log.info("order %s already shipped as %s", command.order_id, _numbers(existing))
+        await uow.publish(await _shipped(repo, existing))
         return
     refused = await repo.failure_of(command.order_id)
     if refused is not None:
@@ -278,16 +287,7 @@ async def ship_order(
         await repo.add_picking(picking, cause=uow.cause)
         log.info("order %s is being picked until %s", command.order_id, picking.due_at)
         return
-    await _hand_over(
-        uow,
-        repo,
-        command.order_id,
-        command.ship_to,
-        held,
-        carrier=carrier,
-        delivery_delay=delivery_delay,
-        now=now,
-    )
+    await _hand_over(uow, repo, command.order_id, command.ship_to, held, carrier=carrier, now=now)
 
 
 async def _hand_over(
@@ -298,18 +298,29 @@ async def _hand_over(
     held: list[Reservation],
     *,
     carrier: Carrier,
-    delivery_delay: timedelta,
     now: datetime,
 ) -> str | None:
-    """Book the carrier and ship the held stock; the carrier's reason if it refused."""
+    """Book every parcel, then ship the held stock; the carrier's reason if it refused one.
+
+    Every parcel is booked before any stock moves, so a refusal of the last parcel
+    leaves the order as it was (the parcels booked before it are cancelled).
+    """
+    parcels = plan_parcels(held)
+    booked: list[Consignment] = []
     try:
-        consignment = await carrier.book(
-            order_id=order_id,
-            ship_to=ship_to,
-            parcels=len({r.warehouse for r in held}),
-        )
+        for parcel in parcels:
+            booked.append(
+                await carrier.book(
+                    order_id=order_id,
+                    warehouse=parcel.warehouse,
+                    ship_to=ship_to,
+                    lines=parcel.lines,
+                )
+            )
     except CarrierRefusedError as refusal:
         log.warning("carrier %s refused order %s: %s", carrier.name, order_id, refusal)
+        for consignment in booked:
+            await carrier.cancel(consignment)
         await repo.add_failure(
             ShipmentFailure(
                 order_id=order_id,
@@ -320,6 +331,7 @@ async def _hand_over(
         )
         await uow.publish(_not_shipped(order_id, refusal.reason, at=now))
         return refusal.reason
+    booking_of = {p.warehouse: c for p, c in zip(parcels, booked, strict=True)}
     await ledger.move(
         uow,
         (
@@ -330,10 +342,14 @@ async def _hand_over(
                 quantity=r.quantity,
                 on_hand=-r.quantity,
                 reserved=-r.quantity,
-                reason=f"shipped with {consignment.carrier}",
+                reason=(
+                    f"shipped with {booking_of[r.warehouse].carrier}"
+                    f" as {booking_of[r.warehouse].tracking_number}"
+                ),
                 reference=str(order_id),
                 actor=SYSTEM_ACTOR,
             )
+            # ``held`` is in (sku, warehouse) order, the order stock rows are locked in.
             for r in held
         ),
         at=now,
@@ -341,17 +357,22 @@ async def _hand_over(
     await repo.change_reservation_status(
         order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
     )
-    shipment = Shipment(
-        shipment_id=uuid4(),
-        order_id=order_id,
-        carrier=consignment.carrier,
-        tracking_number=consignment.tracking_number,
-        status=ShipmentStatus.SHIPPED,
-        shipped_at=now,
-        deliver_after=now + delivery_delay,
-    )
-    await repo.add_shipment(shipment)
-    await uow.publish(_shipped(shipment))
+    shipments = [
+        Shipment(
+            shipment_id=uuid4(),
+            order_id=order_id,
+            warehouse=parcel.warehouse,
+            carrier=consignment.carrier,
+            tracking_number=consignment.tracking_number,
+            status=ShipmentStatus.SHIPPED,
+            shipped_at=now,
+            expected_delivery_at=consignment.expected_delivery_at,
+        )
+        for parcel, consignment in zip(parcels, booked, strict=True)
+    ]
+    await repo.add_shipments(shipments)
+    log.info("order %s shipped as %s", order_id, _numbers(shipments))
+    await uow.publish(await _shipped(repo, shipments))
     return None
 
 
@@ -359,7 +380,6 @@ async def complete_due_pickings(
     messaging: Messaging,
     *,
     carrier: Carrier,
-    delivery_delay: timedelta,
     batch: int = PICKING_BATCH,
     now: datetime | None = None,
 ) -> int:
@@ -392,9 +412,7 @@ async def complete_due_pickings(
                 uow = UnitOfWork(
                     session, outbox=messaging.outbox, source=messaging.source, cause=ship_order
                 )
-                await _complete_picking(
-                    uow, repo, picking, carrier=carrier, delivery_delay=delivery_delay, now=at
-                )
+                await _complete_picking(uow, repo, picking, carrier=carrier, now=at)
             if uow.published:
                 messaging.signal.notify()
             handed_over += 1
@@ -412,13 +430,12 @@ async def _complete_picking(
     picking: Picking,
     *,
     carrier: Carrier,
-    delivery_delay: timedelta,
     now: datetime,
 ) -> None:
     order_id = picking.order_id
     # Shipped or refused already by a ShipOrder that did not know pickings (a pod of the
     # previous release during a rolling deploy): answered then, so not again.
-    if await repo.shipment_of(order_id) is not None:
+    if await repo.shipments_of(order_id):
         await repo.end_picking(order_id, status=PickingStatus.SHIPPED, reason=None, at=now)
         return
     refused = await repo.failure_of(order_id)
@@ -432,16 +449,7 @@ async def _complete_picking(
         )
         await uow.publish(_not_shipped(order_id, NO_RESERVED_STOCK, at=now))
         return
-    refusal = await _hand_over(
-        uow,
-        repo,
-        order_id,
-        picking.ship_to,
-        held,
-        carrier=carrier,
-        delivery_delay=delivery_delay,
-        now=now,
-    )
+    refusal = await _hand_over(uow, repo, order_id, picking.ship_to, held, carrier=carrier, now=now)
     status = PickingStatus.SHIPPED if refusal is None else PickingStatus.FAILED
     await repo.end_picking(order_id, status=status, reason=refusal, at=now)
     log.info("order %s picked and handed over: %s", order_id, status.value)
@@ -451,38 +459,129 @@ def _not_shipped(order_id: UUID, reason: str, *, at: datetime | None = None) -> 
     return ShipmentFailed(order_id=order_id, occurred_at=at or _now(), reason=reason)
 
 
-def _shipped(shipment: Shipment) -> OrderShipped:
+def _numbers(parcels: list[Shipment]) -> str:
+    return ", ".join(p.tracking_number for p in parcels)
+
+
+async def _shipped(repo: InventoryRepository, parcels: list[Shipment]) -> OrderShipped:
+    """OrderShipped naming the first parcel, and listing every parcel with its lines."""
+    first = parcels[0]
+    lines = await repo.shipped_lines(first.order_id)
     return OrderShipped(
-        order_id=shipment.order_id,
-        occurred_at=shipment.shipped_at,
-        shipment_id=shipment.shipment_id,
-        carrier=shipment.carrier,
-        tracking_number=shipment.tracking_number,
+        order_id=first.order_id,
+        occurred_at=first.shipped_at,
+        shipment_id=first.shipment_id,
+        carrier=first.carrier,
+        tracking_number=first.tracking_number,
+        parcels=[
+            Parcel(
+                shipment_id=p.shipment_id,
+                warehouse=p.warehouse,
+                carrier=p.carrier,
+                tracking_number=p.tracking_number,
+                lines=[
+                    StockLine(sku=line.sku, quantity=line.quantity) for line in lines_of(p, lines)
+                ],
+            )
+            for p in parcels
+        ],
     )
 
 
-async def deliver_due_shipments(messaging: Messaging, *, batch: int = DELIVERY_BATCH) -> int:
-    """The simulated carrier's delivery scan: due shipments become delivered, once.
+class TrackingOutcome(StrEnum):
+    """What became of a carrier's tracking update."""
 
-    Rows are claimed with SKIP LOCKED, so several replicas can scan at once; the
-    status change and ShipmentDelivered commit together. Returns how many were delivered.
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # its delivery id was received before: a replay or a retry
+    STALE = "stale"  # it would move the parcel backwards (late, or repeated): ignored
+
+
+class UnknownParcelError(LookupError):
+    """A tracking update for a tracking number no shipment of this carrier has."""
+
+
+async def record_tracking_update(
+    uow: UnitOfWork, update: TrackingUpdate, *, carrier: str
+) -> TrackingOutcome:
+    """Apply a carrier's report of a parcel's progress, once; ShipmentTracked for each step.
+
+    When the order's last parcel is delivered, ShipmentDelivered (once, naming that
+    parcel); a parcel that fails in transit gives ShipmentFailed naming it and the
+    carrier's detail. A report whose delivery id was seen before, or that would move
+    the parcel backwards, changes nothing. Raises UnknownParcelError for a tracking
+    number that no shipment of ``carrier`` has (the carrier may try again later: its
+    booking's transaction may not have committed yet).
     """
-    async with messaging.unit_of_work() as uow:
-        repo = InventoryRepository(uow.session)
-        now = _now()
-        due = await repo.lock_due_shipments(now=now, limit=batch)
-        for shipment in due:
-            await repo.mark_delivered(shipment.shipment_id, at=now)
+    repo = InventoryRepository(uow.session)
+    found = await repo.shipment_by_tracking_number(update.tracking_number)
+    order_id = found.order_id if found is not None else update.order_id
+    if order_id is None:
+        raise _unknown(update, carrier)
+    # Waits for a ShipOrder of the order still in flight, which may be recording this parcel.
+    await repo.lock_order(order_id)
+    shipment = await repo.shipment_by_tracking_number(update.tracking_number, lock=True)
+    if shipment is None or shipment.order_id != order_id or shipment.carrier != carrier:
+        raise _unknown(update, carrier)
+    if not await repo.record_webhook_delivery(carrier, update.delivery_id, at=_now()):
+        log.info("tracking update %s of %s received before", update.delivery_id, carrier)
+        return TrackingOutcome.DUPLICATE
+    if not advances(shipment, update):
+        log.info(
+            "parcel %s is %s; a late %s report is ignored",
+            shipment.tracking_number,
+            shipment.status.value,
+            update.status.value,
+        )
+        return TrackingOutcome.STALE
+    tracked = await repo.record_tracking(shipment, update)
+    await uow.publish(
+        ShipmentTracked(
+            order_id=order_id,
+            occurred_at=update.occurred_at,
+            shipment_id=tracked.shipment_id,
+            carrier=tracked.carrier,
+            tracking_number=tracked.tracking_number,
+            status=cast(TrackingStatus, update.status.value),  # never SHIPPED: it advanced
+            detail=update.detail,
+        )
+    )
+    if tracked.status is ShipmentStatus.FAILED:
+        await uow.publish(
+            _not_shipped(order_id, failure_reason(tracked, update.detail), at=update.occurred_at)
+        )
+    elif tracked.status is ShipmentStatus.DELIVERED:
+        parcels = await repo.shipments_of(order_id)
+        if all(p.status is ShipmentStatus.DELIVERED for p in parcels):
+            # Named for the parcel delivered last by the carrier's clock, which need not be
+            # the last report to arrive.
+            last = max(parcels, key=lambda p: p.delivered_at or update.occurred_at)
+            delivered_at = last.delivered_at or update.occurred_at
             await uow.publish(
                 ShipmentDelivered(
-                    order_id=shipment.order_id,
-                    occurred_at=now,
-                    shipment_id=shipment.shipment_id,
-                    tracking_number=shipment.tracking_number,
-                    delivered_at=now,
+                    order_id=order_id,
+                    occurred_at=delivered_at,
+                    shipment_id=last.shipment_id,
+                    tracking_number=last.tracking_number,
+                    delivered_at=delivered_at,
                 )
             )
-    return len(due)
+    return TrackingOutcome.APPLIED
+
+
+def _unknown(update: TrackingUpdate, carrier: str) -> UnknownParcelError:
+    return UnknownParcelError(
+        f"no parcel with tracking number {update.tracking_number!r} was shipped with {carrier}"
+    )
+
+
+async def forget_webhook_deliveries(
+    messaging: Messaging, *, older_than: timedelta, batch: int = 1000
+) -> int:
+    """Delete remembered webhook delivery ids older than ``older_than``, one batch."""
+    async with messaging.database.transaction() as session:
+        return await InventoryRepository(session).forget_webhook_deliveries(
+            received_before=_now() - older_than, limit=batch
+        )
 
 
 async def expire_reservations(

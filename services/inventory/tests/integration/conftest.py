@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
+import uvicorn
 from sqlalchemy import insert, select
 
+from orderly_dev.servers import free_port
 from orderly_inventory import handlers, ledger
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
@@ -25,7 +28,7 @@ from orderly_inventory.bootstrap import MIGRATIONS, build
 from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.domain.regions import NO_REGIONS
-from orderly_inventory.settings import InventorySettings
+from orderly_inventory.settings import DEV_WEBHOOK_SECRET, InventorySettings
 from orderly_kit import migrations
 from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
@@ -44,7 +47,7 @@ class Inventory:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.carrier: Carrier = SimulatedCarrier()
+        self.carrier: Carrier = SimulatedCarrier(service.database)
         #: How ReserveStock chooses warehouses; a test may change them.
         self.policy = Policy.PRIORITY
         self.regions = NO_REGIONS
@@ -178,7 +181,6 @@ class Inventory:
         self,
         order_id: UUID,
         *,
-        delay: timedelta = timedelta(0),
         ship_to: Address = ADDRESS,
         pick_delay: timedelta = timedelta(0),
         cause: Envelope | None = None,
@@ -188,7 +190,6 @@ class Inventory:
                 uow,
                 ShipOrder(order_id=order_id, ship_to=ship_to),
                 carrier=self.carrier,
-                delivery_delay=delay,
                 pick_delay=pick_delay,
             )
 
@@ -199,9 +200,53 @@ class Inventory:
         return await handlers.complete_due_pickings(
             (service or self.service).messaging,
             carrier=self.carrier,
-            delivery_delay=timedelta(hours=1),
             now=datetime.now(UTC) + after,
         )
+
+    async def shipments(self, order_id: UUID) -> list[dict[str, Any]]:
+        """The order's shipment rows (its parcels), by warehouse."""
+        c = orm.shipments.c
+        query = select(orm.shipments).where(c.order_id == order_id).order_by(c.warehouse)
+        async with self.service.database.sessions() as s:
+            return [dict(r) for r in (await s.execute(query)).mappings()]
+
+    async def shipped(self, order_id: UUID) -> list[tuple[str, str, int, str]]:
+        """(sku, warehouse, units, reason) of each shipment movement of the order."""
+        c = orm.stock_movements.c
+        query = (
+            select(c.sku, c.warehouse, c.quantity, c.reason)
+            .where(c.reference == str(order_id), c.kind == "shipment")
+            .order_by(c.id)
+        )
+        async with self.service.database.sessions() as s:
+            return [tuple(r) for r in await s.execute(query)]
+
+    async def send_tracking(
+        self,
+        url: str,
+        *,
+        after: timedelta = timedelta(0),
+        at: datetime | None = None,
+        carrier: SimulatedCarrier | None = None,
+    ) -> int:
+        """Run the simulated carrier's sender until nothing more is due, ``after`` from now.
+
+        ``at`` gives the sender's clock instead.
+
+        Returns how many updates it took (sent or not); one per parcel per pass, in order.
+        """
+        sender = carrier or self.carrier
+        assert isinstance(sender, SimulatedCarrier)
+        taken = 0
+        async with httpx.AsyncClient() as client:
+            while n := await sender.send_due_updates(
+                client,
+                url=url,
+                secret=DEV_WEBHOOK_SECRET,
+                now=at or datetime.now(UTC) + after,
+            ):
+                taken += n
+        return taken
 
     async def picking(self, order_id: UUID) -> tuple[str, str | None] | None:
         """(status, reason) of the order's picking, if it has one."""
@@ -221,11 +266,20 @@ class Inventory:
 
 
 @pytest.fixture
-async def service(fresh_database: str) -> AsyncIterator[Service]:
-    """The service built (not started) on a migrated database with two warehouses."""
+async def service(fresh_database: str, request: pytest.FixtureRequest) -> AsyncIterator[Service]:
+    """The service built (not started) on a migrated database with two warehouses.
+
+    A test may override settings with an indirect parameter.
+    """
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    overrides: dict[str, Any] = getattr(request, "param", {})
     built = build(
-        InventorySettings(database_url=fresh_database, database_pool_size=25, log_json=False)
+        InventorySettings(
+            **(
+                {"database_url": fresh_database, "database_pool_size": 25, "log_json": False}
+                | overrides
+            )
+        )
     )
     async with built.database.transaction() as s:
         await s.execute(
@@ -237,6 +291,49 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
         )
     yield built
     await built.database.dispose()
+
+
+@asynccontextmanager
+async def serving(service: Service) -> AsyncIterator[str]:
+    """The service's HTTP API on a free local port, without its lifespan (Kafka stays off)."""
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            service.http,
+            host="127.0.0.1",
+            port=port,
+            lifespan="off",
+            log_config=None,
+            access_log=False,
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task  # raises why it could not start
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+Serve = Callable[[Service], AbstractAsyncContextManager[str]]
+
+
+@pytest.fixture
+def serve() -> Serve:
+    """``async with serve(service) as base_url``: a service's HTTP API over real HTTP."""
+    return serving
+
+
+@pytest.fixture
+async def webhook(service: Service) -> AsyncIterator[str]:
+    """The URL of the carrier webhook of the service, served over real HTTP."""
+    async with serving(service) as base:
+        yield f"{base}/carriers/simpost/webhooks"
 
 
 @pytest.fixture

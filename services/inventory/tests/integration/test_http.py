@@ -6,6 +6,7 @@ no Kafka consumer starts, and the routes use the service's own database pool.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import uuid4
 
@@ -51,21 +52,51 @@ async def test_a_malformed_sku_is_422_naming_the_field(client: httpx.AsyncClient
     assert response.json()["detail"][0]["loc"] == ["path", "sku"]
 
 
-async def test_a_shipment_is_shown_with_its_carrier_and_status(
-    inventory: Inventory, client: httpx.AsyncClient
+async def test_a_shipment_is_shown_with_its_parcels_lines_and_tracking(
+    inventory: Inventory, client: httpx.AsyncClient, webhook: str
 ) -> None:
-    await inventory.stock("A", east=1)
+    await inventory.stock("A", east=1, west=1)
     order = uuid4()
-    await inventory.reserve(order, ("A", 1))
+    await inventory.reserve(order, ("A", 2))
     await inventory.ship(order)
+    await inventory.send_tracking(webhook, after=timedelta(seconds=2))  # both in transit
 
     response = await client.get(f"/shipments/{order}")
 
     assert response.status_code == 200
     body = response.json()
-    assert (body["order_id"], body["carrier"], body["status"]) == (str(order), "SimPost", "shipped")
-    assert body["tracking_number"].startswith("SP")
+    east, west = body["parcels"]
+    assert (body["order_id"], body["carrier"], body["status"]) == (
+        str(order),
+        "SimPost",
+        "in_transit",
+    )
+    assert body["tracking_number"] == east["tracking_number"] != west["tracking_number"]
     assert body["delivered_at"] is None
+    assert [(p["warehouse"], p["status"], p["lines"]) for p in (east, west)] == [
+        ("east", "in_transit", [{"sku": "A", "quantity": 1}]),
+        ("west", "in_transit", [{"sku": "A", "quantity": 1}]),
+    ]
+    assert [t["status"] for t in east["tracking"]] == ["in_transit"]
+    assert east["expected_delivery_at"] > east["shipped_at"]
+
+
+async def test_a_shipment_is_delivered_once_every_parcel_is(
+    inventory: Inventory, client: httpx.AsyncClient, webhook: str
+) -> None:
+    await inventory.stock("A", east=1, west=1)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 2))
+    await inventory.ship(order)
+    await inventory.send_tracking(webhook, after=timedelta(seconds=6))
+
+    body = (await client.get(f"/shipments/{order}")).json()
+
+    assert body["status"] == "delivered"
+    assert body["delivered_at"] == max(p["delivered_at"] for p in body["parcels"])
+    assert [[t["status"] for t in p["tracking"]] for p in body["parcels"]] == [
+        ["in_transit", "out_for_delivery", "delivered"]
+    ] * 2
 
 
 async def test_an_order_without_a_shipment_is_404(client: httpx.AsyncClient) -> None:

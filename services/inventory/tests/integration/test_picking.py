@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
@@ -20,7 +21,9 @@ from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Consignment, SimulatedCarrier
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.bootstrap import build
+from orderly_inventory.domain.shipments import ParcelLine
 from orderly_inventory.settings import InventorySettings
+from orderly_kit.db import Database
 from orderly_kit.service import Service
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
@@ -178,19 +181,22 @@ async def test_a_release_running_during_the_scan_is_not_shipped(inventory: Inven
     assert await inventory.levels("A") == {"east": (3, 0)}
 
 
-class HeldCarrier:
+class HeldCarrier(SimulatedCarrier):
     """Books like the simulated carrier, but only once ``go`` is set."""
 
-    name = "SimPost"
-
-    def __init__(self) -> None:
+    def __init__(self, database: Database) -> None:
+        super().__init__(database)
         self.booking = asyncio.Event()
         self.go = asyncio.Event()
 
-    async def book(self, *, order_id: UUID, ship_to: Address, parcels: int) -> Consignment:
+    async def book(
+        self, *, order_id: UUID, warehouse: str, ship_to: Address, lines: Sequence[ParcelLine]
+    ) -> Consignment:
         self.booking.set()
         await self.go.wait()
-        return await SimulatedCarrier().book(order_id=order_id, ship_to=ship_to, parcels=parcels)
+        return await super().book(
+            order_id=order_id, warehouse=warehouse, ship_to=ship_to, lines=lines
+        )
 
 
 async def test_a_release_arriving_during_the_hand_over_waits_and_the_order_ships(
@@ -200,7 +206,7 @@ async def test_a_release_arriving_during_the_hand_over_waits_and_the_order_ships
     order = uuid4()
     await inventory.reserve(order, ("A", 2))
     await inventory.ship(order, pick_delay=PICKING)
-    carrier = inventory.carrier = HeldCarrier()
+    carrier = inventory.carrier = HeldCarrier(inventory.service.database)
 
     scan = asyncio.create_task(inventory.hand_over(after=DONE))
     await asyncio.wait_for(carrier.booking.wait(), 10)
@@ -270,18 +276,21 @@ async def test_a_refused_hand_over_fails_the_shipment_and_keeps_the_stock_reserv
     assert "OrderShipped" not in await inventory.kinds()
 
 
-class DownFor:
+class DownFor(SimulatedCarrier):
     """The simulated carrier, except that bookings of ``order`` fail as if it were unreachable."""
 
-    name = "SimPost"
-
-    def __init__(self, order: UUID) -> None:
+    def __init__(self, database: Database, order: UUID) -> None:
+        super().__init__(database)
         self.order = order
 
-    async def book(self, *, order_id: UUID, ship_to: Address, parcels: int) -> Consignment:
+    async def book(
+        self, *, order_id: UUID, warehouse: str, ship_to: Address, lines: Sequence[ParcelLine]
+    ) -> Consignment:
         if order_id == self.order:
             raise ConnectionError("carrier API unreachable")
-        return await SimulatedCarrier().book(order_id=order_id, ship_to=ship_to, parcels=parcels)
+        return await super().book(
+            order_id=order_id, warehouse=warehouse, ship_to=ship_to, lines=lines
+        )
 
 
 async def test_a_transient_carrier_error_keeps_that_picking_due_and_hands_over_the_others(
@@ -292,13 +301,13 @@ async def test_a_transient_carrier_error_keeps_that_picking_due_and_hands_over_t
     for order in (stuck, other):  # ``stuck`` is due first
         await inventory.reserve(order, ("A", 1))
         await inventory.ship(order, pick_delay=PICKING)
-    inventory.carrier = DownFor(stuck)
+    inventory.carrier = DownFor(inventory.service.database, stuck)
 
     assert await inventory.hand_over(after=DONE) == 1
 
     assert await inventory.picking(stuck) == ("picking", None)
     assert await inventory.reservations(stuck) == [("A", "east", 1, "reserved")]
-    inventory.carrier = SimulatedCarrier()
+    inventory.carrier = SimulatedCarrier(inventory.service.database)
     assert await inventory.hand_over(after=DONE) == 1
     shipped = [b["order_id"] for k, b in await inventory.published() if k == "OrderShipped"]
     assert shipped == [str(other), str(stuck)]
@@ -330,9 +339,13 @@ async def test_a_picking_survives_a_restart(inventory: Inventory, fresh_database
 class SlowCarrier(SimulatedCarrier):
     """Takes a moment to book, so that racing scans overlap."""
 
-    async def book(self, *, order_id: UUID, ship_to: Address, parcels: int) -> Consignment:
+    async def book(
+        self, *, order_id: UUID, warehouse: str, ship_to: Address, lines: Sequence[ParcelLine]
+    ) -> Consignment:
         await asyncio.sleep(0.02)
-        return await super().book(order_id=order_id, ship_to=ship_to, parcels=parcels)
+        return await super().book(
+            order_id=order_id, warehouse=warehouse, ship_to=ship_to, lines=lines
+        )
 
 
 async def test_two_replicas_racing_hand_each_picking_over_once(
@@ -343,7 +356,7 @@ async def test_two_replicas_racing_hand_each_picking_over_once(
     for i, order in enumerate(orders):
         await inventory.reserve(order, ("A", 1 + i % 3))
         await inventory.ship(order, pick_delay=PICKING)
-    inventory.carrier = SlowCarrier()
+    inventory.carrier = SlowCarrier(inventory.service.database)
     replicas = [inventory.service, _replica(fresh_database)]
     try:
         scans = await asyncio.gather(
@@ -372,7 +385,7 @@ async def test_releases_racing_the_scans_either_ship_or_give_back_never_both(
     for order in orders:
         await inventory.reserve(order, ("A", 2))
         await inventory.ship(order, pick_delay=PICKING)
-    inventory.carrier = SlowCarrier()
+    inventory.carrier = SlowCarrier(inventory.service.database)
     replica = _replica(fresh_database)
     try:
         await asyncio.gather(

@@ -1,5 +1,8 @@
 """The service started in-process: commands in over Kafka, events out through the outbox.
 
+It is served by uvicorn on a free port, as ``serve`` runs it, so that the simulated
+carrier's tracking updates reach the service's own webhook over real HTTP.
+
 The broker is a private Tansu started for this module, not the session's: a
 started service joins the inventory consumer groups and publishes on the real
 topic names, which would interfere with the ``stack`` fixture sharing the
@@ -16,10 +19,11 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
+import uvicorn
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import insert
 
-from orderly_dev.servers import Kafka, start_tansu
+from orderly_dev.servers import Kafka, free_port, start_tansu
 from orderly_dev.watch import OrderWatcher, Seen
 from orderly_inventory.adapters import orm
 from orderly_inventory.bootstrap import build
@@ -48,6 +52,7 @@ def settings(database_url: str, kafka: Kafka, **overrides: Any) -> InventorySett
         "migrate_on_start": True,
         "create_topics": True,
         "topic_partitions": 2,
+        "http_port": free_port(),
         "delivery_delay_seconds": 0,
         "delivery_poll_seconds": 0.05,
         "outbox_poll_interval_ms": 50,
@@ -60,9 +65,22 @@ def settings(database_url: str, kafka: Kafka, **overrides: Any) -> InventorySett
 async def running(
     fresh_database: str, kafka: Kafka, request: pytest.FixtureRequest
 ) -> AsyncIterator[Service]:
-    """The service started; a test may override settings with an indirect parameter."""
+    """The service serving; a test may override settings with an indirect parameter."""
     service = build(settings(fresh_database, kafka, **getattr(request, "param", {})))
-    await service.start()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            service.http,
+            host="127.0.0.1",
+            port=service.settings.http_port,
+            lifespan="on",  # starts the service: migrations, consumers, relay, jobs
+            log_config=None,
+            access_log=False,
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not serving.done(), "the service stopped while starting"
+        await asyncio.sleep(0.02)
     async with service.database.transaction() as s:
         await s.execute(
             insert(orm.warehouses).values(code="east", name="East", region="east", priority=1)
@@ -73,7 +91,8 @@ async def running(
     try:
         yield service
     finally:
-        await service.stop()
+        server.should_exit = True
+        await serving
 
 
 async def send(producer: AIOKafkaProducer, command: Message, order_id: UUID) -> Envelope:
@@ -118,6 +137,7 @@ async def test_reserve_then_ship_over_kafka_ends_in_a_delivery(
             await send(producer, ShipOrder(order_id=order, ship_to=ADDRESS), order)
             shipped = await seen(watcher, order, "OrderShipped", 15)
             delivered = await seen(watcher, order, "ShipmentDelivered", 15)
+            tracked = watcher.types(order)
     finally:
         await producer.stop()
 
@@ -129,6 +149,15 @@ async def test_reserve_then_ship_over_kafka_ends_in_a_delivery(
     assert reserved.headers["ce_correlationid"] == str(order)
     assert shipped.body["carrier"] == "SimPost"
     assert delivered.body["tracking_number"] == shipped.body["tracking_number"]
+    # Delivered by the carrier's webhook, each step announced first.
+    assert tracked == [
+        "StockReserved",
+        "OrderShipped",
+        "ShipmentTracked",
+        "ShipmentTracked",
+        "ShipmentTracked",
+        "ShipmentDelivered",
+    ]
     assert {reserved.partition, shipped.partition, delivered.partition} == {reserved.partition}
 
 

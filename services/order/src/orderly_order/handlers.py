@@ -163,8 +163,13 @@ async def record_order_shipped(uow: UnitOfWork, event: OrderShipped, *, timeouts
         uow,
         event.order_id,
         "OrderShipped",
-        lambda o: o.shipped(event.carrier, event.tracking_number, _now(), timeouts),
+        lambda o: o.shipped(event.carrier, _tracking_numbers(event), _now(), timeouts),
     )
+
+
+def _tracking_numbers(event: OrderShipped) -> list[str]:
+    """Every parcel's tracking number (an order split across warehouses has several)."""
+    return [p.tracking_number for p in event.parcels] or [event.tracking_number]
 
 
 async def record_shipment_failed(

@@ -39,7 +39,7 @@ def paid() -> Order:
 
 def shipped() -> Order:
     order = paid()
-    order.shipped("SimPost", "SP123", NOW, T)
+    order.shipped("SimPost", ["SP123"], NOW, T)
     return order
 
 
@@ -75,7 +75,7 @@ def test_happy_path_walks_every_state_and_publishes_each_step() -> None:
     order = fresh(placed())
     assert order.stock_reserved(NOW, T)
     assert order.payment_captured("pay_1", order.total, NOW, T)
-    assert order.shipped("SimPost", "SP123", NOW, T)
+    assert order.shipped("SimPost", ["SP123"], NOW, T)
     assert order.deadline_at == NOW + T.delivery
     assert order.delivered(NOW, NOW, T)
     assert order.auto_complete_at == order.deadline_at == NOW + T.auto_complete
@@ -174,7 +174,7 @@ def test_a_repeated_or_late_reply_changes_nothing() -> None:
     order = fresh(reserved())
     assert not order.stock_reserved(NOW, T)
     assert not order.stock_reservation_failed("late", NOW)
-    assert not order.shipped("SimPost", "SP1", NOW, T)
+    assert not order.shipped("SimPost", ["SP1"], NOW, T)
     assert not order.stock_released(NOW, T)
     assert not order.refund_settled("any", NOW)
     assert order.messages == []
@@ -222,7 +222,7 @@ def test_a_shipment_that_overtook_the_cancel_ships_the_order_and_refunds_nothing
     order = paid()
     order.cancel(reason="changed my mind", now=NOW, timeouts=T)
     fresh(order)
-    assert order.shipped("SimPost", "SP9", NOW, T)
+    assert order.shipped("SimPost", ["SP9"], NOW, T)
     assert status_of(order) is Status.SHIPPED
     assert types(order) == ["OrderDispatched"]
     assert "request a return" in (order.changes[-1].reason or "")
@@ -307,6 +307,29 @@ def test_unanswered_compensations_are_resent_then_need_attention() -> None:
     assert order.changes[-1].reason == ("compensations unanswered after 2 re-sends: refund_payment")
 
 
+def test_a_parcel_failing_in_transit_needs_attention_without_compensating() -> None:
+    order = fresh(shipped())
+    assert order.shipment_failed("parcel SP123 from warehouse east failed in transit", NOW, T)
+    assert order.status is Status.NEEDS_ATTENTION
+    assert order.deadline_at is None
+    (attention,) = order.messages  # no refund, no release: the goods have left
+    assert attention.message_type() == "OrderNeedsAttention"
+    assert attention.reason == (  # type: ignore[attr-defined]
+        "shipment failed in transit: parcel SP123 from warehouse east failed in transit"
+    )
+    assert attention.amount is None  # type: ignore[attr-defined]
+    assert not order.shipment_failed("another parcel failed", NOW, T)  # flagged once
+    assert not order.delivered(NOW, NOW, T)
+
+
+def test_an_order_shipped_in_parcels_is_dispatched_with_every_tracking_number() -> None:
+    order = fresh(paid())
+    assert order.shipped("SimPost", ["SP1", "SP2"], NOW, T)
+    (dispatched,) = order.messages
+    assert dispatched.tracking_numbers == ["SP1", "SP2"]  # type: ignore[attr-defined]
+    assert order.tracking_numbers == ["SP1", "SP2"]
+
+
 def test_a_shipment_never_delivered_needs_attention() -> None:
     order = fresh(shipped())
     assert order.deadline_passed(NOW + T.delivery, T)
@@ -359,7 +382,7 @@ def test_completing_twice_is_a_no_op() -> None:
     order = placed()
     order.stock_reserved(NOW, T)
     order.payment_captured("p", Money(amount=1, currency="EUR"), NOW, T)
-    order.shipped("c", "t", NOW, T)
+    order.shipped("c", ["t"], NOW, T)
     order.delivered(NOW, NOW, T)
     assert order.complete(confirmed_by="auto-confirm", now=NOW)
     assert not order.complete(confirmed_by="customer", now=NOW)

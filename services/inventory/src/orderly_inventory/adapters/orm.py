@@ -158,21 +158,98 @@ reservation_requests = Table(
     CheckConstraint("outcome IN ('reserved', 'failed', 'released')", name="outcome_known"),
 )
 
+#: One row per parcel: what left one warehouse for an order with one carrier booking.
 shipments = Table(
     "shipments",
     metadata,
     Column("shipment_id", UUID(as_uuid=True), primary_key=True),
     Column("order_id", UUID(as_uuid=True), nullable=False),
+    #: Where the parcel left from; '(unsplit)' for a shipment made before orders were
+    #: split into one parcel per warehouse, whose stock came from several warehouses.
+    Column("warehouse", String(64), nullable=False),
     Column("carrier", String(100), nullable=False),
     Column("tracking_number", String(64), nullable=False),
     Column("status", String(20), nullable=False),
     Column("shipped_at", DateTime(timezone=True), nullable=False),
-    Column("deliver_after", DateTime(timezone=True), nullable=False),
+    #: When the carrier expects to deliver, as it said at booking.
+    Column("expected_delivery_at", DateTime(timezone=True), nullable=True),
+    #: When the carrier reported the current status, and what it said.
+    Column("status_at", DateTime(timezone=True), nullable=True),
+    Column("status_detail", String(2000), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
-    UniqueConstraint("order_id", name="uq_shipments_order_id"),
+    UniqueConstraint("order_id", "warehouse", name="uq_shipments_order_id_warehouse"),
     UniqueConstraint("tracking_number", name="uq_shipments_tracking_number"),
-    CheckConstraint("status IN ('shipped', 'delivered', 'failed')", name="status_known"),
-    Index("ix_shipments_due", "deliver_after", postgresql_where=Column("status") == "shipped"),
+    CheckConstraint(
+        "status IN ('shipped', 'in_transit', 'out_for_delivery', 'delivered', 'failed')",
+        name="status_known",
+    ),
+)
+
+#: Every tracking update applied to a parcel, oldest first: the parcel's history.
+shipment_tracking = Table(
+    "shipment_tracking",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("shipment_id", UUID(as_uuid=True), ForeignKey("shipments.shipment_id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("detail", String(2000), nullable=True),
+    Column("delivery_id", String(200), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint(
+        "status IN ('in_transit', 'out_for_delivery', 'delivered', 'failed')",
+        name="status_known",
+    ),
+    Index("ix_shipment_tracking_shipment", "shipment_id", "id"),
+)
+
+#: The delivery ids of the carrier webhooks received: a replayed delivery changes nothing.
+#: Rows outlive the signature's timestamp tolerance (twice over), then housekeeping
+#: deletes them: an older replay is refused for its timestamp.
+carrier_webhook_deliveries = Table(
+    "carrier_webhook_deliveries",
+    metadata,
+    Column("carrier", String(100), nullable=False),
+    Column("delivery_id", String(200), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("carrier", "delivery_id", name="pk_carrier_webhook_deliveries"),
+    Index("ix_carrier_webhook_deliveries_received_at", "received_at"),
+)
+
+#: The simulated carrier's own record: the tracking updates it will send to the webhook,
+#: written when it books a parcel (on its own connection, like a carrier's own system)
+#: and sent by its job when due, in order per parcel, until answered with a 2xx.
+sim_carrier_updates = Table(
+    "sim_carrier_updates",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("delivery_id", UUID(as_uuid=True), nullable=False),
+    Column("carrier", String(100), nullable=False),
+    Column("tracking_number", String(64), nullable=False),
+    #: The shipper's reference echoed in each update: the order id.
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("detail", String(2000), nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    #: Given up after too many failed attempts (a parcel the shipper never recorded).
+    Column("abandoned_at", DateTime(timezone=True), nullable=True),
+    Column("last_error", String(2000), nullable=True),
+    UniqueConstraint("delivery_id", name="uq_sim_carrier_updates_delivery_id"),
+    CheckConstraint(
+        "status IN ('in_transit', 'out_for_delivery', 'delivered', 'failed')",
+        name="status_known",
+    ),
+    CheckConstraint("attempts >= 0", name="attempts_not_negative"),
+    Index("ix_sim_carrier_updates_parcel", "tracking_number", "id"),
+    # The sender's scan: only updates still to send.
+    Index(
+        "ix_sim_carrier_updates_due",
+        "next_attempt_at",
+        postgresql_where=text("sent_at IS NULL AND abandoned_at IS NULL"),
+    ),
 )
 
 #: A booking the carrier refused: every later ShipOrder of the order gets the same answer.

@@ -2,7 +2,8 @@
 
 Lock order, the same in every transaction so that none can deadlock another:
 the order's advisory lock, then its picking row, then its reservation rows, then
-stock rows in (sku, warehouse) order. The two jobs that claim rows before the
+stock rows in (sku, warehouse) order. A carrier's tracking update takes the order's
+lock, then the parcel's shipment row. The two jobs that claim rows before the
 order's lock are the exceptions, and so only ever *try* an order's lock and never
 wait for one (see ``try_lock_order``): the expiry job claims reservation rows
 (and cancels a picking only once it holds the order's lock); the picking job
@@ -19,15 +20,17 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_inventory.adapters.orm import (
+    carrier_webhook_deliveries,
     pickings,
     reservation_requests,
     reservations,
     shipment_failures,
+    shipment_tracking,
     shipments,
     stock_adjustments,
     stock_levels,
@@ -44,11 +47,13 @@ from orderly_inventory.domain.reservations import (
     ReservationStatus,
 )
 from orderly_inventory.domain.shipments import (
+    ParcelLine,
     Picking,
     PickingStatus,
     Shipment,
     ShipmentFailure,
     ShipmentStatus,
+    TrackingUpdate,
 )
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
@@ -539,24 +544,115 @@ class InventoryRepository:
         )
 
     # -- shipments --------------------------------------------------------------
-    async def shipment_of(self, order_id: UUID) -> Shipment | None:
-        query = select(shipments).where(shipments.c.order_id == order_id)
+    async def shipments_of(self, order_id: UUID, *, lock: bool = False) -> list[Shipment]:
+        """The order's parcels in warehouse order (the first is the one events name)."""
+        c = shipments.c
+        query = select(shipments).where(c.order_id == order_id).order_by(c.warehouse)
+        if lock:
+            query = query.with_for_update()
+        return [_to_shipment(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def shipment_by_tracking_number(
+        self, tracking_number: str, *, lock: bool = False
+    ) -> Shipment | None:
+        query = select(shipments).where(shipments.c.tracking_number == tracking_number)
+        if lock:
+            query = query.with_for_update()
         row = (await self.session.execute(query)).mappings().first()
         return None if row is None else _to_shipment(row)
 
-    async def add_shipment(self, shipment: Shipment) -> None:
+    async def add_shipments(self, parcels: Sequence[Shipment]) -> None:
         await self.session.execute(
-            insert(shipments).values(
+            insert(shipments),
+            [
+                {
+                    "shipment_id": s.shipment_id,
+                    "order_id": s.order_id,
+                    "warehouse": s.warehouse,
+                    "carrier": s.carrier,
+                    "tracking_number": s.tracking_number,
+                    "status": s.status.value,
+                    "shipped_at": s.shipped_at,
+                    "expected_delivery_at": s.expected_delivery_at,
+                    "status_at": s.status_at,
+                    "status_detail": s.status_detail,
+                    "delivered_at": s.delivered_at,
+                }
+                for s in parcels
+            ],
+        )
+
+    async def shipped_lines(self, order_id: UUID) -> dict[str, list[ParcelLine]]:
+        """warehouse → the lines of the order's stock that left it, by SKU."""
+        c = reservations.c
+        query = (
+            select(c.warehouse, c.sku, c.quantity)
+            .where(c.order_id == order_id, c.status == ReservationStatus.SHIPPED.value)
+            .order_by(c.warehouse, c.sku)
+        )
+        lines: dict[str, list[ParcelLine]] = {}
+        for warehouse, sku, quantity in await self.session.execute(query):
+            lines.setdefault(warehouse, []).append(ParcelLine(sku, quantity))
+        return lines
+
+    async def record_tracking(self, shipment: Shipment, update_: TrackingUpdate) -> Shipment:
+        """Move the parcel to the update's status and add the update to its history."""
+        delivered = update_.status is ShipmentStatus.DELIVERED
+        row = (
+            (
+                await self.session.execute(
+                    update(shipments)
+                    .where(shipments.c.shipment_id == shipment.shipment_id)
+                    .values(
+                        status=update_.status.value,
+                        status_at=update_.occurred_at,
+                        status_detail=None if update_.detail is None else update_.detail[:2000],
+                        delivered_at=update_.occurred_at if delivered else shipments.c.delivered_at,
+                    )
+                    .returning(shipments)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        await self.session.execute(
+            insert(shipment_tracking).values(
                 shipment_id=shipment.shipment_id,
-                order_id=shipment.order_id,
-                carrier=shipment.carrier,
-                tracking_number=shipment.tracking_number,
-                status=shipment.status.value,
-                shipped_at=shipment.shipped_at,
-                deliver_after=shipment.deliver_after,
-                delivered_at=shipment.delivered_at,
+                status=update_.status.value,
+                occurred_at=update_.occurred_at,
+                detail=None if update_.detail is None else update_.detail[:2000],
+                delivery_id=update_.delivery_id,
             )
         )
+        return _to_shipment(row)
+
+    async def record_webhook_delivery(
+        self, carrier: str, delivery_id: str, *, at: datetime
+    ) -> bool:
+        """Remember a webhook delivery; False if it was received before (a replay or a retry)."""
+        result = await self.session.execute(
+            pg_insert(carrier_webhook_deliveries)
+            .values(carrier=carrier, delivery_id=delivery_id, received_at=at)
+            .on_conflict_do_nothing()
+            .returning(carrier_webhook_deliveries.c.delivery_id)
+        )
+        return result.first() is not None
+
+    async def forget_webhook_deliveries(self, *, received_before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` delivery ids received before ``received_before``."""
+        c = carrier_webhook_deliveries.c
+        old = (
+            select(c.carrier, c.delivery_id)
+            .where(c.received_at < received_before)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        result = await self.session.execute(
+            delete(carrier_webhook_deliveries)
+            .where(tuple_(c.carrier, c.delivery_id).in_(old))
+            .returning(c.delivery_id)
+        )
+        return len(result.all())
 
     async def failure_of(self, order_id: UUID) -> ShipmentFailure | None:
         """The carrier's refusal of the order's booking, if it refused."""
@@ -572,25 +668,6 @@ class InventoryRepository:
                 reason=failure.reason[:2000],  # a carrier's message, bounded by the column
                 failed_at=failure.failed_at,
             )
-        )
-
-    async def lock_due_shipments(self, *, now: datetime, limit: int) -> list[Shipment]:
-        """Shipped shipments due for delivery that no other transaction holds, locked."""
-        query = (
-            select(shipments)
-            .where(shipments.c.status == ShipmentStatus.SHIPPED.value)
-            .where(shipments.c.deliver_after <= now)
-            .order_by(shipments.c.deliver_after)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
-        )
-        return [_to_shipment(r) for r in (await self.session.execute(query)).mappings()]
-
-    async def mark_delivered(self, shipment_id: UUID, *, at: datetime) -> None:
-        await self.session.execute(
-            update(shipments)
-            .where(shipments.c.shipment_id == shipment_id)
-            .values(status=ShipmentStatus.DELIVERED.value, delivered_at=at)
         )
 
     # -- pickings ---------------------------------------------------------------
@@ -679,10 +756,13 @@ def _to_shipment(row: Any) -> Shipment:
     return Shipment(
         shipment_id=row["shipment_id"],
         order_id=row["order_id"],
+        warehouse=row["warehouse"],
         carrier=row["carrier"],
         tracking_number=row["tracking_number"],
         status=ShipmentStatus(row["status"]),
         shipped_at=row["shipped_at"],
-        deliver_after=row["deliver_after"],
+        expected_delivery_at=row["expected_delivery_at"],
+        status_at=row["status_at"],
+        status_detail=row["status_detail"],
         delivered_at=row["delivered_at"],
     )

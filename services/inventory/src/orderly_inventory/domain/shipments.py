@@ -1,12 +1,20 @@
-"""Shipments: one parcel run per order, picked, handed to a carrier, delivered (no I/O)."""
+"""Shipments: an order's parcels, one per warehouse, picked, handed to a carrier, tracked (no I/O).
+
+An order whose stock was reserved in several warehouses leaves as several parcels,
+each with its own carrier booking and tracking number. The carrier then reports each
+parcel's progress (in transit, out for delivery, delivered, or failed); a parcel's
+status only ever moves forward, so a repeated or late report changes nothing.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from orderly_inventory.domain.reservations import Reservation
 from orderly_schemas.checkout import Address
 
 NO_RESERVED_STOCK = "no reserved stock for order"
@@ -14,24 +22,119 @@ NO_RESERVED_STOCK = "no reserved stock for order"
 RELEASED_WHILE_PICKING = "order was released while being picked"
 #: ... and once its reservation expired while it was being picked.
 EXPIRED_WHILE_PICKING = "stock reservation expired while the order was being picked"
+#: The warehouse the migration gave a shipment made before orders were split into parcels,
+#: when the order's stock came from several warehouses (or none is recorded): that one
+#: consignment carried everything the order shipped.
+UNSPLIT_WAREHOUSE = "(unsplit)"
 
 
 class ShipmentStatus(StrEnum):
-    SHIPPED = "shipped"
+    SHIPPED = "shipped"  # handed to the carrier; no tracking update yet
+    IN_TRANSIT = "in_transit"
+    OUT_FOR_DELIVERY = "out_for_delivery"
     DELIVERED = "delivered"
-    FAILED = "failed"
+    FAILED = "failed"  # the carrier gave up on the parcel (lost, undeliverable)
+
+
+#: How far along each status is; a parcel's status only moves to a higher rank.
+_PROGRESS = {
+    ShipmentStatus.SHIPPED: 0,
+    ShipmentStatus.IN_TRANSIT: 1,
+    ShipmentStatus.OUT_FOR_DELIVERY: 2,
+    ShipmentStatus.DELIVERED: 3,
+    ShipmentStatus.FAILED: 3,
+}
+
+
+@dataclass(frozen=True)
+class ParcelLine:
+    """Units of one SKU in a parcel."""
+
+    sku: str
+    quantity: int
+
+
+@dataclass(frozen=True)
+class PlannedParcel:
+    """What one warehouse sends for an order: one carrier booking."""
+
+    warehouse: str
+    lines: list[ParcelLine]
+
+
+def plan_parcels(held: Iterable[Reservation]) -> list[PlannedParcel]:
+    """One parcel per warehouse holding the order's stock, in warehouse order, lines by SKU."""
+    by_warehouse: dict[str, list[ParcelLine]] = {}
+    for r in sorted(held, key=lambda r: (r.warehouse, r.sku)):
+        by_warehouse.setdefault(r.warehouse, []).append(ParcelLine(r.sku, r.quantity))
+    return [PlannedParcel(w, lines) for w, lines in by_warehouse.items()]
 
 
 @dataclass(frozen=True)
 class Shipment:
+    """One parcel of an order: what left one warehouse with one carrier booking."""
+
     shipment_id: UUID
     order_id: UUID
+    warehouse: str
     carrier: str
     tracking_number: str
     status: ShipmentStatus
     shipped_at: datetime
-    deliver_after: datetime
+    #: When the carrier expects to deliver, if it said at booking.
+    expected_delivery_at: datetime | None = None
+    #: When the carrier reported the current status (None until its first report).
+    status_at: datetime | None = None
+    status_detail: str | None = None
     delivered_at: datetime | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.status in (ShipmentStatus.DELIVERED, ShipmentStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class TrackingUpdate:
+    """A carrier's report of one parcel's progress, as read from its webhook."""
+
+    delivery_id: str  # the carrier's id of this report: a report is applied once
+    tracking_number: str
+    status: ShipmentStatus
+    occurred_at: datetime
+    detail: str | None = None
+    #: The shipper's reference the carrier echoes back (the order id), if it does.
+    order_id: UUID | None = None
+
+
+def advances(shipment: Shipment, update: TrackingUpdate) -> bool:
+    """Whether ``update`` moves the parcel forward; a repeated or late report does not.
+
+    A delivered or failed parcel stays so; in transit never follows out for delivery.
+    """
+    return _PROGRESS[update.status] > _PROGRESS[shipment.status]
+
+
+def failure_reason(shipment: Shipment, detail: str | None) -> str:
+    """ShipmentFailed's reason for a parcel the carrier gave up on."""
+    return (
+        f"parcel {shipment.tracking_number} from warehouse {shipment.warehouse} failed in"
+        f" transit with {shipment.carrier}: {detail or 'the carrier gave no reason'}"
+    )
+
+
+def overall_status(parcels: Iterable[Shipment]) -> ShipmentStatus:
+    """An order's shipment status: failed if any parcel failed, else its least advanced parcel's."""
+    statuses = [p.status for p in parcels]
+    if ShipmentStatus.FAILED in statuses:
+        return ShipmentStatus.FAILED
+    return min(statuses, key=lambda s: _PROGRESS[s])
+
+
+def lines_of(parcel: Shipment, shipped: Mapping[str, list[ParcelLine]]) -> list[ParcelLine]:
+    """The parcel's lines, given the order's shipped lines per warehouse."""
+    if parcel.warehouse == UNSPLIT_WAREHOUSE:  # one consignment carried the whole order
+        return sorted((line for lines in shipped.values() for line in lines), key=lambda x: x.sku)
+    return list(shipped.get(parcel.warehouse, []))
 
 
 class CarrierRefusedError(Exception):

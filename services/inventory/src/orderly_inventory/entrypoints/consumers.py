@@ -25,6 +25,7 @@ from orderly_schemas.inventory import (
     ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
+    ShipmentTracked,
     ShipOrder,
     StockAdjusted,
     StockReceived,
@@ -42,7 +43,6 @@ def register(
     service: Service,
     *,
     carrier: Carrier,
-    delivery_delay: timedelta,
     reservation_ttl: timedelta,
     pick_delay: timedelta = timedelta(0),
     policy: Policy = Policy.PRIORITY,
@@ -63,9 +63,7 @@ def register(
 
     @commands(filter=of_type(ShipOrder))
     async def on_ship_order(command: ShipOrder, uow: UnitOfWork = UOW) -> None:
-        await handlers.ship_order(
-            uow, command, carrier=carrier, delivery_delay=delivery_delay, pick_delay=pick_delay
-        )
+        await handlers.ship_order(uow, command, carrier=carrier, pick_delay=pick_delay)
 
     @commands(filter=of_type(RestockReturn))
     async def on_restock_return(command: RestockReturn, uow: UnitOfWork = UOW) -> None:
@@ -81,6 +79,7 @@ def register(
         StockReservationExpired,
         OrderShipped,
         ShipmentFailed,
+        ShipmentTracked,
         ShipmentDelivered,
         ReturnRestocked,
         StockTransferred,

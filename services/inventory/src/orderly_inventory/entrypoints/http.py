@@ -1,21 +1,40 @@
-"""HTTP API of the inventory service: stock levels and shipments."""
+"""HTTP API of the inventory service: stock levels, shipments, and carriers' tracking webhooks."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Header, HTTPException, Path, Request, status
+from pydantic import BaseModel, ValidationError
 
-from orderly_inventory import views
+from orderly_inventory import handlers, views
+from orderly_inventory.adapters import webhook_signature
+from orderly_inventory.adapters.carrier import Carrier
 from orderly_kit.service import Service
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
-def router(service: Service) -> APIRouter:
+class WebhookReceipt(BaseModel):
+    """What became of a tracking update: applied, or a duplicate or stale one left alone."""
+
+    outcome: handlers.TrackingOutcome
+
+
+def router(
+    service: Service,
+    *,
+    carriers: dict[str, Carrier],
+    webhook_secrets: Sequence[str],
+    webhook_tolerance: timedelta,
+) -> APIRouter:
+    """The routes; ``carriers`` by the name their webhook path uses (lower case)."""
     r = APIRouter(tags=["stock"])
     database = service.database
+    messaging = service.messaging
 
     @r.get("/stock/{sku}", response_model=views.StockRead)
     async def get_stock(sku: SkuPath) -> views.StockRead:
@@ -28,11 +47,71 @@ def router(service: Service) -> APIRouter:
 
     @r.get("/shipments/{order_id}", response_model=views.ShipmentRead)
     async def get_shipment(order_id: UUID) -> views.ShipmentRead:
-        """The shipment of an order: carrier, tracking number, status."""
+        """The shipment of an order: its parcels, their tracking numbers and tracking history."""
         async with database.sessions() as session:
             found = await views.shipment_of(session, order_id)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order_id} has no shipment")
         return found
 
+    @r.post(
+        "/carriers/{carrier}/webhooks",
+        response_model=WebhookReceipt,
+        tags=["carriers"],
+        responses={
+            400: {"description": "the signature header is missing or malformed"},
+            401: {"description": "the signature does not match, or its timestamp is stale"},
+            404: {"description": "unknown carrier, or a tracking number it never shipped"},
+        },
+    )
+    async def receive_carrier_webhook(
+        carrier: Annotated[str, Path(min_length=1, max_length=100)],
+        request: Request,
+        signature: Annotated[str | None, Header(alias=webhook_signature.HEADER)] = None,
+    ) -> WebhookReceipt:
+        """A carrier's signed tracking update of one parcel; applied once per delivery id."""
+        found = carriers.get(carrier.lower())
+        if found is None:
+            known = ", ".join(sorted(carriers)) or "none"
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"no carrier {carrier!r} ships for us (known: {known})"
+            )
+        body = await request.body()
+        try:
+            webhook_signature.verify(
+                signature,
+                body,
+                secrets=webhook_secrets,
+                now=datetime.now(UTC),
+                tolerance=webhook_tolerance,
+            )
+        except webhook_signature.WebhookSignatureError as refused:
+            code = status.HTTP_401_UNAUTHORIZED
+            if refused.malformed:
+                code = status.HTTP_400_BAD_REQUEST
+            raise HTTPException(code, refused.reason) from None
+        try:
+            update = found.read_tracking(body)
+        except ValidationError as invalid:
+            raise HTTPException(
+                status.HTTP_422_UNPROCESSABLE_CONTENT, _body_errors(invalid)
+            ) from None
+        try:
+            async with messaging.unit_of_work() as uow:
+                outcome = await handlers.record_tracking_update(uow, update, carrier=found.name)
+        except handlers.UnknownParcelError as unknown:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"{unknown}; if it was booked just now, send the update again shortly",
+            ) from None
+        return WebhookReceipt(outcome=outcome)
+
     return r
+
+
+def _body_errors(invalid: ValidationError) -> list[dict[str, Any]]:
+    """pydantic's errors in FastAPI's shape: each with its location in the body."""
+    return [
+        {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
+        for e in invalid.errors(include_url=False)
+    ]

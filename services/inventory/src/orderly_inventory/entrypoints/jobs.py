@@ -4,28 +4,26 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import httpx
+
 from orderly_inventory import handlers
-from orderly_inventory.adapters.carrier import Carrier
+from orderly_inventory.adapters import carrier as carrier_mod
+from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
 from orderly_kit.service import Service
 
 
 def register(
     service: Service,
     *,
-    poll_seconds: float,
     expiry_poll_seconds: float,
     carrier: Carrier,
-    delivery_delay: timedelta,
     pick_poll_seconds: float,
+    tracking_poll_seconds: float,
+    webhook_url: str,
+    webhook_secret: str,
+    webhook_deliveries_kept: timedelta,
 ) -> None:
-    """Schedule the delivery scan, the reservation expiry and the hand-over of pickings."""
-
-    async def deliver_due_shipments() -> None:
-        # Drain a backlog in batches instead of one batch per poll.
-        while await handlers.deliver_due_shipments(service.messaging) == handlers.DELIVERY_BATCH:
-            pass
-
-    service.every("deliver-due-shipments", poll_seconds, deliver_due_shipments)
+    """Schedule the reservation expiry, the hand-over of pickings and the carrier's tracking."""
 
     async def expire_reservations() -> None:
         # Until a scan finds nothing more to expire; busy orders wait for the next poll.
@@ -38,11 +36,40 @@ def register(
         # Scheduled whatever pick_delay_seconds is: pickings begun with another setting
         # (before a restart) are still handed over.
         while (
-            await handlers.complete_due_pickings(
-                service.messaging, carrier=carrier, delivery_delay=delivery_delay
-            )
+            await handlers.complete_due_pickings(service.messaging, carrier=carrier)
             == handlers.PICKING_BATCH
         ):
             pass
 
     service.every("complete-due-pickings", pick_poll_seconds, complete_due_pickings)
+
+    if isinstance(carrier, SimulatedCarrier):
+        simulated = carrier
+
+        clients: list[httpx.AsyncClient] = []
+
+        async def send_tracking_updates() -> None:
+            # The simulated carrier's side of the webhook, as a real carrier would run it.
+            # One client for the process's life, made on first use (nothing connects
+            # while the service is built).
+            if not clients:
+                clients.append(httpx.AsyncClient())
+            while (
+                await simulated.send_due_updates(clients[0], url=webhook_url, secret=webhook_secret)
+                == carrier_mod.SEND_BATCH
+            ):
+                pass
+
+        service.every("carrier-tracking-updates", tracking_poll_seconds, send_tracking_updates)
+
+    async def forget_webhook_deliveries() -> None:
+        while await handlers.forget_webhook_deliveries(
+            service.messaging, older_than=webhook_deliveries_kept
+        ):
+            pass
+
+    service.every(
+        "forget-webhook-deliveries",
+        service.settings.housekeeping_interval_seconds,
+        forget_webhook_deliveries,
+    )

@@ -193,8 +193,9 @@ class Order:
         return True
 
     def shipped(
-        self, carrier: str, tracking_number: str, now: datetime, timeouts: Timeouts
+        self, carrier: str, tracking_numbers: list[str], now: datetime, timeouts: Timeouts
     ) -> bool:
+        """The goods left with the carrier; one tracking number per parcel."""
         if self.status is Status.CANCELLING and Compensation.REFUND_AFTER_RELEASE in self.pending:
             # The goods left before the release reached the warehouse: too late to cancel.
             self.pending.clear()
@@ -208,7 +209,7 @@ class Order:
         elif not self._move(Status.PAID, Status.SHIPPED, now):
             return False
         self.carrier = carrier
-        self.tracking_numbers = [tracking_number]
+        self.tracking_numbers = list(tracking_numbers)
         self.messages.append(
             OrderDispatched(
                 **self._public(now), carrier=carrier, tracking_numbers=self.tracking_numbers
@@ -218,6 +219,11 @@ class Order:
         return True
 
     def shipment_failed(self, reason: str, now: datetime, timeouts: Timeouts) -> bool:
+        if self.status is Status.SHIPPED:
+            # Lost or undeliverable on its way: a person decides between a reshipment and
+            # a refund, as for a delivery that never came.
+            self._needs_attention(f"shipment failed in transit: {reason}", now, money=False)
+            return True
         if self.status is not Status.PAID:
             return False
         self._compensate(f"shipment failed: {reason}", now, timeouts, refund=True)
