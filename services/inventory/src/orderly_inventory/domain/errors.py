@@ -6,6 +6,8 @@ Kafka consumer into a dead letter that carries the message.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 Loc = tuple[str | int, ...]
 
 
@@ -34,3 +36,22 @@ class NotFoundError(InventoryError, LookupError):
 
 class ConflictError(InventoryError):
     """The request cannot be carried out in the current state of what it names."""
+
+
+def one_line_per_sku(lines: Sequence[tuple[str, int]], what: str) -> list[tuple[str, int]]:
+    """``lines`` (sku, quantity) in SKU order, if there is at least one, each SKU once and
+    every quantity positive; else InvalidInputError naming the line (``what``: "a receipt")."""
+    if not lines:
+        raise InvalidInputError(("lines",), f"{what} needs at least one line")
+    seen: set[str] = set()
+    for i, (sku, quantity) in enumerate(lines):
+        if sku in seen:
+            raise InvalidInputError(
+                ("lines", i, "sku"), f"sku {sku!r} appears more than once; give one line per SKU"
+            )
+        seen.add(sku)
+        if quantity <= 0:
+            raise InvalidInputError(
+                ("lines", i, "quantity"), f"must be a positive number of units, not {quantity}"
+            )
+    return sorted(lines)

@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from orderly_inventory.domain.errors import ConflictError, InvalidInputError
+from orderly_inventory.domain.errors import ConflictError, InvalidInputError, one_line_per_sku
 from orderly_inventory.domain.ledger import Movement, MovementKind
 
 #: The reason of a damaged return's write-off.
@@ -78,20 +78,7 @@ class GoodsReceipt:
 
 def receipt_lines(lines: Sequence[tuple[str, int]]) -> tuple[ReceiptLine, ...]:
     """The lines of a receipt in SKU order; InvalidInputError names a line that is not valid."""
-    if not lines:
-        raise InvalidInputError(("lines",), "a receipt needs at least one line")
-    seen: set[str] = set()
-    for i, (sku, quantity) in enumerate(lines):
-        if sku in seen:
-            raise InvalidInputError(
-                ("lines", i, "sku"), f"sku {sku!r} appears more than once; give one line per SKU"
-            )
-        seen.add(sku)
-        if quantity <= 0:
-            raise InvalidInputError(
-                ("lines", i, "quantity"), f"must be a positive number of units, not {quantity}"
-            )
-    return tuple(ReceiptLine(sku, quantity) for sku, quantity in sorted(lines))
+    return tuple(ReceiptLine(sku, n) for sku, n in one_line_per_sku(lines, "a receipt"))
 
 
 class Condition(StrEnum):

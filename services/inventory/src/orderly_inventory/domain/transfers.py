@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
-from orderly_inventory.domain.errors import ConflictError, InvalidInputError
+from orderly_inventory.domain.errors import ConflictError, InvalidInputError, one_line_per_sku
 from orderly_inventory.domain.ledger import Level, Movement, MovementKind
 
 
@@ -186,20 +186,7 @@ def draft_lines(
             f"must differ from from_warehouse ({from_warehouse!r}):"
             " a transfer moves stock between two warehouses",
         )
-    if not lines:
-        raise InvalidInputError(("lines",), "a transfer needs at least one line")
-    seen: set[str] = set()
-    for i, (sku, quantity) in enumerate(lines):
-        if sku in seen:
-            raise InvalidInputError(
-                ("lines", i, "sku"), f"sku {sku!r} appears more than once; give one line per SKU"
-            )
-        seen.add(sku)
-        if quantity <= 0:
-            raise InvalidInputError(
-                ("lines", i, "quantity"), f"must be a positive number of units, not {quantity}"
-            )
-    return tuple(TransferLine(sku, quantity) for sku, quantity in sorted(lines))
+    return tuple(TransferLine(sku, n) for sku, n in one_line_per_sku(lines, "a transfer"))
 
 
 def must_take(transfer: Transfer, step: Step) -> bool:
