@@ -210,8 +210,10 @@ async def wait_for(watcher: OrderWatcher, order_id: UUID, event_type: str, secon
 
 async def test_an_order_split_across_warehouses_ships_as_two_tracked_parcels(stack: Stack) -> None:
     sku = "DEMO-0019"
-    [east] = [w for w in stock(stack, sku)["warehouses"] if w["warehouse"] == "east"]
-    units = east["available"] + 1  # one more than east holds: the last one comes from west
+    available = {w["warehouse"]: w["available"] for w in stock(stack, sku)["warehouses"]}
+    # One more than either warehouse holds, so no one warehouse can serve it whole: east
+    # (first by priority) gives all it has, west the rest.
+    units = max(available.values()) + 1
     line = OrderLine(sku=sku, quantity=units, unit_price=Money(amount=100, currency="EUR"))
     order = make_order(random.Random(19)).model_copy(
         update={"lines": [line], "total": Money(amount=100 * units, currency="EUR")}
@@ -230,8 +232,8 @@ async def test_an_order_split_across_warehouses_ships_as_two_tracked_parcels(sta
     assert shipped is not None
     parcels = shipped.body["parcels"]
     assert [(p["warehouse"], p["lines"]) for p in parcels] == [
-        ("east", [{"sku": sku, "quantity": units - 1}]),
-        ("west", [{"sku": sku, "quantity": 1}]),
+        ("east", [{"sku": sku, "quantity": available["east"]}]),
+        ("west", [{"sku": sku, "quantity": units - available["east"]}]),
     ]
     numbers = [p["tracking_number"] for p in parcels]
     assert len(set(numbers)) == 2
