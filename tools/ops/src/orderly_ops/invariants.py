@@ -109,7 +109,10 @@ EVERY_ORDER_TERMINAL = "every order is terminal"
 STOCK_NOT_NEGATIVE = "no stock level is below zero"
 RESERVED_MATCHES = "reserved stock equals the reservations held"
 STOCK_MATCHES_LEDGER = "inventory stock levels agree with the stock ledger"
-STOCK_CONSERVED = "on hand + shipped is conserved per SKU"
+STOCK_CONSERVED = (
+    "on hand + in transit + shipped is conserved per SKU, apart from the ledger's receipts,"
+    " returns, adjustments and transfer losses"
+)
 STOCK_FOLLOWS_ORDERS = "stock follows each order's outcome"
 MONEY_BALANCES = "captured minus refunded equals the value of orders that kept their payment"
 EXECUTED_ONCE = "no capture or refund was executed twice"
