@@ -57,7 +57,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     inv.add_argument("--baseline", type=Path, help="a stock-snapshot file taken before")
     inv.add_argument("--json", action="store_true")
-    sub.add_parser("stock-snapshot", help="per SKU, on hand + shipped, as JSON")
+    sub.add_parser(
+        "stock-snapshot",
+        help="per SKU, on hand + in transit + shipped less the ledger's other inflows, as JSON",
+    )
     args = parser.parse_args(argv)
     try:
         dbs = _databases(args)

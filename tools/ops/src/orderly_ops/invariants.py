@@ -12,7 +12,8 @@ What it proves, in the words of the fault tests:
 - reserved stock equals the reservations still held, per SKU and warehouse;
 - every stock level agrees with the stock ledger: its on hand, reserved and in
   transit are the sums of its movements' deltas;
-- on hand + shipped is conserved per SKU (against a snapshot taken before);
+- on hand + in transit + shipped, less what the ledger took in otherwise, is conserved
+  per SKU (against a snapshot taken before);
 - stock follows each order's outcome: a completed order shipped exactly its lines,
   a rejected or cancelled one holds and shipped nothing;
 - captured minus refunded equals the value of the orders that kept their payment,
@@ -284,7 +285,11 @@ def _check_stock(report: Report, conn: Connection, baseline: Mapping[str, int] |
     for sku in sorted(set(baseline) | set(now)):
         before, after = baseline.get(sku, 0), now.get(sku, 0)
         if before != after:
-            report.fail(STOCK_CONSERVED, sku, f"on hand + shipped was {before}, is {after}")
+            report.fail(
+                STOCK_CONSERVED,
+                sku,
+                f"on hand + in transit + shipped (net of other inflows) was {before}, is {after}",
+            )
 
 
 def _check_ledger(report: Report, conn: Connection) -> None:
