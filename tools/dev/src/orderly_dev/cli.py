@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
 from orderly_dev.servers import start_servers
 from orderly_dev.stack import SERVICES
@@ -35,14 +34,22 @@ def main(argv: list[str] | None = None) -> int:
     mm = sub.add_parser("makemigration", help="autogenerate a service migration")
     mm.add_argument("service", choices=sorted(SERVICES))
     mm.add_argument("message")
-    sub.add_parser("run", help="the whole suite with a demo checkout (make run)")
-    ns = parser.parse_args(argv)
+    sub.add_parser(
+        "run",
+        help="the whole suite with a demo checkout (make run); options after it are the"
+        " demo's own (--orders, --rate, --exit-after ...)",
+        add_help=False,
+    )
+    # The demo parses its own options (so `run -h` shows them); anything else is an error.
+    ns, rest = parser.parse_known_args(argv)
+    if ns.command != "run" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if ns.command == "makemigration":
         return makemigration(ns.service, ns.message)
     if ns.command == "run":
         from orderly_dev.demo import main as demo_main
 
-        return int(demo_main(sys.argv[2:]))
+        return int(demo_main(rest))
     return 2
 
 
