@@ -9,8 +9,6 @@ approving or cancelling twice changes nothing the second time.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import datetime
 from typing import Annotated, Any, Literal, NoReturn
 from uuid import UUID, uuid4
@@ -19,7 +17,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from orderly_inventory import stocktakes
+from orderly_inventory import pagination, stocktakes
 from orderly_inventory.adapters.stocktakes import StockTakeRepository, Summary
 from orderly_inventory.domain.stocktakes import (
     Count,
@@ -325,19 +323,17 @@ def _invalid(where: str, field: str, value: object, message: str) -> NoReturn:
 
 
 def _encode(opened_at: datetime, stock_take_id: UUID) -> str:
-    raw = f"{opened_at.isoformat()}|{stock_take_id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    return pagination.encode([opened_at.isoformat(), str(stock_take_id)])
 
 
 def _decode(cursor: str) -> tuple[datetime, UUID]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at, _, stock_take_id = raw.partition("|")
+        at, stock_take_id = pagination.decode(cursor, types=(str, str))
         opened_at = datetime.fromisoformat(at)
         if opened_at.tzinfo is None:
             raise ValueError(at)
         return opened_at, UUID(stock_take_id)
-    except (ValueError, UnicodeDecodeError, binascii.Error):
+    except ValueError:
         _invalid(
             "query",
             "cursor",

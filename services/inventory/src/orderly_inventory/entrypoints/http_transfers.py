@@ -7,8 +7,6 @@ of 201 where the first call created something) and moves no stock twice.
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -18,7 +16,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from orderly_inventory import stock_handlers
+from orderly_inventory import pagination, stock_handlers
 from orderly_inventory.adapters.receipts import ReceiptRepository
 from orderly_inventory.adapters.transfers import TransferRepository
 from orderly_inventory.domain.errors import ConflictError, InvalidInputError, NotFoundError
@@ -230,16 +228,14 @@ def _refusals() -> Iterator[None]:
 
 
 def _cursor(transfer: Transfer) -> str:
-    token = f"{transfer.created_at.isoformat()}|{transfer.transfer_id}".encode()
-    return base64.urlsafe_b64encode(token).decode().rstrip("=")
+    return pagination.encode([transfer.created_at.isoformat(), str(transfer.transfer_id)])
 
 
 def _after(cursor: str) -> tuple[datetime, UUID]:
     try:
-        token = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        created_at, transfer_id = token.split("|")
+        created_at, transfer_id = pagination.decode(cursor, types=(str, str))
         return datetime.fromisoformat(created_at), UUID(transfer_id)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as e:
+    except ValueError as e:
         detail = [
             {
                 "type": "value_error",
