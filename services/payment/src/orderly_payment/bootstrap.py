@@ -9,20 +9,27 @@ from orderly_kit.db import Database
 from orderly_kit.service import Service, build_service
 from orderly_payment import __version__
 from orderly_payment.adapters import orm
-from orderly_payment.adapters.providers import PaymentProvider, SimulatedProvider
+from orderly_payment.adapters.providers import PaymentProvider, Providers, SimulatedProvider
 from orderly_payment.domain.payments import RefundRetryPolicy
 from orderly_payment.entrypoints import consumers, http, jobs
+from orderly_payment.handlers import Gateway
 from orderly_payment.settings import PaymentSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def provider_for(settings: PaymentSettings, *, database: Database) -> PaymentProvider:
-    """The provider adapter the settings name."""
-    match settings.provider:
-        case "simulated":
-            # Its record lives in our database but it commits on its own connections.
-            return SimulatedProvider(database)
+def providers_for(settings: PaymentSettings, *, database: Database) -> Providers:
+    """The provider adapter of each payment method, as the settings name them."""
+    adapters: dict[str, PaymentProvider] = {}
+    for name in set(settings.providers.values()):
+        # Simulated: their record lives in our database, but they commit on their own.
+        adapters[name] = SimulatedProvider(
+            database,
+            name=name,
+            webhook_delay=timedelta(seconds=settings.sim_webhook_delay_seconds),
+            hold_seconds=settings.sim_hold_seconds,
+        )
+    return Providers({method: adapters[name] for method, name in settings.providers.items()})
 
 
 def refund_retry_policy(settings: PaymentSettings) -> RefundRetryPolicy:
@@ -34,9 +41,9 @@ def refund_retry_policy(settings: PaymentSettings) -> RefundRetryPolicy:
 
 
 def build(
-    settings: PaymentSettings | None = None, *, provider: PaymentProvider | None = None
+    settings: PaymentSettings | None = None, *, providers: Providers | None = None
 ) -> Service:
-    """The payment service, wired; ``provider`` overrides the one the settings name."""
+    """The payment service, wired; ``providers`` override the ones the settings name."""
     settings = settings or PaymentSettings()
     service = build_service(
         settings,
@@ -47,11 +54,12 @@ def build(
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
     )
-    provider = provider or provider_for(settings, database=service.database)
-    retry = refund_retry_policy(settings)
-    consumers.register(service, provider=provider, retry=retry)
-    jobs.register(
-        service, provider=provider, retry=retry, poll_seconds=settings.refund_retry_poll_seconds
+    gateway = Gateway(
+        providers=providers or providers_for(settings, database=service.database),
+        database=service.database,
+        retry=refund_retry_policy(settings),
     )
-    service.http.include_router(http.router(service))
+    consumers.register(service, gateway=gateway)
+    jobs.register(service, gateway=gateway, poll_seconds=settings.refund_retry_poll_seconds)
+    service.http.include_router(http.router(service, gateway=gateway))
     return service

@@ -1,38 +1,56 @@
-"""The payment service's use cases: capture, refund and void, each at most once.
+"""The payment service's use cases: pay, refund and void, each at most once.
 
-The provider is called inside the consuming transaction but commits on its own.
-If our transaction then fails, the message is redelivered (or the retry job runs
-again) and the provider is asked again with the same idempotency key, which
-returns its first answer: money moves once. A refund the provider rejects is
-retried later under a new key (``refund:<id>:<n>``) until it succeeds or the
-attempts run out; a call that got no answer is retried under its own key, since
-the provider may have executed it.
+Every provider call is written to the ledger as *requested* first, on a
+connection of its own (``write_ahead``), and carries an idempotency key derived
+from the saga step: ``authorize:<order>``, ``capture:<order>``, ``void:<order>``,
+``refund:<refund id>:<attempt>``. The answer is recorded in the consuming
+transaction. If that transaction never commits (a crash, a kill), the message is
+redelivered, the ledger still says *requested*, and the provider is asked again
+with the same key, which returns its first answer: money moves once.
+
+A refund the provider rejects is retried later under a new attempt key until one
+succeeds or the attempts run out; a call that got no answer is retried under its
+own key, since the provider may have executed it.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Final
+from uuid import UUID
 
+from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging, PoisonMessageError, UnitOfWork
-from orderly_payment.adapters.providers import PaymentProvider, ProviderError
-from orderly_payment.adapters.repository import PaymentRepository
-from orderly_payment.domain.card_numbers import looks_like_card_number
+from orderly_payment.adapters.providers import (
+    PaymentProvider,
+    ProviderError,
+    ProviderResult,
+    Providers,
+)
+from orderly_payment.adapters.repository import PaymentRepository, write_ahead
+from orderly_payment.domain.ledger import (
+    Operation,
+    OperationKind,
+    OperationStatus,
+    authorize_key,
+    capture_key,
+    refund_attempt_key,
+    refunded_amount,
+    void_key,
+)
 from orderly_payment.domain.payments import (
-    AttemptStatus,
+    CardDisplay,
     Payment,
-    PaymentStatus,
     PaymentVoid,
     Refund,
-    RefundAttempt,
     RefundRetryPolicy,
-    capture_idempotency_key,
-    last4,
-    new_payment_id,
     refund_refusal,
 )
+from orderly_schemas.base import Money
 from orderly_schemas.payment import CapturePayment, RefundFailed, RefundPayment
 
 log = logging.getLogger(__name__)
@@ -49,26 +67,46 @@ def _jitter() -> float:
     return random.uniform(0.5, 1.0)  # noqa: S311 - spreads retries, not a secret
 
 
-async def capture_payment(
-    uow: UnitOfWork, command: CapturePayment, *, provider: PaymentProvider
-) -> None:
-    """Capture the order's payment once; a repeat re-announces the recorded outcome."""
-    if looks_like_card_number(command.payment.token):
-        # Never echo the value: it may be a real card number.
-        raise PoisonMessageError(
-            "field payment.token: looks like a card number; send the provider's token instead"
+@dataclass(frozen=True)
+class Gateway:
+    """What the use cases need besides a unit of work: the providers, the ledger, the policy."""
+
+    providers: Providers
+    #: Where ledger entries are written ahead of provider calls, on connections of their own.
+    database: Database
+    retry: RefundRetryPolicy = field(default_factory=RefundRetryPolicy)
+
+
+class NoProviderError(PoisonMessageError):
+    """No provider adapter is configured for a payment method (or a payment's provider)."""
+
+
+class UnknownOperationError(Exception):
+    """A provider's webhook names an operation the ledger does not hold."""
+
+
+class RefundRefusedError(Exception):
+    """A refund asked for by hand that must not reach the provider; the reason says why."""
+
+
+def _provider(
+    providers: Providers, *, method: str | None = None, name: str | None = None
+) -> PaymentProvider:
+    found = providers.named(name) if name else providers.for_method(method or "")
+    if found is None:
+        what = f"provider {name!r}" if name else f"payment method {method!r}"
+        raise NoProviderError(
+            f"field payment.method: no provider adapter is configured for {what}"
+            f" (configured: {providers.methods})"
         )
+    return found
+
+
+# -- paying -------------------------------------------------------------------------------
+async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: Gateway) -> None:
+    """Authorize and capture the order's payment once; a repeat re-announces the outcome."""
     repo = PaymentRepository(uow.session)
     await repo.lock_order(command.order_id)
-    payment = await repo.payment_of(command.order_id)
-    if payment is not None:
-        log.info(
-            "order %s already has payment %s; re-announcing it",
-            command.order_id,
-            payment.payment_id,
-        )
-        await uow.publish(payment.outcome())
-        return
     void = await repo.void_of(command.order_id)
     if void is not None:
         log.warning(
@@ -78,35 +116,242 @@ async def capture_payment(
         )
         await uow.publish(void.refused_capture(_now()))
         return
-    key = capture_idempotency_key(command.order_id)
-    result = await provider.capture(
-        idempotency_key=key,
-        order_id=command.order_id,
-        amount=command.amount,
-        token=command.payment.token,
-    )
-    payment = Payment(
-        payment_id=new_payment_id(),
-        order_id=command.order_id,
-        method=command.payment.method,
-        token_last4=last4(command.payment.token),
-        amount=command.amount,
-        status=PaymentStatus.CAPTURED if result.approved else PaymentStatus.FAILED,
-        provider_reference=result.reference,
-        failure_reason=result.failure_reason,
-        idempotency_key=key,
-        created_at=_now(),
-    )
-    await repo.add_payment(payment)
-    await uow.publish(payment.outcome())
+    payment = await repo.payment_of(command.order_id)
+    if payment is None:
+        details = command.payment
+        payment = Payment.new(
+            order_id=command.order_id,
+            method=details.method,
+            provider=_provider(gateway.providers, method=details.method).name,
+            display=CardDisplay(
+                brand=details.brand,
+                last4=details.last4,
+                exp_month=details.exp_month,
+                exp_year=details.exp_year,
+            ),
+            amount=command.amount,
+            now=_now(),
+        )
+    else:
+        log.info(
+            "order %s already has payment %s (%s)",
+            payment.order_id,
+            payment.payment_id,
+            payment.status.value,
+        )
+    await _advance(uow, repo, payment, gateway=gateway, token=command.payment.token)
 
 
+async def _advance(
+    uow: UnitOfWork,
+    repo: PaymentRepository,
+    payment: Payment,
+    *,
+    gateway: Gateway,
+    token: str | None,
+) -> None:
+    """Take the payment as far as its ledger allows, then announce where it stands.
+
+    Called with the order locked: for a new payment, a redelivered command, or a
+    provider's late answer. Each step whose entry is missing or still *requested* is
+    (re-)sent under its key; each answered step is taken as recorded.
+    """
+    database = gateway.database
+    provider = _provider(gateway.providers, name=payment.provider)
+    void = await repo.void_of(payment.order_id)
+    ops: dict[OperationKind, Operation] = {
+        o.kind: o
+        for o in await repo.operations(payment.payment_id)
+        if o.kind is not OperationKind.REFUND
+    }
+    auth = ops.get(OperationKind.AUTHORIZE)
+    if auth is None or auth.status is OperationStatus.REQUESTED:
+        if token is None or void is not None:
+            return  # only the command can (re)send an authorization, and not after a void
+        auth = await _call(
+            repo,
+            await write_ahead(
+                database,
+                _requested(payment, OperationKind.AUTHORIZE, authorize_key(payment.order_id)),
+                payment=payment,
+            ),
+            lambda key: provider.authorize(
+                idempotency_key=key, order_id=payment.order_id, amount=payment.amount, token=token
+            ),
+        )
+    if auth.status is OperationStatus.SUCCEEDED and void is None:
+        capture = ops.get(OperationKind.CAPTURE)
+        if capture is None or capture.status is OperationStatus.REQUESTED:
+            reference = auth.provider_reference or ""
+            capture = await _call(
+                repo,
+                await write_ahead(
+                    database,
+                    _requested(payment, OperationKind.CAPTURE, capture_key(payment.order_id)),
+                ),
+                lambda key: provider.capture(
+                    idempotency_key=key,
+                    order_id=payment.order_id,
+                    authorization_reference=reference,
+                    amount=payment.amount,
+                ),
+            )
+        if capture.status is OperationStatus.FAILED:
+            # Release the hold: the customer must not wait days for it to lapse.
+            await _void_authorization(
+                repo, payment, auth, ops, provider=provider, database=database
+            )
+    elif auth.status is OperationStatus.SUCCEEDED and void is not None:
+        # A late approval of an order cancelled meanwhile: release what was held.
+        await _void_authorization(repo, payment, auth, ops, provider=provider, database=database)
+    payment = await _settle(repo, payment)
+    event = payment.outcome(_now())
+    if event is not None and void is None:
+        await uow.publish(event)
+    elif void is None:
+        log.info(
+            "payment %s of order %s is %s; awaiting the provider's webhook",
+            payment.payment_id,
+            payment.order_id,
+            payment.status.value,
+        )
+
+
+async def _void_authorization(
+    repo: PaymentRepository,
+    payment: Payment,
+    auth: Operation,
+    ops: dict[OperationKind, Operation],
+    *,
+    provider: PaymentProvider,
+    database: Database,
+) -> Operation:
+    done = ops.get(OperationKind.VOID)
+    if done is not None and done.status is not OperationStatus.REQUESTED:
+        return done
+    reference = auth.provider_reference or ""
+    return await _call(
+        repo,
+        await write_ahead(
+            database, _requested(payment, OperationKind.VOID, void_key(payment.order_id))
+        ),
+        lambda key: provider.void(
+            idempotency_key=key,
+            order_id=payment.order_id,
+            authorization_reference=reference,
+            amount=payment.amount,
+        ),
+    )
+
+
+def _requested(payment: Payment, kind: OperationKind, key: str) -> Operation:
+    return Operation.requested(
+        kind=kind,
+        idempotency_key=key,
+        order_id=payment.order_id,
+        payment_id=payment.payment_id,
+        provider=payment.provider,
+        amount=payment.amount,
+        now=_now(),
+    )
+
+
+async def _call(
+    repo: PaymentRepository,
+    operation: Operation,
+    send: Callable[[str], Awaitable[ProviderResult]],
+) -> Operation:
+    """Send a ledger entry's operation under its key and record the answer.
+
+    A provider that does not answer raises ProviderError: the entry stays *requested*
+    (written ahead) and the message is retried, or dead-lettered, as any error is.
+    """
+    if operation.status.answered or operation.status is OperationStatus.PENDING:
+        return operation  # answered before (by a webhook, say): never send it twice
+    result = await send(operation.idempotency_key)
+    if result.pending:
+        answered = operation.pending(reference=result.reference)
+    else:
+        answered = operation.answered(
+            approved=result.approved,
+            reference=result.reference,
+            reason=result.failure_reason,
+            now=_now(),
+        )
+    await repo.update_operation(answered)
+    log.info(
+        "%s %s of order %s: %s%s",
+        operation.kind.value,
+        operation.idempotency_key,
+        operation.order_id,
+        answered.status.value,
+        f" ({answered.reason})" if answered.reason else "",
+    )
+    return answered
+
+
+async def _settle(repo: PaymentRepository, payment: Payment) -> Payment:
+    """Bring the payment's status and references in step with its ledger."""
+    settled = payment.settled(await repo.operations(payment.payment_id), _now())
+    await repo.update_payment(settled)
+    return settled
+
+
+# -- a provider's late answer -------------------------------------------------------------
+@dataclass(frozen=True)
+class Confirmation:
+    """What a provider's webhook says of one of its operations."""
+
+    provider: str
+    kind: OperationKind
+    reference: str
+    approved: bool
+    reason: str | None
+
+
+async def confirm_operation(
+    uow: UnitOfWork, confirmation: Confirmation, *, gateway: Gateway
+) -> bool:
+    """Record a provider's late answer and carry the payment on; False if it was known already.
+
+    Raises UnknownOperationError if the ledger holds no such operation.
+    """
+    repo = PaymentRepository(uow.session)
+    found = await repo.operation_by_reference(
+        confirmation.provider, confirmation.reference, confirmation.kind
+    )
+    if found is None:
+        raise UnknownOperationError(
+            f"no {confirmation.kind.value} {confirmation.reference!r} of provider"
+            f" {confirmation.provider!r} in the ledger"
+        )
+    await repo.lock_order(found.order_id)
+    # Read again under the lock: a concurrent delivery may have recorded it meanwhile.
+    operation = await repo.operation_by_reference(
+        confirmation.provider, confirmation.reference, confirmation.kind
+    )
+    assert operation is not None
+    if operation.status.answered:
+        return False
+    await repo.update_operation(
+        operation.answered(
+            approved=confirmation.approved,
+            reference=confirmation.reference,
+            reason=confirmation.reason,
+            now=_now(),
+        )
+    )
+    payment = await repo.payment(operation.payment_id)
+    await _advance(uow, repo, payment, gateway=gateway, token=None)
+    return True
+
+
+# -- refunds and voids ----------------------------------------------------------------------
 async def refund_payment(
     uow: UnitOfWork,
     command: RefundPayment,
     *,
-    provider: PaymentProvider,
-    retry: RefundRetryPolicy | None = None,
+    gateway: Gateway,
 ) -> None:
     """Refund at most what is refundable, once per refund id; with nothing captured, void."""
     repo = PaymentRepository(uow.session)
@@ -137,19 +382,13 @@ async def refund_payment(
         await uow.publish(void.outcome())
         return
     payment = await repo.payment_of(command.order_id)
-    if payment is None or payment.status is not PaymentStatus.CAPTURED:
-        void = PaymentVoid(
-            refund_id=command.refund_id,
-            order_id=command.order_id,
-            reason=command.reason,
-            created_at=_now(),
-        )
-        log.info("refund %s found nothing captured; order %s voided", void.refund_id, void.order_id)
-        await repo.add_void(void)
-        await uow.publish(void.outcome())
+    if payment is None or not payment.captured:
+        await _void(uow, repo, command, payment, gateway=gateway)
         return
     refused = refund_refusal(
-        payment, refunded=await repo.refunded_amount(payment.payment_id), requested=command.amount
+        payment,
+        refunded=refunded_amount(await repo.operations(payment.payment_id)),
+        requested=command.amount,
     )
     if refused is not None:
         await _refuse(uow, command, refused)
@@ -163,14 +402,96 @@ async def refund_payment(
         now=_now(),
     )
     await repo.add_refund(refund)
-    await _attempt_refund(uow, repo, refund, payment, provider=provider, retry=retry)
+    await _attempt_refund(uow, repo, refund, payment, gateway=gateway)
+
+
+async def _void(
+    uow: UnitOfWork,
+    repo: PaymentRepository,
+    command: RefundPayment,
+    payment: Payment | None,
+    *,
+    gateway: Gateway,
+) -> None:
+    """Nothing was captured: no capture may happen for the order, and any hold is released."""
+    void = PaymentVoid(
+        refund_id=command.refund_id,
+        order_id=command.order_id,
+        reason=command.reason,
+        created_at=_now(),
+    )
+    await repo.add_void(void)
+    if payment is not None:
+        ops = {o.kind: o for o in await repo.operations(payment.payment_id)}
+        auth = ops.get(OperationKind.AUTHORIZE)
+        if auth is not None and auth.status in (OperationStatus.SUCCEEDED, OperationStatus.PENDING):
+            await _void_authorization(
+                repo,
+                payment,
+                auth,
+                ops,
+                provider=_provider(gateway.providers, name=payment.provider),
+                database=gateway.database,
+            )
+        # An authorization that never answered (a timeout) holds nothing we know of: a
+        # provider lets such a hold lapse, and no capture will follow it.
+        await _settle(repo, payment)
+    log.info("refund %s found nothing captured; order %s voided", void.refund_id, void.order_id)
+    await uow.publish(void.outcome())
+
+
+async def refund_by_hand(
+    uow: UnitOfWork,
+    *,
+    order_id: UUID,
+    refund_id: str,
+    amount: Money,
+    reason: str,
+    requested_by: str,
+    gateway: Gateway,
+) -> Refund:
+    """A refund finance asks for: once per refund id, never more than is left to refund.
+
+    Raises RefundRefusedError when nothing may be refunded. A repeated request with the
+    same refund id returns the refund made the first time.
+    """
+    repo = PaymentRepository(uow.session)
+    await repo.lock_order(order_id)
+    existing = await repo.refund(refund_id)
+    if existing is not None:
+        if existing.order_id != order_id or existing.amount != amount:
+            raise RefundRefusedError(
+                f"idempotency key already used for a refund of {existing.amount.amount}"
+                f" {existing.amount.currency} of order {existing.order_id}"
+            )
+        return existing
+    payment = await repo.payment_of(order_id)
+    if payment is None:
+        raise RefundRefusedError(f"order {order_id} has no payment")
+    refused = refund_refusal(
+        payment,
+        refunded=refunded_amount(await repo.operations(payment.payment_id)),
+        requested=amount,
+    )
+    if refused is not None:
+        raise RefundRefusedError(refused)
+    refund = Refund.requested(
+        refund_id=refund_id,
+        order_id=order_id,
+        payment_id=payment.payment_id,
+        amount=amount,
+        reason=reason,
+        now=_now(),
+        requested_by=requested_by,
+    )
+    await repo.add_refund(refund)
+    return await _attempt_refund(uow, repo, refund, payment, gateway=gateway)
 
 
 async def retry_due_refunds(
     messaging: Messaging,
     *,
-    provider: PaymentProvider,
-    retry: RefundRetryPolicy | None = None,
+    gateway: Gateway,
     limit: int = REFUND_RETRY_BATCH,
 ) -> int:
     """Make the next attempt of every refund that is due; returns how many were attempted.
@@ -191,7 +512,7 @@ async def retry_due_refunds(
                 claimed.append(refund.refund_id)
                 await repo.lock_order(refund.order_id)
                 payment = await repo.payment(refund.payment_id)
-                await _attempt_refund(uow, repo, refund, payment, provider=provider, retry=retry)
+                await _attempt_refund(uow, repo, refund, payment, gateway=gateway)
         except Exception:
             if not claimed:
                 raise
@@ -208,16 +529,14 @@ async def _attempt_refund(
     refund: Refund,
     payment: Payment,
     *,
-    provider: PaymentProvider,
-    retry: RefundRetryPolicy | None,
-) -> None:
-    """One provider attempt of a refund, its record, and the outcome if it is final."""
-    policy = retry or RefundRetryPolicy()
+    gateway: Gateway,
+) -> Refund:
+    """One provider attempt of a refund, its ledger entry, and the outcome if it is final."""
+    policy = gateway.retry
     now = _now()
+    ops = await repo.operations(payment.payment_id)
     # Other refunds of the payment may have succeeded since this one was accepted.
-    refused = refund_refusal(
-        payment, refunded=await repo.refunded_amount(payment.payment_id), requested=refund.amount
-    )
+    refused = refund_refusal(payment, refunded=refunded_amount(ops), requested=refund.amount)
     if refused is not None:
         refund = refund.refused(refused, now)
         await repo.update_refund(refund)
@@ -228,23 +547,41 @@ async def _attempt_refund(
             refused,
         )
         await _announce(uow, refund)
-        return
-    attempt = await repo.last_attempt(refund.refund_id)
-    if attempt is None or attempt.status is not AttemptStatus.REQUESTED:
-        attempt = RefundAttempt.requested(
-            refund, attempt=1 if attempt is None else attempt.attempt + 1, now=now
-        )
-        await repo.add_attempt(attempt)
-    try:
-        result = await provider.refund(
-            idempotency_key=attempt.idempotency_key,
+        return refund
+    provider = _provider(gateway.providers, name=payment.provider)
+    last = await repo.last_attempt(refund.refund_id)
+    number = 1 if last is None else last.attempt or 1
+    if last is not None and last.status is not OperationStatus.REQUESTED:
+        number += 1  # the last one was answered: a new attempt, under a new key
+    attempt = await write_ahead(
+        gateway.database,
+        Operation.requested(
+            kind=OperationKind.REFUND,
+            idempotency_key=refund_attempt_key(refund.refund_id, number),
             order_id=refund.order_id,
-            payment_reference=payment.provider_reference,
+            payment_id=payment.payment_id,
+            provider=payment.provider,
             amount=refund.amount,
+            now=now,
+            refund_id=refund.refund_id,
+            attempt=number,
+        ),
+    )
+    reference = payment.capture_reference or ""
+    try:
+        answered = await _call(
+            repo,
+            attempt,
+            lambda key: provider.refund(
+                idempotency_key=key,
+                order_id=refund.order_id,
+                payment_reference=reference,
+                amount=refund.amount,
+            ),
         )
     except ProviderError as exc:
         reason = f"no answer from the provider: {exc}"
-        await repo.update_attempt(attempt.unanswered(reason))
+        await repo.update_operation(attempt.unanswered(reason))
         refund = refund.answered(
             approved=False,
             reference=None,
@@ -254,22 +591,13 @@ async def _attempt_refund(
             now=_now(),
         )
     else:
-        now = _now()
-        await repo.update_attempt(
-            attempt.answered(
-                approved=result.approved,
-                reference=result.reference,
-                reason=result.failure_reason,
-                now=now,
-            )
-        )
         refund = refund.answered(
-            approved=result.approved,
-            reference=result.reference,
-            failure_reason=result.failure_reason,
+            approved=answered.status is OperationStatus.SUCCEEDED,
+            reference=answered.provider_reference,
+            failure_reason=answered.reason,
             policy=policy,
             jitter=_jitter(),
-            now=now,
+            now=_now(),
         )
     await repo.update_refund(refund)
     if refund.next_attempt_at is not None:
@@ -281,7 +609,9 @@ async def _attempt_refund(
             refund.failure_reason,
             refund.next_attempt_at.isoformat(),
         )
+    await _settle(repo, payment)
     await _announce(uow, refund)
+    return refund
 
 
 async def _announce(uow: UnitOfWork, refund: Refund) -> None:

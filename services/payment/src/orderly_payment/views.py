@@ -32,11 +32,19 @@ class PaymentRead(BaseModel):
     payment_id: str
     order_id: UUID
     method: str
-    token_last4: str | None
-    amount: int = Field(description="captured (or attempted) amount in minor units")
+    provider: str
+    brand: str | None
+    last4: str | None
+    exp_month: int | None
+    exp_year: int | None
+    amount: int = Field(description="authorized (or attempted) amount in minor units")
     currency: str
-    status: str = Field(description="captured or failed")
-    provider_reference: str
+    status: str = Field(
+        description="not_paid, authorized, captured, partially_refunded, refunded, failed or"
+        " voided, as the ledger has it"
+    )
+    authorization_reference: str | None
+    capture_reference: str | None
     failure_reason: str | None
     refunded_amount: int = Field(description="sum of the succeeded refunds, in minor units")
     created_at: datetime

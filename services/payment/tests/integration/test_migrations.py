@@ -58,7 +58,9 @@ async def test_the_migrations_downgrade_and_upgrade_again(fresh_database: str) -
     await asyncio.to_thread(down_and_up)
 
 
-async def test_refunds_made_before_retries_become_their_first_attempt(fresh_database: str) -> None:
+async def test_payments_and_refunds_made_before_the_ledger_become_its_entries(
+    fresh_database: str,
+) -> None:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database, INITIAL)
     order_id = uuid4()
 
@@ -87,9 +89,9 @@ async def test_refunds_made_before_retries_become_their_first_attempt(fresh_data
                 return list(
                     conn.execute(
                         text(
-                            "SELECT a.attempt, a.idempotency_key, a.status, a.provider_reference,"
-                            " r.attempts, r.next_attempt_at FROM refund_attempts a"
-                            " JOIN refunds r USING (refund_id)"
+                            "SELECT o.kind, o.idempotency_key, o.status, o.provider_reference,"
+                            " o.attempt, p.status, p.capture_reference FROM payment_operations o"
+                            " JOIN payments p USING (payment_id) ORDER BY o.id"
                         )
                     ).tuples()
                 )
@@ -98,4 +100,7 @@ async def test_refunds_made_before_retries_become_their_first_attempt(fresh_data
 
     rows = await asyncio.to_thread(refund_then_upgrade)
 
-    assert rows == [(1, "refund:r1", "succeeded", "sim_re_1", 1, None)]
+    assert rows == [
+        ("capture", "capture:1", "succeeded", "sim_ch_1", None, "partially_refunded", "sim_ch_1"),
+        ("refund", "refund:r1", "succeeded", "sim_re_1", 1, "partially_refunded", "sim_ch_1"),
+    ]

@@ -34,12 +34,27 @@ class Address(BaseModel):
 
 
 class PaymentDetails(BaseModel):
-    """A provider token, never a card number."""
+    """A provider token plus what may be shown of the method; never a card number.
+
+    The display fields are what the provider's tokenisation returned (brand, last four
+    digits, expiry) and are only ever shown to people; the token is what is charged.
+    """
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
     method: PaymentMethod
     token: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_:.-]+$")
+    brand: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[A-Za-z][A-Za-z0-9 _.-]*$",
+        description="card scheme or wallet brand as the provider names it, e.g. visa, apple_pay",
+    )
+    last4: str | None = Field(
+        default=None, pattern=r"^[0-9]{4}$", description="the last four digits, for display"
+    )
+    exp_month: int | None = Field(default=None, ge=1, le=12)
+    exp_year: int | None = Field(default=None, ge=2000, le=2199)
 
 
 class OrderPlaced(Message):

@@ -1,18 +1,24 @@
-"""Payment provider adapters: the port the handlers call, and a simulated provider.
+"""Payment provider adapters: the port the handlers call, and the simulated providers.
 
-A provider must be idempotent per idempotency key: a capture or refund retried
-with the same key (after a crash between the provider's answer and our commit,
-say) returns the first answer and moves no money again. A provider that does not
+A provider must be idempotent per idempotency key: an operation retried with the
+same key (after a crash between the provider's answer and our commit, say)
+returns the first answer and moves no money again. A provider that does not
 answer raises ProviderError: the outcome is unknown, so only the same key may ask
-again.
+again. A provider may also answer "pending": it took the operation and will say
+how it ended by webhook.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Final, Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,16 +26,31 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_kit.db import Database
 from orderly_payment.adapters.orm import sim_provider_operations as operations
+from orderly_payment.adapters.orm import sim_provider_webhooks as webhooks
 from orderly_schemas.base import Money
+
+
+class ResultStatus(StrEnum):
+    APPROVED = "approved"
+    DECLINED = "declined"
+    PENDING = "pending"  # the provider answers later, by webhook
 
 
 @dataclass(frozen=True)
 class ProviderResult:
-    """A provider's answer: approved or not, its reference, and why not."""
+    """A provider's answer: approved, declined (and why), or pending; and its reference."""
 
-    approved: bool
+    status: ResultStatus
     reference: str
     failure_reason: str | None = None
+
+    @property
+    def approved(self) -> bool:
+        return self.status is ResultStatus.APPROVED
+
+    @property
+    def pending(self) -> bool:
+        return self.status is ResultStatus.PENDING
 
 
 class ProviderError(Exception):
@@ -41,10 +62,29 @@ class ProviderTimeoutError(ProviderError):
 
 
 class PaymentProvider(Protocol):
-    async def capture(
+    """One payment provider's API, as the payment service needs it."""
+
+    @property
+    def name(self) -> str:
+        """The provider's name: in the ledger, and in its webhook's path."""
+        ...
+
+    async def authorize(
         self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
     ) -> ProviderResult:
-        """Charge ``amount`` to the payment method behind ``token``."""
+        """Hold ``amount`` on the payment method behind ``token``."""
+        ...
+
+    async def capture(
+        self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
+    ) -> ProviderResult:
+        """Take ``amount`` of the authorization ``authorization_reference``."""
+        ...
+
+    async def void(
+        self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
+    ) -> ProviderResult:
+        """Release an authorization that will never be captured."""
         ...
 
     async def refund(
@@ -54,163 +94,414 @@ class PaymentProvider(Protocol):
         ...
 
 
+class Providers:
+    """The provider adapter of each payment method, and each adapter by its name."""
+
+    def __init__(self, by_method: Mapping[str, PaymentProvider]) -> None:
+        self._by_method = dict(by_method)
+        self._by_name = {p.name: p for p in self._by_method.values()}
+
+    def for_method(self, method: str) -> PaymentProvider | None:
+        return self._by_method.get(method)
+
+    def named(self, name: str) -> PaymentProvider | None:
+        return self._by_name.get(name)
+
+    @property
+    def methods(self) -> dict[str, str]:
+        """Each payment method and the name of its provider."""
+        return {m: p.name for m, p in self._by_method.items()}
+
+    def all(self) -> list[PaymentProvider]:
+        return list(self._by_name.values())
+
+
+# -- the simulated providers ------------------------------------------------------------
+# A token's prefix chooses what the simulated provider does, so that a test (or the
+# demo's checkout) can pick each outcome.
 DECLINE_PREFIX: Final = "tok_decline"
+TIMEOUT_PREFIX: Final = "tok_timeout"
+WEBHOOK_PREFIX: Final = "tok_webhook"  # answered later by webhook: approved...
+WEBHOOK_DECLINE_PREFIX: Final = "tok_webhook_decline"  # ...or declined
 REFUND_FAIL_PREFIX: Final = "tok_refundfail"
 REFUND_FLAKY_PREFIX: Final = "tok_refundflaky"
-TIMEOUT_PREFIX: Final = "tok_timeout"
+HOLD_PREFIX: Final = "tok_hold"  # the capture executes, then its answer is held back
+REFUND_HOLD_PREFIX: Final = "tok_refundhold"  # each refund executes, then is held back
+
 DECLINED: Final = "card declined by issuer"
+#: ``tok_decline_<code>…`` declines with the reason of its code.
+DECLINE_REASONS: Final = {
+    "funds": "insufficient funds",
+    "expired": "card expired",
+    "fraud": "suspected fraud",
+    "limit": "over the method's limit",
+}
+WEBHOOK_DECLINED: Final = "declined by the customer's bank after review"
 REFUND_REJECTED: Final = "refund rejected by provider"
 REFUND_REJECTED_FOR_NOW: Final = "refund temporarily rejected by provider"
-#: How many refund attempts of a ``tok_refundflaky…`` capture fail before one succeeds.
+#: How many refund attempts of a ``tok_refundflaky…`` payment fail before one succeeds.
 FLAKY_REFUND_FAILURES: Final = 2
 
-# The capture reference says how refunds of it behave, so that the refund call,
-# which names only the capture, can tell.
-_CAPTURE: Final = "sim_ch_"
-_CAPTURE_REFUSING_REFUNDS: Final = "sim_chrf_"
-_CAPTURE_FLAKY_REFUNDS: Final = "sim_chfl_"
-_REFUND: Final = "sim_re_"
-
+AUTHORIZE: Final = "authorize"
 CAPTURE: Final = "capture"
+VOID: Final = "void"
 REFUND: Final = "refund"
 SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 
+NORMAL: Final = "normal"
+REFUND_FAILS: Final = "refund_fails"
+REFUND_FLAKY: Final = "refund_flaky"
+HOLD: Final = "hold"
+REFUND_HOLD: Final = "refund_hold"
 
-def _reference(prefix: str, idempotency_key: str) -> str:
-    # Derived from the key, so a retried call gets the same reference even after a restart.
-    return prefix + hashlib.sha256(idempotency_key.encode()).hexdigest()[:24]
+#: Webhook event types a simulated provider sends.
+AUTHORIZATION_SUCCEEDED: Final = "authorization.succeeded"
+AUTHORIZATION_FAILED: Final = "authorization.failed"
+
+_SHORT: Final = {AUTHORIZE: "au", CAPTURE: "ch", VOID: "vo", REFUND: "re"}
+
+
+def _behaviour(token: str) -> str:
+    for prefix, behaviour in (
+        (REFUND_FAIL_PREFIX, REFUND_FAILS),
+        (REFUND_FLAKY_PREFIX, REFUND_FLAKY),
+        (REFUND_HOLD_PREFIX, REFUND_HOLD),
+        (HOLD_PREFIX, HOLD),
+    ):
+        if token.startswith(prefix):
+            return behaviour
+    return NORMAL
+
+
+def _decline_reason(token: str) -> str | None:
+    if not token.startswith(DECLINE_PREFIX):
+        return None
+    code = token[len(DECLINE_PREFIX) :].lstrip("_").split("_", 1)[0]
+    return DECLINE_REASONS.get(code, DECLINED)
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    result: ProviderResult
+    behaviour: str
 
 
 class SimulatedProvider:
     """A provider with its own durable record (``sim_provider_operations``).
 
-    Approves every token but ``tok_decline…``; refunds of a ``tok_refundfail…``
-    capture always fail, those of a ``tok_refundflaky…`` capture fail twice and then
-    succeed; a ``tok_timeout…`` capture never answers. Each operation commits in the
-    provider's own transaction, independently of the caller's, and a repeated
-    idempotency key returns the recorded answer without executing anything.
+    Approves every token but ``tok_decline…`` (``tok_decline_funds…`` and the other
+    codes of DECLINE_REASONS say why) and ``tok_timeout…``, which never answers.
+    ``tok_webhook…`` authorizations answer "pending" and are approved by a webhook
+    ``webhook_delay`` later (``tok_webhook_decline…``: declined). Refunds of a
+    ``tok_refundfail…`` payment always fail, those of ``tok_refundflaky…`` fail
+    twice and then succeed. The capture of a ``tok_hold…`` payment (each refund of a
+    ``tok_refundhold…`` one) executes and then keeps its answer back for
+    ``hold_seconds``, as a lost response would: the caller can be killed meanwhile.
+
+    Each operation commits in the provider's own transaction, independently of the
+    caller's, and a repeated idempotency key returns the recorded answer at once
+    without executing anything.
     """
 
-    def __init__(self, database: Database) -> None:
+    def __init__(
+        self,
+        database: Database,
+        *,
+        name: str = "sim-card",
+        webhook_delay: timedelta = timedelta(seconds=1),
+        hold_seconds: float = 30.0,
+    ) -> None:
         self._database = database
+        self._name = name
+        self._prefix = name.replace("-", "")
+        self.webhook_delay = webhook_delay
+        self.hold_seconds = hold_seconds
 
-    async def capture(
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def _reference(self, kind: str, idempotency_key: str) -> str:
+        # Derived from the key, so a retried call gets the same reference even after a restart.
+        digest = hashlib.sha256(f"{self._name}:{idempotency_key}".encode()).hexdigest()[:24]
+        return f"{self._prefix}_{_SHORT[kind]}_{digest}"
+
+    async def authorize(
         self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
     ) -> ProviderResult:
         if token.startswith(TIMEOUT_PREFIX):
-            # Charges nothing and records nothing: the caller cannot know that.
-            raise ProviderTimeoutError(f"capture {idempotency_key}: no answer from the provider")
+            # Holds nothing and records nothing: the caller cannot know that.
+            raise ProviderTimeoutError(f"authorize {idempotency_key}: no answer from {self._name}")
         async with self._database.engine.begin() as conn:
-            recorded = await _recorded(conn, idempotency_key)
+            recorded = await self._recorded(conn, idempotency_key)
             if recorded is not None:
-                return recorded
-            if token.startswith(DECLINE_PREFIX):
-                result = ProviderResult(False, _reference(_CAPTURE, idempotency_key), DECLINED)
-            elif token.startswith(REFUND_FAIL_PREFIX):
-                result = ProviderResult(
-                    True, _reference(_CAPTURE_REFUSING_REFUNDS, idempotency_key)
-                )
-            elif token.startswith(REFUND_FLAKY_PREFIX):
-                result = ProviderResult(True, _reference(_CAPTURE_FLAKY_REFUNDS, idempotency_key))
+                return recorded.result
+            reference = self._reference(AUTHORIZE, idempotency_key)
+            later = token.startswith(WEBHOOK_PREFIX)
+            if token.startswith(WEBHOOK_DECLINE_PREFIX):
+                reason: str | None = WEBHOOK_DECLINED
             else:
-                result = ProviderResult(True, _reference(_CAPTURE, idempotency_key))
-            return await _record(
-                conn, idempotency_key, kind=CAPTURE, order_id=order_id, amount=amount, result=result
+                reason = _decline_reason(token)
+            answer_at = datetime.now(UTC) + self.webhook_delay if later else None
+            recorded = await self._record(
+                conn,
+                idempotency_key,
+                kind=AUTHORIZE,
+                order_id=order_id,
+                amount=amount,
+                succeeded=reason is None,
+                reference=reference,
+                failure_reason=reason,
+                behaviour=_behaviour(token),
+                answer_at=answer_at,
             )
+            if later and answer_at is not None:
+                await self._owe_webhook(
+                    conn,
+                    event_type=AUTHORIZATION_FAILED if reason else AUTHORIZATION_SUCCEEDED,
+                    reference=reference,
+                    order_id=order_id,
+                    amount=amount,
+                    reason=reason,
+                    due_at=answer_at,
+                )
+            return recorded.result
+
+    async def capture(
+        self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
+    ) -> ProviderResult:
+        async with self._database.engine.begin() as conn:
+            await _lock(conn, authorization_reference)
+            recorded = await self._recorded(conn, idempotency_key)
+            if recorded is not None:
+                return recorded.result
+            authorization = await _operation(conn, authorization_reference, AUTHORIZE)
+            refusal = await _capture_refusal(conn, authorization, authorization_reference, amount)
+            behaviour = authorization["behaviour"] if authorization else NORMAL
+            recorded = await self._record(
+                conn,
+                idempotency_key,
+                kind=CAPTURE,
+                order_id=order_id,
+                amount=amount,
+                succeeded=refusal is None,
+                reference=self._reference(CAPTURE, idempotency_key),
+                failure_reason=refusal,
+                payment_reference=authorization_reference,
+                behaviour=behaviour,
+            )
+        if behaviour == HOLD:
+            await asyncio.sleep(self.hold_seconds)  # executed; the answer is "lost" for now
+        return recorded.result
+
+    async def void(
+        self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
+    ) -> ProviderResult:
+        async with self._database.engine.begin() as conn:
+            await _lock(conn, authorization_reference)
+            recorded = await self._recorded(conn, idempotency_key)
+            if recorded is not None:
+                return recorded.result
+            captured = await conn.scalar(
+                select(func.count())
+                .select_from(operations)
+                .where(operations.c.payment_reference == authorization_reference)
+                .where(operations.c.kind == CAPTURE)
+                .where(operations.c.outcome == SUCCEEDED)
+            )
+            refusal = (
+                f"authorization {authorization_reference} was captured; refund it instead"
+                if captured
+                else None
+            )
+            recorded = await self._record(
+                conn,
+                idempotency_key,
+                kind=VOID,
+                order_id=order_id,
+                amount=amount,
+                succeeded=refusal is None,
+                reference=self._reference(VOID, idempotency_key),
+                failure_reason=refusal,
+                payment_reference=authorization_reference,
+            )
+            return recorded.result
 
     async def refund(
         self, *, idempotency_key: str, order_id: UUID, payment_reference: str, amount: Money
     ) -> ProviderResult:
         async with self._database.engine.begin() as conn:
             # One refund of a capture at a time: the checks below read its earlier refunds.
-            await conn.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"sim_provider:{payment_reference}"},
-            )
-            recorded = await _recorded(conn, idempotency_key)
+            await _lock(conn, payment_reference)
+            recorded = await self._recorded(conn, idempotency_key)
             if recorded is not None:
-                return recorded
-            reference = _reference(_REFUND, idempotency_key)
-            refusal = await _refund_refusal(conn, payment_reference, amount)
-            result = ProviderResult(refusal is None, reference, refusal)
-            return await _record(
+                return recorded.result
+            capture = await _operation(conn, payment_reference, CAPTURE)
+            refusal = await _refund_refusal(conn, capture, payment_reference, amount)
+            behaviour = capture["behaviour"] if capture else NORMAL
+            recorded = await self._record(
                 conn,
                 idempotency_key,
                 kind=REFUND,
                 order_id=order_id,
                 amount=amount,
-                result=result,
+                succeeded=refusal is None,
+                reference=self._reference(REFUND, idempotency_key),
+                failure_reason=refusal,
                 payment_reference=payment_reference,
             )
+        if behaviour == REFUND_HOLD:
+            await asyncio.sleep(self.hold_seconds)
+        return recorded.result
 
+    # -- its record ---------------------------------------------------------------------
+    async def _recorded(self, conn: AsyncConnection, idempotency_key: str) -> _Recorded | None:
+        query = select(operations).where(operations.c.idempotency_key == idempotency_key)
+        row = (await conn.execute(query)).mappings().first()
+        return None if row is None else _as_recorded(row)
 
-async def _recorded(conn: AsyncConnection, idempotency_key: str) -> ProviderResult | None:
-    query = select(operations).where(operations.c.idempotency_key == idempotency_key)
-    row = (await conn.execute(query)).mappings().first()
-    if row is None:
-        return None
-    return ProviderResult(row["outcome"] == SUCCEEDED, row["reference"], row["failure_reason"])
-
-
-async def _record(
-    conn: AsyncConnection,
-    idempotency_key: str,
-    *,
-    kind: str,
-    order_id: UUID,
-    amount: Money,
-    result: ProviderResult,
-    payment_reference: str | None = None,
-) -> ProviderResult:
-    """Record the operation, or return the answer a concurrent call with the key recorded."""
-    inserted = await conn.execute(
-        pg_insert(operations)
-        .values(
-            idempotency_key=idempotency_key,
-            kind=kind,
-            order_id=order_id,
-            amount=amount.amount,
-            currency=amount.currency,
-            outcome=SUCCEEDED if result.approved else FAILED,
-            failure_reason=result.failure_reason,
-            reference=result.reference,
-            payment_reference=payment_reference,
+    async def _record(
+        self,
+        conn: AsyncConnection,
+        idempotency_key: str,
+        *,
+        kind: str,
+        order_id: UUID,
+        amount: Money,
+        succeeded: bool,
+        reference: str,
+        failure_reason: str | None,
+        payment_reference: str | None = None,
+        behaviour: str = NORMAL,
+        answer_at: datetime | None = None,
+    ) -> _Recorded:
+        """Record the operation, or return what a concurrent call with the key recorded."""
+        inserted = await conn.execute(
+            pg_insert(operations)
+            .values(
+                provider=self._name,
+                idempotency_key=idempotency_key,
+                kind=kind,
+                order_id=order_id,
+                amount=amount.amount,
+                currency=amount.currency,
+                outcome=SUCCEEDED if succeeded else FAILED,
+                failure_reason=failure_reason,
+                reference=reference,
+                payment_reference=payment_reference,
+                behaviour=behaviour,
+                answer_at=answer_at,
+            )
+            # No arbiter named: the reference, derived from the key, is unique too, and a
+            # concurrent insert may meet it first; either conflict means "already recorded".
+            .on_conflict_do_nothing()
+            .returning(*operations.c)
         )
-        # No arbiter named: the reference, derived from the key, is unique too, and a
-        # concurrent insert may meet it first; either conflict means "already recorded".
-        .on_conflict_do_nothing()
-        .returning(operations.c.id)
+        row = inserted.mappings().first()
+        if row is not None:
+            return _as_recorded(row)
+        recorded = await self._recorded(conn, idempotency_key)
+        assert recorded is not None, f"operation {idempotency_key} conflicted but is not recorded"
+        return recorded
+
+    async def _owe_webhook(
+        self,
+        conn: AsyncConnection,
+        *,
+        event_type: str,
+        reference: str,
+        order_id: UUID,
+        amount: Money,
+        reason: str | None,
+        due_at: datetime,
+    ) -> None:
+        delivery_id = f"evt_{uuid4().hex}"
+        payload: dict[str, Any] = {
+            "id": delivery_id,
+            "type": event_type,
+            "created": int(due_at.timestamp()),
+            "data": {
+                "reference": reference,
+                "order_id": str(order_id),
+                "amount": amount.amount,
+                "currency": amount.currency,
+                "reason": reason,
+            },
+        }
+        await conn.execute(
+            pg_insert(webhooks).values(
+                provider=self._name,
+                delivery_id=delivery_id,
+                payload=json.loads(json.dumps(payload)),
+                due_at=due_at,
+            )
+        )
+
+
+def _as_recorded(row: Any) -> _Recorded:
+    answer_at: datetime | None = row["answer_at"]
+    if answer_at is not None and answer_at > datetime.now(UTC):
+        status = ResultStatus.PENDING  # the webhook has not told yet
+    elif row["outcome"] == SUCCEEDED:
+        status = ResultStatus.APPROVED
+    else:
+        status = ResultStatus.DECLINED
+    reason = row["failure_reason"] if status is ResultStatus.DECLINED else None
+    return _Recorded(ProviderResult(status, row["reference"], reason), row["behaviour"])
+
+
+async def _lock(conn: AsyncConnection, reference: str) -> None:
+    await conn.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+        {"key": f"sim_provider:{reference}"},
     )
-    if inserted.first() is not None:
-        return result
-    recorded = await _recorded(conn, idempotency_key)
-    assert recorded is not None, f"operation {idempotency_key} conflicted but is not recorded"
-    return recorded
+
+
+async def _operation(conn: AsyncConnection, reference: str, kind: str) -> Any:
+    query = (
+        select(operations)
+        .where(operations.c.reference == reference)
+        .where(operations.c.kind == kind)
+    )
+    return (await conn.execute(query)).mappings().first()
+
+
+async def _capture_refusal(
+    conn: AsyncConnection, authorization: Any, reference: str, amount: Money
+) -> str | None:
+    if authorization is None or authorization["outcome"] != SUCCEEDED:
+        return f"no approved authorization {reference} to capture"
+    answer_at = authorization["answer_at"]
+    if answer_at is not None and answer_at > datetime.now(UTC):
+        return f"authorization {reference} is still under review"
+    if amount.currency != authorization["currency"] or amount.amount > authorization["amount"]:
+        return (
+            f"capture of {amount.amount} {amount.currency} exceeds the authorization"
+            f" ({authorization['amount']} {authorization['currency']})"
+        )
+    voided = await conn.scalar(
+        select(func.count())
+        .select_from(operations)
+        .where(operations.c.payment_reference == reference)
+        .where(operations.c.kind == VOID)
+        .where(operations.c.outcome == SUCCEEDED)
+    )
+    if voided:
+        return f"authorization {reference} was voided"
+    return None
 
 
 async def _refund_refusal(
-    conn: AsyncConnection, payment_reference: str, amount: Money
+    conn: AsyncConnection, capture: Any, payment_reference: str, amount: Money
 ) -> str | None:
     """Why the provider rejects this refund of ``payment_reference``, or None."""
-    capture = (
-        (
-            await conn.execute(
-                select(operations)
-                .where(operations.c.reference == payment_reference)
-                .where(operations.c.kind == CAPTURE)
-                .where(operations.c.outcome == SUCCEEDED)
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if capture is None:
+    if capture is None or capture["outcome"] != SUCCEEDED:
         return f"no charge {payment_reference} to refund"
-    if payment_reference.startswith(_CAPTURE_REFUSING_REFUNDS):
+    if capture["behaviour"] == REFUND_FAILS:
         return REFUND_REJECTED
     earlier = select(operations).where(operations.c.payment_reference == payment_reference)
-    if payment_reference.startswith(_CAPTURE_FLAKY_REFUNDS):
+    if capture["behaviour"] == REFUND_FLAKY:
         tried = await conn.scalar(select(func.count()).select_from(earlier.subquery()))
         if (tried or 0) < FLAKY_REFUND_FAILURES:
             return REFUND_REJECTED_FOR_NOW
@@ -219,6 +510,7 @@ async def _refund_refusal(
     refunded = await conn.scalar(
         select(func.coalesce(func.sum(operations.c.amount), 0))
         .where(operations.c.payment_reference == payment_reference)
+        .where(operations.c.kind == REFUND)
         .where(operations.c.outcome == SUCCEEDED)
     )
     if amount.amount > capture["amount"] - int(refunded or 0):
@@ -228,13 +520,13 @@ async def _refund_refusal(
 
 # -- for invariant checks -------------------------------------------------------------
 
-#: The view (created by the migration) of what the simulated provider executed per order.
+#: The view (created by the migration) of what the simulated providers executed per order.
 ORDER_TOTALS_VIEW: Final = "sim_provider_order_totals"
 
 
 @dataclass(frozen=True)
 class ExecutedTotals:
-    """What the simulated provider executed for one order (succeeded operations only)."""
+    """What the simulated providers executed for one order (succeeded operations only)."""
 
     order_id: UUID
     currency: str
@@ -245,7 +537,7 @@ class ExecutedTotals:
 
 
 async def executed_totals(database: Database) -> list[ExecutedTotals]:
-    """Succeeded captures and refunds per order (and currency), from the provider's record."""
+    """Succeeded captures and refunds per order (and currency), from the providers' record."""
     query = text(f"SELECT * FROM {ORDER_TOTALS_VIEW} ORDER BY order_id, currency")
     async with database.engine.connect() as conn:
         return [_totals(row) for row in (await conn.execute(query)).mappings()]

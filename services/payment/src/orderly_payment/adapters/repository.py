@@ -7,17 +7,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderly_payment.adapters.orm import payment_voids, payments, refund_attempts, refunds
+from orderly_kit.db import Database
+from orderly_payment.adapters.orm import payment_operations, payment_voids, payments, refunds
+from orderly_payment.domain.ledger import Operation, OperationKind, OperationStatus, PaymentStatus
 from orderly_payment.domain.payments import (
-    AttemptStatus,
+    CardDisplay,
     Payment,
-    PaymentStatus,
     PaymentVoid,
     Refund,
-    RefundAttempt,
     RefundStatus,
 )
 from orderly_schemas.base import Money
@@ -48,21 +49,50 @@ class PaymentRepository:
         query = select(payments).where(payments.c.payment_id == payment_id)
         return _to_payment((await self.session.execute(query)).mappings().one())
 
-    async def add_payment(self, payment: Payment) -> None:
+    async def update_payment(self, payment: Payment) -> None:
         await self.session.execute(
-            insert(payments).values(
-                payment_id=payment.payment_id,
-                order_id=payment.order_id,
-                method=payment.method,
-                token_last4=payment.token_last4,
-                amount=payment.amount.amount,
-                currency=payment.amount.currency,
+            update(payments)
+            .where(payments.c.payment_id == payment.payment_id)
+            .values(
                 status=payment.status.value,
-                provider_reference=payment.provider_reference,
+                authorization_reference=payment.authorization_reference,
+                capture_reference=payment.capture_reference,
                 failure_reason=payment.failure_reason,
-                idempotency_key=payment.idempotency_key,
-                created_at=payment.created_at,
-                updated_at=payment.created_at,
+                updated_at=payment.updated_at,
+            )
+        )
+
+    # -- the ledger -----------------------------------------------------------------
+    async def operations(self, payment_id: str) -> list[Operation]:
+        """The payment's ledger entries, oldest first."""
+        query = (
+            select(payment_operations)
+            .where(payment_operations.c.payment_id == payment_id)
+            .order_by(payment_operations.c.id)
+        )
+        return [_to_operation(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def operation_by_reference(
+        self, provider: str, reference: str, kind: OperationKind
+    ) -> Operation | None:
+        query = (
+            select(payment_operations)
+            .where(payment_operations.c.provider == provider)
+            .where(payment_operations.c.provider_reference == reference)
+            .where(payment_operations.c.kind == kind.value)
+        )
+        row = (await self.session.execute(query)).mappings().first()
+        return None if row is None else _to_operation(row)
+
+    async def update_operation(self, operation: Operation) -> None:
+        await self.session.execute(
+            update(payment_operations)
+            .where(payment_operations.c.idempotency_key == operation.idempotency_key)
+            .values(
+                status=operation.status.value,
+                provider_reference=operation.provider_reference,
+                reason=operation.reason,
+                answered_at=operation.answered_at,
             )
         )
 
@@ -116,15 +146,6 @@ class PaymentRepository:
         row = (await self.session.execute(query)).mappings().first()
         return None if row is None else _to_refund(row)
 
-    async def refunded_amount(self, payment_id: str) -> int:
-        """What succeeded refunds of the payment returned, in minor units."""
-        total = await self.session.scalar(
-            select(func.coalesce(func.sum(refunds.c.amount), 0))
-            .where(refunds.c.payment_id == payment_id)
-            .where(refunds.c.status == RefundStatus.SUCCEEDED.value)
-        )
-        return int(total or 0)
-
     async def add_refund(self, refund: Refund) -> None:
         await self.session.execute(insert(refunds).values(**_refund_values(refund)))
 
@@ -135,35 +156,91 @@ class PaymentRepository:
             .values(**_refund_values(refund))
         )
 
-    # -- refund attempts ------------------------------------------------------------
-    async def last_attempt(self, refund_id: str) -> RefundAttempt | None:
+    async def last_attempt(self, refund_id: str) -> Operation | None:
+        """The refund's latest provider operation."""
         query = (
-            select(refund_attempts)
-            .where(refund_attempts.c.refund_id == refund_id)
-            .order_by(refund_attempts.c.attempt.desc())
+            select(payment_operations)
+            .where(payment_operations.c.refund_id == refund_id)
+            .order_by(payment_operations.c.attempt.desc())
             .limit(1)
         )
         row = (await self.session.execute(query)).mappings().first()
-        return None if row is None else _to_attempt(row)
+        return None if row is None else _to_operation(row)
 
-    async def attempts(self, refund_id: str) -> list[RefundAttempt]:
-        query = (
-            select(refund_attempts)
-            .where(refund_attempts.c.refund_id == refund_id)
-            .order_by(refund_attempts.c.attempt)
+
+async def write_ahead(
+    database: Database, operation: Operation, *, payment: Payment | None = None
+) -> Operation:
+    """Record ``operation`` as requested (and ``payment``, if new) before the provider hears it.
+
+    Committed on a connection of its own, so that no rollback of the caller's
+    transaction, and no crash, can erase the fact that money may have moved. Returns
+    the entry as stored: the earlier one if the key was written before.
+    """
+    async with database.engine.begin() as conn:
+        if payment is not None:
+            await conn.execute(
+                pg_insert(payments)
+                .values(**_payment_values(payment))
+                .on_conflict_do_nothing(index_elements=["order_id"])
+            )
+        await conn.execute(
+            pg_insert(payment_operations)
+            .values(**_operation_values(operation))
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
         )
-        return [_to_attempt(r) for r in (await self.session.execute(query)).mappings()]
-
-    async def add_attempt(self, attempt: RefundAttempt) -> None:
-        await self.session.execute(insert(refund_attempts).values(**_attempt_values(attempt)))
-
-    async def update_attempt(self, attempt: RefundAttempt) -> None:
-        await self.session.execute(
-            update(refund_attempts)
-            .where(refund_attempts.c.refund_id == attempt.refund_id)
-            .where(refund_attempts.c.attempt == attempt.attempt)
-            .values(**_attempt_values(attempt))
+        row = (
+            (
+                await conn.execute(
+                    select(payment_operations).where(
+                        payment_operations.c.idempotency_key == operation.idempotency_key
+                    )
+                )
+            )
+            .mappings()
+            .one()
         )
+    return _to_operation(row)
+
+
+def _payment_values(payment: Payment) -> dict[str, Any]:
+    return {
+        "payment_id": payment.payment_id,
+        "order_id": payment.order_id,
+        "method": payment.method,
+        "provider": payment.provider,
+        "brand": payment.display.brand,
+        "last4": payment.display.last4,
+        "exp_month": payment.display.exp_month,
+        "exp_year": payment.display.exp_year,
+        "amount": payment.amount.amount,
+        "currency": payment.amount.currency,
+        "status": payment.status.value,
+        "authorization_reference": payment.authorization_reference,
+        "capture_reference": payment.capture_reference,
+        "failure_reason": payment.failure_reason,
+        "created_at": payment.created_at,
+        "updated_at": payment.updated_at,
+    }
+
+
+def _operation_values(operation: Operation) -> dict[str, Any]:
+    return {
+        "idempotency_key": operation.idempotency_key,
+        "kind": operation.kind.value,
+        "order_id": operation.order_id,
+        "payment_id": operation.payment_id,
+        "provider": operation.provider,
+        "amount": operation.amount.amount,
+        "currency": operation.amount.currency,
+        "status": operation.status.value,
+        "provider_reference": operation.provider_reference,
+        "reason": operation.reason,
+        "refund_id": operation.refund_id,
+        "attempt": operation.attempt,
+        "requested_at": operation.requested_at,
+        "answered_at": operation.answered_at,
+    }
 
 
 def _refund_values(refund: Refund) -> dict[str, Any]:
@@ -176,6 +253,7 @@ def _refund_values(refund: Refund) -> dict[str, Any]:
         "status": refund.status.value,
         "provider_reference": refund.provider_reference,
         "reason": refund.reason,
+        "requested_by": refund.requested_by,
         "failure_reason": refund.failure_reason,
         "attempts": refund.attempts,
         "next_attempt_at": refund.next_attempt_at,
@@ -184,34 +262,25 @@ def _refund_values(refund: Refund) -> dict[str, Any]:
     }
 
 
-def _attempt_values(attempt: RefundAttempt) -> dict[str, Any]:
-    return {
-        "refund_id": attempt.refund_id,
-        "attempt": attempt.attempt,
-        "order_id": attempt.order_id,
-        "idempotency_key": attempt.idempotency_key,
-        "amount": attempt.amount.amount,
-        "currency": attempt.amount.currency,
-        "status": attempt.status.value,
-        "provider_reference": attempt.provider_reference,
-        "reason": attempt.reason,
-        "requested_at": attempt.requested_at,
-        "answered_at": attempt.answered_at,
-    }
-
-
 def _to_payment(row: Any) -> Payment:
     return Payment(
         payment_id=row["payment_id"],
         order_id=row["order_id"],
         method=row["method"],
-        token_last4=row["token_last4"],
+        provider=row["provider"],
+        display=CardDisplay(
+            brand=row["brand"],
+            last4=row["last4"],
+            exp_month=row["exp_month"],
+            exp_year=row["exp_year"],
+        ),
         amount=Money(amount=row["amount"], currency=row["currency"]),
         status=PaymentStatus(row["status"]),
-        provider_reference=row["provider_reference"],
+        authorization_reference=row["authorization_reference"],
+        capture_reference=row["capture_reference"],
         failure_reason=row["failure_reason"],
-        idempotency_key=row["idempotency_key"],
         created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
@@ -233,6 +302,7 @@ def _to_refund(row: Any) -> Refund:
         status=RefundStatus(row["status"]),
         provider_reference=row["provider_reference"],
         reason=row["reason"],
+        requested_by=row["requested_by"],
         failure_reason=row["failure_reason"],
         attempts=row["attempts"],
         next_attempt_at=row["next_attempt_at"],
@@ -241,16 +311,19 @@ def _to_refund(row: Any) -> Refund:
     )
 
 
-def _to_attempt(row: Any) -> RefundAttempt:
-    return RefundAttempt(
-        refund_id=row["refund_id"],
-        attempt=row["attempt"],
-        order_id=row["order_id"],
+def _to_operation(row: Any) -> Operation:
+    return Operation(
         idempotency_key=row["idempotency_key"],
+        kind=OperationKind(row["kind"]),
+        order_id=row["order_id"],
+        payment_id=row["payment_id"],
+        provider=row["provider"],
         amount=Money(amount=row["amount"], currency=row["currency"]),
-        status=AttemptStatus(row["status"]),
+        status=OperationStatus(row["status"]),
         provider_reference=row["provider_reference"],
         reason=row["reason"],
         requested_at=row["requested_at"],
         answered_at=row["answered_at"],
+        refund_id=row["refund_id"],
+        attempt=row["attempt"],
     )

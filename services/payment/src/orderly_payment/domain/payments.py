@@ -1,7 +1,8 @@
 """Payments, refunds and voids: what was decided, and the events that announce it (no I/O).
 
-A payment is one capture attempt per order, captured or failed, and final: a
-repeated CapturePayment re-announces the recorded outcome. A refund is one
+A payment is one per order: an authorization and then its capture (see ``ledger``
+for the operations and how the status follows from them). Once captured or failed
+it is final: a repeated CapturePayment re-announces the recorded outcome. A refund is one
 RefundPayment (its refund id), carried out by one or more provider attempts: a
 rejected attempt is retried with backoff until one succeeds or the attempts run
 out. A void records that an order's payment was never captured and never may be:
@@ -10,11 +11,19 @@ a RefundPayment that finds nothing captured voids the order instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from uuid import UUID, uuid4
 
+from orderly_payment.domain.ledger import (
+    Operation,
+    OperationKind,
+    OperationStatus,
+    PaymentStatus,
+    payment_status,
+)
 from orderly_schemas.base import Money
 from orderly_schemas.payment import (
     PaymentCaptured,
@@ -28,40 +37,14 @@ NO_CAPTURED_PAYMENT = "no captured payment for order"
 CANCELLED_BEFORE_CAPTURE = "order cancelled before its payment was captured"
 
 
-class PaymentStatus(StrEnum):
-    CAPTURED = "captured"
-    FAILED = "failed"
-
-
 class RefundStatus(StrEnum):
     PENDING = "pending"  # an attempt failed; another is scheduled
     SUCCEEDED = "succeeded"
     FAILED = "failed"
 
 
-class AttemptStatus(StrEnum):
-    REQUESTED = "requested"  # sent; the provider's answer is not known (yet)
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 def new_payment_id() -> str:
     return f"pay_{uuid4().hex}"
-
-
-def capture_idempotency_key(order_id: UUID) -> str:
-    """One capture per order, however often it is asked for or retried."""
-    return f"capture:{order_id}"
-
-
-def refund_attempt_key(refund_id: str, attempt: int) -> str:
-    """One provider operation per attempt: a retry is new, a redelivered attempt is not."""
-    return f"refund:{refund_id}:{attempt}"
-
-
-def last4(token: str) -> str | None:
-    """The last four characters of a token, kept for support; None if that is all of it."""
-    return token[-4:] if len(token) > 4 else None
 
 
 @dataclass(frozen=True)
@@ -83,33 +66,110 @@ class RefundRetryPolicy:
 
 
 @dataclass(frozen=True)
+class CardDisplay:
+    """What may be shown of the method: never enough to charge it."""
+
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+
+
+@dataclass(frozen=True)
 class Payment:
+    """An order's payment: the method, what may be shown of it, and where the ledger stands.
+
+    ``status`` and the references are kept in step with the ledger (see ``settled``);
+    the ledger's entries are the authority.
+    """
+
     payment_id: str
     order_id: UUID
     method: str
-    token_last4: str | None
+    provider: str
+    display: CardDisplay
     amount: Money
     status: PaymentStatus
-    provider_reference: str
+    authorization_reference: str | None
+    capture_reference: str | None
     failure_reason: str | None
-    idempotency_key: str
     created_at: datetime
+    updated_at: datetime
 
-    def outcome(self) -> PaymentCaptured | PaymentFailed:
-        """The event that announces this payment's outcome."""
-        if self.status is PaymentStatus.CAPTURED:
+    @classmethod
+    def new(
+        cls,
+        *,
+        order_id: UUID,
+        method: str,
+        provider: str,
+        display: CardDisplay,
+        amount: Money,
+        now: datetime,
+    ) -> Payment:
+        return cls(
+            payment_id=new_payment_id(),
+            order_id=order_id,
+            method=method,
+            provider=provider,
+            display=display,
+            amount=amount,
+            status=PaymentStatus.NOT_PAID,
+            authorization_reference=None,
+            capture_reference=None,
+            failure_reason=None,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @property
+    def captured(self) -> bool:
+        return self.status in (
+            PaymentStatus.CAPTURED,
+            PaymentStatus.PARTIALLY_REFUNDED,
+            PaymentStatus.REFUNDED,
+        )
+
+    def settled(self, ops: Sequence[Operation], now: datetime) -> Payment:
+        """The payment as its ledger entries ``ops`` now have it."""
+        reference = {
+            o.kind: o.provider_reference
+            for o in ops
+            if o.status in (OperationStatus.SUCCEEDED, OperationStatus.PENDING)
+            and o.kind in (OperationKind.AUTHORIZE, OperationKind.CAPTURE)
+        }
+        failed = [
+            o
+            for o in ops
+            if o.status is OperationStatus.FAILED
+            and o.kind in (OperationKind.AUTHORIZE, OperationKind.CAPTURE)
+        ]
+        return replace(
+            self,
+            status=payment_status(ops),
+            authorization_reference=reference.get(OperationKind.AUTHORIZE),
+            capture_reference=reference.get(OperationKind.CAPTURE),
+            failure_reason=failed[-1].reason if failed else None,
+            updated_at=now,
+        )
+
+    def outcome(self, now: datetime) -> PaymentCaptured | PaymentFailed | None:
+        """The event the saga waits for, once the payment has one; None before that."""
+        if self.captured:
             return PaymentCaptured(
                 order_id=self.order_id,
-                occurred_at=self.created_at,
+                occurred_at=now,
                 payment_id=self.payment_id,
                 amount=self.amount,
-                provider_reference=self.provider_reference,
+                provider_reference=self.capture_reference or "",
             )
-        return PaymentFailed(
-            order_id=self.order_id,
-            occurred_at=self.created_at,
-            reason=self.failure_reason or "payment failed",
-        )
+        if self.status is PaymentStatus.FAILED:
+            return PaymentFailed(
+                order_id=self.order_id,
+                occurred_at=now,
+                reason=self.failure_reason or "payment failed",
+            )
+        return None
 
 
 @dataclass(frozen=True)
@@ -150,6 +210,7 @@ class Refund:
     next_attempt_at: datetime | None  # set while pending
     created_at: datetime
     updated_at: datetime
+    requested_by: str | None = None  # a finance user; None when the saga asked
 
     @classmethod
     def requested(
@@ -161,6 +222,7 @@ class Refund:
         amount: Money,
         reason: str,
         now: datetime,
+        requested_by: str | None = None,
     ) -> Refund:
         """A refund accepted for the provider, before its first attempt."""
         return cls(
@@ -176,6 +238,7 @@ class Refund:
             next_attempt_at=now,
             created_at=now,
             updated_at=now,
+            requested_by=requested_by,
         )
 
     def answered(
@@ -247,60 +310,13 @@ class Refund:
         return None
 
 
-@dataclass(frozen=True)
-class RefundAttempt:
-    """One provider operation of a refund, under its own idempotency key."""
-
-    refund_id: str
-    attempt: int
-    order_id: UUID
-    idempotency_key: str
-    amount: Money
-    status: AttemptStatus
-    provider_reference: str | None
-    reason: str | None  # the provider's refusal, or why no answer came
-    requested_at: datetime
-    answered_at: datetime | None
-
-    @classmethod
-    def requested(cls, refund: Refund, *, attempt: int, now: datetime) -> RefundAttempt:
-        """Attempt number ``attempt`` of ``refund``, about to be sent."""
-        return cls(
-            refund_id=refund.refund_id,
-            attempt=attempt,
-            order_id=refund.order_id,
-            idempotency_key=refund_attempt_key(refund.refund_id, attempt),
-            amount=refund.amount,
-            status=AttemptStatus.REQUESTED,
-            provider_reference=None,
-            reason=None,
-            requested_at=now,
-            answered_at=None,
-        )
-
-    def answered(
-        self, *, approved: bool, reference: str, reason: str | None, now: datetime
-    ) -> RefundAttempt:
-        return replace(
-            self,
-            status=AttemptStatus.SUCCEEDED if approved else AttemptStatus.FAILED,
-            provider_reference=reference,
-            reason=reason,
-            answered_at=now,
-        )
-
-    def unanswered(self, reason: str) -> RefundAttempt:
-        """Still requested: the provider may have executed it, so only its key may retry it."""
-        return replace(self, reason=reason)
-
-
 def refund_refusal(payment: Payment, *, refunded: int, requested: Money) -> str | None:
     """Why a refund of ``requested`` must not reach the provider, or None if it may.
 
     ``refunded`` is what succeeded refunds of ``payment`` already returned, in its
     currency's minor units.
     """
-    if payment.status is not PaymentStatus.CAPTURED:
+    if not payment.captured:
         return NO_CAPTURED_PAYMENT
     captured = payment.amount
     if requested.currency != captured.currency:

@@ -8,9 +8,10 @@ from fastapi import APIRouter, HTTPException, status
 
 from orderly_kit.service import Service
 from orderly_payment import views
+from orderly_payment.handlers import Gateway
 
 
-def router(service: Service) -> APIRouter:
+def router(service: Service, *, gateway: Gateway) -> APIRouter:
     r = APIRouter(tags=["payments"])
     database = service.database
 

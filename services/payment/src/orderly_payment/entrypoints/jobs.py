@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from orderly_kit.service import Service
 from orderly_payment import handlers
-from orderly_payment.adapters.providers import PaymentProvider
-from orderly_payment.domain.payments import RefundRetryPolicy
+from orderly_payment.handlers import Gateway
 
 
 def register(
     service: Service,
     *,
-    provider: PaymentProvider,
-    retry: RefundRetryPolicy,
+    gateway: Gateway,
     poll_seconds: float,
 ) -> None:
     """Schedule the retries of refunds the provider rejected."""
@@ -20,7 +18,7 @@ def register(
     async def retry_due_refunds() -> None:
         # Drain a backlog in batches instead of one batch per poll.
         while (
-            await handlers.retry_due_refunds(service.messaging, provider=provider, retry=retry)
+            await handlers.retry_due_refunds(service.messaging, gateway=gateway)
             == handlers.REFUND_RETRY_BATCH
         ):
             pass
