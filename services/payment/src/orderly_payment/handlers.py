@@ -107,6 +107,16 @@ async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: 
     """Authorize and capture the order's payment once; a repeat re-announces the outcome."""
     repo = PaymentRepository(uow.session)
     await repo.lock_order(command.order_id)
+    payment = await repo.payment_of(command.order_id)
+    outcome = payment.outcome() if payment is not None else None
+    if outcome is not None:
+        log.info(
+            "order %s already has payment %s; re-announcing it",
+            command.order_id,
+            payment.payment_id if payment else None,
+        )
+        await uow.publish(outcome)
+        return
     void = await repo.void_of(command.order_id)
     if void is not None:
         log.warning(
@@ -116,7 +126,6 @@ async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: 
         )
         await uow.publish(void.refused_capture(_now()))
         return
-    payment = await repo.payment_of(command.order_id)
     if payment is None:
         details = command.payment
         payment = Payment.new(
@@ -131,13 +140,6 @@ async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: 
             ),
             amount=command.amount,
             now=_now(),
-        )
-    else:
-        log.info(
-            "order %s already has payment %s (%s)",
-            payment.order_id,
-            payment.payment_id,
-            payment.status.value,
         )
     await _advance(uow, repo, payment, gateway=gateway, token=command.payment.token)
 
@@ -205,7 +207,7 @@ async def _advance(
         # A late approval of an order cancelled meanwhile: release what was held.
         await _void_authorization(repo, payment, auth, ops, provider=provider, database=database)
     payment = await _settle(repo, payment)
-    event = payment.outcome(_now())
+    event = payment.outcome()
     if event is not None and void is None:
         await uow.publish(event)
     elif void is None:

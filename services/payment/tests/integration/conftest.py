@@ -11,7 +11,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 from uuid import UUID
 
 import pytest
@@ -23,11 +23,17 @@ from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxSignal
 from orderly_payment import handlers
 from orderly_payment.adapters import orm
-from orderly_payment.adapters.providers import ProviderResult, SimulatedProvider
+from orderly_payment.adapters.providers import (
+    PaymentProvider,
+    ProviderResult,
+    Providers,
+    SimulatedProvider,
+)
 from orderly_payment.bootstrap import MIGRATIONS
 from orderly_payment.domain.payments import RefundRetryPolicy
+from orderly_payment.handlers import Gateway
 from orderly_schemas.base import Money
-from orderly_schemas.checkout import PaymentDetails
+from orderly_schemas.checkout import PaymentDetails, PaymentMethod
 from orderly_schemas.payment import CapturePayment, RefundPayment
 
 TOTAL = Money(amount=4999, currency="EUR")
@@ -38,19 +44,43 @@ RETRY = RefundRetryPolicy(
 
 
 class CountingProvider(SimulatedProvider):
-    """The durable simulated provider, counting the calls it gets."""
+    """The durable simulated card provider, counting the calls it gets."""
 
-    def __init__(self, database: Database) -> None:
-        super().__init__(database)
+    def __init__(self, database: Database, **options: Any) -> None:
+        super().__init__(database, name="sim-card", **options)
+        self.authorizations = 0
         self.captures = 0
+        self.voids = 0
         self.refunds = 0
 
-    async def capture(
+    async def authorize(
         self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
+    ) -> ProviderResult:
+        self.authorizations += 1
+        return await super().authorize(
+            idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token
+        )
+
+    async def capture(
+        self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
     ) -> ProviderResult:
         self.captures += 1
         return await super().capture(
-            idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token
+            idempotency_key=idempotency_key,
+            order_id=order_id,
+            authorization_reference=authorization_reference,
+            amount=amount,
+        )
+
+    async def void(
+        self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
+    ) -> ProviderResult:
+        self.voids += 1
+        return await super().void(
+            idempotency_key=idempotency_key,
+            order_id=order_id,
+            authorization_reference=authorization_reference,
+            amount=amount,
         )
 
     async def refund(
@@ -63,6 +93,15 @@ class CountingProvider(SimulatedProvider):
             payment_reference=payment_reference,
             amount=amount,
         )
+
+
+def gateway_of(messaging: Messaging, provider: PaymentProvider) -> Gateway:
+    """Every payment method paid through ``provider``, refunds retried quickly."""
+    return Gateway(
+        providers=Providers(dict.fromkeys(get_args(PaymentMethod), provider)),
+        database=messaging.database,
+        retry=RETRY,
+    )
 
 
 @pytest.fixture
@@ -100,31 +139,30 @@ def refund_command(
 class Payments:
     """Drives the handlers the way the saga would and shows what a user would see."""
 
-    def __init__(self, messaging: Messaging, provider: SimulatedProvider) -> None:
+    def __init__(self, messaging: Messaging, provider: CountingProvider) -> None:
         self.messaging = messaging
+        self.use(provider)
+
+    def use(self, provider: CountingProvider) -> None:
+        """Pay through ``provider`` from now on."""
         self.provider = provider
-        self.retry = RETRY
+        self.gateway = gateway_of(self.messaging, provider)
 
     async def capture(self, order_id: UUID, token: str = "tok_visa_ok") -> None:
         async with self.messaging.unit_of_work() as uow:
             await handlers.capture_payment(
-                uow, capture_command(order_id, token), provider=self.provider
+                uow, capture_command(order_id, token), gateway=self.gateway
             )
 
     async def refund(self, order_id: UUID, refund_id: str = "r1", amount: int = 4999) -> None:
         async with self.messaging.unit_of_work() as uow:
             await handlers.refund_payment(
-                uow,
-                refund_command(order_id, refund_id, amount),
-                provider=self.provider,
-                retry=self.retry,
+                uow, refund_command(order_id, refund_id, amount), gateway=self.gateway
             )
 
     async def retry_due(self) -> int:
         """One scan of the refund retry job."""
-        return await handlers.retry_due_refunds(
-            self.messaging, provider=self.provider, retry=self.retry
-        )
+        return await handlers.retry_due_refunds(self.messaging, gateway=self.gateway)
 
     async def retry_until_settled(self, refund_id: str, *, within: float = 10.0) -> None:
         """Run the retry job, as its schedule would, until the refund is no longer pending."""
@@ -155,10 +193,20 @@ class Payments:
             return dict((await s.execute(query)).mappings().one())
 
     async def attempts(self, refund_id: str) -> list[dict[str, Any]]:
-        c = orm.refund_attempts.c
-        query = select(orm.refund_attempts).where(c.refund_id == refund_id).order_by(c.attempt)
+        """The refund's provider attempts, as the ledger has them."""
+        c = orm.payment_operations.c
+        query = select(orm.payment_operations).where(c.refund_id == refund_id).order_by(c.attempt)
         async with self.messaging.database.sessions() as s:
             return [dict(r) for r in (await s.execute(query)).mappings()]
+
+    async def ledger(self, order_id: UUID) -> list[tuple[str, str, str]]:
+        """(kind, status, idempotency key) of the order's ledger entries, oldest first."""
+        c = orm.payment_operations.c
+        query = (
+            select(c.kind, c.status, c.idempotency_key).where(c.order_id == order_id).order_by(c.id)
+        )
+        async with self.messaging.database.sessions() as s:
+            return [(r.kind, r.status, r.idempotency_key) for r in await s.execute(query)]
 
     async def provider_operations(self, order_id: UUID) -> list[tuple[str, str, str]]:
         """(kind, outcome, idempotency key) of what the provider executed for the order."""
@@ -170,6 +218,11 @@ class Payments:
         )
         async with self.messaging.database.sessions() as s:
             return [(r.kind, r.outcome, r.idempotency_key) for r in await s.execute(query)]
+
+
+@pytest.fixture
+def gateway(messaging: Messaging, provider: CountingProvider) -> Gateway:
+    return gateway_of(messaging, provider)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from orderly_kit import migrations
 from orderly_kit.service import Service
-from orderly_payment.adapters.orm import outbox, payments, refund_attempts
+from orderly_payment.adapters.orm import outbox, payment_operations, payments
 from orderly_payment.bootstrap import MIGRATIONS, build
 from orderly_payment.settings import PaymentSettings
 from orderly_schemas.base import Money
@@ -113,8 +113,13 @@ async def test_a_capture_the_provider_never_answers_is_retried_then_dead_lettere
     [(topic, kind, headers)] = await outbox_rows(service)
     assert (topic, kind) == (dead_letter_topic("payment.commands.v1"), "CapturePayment")
     assert (headers["dlq_error_type"], headers["dlq_attempts"]) == ("ProviderTimeoutError", "2")
+    # The ledger keeps the unanswered authorization, retried under its key on a re-send.
     async with service.database.sessions() as session:
-        assert (await session.execute(select(payments))).all() == []
+        assert (await session.execute(select(payments.c.status))).scalars().all() == ["not_paid"]
+        entries = await session.execute(
+            select(payment_operations.c.kind, payment_operations.c.status)
+        )
+        assert entries.tuples().all() == [("authorize", "requested")]
 
 
 async def test_a_refund_before_the_capture_voids_it_and_the_late_capture_fails(
@@ -159,7 +164,9 @@ async def test_the_service_retries_a_rejected_refund_on_its_schedule(service: Se
         attempts = (
             (
                 await session.execute(
-                    select(refund_attempts.c.status).order_by(refund_attempts.c.attempt)
+                    select(payment_operations.c.status)
+                    .where(payment_operations.c.kind == "refund")
+                    .order_by(payment_operations.c.attempt)
                 )
             )
             .scalars()

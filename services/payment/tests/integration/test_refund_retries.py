@@ -77,6 +77,7 @@ async def test_a_refund_that_keeps_failing_is_announced_after_the_last_attempt(
         nominal = min(40 * 2 ** (n - 1), 120)
         assert later["requested_at"] - earlier["answered_at"] >= timedelta(milliseconds=nominal / 2)
     assert await payments.provider_operations(order_id) == [
+        ("authorize", "succeeded", f"authorize:{order_id}"),
         ("capture", "succeeded", f"capture:{order_id}"),
         *[("refund", "failed", f"refund:r1:{n}") for n in range(1, 6)],
     ]
@@ -197,7 +198,7 @@ class UnansweredOnce(SimulatedProvider):
 
 
 async def test_an_unanswered_attempt_is_retried_under_its_own_key(payments: Payments) -> None:
-    payments.provider = UnansweredOnce(payments.messaging.database)
+    payments.use(UnansweredOnce(payments.messaging.database))
     order_id = uuid4()
     await payments.capture(order_id)
     await payments.refund(order_id, "r1")

@@ -85,7 +85,7 @@ async def test_a_refund_after_a_declined_capture_voids_and_the_decline_stands(
     events = await payments.published()
     assert [kind for kind, _ in events] == ["PaymentFailed", "PaymentVoided", "PaymentFailed"]
     assert events[2][1]["reason"] == "card declined by issuer"
-    assert (provider.captures, provider.refunds) == (1, 0)
+    assert (provider.authorizations, provider.captures, provider.refunds) == (1, 0, 0)
 
 
 async def test_a_void_refund_id_sent_for_another_order_is_poison(payments: Payments) -> None:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
+from orderly_payment.domain.ledger import PaymentStatus
 from orderly_payment.domain.payments import (
     CANCELLED_BEFORE_CAPTURE,
     NO_CAPTURED_PAYMENT,
+    CardDisplay,
     Payment,
-    PaymentStatus,
     PaymentVoid,
     Refund,
     RefundRetryPolicy,
     RefundStatus,
-    last4,
     refund_refusal,
 )
 from orderly_schemas.base import Money
@@ -28,13 +28,15 @@ def a_payment(status: PaymentStatus = PaymentStatus.CAPTURED, amount: int = 5000
         payment_id="pay_1",
         order_id=uuid4(),
         method="credit_card",
-        token_last4="k_ok",
+        provider="sim-card",
+        display=CardDisplay(brand="visa", last4="4242", exp_month=12, exp_year=2030),
         amount=Money(amount=amount, currency="EUR"),
         status=status,
-        provider_reference="sim_ch_1",
+        authorization_reference="simcard_au_1",
+        capture_reference="simcard_ch_1" if status is PaymentStatus.CAPTURED else None,
         failure_reason=None if status is PaymentStatus.CAPTURED else "card declined by issuer",
-        idempotency_key="capture:1",
         created_at=AT,
+        updated_at=AT,
     )
 
 
@@ -75,7 +77,11 @@ def test_a_captured_payment_announces_payment_captured() -> None:
     event = a_payment().outcome()
 
     assert isinstance(event, PaymentCaptured)
-    assert (event.payment_id, event.amount, event.occurred_at) == ("pay_1", eur(5000), AT)
+    assert (event.payment_id, event.amount, event.provider_reference) == (
+        "pay_1",
+        eur(5000),
+        "simcard_ch_1",
+    )
 
 
 def test_a_failed_payment_announces_its_reason() -> None:
@@ -85,8 +91,19 @@ def test_a_failed_payment_announces_its_reason() -> None:
     assert event.reason == "card declined by issuer"
 
 
-def test_only_the_end_of_a_token_is_kept() -> None:
-    assert (last4("tok_visa_ok"), last4("tok")) == ("a_ok", None)
+def test_a_payment_still_awaiting_its_provider_announces_nothing() -> None:
+    assert a_payment(PaymentStatus.NOT_PAID).outcome() is None
+    assert a_payment(PaymentStatus.AUTHORIZED).outcome() is None
+
+
+def test_a_partly_refunded_payment_still_counts_as_captured() -> None:
+    assert a_payment(PaymentStatus.PARTIALLY_REFUNDED).captured
+    assert (
+        refund_refusal(
+            a_payment(PaymentStatus.PARTIALLY_REFUNDED), refunded=1000, requested=eur(4000)
+        )
+        is None
+    )
 
 
 POLICY = RefundRetryPolicy(

@@ -144,21 +144,22 @@ class Payment:
             if o.status is OperationStatus.FAILED
             and o.kind in (OperationKind.AUTHORIZE, OperationKind.CAPTURE)
         ]
-        return replace(
+        settled = replace(
             self,
             status=payment_status(ops),
             authorization_reference=reference.get(OperationKind.AUTHORIZE),
             capture_reference=reference.get(OperationKind.CAPTURE),
             failure_reason=failed[-1].reason if failed else None,
-            updated_at=now,
         )
+        # Unchanged, it keeps its time: a re-announced outcome is the same event again.
+        return self if settled == self else replace(settled, updated_at=now)
 
-    def outcome(self, now: datetime) -> PaymentCaptured | PaymentFailed | None:
+    def outcome(self) -> PaymentCaptured | PaymentFailed | None:
         """The event the saga waits for, once the payment has one; None before that."""
         if self.captured:
             return PaymentCaptured(
                 order_id=self.order_id,
-                occurred_at=now,
+                occurred_at=self.updated_at,
                 payment_id=self.payment_id,
                 amount=self.amount,
                 provider_reference=self.capture_reference or "",
@@ -166,7 +167,7 @@ class Payment:
         if self.status is PaymentStatus.FAILED:
             return PaymentFailed(
                 order_id=self.order_id,
-                occurred_at=now,
+                occurred_at=self.updated_at,
                 reason=self.failure_reason or "payment failed",
             )
         return None
