@@ -124,7 +124,7 @@ def test_a_declined_payment_releases_the_stock_and_cancels(
         assert final[o.order_id] == "cancelled"
         assert history(faults, o.order_id) == ["confirmed", "reserved", "cancelling", "cancelled"]
         assert reservations(faults, o.order_id) == {"released": sum(x.quantity for x in o.lines)}
-        assert provider_operations(faults, o.order_id) == [("capture", "failed", o.total.amount)]
+        assert provider_operations(faults, o.order_id) == [("authorize", "failed", o.total.amount)]
         assert events(faults, topics.ORDER_EVENTS, o.order_id) == [
             "OrderConfirmed",
             "OrderCancelled",
@@ -186,6 +186,7 @@ def test_a_failed_shipment_refunds_in_full_and_releases(
             "cancelled",
         ]
         assert provider_operations(faults, o.order_id) == [
+            ("authorize", "succeeded", o.total.amount),
             ("capture", "succeeded", o.total.amount),
             ("refund", "succeeded", o.total.amount),
         ]
@@ -208,8 +209,11 @@ def test_a_refund_that_keeps_failing_needs_attention_and_finance_is_told(
 
     assert final[stuck.order_id] == "needs_attention"
     ops = provider_operations(faults, stuck.order_id)
-    assert ops[0] == ("capture", "succeeded", stuck.total.amount)
-    assert [op[:2] for op in ops[1:]] == [("refund", "failed")] * 3  # PAYMENT_REFUND_MAX_ATTEMPTS
+    assert ops[:2] == [
+        ("authorize", "succeeded", stuck.total.amount),
+        ("capture", "succeeded", stuck.total.amount),
+    ]
+    assert [op[:2] for op in ops[2:]] == [("refund", "failed")] * 3  # PAYMENT_REFUND_MAX_ATTEMPTS
     # The stock came back although the refund did not: one failure holds back nothing else.
     assert reservations(faults, stuck.order_id) == {
         "released": sum(x.quantity for x in stuck.lines)
@@ -240,6 +244,7 @@ def test_a_customer_cancel_before_payment_is_answered_voids_or_refunds(
     assert final[order.order_id] == "cancelled"
     # The capture was already queued when the customer cancelled: it ran, then the refund.
     assert provider_operations(faults, order.order_id) == [
+        ("authorize", "succeeded", order.total.amount),
         ("capture", "succeeded", order.total.amount),
         ("refund", "succeeded", order.total.amount),
     ]
@@ -269,6 +274,7 @@ def test_a_customer_cancel_after_payment_while_picking_releases_then_refunds(
         "released": sum(x.quantity for x in order.lines)
     }
     assert provider_operations(faults, order.order_id) == [
+        ("authorize", "succeeded", order.total.amount),
         ("capture", "succeeded", order.total.amount),
         ("refund", "succeeded", order.total.amount),
     ]

@@ -294,7 +294,11 @@ async def _call(
 
 async def _settle(repo: PaymentRepository, payment: Payment) -> Payment:
     """Bring the payment's status and references in step with its ledger."""
-    settled = payment.settled(await repo.operations(payment.payment_id), _now())
+    settled = payment.settled(
+        await repo.operations(payment.payment_id),
+        _now(),
+        voided=await repo.void_of(payment.order_id) is not None,
+    )
     await repo.update_payment(settled)
     return settled
 

@@ -130,8 +130,13 @@ class Payment:
             PaymentStatus.REFUNDED,
         )
 
-    def settled(self, ops: Sequence[Operation], now: datetime) -> Payment:
-        """The payment as its ledger entries ``ops`` now have it."""
+    def settled(self, ops: Sequence[Operation], now: datetime, *, voided: bool = False) -> Payment:
+        """The payment as its ledger entries ``ops`` now have it.
+
+        ``voided``: the order's payment was voided (cancelled before capture); with no
+        capture and no failure in the ledger, that is the payment's status even when
+        no hold had to be released at the provider.
+        """
         reference = {
             o.kind: o.provider_reference
             for o in ops
@@ -144,9 +149,12 @@ class Payment:
             if o.status is OperationStatus.FAILED
             and o.kind in (OperationKind.AUTHORIZE, OperationKind.CAPTURE)
         ]
+        status = payment_status(ops)
+        if voided and status in (PaymentStatus.NOT_PAID, PaymentStatus.AUTHORIZED):
+            status = PaymentStatus.VOIDED
         settled = replace(
             self,
-            status=payment_status(ops),
+            status=status,
             authorization_reference=reference.get(OperationKind.AUTHORIZE),
             capture_reference=reference.get(OperationKind.CAPTURE),
             failure_reason=failed[-1].reason if failed else None,
