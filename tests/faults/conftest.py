@@ -29,6 +29,9 @@ FAULT_SETTINGS: dict[str, dict[str, str]] = {
         "PAYMENT_REFUND_RETRY_BACKOFF_MAX_SECONDS": "1",
         "PAYMENT_REFUND_RETRY_POLL_SECONDS": "0.2",
         "PAYMENT_REFUND_MAX_ATTEMPTS": "3",
+        # A tok_hold… capture (tok_refundhold… refund) keeps its answer back this long:
+        # long enough to kill the service while the provider has executed it.
+        "PAYMENT_SIM_HOLD_SECONDS": "120",
     },
 }
 

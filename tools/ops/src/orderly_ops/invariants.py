@@ -361,7 +361,8 @@ def _check_money(
     captured = _sums(
         conn,
         "SELECT order_id, COUNT(*), SUM(amount) FROM payments"
-        " WHERE status = 'captured' AND order_id = ANY(:ids) GROUP BY order_id",
+        " WHERE status IN ('captured', 'partially_refunded', 'refunded')"
+        " AND order_id = ANY(:ids) GROUP BY order_id",
         ids,
     )
     refunded = _sums(
