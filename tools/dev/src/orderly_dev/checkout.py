@@ -12,7 +12,7 @@ from aiokafka import AIOKafkaProducer
 
 from orderly_schemas import topics
 from orderly_schemas.base import Money, OrderLine
-from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails
+from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails, PaymentMethod
 from orderly_schemas.cloudevents import Envelope
 
 DEMO_SKUS = tuple(f"DEMO-{i:04d}" for i in range(1, 21))
@@ -27,11 +27,14 @@ def make_order(
     payment_token: str = "tok_visa_ok",  # noqa: S107 - a simulated provider token
     order_id: UUID | None = None,
     postal_code: str | None = None,
+    method: PaymentMethod | None = None,
 ) -> OrderPlaced:
     """A plausible order over the demo catalogue; ``sold_out`` adds a line that cannot be met.
 
     ``payment_token`` picks the simulated provider's answer (``tok_decline…``,
-    ``tok_timeout…``, ``tok_refundfail…``); postal code ``00000`` makes the simulated
+    ``tok_timeout…``, ``tok_refundfail…``, ``tok_webhook…``; see the README's Payments) and
+    ``method`` the payment method (by default one drawn as checkout's customers pay);
+    postal code ``00000`` makes the simulated
     carrier refuse the parcel.
     """
     rng = rng or random.Random()
@@ -69,8 +72,36 @@ def make_order(
             country="DE",
             region=rng.choice(["east", "west"]),
         ),
-        payment=PaymentDetails(method="credit_card", token=payment_token),
+        payment=_payment_details(rng, payment_token, method),
         placed_at=datetime.now(UTC),
+    )
+
+
+#: How checkout's customers pay, roughly: mostly cards, then wallets and platforms.
+_METHODS: list[tuple[PaymentMethod, str]] = [
+    ("credit_card", "visa"),
+    ("credit_card", "mastercard"),
+    ("debit_card", "maestro"),
+    ("mobile_wallet", "apple_pay"),
+    ("third_party", "paypal"),
+]
+
+
+def _payment_details(
+    rng: random.Random, token: str, method: PaymentMethod | None
+) -> PaymentDetails:
+    """A token and what the provider's tokenisation returned to show of the method."""
+    chosen, brand = rng.choice(_METHODS)
+    if method is not None:
+        chosen = method
+    card = chosen in ("credit_card", "debit_card")
+    return PaymentDetails(
+        method=chosen,
+        token=token,
+        brand=brand,
+        last4=f"{rng.randint(0, 9999):04d}",
+        exp_month=rng.randint(1, 12) if card else None,
+        exp_year=rng.randint(2027, 2032) if card else None,
     )
 
 
