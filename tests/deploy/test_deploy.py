@@ -135,8 +135,8 @@ def compose() -> dict[str, Any]:
 
 
 def metric_names() -> set[str]:
-    """Every sample name the services can expose: the kit's metrics and FastStream's."""
-    for module in ("orderly_kit.messaging", "orderly_kit.outbox"):
+    """Every sample name the services can expose: the kit's, the payment service's, FastStream's."""
+    for module in ("orderly_kit.messaging", "orderly_kit.outbox", "orderly_payment.handlers"):
         importlib.import_module(module)  # defines its metrics in the default registry
     families = [f for f in REGISTRY.collect() if f.name.startswith("orderly_")]
     private = CollectorRegistry()

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Final
 from uuid import UUID
 
+from prometheus_client import Counter
+
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging, PoisonMessageError, UnitOfWork
 from orderly_payment.adapters.providers import (
@@ -48,6 +50,7 @@ from orderly_payment.domain.payments import (
     PaymentVoid,
     Refund,
     RefundRetryPolicy,
+    RefundStatus,
     refund_refusal,
 )
 from orderly_schemas.base import Money
@@ -57,6 +60,12 @@ log = logging.getLogger(__name__)
 
 #: Refunds the retry job handles per call (each in its own transaction).
 REFUND_RETRY_BATCH: Final = 100
+
+REFUNDS_FAILED = Counter(
+    "orderly_refunds_failed_total",
+    "Refunds that failed for good (refused, or rejected at every attempt): money to settle by hand",
+    ["requested_by"],
+)
 
 
 def _now() -> datetime:
@@ -546,6 +555,7 @@ async def _attempt_refund(
     if refused is not None:
         refund = refund.refused(refused, now)
         await repo.update_refund(refund)
+        REFUNDS_FAILED.labels("finance" if refund.requested_by else "saga").inc()
         log.info(
             "refund %s refused before attempt %d: %s",
             refund.refund_id,
@@ -606,6 +616,8 @@ async def _attempt_refund(
             now=_now(),
         )
     await repo.update_refund(refund)
+    if refund.status is RefundStatus.FAILED:
+        REFUNDS_FAILED.labels("finance" if refund.requested_by else "saga").inc()
     if refund.next_attempt_at is not None:
         log.warning(
             "refund %s attempt %d of %d failed (%s); next attempt at %s",
@@ -629,6 +641,7 @@ async def _announce(uow: UnitOfWork, refund: Refund) -> None:
 async def _refuse(uow: UnitOfWork, command: RefundPayment, reason: str) -> None:
     """Announce a refund that was not sent to the provider (nothing is recorded)."""
     log.info("refund %s refused: %s", command.refund_id, reason)
+    REFUNDS_FAILED.labels("saga").inc()
     await uow.publish(
         RefundFailed(
             order_id=command.order_id,
