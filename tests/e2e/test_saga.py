@@ -80,6 +80,15 @@ async def test_200_orders_placed_on_kafka_all_complete(stack: Stack) -> None:
     assert view["carrier"]
     assert view["tracking_numbers"]
     assert view["total"] == sample.total.model_dump()
+    # Support sees how it was paid, never the token.
+    assert view["payment"] == sample.payment.model_dump(exclude={"token"})
+    assert sample.payment.token not in json.dumps(view)
+    paid = httpx.get(f"{stack.url('payment')}/payments/{sample.order_id}", timeout=10).json()
+    assert (paid["method"], paid["last4"], paid["status"]) == (
+        sample.payment.method,
+        sample.payment.last4,
+        "captured",
+    )
     # The same order, looked up by its human-readable number.
     assert order_view(stack, view["order_number"])["order_id"] == str(sample.order_id)
     # Analytics is a read model: it catches up with the lifecycle, it is not in step with it.

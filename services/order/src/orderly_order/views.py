@@ -29,6 +29,16 @@ class StatusChangeRead(BaseModel):
     reason: str | None
 
 
+class PaymentShown(BaseModel):
+    """What support may see of how the order is paid: never the token."""
+
+    method: str
+    brand: str | None = None
+    last4: str | None = None
+    exp_month: int | None = None
+    exp_year: int | None = None
+
+
 class OrderRead(BaseModel):
     order_id: UUID
     order_number: str
@@ -38,6 +48,7 @@ class OrderRead(BaseModel):
     total: Money
     shipping_address: Address
     payment_method: str
+    payment: PaymentShown
     carrier: str | None
     tracking_numbers: list[str]
     placed_at: datetime
@@ -103,6 +114,7 @@ async def get_order(session: AsyncSession, order_id: UUID) -> OrderRead | None:
         total=Money(amount=row["total_amount"], currency=row["currency"]),
         shipping_address=Address.model_validate(row["shipping_address"]),
         payment_method=row["payment_method"],
+        payment=PaymentShown(method=row["payment_method"], **(row["payment_display"] or {})),
         carrier=row["carrier"],
         tracking_numbers=list(row["tracking_numbers"] or []),
         placed_at=row["placed_at"],

@@ -24,7 +24,7 @@ from orderly_order.domain.order import OrderStateError, Timeouts
 from orderly_schemas.base import Allocation
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import OrderShipped, ShipmentDelivered, StockReserved
-from orderly_schemas.payment import PaymentCaptured
+from orderly_schemas.payment import CapturePayment, PaymentCaptured
 
 NOW = datetime.now(UTC)
 T = Timeouts(reply=timedelta(seconds=30), max_resends=1, auto_complete=timedelta(0))
@@ -307,3 +307,30 @@ async def test_operator_actions_are_audited_and_refused_when_they_do_not_apply(
         ),
     ]
     assert history[-1] == ("cancelling", "operator:ops-ann")
+
+
+async def test_the_payment_command_carries_the_methods_display_data_never_more(
+    messaging: Messaging,
+) -> None:
+    event = make_order(random.Random(4), method="debit_card")
+    async with messaging.unit_of_work() as uow:
+        await handlers.place_order(uow, event, timeouts=T)
+    line = event.lines[0]
+    reserved = StockReserved(
+        order_id=event.order_id,
+        occurred_at=NOW,
+        allocations=[Allocation(sku=line.sku, warehouse="east", quantity=line.quantity)],
+    )
+
+    async with messaging.unit_of_work() as uow:
+        await handlers.record_stock_reserved(uow, reserved, timeouts=T)
+
+    async with messaging.database.transaction() as s:
+        payload = await s.scalar(
+            select(outbox.c.payload).where(outbox.c.message_type == "CapturePayment")
+        )
+    assert payload is not None
+    sent = CapturePayment.model_validate_json(payload)
+    assert sent.payment == event.payment
+    assert (sent.payment.method, sent.payment.last4) == ("debit_card", event.payment.last4)
+    assert sent.payment.brand is not None

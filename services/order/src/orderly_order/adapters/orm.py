@@ -43,6 +43,8 @@ orders = Table(
     Column("shipping_address", JSONB, nullable=False),
     Column("payment_method", String(32), nullable=False),
     Column("payment_token", String(200), nullable=False),
+    # What may be shown of the method (brand, last4, exp_month, exp_year): never a card number.
+    Column("payment_display", JSONB, nullable=True),
     Column("payment_id", String(100), nullable=True),
     Column("carrier", String(100), nullable=True),
     Column("tracking_numbers", JSONB, nullable=False, server_default="[]"),

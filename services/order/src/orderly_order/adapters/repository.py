@@ -92,6 +92,10 @@ class OrderRepository:
             order.changes.clear()
 
 
+#: The fields of PaymentDetails that may be shown to people.
+DISPLAY_FIELDS = ("brand", "last4", "exp_month", "exp_year")
+
+
 def _order_values(order: Order) -> dict[str, Any]:
     return {
         "order_id": order.order_id,
@@ -105,6 +109,10 @@ def _order_values(order: Order) -> dict[str, Any]:
         "shipping_address": order.shipping_address.model_dump(mode="json"),
         "payment_method": order.payment.method,
         "payment_token": order.payment.token,
+        "payment_display": order.payment.model_dump(
+            mode="json", include=set(DISPLAY_FIELDS), exclude_none=True
+        )
+        or None,
         "payment_id": order.payment_id,
         "carrier": order.carrier,
         "tracking_numbers": order.tracking_numbers,
@@ -137,7 +145,11 @@ def _to_order(row: Any, lines: list[Any]) -> Order:
         ],
         total=Money(amount=row["total_amount"], currency=row["currency"]),
         shipping_address=Address.model_validate(row["shipping_address"]),
-        payment=PaymentDetails(method=row["payment_method"], token=row["payment_token"]),
+        payment=PaymentDetails(
+            method=row["payment_method"],
+            token=row["payment_token"],
+            **(row["payment_display"] or {}),
+        ),
         placed_at=row["placed_at"],
         status=Status(row["status"]),
         carrier=row["carrier"],
