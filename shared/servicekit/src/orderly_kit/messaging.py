@@ -32,11 +32,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit import outbox as outbox_mod
+from orderly_kit.card_data import (
+    card_number_fields,
+    describe,
+    looks_like_card_number,
+    redact_card_numbers,
+    without_card_numbers,
+)
 from orderly_kit.context import current_message_id, current_order_id
 from orderly_kit.db import Database
 from orderly_schemas.base import Message
 from orderly_schemas.catalogue import UnknownMessageTypeError
-from orderly_schemas.cloudevents import Envelope, MissingHeaderError
+from orderly_schemas.cloudevents import TRACEPARENT, TRACESTATE, Envelope, MissingHeaderError
 from orderly_schemas.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -85,6 +92,14 @@ class PoisonMessageError(Exception):
     """A message that can never be handled: dead-letter it at once, without retries."""
 
 
+class CardNumberError(PoisonMessageError):
+    """A message carries something that looks like a card number (named, never echoed)."""
+
+    def __init__(self, fields: list[str]) -> None:
+        super().__init__(describe(fields))
+        self.fields = tuple(fields)
+
+
 # Errors that no retry can cure.
 POISON_ERRORS: tuple[type[BaseException], ...] = (
     PoisonMessageError,
@@ -99,6 +114,58 @@ POISON_ERRORS: tuple[type[BaseException], ...] = (
 def fallback_message_id(topic: str, partition: int, offset: int) -> str:
     """The inbox id of a message without a readable CloudEvents envelope: its position."""
     return f"kafka:{topic}:{partition}:{offset}"
+
+
+# W3C trace context: hex written by our own instrumentation, never a place for a card
+# number, and a span id of sixteen decimal digits (one in two thousand) would match.
+_UNSCANNED_HEADERS: Final = frozenset({TRACEPARENT, TRACESTATE})
+
+
+@dataclass(frozen=True, slots=True)
+class _CardNumbersRefused:
+    """A message with card numbers: the error naming where, and the message without them."""
+
+    error: CardNumberError
+    key: bytes | None
+    body: bytes
+    headers: dict[str, str]
+
+
+def _refuse_card_numbers(
+    key: bytes | None, body: bytes, headers: dict[str, str]
+) -> _CardNumbersRefused | None:
+    """Scan the raw message (before any parsing into a model, whose errors could quote it)."""
+    try:
+        data = json.loads(body)
+    except ValueError:  # not JSON (or not UTF-8): scan it as text
+        text = body.decode(errors="replace")
+        fields = ["(body)"] if looks_like_card_number(text) else []
+        clean_body = redact_card_numbers(text).encode() if fields else body
+    else:
+        fields = card_number_fields(data)
+        clean_body = (
+            json.dumps(
+                without_card_numbers(data), ensure_ascii=False, separators=(",", ":")
+            ).encode()
+            if fields
+            else body
+        )
+    scanned = {k: v for k, v in headers.items() if k not in _UNSCANNED_HEADERS}
+    fields += [f"headers.{name}" for name in card_number_fields(scanned)]
+    key_text = key.decode(errors="replace") if key else ""
+    if looks_like_card_number(key_text):
+        fields.append("key")
+    if not fields:
+        return None
+    return _CardNumbersRefused(
+        error=CardNumberError(fields),
+        key=redact_card_numbers(key_text).encode() if key else None,
+        body=clean_body,
+        headers={
+            **without_card_numbers(scanned),
+            **{k: v for k, v in headers.items() if k in _UNSCANNED_HEADERS},
+        },
+    )
 
 
 def _key_of(message: Message) -> str | None:
@@ -168,6 +235,9 @@ class Messaging:
     max_attempts: int = 5
     backoff_ms: int = 50
     backoff_max_ms: int = 2_000
+    #: Topics whose messages must never carry a card number: one that does is
+    #: dead-lettered at once, with the card numbers removed from the dead letter.
+    card_data_topics: frozenset[str] = frozenset()
 
     @property
     def source(self) -> str:
@@ -208,11 +278,19 @@ class Messaging:
         context: ContextRepo,
     ) -> Any:
         """Run ``call`` once per message id with inbox, effects and outbox in one transaction."""
+        refused = (
+            _refuse_card_numbers(key, body, headers) if topic in self.card_data_topics else None
+        )
+        if refused is not None:
+            # From here on only the redacted message exists: envelope, inbox row, dead letter.
+            key, body, headers = refused.key, refused.body, refused.headers
         try:
             envelope: Envelope | None = Envelope.from_headers(headers)
             error: BaseException | None = None
         except MissingHeaderError as exc:
             envelope, error = None, exc
+        if refused is not None:
+            error = refused.error
         message_id = envelope.id if envelope else fallback_message_id(topic, partition, offset)
         order_token = current_order_id.set(
             (envelope.correlation_id or envelope.subject) if envelope else None

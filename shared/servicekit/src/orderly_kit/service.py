@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -204,8 +204,13 @@ def build_service(
     outbox: Table,
     inbox: Table,
     migrations_dir: Path,
+    card_data_topics: Iterable[str] = (),
 ) -> Service:
-    """Build (but do not connect) a service from its settings."""
+    """Build (but do not connect) a service from its settings.
+
+    A message on one of ``card_data_topics`` that carries anything looking like a card
+    number is dead-lettered at once, with the numbers removed.
+    """
     configure_logging(
         settings.service_name, level=settings.log_level, json_format=settings.log_json
     )
@@ -221,6 +226,7 @@ def build_service(
         max_attempts=settings.consumer_max_attempts,
         backoff_ms=settings.consumer_retry_backoff_ms,
         backoff_max_ms=settings.consumer_retry_backoff_max_ms,
+        card_data_topics=frozenset(card_data_topics),
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
