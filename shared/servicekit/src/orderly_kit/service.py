@@ -19,6 +19,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, Table
 
 from orderly_kit import deadletters, health, housekeeping, migrations, telemetry, topics_admin
+from orderly_kit.card_data_http import RejectCardNumbers
 from orderly_kit.db import Database
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
@@ -205,11 +206,13 @@ def build_service(
     inbox: Table,
     migrations_dir: Path,
     card_data_topics: Iterable[str] = (),
+    card_data_http: bool = False,
 ) -> Service:
     """Build (but do not connect) a service from its settings.
 
     A message on one of ``card_data_topics`` that carries anything looking like a card
-    number is dead-lettered at once, with the numbers removed.
+    number is dead-lettered at once, with the numbers removed; with ``card_data_http``,
+    a POST, PUT or PATCH body that does is refused with 422 naming the fields.
     """
     configure_logging(
         settings.service_name, level=settings.log_level, json_format=settings.log_json
@@ -253,6 +256,8 @@ def build_service(
         broker=broker,
         messaging=messaging,
     )
+    if card_data_http:
+        service.http.add_middleware(RejectCardNumbers)
     _add_upkeep_jobs(service)
     return service
 

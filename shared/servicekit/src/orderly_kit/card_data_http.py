@@ -1,0 +1,71 @@
+"""HTTP guard: a request body that carries a card number is refused before any route sees it."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from starlette.responses import JSONResponse
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from orderly_kit.card_data import (
+    RULE,
+    FieldPath,
+    card_number_locations,
+    looks_like_card_number,
+)
+
+_WRITES: Final = frozenset({"POST", "PUT", "PATCH"})
+
+
+def _refusal(body: bytes) -> list[dict[str, Any]]:
+    """FastAPI-style error details, one per field that looks like a card number."""
+    locations: list[FieldPath]
+    try:
+        data = json.loads(body)
+    except ValueError:  # not JSON: the route refuses it, unless it holds a card number
+        text = body.decode(errors="replace")
+        locations = [()] if looks_like_card_number(text) else []
+    else:
+        locations = card_number_locations(data)
+    return [{"loc": ["body", *loc], "msg": RULE, "type": "card_number"} for loc in locations]
+
+
+class RejectCardNumbers:
+    """ASGI middleware: a POST, PUT or PATCH body with a card number gets 422 naming the fields.
+
+    It runs before routing and validation, so the value is never parsed into a model
+    (whose 422 would echo it), stored or logged; the answer names fields, never values.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _WRITES:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away before sending its body
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        detail = _refusal(body) if body else []
+        if detail:
+            await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> Message:
+            # The route reads the body we already took from the client, then the rest.
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)

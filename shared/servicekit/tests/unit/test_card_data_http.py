@@ -1,0 +1,105 @@
+"""A request body with a card number is refused with 422 naming the field, never the value."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from orderly_kit.card_data_http import RejectCardNumbers
+
+CARD = "4000 0566 5566 5556"
+RULE = "looks like a card number; send the provider's token instead"
+
+
+class Payment(BaseModel):
+    token: str
+    notes: list[str] = []
+
+
+@pytest.fixture
+def received() -> list[Any]:
+    return []
+
+
+@pytest.fixture
+async def client(received: list[Any]) -> AsyncIterator[httpx.AsyncClient]:
+    app = FastAPI()
+    app.add_middleware(RejectCardNumbers)
+
+    @app.post("/payments")
+    @app.put("/payments")
+    async def pay(payment: Payment) -> dict[str, str]:
+        received.append(payment)
+        return {"token": payment.token}
+
+    @app.patch("/raw")
+    async def raw() -> dict[str, str]:
+        received.append("raw")
+        return {}
+
+    @app.get("/payments/{ref}")
+    async def look_up(ref: str) -> dict[str, str]:
+        return {"ref": ref}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+async def test_a_card_number_in_the_body_is_refused_naming_the_field(
+    client: httpx.AsyncClient, received: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    r = await client.post("/payments", json={"token": CARD, "notes": ["ok", CARD]})
+
+    assert r.status_code == 422
+    assert r.json() == {
+        "detail": [
+            {"loc": ["body", "token"], "msg": RULE, "type": "card_number"},
+            {"loc": ["body", "notes", 1], "msg": RULE, "type": "card_number"},
+        ]
+    }
+    assert received == []
+    assert "4000" not in r.text + caplog.text
+
+
+@pytest.mark.parametrize("method", ["PUT", "PATCH"])
+async def test_every_write_method_is_guarded(client: httpx.AsyncClient, method: str) -> None:
+    path = "/payments" if method == "PUT" else "/raw"
+
+    r = await client.request(method, path, json={"token": CARD.replace(" ", "")})
+
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "token"]
+
+
+async def test_a_body_that_is_not_json_is_scanned_as_text(
+    client: httpx.AsyncClient, received: list[Any]
+) -> None:
+    r = await client.post("/payments", content=f"token={CARD}".encode())
+
+    assert r.status_code == 422
+    assert r.json()["detail"] == [{"loc": ["body"], "msg": RULE, "type": "card_number"}]
+    assert received == []
+
+
+async def test_a_clean_body_reaches_the_route_intact(
+    client: httpx.AsyncClient, received: list[Any]
+) -> None:
+    r = await client.post(
+        "/payments", json={"token": "tok_visa_ok", "notes": ["2026-01-31T12:00:00Z"]}
+    )
+
+    assert r.status_code == 200, r.text
+    assert r.json() == {"token": "tok_visa_ok"}
+    assert received == [Payment(token="tok_visa_ok", notes=["2026-01-31T12:00:00Z"])]
+
+
+async def test_reads_are_not_guarded(client: httpx.AsyncClient) -> None:
+    r = await client.get("/payments/tok_1")
+
+    assert r.json() == {"ref": "tok_1"}
