@@ -9,6 +9,7 @@ from orderly_analytics.adapters import orm
 from orderly_analytics.entrypoints import consumers, http
 from orderly_analytics.settings import AnalyticsSettings
 from orderly_kit.service import Service, build_service
+from orderly_schemas import topics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,6 +25,8 @@ def build(settings: AnalyticsSettings | None = None) -> Service:
         outbox=orm.outbox,
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
+        # Card numbers never enter: upstream sends provider tokens only.
+        card_data_topics=[topics.CHECKOUT_ORDERS],
     )
     consumers.register(service)
     service.http.include_router(http.router(service))

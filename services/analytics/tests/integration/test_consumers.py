@@ -8,6 +8,7 @@ groups or creating topics on the session's shared Kafka broker.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -17,11 +18,12 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import func, select
 
-from orderly_analytics.adapters.orm import inbox, order_stages
+from orderly_analytics.adapters.orm import inbox, order_stages, outbox
 from orderly_analytics.bootstrap import MIGRATIONS, build
 from orderly_analytics.settings import AnalyticsSettings
 from orderly_dev.checkout import make_order
 from orderly_kit import migrations
+from orderly_kit.card_data import MARKER
 from orderly_kit.service import Service
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.cloudevents import Envelope
@@ -119,3 +121,29 @@ async def test_a_redelivered_message_is_skipped_by_the_inbox(service: Service) -
             await publish(broker, order, message_id="checkout-message-1")
     assert await inbox_rows(service) == 1
     assert (await stages(service))["placed_at"] == PLACED_AT
+
+
+async def test_an_order_placed_with_a_card_number_is_dead_lettered_unrecorded(
+    service: Service,
+) -> None:
+    card = "4000 0566 5566 5556"  # the schema refuses it too: pydantic must never see it
+    order = make_order(random.Random(9), payment_token=card.replace(" ", ""))
+    spaced = order.model_dump_json().replace(card.replace(" ", ""), card)
+
+    async with TestKafkaBroker(service.broker) as broker:
+        envelope = Envelope(type="OrderPlaced", source="/test", subject=str(order.order_id))
+        await broker.publish(
+            spaced.encode(),
+            topic=order.topic,
+            key=str(order.order_id).encode(),
+            headers=envelope.to_headers(),
+        )
+
+    async with service.database.sessions() as session:
+        letters = (await session.execute(select(outbox))).mappings().all()
+        assert (await session.execute(select(order_stages))).all() == []
+    [letter] = letters
+    assert letter["headers"]["dlq_error_type"] == "CardNumberError"
+    assert "field payment.token" in letter["headers"]["dlq_error"]
+    assert json.loads(letter["payload"])["payment"]["token"] == MARKER
+    assert card.replace(" ", "") not in letter["payload"].decode().replace(" ", "")

@@ -9,6 +9,7 @@ from orderly_order import __version__
 from orderly_order.adapters import orm
 from orderly_order.entrypoints import consumers, http, jobs
 from orderly_order.settings import OrderSettings
+from orderly_schemas import topics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -24,6 +25,9 @@ def build(settings: OrderSettings | None = None) -> Service:
         outbox=orm.outbox,
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
+        # Card numbers never enter: upstream sends provider tokens only.
+        card_data_topics=[topics.CHECKOUT_ORDERS],
+        card_data_http=True,
     )
     consumers.register(service)
     jobs.register(service)

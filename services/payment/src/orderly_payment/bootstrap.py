@@ -14,6 +14,7 @@ from orderly_payment.domain.payments import RefundRetryPolicy
 from orderly_payment.entrypoints import consumers, http, jobs
 from orderly_payment.handlers import Gateway
 from orderly_payment.settings import PaymentSettings
+from orderly_schemas import topics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -53,6 +54,9 @@ def build(
         outbox=orm.outbox,
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
+        # Card numbers never enter: a command carries the provider's token only.
+        card_data_topics=[topics.PAYMENT_COMMANDS],
+        card_data_http=True,
     )
     gateway = Gateway(
         providers=providers or providers_for(settings, database=service.database),
