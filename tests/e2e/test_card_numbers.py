@@ -1,0 +1,328 @@
+"""Card numbers never enter the platform: every way in refuses them, and none is stored.
+
+Against the five running services, a Luhn-valid test card number is sent every way it
+could come in: as the payment token of an OrderPlaced (plain and spaced), in an
+OrderPlaced's free-text address line, as the token of a CapturePayment and in the
+reason of a RefundPayment sent straight to payment.commands.v1, and in the bodies of
+POST /orders and POST /orders/{ref}/cancel. Each is refused: a dead letter naming the
+field, or a 422 naming the field.
+
+Then the scan: every row of every table of the five service databases, every record
+(key, value, headers) of every topic on the broker, and every service log, searched for
+the number's digits after removing spaces and dashes from the scanned text. It must
+find nothing. Excluded are exactly the records this test itself published to the input
+topics checkout.orders.v1 and payment.commands.v1: they came from outside, and their
+retention is not ours. Everything else on those two topics (the order service's own
+OrderPlaced and CapturePayment) is scanned. To show that the scan can see what it
+looks for, it must find the number in those excluded records, and the id of a refused
+order in a table, a dead-letter topic and a log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+import psycopg
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from psycopg import sql
+
+from orderly_dev.checkout import make_order
+from orderly_dev.stack import SERVICES, Stack, database_name
+from orderly_dev.watch import OrderWatcher
+from orderly_schemas import topics
+from orderly_schemas.base import Money
+from orderly_schemas.checkout import PaymentDetails
+from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.payment import CapturePayment, RefundPayment
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+CARD = "4000056655665556"  # Luhn-valid (a provider's test card), used nowhere else
+SPACED = "4000 0566 5566 5556"
+DASHED = "4000-0566-5566-5556"
+SOURCE = "/orderly/e2e-card-numbers"
+INPUT_TOPICS = frozenset({topics.CHECKOUT_ORDERS, topics.PAYMENT_COMMANDS})
+RULE = "looks like a card number; send the provider's token instead"
+
+
+def normalised(text: str) -> str:
+    return text.replace(" ", "").replace("-", "")
+
+
+@dataclass(frozen=True)
+class Document:
+    """One scanned thing (a row, a record, a log line) and where it is."""
+
+    where: str
+    text: str
+
+
+def hits(documents: list[Document], needle: str) -> list[str]:
+    """Where ``needle`` occurs once spaces and dashes are removed, with some context."""
+    found = []
+    for doc in documents:
+        text = normalised(doc.text)
+        at = text.find(needle)
+        if at >= 0:
+            found.append(f"{doc.where}: ...{text[max(0, at - 80) : at + 80]}...")
+    return found
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, bytes | memoryview):
+        return bytes(value).decode(errors="replace")
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
+
+
+def database_rows(stack: Stack) -> list[Document]:
+    """Every row of every table of every service database, each value as text."""
+    documents = []
+    for service in SERVICES:
+        db = database_name(service)
+        with psycopg.connect(stack.servers.postgres.libpq(db)) as conn:
+            tables = conn.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables"
+                " WHERE table_type = 'BASE TABLE'"
+                " AND table_schema NOT IN ('pg_catalog', 'information_schema')"
+            ).fetchall()
+            assert tables, f"no tables in {db}"
+            for schema, table in tables:
+                query = sql.SQL("SELECT * FROM {}.{}").format(
+                    sql.Identifier(schema), sql.Identifier(table)
+                )
+                for n, row in enumerate(conn.execute(query)):
+                    text = " | ".join(as_text(v) for v in row)
+                    documents.append(Document(f"db {db} table {schema}.{table} row {n}", text))
+    return documents
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    @property
+    def sent_by_this_test(self) -> bool:
+        return self.topic in INPUT_TOPICS and self.headers.get("ce_source") == SOURCE
+
+    def document(self) -> Document:
+        text = " | ".join(
+            [as_text(self.key or b""), as_text(self.value or b""), json.dumps(self.headers)]
+        )
+        return Document(f"kafka {self.topic}[{self.partition}]@{self.offset}", text)
+
+
+async def every_record(bootstrap: str) -> list[Record]:
+    """Every record of every topic on the broker, from the first offset."""
+    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await probe.start()
+    try:
+        names = sorted(await probe.topics())
+    finally:
+        await probe.stop()
+    assert set(topics.ALL_TOPICS) <= set(names), names
+    consumer = AIOKafkaConsumer(
+        *names,
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[Record] = []
+    try:
+        while batch := await consumer.getmany(timeout_ms=2000, max_records=5000):
+            for rs in batch.values():
+                records += [
+                    Record(
+                        r.topic,
+                        r.partition,
+                        r.offset,
+                        r.key,
+                        r.value,
+                        {k: v.decode(errors="replace") for k, v in (r.headers or ())},
+                    )
+                    for r in rs
+                ]
+    finally:
+        await consumer.stop()
+    return records
+
+
+def log_lines(stack: Stack) -> list[Document]:
+    documents = []
+    for name, proc in stack.processes.items():
+        lines = proc.log_path.read_text(errors="replace").splitlines()
+        assert lines, f"the {name} log is empty: {proc.log_path}"
+        documents += [
+            Document(f"log {proc.log_path}:{n + 1}", line) for n, line in enumerate(lines)
+        ]
+    return documents
+
+
+def envelope(message_type: str, order_id: UUID) -> tuple[str, list[tuple[str, bytes]]]:
+    env = Envelope(
+        type=message_type, source=SOURCE, subject=str(order_id), correlation_id=str(order_id)
+    )
+    return env.id, [(k, v.encode()) for k, v in env.to_headers().items()]
+
+
+async def send(
+    producer: AIOKafkaProducer, topic: str, message_type: str, order_id: UUID, body: dict[str, Any]
+) -> str:
+    """Publish ``body`` as upstream would; returns its message id."""
+    message_id, headers = envelope(message_type, order_id)
+    await producer.send_and_wait(
+        topic, json.dumps(body).encode(), key=str(order_id).encode(), headers=headers
+    )
+    return message_id
+
+
+async def dead_letters(bootstrap: str, wanted: dict[str, int], seconds: float = 90) -> list[Record]:
+    """The dead letters of the wanted message ids (``ce_id`` -> how many), once all arrived."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + seconds
+    while True:
+        letters = [
+            r
+            for r in await every_record(bootstrap)
+            if r.topic.endswith(topics.DEAD_LETTER_SUFFIX) and r.headers.get("ce_id") in wanted
+        ]
+        counts = {m: sum(r.headers["ce_id"] == m for r in letters) for m in wanted}
+        if counts == wanted:
+            return letters
+        assert loop.time() < deadline, f"dead letters missing: {counts} of {wanted}"
+        await asyncio.sleep(1)
+
+
+def order_body(**payment_and_address: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(make_order(random.Random()).model_dump_json())
+    if "token" in payment_and_address:
+        body["payment"]["token"] = payment_and_address["token"]
+    if "line2" in payment_and_address:
+        body["shipping_address"]["line2"] = payment_and_address["line2"]
+    return body
+
+
+async def test_a_card_number_is_refused_everywhere_and_stored_nowhere(stack: Stack) -> None:
+    bootstrap = stack.servers.kafka.bootstrap
+    order_url = stack.url("order")
+    placed = [
+        ("payment.token", order_body(token=CARD)),
+        ("payment.token", order_body(token=SPACED)),  # the schema's pattern refuses it too
+        ("shipping_address.line2", order_body(line2=f"Apt 3 (card {DASHED})")),
+    ]
+    control = make_order(random.Random())
+    capture = CapturePayment(
+        order_id=uuid4(),
+        amount=Money(amount=1200, currency="EUR"),
+        payment=PaymentDetails(method="credit_card", token=CARD),
+    )
+    refund = RefundPayment(
+        order_id=uuid4(),
+        refund_id="card-refund",
+        amount=Money(amount=1200, currency="EUR"),
+        reason=f"customer asks for the refund on {SPACED}",
+    )
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(bootstrap) as watcher:
+            refused_orders = {
+                await send(
+                    producer, topics.CHECKOUT_ORDERS, "OrderPlaced", UUID(b["order_id"]), b
+                ): field
+                for field, b in placed
+            }
+            await send(
+                producer,
+                topics.CHECKOUT_ORDERS,
+                "OrderPlaced",
+                control.order_id,
+                json.loads(control.model_dump_json()),
+            )
+            refused_commands = {
+                await send(
+                    producer,
+                    topics.PAYMENT_COMMANDS,
+                    "CapturePayment",
+                    capture.order_id,
+                    json.loads(capture.model_dump_json()),
+                ): "payment.token",
+                await send(
+                    producer,
+                    topics.PAYMENT_COMMANDS,
+                    "RefundPayment",
+                    refund.order_id,
+                    json.loads(refund.model_dump_json()),
+                ): "reason",
+            }
+
+            # Over HTTP: a new order, and the cancel of a live one, both refused.
+            async with httpx.AsyncClient(base_url=order_url, timeout=10) as http:
+                for body, loc in (
+                    (order_body(token=CARD), ["body", "payment", "token"]),
+                    (order_body(line2=SPACED), ["body", "shipping_address", "line2"]),
+                ):
+                    r = await http.post("/orders", json=body)
+                    assert (r.status_code, r.json()["detail"]) == (
+                        422,
+                        [{"loc": loc, "msg": RULE, "type": "card_number"}],
+                    )
+                    assert CARD not in normalised(r.text)
+                    assert (await http.get(f"/orders/{body['order_id']}")).status_code == 404
+                for _ in range(100):
+                    if (await http.get(f"/orders/{control.order_id}")).status_code == 200:
+                        break
+                    await asyncio.sleep(0.2)
+                r = await http.post(
+                    f"/orders/{control.order_id}/cancel", json={"reason": f"refund {DASHED}"}
+                )
+                assert (r.status_code, r.json()["detail"][0]["loc"]) == (422, ["body", "reason"])
+                assert CARD not in normalised(r.text)
+
+            outcome = await watcher.wait_terminal([control.order_id], 90)
+        # The refused cancel changed nothing: the control order went its way.
+        assert outcome[control.order_id] == "OrderCompleted"
+    finally:
+        await producer.stop()
+
+    # Each refused message has its dead letter, naming the field: both consumers of
+    # checkout.orders.v1 (order, analytics) and the payment service.
+    wanted = {m: 2 for m in refused_orders} | {m: 1 for m in refused_commands}
+    letters = await dead_letters(bootstrap, wanted)
+    for letter in letters:
+        field = (refused_orders | refused_commands)[letter.headers["ce_id"]]
+        assert letter.headers["dlq_error_type"] == "CardNumberError", letter
+        assert f"field {field}: {RULE}" in letter.headers["dlq_error"], letter
+    assert {r.headers["dlq_consumer"] for r in letters} == {"order", "analytics", "payment"}
+
+    # The scan.
+    records = await every_record(bootstrap)
+    scanned = [r.document() for r in records if not r.sent_by_this_test]
+    excluded = [r.document() for r in records if r.sent_by_this_test]
+    documents = database_rows(stack) + scanned + log_lines(stack)
+    found = hits(documents, CARD)
+    assert found == [], "the card number is stored:\n" + "\n".join(found)
+
+    # The scan sees what it looks for: the number in the input records it leaves out
+    # (spaced and dashed too), and a refused order's id (dashes removed) in a table,
+    # a dead-letter topic and a log.
+    assert len(hits(excluded, CARD)) == len(refused_orders) + len(refused_commands)
+    refused_id = UUID(placed[0][1]["order_id"]).hex
+    seen_in = {where.split(" ", 1)[0] for where in hits(documents, refused_id)}
+    assert seen_in == {"db", "kafka", "log"}
