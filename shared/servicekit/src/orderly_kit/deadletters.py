@@ -39,6 +39,7 @@ from orderly_kit.messaging import (
     OUTCOME_DEAD_LETTERED,
     OUTCOME_DISCARDED,
     OUTCOME_PROCESSED,
+    CardNumberError,
     fallback_message_id,
 )
 from orderly_schemas.cloudevents import TYPE, Envelope, MissingHeaderError
@@ -300,6 +301,12 @@ def refusal(
         return (
             f"{letter.message_id} has no valid CloudEvents headers ({letter.error}); a replay"
             " would be dead-lettered again. Fix the producer and discard this letter"
+        )
+    if letter.error_type == CardNumberError.__name__:
+        return (
+            f"{letter.message_id} carried card numbers, removed from this letter ({letter.error});"
+            " a replay would run without them. Have the sender send it again with the"
+            " provider's token, and discard this letter"
         )
     failed_at = letter.failed_at
     if not force and failed_at is not None and now - failed_at > max_age:

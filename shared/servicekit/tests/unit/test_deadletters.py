@@ -16,7 +16,12 @@ NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def letter(
-    *, failed_at: datetime = NOW, envelope: bool = True, offset: int = 4, replayed: bool = False
+    *,
+    failed_at: datetime = NOW,
+    envelope: bool = True,
+    offset: int = 4,
+    replayed: bool = False,
+    error_type: str = "RuntimeError",
 ) -> DeadLetter:
     original = (
         Envelope(type="OrderPlaced", source="/checkout", id="m-1").to_headers() if envelope else {}
@@ -24,7 +29,7 @@ def letter(
     headers = {
         **original,
         "dlq_error": "RuntimeError: boom",
-        "dlq_error_type": "RuntimeError",
+        "dlq_error_type": error_type,
         "dlq_attempts": "5",
         "dlq_consumer": "order",
         "dlq_original_topic": "checkout.orders.v1",
@@ -73,6 +78,13 @@ def test_a_letter_older_than_the_inbox_retention_needs_force() -> None:
     assert "inbox retention" in (refusal(old, max_age=timedelta(days=14), now=NOW) or "")
     assert refusal(old, max_age=timedelta(days=14), now=NOW, force=True) is None
     assert refusal(letter(), max_age=timedelta(days=14), now=NOW) is None
+
+
+def test_a_letter_whose_card_numbers_were_removed_is_never_replayed() -> None:
+    d = letter(error_type="CardNumberError")
+
+    assert "card numbers" in (refusal(d, max_age=timedelta(days=1), now=NOW) or "")
+    assert refusal(d, max_age=timedelta(days=1), now=NOW, force=True) is not None
 
 
 def test_the_latest_letter_of_a_message_wins() -> None:
