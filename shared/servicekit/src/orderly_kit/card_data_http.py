@@ -22,12 +22,10 @@ def _refusal(body: bytes) -> list[dict[str, Any]]:
     """FastAPI-style error details, one per field that looks like a card number."""
     locations: list[FieldPath]
     try:
-        data = json.loads(body)
-    except ValueError:  # not JSON: the route refuses it, unless it holds a card number
+        locations = card_number_locations(json.loads(body))
+    except (ValueError, RecursionError):  # not JSON (or absurdly deep): scan it as text
         text = body.decode(errors="replace")
         locations = [()] if looks_like_card_number(text) else []
-    else:
-        locations = card_number_locations(data)
     return [{"loc": ["body", *loc], "msg": RULE, "type": "card_number"} for loc in locations]
 
 

@@ -137,11 +137,6 @@ def _refuse_card_numbers(
     """Scan the raw message (before any parsing into a model, whose errors could quote it)."""
     try:
         data = json.loads(body)
-    except ValueError:  # not JSON (or not UTF-8): scan it as text
-        text = body.decode(errors="replace")
-        fields = ["(body)"] if looks_like_card_number(text) else []
-        clean_body = redact_card_numbers(text).encode() if fields else body
-    else:
         fields = card_number_fields(data)
         clean_body = (
             json.dumps(
@@ -150,6 +145,10 @@ def _refuse_card_numbers(
             if fields
             else body
         )
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or absurdly deep: as text
+        text = body.decode(errors="replace")
+        fields = ["(body)"] if looks_like_card_number(text) else []
+        clean_body = redact_card_numbers(text).encode() if fields else body
     scanned = {k: v for k, v in headers.items() if k not in _UNSCANNED_HEADERS}
     fields += [f"headers.{name}" for name in card_number_fields(scanned)]
     key_text = key.decode(errors="replace") if key else ""

@@ -224,3 +224,13 @@ async def test_other_dead_letters_keep_their_original_body(service: Service) -> 
         (dead_letter_topic(GUARDED), invalid),
     ]
     assert "CardNumberError" not in {r["headers"]["dlq_error_type"] for r in letters}
+
+
+async def test_a_body_nested_too_deep_to_walk_is_scanned_as_text(service: Service) -> None:
+    deep = ("[" * 5000 + f'"{SPACED}"' + "]" * 5000).encode()
+
+    await publish(service, deep)
+
+    [letter] = await rows(service, outbox)
+    assert "field (body)" in letter["headers"]["dlq_error"]
+    no_card_anywhere(letter)

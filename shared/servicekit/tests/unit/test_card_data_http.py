@@ -103,3 +103,12 @@ async def test_reads_are_not_guarded(client: httpx.AsyncClient) -> None:
     r = await client.get("/payments/tok_1")
 
     assert r.json() == {"ref": "tok_1"}
+
+
+async def test_a_body_nested_too_deep_to_walk_is_scanned_as_text(
+    client: httpx.AsyncClient,
+) -> None:
+    r = await client.patch("/raw", content="[" * 5000 + f'"{CARD}"' + "]" * 5000)
+
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body"]
