@@ -122,8 +122,8 @@ class PaymentSettings(ServiceSettings):
             if public:
                 raise ValueError(
                     "in production PAYMENT_WEBHOOK_SECRETS must give every provider in use"
-                    " secrets of its own (the development secret is public); missing for "
-                    + ", ".join(public)
+                    " secrets of its own, never the development secret (it is public, and a"
+                    " provider left out gets it): " + ", ".join(public)
                 )
         return self
 

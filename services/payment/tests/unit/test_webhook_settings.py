@@ -66,7 +66,8 @@ def test_production_refuses_a_provider_in_use_without_secrets_of_its_own(
     message = str(refused.value)
     assert (
         "in production PAYMENT_WEBHOOK_SECRETS must give every provider in use secrets of its"
-        f" own (the development secret is public); missing for {missing}"
+        " own, never the development secret (it is public, and a provider left out gets it):"
+        f" {missing}"
     ) in message
     assert "card-secret" not in message
     assert "wallet-secret" not in message
