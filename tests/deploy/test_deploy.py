@@ -55,6 +55,11 @@ HOST_PORTS = dict(zip(SERVICES, range(8001, 8006), strict=True))
 CONTAINER_PORT = 8080
 EXPECTED_TOPICS = {*ALL_TOPICS, *(dead_letter_topic(t) for t in ALL_TOPICS)}
 PARTITIONS = 12
+#: The services that verify signed webhooks: the Secret of their secrets and its example file.
+WEBHOOK_SECRETS = {
+    "inventory": ("orderly-carrier-webhook", "carrier-webhook-secret-example.env"),
+    "payment": ("orderly-payment-webhook", "payment-webhook-secret-example.env"),
+}
 # The oldest Kubernetes minor still widely run, and the newest kubernetes-validate knows.
 K8S_VERSIONS = ("1.30", ".".join(latest_version().split(".")[:2]))
 
@@ -359,7 +364,6 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
     resources = kustomize(overlay)
     config_maps = of_kind(resources, "ConfigMap")
     secret_keys = set(read_env_file(K8S / "secret-example.env"))
-    webhook_keys = set(read_env_file(K8S / "carrier-webhook-secret-example.env"))
 
     for service, deployment in of_kind(resources, "Deployment").items():
         pod = deployment["spec"]["template"]
@@ -398,13 +402,15 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
             secret_ref = database_url["valueFrom"]["secretKeyRef"]
             assert secret_ref["name"] == "orderly-database", where
             assert secret_ref["key"] in secret_keys, where
-            # The inventory service also needs its carrier webhook secrets (from their Secret).
-            expected = ["INVENTORY_CARRIER_WEBHOOK_SECRETS"] if service == "inventory" else []
+            # The inventory and payment services also need their webhook secrets (from
+            # their Secrets).
+            webhook = WEBHOOK_SECRETS.get(service)
+            expected = [] if webhook is None else list(read_env_file(K8S / webhook[1]))
             assert [e["name"] for e in others] == expected, where
             for other in others:
+                assert webhook is not None
                 ref = other["valueFrom"]["secretKeyRef"]
-                assert (ref["name"], ref["key"]) == ("orderly-carrier-webhook", other["name"])
-                assert ref["key"] in webhook_keys, where
+                assert (ref["name"], ref["key"]) == (webhook[0], other["name"]), where
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -428,15 +434,14 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
     resources = kustomize(overlay)
     config_maps = of_kind(resources, "ConfigMap")
     secret = read_env_file(K8S / "secret-example.env")
-    webhook_secret = read_env_file(K8S / "carrier-webhook-secret-example.env")
 
     for service, deployment in of_kind(resources, "Deployment").items():
         (config_ref,) = containers(deployment)["app"]["envFrom"]
         data = config_maps[config_ref["configMapRef"]["name"]]["data"]
         database_url = f"{prefix(service)}DATABASE_URL"
         secrets = {database_url: secret[database_url]}
-        if service == "inventory":
-            secrets |= webhook_secret
+        if service in WEBHOOK_SECRETS:
+            secrets |= read_env_file(K8S / WEBHOOK_SECRETS[service][1])
         assert unknown_setting_names(service, [*data, *secrets]) == [], service
 
         settings = settings_from_env(monkeypatch, service, {**data, **secrets})

@@ -18,6 +18,7 @@ from pydantic_settings import SettingsConfigDict
 from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.regions import Region, Regions
 from orderly_kit.settings import ServiceSettings
+from orderly_kit.webhook_signature import split_secrets
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 PostalPrefix = Annotated[str, StringConstraints(min_length=1, max_length=20)]
@@ -208,8 +209,7 @@ class InventorySettings(ServiceSettings):
     @property
     def webhook_secrets(self) -> list[str]:
         """The carrier webhook secrets, the one to sign with first."""
-        listed = self.carrier_webhook_secrets.get_secret_value().split(",")
-        return [s.strip() for s in listed if s.strip()]
+        return split_secrets(self.carrier_webhook_secrets.get_secret_value())
 
     @property
     def webhook_url(self) -> str:

@@ -9,17 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import insert, select
 
-from orderly_dev.servers import free_port
+from orderly_dev.servers import serve_http
 from orderly_inventory import handlers, ledger
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
@@ -293,31 +292,9 @@ async def service(fresh_database: str, request: pytest.FixtureRequest) -> AsyncI
     await built.database.dispose()
 
 
-@asynccontextmanager
-async def serving(service: Service) -> AsyncIterator[str]:
+def serving(service: Service) -> AbstractAsyncContextManager[str]:
     """The service's HTTP API on a free local port, without its lifespan (Kafka stays off)."""
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            service.http,
-            host="127.0.0.1",
-            port=port,
-            lifespan="off",
-            log_config=None,
-            access_log=False,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            await task  # raises why it could not start
-            raise RuntimeError("uvicorn stopped before it started")
-        await asyncio.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    return serve_http(service.http)
 
 
 Serve = Callable[[Service], AbstractAsyncContextManager[str]]

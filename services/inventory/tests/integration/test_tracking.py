@@ -19,10 +19,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from orderly_inventory.adapters import orm, webhook_signature
+from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import SimulatedCarrier, TrackingSchedule
 from orderly_inventory.bootstrap import build
 from orderly_inventory.settings import DEV_WEBHOOK_SECRET, InventorySettings
+from orderly_kit import webhook_signature
 from orderly_kit.service import Service
 from orderly_schemas.checkout import Address
 

@@ -11,7 +11,7 @@ from orderly_payment import __version__
 from orderly_payment.adapters import orm
 from orderly_payment.adapters.providers import PaymentProvider, Providers, SimulatedProvider
 from orderly_payment.domain.payments import RefundRetryPolicy
-from orderly_payment.entrypoints import consumers, http, jobs
+from orderly_payment.entrypoints import consumers, http, http_webhooks, jobs
 from orderly_payment.handlers import Gateway
 from orderly_payment.settings import PaymentSettings
 from orderly_schemas import topics
@@ -64,6 +64,21 @@ def build(
         retry=refund_retry_policy(settings),
     )
     consumers.register(service, gateway=gateway)
-    jobs.register(service, gateway=gateway, poll_seconds=settings.refund_retry_poll_seconds)
+    jobs.register(
+        service,
+        gateway=gateway,
+        poll_seconds=settings.refund_retry_poll_seconds,
+        webhook_poll_seconds=settings.sim_webhook_poll_seconds,
+        webhook_url=settings.simulated_webhook_url,
+        webhook_secret=lambda name: settings.webhook_secrets_of(name)[0],
+    )
     service.http.include_router(http.router(service, gateway=gateway))
+    service.http.include_router(
+        http_webhooks.router(
+            service,
+            gateway=gateway,
+            secrets={p.name: settings.webhook_secrets_of(p.name) for p in gateway.providers.all()},
+            tolerance=timedelta(seconds=settings.webhook_tolerance_seconds),
+        )
+    )
     return service

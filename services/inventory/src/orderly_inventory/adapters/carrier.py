@@ -23,7 +23,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from orderly_inventory.adapters import webhook_signature
 from orderly_inventory.adapters.orm import sim_carrier_updates as updates
 from orderly_inventory.domain.shipments import (
     CarrierRefusedError,
@@ -31,6 +30,7 @@ from orderly_inventory.domain.shipments import (
     ShipmentStatus,
     TrackingUpdate,
 )
+from orderly_kit import webhook_signature
 from orderly_kit.db import Database
 from orderly_schemas.checkout import Address
 

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Header, HTTPException, Path, Request, status
 from pydantic import BaseModel, ValidationError
 
 from orderly_inventory import handlers, views
-from orderly_inventory.adapters import webhook_signature
 from orderly_inventory.adapters.carrier import Carrier
+from orderly_kit import webhook_signature
 from orderly_kit.service import Service
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]

@@ -158,6 +158,21 @@ payment_voids = Table(
     Index("ix_payment_voids_order_id", "order_id"),
 )
 
+#: Provider webhooks applied, one row per delivery id, written in the same transaction as
+#: their effect: a delivery received again (a replay, or the provider's retry) is answered
+#: "duplicate" and changes nothing. ``outcome`` says whether it answered its operation.
+provider_webhook_deliveries = Table(
+    "provider_webhook_deliveries",
+    metadata,
+    Column("provider", String(40), primary_key=True),
+    Column("delivery_id", String(200), primary_key=True),
+    Column("type", String(64), nullable=False),
+    Column("reference", String(200), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("outcome", String(20), nullable=False),
+    CheckConstraint("outcome IN ('confirmed', 'already_answered')", name="outcome_known"),
+)
+
 # -- the simulated provider's side ---------------------------------------------------
 # Not the service's tables: the simulated provider keeps its own record here, written
 # in its own transactions, as a real provider would in its own systems. Only
@@ -191,7 +206,8 @@ sim_provider_operations = Table(
     Index("ix_sim_provider_operations_payment_reference", "payment_reference"),
 )
 
-#: Webhooks a simulated provider owes: the answers it gave as "pending", due at ``due_at``.
+#: Webhooks a simulated provider owes: the answers it gave as "pending". ``due_at`` is when
+#: it is next sent: first when the answer is due, then after each failed attempt's backoff.
 sim_provider_webhooks = Table(
     "sim_provider_webhooks",
     metadata,

@@ -5,7 +5,8 @@ same key (after a crash between the provider's answer and our commit, say)
 returns the first answer and moves no money again. A provider that does not
 answer raises ProviderError: the outcome is unknown, so only the same key may ask
 again. A provider may also answer "pending": it took the operation and will say
-how it ended by webhook.
+how it ended by webhook (``POST /providers/{name}/webhooks``, signed, see
+``orderly_kit.webhook_signature``), whose body the port translates (``read_webhook``).
 """
 
 from __future__ import annotations
@@ -13,21 +14,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Any, Final, Protocol
+from typing import Any, Final, Literal, Protocol
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, select, text
+import httpx
+from pydantic import BaseModel, Field
+from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from orderly_kit import webhook_signature
 from orderly_kit.db import Database
 from orderly_payment.adapters.orm import sim_provider_operations as operations
 from orderly_payment.adapters.orm import sim_provider_webhooks as webhooks
+from orderly_payment.domain.ledger import OperationKind
 from orderly_schemas.base import Money
+
+log = logging.getLogger(__name__)
 
 
 class ResultStatus(StrEnum):
@@ -51,6 +59,19 @@ class ProviderResult:
     @property
     def pending(self) -> bool:
         return self.status is ResultStatus.PENDING
+
+
+@dataclass(frozen=True)
+class WebhookEvent:
+    """A provider's webhook, read: one delivery saying how one of its operations ended."""
+
+    #: The same for every retry of the delivery: a delivery is applied once.
+    delivery_id: str
+    event_type: str
+    kind: OperationKind
+    reference: str
+    approved: bool
+    reason: str | None
 
 
 class ProviderError(Exception):
@@ -91,6 +112,10 @@ class PaymentProvider(Protocol):
         self, *, idempotency_key: str, order_id: UUID, payment_reference: str, amount: Money
     ) -> ProviderResult:
         """Return ``amount`` of the capture ``payment_reference``."""
+        ...
+
+    def read_webhook(self, body: bytes) -> WebhookEvent:
+        """Translate the provider's (verified) webhook body; a ValidationError if unreadable."""
         ...
 
 
@@ -158,6 +183,45 @@ REFUND_HOLD: Final = "refund_hold"
 #: Webhook event types a simulated provider sends.
 AUTHORIZATION_SUCCEEDED: Final = "authorization.succeeded"
 AUTHORIZATION_FAILED: Final = "authorization.failed"
+WebhookType = Literal["authorization.succeeded", "authorization.failed"]
+#: The operation each event type answers, and whether it approves it.
+_WEBHOOK_ANSWERS: Final[dict[str, tuple[OperationKind, bool]]] = {
+    AUTHORIZATION_SUCCEEDED: (OperationKind.AUTHORIZE, True),
+    AUTHORIZATION_FAILED: (OperationKind.AUTHORIZE, False),
+}
+
+# The simulated providers' webhook sender: rows taken per pass and sent at once, how long a
+# claim holds a row (due again if the sender dies meanwhile), and the wait after a delivery
+# that was not accepted, doubling up to the maximum. Like a real provider, it never gives up
+# on its own: the saga's deadline decides what an order does without the answer.
+WEBHOOK_SEND_BATCH: Final = 50
+WEBHOOK_SEND_CONCURRENCY: Final = 4
+WEBHOOK_SEND_LEASE: Final = timedelta(seconds=60)
+WEBHOOK_SEND_TIMEOUT_SECONDS: Final = 10.0
+WEBHOOK_RETRY_BACKOFF: Final = timedelta(seconds=1)
+WEBHOOK_RETRY_BACKOFF_MAX: Final = timedelta(minutes=10)
+
+
+class SimulatedWebhookData(BaseModel):
+    """The operation a simulated provider's webhook tells of."""
+
+    reference: str = Field(min_length=1, max_length=200, description="the operation's reference")
+    order_id: UUID
+    amount: int = Field(ge=0, description="minor units")
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+    reason: str | None = Field(default=None, max_length=2000, description="why it failed")
+
+
+class SimulatedWebhook(BaseModel):
+    """The body of a simulated provider's webhook."""
+
+    id: str = Field(
+        min_length=1, max_length=200, description="the delivery id, the same on every retry"
+    )
+    type: WebhookType
+    created: int = Field(ge=0, description="when the answer was given, in unix seconds")
+    data: SimulatedWebhookData
+
 
 _SHORT: Final = {AUTHORIZE: "au", CAPTURE: "ch", VOID: "vo", REFUND: "re"}
 
@@ -355,6 +419,108 @@ class SimulatedProvider:
             await asyncio.sleep(self.hold_seconds)
         return recorded.result
 
+    def read_webhook(self, body: bytes) -> WebhookEvent:
+        hook = SimulatedWebhook.model_validate_json(body)
+        kind, approved = _WEBHOOK_ANSWERS[hook.type]
+        return WebhookEvent(
+            delivery_id=hook.id,
+            event_type=hook.type,
+            kind=kind,
+            reference=hook.data.reference,
+            approved=approved,
+            reason=None if approved else hook.data.reason,
+        )
+
+    # -- its webhooks --------------------------------------------------------------------
+    async def send_due_webhooks(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        url: str,
+        secret: str,
+        now: datetime | None = None,
+        batch: int = WEBHOOK_SEND_BATCH,
+    ) -> int:
+        """POST this provider's webhooks that are due, signed with ``secret``; how many it took.
+
+        Claimed with SKIP LOCKED, so replicas share the work and never send a row at the
+        same time. A claim is a lease: the row is due again after WEBHOOK_SEND_LEASE if
+        this process dies while sending (the receiver dedups a second delivery by its
+        id). A 2xx answer marks it sent; anything else is retried with backoff.
+        """
+        at = now or datetime.now(UTC)
+        claimed = await self._claim_webhooks(at, batch)
+        slots = asyncio.Semaphore(WEBHOOK_SEND_CONCURRENCY)
+
+        async def send(row: dict[str, Any]) -> None:
+            async with slots:
+                await self._send_webhook(client, row, url=url, secret=secret, now=at)
+
+        await asyncio.gather(*(send(row) for row in claimed))
+        return len(claimed)
+
+    async def _claim_webhooks(self, now: datetime, batch: int) -> list[dict[str, Any]]:
+        c = webhooks.c
+        due = (
+            select(c.id)
+            .where(c.provider == self._name, c.sent_at.is_(None), c.due_at <= now)
+            .order_by(c.due_at, c.id)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+        async with self._database.engine.begin() as conn:
+            rows = await conn.execute(
+                update(webhooks)
+                .where(c.id.in_(due.scalar_subquery()))
+                .values(attempts=c.attempts + 1, due_at=now + WEBHOOK_SEND_LEASE)
+                .returning(c.id, c.delivery_id, c.payload, c.attempts)
+            )
+            return [dict(r) for r in rows.mappings()]
+
+    async def _send_webhook(
+        self,
+        client: httpx.AsyncClient,
+        row: dict[str, Any],
+        *,
+        url: str,
+        secret: str,
+        now: datetime,
+    ) -> None:
+        body = json.dumps(row["payload"]).encode()
+        error: str | None
+        try:
+            response = await client.post(
+                url,
+                content=body,
+                headers={
+                    "Content-Type": "application/json",
+                    # Signed as it is sent: a retry carries a fresh timestamp.
+                    webhook_signature.HEADER: webhook_signature.sign(
+                        body, secrets=[secret], at=datetime.now(UTC)
+                    ),
+                },
+                timeout=WEBHOOK_SEND_TIMEOUT_SECONDS,
+            )
+            error = None if response.is_success else f"{response.status_code}: {response.text}"
+        except httpx.HTTPError as exc:
+            error = f"{type(exc).__name__}: {exc}"
+        values: dict[str, Any]
+        if error is None:
+            values = {"sent_at": datetime.now(UTC), "last_error": None}
+        else:
+            retry_at = now + _webhook_backoff(row["attempts"])
+            log.warning(
+                "%s webhook %s not accepted (attempt %d), next attempt at %s: %s",
+                self._name,
+                row["delivery_id"],
+                row["attempts"],
+                retry_at.isoformat(),
+                error,
+            )
+            values = {"due_at": retry_at, "last_error": error[:2000]}
+        async with self._database.engine.begin() as conn:
+            await conn.execute(update(webhooks).where(webhooks.c.id == row["id"]).values(**values))
+
     # -- its record ---------------------------------------------------------------------
     async def _recorded(self, conn: AsyncConnection, idempotency_key: str) -> _Recorded | None:
         query = select(operations).where(operations.c.idempotency_key == idempotency_key)
@@ -409,34 +575,37 @@ class SimulatedProvider:
         self,
         conn: AsyncConnection,
         *,
-        event_type: str,
+        event_type: WebhookType,
         reference: str,
         order_id: UUID,
         amount: Money,
         reason: str | None,
         due_at: datetime,
     ) -> None:
-        delivery_id = f"evt_{uuid4().hex}"
-        payload: dict[str, Any] = {
-            "id": delivery_id,
-            "type": event_type,
-            "created": int(due_at.timestamp()),
-            "data": {
-                "reference": reference,
-                "order_id": str(order_id),
-                "amount": amount.amount,
-                "currency": amount.currency,
-                "reason": reason,
-            },
-        }
+        hook = SimulatedWebhook(
+            id=f"evt_{uuid4().hex}",
+            type=event_type,
+            created=int(due_at.timestamp()),
+            data=SimulatedWebhookData(
+                reference=reference,
+                order_id=order_id,
+                amount=amount.amount,
+                currency=amount.currency,
+                reason=reason,
+            ),
+        )
         await conn.execute(
             pg_insert(webhooks).values(
                 provider=self._name,
-                delivery_id=delivery_id,
-                payload=json.loads(json.dumps(payload)),
+                delivery_id=hook.id,
+                payload=hook.model_dump(mode="json"),
                 due_at=due_at,
             )
         )
+
+
+def _webhook_backoff(attempts: int) -> timedelta:
+    return min(WEBHOOK_RETRY_BACKOFF * (1 << max(attempts - 1, 0)), WEBHOOK_RETRY_BACKOFF_MAX)
 
 
 def _as_recorded(row: Any) -> _Recorded:

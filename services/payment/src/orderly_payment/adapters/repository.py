@@ -12,7 +12,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit.db import Database
-from orderly_payment.adapters.orm import payment_operations, payment_voids, payments, refunds
+from orderly_payment.adapters.orm import (
+    payment_operations,
+    payment_voids,
+    payments,
+    provider_webhook_deliveries,
+    refunds,
+)
 from orderly_payment.domain.ledger import Operation, OperationKind, OperationStatus, PaymentStatus
 from orderly_payment.domain.payments import (
     CardDisplay,
@@ -94,6 +100,45 @@ class PaymentRepository:
                 reason=operation.reason,
                 answered_at=operation.answered_at,
             )
+        )
+
+    # -- provider webhooks ---------------------------------------------------------
+    async def record_webhook_delivery(
+        self,
+        provider: str,
+        delivery_id: str,
+        *,
+        event_type: str,
+        reference: str,
+        outcome: str,
+        at: datetime,
+    ) -> bool:
+        """Remember a webhook delivery; False if it was received before (a replay or a retry).
+
+        A concurrent delivery of the same id waits here until this transaction ends, and
+        is then a duplicate (or, if this one rolled back, the delivery that applies).
+        """
+        result = await self.session.execute(
+            pg_insert(provider_webhook_deliveries)
+            .values(
+                provider=provider,
+                delivery_id=delivery_id,
+                type=event_type,
+                reference=reference,
+                outcome=outcome,
+                received_at=at,
+            )
+            .on_conflict_do_nothing()
+            .returning(provider_webhook_deliveries.c.delivery_id)
+        )
+        return result.first() is not None
+
+    async def set_webhook_outcome(self, provider: str, delivery_id: str, outcome: str) -> None:
+        c = provider_webhook_deliveries.c
+        await self.session.execute(
+            update(provider_webhook_deliveries)
+            .where(c.provider == provider, c.delivery_id == delivery_id)
+            .values(outcome=outcome)
         )
 
     # -- voids ----------------------------------------------------------------------

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import httpx
+
 from orderly_kit.service import Service
 from orderly_payment import handlers
+from orderly_payment.adapters import providers as providers_mod
+from orderly_payment.adapters.providers import SimulatedProvider
 from orderly_payment.handlers import Gateway
 
 
@@ -12,8 +18,15 @@ def register(
     *,
     gateway: Gateway,
     poll_seconds: float,
+    webhook_poll_seconds: float,
+    webhook_url: Callable[[str], str],
+    webhook_secret: Callable[[str], str],
 ) -> None:
-    """Schedule the retries of refunds the provider rejected."""
+    """Schedule the retries of refunds the provider rejected, and the simulated webhooks.
+
+    ``webhook_url`` and ``webhook_secret`` give, for a provider's name, where its webhooks
+    go and the secret it signs them with.
+    """
 
     async def retry_due_refunds() -> None:
         # Drain a backlog in batches instead of one batch per poll.
@@ -24,3 +37,24 @@ def register(
             pass
 
     service.every("retry-due-refunds", poll_seconds, retry_due_refunds)
+
+    simulated = [p for p in gateway.providers.all() if isinstance(p, SimulatedProvider)]
+    if not simulated:
+        return
+    clients: list[httpx.AsyncClient] = []
+
+    async def send_provider_webhooks() -> None:
+        # The simulated providers' side of the webhook, as a real provider would run it.
+        # One client for the process's life, made on first use (nothing connects while
+        # the service is built).
+        if not clients:
+            clients.append(httpx.AsyncClient())
+        for provider in simulated:
+            url, secret = webhook_url(provider.name), webhook_secret(provider.name)
+            while (
+                await provider.send_due_webhooks(clients[0], url=url, secret=secret)
+                == providers_mod.WEBHOOK_SEND_BATCH
+            ):
+                pass
+
+    service.every("sim-provider-webhooks", webhook_poll_seconds, send_provider_webhooks)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from orderly_inventory.adapters.webhook_signature import WebhookSignatureError, sign, verify
+from orderly_kit.webhook_signature import WebhookSignatureError, sign, split_secrets, verify
 
 AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 BODY = b'{"tracking_number": "SP1", "status": "delivered"}'
@@ -73,3 +73,8 @@ def test_an_untrustworthy_signature_is_refused_with_the_reason(
         verify(header, body, secrets=["s3cret"], now=now, tolerance=FIVE_MINUTES)
 
     assert refused.value.reason == reason
+
+
+def test_a_setting_lists_its_secrets_comma_separated_the_one_to_sign_with_first() -> None:
+    assert split_secrets(" new-secret , old-secret ,") == ["new-secret", "old-secret"]
+    assert split_secrets(" , ") == []

@@ -1,13 +1,15 @@
-"""Signed webhooks: the ``Orderly-Signature`` header carriers put on their tracking reports.
+"""Signed webhooks: the ``Orderly-Signature`` header that carriers and payment providers send.
 
 ``Orderly-Signature: t=<unix seconds>,v1=<hex>`` where the hex is HMAC-SHA256, keyed
 with a shared secret, of ``f"{t}.{body}"`` (the raw body bytes). The timestamp is
 signed too, so a captured request cannot be sent again later than the tolerance
-allows; within it, the report's delivery id stops a replay (see the handler).
+allows; within it, the delivery id the body carries stops a replay (each receiver
+remembers the ids it applied, in the same transaction as their effects).
 
 Secrets rotate without downtime: the receiver accepts any of its secrets (the
 new one first, the old one until every sender has switched), and a sender may
-send several ``v1=`` values, one per secret it signs with.
+send several ``v1=`` values, one per secret it signs with. A setting lists them
+comma-separated (``split_secrets``).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class WebhookSignatureError(Exception):
         self.reason = reason
         #: The header is missing or unreadable (a client error), rather than wrong.
         self.malformed = malformed
+
+
+def split_secrets(listed: str) -> list[str]:
+    """The secrets of a comma-separated setting, in order (the one to sign with first)."""
+    return [s.strip() for s in listed.split(",") if s.strip()]
 
 
 def _digest(secret: str, timestamp: int, body: bytes) -> str:

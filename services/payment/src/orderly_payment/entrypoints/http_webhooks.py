@@ -1,0 +1,106 @@
+"""HTTP API of the payment service: providers' webhooks, their late answers to operations.
+
+One endpoint per configured provider, ``POST /providers/{provider}/webhooks``. A
+delivery is trusted only with an ``Orderly-Signature`` made with one of the
+provider's secrets within the tolerance (see ``orderly_kit.webhook_signature``);
+the provider's adapter reads the body, and the handler applies it once per
+delivery id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Header, HTTPException, Path, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
+
+from orderly_kit import webhook_signature
+from orderly_kit.service import Service
+from orderly_payment import handlers
+from orderly_payment.adapters.providers import ProviderError
+from orderly_payment.handlers import Gateway
+
+
+class WebhookReceipt(BaseModel):
+    """What became of a webhook delivery: it confirmed its operation, or it changed nothing."""
+
+    outcome: handlers.WebhookOutcome
+
+
+def router(
+    service: Service,
+    *,
+    gateway: Gateway,
+    secrets: Mapping[str, Sequence[str]],
+    tolerance: timedelta,
+) -> APIRouter:
+    """The webhook routes; ``secrets`` of each provider by its name, the newest first."""
+    r = APIRouter(tags=["providers"])
+    messaging = service.messaging
+
+    @r.post(
+        "/providers/{provider}/webhooks",
+        response_model=WebhookReceipt,
+        responses={
+            400: {"description": "the signature header is missing or malformed"},
+            401: {"description": "the signature does not match, or its timestamp is stale"},
+            404: {"description": "unknown provider, or an operation the ledger does not hold"},
+            422: {"description": "the body is not a webhook of this provider"},
+            503: {"description": "the provider did not answer the follow-up call: send again"},
+        },
+    )
+    async def receive_provider_webhook(
+        provider: Annotated[str, Path(min_length=1, max_length=40)],
+        request: Request,
+        signature: Annotated[str | None, Header(alias=webhook_signature.HEADER)] = None,
+    ) -> WebhookReceipt:
+        """A provider's signed answer to one of its operations; applied once per delivery id."""
+        found = gateway.providers.named(provider)
+        if found is None:
+            known = ", ".join(sorted(p.name for p in gateway.providers.all())) or "none"
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"no payment provider {provider!r} is configured (known: {known})",
+            )
+        body = await request.body()
+        try:
+            webhook_signature.verify(
+                signature,
+                body,
+                secrets=secrets.get(found.name, ()),
+                now=datetime.now(UTC),
+                tolerance=tolerance,
+            )
+        except webhook_signature.WebhookSignatureError as refused:
+            code = (
+                status.HTTP_400_BAD_REQUEST if refused.malformed else status.HTTP_401_UNAUTHORIZED
+            )
+            raise HTTPException(code, refused.reason) from None
+        try:
+            event = found.read_webhook(body)
+        except ValidationError as invalid:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in invalid.errors(include_url=False)]
+            ) from None
+        try:
+            async with messaging.unit_of_work() as uow:
+                outcome = await handlers.receive_provider_webhook(
+                    uow, event, provider=found.name, gateway=gateway
+                )
+        except handlers.UnknownOperationError as unknown:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"{unknown}; if it was requested just now, send the webhook again shortly",
+            ) from None
+        except ProviderError as silent:
+            # Nothing was remembered: the provider's retry applies the answer.
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                f"the answer could not be acted on yet ({silent}); send the webhook again later",
+            ) from None
+        return WebhookReceipt(outcome=outcome)
+
+    return r
