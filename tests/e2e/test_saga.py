@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from orderly_dev.checkout import SOLDOUT_SKU, Checkout, headers_for, make_order
+from orderly_dev.faults import query
 from orderly_dev.stack import Stack
 from orderly_dev.watch import OrderWatcher, read_topic
 from orderly_schemas import topics
@@ -290,3 +291,23 @@ async def test_a_parcel_lost_in_transit_leaves_the_order_needing_attention(stack
     view = order_view(stack, order.order_id)
     assert view["status"] == "needs_attention"
     assert view["status_history"][-1]["reason"].startswith("shipment failed in transit: parcel ")
+
+
+async def test_a_payment_approved_later_by_the_providers_webhook_completes(stack: Stack) -> None:
+    order = make_order(random.Random(24), payment_token="tok_webhook_review", method="third_party")
+    async with OrderWatcher(stack.servers.kafka.bootstrap) as lifecycle:
+        await place(stack, [order])
+        await wait_for(lifecycle, order.order_id, "OrderCompleted", 90)
+
+    assert lifecycle.types(order.order_id)[:2] == ["OrderConfirmed", "OrderPaid"]
+    paid = httpx.get(f"{stack.url('payment')}/payments/{order.order_id}", timeout=10).json()
+    assert (paid["provider"], paid["status"]) == ("sim-platform", "captured")
+    # The authorization was answered by the provider's signed webhook, exactly once.
+    deliveries = query(
+        stack,
+        "payment",
+        "SELECT d.type FROM provider_webhook_deliveries d JOIN payment_operations o"
+        " ON o.provider_reference = d.reference WHERE o.order_id = :id",
+        id=order.order_id,
+    )
+    assert [d.type for d in deliveries] == ["authorization.succeeded"]
