@@ -15,7 +15,7 @@ import asyncio
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -296,7 +296,9 @@ class SimulatedProvider:
     ) -> ProviderResult:
         if token.startswith(TIMEOUT_PREFIX):
             # Holds nothing and records nothing: the caller cannot know that.
-            raise ProviderTimeoutError(f"authorize {idempotency_key}: no answer from {self._name}")
+            raise ProviderTimeoutError(
+                f"authorize {idempotency_key}: no answer from the provider ({self._name})"
+            )
         async with self._database.engine.begin() as conn:
             recorded = await self._recorded(conn, idempotency_key)
             if recorded is not None:
@@ -335,38 +337,20 @@ class SimulatedProvider:
     async def capture(
         self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
     ) -> ProviderResult:
-        async with self._database.engine.begin() as conn:
-            await _lock(conn, authorization_reference)
-            recorded = await self._recorded(conn, idempotency_key)
-            if recorded is not None:
-                return recorded.result
+        async def judge(conn: AsyncConnection) -> tuple[str | None, str]:
             authorization = await _operation(conn, authorization_reference, AUTHORIZE)
             refusal = await _capture_refusal(conn, authorization, authorization_reference, amount)
-            behaviour = authorization["behaviour"] if authorization else NORMAL
-            recorded = await self._record(
-                conn,
-                idempotency_key,
-                kind=CAPTURE,
-                order_id=order_id,
-                amount=amount,
-                succeeded=refusal is None,
-                reference=self._reference(CAPTURE, idempotency_key),
-                failure_reason=refusal,
-                payment_reference=authorization_reference,
-                behaviour=behaviour,
-            )
-        if behaviour == HOLD:
-            await asyncio.sleep(self.hold_seconds)  # executed; the answer is "lost" for now
-        return recorded.result
+            # The capture behaves as the payment method the authorization held.
+            return refusal, authorization["behaviour"] if authorization else NORMAL
+
+        return await self._execute(
+            CAPTURE, idempotency_key, order_id, amount, of=authorization_reference, judge=judge
+        )
 
     async def void(
         self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
     ) -> ProviderResult:
-        async with self._database.engine.begin() as conn:
-            await _lock(conn, authorization_reference)
-            recorded = await self._recorded(conn, idempotency_key)
-            if recorded is not None:
-                return recorded.result
+        async def judge(conn: AsyncConnection) -> tuple[str | None, str]:
             captured = await conn.scalar(
                 select(func.count())
                 .select_from(operations)
@@ -374,49 +358,65 @@ class SimulatedProvider:
                 .where(operations.c.kind == CAPTURE)
                 .where(operations.c.outcome == SUCCEEDED)
             )
-            refusal = (
-                f"authorization {authorization_reference} was captured; refund it instead"
-                if captured
-                else None
-            )
-            recorded = await self._record(
-                conn,
-                idempotency_key,
-                kind=VOID,
-                order_id=order_id,
-                amount=amount,
-                succeeded=refusal is None,
-                reference=self._reference(VOID, idempotency_key),
-                failure_reason=refusal,
-                payment_reference=authorization_reference,
-            )
-            return recorded.result
+            if captured:
+                return (
+                    f"authorization {authorization_reference} was captured; refund it instead",
+                    NORMAL,
+                )
+            return None, NORMAL
+
+        return await self._execute(
+            VOID, idempotency_key, order_id, amount, of=authorization_reference, judge=judge
+        )
 
     async def refund(
         self, *, idempotency_key: str, order_id: UUID, payment_reference: str, amount: Money
     ) -> ProviderResult:
+        async def judge(conn: AsyncConnection) -> tuple[str | None, str]:
+            capture = await _operation(conn, payment_reference, CAPTURE)
+            refusal = await _refund_refusal(conn, capture, payment_reference, amount)
+            return refusal, capture["behaviour"] if capture else NORMAL
+
+        return await self._execute(
+            REFUND, idempotency_key, order_id, amount, of=payment_reference, judge=judge
+        )
+
+    async def _execute(
+        self,
+        kind: str,
+        idempotency_key: str,
+        order_id: UUID,
+        amount: Money,
+        *,
+        of: str,
+        judge: Callable[[AsyncConnection], Awaitable[tuple[str | None, str]]],
+    ) -> ProviderResult:
+        """Execute an operation ``of`` an earlier one once per key; ``judge`` says why not.
+
+        ``judge`` returns the refusal (None to execute) and the payment method's behaviour.
+        """
         async with self._database.engine.begin() as conn:
-            # One refund of a capture at a time: the checks below read its earlier refunds.
-            await _lock(conn, payment_reference)
+            # One operation on an authorization or a capture at a time: the checks read the
+            # operations already made on it.
+            await _lock(conn, of)
             recorded = await self._recorded(conn, idempotency_key)
             if recorded is not None:
                 return recorded.result
-            capture = await _operation(conn, payment_reference, CAPTURE)
-            refusal = await _refund_refusal(conn, capture, payment_reference, amount)
-            behaviour = capture["behaviour"] if capture else NORMAL
+            refusal, behaviour = await judge(conn)
             recorded = await self._record(
                 conn,
                 idempotency_key,
-                kind=REFUND,
+                kind=kind,
                 order_id=order_id,
                 amount=amount,
                 succeeded=refusal is None,
-                reference=self._reference(REFUND, idempotency_key),
+                reference=self._reference(kind, idempotency_key),
                 failure_reason=refusal,
-                payment_reference=payment_reference,
+                payment_reference=of,
+                behaviour=behaviour,
             )
-        if behaviour == REFUND_HOLD:
-            await asyncio.sleep(self.hold_seconds)
+        if (kind, behaviour) in ((CAPTURE, HOLD), (REFUND, REFUND_HOLD)):
+            await asyncio.sleep(self.hold_seconds)  # executed; the answer is "lost" for now
         return recorded.result
 
     def read_webhook(self, body: bytes) -> WebhookEvent:
