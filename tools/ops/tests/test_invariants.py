@@ -32,12 +32,8 @@ from orderly_ops.invariants import (
     ledger_status,
     stock_snapshot,
 )
-from orderly_payment.domain.ledger import (
-    Operation,
-    OperationKind,
-    OperationStatus,
-    payment_status,
-)
+from orderly_payment.domain.ledger import Operation, OperationKind, OperationStatus
+from orderly_payment.domain.payments import CardDisplay, Payment
 from orderly_schemas.base import Money
 
 NOW = datetime.now(UTC)
@@ -571,15 +567,26 @@ def test_the_ledger_check_says_what_disagrees_with_each_refund(dbs: Databases) -
         ],
     ],
 )
-def test_the_ledger_status_is_the_payment_services_own(entries: list[tuple[str, str]]) -> None:
+@pytest.mark.parametrize("voided", [False, True], ids=["", "voided"])
+def test_the_ledger_status_is_the_payment_services_own(
+    entries: list[tuple[str, str]], voided: bool
+) -> None:
     """orderly-ops restates the payment service's rule; both must give the same status."""
     amounts = {"authorize": 1000, "capture": 1000, "void": 1000, "refund": 400}
+    payment = Payment.new(
+        order_id=uuid.UUID(int=1),
+        method="credit_card",
+        provider="sim-card",
+        display=CardDisplay(),
+        amount=Money(amount=1000, currency="EUR"),
+        now=NOW,
+    )
     ops = [
         Operation(
             idempotency_key=f"k{n}",
             kind=OperationKind(kind),
-            order_id=uuid.UUID(int=1),
-            payment_id="pay_1",
+            order_id=payment.order_id,
+            payment_id=payment.payment_id,
             provider="sim-card",
             amount=Money(amount=amounts[kind], currency="EUR"),
             status=OperationStatus(status),
@@ -591,6 +598,6 @@ def test_the_ledger_status_is_the_payment_services_own(entries: list[tuple[str, 
         for n, (kind, status) in enumerate(entries)
     ]
 
-    ours = ledger_status((kind, status, amounts[kind]) for kind, status in entries)
+    ours = ledger_status(((k, s, amounts[k]) for k, s in entries), voided=voided)
 
-    assert ours == payment_status(ops).value
+    assert ours == payment.settled(ops, NOW, voided=voided).status.value

@@ -29,6 +29,7 @@ from orderly_ops.invariants import (
 )
 from orderly_payment import handlers
 from orderly_payment.adapters import orm
+from orderly_payment.adapters.providers import ProviderTimeoutError
 from orderly_payment.bootstrap import providers_for
 from orderly_payment.domain.payments import RefundRetryPolicy
 from orderly_payment.settings import PaymentSettings
@@ -149,6 +150,10 @@ async def test_orders_whose_ledger_agrees_with_the_saga_pass(shop: Shop) -> None
     await shop.saga_refund(cancelled, 2000)
     declined = shop.order("cancelled", 700)
     await shop.pay(declined, 700, token="tok_decline_funds_1")
+    unanswered = shop.order("cancelled", 600)  # no answer, then voided: no hold released
+    with pytest.raises(ProviderTimeoutError):
+        await shop.pay(unanswered, 600, token="tok_timeout_1")
+    await shop.saga_refund(unanswered, 600)
     shop.order("rejected", 300)  # never got as far as its payment
     shop.order("reserved", 900)  # awaiting its payment
 

@@ -14,7 +14,6 @@ from orderly_payment.adapters.repository import PaymentRepository
 from orderly_payment.domain.ledger import (
     Operation,
     captured_amount,
-    payment_status,
     refunded_amount,
 )
 from orderly_payment.domain.payments import Refund
@@ -133,6 +132,11 @@ async def get_payment(session: AsyncSession, order_id: UUID) -> PaymentRead | No
     if payment is None:
         return None
     ops = await repo.operations(payment.payment_id)
+    # The status as the ledger gives it (a void without a hold to release included), not
+    # the stored one, so that a drift cannot hide here.
+    status = payment.settled(
+        ops, payment.updated_at, voided=await repo.void_of(order_id) is not None
+    ).status
     rows = await session.execute(
         select(refunds)
         .where(refunds.c.payment_id == payment.payment_id)
@@ -151,8 +155,7 @@ async def get_payment(session: AsyncSession, order_id: UUID) -> PaymentRead | No
         exp_year=payment.display.exp_year,
         amount=payment.amount.amount,
         currency=payment.amount.currency,
-        # From the ledger itself, not the cached column, so a drift cannot hide here.
-        status=payment_status(ops).value,
+        status=status.value,
         authorization_reference=payment.authorization_reference,
         capture_reference=payment.capture_reference,
         failure_reason=payment.failure_reason,

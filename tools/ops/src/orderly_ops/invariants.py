@@ -398,6 +398,7 @@ class Ledger:
 
     payment_status: str | None = None  # the cached payments.status; None without a payment
     currency: str | None = None
+    voided: bool = False  # a refund found nothing captured: no capture may happen
     entries: list[tuple[str, str, int]] = field(default_factory=list)  # kind, status, amount
     captures: int = 0
     captured: int = 0
@@ -410,14 +411,21 @@ class Ledger:
         return self.refunded - self.refunded_by_hand
 
 
-def ledger_status(entries: Iterable[tuple[str, str, int]]) -> str:
-    """A payment's status from its ledger entries (kind, status, amount).
+def ledger_status(entries: Iterable[tuple[str, str, int]], *, voided: bool = False) -> str:
+    """A payment's status from its ledger entries (kind, status, amount), and whether the
+    order's payment was voided.
 
-    The rule of ``orderly_payment.domain.ledger.payment_status``, restated because
+    The rule of ``orderly_payment.domain.payments.Payment.settled``, restated because
     orderly-ops ships in every image without the services' code; a test holds the two
     to the same answers.
     """
-    entries = list(entries)
+    status = _status_of_entries(list(entries))
+    if voided and status in ("not_paid", "authorized"):
+        return "voided"  # cancelled before capture, with no hold (or none released)
+    return status
+
+
+def _status_of_entries(entries: list[tuple[str, str, int]]) -> str:
     succeeded = [(kind, amount) for kind, status, amount in entries if status == "succeeded"]
     captured = sum(amount for kind, amount in succeeded if kind == "capture")
     if captured:
@@ -441,6 +449,12 @@ def _ledgers(conn: Connection, ids: list[UUID]) -> dict[UUID, Ledger]:
         {"ids": ids},
     ):
         found[r.order_id].payment_status, found[r.order_id].currency = r.status, r.currency
+    for order_id in conn.scalars(
+        text("SELECT DISTINCT order_id FROM payment_voids WHERE order_id = ANY(:ids)"),
+        {"ids": ids},
+    ):
+        if order_id in found:
+            found[order_id].voided = True
     for r in conn.execute(
         text(
             "SELECT o.order_id, o.kind, o.status, o.amount, r.requested_by"
@@ -614,7 +628,7 @@ def _check_ledger_agrees(
                 problems.append(
                     f"refunded {ledger.refunded}, more than the {ledger.captured} captured"
                 )
-            derived = ledger_status(ledger.entries)
+            derived = ledger_status(ledger.entries, voided=ledger.voided)
             if ledger.payment_status != derived:
                 problems.append(
                     f"payments.status says {ledger.payment_status}, its ledger says {derived}"

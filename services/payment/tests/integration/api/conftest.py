@@ -74,10 +74,11 @@ class Shop:
         currency: str = "EUR",
         method: PaymentMethod = "credit_card",
         token: str = "tok_ok_1",
+        order_id: UUID | None = None,
         **display: Any,
     ) -> UUID:
         """A new order's payment, authorized and captured (or declined, by its token)."""
-        order_id = uuid4()
+        order_id = order_id or uuid4()
         async with self.service.messaging.unit_of_work() as uow:
             await handlers.capture_payment(
                 uow,

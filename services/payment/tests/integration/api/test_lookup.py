@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 import httpx
+import pytest
 
-from orderly_payment.adapters.providers import DECLINE_REASONS
+from orderly_payment.adapters.providers import DECLINE_REASONS, ProviderTimeoutError
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
     from conftest import Shop
@@ -98,6 +99,20 @@ async def test_a_declined_payment_shows_why_and_nothing_to_refund(
     assert [(e["kind"], e["status"], e["reason"]) for e in body["ledger"]] == [
         ("authorize", "failed", DECLINE_REASONS["funds"]),
     ]
+
+
+async def test_a_payment_voided_before_any_answer_shows_voided(
+    shop: Shop, client: httpx.AsyncClient
+) -> None:
+    order_id = uuid4()
+    with pytest.raises(ProviderTimeoutError):
+        await shop.pay(900, token="tok_timeout_1", order_id=order_id)
+    await shop.saga_refund(order_id, 900)  # the saga gave up: nothing captured, so a void
+
+    body = (await client.get(f"/payments/{order_id}")).json()
+
+    assert (body["status"], body["captured_amount"], body["refunds"]) == ("voided", 0, [])
+    assert [(e["kind"], e["status"]) for e in body["ledger"]] == [("authorize", "requested")]
 
 
 async def test_the_status_shown_is_the_ledgers_even_if_the_stored_one_drifted(
