@@ -11,16 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from orderly_analytics.bootstrap import MIGRATIONS as ANALYTICS
-from orderly_dev.servers import Servers
-from orderly_inventory.bootstrap import MIGRATIONS as INVENTORY
-from orderly_kit import migrations
-from orderly_notification.bootstrap import MIGRATIONS as NOTIFICATION
 from orderly_ops import cli
 from orderly_ops.invariants import (
     ANALYTICS_AGREES,
     EVERY_ORDER_TERMINAL,
     EXECUTED_ONCE,
+    LEDGER_AGREES,
     MONEY_BALANCES,
     NO_DEAD_LETTERS,
     NOTHING_UNSENT,
@@ -33,43 +29,14 @@ from orderly_ops.invariants import (
     STOCK_NOT_NEGATIVE,
     Databases,
     check,
+    ledger_status,
     stock_snapshot,
 )
-from orderly_order.bootstrap import MIGRATIONS as ORDER
-from orderly_payment.bootstrap import MIGRATIONS as PAYMENT
+from orderly_payment.domain.ledger import Operation, OperationKind, OperationStatus
+from orderly_payment.domain.payments import CardDisplay, Payment
+from orderly_schemas.base import Money
 
 NOW = datetime.now(UTC)
-
-
-@pytest.fixture(scope="module")
-def template(servers: Servers) -> dict[str, str]:
-    """One migrated database per service, copied for each test (migrating is slow)."""
-    names: dict[str, str] = {}
-    for service, where in (
-        ("order", ORDER),
-        ("inventory", INVENTORY),
-        ("payment", PAYMENT),
-        ("notification", NOTIFICATION),
-        ("analytics", ANALYTICS),
-    ):
-        name = f"tpl_{service}_{uuid.uuid4().hex[:6]}"
-        servers.postgres.create_database(name)
-        migrations.upgrade(where, servers.postgres.url(name))
-        names[service] = name
-    return names
-
-
-@pytest.fixture
-def dbs(servers: Servers, template: dict[str, str]) -> Databases:
-    admin = create_engine(servers.postgres.url("postgres"), isolation_level="AUTOCOMMIT")
-    urls: dict[str, str] = {}
-    with admin.connect() as conn:
-        for service, name in template.items():
-            copy = f"t_{service}_{uuid.uuid4().hex[:8]}"
-            conn.execute(text(f'CREATE DATABASE "{copy}" TEMPLATE "{name}"'))
-            urls[service] = servers.postgres.url(copy)
-    admin.dispose()
-    return Databases(**urls)
 
 
 def run(url: str, sql: str, **params: Any) -> None:
@@ -152,38 +119,89 @@ class World:
             self.move("release", quantity, reserved=-quantity)
 
     def capture(self, order_id: uuid.UUID, amount: int, *, provider_times: int = 1) -> None:
-        key = f"capture:{order_id}"
+        """A payment authorized and captured, as its ledger and the provider record it."""
         run(
             self.dbs.payment,
-            "INSERT INTO payments (payment_id, order_id, method, amount, currency, status,"
-            " provider_reference, idempotency_key) VALUES (:p, :id, 'credit_card', :a, 'EUR',"
-            " 'captured', :r, :k)",
-            p=f"pay_{order_id.hex[:20]}",
+            "INSERT INTO payments (payment_id, order_id, method, provider, amount, currency,"
+            " status, authorization_reference, capture_reference) VALUES (:p, :id,"
+            " 'credit_card', 'sim-card', :a, 'EUR', 'captured', :au, :ch)",
+            p=_payment_id(order_id),
             id=order_id,
             a=amount,
-            r=f"ref-{order_id}",
-            k=key,
+            au=f"au-{order_id}",
+            ch=f"ch-{order_id}",
         )
+        self.ledger(order_id, "authorize", amount, key=f"authorize:{order_id}")
+        key = f"capture:{order_id}"
+        self.ledger(order_id, "capture", amount, key=key)
         for n in range(provider_times):
             self.provider(order_id, "capture", amount, key=f"{key}:{n}")
 
-    def refund(self, order_id: uuid.UUID, amount: int) -> None:
+    def refund(
+        self,
+        order_id: uuid.UUID,
+        amount: int,
+        *,
+        refund_id: str | None = None,
+        requested_by: str | None = None,
+    ) -> None:
+        """A succeeded refund (the saga's, or finance's when ``requested_by``) in one attempt."""
+        refund_id = refund_id or f"{order_id}:cancel"
         run(
             self.dbs.payment,
             "INSERT INTO refunds (refund_id, order_id, payment_id, amount, currency, status,"
-            " reason) VALUES (:r, :id, :p, :a, 'EUR', 'succeeded', 'cancelled')",
-            r=f"{order_id}:cancel",
+            " reason, requested_by, attempts) VALUES (:r, :id, :p, :a, 'EUR', 'succeeded',"
+            " 'cancelled', :by, 1)",
+            r=refund_id,
             id=order_id,
-            p=f"pay_{order_id.hex[:20]}",
+            p=_payment_id(order_id),
             a=amount,
+            by=requested_by,
         )
-        self.provider(order_id, "refund", amount, key=f"refund:{order_id}")
+        self.ledger(order_id, "refund", amount, key=f"refund:{refund_id}:1", refund_id=refund_id)
+        self.provider(order_id, "refund", amount, key=f"refund:{refund_id}:1")
+        # The payment's cached status follows its ledger, as the payment service keeps it.
+        run(
+            self.dbs.payment,
+            "UPDATE payments SET status = CASE WHEN (SELECT SUM(amount) FROM payment_operations"
+            " WHERE order_id = :id AND kind = 'refund' AND status = 'succeeded') >= amount"
+            " THEN 'refunded' ELSE 'partially_refunded' END WHERE order_id = :id",
+            id=order_id,
+        )
+
+    def ledger(
+        self,
+        order_id: uuid.UUID,
+        kind: str,
+        amount: int,
+        *,
+        key: str,
+        status: str = "succeeded",
+        refund_id: str | None = None,
+    ) -> None:
+        run(
+            self.dbs.payment,
+            "INSERT INTO payment_operations (idempotency_key, kind, order_id, payment_id,"
+            " provider, amount, currency, status, provider_reference, refund_id, attempt,"
+            " answered_at) VALUES (:k, :kind, :id, :p, 'sim-card', :a, 'EUR', :s, :k, :r,"
+            " :n, :now)",
+            k=key,
+            kind=kind,
+            id=order_id,
+            p=_payment_id(order_id),
+            a=amount,
+            s=status,
+            r=refund_id,
+            n=1 if refund_id else None,
+            now=NOW,
+        )
 
     def provider(self, order_id: uuid.UUID, kind: str, amount: int, *, key: str) -> None:
         run(
             self.dbs.payment,
-            "INSERT INTO sim_provider_operations (idempotency_key, kind, order_id, amount,"
-            " currency, outcome, reference) VALUES (:k, :kind, :id, :a, 'EUR', 'succeeded', :k)",
+            "INSERT INTO sim_provider_operations (provider, idempotency_key, kind, order_id,"
+            " amount, currency, outcome, reference) VALUES ('sim-card', :k, :kind, :id, :a,"
+            " 'EUR', 'succeeded', :k)",
             k=key,
             kind=kind,
             id=order_id,
@@ -229,6 +247,10 @@ class World:
         return order_id
 
 
+def _payment_id(order_id: uuid.UUID) -> str:
+    return f"pay_{order_id.hex[:20]}"
+
+
 def broken(dbs: Databases, world: World) -> set[str]:
     report = check(dbs, baseline=world.baseline)
     return {v.invariant for v in report.violations}
@@ -242,8 +264,12 @@ def test_a_consistent_world_passes_every_invariant(dbs: Databases) -> None:
     report = check(dbs, baseline=world.baseline)
 
     assert report.ok, report.summary()
-    assert len(report.checked) == 13
-    assert report.stats["money"] == {"net_captured": 500, "kept_orders_value": 500}
+    assert len(report.checked) == 14
+    assert report.stats["money"] == {
+        "net_captured": 500,
+        "kept_orders_value": 500,
+        "refunded_by_hand": 0,
+    }
 
 
 def test_stock_received_transferred_or_adjusted_through_the_ledger_is_conserved(
@@ -286,7 +312,7 @@ Breakage = Callable[[World], None]
 
 
 def _in_flight(w: World) -> None:
-    w.order("paid")
+    w.order("reserved")  # awaiting its payment
 
 
 def _double_capture(w: World) -> None:
@@ -339,6 +365,52 @@ def _unrecorded_provider_charge(w: World) -> None:
     w.staged(order_id, "rejected")
 
 
+def _ended(w: World, order_id: uuid.UUID, status: str) -> None:
+    """Told and staged as ``status``: only the payment side is left to break."""
+    w.told(order_id, f"order_{status}")
+    w.staged(order_id, status)
+
+
+def _completed_with_a_partial_refund_by_hand(w: World) -> None:
+    order_id = w.completed()
+    w.refund(order_id, 120, refund_id="manual:goodwill-1", requested_by="fin.anna")
+
+
+def _completed_with_a_partial_refund_by_the_saga(w: World) -> None:
+    order_id = w.completed()
+    w.refund(order_id, 120, refund_id=f"{order_id}:partial")
+
+
+def _cached_status_drifted(w: World) -> None:
+    order_id = w.completed()
+    run(
+        w.dbs.payment, "UPDATE payments SET status = 'authorized' WHERE order_id = :id", id=order_id
+    )
+
+
+def _refund_succeeded_without_its_ledger_entry(w: World) -> None:
+    order_id = w.completed()
+    run(
+        w.dbs.payment,
+        "INSERT INTO refunds (refund_id, order_id, payment_id, amount, currency, status,"
+        " reason, attempts) VALUES ('r-lost', :id, :p, 100, 'EUR', 'succeeded', 'x', 1)",
+        id=order_id,
+        p=_payment_id(order_id),
+    )
+
+
+def _captured_less_than_the_total(w: World) -> None:
+    order_id = w.order("completed", total=500)
+    w.reserve(order_id, 2, "shipped")
+    w.capture(order_id, 450)
+    _ended(w, order_id, "completed")
+
+
+def _shipped_without_a_capture(w: World) -> None:
+    order_id = w.order("shipped")
+    w.reserve(order_id, 2, "shipped")
+
+
 def _missing_check_constraint(w: World) -> None:
     run(
         w.dbs.inventory,
@@ -378,13 +450,20 @@ def _dead_letter(w: World) -> None:
     [
         (_in_flight, {EVERY_ORDER_TERMINAL}),
         (_double_capture, {EXECUTED_ONCE, PROVIDER_RECORDED}),
-        (_refund_kept_by_a_cancelled_order, {MONEY_BALANCES}),
+        (_refund_kept_by_a_cancelled_order, {MONEY_BALANCES, LEDGER_AGREES}),
         # A level changed behind the ledger's back breaks the ledger's invariant too.
         (_stock_vanished, {STOCK_CONSERVED, STOCK_MATCHES_LEDGER}),
         (_reserved_without_reservation, {RESERVED_MATCHES, STOCK_MATCHES_LEDGER}),
         (_movement_not_applied, {STOCK_MATCHES_LEDGER}),
         (_cancelled_but_shipped, {STOCK_FOLLOWS_ORDERS}),
         (_unrecorded_provider_charge, {PROVIDER_RECORDED}),
+        # Finance's refunds by hand are finance's decisions; the saga's are not partial.
+        (_completed_with_a_partial_refund_by_hand, set()),
+        (_completed_with_a_partial_refund_by_the_saga, {MONEY_BALANCES}),
+        (_cached_status_drifted, {LEDGER_AGREES}),
+        (_refund_succeeded_without_its_ledger_entry, {LEDGER_AGREES}),
+        (_captured_less_than_the_total, {MONEY_BALANCES, LEDGER_AGREES}),
+        (_shipped_without_a_capture, {EVERY_ORDER_TERMINAL, LEDGER_AGREES}),
         (_missing_check_constraint, {STOCK_NOT_NEGATIVE}),
         (_told_twice, {NOTIFIED_ONCE}),
         (_analytics_behind, {ANALYTICS_AGREES}),
@@ -440,3 +519,85 @@ def test_the_cli_exits_1_with_the_report_and_2_without_databases(
         monkeypatch.delenv(f"{name}_DATABASE_URL", raising=False)
     assert cli.main(["invariants"]) == 2
     assert "ORDER_DATABASE_URL" in capsys.readouterr().err
+
+
+def test_the_ledger_check_says_what_disagrees_with_each_refund(dbs: Databases) -> None:
+    world = World(dbs)
+    _refund_succeeded_without_its_ledger_entry(world)
+    pending = world.completed(total=700)
+    world.refund(pending, 200, refund_id="manual:k1", requested_by="fin.anna")
+    run(
+        dbs.payment,
+        "UPDATE refunds SET status = 'pending', next_attempt_at = now()"
+        " WHERE refund_id = 'manual:k1'",
+    )
+    rowless = world.completed(total=900)
+    world.ledger(rowless, "refund", 900, key="refund:ghost:1", refund_id="ghost")
+    world.provider(rowless, "refund", 900, key="refund:ghost:1")
+
+    report = check(dbs)
+
+    assert sorted(v.detail for v in report.violations if v.invariant == LEDGER_AGREES) == [
+        "payments.status says captured, its ledger says refunded",
+        "refund manual:k1 is pending, but the ledger returned 200 for it",
+        "refund r-lost is marked succeeded without a succeeded ledger entry",
+        "the ledger returned 900 for refund ghost, which has no refund row",
+    ]
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        [],
+        [("authorize", "requested")],
+        [("authorize", "pending")],
+        [("authorize", "succeeded")],
+        [("authorize", "failed")],
+        [("authorize", "succeeded"), ("capture", "failed"), ("void", "succeeded")],
+        [("authorize", "succeeded"), ("void", "succeeded")],
+        [("authorize", "succeeded"), ("capture", "requested")],
+        [("authorize", "succeeded"), ("capture", "succeeded")],
+        [("authorize", "succeeded"), ("capture", "succeeded"), ("refund", "failed")],
+        [("authorize", "succeeded"), ("capture", "succeeded"), ("refund", "succeeded")],
+        [
+            ("authorize", "succeeded"),
+            ("capture", "succeeded"),
+            ("refund", "succeeded"),
+            ("refund", "succeeded"),
+        ],
+    ],
+)
+@pytest.mark.parametrize("voided", [False, True], ids=["", "voided"])
+def test_the_ledger_status_is_the_payment_services_own(
+    entries: list[tuple[str, str]], voided: bool
+) -> None:
+    """orderly-ops restates the payment service's rule; both must give the same status."""
+    amounts = {"authorize": 1000, "capture": 1000, "void": 1000, "refund": 400}
+    payment = Payment.new(
+        order_id=uuid.UUID(int=1),
+        method="credit_card",
+        provider="sim-card",
+        display=CardDisplay(),
+        amount=Money(amount=1000, currency="EUR"),
+        now=NOW,
+    )
+    ops = [
+        Operation(
+            idempotency_key=f"k{n}",
+            kind=OperationKind(kind),
+            order_id=payment.order_id,
+            payment_id=payment.payment_id,
+            provider="sim-card",
+            amount=Money(amount=amounts[kind], currency="EUR"),
+            status=OperationStatus(status),
+            provider_reference=None,
+            reason=None,
+            requested_at=NOW,
+            answered_at=None,
+        )
+        for n, (kind, status) in enumerate(entries)
+    ]
+
+    ours = ledger_status(((k, s, amounts[k]) for k, s in entries), voided=voided)
+
+    assert ours == payment.settled(ops, NOW, voided=voided).status.value

@@ -1,8 +1,11 @@
 """``orderly-ops``: operator commands that look across the services' databases.
 
     orderly-ops invariants [--since 2026-11-25T10:00Z] [--settle 60] [--baseline snap.json]
+    orderly-ops payments [--since 2026-11-25T10:00Z] [--settle 60]
     orderly-ops stock-snapshot > snap.json
 
+`payments` checks only the payment invariants: it lists each order whose payment
+ledger disagrees with the saga, and reads the order and payment databases alone.
 The database URLs come from the services' own variables (ORDER_DATABASE_URL,
 INVENTORY_DATABASE_URL, PAYMENT_DATABASE_URL, and optionally
 NOTIFICATION_DATABASE_URL, ANALYTICS_DATABASE_URL) or from --<service>-db.
@@ -19,16 +22,25 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from orderly_ops.invariants import SERVICES, Databases, check, stock_snapshot
+from orderly_ops.invariants import (
+    SERVICES,
+    Databases,
+    Report,
+    check,
+    check_payments,
+    database_urls,
+    stock_snapshot,
+)
 
 
-def _databases(args: argparse.Namespace) -> Databases:
+def _env(args: argparse.Namespace) -> dict[str, str]:
+    """The environment, with each --<service>-db given in place of its variable."""
     env = dict(os.environ)
     for service in SERVICES:
         given = getattr(args, f"{service}_db")
         if given:
             env[f"{service.upper()}_DATABASE_URL"] = given
-    return Databases.from_env(env)
+    return env
 
 
 def _since(text: str) -> datetime:
@@ -57,13 +69,26 @@ def main(argv: list[str] | None = None) -> int:
     )
     inv.add_argument("--baseline", type=Path, help="a stock-snapshot file taken before")
     inv.add_argument("--json", action="store_true")
+    pay = sub.add_parser(
+        "payments",
+        help="check each order's payment ledger against its saga, and the money balance"
+        " (order and payment databases only)",
+    )
+    pay.add_argument("--since", type=_since, help="only orders placed since then")
+    pay.add_argument(
+        "--settle", type=float, default=0.0, help="ignore orders that changed in the last N seconds"
+    )
+    pay.add_argument("--json", action="store_true")
     sub.add_parser(
         "stock-snapshot",
         help="per SKU, on hand + in transit + shipped less the ledger's other inflows, as JSON",
     )
     args = parser.parse_args(argv)
     try:
-        dbs = _databases(args)
+        if args.command == "payments":
+            urls = database_urls(_env(args), ("order", "payment"))
+        else:
+            dbs = Databases.from_env(_env(args))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -71,9 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         json.dump(stock_snapshot(dbs), sys.stdout, indent=2, sort_keys=True)
         sys.stdout.write("\n")
         return 0
-    baseline = json.loads(args.baseline.read_text()) if args.baseline else None
-    report = check(dbs, baseline=baseline, since=args.since, settle=timedelta(seconds=args.settle))
-    if args.json:
+    settle = timedelta(seconds=args.settle)
+    if args.command == "payments":
+        report = check_payments(**urls, since=args.since, settle=settle)
+    else:
+        baseline = json.loads(args.baseline.read_text()) if args.baseline else None
+        report = check(dbs, baseline=baseline, since=args.since, settle=settle)
+    _print(report, as_json=args.json)
+    return 0 if report.ok else 1
+
+
+def _print(report: Report, *, as_json: bool) -> None:
+    if as_json:
         out = {
             "ok": report.ok,
             "checked": report.checked,
@@ -84,7 +118,6 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write("\n")
     else:
         print(report.summary())
-    return 0 if report.ok else 1
 
 
 if __name__ == "__main__":

@@ -17,7 +17,12 @@ What it proves, in the words of the fault tests:
 - stock follows each order's outcome: a completed order shipped exactly its lines,
   a rejected or cancelled one holds and shipped nothing;
 - captured minus refunded equals the value of the orders that kept their payment,
-  order by order and in total;
+  order by order and in total (refunds finance made by hand are finance's own
+  decisions: a completed order keeps its total net of the saga's refunds only);
+- each order's payment ledger agrees with the saga: an order paid for has one
+  succeeded capture of its total, a cancelled or rejected one got all of it back,
+  the payment's cached status is the one its ledger entries give, and every refund
+  marked succeeded has exactly one succeeded ledger entry (and no other refund has any);
 - no capture and no refund was executed twice at the provider, and every
   operation the provider executed is recorded by the payment service;
 - each customer was told of each step once, and of how their order ended;
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -40,6 +45,20 @@ from sqlalchemy import Connection, create_engine, text
 
 TERMINAL = ("completed", "rejected", "cancelled", "needs_attention")
 SERVICES = ("order", "inventory", "payment", "notification", "analytics")
+
+
+def database_urls(env: Mapping[str, str], services: Iterable[str]) -> dict[str, str]:
+    """The database URL of each of ``services`` from ``<SERVICE>_DATABASE_URL``.
+
+    Raises ValueError naming every variable that is missing.
+    """
+    services = list(services)
+    missing = [
+        f"{s.upper()}_DATABASE_URL" for s in services if not env.get(f"{s.upper()}_DATABASE_URL")
+    ]
+    if missing:
+        raise ValueError("set " + ", ".join(missing) + " (or pass --<service>-db)")
+    return {s: env[f"{s.upper()}_DATABASE_URL"] for s in services}
 
 
 @dataclass(frozen=True)
@@ -55,17 +74,9 @@ class Databases:
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Databases:
         """The URLs the services themselves use: ``ORDER_DATABASE_URL`` and so on."""
-        missing = [
-            f"{s.upper()}_DATABASE_URL"
-            for s in ("order", "inventory", "payment")
-            if not env.get(f"{s.upper()}_DATABASE_URL")
-        ]
-        if missing:
-            raise ValueError("set " + ", ".join(missing) + " (or pass --<service>-db)")
+        urls = database_urls(env, ("order", "inventory", "payment"))
         return cls(
-            order=env["ORDER_DATABASE_URL"],
-            inventory=env["INVENTORY_DATABASE_URL"],
-            payment=env["PAYMENT_DATABASE_URL"],
+            **urls,
             notification=env.get("NOTIFICATION_DATABASE_URL") or None,
             analytics=env.get("ANALYTICS_DATABASE_URL") or None,
         )
@@ -118,6 +129,9 @@ STOCK_FOLLOWS_ORDERS = "stock follows each order's outcome"
 MONEY_BALANCES = "captured minus refunded equals the value of orders that kept their payment"
 EXECUTED_ONCE = "no capture or refund was executed twice"
 PROVIDER_RECORDED = "every provider operation is recorded by the payment service"
+LEDGER_AGREES = "each order's payment ledger agrees with the saga"
+#: What ``orderly-ops payments`` checks: the order and payment databases alone.
+PAYMENT_INVARIANTS = (MONEY_BALANCES, EXECUTED_ONCE, PROVIDER_RECORDED, LEDGER_AGREES)
 NOTIFIED_ONCE = "each customer was told of each step once, and of the outcome"
 ANALYTICS_AGREES = "analytics agrees with how each order ended"
 NOTHING_UNSENT = "nothing is left unsent in an outbox"
@@ -175,7 +189,7 @@ def check(
     conservation check is skipped (and not listed as checked).
     """
     report = Report()
-    orders = _orders(dbs, since)
+    orders = _orders(dbs.order, since)
     ids = list(orders)
     report.stats["orders_by_status"] = _count_by(o["status"] for o in orders.values())
     _check_terminal(report, orders, settle)
@@ -183,7 +197,7 @@ def check(
         _check_stock(report, conn, baseline)
         _check_stock_follows_orders(report, conn, orders, _ordered(dbs, ids))
     with _reading(dbs.payment) as conn:
-        _check_money(report, conn, orders)
+        _check_payments(report, conn, orders, settle)
     if dbs.notification:
         with _reading(dbs.notification) as conn:
             _check_notifications(report, conn, orders)
@@ -194,12 +208,30 @@ def check(
     return report
 
 
+def check_payments(
+    *,
+    order: str,
+    payment: str,
+    since: datetime | None = None,
+    settle: timedelta = timedelta(0),
+) -> Report:
+    """The payment invariants alone (PAYMENT_INVARIANTS), from the order and payment
+    databases (their URLs): each order's ledger against its saga, the money balance, and
+    the provider's record against the ledger."""
+    report = Report()
+    orders = _orders(order, since)
+    report.stats["orders_by_status"] = _count_by(o["status"] for o in orders.values())
+    with _reading(payment) as conn:
+        _check_payments(report, conn, orders, settle)
+    return report
+
+
 # -- orders ---------------------------------------------------------------------------------
-def _orders(dbs: Databases, since: datetime | None) -> dict[UUID, dict[str, Any]]:
+def _orders(url: str, since: datetime | None) -> dict[UUID, dict[str, Any]]:
     query = (
         "SELECT order_id, order_number, status, total_amount, currency, status_since FROM orders"
     )
-    with _reading(dbs.order) as conn:
+    with _reading(url) as conn:
         if since is None:
             rows = conn.execute(text(query))
         else:
@@ -354,23 +386,114 @@ def _check_stock_follows_orders(
 
 
 # -- money ----------------------------------------------------------------------------------
+#: Where the saga has moved on past the capture: the order was paid for.
+PAID_FOR = ("paid", "shipped", "delivered", "completed")
+#: Where the saga gave the payment back (or never took it).
+UNPAID = ("rejected", "cancelled")
+
+
+@dataclass
+class Ledger:
+    """One order's payment as its ledger has it: succeeded operations, in minor units."""
+
+    payment_status: str | None = None  # the cached payments.status; None without a payment
+    currency: str | None = None
+    voided: bool = False  # a refund found nothing captured: no capture may happen
+    entries: list[tuple[str, str, int]] = field(default_factory=list)  # kind, status, amount
+    captures: int = 0
+    captured: int = 0
+    refunds: int = 0  # succeeded refund attempts, whoever asked
+    refunded: int = 0
+    refunded_by_hand: int = 0  # of ``refunded``: refunds finance asked for (requested_by set)
+
+    @property
+    def refunded_by_saga(self) -> int:
+        return self.refunded - self.refunded_by_hand
+
+
+def ledger_status(entries: Iterable[tuple[str, str, int]], *, voided: bool = False) -> str:
+    """A payment's status from its ledger entries (kind, status, amount), and whether the
+    order's payment was voided.
+
+    The rule of ``orderly_payment.domain.payments.Payment.settled``, restated because
+    orderly-ops ships in every image without the services' code; a test holds the two
+    to the same answers.
+    """
+    status = _status_of_entries(list(entries))
+    if voided and status in ("not_paid", "authorized"):
+        return "voided"  # cancelled before capture, with no hold (or none released)
+    return status
+
+
+def _status_of_entries(entries: list[tuple[str, str, int]]) -> str:
+    succeeded = [(kind, amount) for kind, status, amount in entries if status == "succeeded"]
+    captured = sum(amount for kind, amount in succeeded if kind == "capture")
+    if captured:
+        refunded = sum(amount for kind, amount in succeeded if kind == "refund")
+        if refunded == 0:
+            return "captured"
+        return "refunded" if refunded >= captured else "partially_refunded"
+    if any(kind in ("authorize", "capture") and status == "failed" for kind, status, _ in entries):
+        return "failed"
+    if any(kind == "void" for kind, _ in succeeded):
+        return "voided"
+    if any(kind == "authorize" for kind, _ in succeeded):
+        return "authorized"
+    return "not_paid"
+
+
+def _ledgers(conn: Connection, ids: list[UUID]) -> dict[UUID, Ledger]:
+    found: dict[UUID, Ledger] = defaultdict(Ledger)
+    for r in conn.execute(
+        text("SELECT order_id, status, currency FROM payments WHERE order_id = ANY(:ids)"),
+        {"ids": ids},
+    ):
+        found[r.order_id].payment_status, found[r.order_id].currency = r.status, r.currency
+    for order_id in conn.scalars(
+        text("SELECT DISTINCT order_id FROM payment_voids WHERE order_id = ANY(:ids)"),
+        {"ids": ids},
+    ):
+        if order_id in found:
+            found[order_id].voided = True
+    for r in conn.execute(
+        text(
+            "SELECT o.order_id, o.kind, o.status, o.amount, r.requested_by"
+            " FROM payment_operations o LEFT JOIN refunds r ON r.refund_id = o.refund_id"
+            " WHERE o.order_id = ANY(:ids) ORDER BY o.id"
+        ),
+        {"ids": ids},
+    ):
+        ledger = found[r.order_id]
+        amount = int(r.amount)
+        ledger.entries.append((r.kind, r.status, amount))
+        if r.status != "succeeded":
+            continue
+        if r.kind == "capture":
+            ledger.captures += 1
+            ledger.captured += amount
+        elif r.kind == "refund":
+            ledger.refunds += 1
+            ledger.refunded += amount
+            if r.requested_by is not None:
+                ledger.refunded_by_hand += amount
+    return dict(found)
+
+
+def _check_payments(
+    report: Report, conn: Connection, orders: Mapping[UUID, Mapping[str, Any]], settle: timedelta
+) -> None:
+    ledgers = _ledgers(conn, list(orders))
+    _check_money(report, conn, orders, ledgers)
+    _check_ledger_agrees(report, conn, orders, ledgers, settle)
+
+
 def _check_money(
-    report: Report, conn: Connection, orders: Mapping[UUID, Mapping[str, Any]]
+    report: Report,
+    conn: Connection,
+    orders: Mapping[UUID, Mapping[str, Any]],
+    ledgers: Mapping[UUID, Ledger],
 ) -> None:
     ids = {"ids": list(orders)}
-    captured = _sums(
-        conn,
-        "SELECT order_id, COUNT(*), SUM(amount) FROM payments"
-        " WHERE status IN ('captured', 'partially_refunded', 'refunded')"
-        " AND order_id = ANY(:ids) GROUP BY order_id",
-        ids,
-    )
-    refunded = _sums(
-        conn,
-        "SELECT order_id, COUNT(*), SUM(amount) FROM refunds"
-        " WHERE status = 'succeeded' AND order_id = ANY(:ids) GROUP BY order_id",
-        ids,
-    )
     provider_captures = _sums(
         conn,
         "SELECT order_id, COUNT(*), SUM(amount) FROM sim_provider_operations"
@@ -387,34 +510,54 @@ def _check_money(
     )
 
     report.checked.append(MONEY_BALANCES)
-    kept_value = 0
+    kept_value = net_total = by_hand = 0
     for order_id, o in orders.items():
         if o["status"] not in TERMINAL:
             continue
-        net = captured.get(order_id, (0, 0))[1] - refunded.get(order_id, (0, 0))[1]
-        total, who = int(o["total_amount"]), o["order_number"]
-        expected = {"completed": (total,), "rejected": (0,), "cancelled": (0,)}.get(
-            o["status"],
-            (0, total),  # needs attention: refund outstanding, or settled
-        )
-        if net not in expected:
+        ledger = ledgers.get(order_id, Ledger())
+        total, who, status = int(o["total_amount"]), o["order_number"], o["status"]
+        by_hand += ledger.refunded_by_hand
+        # A refund finance made by hand (goodwill, a part sent back) is finance's decision
+        # about an order the saga completed: such an order kept its payment if the saga's
+        # own refunds left its total. An order that ended without its payment must have had
+        # all of it back, however it was returned.
+        kept = ledger.captured - ledger.refunded_by_saga
+        returned = ledger.captured - ledger.refunded
+        if status == "completed":
+            net, ok, expected = kept, kept == total, f"{total}"
+        elif status in UNPAID:
+            net, ok, expected = returned, returned == 0, "0"
+        else:  # needs attention: a refund outstanding (kept), or settled (by hand, say)
+            net = kept if kept == total else returned
+            ok, expected = net in (0, total), f"{total} or 0"
+        if not ok:
+            of = "the saga's refunds" if status == "completed" else "refunds"
+            by_hand_note = (
+                f", {ledger.refunded_by_hand} more refunded by hand"
+                if ledger.refunded_by_hand and status == "completed"
+                else ""
+            )
             report.fail(
                 MONEY_BALANCES,
                 who,
-                f"{o['status']} with {net} captured net of refunds; expected"
-                f" {' or '.join(map(str, expected))} ({o['currency']} minor units)",
+                f"{status} with {net} captured net of {of}{by_hand_note}; expected {expected}"
+                f" ({o['currency']} minor units)",
             )
-        if net == total and o["status"] in ("completed", "needs_attention"):
+        if net == total and status in ("completed", "needs_attention"):
             kept_value += total
-    terminal = [i for i, o in orders.items() if o["status"] in TERMINAL]
-    net_total = sum(captured.get(i, (0, 0))[1] - refunded.get(i, (0, 0))[1] for i in terminal)
+        net_total += net
     if net_total != kept_value:
         report.fail(
             MONEY_BALANCES,
             "all orders",
-            f"captured minus refunded is {net_total}, kept orders are worth {kept_value}",
+            f"captured net of refunds is {net_total} (refunds by hand of kept orders left"
+            f" out), kept orders are worth {kept_value}",
         )
-    report.stats["money"] = {"net_captured": net_total, "kept_orders_value": kept_value}
+    report.stats["money"] = {
+        "net_captured": net_total,
+        "kept_orders_value": kept_value,
+        "refunded_by_hand": by_hand,
+    }
 
     report.checked.append(EXECUTED_ONCE)
     for order_id, (count, amount) in provider_captures.items():
@@ -430,6 +573,8 @@ def _check_money(
             )
 
     report.checked.append(PROVIDER_RECORDED)
+    captured = {i: (x.captures, x.captured) for i, x in ledgers.items() if x.captures}
+    refunded = {i: (x.refunds, x.refunded) for i, x in ledgers.items() if x.refunds}
     for label, provider, ours in (
         ("captured", provider_captures, captured),
         ("refunded", provider_refunds, refunded),
@@ -441,8 +586,93 @@ def _check_money(
                     PROVIDER_RECORDED,
                     _name(orders, order_id),
                     f"provider {label} {theirs[1]} in {theirs[0]} operation(s);"
-                    f" payment service recorded {mine[1]} in {mine[0]}",
+                    f" the payment ledger recorded {mine[1]} in {mine[0]}",
                 )
+
+
+def _check_ledger_agrees(
+    report: Report,
+    conn: Connection,
+    orders: Mapping[UUID, Mapping[str, Any]],
+    ledgers: Mapping[UUID, Ledger],
+    settle: timedelta,
+) -> None:
+    """Each order's payment ledger against the saga's view of the order."""
+    report.checked.append(LEDGER_AGREES)
+    cutoff = datetime.now(UTC) - settle
+    refund_problems = _refund_problems(conn, list(orders))
+    for order_id, o in orders.items():
+        if o["status_since"] > cutoff:
+            continue
+        status, total = o["status"], int(o["total_amount"])
+        ledger = ledgers.get(order_id)
+        problems: list[str] = []
+        if ledger is None or ledger.payment_status is None:
+            if status in PAID_FOR:
+                problems.append(f"{status} but no payment was ever attempted")
+        else:
+            if ledger.currency != o["currency"]:
+                problems.append(f"paid in {ledger.currency}, the order is in {o['currency']}")
+            if status in PAID_FOR and not ledger.captures:
+                problems.append(f"{status} but its ledger holds no succeeded capture")
+            if ledger.captures and (ledger.captures, ledger.captured) != (1, total):
+                problems.append(
+                    f"captured {ledger.captured} in {ledger.captures} operation(s); the order's"
+                    f" total is {total}"
+                )
+            if status in UNPAID and ledger.captured != ledger.refunded:
+                problems.append(
+                    f"{status} with {ledger.captured - ledger.refunded} captured net of refunds"
+                )
+            if ledger.refunded > ledger.captured:
+                problems.append(
+                    f"refunded {ledger.refunded}, more than the {ledger.captured} captured"
+                )
+            derived = ledger_status(ledger.entries, voided=ledger.voided)
+            if ledger.payment_status != derived:
+                problems.append(
+                    f"payments.status says {ledger.payment_status}, its ledger says {derived}"
+                )
+        problems += refund_problems.get(order_id, [])
+        for problem in problems:
+            report.fail(LEDGER_AGREES, o["order_number"], problem)
+
+
+def _refund_problems(conn: Connection, ids: list[UUID]) -> dict[UUID, list[str]]:
+    """Per order, each refund whose status disagrees with its succeeded ledger entries."""
+    found: dict[UUID, list[str]] = defaultdict(list)
+    for r in conn.execute(
+        text(
+            "SELECT COALESCE(r.order_id, o.order_id) AS order_id,"
+            " COALESCE(r.refund_id, o.refund_id) AS refund_id, r.status, r.amount,"
+            " COUNT(o.refund_id) AS succeeded, COALESCE(SUM(o.amount), 0) AS returned"
+            " FROM refunds r FULL JOIN ("
+            "   SELECT order_id, refund_id, amount FROM payment_operations"
+            "   WHERE kind = 'refund' AND status = 'succeeded'"
+            " ) o ON o.refund_id = r.refund_id"
+            " WHERE COALESCE(r.order_id, o.order_id) = ANY(:ids)"
+            " GROUP BY 1, 2, 3, 4 ORDER BY 2"
+        ),
+        {"ids": ids},
+    ):
+        refund, succeeded, returned = r.refund_id, int(r.succeeded), int(r.returned)
+        if r.status is None:
+            found[r.order_id].append(
+                f"the ledger returned {returned} for refund {refund}, which has no refund row"
+            )
+        elif r.status == "succeeded" and succeeded == 0:
+            found[r.order_id].append(
+                f"refund {refund} is marked succeeded without a succeeded ledger entry"
+            )
+        elif r.status != "succeeded" and succeeded:
+            found[r.order_id].append(
+                f"refund {refund} is {r.status}, but the ledger returned {returned} for it"
+            )
+        elif succeeded > 1 or (succeeded and returned != int(r.amount)):
+            found[r.order_id].append(
+                f"refund {refund} of {r.amount} returned {returned} in {succeeded} ledger entries"
+            )
+    return dict(found)
 
 
 def _sums(conn: Connection, query: str, params: dict[str, Any]) -> dict[UUID, tuple[int, int]]:

@@ -1,23 +1,89 @@
-"""HTTP API of the payment service: payment lookup for support and finance."""
+"""HTTP API of the payment service, for support and finance: payment lookup by order,
+refunds by hand, and the reconciliation report.
+
+A malformed request is a 422 naming the field; an order without a payment a 404; a
+refund the payment refuses (more than is left, nothing captured, another currency, an
+idempotency key used for another refund) a 409 saying why.
+"""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from orderly_kit.service import Service
-from orderly_payment import views
-from orderly_payment.handlers import Gateway
+from orderly_payment import finance, reconciliation, views
+from orderly_payment.handlers import Gateway, RefundRefusedError
+from orderly_schemas.base import CurrencyCode, Money
+
+#: The largest amount a BIGINT column holds.
+MAX_AMOUNT = 2**63 - 1
+
+
+class RefundCreate(BaseModel):
+    """A refund finance asks for by hand: part or all of what is left of the capture."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    amount: StrictInt = Field(gt=0, le=MAX_AMOUNT, description="in minor units of the currency")
+    currency: CurrencyCode
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+        Field(description="why the money goes back; kept with the refund"),
+    ]
+    requested_by: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
+        Field(description="who asks for it (a name or staff id; there is no authentication yet)"),
+    ]
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=finance.MAX_KEY_LENGTH,
+        pattern=r"^[!-~]+$",
+        description="required: one key per refund (visible ASCII, e.g. a UUID); a retry with"
+        " the same key returns the first refund and refunds nothing again",
+    ),
+]
+
+
+def invalid(where: str, field: str, message: str, value: Any) -> RequestValidationError:
+    """A 422 in FastAPI's own shape, naming ``field`` of the request's ``where``."""
+    return RequestValidationError(
+        [{"type": "value_error", "loc": (where, field), "msg": message, "input": value}]
+    )
+
+
+def _wants_csv(accept: str) -> bool:
+    """Whether the Accept header lists CSV before JSON (or before any type)."""
+    for part in accept.split(","):
+        media = part.split(";", 1)[0].strip().lower()
+        if media == "text/csv":
+            return True
+        if media in ("application/json", "application/*", "*/*"):
+            return False
+    return False
 
 
 def router(service: Service, *, gateway: Gateway) -> APIRouter:
     r = APIRouter(tags=["payments"])
     database = service.database
+    messaging = service.messaging
 
     @r.get("/payments/{order_id}", response_model=views.PaymentRead)
     async def get_payment(order_id: UUID) -> views.PaymentRead:
-        """The order's payment and its refunds."""
+        """The order's payment: method, amounts, status, refunds and every ledger entry."""
         async with database.sessions() as session:
             payment = await views.get_payment(session, order_id)
         if payment is None:
@@ -25,5 +91,87 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
                 status.HTTP_404_NOT_FOUND, f"no payment for order {order_id} has been attempted"
             )
         return payment
+
+    @r.post(
+        "/payments/{order_id}/refunds",
+        response_model=views.RefundRead,
+        status_code=status.HTTP_201_CREATED,
+        responses={
+            200: {"description": "a retry with the same Idempotency-Key: the first refund"},
+            404: {"description": "the order has no payment"},
+            409: {"description": "refused, with the reason; nothing was sent to the provider"},
+        },
+    )
+    async def refund(
+        order_id: UUID,
+        body: RefundCreate,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> views.RefundRead:
+        """Refund part or all of what is left of the capture (201; pending if the provider
+        refused this attempt and a retry is scheduled, failed once retries ran out)."""
+        if idempotency_key is None:
+            raise invalid(
+                "header",
+                "Idempotency-Key",
+                "required: send a key of your own (e.g. a UUID) so that a retried request"
+                " refunds once",
+                None,
+            )
+        try:
+            async with messaging.unit_of_work() as uow:
+                done = await finance.refund_by_hand(
+                    uow,
+                    order_id=order_id,
+                    idempotency_key=idempotency_key,
+                    amount=Money(amount=body.amount, currency=body.currency),
+                    reason=body.reason,
+                    requested_by=body.requested_by,
+                    gateway=gateway,
+                )
+        except finance.NoPaymentError as exc:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        except RefundRefusedError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        if done.replayed:
+            response.status_code = status.HTTP_200_OK
+        return views.RefundRead.of(done.refund)
+
+    @r.get(
+        "/reports/reconciliation",
+        response_model=reconciliation.ReconciliationReport,
+        responses={200: {"content": {"text/csv": {}}}},
+    )
+    async def reconciliation_report(
+        request: Request,
+        first: Annotated[
+            date, Query(alias="from", description="first UTC day (YYYY-MM-DD), included")
+        ],
+        last: Annotated[date, Query(alias="to", description="last UTC day, included")],
+        fmt: Annotated[
+            reconciliation.ReportFormat | None,
+            Query(alias="format", description="json or csv; without it, as Accept prefers"),
+        ] = None,
+    ) -> Any:
+        """Captured, refunded and net money per UTC day, method and currency, from the
+        ledger's succeeded operations; as JSON with totals per currency, or as CSV."""
+        try:
+            reconciliation.check_period(first, last)
+        except reconciliation.PeriodError as exc:
+            raise invalid("query", exc.field, str(exc), last.isoformat()) from None
+        if fmt is None:
+            fmt = (
+                reconciliation.ReportFormat.CSV
+                if _wants_csv(request.headers.get("accept", ""))
+                else reconciliation.ReportFormat.JSON
+            )
+        if fmt is reconciliation.ReportFormat.JSON:
+            return await reconciliation.report(database.engine, first, last)
+        name = f"reconciliation_{first.isoformat()}_{last.isoformat()}.csv"
+        return StreamingResponse(
+            reconciliation.render_csv(reconciliation.stream_rows(database.engine, first, last)),
+            media_type=reconciliation.CSV_MEDIA_TYPE,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
 
     return r

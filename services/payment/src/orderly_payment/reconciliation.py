@@ -1,0 +1,207 @@
+"""The reconciliation report: money captured and refunded per day, method and currency.
+
+Read from the ledger's *succeeded* captures and refunds only (what the provider
+confirmed), each on the UTC day it was answered, with the payment's method. A
+finance team compares it with the providers' settlement reports: the two should
+agree day by day.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Date, Select, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from orderly_payment.adapters.orm import payment_operations, payments
+from orderly_payment.domain.ledger import OperationKind, OperationStatus
+
+#: The longest period one report may cover, in days (from and to included).
+MAX_DAYS: Final = 366
+
+COLUMNS: Final = ("day", "method", "currency", "captured", "refunded", "net", "captures", "refunds")
+
+
+class ReportFormat(StrEnum):
+    JSON = "json"
+    CSV = "csv"
+
+
+CSV_MEDIA_TYPE: Final = "text/csv; charset=utf-8"
+
+
+class PeriodError(ValueError):
+    """A period the report refuses; ``field`` is ``from`` or ``to``."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def check_period(first: date, last: date) -> None:
+    """Refuse a backwards period, or one longer than MAX_DAYS."""
+    if last < first:
+        raise PeriodError("to", f"to ({last}) must not be before from ({first})")
+    if (last - first).days + 1 > MAX_DAYS:
+        raise PeriodError(
+            "to",
+            f"the period from {first} to {last} is {(last - first).days + 1} days; a report"
+            f" covers at most {MAX_DAYS}: ask for it in parts",
+        )
+
+
+class ReconciliationRow(BaseModel):
+    """One day's money of one payment method in one currency (amounts in minor units)."""
+
+    day: date = Field(description="the UTC day the provider answered")
+    method: str
+    currency: str
+    captured: int = Field(description="sum of succeeded captures")
+    refunded: int = Field(description="sum of succeeded refund attempts")
+    net: int = Field(description="captured less refunded (negative when refunds exceed)")
+    captures: int = Field(description="how many succeeded captures")
+    refunds: int = Field(description="how many succeeded refund attempts")
+
+
+class CurrencyTotal(BaseModel):
+    """The whole period's money in one currency (amounts in minor units)."""
+
+    currency: str
+    captured: int
+    refunded: int
+    net: int
+    captures: int
+    refunds: int
+
+
+class ReconciliationReport(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    first: date = Field(alias="from", description="the first UTC day, included")
+    last: date = Field(alias="to", description="the last UTC day, included")
+    rows: list[ReconciliationRow] = Field(description="by day, then method, then currency")
+    totals: list[CurrencyTotal] = Field(description="per currency, for the whole period")
+
+
+def _query(first: date, last: date) -> Select[Any]:
+    ops = payment_operations.c
+    day = cast(func.timezone("UTC", ops.answered_at), Date)
+    is_capture = ops.kind == OperationKind.CAPTURE.value
+    is_refund = ops.kind == OperationKind.REFUND.value
+    return (
+        select(
+            day.label("day"),
+            payments.c.method,
+            ops.currency,
+            func.coalesce(func.sum(ops.amount).filter(is_capture), 0).label("captured"),
+            func.coalesce(func.sum(ops.amount).filter(is_refund), 0).label("refunded"),
+            func.count().filter(is_capture).label("captures"),
+            func.count().filter(is_refund).label("refunds"),
+        )
+        .select_from(payment_operations.join(payments, payments.c.payment_id == ops.payment_id))
+        .where(ops.status == OperationStatus.SUCCEEDED.value)
+        .where(ops.kind.in_([OperationKind.CAPTURE.value, OperationKind.REFUND.value]))
+        .where(ops.answered_at >= _midnight(first))
+        .where(ops.answered_at < _midnight(last + timedelta(days=1)))
+        .group_by(day, payments.c.method, ops.currency)
+        .order_by(day, payments.c.method, ops.currency)
+    )
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _row(r: Any) -> ReconciliationRow:
+    captured, refunded = int(r["captured"]), int(r["refunded"])
+    return ReconciliationRow(
+        day=r["day"],
+        method=r["method"],
+        currency=r["currency"],
+        captured=captured,
+        refunded=refunded,
+        net=captured - refunded,
+        captures=int(r["captures"]),
+        refunds=int(r["refunds"]),
+    )
+
+
+async def stream_rows(
+    engine: AsyncEngine, first: date, last: date
+) -> AsyncIterator[ReconciliationRow]:
+    """The report's rows, read through one server-side cursor (one snapshot)."""
+    async with engine.connect() as conn, conn.begin():
+        result = await conn.stream(_query(first, last))
+        async for r in result.mappings():
+            yield _row(r)
+
+
+async def report(engine: AsyncEngine, first: date, last: date) -> ReconciliationReport:
+    """The report as one document: its rows and the totals per currency."""
+    rows = [r async for r in stream_rows(engine, first, last)]
+    return ReconciliationReport(first=first, last=last, rows=rows, totals=totals(rows))
+
+
+def totals(rows: Iterable[ReconciliationRow]) -> list[CurrencyTotal]:
+    """Per currency, the sums of ``rows`` (never across currencies)."""
+    by_currency: dict[str, CurrencyTotal] = {}
+    for r in rows:
+        t = by_currency.get(r.currency) or CurrencyTotal(
+            currency=r.currency, captured=0, refunded=0, net=0, captures=0, refunds=0
+        )
+        by_currency[r.currency] = CurrencyTotal(
+            currency=r.currency,
+            captured=t.captured + r.captured,
+            refunded=t.refunded + r.refunded,
+            net=t.net + r.net,
+            captures=t.captures + r.captures,
+            refunds=t.refunds + r.refunds,
+        )
+    return [by_currency[c] for c in sorted(by_currency)]
+
+
+#: What makes a spreadsheet read a cell as a formula (or, for tab and CR, hide its start).
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A text cell a spreadsheet shows as text: one that could start a formula gets a '."""
+    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
+
+
+def _cells(row: ReconciliationRow) -> list[str | int]:
+    # Only text is guarded: a negative net must stay a number.
+    return [
+        row.day.isoformat(),
+        spreadsheet_safe(row.method),
+        spreadsheet_safe(row.currency),
+        row.captured,
+        row.refunded,
+        row.net,
+        row.captures,
+        row.refunds,
+    ]
+
+
+async def render_csv(
+    rows: AsyncIterator[ReconciliationRow], *, chunk: int = 500
+) -> AsyncIterator[str]:
+    """The rows as CSV with a header row, in chunks of text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    count = 0
+    async for row in rows:
+        writer.writerow(_cells(row))
+        count += 1
+        if count % chunk == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
