@@ -509,23 +509,45 @@ async def _void(
     await uow.publish(void.outcome())
 
 
+MANUAL_PREFIX: Final = "manual:"
+#: refunds.refund_id holds 100 characters; the prefix takes some of them.
+MAX_KEY_LENGTH: Final = 100 - len(MANUAL_PREFIX)
+
+
+def manual_refund_id(idempotency_key: str) -> str:
+    """The refund id of a refund asked for by hand: never one the saga uses."""
+    return f"{MANUAL_PREFIX}{idempotency_key}"
+
+
+class NoPaymentError(Exception):
+    """The order has no payment at all: nothing to refund."""
+
+
+@dataclass(frozen=True)
+class ManualRefund:
+    refund: Refund
+    replayed: bool  # the key was used before: this is the refund made then
+
+
 async def refund_by_hand(
     uow: UnitOfWork,
     *,
     order_id: UUID,
-    refund_id: str,
+    idempotency_key: str,
     amount: Money,
     reason: str,
     requested_by: str,
     gateway: Gateway,
-) -> Refund:
-    """A refund finance asks for: once per refund id, never more than is left to refund.
+) -> ManualRefund:
+    """A refund finance asks for: once per idempotency key, never more than is left to refund.
 
-    Raises RefundRefusedError when nothing may be refunded. A repeated request with the
-    same refund id returns the refund made the first time.
+    A repeated request with the key returns the refund made the first time. Raises
+    NoPaymentError, or RefundRefusedError with the reason (the key used for another
+    amount or order, nothing captured, more than is left, another currency).
     """
     repo = PaymentRepository(uow.session)
     await repo.lock_order(order_id)
+    refund_id = manual_refund_id(idempotency_key)
     existing = await repo.refund(refund_id)
     if existing is not None:
         if existing.order_id != order_id or existing.amount != amount:
@@ -533,10 +555,10 @@ async def refund_by_hand(
                 f"idempotency key already used for a refund of {existing.amount.amount}"
                 f" {existing.amount.currency} of order {existing.order_id}"
             )
-        return existing
+        return ManualRefund(existing, replayed=True)
     payment = await repo.payment_of(order_id)
     if payment is None:
-        raise RefundRefusedError(f"order {order_id} has no payment")
+        raise NoPaymentError(f"no payment for order {order_id} has been attempted")
     refused = refund_refusal(
         payment,
         refunded=refunded_amount(await repo.operations(payment.payment_id)),
@@ -554,7 +576,8 @@ async def refund_by_hand(
         requested_by=requested_by,
     )
     await repo.add_refund(refund)
-    return await _attempt_refund(uow, repo, refund, payment, gateway=gateway)
+    refund = await _attempt_refund(uow, repo, refund, payment, gateway=gateway)
+    return ManualRefund(refund, replayed=False)
 
 
 async def retry_due_refunds(

@@ -18,7 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from orderly_kit.service import Service
-from orderly_payment import finance, reconciliation, views
+from orderly_payment import handlers, reconciliation, views
 from orderly_payment.handlers import Gateway, RefundRefusedError
 from orderly_schemas.base import CurrencyCode, Money
 
@@ -50,7 +50,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=finance.MAX_KEY_LENGTH,
+        max_length=handlers.MAX_KEY_LENGTH,
         pattern=r"^[!-~]+$",
         description="required: one key per refund (visible ASCII, e.g. a UUID); a retry with"
         " the same key returns the first refund and refunds nothing again",
@@ -120,7 +120,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
             )
         try:
             async with messaging.unit_of_work() as uow:
-                done = await finance.refund_by_hand(
+                done = await handlers.refund_by_hand(
                     uow,
                     order_id=order_id,
                     idempotency_key=idempotency_key,
@@ -129,7 +129,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
                     requested_by=body.requested_by,
                     gateway=gateway,
                 )
-        except finance.NoPaymentError as exc:
+        except handlers.NoPaymentError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
         except RefundRefusedError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
