@@ -91,7 +91,9 @@ class World:
             n=f"ORD-{order_id.hex[:7]}",
             s=status,
             t=total,
-            now=NOW,
+            # The time of the insert, not of the module's import: the settle window counts
+            # from it, and a long test session must not age these orders out of it.
+            now=datetime.now(UTC),
         )
         run(
             self.dbs.order,

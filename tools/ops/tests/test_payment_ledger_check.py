@@ -105,7 +105,7 @@ class Shop:
             await handlers.refund_by_hand(
                 uow,
                 order_id=order_id,
-                refund_id=f"manual:{uuid.uuid4()}",
+                idempotency_key=str(uuid.uuid4()),
                 amount=Money(amount=amount, currency="EUR"),
                 reason="goodwill: late delivery",
                 requested_by="fin.anna",
