@@ -22,9 +22,17 @@ $(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pypr
 run: venv
 	$(BIN)/orderly-dev run $(ARGS)
 
-## Unit, contract, integration and end-to-end tests against real servers.
+## Unit, contract, integration and end-to-end tests against real servers. Everything but
+## the end-to-end and fault tests runs in two processes (each with its own PostgreSQL and
+## broker); those then run alone, since they load the whole suite and time its answers.
+## PYTEST_ARGS runs one pytest with those arguments instead.
 test: venv
+ifdef PYTEST_ARGS
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+else
+	$(BIN)/python -m pytest -m "not e2e" -n 2 --dist loadfile --durations=15
+	$(BIN)/python -m pytest -m e2e --durations=15
+endif
 
 ## Open-loop load through the running suite, beside the raw limits of its servers.
 bench: venv
