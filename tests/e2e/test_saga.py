@@ -278,6 +278,8 @@ async def test_a_parcel_lost_in_transit_leaves_the_order_needing_attention(stack
     ):
         await place(stack, [order])
         await wait_for(lifecycle, order.order_id, "OrderNeedsAttention", 90)
+        # The two watchers read two topics at their own pace: wait for this one too.
+        await wait_for(inventory, order.order_id, "ShipmentFailed", 30)
 
     assert lifecycle.types(order.order_id) == [
         "OrderConfirmed",

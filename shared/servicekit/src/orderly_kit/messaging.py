@@ -407,13 +407,6 @@ class Messaging:
         attempts: int,
     ) -> None:
         reason = _describe(error)
-        log.error(
-            "dead-lettering message %s from %s after %d attempt(s): %s",
-            message_id,
-            topic,
-            attempts,
-            reason,
-        )
         dlq_headers = dict(headers)
         dlq_headers.update(
             {
@@ -437,7 +430,18 @@ class Messaging:
                 attempts=attempts,
                 error=reason[:4000],
             ):
-                return  # processed meanwhile by another replica
+                # Settled before: processed (by another replica, meanwhile) or discarded
+                # by an operator. This copy is a duplicate like any other.
+                DUPLICATES.labels(self.service, topic).inc()
+                log.info("message %s already settled; skipped", message_id)
+                return
+            log.error(
+                "dead-lettering message %s from %s after %d attempt(s): %s",
+                message_id,
+                topic,
+                attempts,
+                reason,
+            )
             await outbox_mod.write(
                 session,
                 self.outbox,

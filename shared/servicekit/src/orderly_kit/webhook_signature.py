@@ -17,7 +17,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+
+import httpx
 
 HEADER = "Orderly-Signature"
 SCHEME = "v1"
@@ -97,3 +99,25 @@ def verify(
             matched |= hmac.compare_digest(candidate.encode(), given.encode())
     if not matched:
         raise WebhookSignatureError(f"{HEADER} does not match the body with any configured secret")
+
+
+async def post_signed(
+    client: httpx.AsyncClient, url: str, body: bytes, *, secret: str, timeout_seconds: float
+) -> str | None:
+    """POST ``body`` signed with ``secret`` as it is sent; None if accepted, else why not.
+
+    Signed at the moment of sending, so a retry carries a fresh timestamp.
+    """
+    try:
+        response = await client.post(
+            url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                HEADER: sign(body, secrets=[secret], at=datetime.now(UTC)),
+            },
+            timeout=timeout_seconds,
+        )
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None if response.is_success else f"{response.status_code}: {response.text}"

@@ -293,22 +293,9 @@ class SimulatedCarrier:
             .model_dump_json()
             .encode()
         )
-        error: str | None
-        try:
-            response = await client.post(
-                url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    webhook_signature.HEADER: webhook_signature.sign(
-                        body, secrets=[secret], at=datetime.now(UTC)
-                    ),
-                },
-                timeout=SEND_TIMEOUT_SECONDS,
-            )
-            error = None if response.is_success else f"{response.status_code}: {response.text}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        error = await webhook_signature.post_signed(
+            client, url, body, secret=secret, timeout_seconds=SEND_TIMEOUT_SECONDS
+        )
         c = updates.c
         values: dict[str, Any]
         if error is None:

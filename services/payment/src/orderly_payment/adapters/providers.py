@@ -487,23 +487,9 @@ class SimulatedProvider:
         now: datetime,
     ) -> None:
         body = json.dumps(row["payload"]).encode()
-        error: str | None
-        try:
-            response = await client.post(
-                url,
-                content=body,
-                headers={
-                    "Content-Type": "application/json",
-                    # Signed as it is sent: a retry carries a fresh timestamp.
-                    webhook_signature.HEADER: webhook_signature.sign(
-                        body, secrets=[secret], at=datetime.now(UTC)
-                    ),
-                },
-                timeout=WEBHOOK_SEND_TIMEOUT_SECONDS,
-            )
-            error = None if response.is_success else f"{response.status_code}: {response.text}"
-        except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__}: {exc}"
+        error = await webhook_signature.post_signed(
+            client, url, body, secret=secret, timeout_seconds=WEBHOOK_SEND_TIMEOUT_SECONDS
+        )
         values: dict[str, Any]
         if error is None:
             values = {"sent_at": datetime.now(UTC), "last_error": None}
