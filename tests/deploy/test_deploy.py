@@ -141,7 +141,12 @@ def compose() -> dict[str, Any]:
 
 def metric_names() -> set[str]:
     """Every sample name the services can expose: the kit's, the payment service's, FastStream's."""
-    for module in ("orderly_kit.messaging", "orderly_kit.outbox", "orderly_payment.handlers"):
+    for module in (
+        "orderly_kit.messaging",
+        "orderly_kit.outbox",
+        "orderly_kit.consumers",
+        "orderly_payment.handlers",
+    ):
         importlib.import_module(module)  # defines its metrics in the default registry
     families = [f for f in REGISTRY.collect() if f.name.startswith("orderly_")]
     private = CollectorRegistry()
@@ -375,6 +380,10 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
         assert app["command"] == ["python", "-m", f"orderly_{service}", "serve"]
         assert app["readinessProbe"]["httpGet"] == {"path": "/health/ready", "port": "http"}
         assert app["livenessProbe"]["httpGet"] == {"path": "/health/live", "port": "http"}
+        # The API opens in seconds (make bench-startup); Kafka is never waited for.
+        startup = app["startupProbe"]
+        assert startup["httpGet"] == {"path": "/health/live", "port": "http"}
+        assert 30 <= startup["periodSeconds"] * startup["failureThreshold"] <= 120
         assert app["ports"] == [
             {"name": "http", "containerPort": CONTAINER_PORT, "protocol": "TCP"}
         ]
@@ -592,6 +601,8 @@ def test_alerts_use_metrics_the_services_expose() -> None:
         "orderly_outbox_lag_seconds_bucket",
         "orderly_message_retries_total",
         "orderly_received_processed_messages_exceptions_total",
+        "orderly_consumer_group_assigned",
+        "orderly_consumer_group_lag",
     } <= used
     assert any(re.search(r"\bup\{", r["expr"]) for r in alert_rules())
 

@@ -1,9 +1,15 @@
-"""Liveness, readiness (database and broker reachable) and Prometheus metrics."""
+"""Liveness, readiness (the database answers), the consumer groups, and Prometheus metrics.
+
+Readiness is about the HTTP API, which needs only the database: the outbox decouples
+it from Kafka. The consumers are reported on their own (``/health/consumers``, and the
+``orderly_consumer_group_*`` metrics), so a pod whose group is still joining, or whose
+broker is away, keeps serving lookups and commands.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
@@ -23,23 +29,28 @@ def router(service: Service) -> APIRouter:
 
     @r.get("/health/ready")
     async def ready() -> Response:
-        """The database and the broker answer."""
-        checks: dict[str, Any] = {}
+        """The API can serve: the database answers."""
         try:
             await asyncio.wait_for(service.database.ping(), 2.0)
-            checks["database"] = "ok"
+            database = "ok"
         except Exception as exc:
-            checks["database"] = f"error: {type(exc).__name__}: {exc}"
-        try:
-            ok = await service.broker.ping(timeout=2.0)
-            checks["broker"] = "ok" if ok else "error: no answer"
-        except Exception as exc:
-            checks["broker"] = f"error: {type(exc).__name__}: {exc}"
-        healthy = all(v == "ok" for v in checks.values())
+            database = f"error: {type(exc).__name__}: {exc}"
+        healthy = database == "ok"
         return JSONResponse(
-            {"status": "ok" if healthy else "unavailable", "checks": checks},
+            {"status": "ok" if healthy else "unavailable", "checks": {"database": database}},
             status_code=200 if healthy else 503,
         )
+
+    @r.get("/health/consumers")
+    async def consumers() -> Response:
+        """Each consumer group: state, partitions, lag, last error; 503 until all are assigned."""
+        body = service.consumer_groups.describe()
+        try:
+            ok = await service.broker.ping(timeout=2.0)
+            body["broker"] = "ok" if ok else "error: not connected"
+        except Exception as exc:
+            body["broker"] = f"error: {type(exc).__name__}: {exc}"
+        return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
     @r.get("/metrics")
     async def metrics() -> Response:

@@ -1,4 +1,10 @@
-"""Assembles a service: one process serving HTTP, consuming Kafka and relaying its outbox."""
+"""Assembles a service: one process serving HTTP, consuming Kafka and relaying its outbox.
+
+Start-up order: migrations (the database), then the periodic jobs and the HTTP API
+serve at once; the broker connection, the outbox relay and every consumer group
+start in the background (``consumers.py``), each retried until it is up. Kafka being
+slow to rebalance, or down, never keeps the API closed.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
@@ -18,8 +25,16 @@ from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, Table
 
-from orderly_kit import deadletters, health, housekeeping, migrations, telemetry, topics_admin
+from orderly_kit import (
+    deadletters,
+    health,
+    housekeeping,
+    migrations,
+    telemetry,
+    topics_admin,
+)
 from orderly_kit.card_data_http import RejectCardNumbers
+from orderly_kit.consumers import ConsumerGroupHealth, ConsumerGroups, start_with_retry
 from orderly_kit.db import Database
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
@@ -64,6 +79,7 @@ class Service:
     messaging: Messaging
     http: FastAPI = field(init=False)
     jobs: list[tuple[str, float, Job]] = field(default_factory=list)
+    consumer_groups: ConsumerGroups = field(init=False)
     _subscribers: dict[str, DefaultSubscriber] = field(default_factory=dict)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _relay: OutboxRelay | None = None
@@ -72,22 +88,37 @@ class Service:
     def __post_init__(self) -> None:
         self.http = FastAPI(title=self.title, version=self.version, lifespan=self._lifespan)
         self.http.include_router(health.router(self))
+        self.consumer_groups = ConsumerGroups(self.settings.service_name)
 
     # -- wiring -----------------------------------------------------------------
     def subscriber(self, topic: str) -> DefaultSubscriber:
         """The one subscriber of this service on ``topic``; add handlers with ``of_type``."""
         if topic not in self._subscribers:
+            s = self.settings
+            group = consumer_group(s.service_name, topic)
+            group_health = self.consumer_groups.add(
+                ConsumerGroupHealth(
+                    service=s.service_name,
+                    group=group,
+                    topic=topic,
+                    workers=s.consumer_workers,
+                    lag_warning=s.consumer_lag_warning,
+                )
+            )
             self._subscribers[topic] = self.broker.subscriber(
                 topic,
                 # FastStream runs one consumer per subscriber: a group per topic keeps a
                 # rebalance on one topic from pausing the service's other topics.
-                group_id=consumer_group(self.settings.service_name, topic),
+                group_id=group,
                 auto_offset_reset="earliest",
+                session_timeout_ms=s.kafka_session_timeout_ms,
+                heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                listener=group_health.listener(),
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 # Each worker is a consumer of its own partitions: parallel across
                 # partitions, in order within one (so within one order).
-                max_workers=self.settings.consumer_workers,
-                title=f"{self.settings.service_name}:{topic}",
+                max_workers=s.consumer_workers,
+                title=f"{s.service_name}:{topic}",
             )
         return self._subscribers[topic]
 
@@ -133,17 +164,42 @@ class Service:
         for subscriber in self._subscribers.values():
             subscriber(_ignore_other_types)
 
+    def consumers_of(self, topic: str) -> list[AIOKafkaConsumer]:
+        """The running Kafka consumers (one per worker) of this service on ``topic``."""
+        subscriber: Any = self._subscribers[topic]
+        found = getattr(subscriber, "consumer_subgroup", None) or [subscriber.consumer]
+        return [c for c in found if c is not None]
+
     # -- lifecycle --------------------------------------------------------------
     async def start(self) -> None:
+        """Migrate, start the jobs, and start messaging in the background; returns at once."""
         s = self.settings
         if s.migrate_on_start:
             await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url)
-        if s.create_topics:
-            await topics_admin.ensure_topics(
-                s.kafka_bootstrap_servers, partitions=s.topic_partitions
-            )
         self._finish_subscribers()
-        await self.broker.start()
+        for name, seconds, job in self.jobs:
+            self._tasks.append(asyncio.create_task(_periodic(name, seconds, job), name=name))
+        self._tasks.append(asyncio.create_task(self._start_messaging(), name="messaging"))
+        log.info("%s serving; consumer groups joining in the background", s.service_name)
+
+    async def _start_messaging(self) -> None:
+        """Connect (retrying), start the relay, then every consumer group at once."""
+        s = self.settings
+        delay = 1.0
+        while True:
+            try:
+                if s.create_topics:
+                    await topics_admin.ensure_topics(
+                        s.kafka_bootstrap_servers, partitions=s.topic_partitions
+                    )
+                await self.broker.connect()
+                break
+            except Exception as exc:
+                for group in self.consumer_groups.groups.values():
+                    group.failed(exc)
+                log.warning("broker not reachable, retrying in %.0fs: %s", delay, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
         self._relay = OutboxRelay(
             database=self.database,
             outbox=self.outbox,
@@ -154,9 +210,19 @@ class Service:
             poll_interval=s.outbox_poll_interval_ms / 1000,
         )
         self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
-        for name, seconds, job in self.jobs:
-            self._tasks.append(asyncio.create_task(_periodic(name, seconds, job), name=name))
-        log.info("%s started", s.service_name)
+        # Concurrently: a process's start-up waits for its slowest group, not their sum.
+        await asyncio.gather(
+            *(
+                start_with_retry(
+                    self.consumer_groups.groups[topic], subscriber.start, subscriber.stop
+                )
+                for topic, subscriber in self._subscribers.items()
+            )
+        )
+        for publisher in self.broker.publishers:
+            await publisher.start()
+        self.broker.running = True
+        log.info("%s: every consumer group assigned", s.service_name)
 
     async def stop(self) -> None:
         if self._relay:
@@ -167,7 +233,13 @@ class Service:
             with suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.broker.stop()
+        # Stopping the consumers sends LeaveGroup, so the group rebalances at once on Kafka.
+        try:
+            await self.broker.stop()
+        except Exception:
+            log.exception("stopping the broker connection failed")
+        for group in self.consumer_groups.groups.values():
+            group.stopped()
         await self.database.dispose()
         log.info("%s stopped", self.settings.service_name)
 
@@ -263,7 +335,8 @@ def build_service(
 
 
 def _add_upkeep_jobs(service: Service) -> None:
-    """The jobs every service runs: count dead letters waiting, purge outbox and inbox."""
+    """The jobs every service runs: count dead letters waiting, purge outbox and inbox,
+    measure consumer lag."""
     s = service.settings
     gauge = deadletters.WaitingGauge(s.service_name)
 
@@ -282,6 +355,10 @@ def _add_upkeep_jobs(service: Service) -> None:
             batch_size=s.housekeeping_batch_size,
         )
 
+    async def refresh_consumer_lag() -> None:
+        await service.consumer_groups.refresh_lag(service.consumers_of)
+
+    service.every("consumer-lag", s.consumer_lag_interval_seconds, refresh_consumer_lag)
     service.every(
         "dead-letters-waiting", s.dead_letters_gauge_interval_seconds, count_dead_letters_waiting
     )

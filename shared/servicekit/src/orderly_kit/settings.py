@@ -36,6 +36,30 @@ class ServiceSettings(BaseSettings):
     consumer_workers: int = Field(
         default=2, ge=1, le=64, description="consumers per topic in this process (≤ partitions)"
     )
+    kafka_session_timeout_ms: int = Field(
+        default=10_000,
+        ge=1_000,
+        le=300_000,
+        description=(
+            "a consumer that sends no heartbeat for this long leaves its group. Apache Kafka"
+            " refuses less than its group.min.session.timeout.ms (6000 by default). On"
+            " Tansu a restarted process's groups settle in one to two of these"
+        ),
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        default=1_000,
+        ge=100,
+        description="how often a consumer tells its group it is alive (under a third of the"
+        " session timeout); a rebalance is noticed within one interval",
+    )
+    consumer_lag_warning: int = Field(
+        default=1_000,
+        ge=0,
+        description="/health/consumers reports a group as lagging past this many messages",
+    )
+    consumer_lag_interval_seconds: float = Field(
+        default=15, gt=0, description="how often orderly_consumer_group_lag is recomputed"
+    )
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_retry_backoff_ms: int = Field(default=50, ge=0)
     consumer_retry_backoff_max_ms: int = Field(default=2_000, ge=0)
@@ -68,6 +92,17 @@ class ServiceSettings(BaseSettings):
         gt=0,
         description="how often orderly_dead_letters_waiting is counted from the inbox",
     )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> ServiceSettings:
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            prefix = self.model_config.get("env_prefix", "")
+            raise ValueError(
+                f"{prefix}KAFKA_HEARTBEAT_INTERVAL_MS ({self.kafka_heartbeat_interval_ms}) must"
+                f" be at most a third of {prefix}KAFKA_SESSION_TIMEOUT_MS"
+                f" ({self.kafka_session_timeout_ms}), so a missed heartbeat or two is survived"
+            )
+        return self
 
     @model_validator(mode="after")
     def _production_needs_explicit_servers(self) -> ServiceSettings:

@@ -1,0 +1,185 @@
+"""A service serves HTTP as soon as its database answers; its consumer groups join in the
+background and say how they are doing (/health/consumers and the metrics).
+
+On a real PostgreSQL, with the session's Tansu broker, or with a broker address where
+nothing listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY, generate_latest
+from sqlalchemy import func, select
+
+from orderly_dev.checkout import headers_for, make_order
+from orderly_dev.servers import Servers, free_port
+from orderly_kit.db import Database, new_metadata
+from orderly_kit.messaging_tables import add_messaging_tables
+from orderly_kit.service import Service, build_service, consumer_group, of_type
+from orderly_kit.settings import ServiceSettings
+from orderly_kit.topics_admin import ensure_topics
+from orderly_schemas.checkout import OrderPlaced
+from orderly_schemas.topics import dead_letter_topic
+
+metadata = new_metadata()
+outbox, inbox = add_messaging_tables(metadata)
+
+
+@pytest.fixture
+async def database(fresh_database: str) -> AsyncIterator[Database]:
+    db = Database(fresh_database, pool_size=5)
+    async with db.engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+    yield db
+    await db.dispose()
+
+
+def a_service(database: Database, bootstrap: str, topic: str) -> Service:
+    settings = ServiceSettings(
+        service_name=f"t{uuid.uuid4().hex[:6]}",
+        database_url=database.url,
+        kafka_bootstrap_servers=bootstrap,
+        consumer_workers=2,
+        kafka_session_timeout_ms=6000,
+        log_json=False,
+    )
+    service = build_service(
+        settings,
+        title="test",
+        version="0",
+        metadata=metadata,
+        outbox=outbox,
+        inbox=inbox,
+        migrations_dir=Path("."),
+    )
+    service.database = database
+    service.messaging.database = database
+
+    @service.subscriber(topic)(filter=of_type(OrderPlaced))
+    async def on_order_placed(event: OrderPlaced) -> None:
+        del event
+
+    return service
+
+
+def client(service: Service) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://t")
+
+
+def metric(name: str, **labels: str) -> float | None:
+    value = REGISTRY.get_sample_value(name, labels)
+    return None if value is None else float(value)
+
+
+async def test_the_api_serves_while_the_broker_is_unreachable_and_names_the_failing_group(
+    database: Database,
+) -> None:
+    topic = "checkout.orders.v1"
+    service = a_service(database, f"127.0.0.1:{free_port()}", topic)
+    group = consumer_group(service.settings.service_name, topic)
+    await asyncio.wait_for(service.start(), 10)
+    try:
+        async with client(service) as http:
+            ready = await http.get("/health/ready")
+            assert ready.status_code == 200, ready.text
+            assert ready.json()["checks"] == {"database": "ok"}
+
+            deadline = asyncio.get_running_loop().time() + 20
+            while True:
+                consumers = await http.get("/health/consumers")
+                state = consumers.json()["groups"][0]
+                if state["state"] == "failing" or asyncio.get_running_loop().time() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            assert consumers.status_code == 503
+            assert state["group"] == group
+            assert state["state"] == "failing", state
+            assert "KafkaConnectionError" in state["error"], state
+            assert consumers.json()["waiting"] == [f"{group} (failing)"]
+            assert consumers.json()["broker"].startswith("error")
+
+        assert (
+            metric(
+                "orderly_consumer_group_assigned",
+                service=service.settings.service_name,
+                group=group,
+            )
+            == 0
+        )
+        assert (
+            metric(
+                "orderly_consumer_group_state",
+                service=service.settings.service_name,
+                group=group,
+                state="failing",
+            )
+            == 1
+        )
+        with pytest.raises(TimeoutError, match=f"{group} failing"):
+            await service.consumer_groups.wait_all_assigned(0.2)
+    finally:
+        await asyncio.wait_for(service.stop(), 20)
+    assert service.consumer_groups.groups[topic].state == "stopped"
+
+
+async def test_groups_join_in_the_background_then_report_partitions_and_lag(
+    servers: Servers, database: Database
+) -> None:
+    topic = f"test.{uuid.uuid4().hex[:10]}"
+    await ensure_topics(
+        servers.kafka.bootstrap, partitions=3, topics=[topic, dead_letter_topic(topic)]
+    )
+    service = a_service(database, servers.kafka.bootstrap, topic)
+    name = service.settings.service_name
+    group = consumer_group(name, topic)
+    await asyncio.wait_for(service.start(), 10)
+    try:
+        async with client(service) as http:
+            assert (await http.get("/health/ready")).status_code == 200
+            await service.consumer_groups.wait_all_assigned(60)
+
+            consumers = await http.get("/health/consumers")
+            assert consumers.status_code == 200, consumers.text
+            body = consumers.json()
+            assert body["status"] == "ok"
+            assert body["broker"] == "ok"
+            (state,) = body["groups"]
+            assert state["state"] == "assigned"
+            assert state["workers"] == 2
+            assert state["partitions"] == [0, 1, 2]  # both workers' shares, all of the topic
+            assert state["assigned_after_seconds"] > 0
+
+        order = make_order(random.Random(5))
+        await service.broker.publish(
+            order.model_dump_json().encode(),
+            topic,
+            key=str(order.order_id).encode(),
+            headers={k: v.decode() for k, v in headers_for(order)},
+        )
+        async with asyncio.timeout(20):
+            while await inbox_rows(database) < 1:
+                await asyncio.sleep(0.1)
+        await service.consumer_groups.refresh_lag(service.consumers_of)
+        assert service.consumer_groups.groups[topic].lag == 0
+
+        exposition = generate_latest(REGISTRY).decode()
+        assert f'orderly_consumer_group_assigned{{group="{group}",service="{name}"}} 1.0' in (
+            exposition
+        )
+        assert metric("orderly_consumer_group_partitions", service=name, group=group) == 3
+        assert metric("orderly_consumer_group_lag", service=name, group=group) == 0
+    finally:
+        await service.stop()
+    assert metric("orderly_consumer_group_state", service=name, group=group, state="stopped") == 1
+
+
+async def inbox_rows(database: Database) -> int:
+    async with database.transaction() as session:
+        return int(await session.scalar(select(func.count()).select_from(inbox)) or 0)
