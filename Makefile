@@ -7,7 +7,7 @@ PACKAGES := shared/schemas shared/servicekit services/order services/inventory \
 STAMP := $(VENV)/.installed
 SERVICES := order inventory payment notification analytics
 
-.PHONY: run test test-fast bench bench-stock lint docs schemas venv clean deploy-check
+.PHONY: run test test-fast bench bench-startup bench-stock lint docs schemas venv clean deploy-check
 
 venv: $(STAMP)
 
@@ -37,6 +37,11 @@ endif
 ## Open-loop load through the running suite, beside the raw limits of its servers.
 bench: venv
 	$(BIN)/python -m orderly_dev.bench $(ARGS)
+
+## From a (re)start to the API serving and to every consumer group assigned: fresh,
+## after SIGTERM and after SIGKILL, all five services at once.
+bench-startup: venv
+	$(BIN)/python -m orderly_dev.bench_startup $(ARGS)
 
 ## Stock reservations per second, over disjoint SKUs and over a few hot SKUs, side by side.
 bench-stock: venv

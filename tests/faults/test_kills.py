@@ -144,7 +144,8 @@ def test_two_replicas_in_one_group_one_killed_lose_nothing_and_do_nothing_twice(
     )
     second.start()
     try:
-        second.wait_ready(90)
+        second.wait_ready()
+        second.wait_consumers()
         load = mixed_load(seed=77)
         asyncio.run(load_with_fault(faults, load, 2.5, first.kill))
         final = wait_terminal(faults, [o.order_id for o in load], 300)

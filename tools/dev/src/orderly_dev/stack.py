@@ -51,6 +51,14 @@ DEV_DEFAULTS: dict[str, dict[str, str]] = {
 }
 
 
+#: Waits sized from ``make bench-startup`` (README, Operations): the API serves within a
+#: few seconds of start; every group is assigned within about two session timeouts
+#: after a restart, one after a fresh start. Generous multiples, since this machine is
+#: shared and the fault tests restart services under load.
+API_READY_TIMEOUT = 60.0
+CONSUMERS_ASSIGNED_TIMEOUT = 90.0
+
+
 def database_name(service: str) -> str:
     return f"orderly_{service}"
 
@@ -101,7 +109,15 @@ class ServiceProcess:
             self._log.close()
             self._log = None
 
-    def wait_ready(self, timeout: float = 60.0) -> None:
+    def wait_ready(self, timeout: float = API_READY_TIMEOUT) -> None:
+        """Wait until the HTTP API serves (its database answers)."""
+        self._wait_for("/health/ready", timeout, "not ready")
+
+    def wait_consumers(self, timeout: float = CONSUMERS_ASSIGNED_TIMEOUT) -> None:
+        """Wait until every consumer group of the process is assigned; else name the others."""
+        self._wait_for("/health/consumers", timeout, "has consumer groups not assigned")
+
+    def _wait_for(self, path: str, timeout: float, what: str) -> None:
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
@@ -111,14 +127,28 @@ class ServiceProcess:
                     f" log: {self.log_path}\n{tail(self.log_path)}"
                 )
             try:
-                r = httpx.get(f"{self.url}/health/ready", timeout=2)
+                r = httpx.get(f"{self.url}{path}", timeout=2)
                 if r.status_code == 200:
                     return
-                last = r.text
+                last = _waiting_groups(r) or r.text
             except httpx.HTTPError as exc:
                 last = str(exc)
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.spec.name} not ready after {timeout}s: {last}")
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.spec.name} {what} after {timeout}s: {last}")
+
+
+def _waiting_groups(response: httpx.Response) -> str:
+    """``/health/consumers``' groups still joining, with their state and last error."""
+    try:
+        groups = response.json().get("groups", [])
+    except ValueError:
+        return ""
+    return "; ".join(
+        f"{g['group']} {g['state']} for {g['seconds_in_state']}s"
+        + (f" ({g['error']})" if g.get("error") else "")
+        for g in groups
+        if g.get("state") != "assigned"
+    )
 
 
 def tail(path: Path, lines: int = 30) -> str:
@@ -156,6 +186,9 @@ class Stack:
                 f"{p}TOPIC_PARTITIONS": str(self.partitions),
                 f"{p}LOG_JSON": env.get("ORDERLY_DEV_LOG_JSON", "true"),
                 f"{p}DATABASE_POOL_SIZE": "8",
+                # Restarted processes rejoin their groups in about one session timeout on
+                # Tansu (make bench-startup); production keeps the 10 s default.
+                f"{p}KAFKA_SESSION_TIMEOUT_MS": "6000",
             }
         )
         env.update(DEV_DEFAULTS.get(name, {}))
@@ -167,7 +200,8 @@ class Stack:
             self.servers.postgres.create_database(database_name(name))
         asyncio.run(ensure_topics(self.servers.kafka.bootstrap, partitions=self.partitions))
 
-    def start_services(self, services: Iterable[str] = SERVICES, *, timeout: float = 90) -> None:
+    def start_services(self, services: Iterable[str] = SERVICES) -> None:
+        """Start ``services`` and wait until each serves and has all its groups assigned."""
         names = list(services)
         for name in names:
             if name not in self.processes:
@@ -177,15 +211,19 @@ class Stack:
                 )
             self.processes[name].start()
         for name in names:
-            self.processes[name].wait_ready(timeout)
+            self.processes[name].wait_ready()
+        for name in names:
+            self.processes[name].wait_consumers()
 
-    def restart(self, name: str, *, timeout: float = 90) -> None:
-        """Start ``name`` again on the same port (after a kill), with the current settings."""
+    def restart(self, name: str) -> None:
+        """Start ``name`` again on the same port (after a kill), with the current settings;
+        returns once it serves and every one of its consumer groups is assigned."""
         proc = self.processes[name]
         proc.stop()
         proc.env = self.service_env(name, proc.port)
         proc.start()
-        proc.wait_ready(timeout)
+        proc.wait_ready()
+        proc.wait_consumers()
 
     def run_command(self, name: str, *args: str, env: Mapping[str, str] | None = None) -> str:
         """Run ``python -m orderly_<name> <args>`` with the service's settings."""
