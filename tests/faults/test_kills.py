@@ -15,7 +15,7 @@ from uuid import UUID
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from orderly_dev.checkout import make_order
@@ -32,6 +32,7 @@ from orderly_dev.faults import (
 )
 from orderly_dev.servers import free_port
 from orderly_dev.stack import SERVICES, ServiceProcess, Stack
+from orderly_kit.topic_reader import read_to_end
 from orderly_ops.invariants import NO_DEAD_LETTERS, check
 from orderly_schemas import topics
 from orderly_schemas.checkout import OrderPlaced
@@ -171,34 +172,18 @@ def received_messages(url: str) -> float:
 
 async def republish_all(bootstrap: str, names: list[str]) -> dict[str, int]:
     """Read each topic from its first offset and publish every record again, as it was."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
-    await consumer.start()
     await producer.start()
     sent: dict[str, int] = {}
     try:
         for name in names:
-            parts = [TopicPartition(name, p) for p in consumer.partitions_for_topic(name) or ()]
-            if not parts:
-                continue
-            consumer.assign(parts)
-            ends = await consumer.end_offsets(parts)
-            await consumer.seek_to_beginning(*parts)
-            pending = {tp for tp in parts if ends[tp] > 0}
-            while pending:
-                batch = await consumer.getmany(*pending, timeout_ms=2000)
-                for tp, records in batch.items():
-                    for r in records:
-                        if r.offset < ends[tp]:
-                            await producer.send(
-                                name, r.value, key=r.key, headers=list(r.headers or ())
-                            )
-                            sent[name] = sent.get(name, 0) + 1
-                        if r.offset + 1 >= ends[tp]:
-                            pending.discard(tp)
+            parts = [TopicPartition(name, p) for p in sorted(await producer.partitions_for(name))]
+            # Up to each partition's end when the read began: not what is republished now.
+            for r in await read_to_end(bootstrap, parts, client_id="replay-everything"):
+                await producer.send(name, r.value, key=r.key, headers=list(r.headers or ()))
+                sent[name] = sent.get(name, 0) + 1
             await producer.flush()
     finally:
-        await consumer.stop()
         await producer.stop()
     return sent
 

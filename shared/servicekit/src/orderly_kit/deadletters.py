@@ -11,7 +11,6 @@ it (which is why a replay must stay within the inbox retention).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -20,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Table, func, select, update
 
@@ -42,6 +41,7 @@ from orderly_kit.messaging import (
     CardNumberError,
     fallback_message_id,
 )
+from orderly_kit.topic_reader import read_to_end
 from orderly_schemas.cloudevents import TYPE, Envelope, MissingHeaderError
 from orderly_schemas.topics import DEAD_LETTER_SUFFIX, dead_letter_topic
 
@@ -49,8 +49,6 @@ log = logging.getLogger(__name__)
 
 # Where a replayed message came from: "<dlq topic>:<partition>:<offset>".
 REPLAYED_FROM: Final = "orderly_replayed_from"
-# A partition that yields nothing for this long while behind its end offset is stuck.
-STALL_SECONDS: Final = 30.0
 
 
 class Status(StrEnum):
@@ -208,53 +206,16 @@ async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartit
 
 
 async def read(bootstrap: str, topics: Iterable[str], *, consumer: str) -> list[DeadLetter]:
-    """Every dead letter of ``consumer`` on the ``.dlq`` topics of ``topics``.
-
-    Reads without a consumer group, from the first offset to the end offsets
-    taken at the start, so it neither commits offsets nor waits for new letters.
-    """
+    """Every dead letter of ``consumer`` on the ``.dlq`` topics of ``topics``, up to their
+    end when the read began (``topic_reader``); it commits nothing and waits for nothing."""
     tps = await _partitions(bootstrap, dead_letter_topics(topics))
-    if not tps:
-        return []
-    kafka = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id=f"{consumer}-dead-letters",
-    )
-    await kafka.start()
-    letters: list[DeadLetter] = []
-    try:
-        first = await kafka.beginning_offsets(tps)
-        end = await kafka.end_offsets(tps)
-        pending = {tp for tp in tps if end[tp] > first[tp]}
-        if not pending:
-            return []
-        kafka.assign(sorted(pending))
-        await kafka.seek_to_beginning(*pending)
-        last_progress = asyncio.get_running_loop().time()
-        while pending:
-            batch = await kafka.getmany(*pending, timeout_ms=500)
-            for tp, records in batch.items():
-                for r in records:
-                    if r.offset >= end[tp]:
-                        continue
-                    headers = tuple((k, bytes(v)) for k, v in (r.headers or ()))
-                    if dict(headers).get(DLQ_CONSUMER, b"").decode(errors="replace") != consumer:
-                        continue
-                    letters.append(
-                        DeadLetter(tp.topic, tp.partition, r.offset, r.key, r.value or b"", headers)
-                    )
-            if batch:
-                last_progress = asyncio.get_running_loop().time()
-            for tp in list(pending):
-                if await kafka.position(tp) >= end[tp]:
-                    pending.discard(tp)
-            if pending and asyncio.get_running_loop().time() - last_progress > STALL_SECONDS:
-                stuck = ", ".join(f"{tp.topic}:{tp.partition}" for tp in sorted(pending))
-                raise TimeoutError(f"reading dead letters stalled on {stuck}")
-    finally:
-        await kafka.stop()
+    letters = []
+    for r in await read_to_end(bootstrap, tps, client_id=f"{consumer}-dead-letters"):
+        headers = tuple((k, bytes(v)) for k, v in (r.headers or ()))
+        if dict(headers).get(DLQ_CONSUMER, b"").decode(errors="replace") == consumer:
+            letters.append(
+                DeadLetter(r.topic, r.partition, r.offset, r.key, r.value or b"", headers)
+            )
     return letters
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from faststream import Context
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
@@ -27,7 +27,7 @@ from sqlalchemy import Column, Integer, String, Table, func, insert, select
 from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.servers import Servers
 from orderly_dev.watch import read_topic
-from orderly_kit import cli
+from orderly_kit import cli, deadletters
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
@@ -291,3 +291,55 @@ async def effects_of(service: Service, order_id: uuid.UUID) -> int:
 
 async def _is(value: float | None, expected: float) -> bool:
     return value == expected
+
+
+async def test_every_letter_is_read_when_consumers_dead_letter_into_one_partition_at_once(
+    servers: Servers,
+) -> None:
+    """Two consumers of a topic that dead-letter the same message write the same ``.dlq``
+    partition at the same moment. The Tansu broker (memory storage) then sometimes
+    answers ListOffsets for that partition from the order its writes finished in, not
+    from their offsets (first offset 1, end 1 for two records), while its fetches return
+    both. The reader must find every letter that a plain read from offset 0 finds."""
+    bootstrap = servers.kafka.bootstrap
+    sources = [f"test.{uuid.uuid4().hex[:10]}" for _ in range(150)]
+    dlqs = [dead_letter_topic(t) for t in sources]
+    await ensure_topics(bootstrap, partitions=1, topics=sources + dlqs)
+    producers = [AIOKafkaProducer(bootstrap_servers=bootstrap) for _ in range(2)]
+    for producer in producers:
+        await producer.start()
+    try:
+        for dlq in dlqs:
+            await asyncio.gather(
+                *(
+                    producer.send_and_wait(dlq, b"{}", headers=[("dlq_consumer", b"keeper")])
+                    for producer in producers
+                )
+            )
+    finally:
+        for producer in producers:
+            await producer.stop()
+
+    letters = await deadletters.read(bootstrap, sources, consumer="keeper")
+
+    everything = await every_record_from_zero(bootstrap, [TopicPartition(t, 0) for t in dlqs])
+    assert len(everything) >= len(dlqs) * 2 * 0.9  # the broker kept (nearly) every letter
+    assert {(d.dlq_topic, d.offset) for d in letters} == everything
+
+
+async def every_record_from_zero(bootstrap: str, tps: list[TopicPartition]) -> set[tuple[str, int]]:
+    """(topic, offset) of every record that fetches from offset 0 return, read until quiet."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(tps)
+        for tp in tps:
+            consumer.seek(tp, 0)
+        seen: set[tuple[str, int]] = set()
+        while batch := await consumer.getmany(timeout_ms=1500):
+            seen |= {(r.topic, r.offset) for records in batch.values() for r in records}
+        return seen
+    finally:
+        await consumer.stop()

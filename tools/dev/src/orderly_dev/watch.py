@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from orderly_schemas import topics
 
@@ -110,9 +110,13 @@ class OrderWatcher:
 
 
 async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list[Seen]:
-    """Every message on ``topic`` from the first offset, read until the topic is drained."""
+    """Every message on ``topic`` from offset 0, read until the topic is drained.
+
+    Each partition is read from offset 0, not from ListOffsets' earliest, which the
+    Tansu broker can get wrong for a partition two producers wrote at once (see
+    ``orderly_kit.topic_reader``).
+    """
     consumer = AIOKafkaConsumer(
-        topic,
         bootstrap_servers=bootstrap,
         group_id=None,
         auto_offset_reset="earliest",
@@ -121,6 +125,11 @@ async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list
     await consumer.start()
     seen: list[Seen] = []
     try:
+        await consumer.topics()
+        partitions = sorted(consumer.partitions_for_topic(topic) or ())
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        for p in partitions:
+            consumer.seek(TopicPartition(topic, p), 0)
         while True:
             batch = await consumer.getmany(timeout_ms=idle_ms)
             if not batch:
