@@ -30,12 +30,12 @@ from uuid import UUID, uuid4
 import httpx
 import psycopg
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from psycopg import sql
 
 from orderly_dev.checkout import make_order
 from orderly_dev.stack import SERVICES, Stack, database_name
-from orderly_dev.watch import OrderWatcher
+from orderly_dev.watch import OrderWatcher, read_records
 from orderly_schemas import topics
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails
@@ -134,40 +134,17 @@ async def every_record(bootstrap: str) -> list[Record]:
     finally:
         await probe.stop()
     assert set(topics.ALL_TOPICS) <= set(names), names
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    records: list[Record] = []
-    try:
-        # From offset 0: Tansu's earliest offset can be wrong where two producers wrote a
-        # partition at once, as two consumers dead-lettering one message do.
-        await consumer.topics()
-        partitions = [
-            TopicPartition(n, p) for n in names for p in consumer.partitions_for_topic(n) or ()
-        ]
-        consumer.assign(partitions)
-        for tp in partitions:
-            consumer.seek(tp, 0)
-        while batch := await consumer.getmany(timeout_ms=2000, max_records=5000):
-            for rs in batch.values():
-                records += [
-                    Record(
-                        r.topic,
-                        r.partition,
-                        r.offset,
-                        r.key,
-                        r.value,
-                        {k: v.decode(errors="replace") for k, v in (r.headers or ())},
-                    )
-                    for r in rs
-                ]
-    finally:
-        await consumer.stop()
-    return records
+    return [
+        Record(
+            r.topic,
+            r.partition,
+            r.offset,
+            r.key,
+            r.value,
+            {k: v.decode(errors="replace") for k, v in (r.headers or ())},
+        )
+        for r in await read_records(bootstrap, names, idle_ms=2000)
+    ]
 
 
 def log_lines(stack: Stack) -> list[Document]:

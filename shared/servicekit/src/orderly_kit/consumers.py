@@ -131,11 +131,12 @@ class ConsumerGroupHealth:
         self._settle()
 
     def _settle(self) -> None:
-        if self._started and self._revoked_pending == 0:
-            if self.assigned_after_seconds is None:
-                self.assigned_after_seconds = time.monotonic() - self.started_at
-            self._enter(GroupState.ASSIGNED)
-        GROUP_PARTITIONS.labels(self.service, self.group).set(len(self.partitions))
+        if not self._started or self._revoked_pending:
+            self._publish_state()  # the partitions changed, the state not yet
+            return
+        if self.assigned_after_seconds is None:
+            self.assigned_after_seconds = time.monotonic() - self.started_at
+        self._enter(GroupState.ASSIGNED)
 
     def _enter(self, state: GroupState) -> None:
         if state is not self.state:
@@ -252,38 +253,54 @@ class ConsumerGroups:
             GROUP_LAG.labels(self.service, health.group).set(lag)
 
 
-async def start_with_retry(
-    health: ConsumerGroupHealth,
-    start: Callable[[], Awaitable[None]],
-    stop: Callable[[], Awaitable[None]],
+async def retry_with_backoff(
+    attempt: Callable[[], Awaitable[None]],
+    on_failure: Callable[[Exception, float], Awaitable[None]],
     *,
     backoff: float = 1.0,
     backoff_max: float = 30.0,
 ) -> None:
-    """Start one subscriber, retrying with backoff until it has joined its group."""
+    """Run ``attempt`` until it succeeds; after each failure, ``on_failure(exc, delay)``,
+    then wait ``delay`` (doubling from ``backoff`` up to ``backoff_max``)."""
     delay = backoff
     while True:
-        health.starting()
         try:
-            await start()
+            await attempt()
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            health.failed(exc)
-            log.warning(
-                "consumer group %s could not start (attempt %d), retrying in %.0fs: %s",
-                health.group,
-                health.start_attempts,
-                delay,
-                health.error,
-            )
-            try:
-                await stop()
-            except Exception:
-                # A half-started consumer: nothing in it to keep.
-                log.debug("stopping the failed consumer of %s failed", health.group)
+            await on_failure(exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, backoff_max)
-            continue
+        else:
+            return
+
+
+async def start_with_retry(
+    health: ConsumerGroupHealth,
+    start: Callable[[], Awaitable[None]],
+    stop: Callable[[], Awaitable[None]],
+) -> None:
+    """Start one subscriber, retrying with backoff until it has joined its group."""
+
+    async def attempt() -> None:
+        health.starting()
+        await start()
         health.started()
-        return
+
+    async def on_failure(exc: Exception, delay: float) -> None:
+        health.failed(exc)
+        log.warning(
+            "consumer group %s could not start (attempt %d), retrying in %.0fs: %s",
+            health.group,
+            health.start_attempts,
+            delay,
+            health.error,
+        )
+        try:
+            await stop()
+        except Exception:
+            # A half-started consumer: nothing in it to keep.
+            log.debug("stopping the failed consumer of %s failed", health.group)
+
+    await retry_with_backoff(attempt, on_failure)

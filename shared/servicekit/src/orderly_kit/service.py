@@ -34,7 +34,12 @@ from orderly_kit import (
     topics_admin,
 )
 from orderly_kit.card_data_http import RejectCardNumbers
-from orderly_kit.consumers import ConsumerGroupHealth, ConsumerGroups, start_with_retry
+from orderly_kit.consumers import (
+    ConsumerGroupHealth,
+    ConsumerGroups,
+    retry_with_backoff,
+    start_with_retry,
+)
 from orderly_kit.db import Database
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
@@ -185,21 +190,20 @@ class Service:
     async def _start_messaging(self) -> None:
         """Connect (retrying), start the relay, then every consumer group at once."""
         s = self.settings
-        delay = 1.0
-        while True:
-            try:
-                if s.create_topics:
-                    await topics_admin.ensure_topics(
-                        s.kafka_bootstrap_servers, partitions=s.topic_partitions
-                    )
-                await self.broker.connect()
-                break
-            except Exception as exc:
-                for group in self.consumer_groups.groups.values():
-                    group.failed(exc)
-                log.warning("broker not reachable, retrying in %.0fs: %s", delay, exc)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+
+        async def connect() -> None:
+            if s.create_topics:
+                await topics_admin.ensure_topics(
+                    s.kafka_bootstrap_servers, partitions=s.topic_partitions
+                )
+            await self.broker.connect()
+
+        async def unreachable(exc: Exception, delay: float) -> None:
+            for group in self.consumer_groups.groups.values():
+                group.failed(exc)
+            log.warning("broker not reachable, retrying in %.0fs: %s", delay, exc)
+
+        await retry_with_backoff(connect, unreachable)
         self._relay = OutboxRelay(
             database=self.database,
             outbox=self.outbox,

@@ -19,14 +19,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from faststream import Context
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
 
 from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.servers import Servers
-from orderly_dev.watch import read_topic
+from orderly_dev.watch import read_records, read_topic
 from orderly_kit import cli, deadletters
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
@@ -322,24 +322,6 @@ async def test_every_letter_is_read_when_consumers_dead_letter_into_one_partitio
 
     letters = await deadletters.read(bootstrap, sources, consumer="keeper")
 
-    everything = await every_record_from_zero(bootstrap, [TopicPartition(t, 0) for t in dlqs])
+    everything = {(r.topic, r.offset) for r in await read_records(bootstrap, dlqs)}
     assert len(everything) >= len(dlqs) * 2 * 0.9  # the broker kept (nearly) every letter
     assert {(d.dlq_topic, d.offset) for d in letters} == everything
-
-
-async def every_record_from_zero(bootstrap: str, tps: list[TopicPartition]) -> set[tuple[str, int]]:
-    """(topic, offset) of every record that fetches from offset 0 return, read until quiet."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(tps)
-        for tp in tps:
-            consumer.seek(tp, 0)
-        seen: set[tuple[str, int]] = set()
-        while batch := await consumer.getmany(timeout_ms=1500):
-            seen |= {(r.topic, r.offset) for records in batch.values() for r in records}
-        return seen
-    finally:
-        await consumer.stop()

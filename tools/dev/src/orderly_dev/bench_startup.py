@@ -30,7 +30,7 @@ from rich.console import Console
 from rich.table import Table
 
 from orderly_dev.bench import machine
-from orderly_dev.servers import free_port, start_servers
+from orderly_dev.servers import start_servers
 from orderly_dev.stack import SERVICES, ServiceProcess, Stack
 
 SCENARIOS = ("fresh", "sigterm", "sigkill")
@@ -79,12 +79,7 @@ def run(rounds: int, timeout: float, session_timeout_ms: int | None) -> dict[str
     results: dict[str, list[dict[str, Any]]] = {s: [] for s in SCENARIOS}
     try:
         stack.prepare()
-        for name in SERVICES:
-            port = free_port()
-            stack.processes[name] = ServiceProcess(
-                SERVICES[name], port, stack.service_env(name, port), stack.root / f"{name}.log"
-            )
-        procs = list(stack.processes.values())
+        procs = [stack.process(name) for name in SERVICES]
         results["fresh"].append(measure_start(procs, timeout))
         for _ in range(rounds):
             for scenario, sig in (("sigterm", signal.SIGTERM), ("sigkill", signal.SIGKILL)):

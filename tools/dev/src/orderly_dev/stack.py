@@ -200,16 +200,20 @@ class Stack:
             self.servers.postgres.create_database(database_name(name))
         asyncio.run(ensure_topics(self.servers.kafka.bootstrap, partitions=self.partitions))
 
+    def process(self, name: str) -> ServiceProcess:
+        """The process of service ``name``, on a free port (made, not started, on first use)."""
+        if name not in self.processes:
+            port = free_port()
+            self.processes[name] = ServiceProcess(
+                SERVICES[name], port, self.service_env(name, port), self.root / f"{name}.log"
+            )
+        return self.processes[name]
+
     def start_services(self, services: Iterable[str] = SERVICES) -> None:
         """Start ``services`` and wait until each serves and has all its groups assigned."""
         names = list(services)
         for name in names:
-            if name not in self.processes:
-                port = free_port()
-                self.processes[name] = ServiceProcess(
-                    SERVICES[name], port, self.service_env(name, port), self.root / f"{name}.log"
-                )
-            self.processes[name].start()
+            self.process(name).start()
         for name in names:
             self.processes[name].wait_ready()
         for name in names:

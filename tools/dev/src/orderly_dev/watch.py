@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from orderly_schemas import topics
 
@@ -109,8 +109,10 @@ class OrderWatcher:
                 await asyncio.wait_for(self._changed.wait(), 0.5)
 
 
-async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list[Seen]:
-    """Every message on ``topic`` from offset 0, read until the topic is drained.
+async def read_records(
+    bootstrap: str, topics: Iterable[str], *, idle_ms: int = 1500
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of ``topics`` from offset 0, read until none comes for ``idle_ms``.
 
     Each partition is read from offset 0, not from ListOffsets' earliest, which the
     Tansu broker can get wrong for a partition two producers wrote at once (see
@@ -123,27 +125,32 @@ async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list
         enable_auto_commit=False,
     )
     await consumer.start()
-    seen: list[Seen] = []
+    found: list[ConsumerRecord[bytes, bytes]] = []
     try:
         await consumer.topics()
-        partitions = sorted(consumer.partitions_for_topic(topic) or ())
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
-        for p in partitions:
-            consumer.seek(TopicPartition(topic, p), 0)
-        while True:
-            batch = await consumer.getmany(timeout_ms=idle_ms)
-            if not batch:
-                return seen
-            now = time.time()
+        partitions = [
+            TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+        ]
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, 0)
+        while batch := await consumer.getmany(timeout_ms=idle_ms):
             for records in batch.values():
-                for r in records:
-                    headers = {k: v.decode(errors="replace") for k, v in (r.headers or ())}
-                    try:
-                        body = json.loads(r.value) if r.value else {}
-                    except ValueError:
-                        body = {"_raw": r.value.decode(errors="replace")}
-                    seen.append(
-                        Seen(headers.get("ce_type", "?"), now, body, headers, r.partition, r.offset)
-                    )
+                found += records
+        return found
     finally:
         await consumer.stop()
+
+
+async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list[Seen]:
+    """Every message on ``topic`` from offset 0, read until the topic is drained."""
+    seen: list[Seen] = []
+    for r in await read_records(bootstrap, [topic], idle_ms=idle_ms):
+        now = time.time()
+        headers = {k: v.decode(errors="replace") for k, v in (r.headers or ())}
+        try:
+            body = json.loads(r.value) if r.value else {}
+        except ValueError:
+            body = {"_raw": r.value.decode(errors="replace")}
+        seen.append(Seen(headers.get("ce_type", "?"), now, body, headers, r.partition, r.offset))
+    return seen
