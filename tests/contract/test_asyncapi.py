@@ -33,7 +33,7 @@ DECLARATIONS = """
 import importlib, json, sys
 declared = {}
 for name in sys.argv[1:]:
-    broker = importlib.import_module(f"orderly_{name}.bootstrap").build().broker
+    broker = importlib.import_module(f"orderly_{name}.bootstrap").build().specification_broker()
     declared[name] = {
         "consumes": [t for s in broker.subscribers for t in s.topic_names],
         "publishes": [p.topic for p in broker.publishers],

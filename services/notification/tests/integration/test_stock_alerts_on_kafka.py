@@ -1,5 +1,5 @@
 """The service started in-process on a real broker: the inventory's stock alerts reach the
-warehouse team once each, and the other inventory events pass by through the inbox.
+warehouse team once each, and the other inventory events pass by, leaving nothing behind.
 
 The broker is a private Tansu started for this module, not the session's: a started
 service joins its consumer groups on the real topic names, which would interfere
@@ -103,8 +103,9 @@ async def test_stock_alerts_over_kafka_are_sent_to_the_warehouse_team_once(
     finally:
         await producer.stop()
 
-    # Every message reached the inbox, the skipped one too; each alert was sent once.
-    await until(running, select(func.count()).select_from(inbox), 3, 30)
+    # Each alert reached the inbox once (the redelivery was a duplicate); a type the
+    # service does not handle leaves no row. Each alert was sent once.
+    await until(running, select(func.count()).select_from(inbox), 2, 30)
     await until(
         running, select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)), 0, 10
     )

@@ -52,7 +52,6 @@ def main(
         migrations.upgrade(service.migrations_dir, service.settings.database_url)
         return 0
     if ns.command == "asyncapi":
-        service._finish_subscribers()
         json.dump(
             service.asyncapi().to_specification().to_jsonable(),
             sys.stdout,

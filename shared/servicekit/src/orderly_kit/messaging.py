@@ -1,9 +1,11 @@
 """Effectively-once consumption and publication.
 
 A consumed message, its effects, its inbox row and the messages it causes are
-committed in ONE transaction; the Kafka offset is committed only afterwards
-(FastStream's ack runs after this middleware returns). A redelivered message
-finds its inbox row and changes nothing. Transient errors are retried with
+committed in ONE transaction; the Kafka offsets are committed only afterwards
+(FastStream acks a poll after ``handle_batch`` returns). The messages of one poll
+from one partition share that transaction: one inbox claim for all, the handlers
+in order, one outbox insert. A redelivered message finds its inbox row and changes
+nothing. Transient errors are retried with
 exponential backoff; a poison message, or one that keeps failing, is written to
 ``<topic>.dlq`` through the outbox, in the same transaction as an inbox row that
 records it as dead-lettered, so dead letters are neither lost nor duplicated.
@@ -12,22 +14,21 @@ records it as dead-lettered, so dead letters are neither lost nor duplicated.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from faststream import BaseMiddleware
-from faststream._internal.context.repository import ContextRepo
-from faststream.message import StreamMessage
+from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
-from sqlalchemy import Table
+from sqlalchemy import Table, func
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,7 +49,6 @@ from orderly_schemas.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
 
-UOW_CONTEXT_KEY: Final = "uow"
 
 # Dead-letter headers: the reason and where the message came from.
 DLQ_ERROR: Final = "dlq_error"
@@ -79,6 +79,11 @@ DEAD_LETTERS_WAITING = Gauge(
 DUPLICATES = Counter(
     "orderly_duplicate_messages_total",
     "Redelivered messages skipped by the inbox",
+    ["service", "topic"],
+)
+BATCH_FALLBACKS = Counter(
+    "orderly_batch_fallbacks_total",
+    "Batches whose shared transaction failed, so their messages were handled one by one",
     ["service", "topic"],
 )
 RETRIES = Counter(
@@ -173,7 +178,12 @@ def _key_of(message: Message) -> str | None:
 
 
 class UnitOfWork:
-    """One transaction: the session for state changes and the outbox for messages."""
+    """One transaction: the session for state changes and the outbox for messages.
+
+    A message published is written to the outbox at once; with ``pending`` (the units of
+    work of one consumed batch share it) it is kept there instead, and the kit writes
+    them all in one statement before the transaction commits.
+    """
 
     def __init__(
         self,
@@ -182,11 +192,13 @@ class UnitOfWork:
         outbox: Table,
         source: str,
         cause: Envelope | None = None,
+        pending: list[dict[str, Any]] | None = None,
     ) -> None:
         self.session = session
         self._outbox = outbox
         self._source = source
         self._cause = cause
+        self._pending = pending
         self.published: list[Message] = []
 
     @property
@@ -209,17 +221,48 @@ class UnitOfWork:
             traceparent=carrier.get("traceparent"),
             tracestate=carrier.get("tracestate"),
         )
-        await outbox_mod.write(
-            self.session,
-            self._outbox,
+        row = outbox_mod.row(
             topic=message.topic,
             key=key,
             message_type=message.message_type(),
             headers=envelope.to_headers(),
             payload=message.model_dump_json().encode(),
         )
+        if self._pending is None:
+            await outbox_mod.write_many(self.session, self._outbox, [row])
+        else:
+            self._pending.append(row)
         self.published.append(message)
         return envelope
+
+
+#: A use case called for one consumed message: the decoded event and its unit of work.
+EventHandler = Callable[[Any, UnitOfWork], Awaitable[Any]]
+#: The routes of one topic, by CloudEvents type.
+Routes = Mapping[str, "Route"]
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """Where messages of one type go: the model that decodes them and their handler."""
+
+    model: type[Message]
+    handler: EventHandler
+
+
+@dataclass(slots=True)
+class _Received:
+    """A consumed record, its envelope read (or why it cannot be), before any handling."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    body: bytes
+    headers: dict[str, str]
+    envelope: Envelope | None
+    message_id: str
+    error: BaseException | None = None
 
 
 @dataclass
@@ -242,6 +285,21 @@ class Messaging:
     def source(self) -> str:
         return f"/orderly/{self.service}"
 
+    @functools.cached_property
+    def _claim_statement(self) -> Any:
+        """Inbox rows for a batch; a dead-lettered message may be claimed again (replay)."""
+        insert = pg_insert(self.inbox)
+        return insert.on_conflict_do_update(
+            index_elements=["consumer", "message_id"],
+            set_={
+                "outcome": insert.excluded.outcome,
+                "attempts": self.inbox.c.attempts + insert.excluded.attempts,
+                "error": insert.excluded.error,
+                "processed_at": func.now(),
+            },
+            where=self.inbox.c.outcome == OUTCOME_DEAD_LETTERED,
+        ).returning(self.inbox.c.message_id)
+
     @asynccontextmanager
     async def unit_of_work(self, cause: Envelope | None = None) -> AsyncIterator[UnitOfWork]:
         """A transaction for work not driven by a message (HTTP, schedules)."""
@@ -251,20 +309,12 @@ class Messaging:
         if uow.published:
             self.signal.notify()
 
-    def middleware(self) -> Callable[..., BaseMiddleware]:
-        """The FastStream middleware factory that gives effectively-once consumption."""
-        messaging = self
-
-        def factory(msg: Any, /, *, context: ContextRepo) -> BaseMiddleware:
-            return _TransactionalMiddleware(msg, context=context, messaging=messaging)
-
-        return factory
-
     def backoff(self, attempt: int) -> float:
         delay = min(self.backoff_ms * 2 ** (attempt - 1), self.backoff_max_ms) / 1000
         return float(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
 
-    async def handle(
+    # -- consuming ------------------------------------------------------------------
+    def receive(
         self,
         *,
         topic: str,
@@ -273,10 +323,8 @@ class Messaging:
         key: bytes | None,
         body: bytes,
         headers: dict[str, str],
-        call: Callable[[], Awaitable[Any]],
-        context: ContextRepo,
-    ) -> Any:
-        """Run ``call`` once per message id with inbox, effects and outbox in one transaction."""
+    ) -> _Received:
+        """Read a record's envelope; a missing envelope or a card number is its error."""
         refused = (
             _refuse_card_numbers(key, body, headers) if topic in self.card_data_topics else None
         )
@@ -290,24 +338,137 @@ class Messaging:
             envelope, error = None, exc
         if refused is not None:
             error = refused.error
-        message_id = envelope.id if envelope else fallback_message_id(topic, partition, offset)
-        order_token = current_order_id.set(
-            (envelope.correlation_id or envelope.subject) if envelope else None
+        return _Received(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=key,
+            body=body,
+            headers=headers,
+            envelope=envelope,
+            message_id=envelope.id if envelope else fallback_message_id(topic, partition, offset),
+            error=error,
         )
-        id_token = current_message_id.set(message_id)
+
+    async def handle_batch(
+        self,
+        records: Sequence[Any],
+        headers: Sequence[dict[str, str]],
+        routes: Routes,
+        *,
+        concurrently: bool = True,
+    ) -> None:
+        """Handle the records of one poll: each partition's in one transaction, the
+        partitions concurrently unless told otherwise.
+
+        Per partition, in order: records of types no route takes are skipped (no effect, no
+        inbox row); unreadable ones are dead-lettered alone; the rest share ONE transaction
+        (one multi-row inbox claim, the handlers, one multi-row outbox insert). If any
+        handler fails, that transaction rolls back and the partition's records are handled
+        one by one, each with its own retries and dead letter, so one bad message costs
+        only itself. Raises only if a record could be neither handled nor dead-lettered;
+        the caller then rewinds every partition of the poll.
+        """
+        by_partition: dict[tuple[str, int], list[_Received]] = {}
+        for record, record_headers in zip(records, headers, strict=True):
+            received = self.receive(
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                key=record.key,
+                body=record.value or b"",
+                headers=record_headers,
+            )
+            by_partition.setdefault((record.topic, record.partition), []).append(received)
+        if concurrently:
+            outcomes = await asyncio.gather(
+                *(self._handle_partition(batch, routes) for batch in by_partition.values()),
+                return_exceptions=True,
+            )
+        else:
+            outcomes = []
+            for batch in by_partition.values():
+                try:
+                    await self._handle_partition(batch, routes)
+                except Exception as exc:
+                    outcomes.append(exc)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _handle_partition(self, batch: list[_Received], routes: Routes) -> None:
+        work: list[tuple[_Received, Route, Message]] = []
+        for received in batch:
+            if received.error is None:
+                route = routes.get(received.envelope.type) if received.envelope else None
+                if route is None:
+                    continue  # a type this service does not handle
+                try:
+                    work.append((received, route, route.model.model_validate_json(received.body)))
+                    continue
+                except POISON_ERRORS as exc:
+                    received.error = exc
+            await self._settle(received, routes)
+        if not work:
+            return
         try:
+            await self._handle_together(work)
+        except Exception as exc:
+            BATCH_FALLBACKS.labels(self.service, batch[0].topic).inc()
+            log.warning(
+                "a batch of %d messages from %s[%d] failed together (%s: %s); handling them"
+                " one by one",
+                len(work),
+                batch[0].topic,
+                batch[0].partition,
+                type(exc).__name__,
+                exc,
+            )
+            for received, _route, _event in work:
+                await self._settle(received, routes)
+
+    async def _handle_together(self, work: list[tuple[_Received, Route, Message]]) -> None:
+        pending: list[dict[str, Any]] = []
+        published = False
+        async with self.database.transaction() as session:
+            claimed = await self._claim_many(session, [received for received, _, _ in work])
+            for received, route, event in work:
+                if received.message_id not in claimed:
+                    DUPLICATES.labels(self.service, received.topic).inc()
+                    log.info("message %s already processed; skipped", received.message_id)
+                    continue
+                claimed.discard(received.message_id)  # a second copy in this batch is a duplicate
+                uow = UnitOfWork(
+                    session,
+                    outbox=self.outbox,
+                    source=self.source,
+                    cause=received.envelope,
+                    pending=pending,
+                )
+                with _handling(received):
+                    await route.handler(event, uow)
+                published = published or bool(uow.published)
+            await outbox_mod.write_many(session, self.outbox, pending)
+        if published:
+            self.signal.notify()
+
+    async def _settle(self, received: _Received, routes: Routes) -> None:
+        """One message in transactions of its own: retried when it fails, else dead-lettered."""
+        with _handling(received):
+            error = received.error
             attempt = 0
             while error is None:
                 attempt += 1
                 try:
-                    return await self._attempt(topic, message_id, envelope, call, context)
+                    await self._attempt(received, routes)
+                    return
                 except POISON_ERRORS as exc:
                     error = exc
                 except Exception as exc:
                     if attempt >= self.max_attempts:
                         error = exc
                         break
-                    RETRIES.labels(self.service, topic).inc()
+                    RETRIES.labels(self.service, received.topic).inc()
                     delay = self.backoff(attempt)
                     log.warning(
                         "attempt %d of %d failed (%s: %s); retrying in %.3fs",
@@ -318,42 +479,44 @@ class Messaging:
                         delay,
                     )
                     await asyncio.sleep(delay)
-            await self._dead_letter(
-                topic=topic,
-                partition=partition,
-                offset=offset,
-                key=key,
-                body=body,
-                headers=headers,
-                message_id=message_id,
-                envelope=envelope,
-                error=error,
-                attempts=max(attempt, 1),
-            )
-            return None
-        finally:
-            current_order_id.reset(order_token)
-            current_message_id.reset(id_token)
+            await self._dead_letter(received, error=error, attempts=max(attempt, 1))
 
-    async def _attempt(
-        self,
-        topic: str,
-        message_id: str,
-        envelope: Envelope | None,
-        call: Callable[[], Awaitable[Any]],
-        context: ContextRepo,
-    ) -> Any:
+    async def _attempt(self, received: _Received, routes: Routes) -> None:
+        envelope = received.envelope
+        route = routes.get(envelope.type) if envelope else None
+        if route is None:
+            return
+        event = route.model.model_validate_json(received.body)
         async with self.database.transaction() as session:
-            if not await self._claim(session, topic, message_id, envelope):
-                DUPLICATES.labels(self.service, topic).inc()
-                log.info("message %s already processed; skipped", message_id)
-                return None
+            if not await self._claim(session, received.topic, received.message_id, envelope):
+                DUPLICATES.labels(self.service, received.topic).inc()
+                log.info("message %s already processed; skipped", received.message_id)
+                return
             uow = UnitOfWork(session, outbox=self.outbox, source=self.source, cause=envelope)
-            with context.scope(UOW_CONTEXT_KEY, uow):
-                result = await call()
+            await route.handler(event, uow)
         if uow.published:
             self.signal.notify()
-        return result
+
+    async def _claim_many(self, session: AsyncSession, batch: list[_Received]) -> set[str]:
+        """Claim every message of a batch in one statement; the ids that were not yet processed."""
+        rows: dict[str, dict[str, Any]] = {}
+        for received in batch:
+            rows.setdefault(
+                received.message_id,
+                {
+                    "consumer": self.service,
+                    "message_id": received.message_id,
+                    "topic": received.topic,
+                    "message_type": received.envelope.type if received.envelope else None,
+                    "outcome": OUTCOME_PROCESSED,
+                    "attempts": 1,
+                    "error": None,
+                },
+            )
+        # One statement built once (so compiled once): SQLAlchemy sends the rows as one
+        # multi-row INSERT (insertmanyvalues) and returns the ids it inserted or re-claimed.
+        result = await session.execute(self._claim_statement, list(rows.values()))
+        return set(result.scalars().all())
 
     async def _claim(
         self,
@@ -393,21 +556,12 @@ class Messaging:
         return (await session.execute(stmt)).first() is not None
 
     async def _dead_letter(
-        self,
-        *,
-        topic: str,
-        partition: int,
-        offset: int,
-        key: bytes | None,
-        body: bytes,
-        headers: dict[str, str],
-        message_id: str,
-        envelope: Envelope | None,
-        error: BaseException,
-        attempts: int,
+        self, received: _Received, *, error: BaseException, attempts: int
     ) -> None:
+        topic, message_id, envelope = received.topic, received.message_id, received.envelope
+        key, body = received.key, received.body
         reason = _describe(error)
-        dlq_headers = dict(headers)
+        dlq_headers = dict(received.headers)
         dlq_headers.update(
             {
                 DLQ_ERROR: reason[:4000],
@@ -415,8 +569,8 @@ class Messaging:
                 DLQ_ATTEMPTS: str(attempts),
                 DLQ_CONSUMER: self.service,
                 DLQ_ORIGINAL_TOPIC: topic,
-                DLQ_ORIGINAL_PARTITION: str(partition),
-                DLQ_ORIGINAL_OFFSET: str(offset),
+                DLQ_ORIGINAL_PARTITION: str(received.partition),
+                DLQ_ORIGINAL_OFFSET: str(received.offset),
                 DLQ_FAILED_AT: datetime.now(UTC).isoformat(),
             }
         )
@@ -455,6 +609,24 @@ class Messaging:
         self.signal.notify()
 
 
+@contextmanager
+def _handling(received: _Received) -> Iterator[None]:
+    """While one message is handled: its order and id in the logs, its trace as the parent
+    of what it publishes."""
+    envelope = received.envelope
+    order_token = current_order_id.set(
+        (envelope.correlation_id or envelope.subject) if envelope else None
+    )
+    id_token = current_message_id.set(received.message_id)
+    trace_token = otel_context.attach(propagate.extract(received.headers))
+    try:
+        yield
+    finally:
+        otel_context.detach(trace_token)
+        current_message_id.reset(id_token)
+        current_order_id.reset(order_token)
+
+
 def _describe(error: BaseException) -> str:
     if isinstance(error, ValidationError):
         parts = []
@@ -463,25 +635,3 @@ def _describe(error: BaseException) -> str:
             parts.append(f"{where}: {e['msg']}")
         return f"invalid {error.title}: " + "; ".join(parts)
     return f"{type(error).__name__}: {error}"
-
-
-class _TransactionalMiddleware(BaseMiddleware):
-    def __init__(self, msg: Any, /, *, context: ContextRepo, messaging: Messaging) -> None:
-        super().__init__(msg, context=context)
-        self.messaging = messaging
-
-    async def consume_scope(
-        self, call_next: Callable[[StreamMessage[Any]], Awaitable[Any]], msg: StreamMessage[Any]
-    ) -> Any:
-        record = msg.raw_message
-        headers = {k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)}
-        return await self.messaging.handle(
-            topic=record.topic,
-            partition=record.partition,
-            offset=record.offset,
-            key=record.key,
-            body=msg.body,
-            headers=headers,
-            call=lambda: call_next(msg),
-            context=self.context,
-        )

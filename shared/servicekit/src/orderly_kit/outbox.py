@@ -53,6 +53,31 @@ class OutboxSignal:
         self._event.clear()
 
 
+def row(
+    *,
+    topic: str,
+    key: str | None,
+    message_type: str,
+    headers: Mapping[str, str],
+    payload: bytes,
+) -> dict[str, Any]:
+    """One outbox row's values, for ``write_many``."""
+    return {
+        "topic": topic,
+        "message_key": key,
+        "message_type": message_type,
+        "headers": dict(headers),
+        "payload": payload,
+    }
+
+
+async def write_many(session: AsyncSession, outbox: Table, rows: list[dict[str, Any]]) -> None:
+    """Add messages to the outbox in one statement; ids (the relay's order) follow the list."""
+    if rows:
+        # An executemany: SQLAlchemy sends it as one multi-row INSERT (insertmanyvalues).
+        await session.execute(insert(outbox), rows)
+
+
 async def write(
     session: AsyncSession,
     outbox: Table,
@@ -64,14 +89,10 @@ async def write(
     payload: bytes,
 ) -> None:
     """Add one message to the outbox inside the caller's transaction."""
-    await session.execute(
-        insert(outbox).values(
-            topic=topic,
-            message_key=key,
-            message_type=message_type,
-            headers=dict(headers),
-            payload=payload,
-        )
+    await write_many(
+        session,
+        outbox,
+        [row(topic=topic, key=key, message_type=message_type, headers=headers, payload=payload)],
     )
 
 

@@ -19,9 +19,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
-from faststream import AckPolicy
+from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
-from faststream.kafka.subscriber.usecase import DefaultSubscriber
 from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, Table
 
@@ -45,22 +44,12 @@ from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxRelay, OutboxSignal
 from orderly_kit.settings import ServiceSettings
+from orderly_kit.subscriptions import Subscription
 from orderly_schemas.base import Message
-from orderly_schemas.cloudevents import TYPE
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[Any]]
-
-
-def of_type(*classes: type[Message]) -> Callable[[Any], bool]:
-    """A FastStream filter that accepts messages whose ``ce_type`` is one of ``classes``."""
-    names = frozenset(c.message_type() for c in classes)
-
-    def accepts(msg: Any) -> bool:
-        return (msg.headers or {}).get(TYPE) in names
-
-    return accepts
 
 
 def consumer_group(service: str, topic: str) -> str:
@@ -85,10 +74,11 @@ class Service:
     http: FastAPI = field(init=False)
     jobs: list[tuple[str, float, Job]] = field(default_factory=list)
     consumer_groups: ConsumerGroups = field(init=False)
-    _subscribers: dict[str, DefaultSubscriber] = field(default_factory=dict)
+    _subscribers: dict[str, Any] = field(default_factory=dict)
+    _subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    _published: list[type[Message]] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _relay: OutboxRelay | None = None
-    _finished: bool = False
 
     def __post_init__(self) -> None:
         self.http = FastAPI(title=self.title, version=self.version, lifespan=self._lifespan)
@@ -96,9 +86,15 @@ class Service:
         self.consumer_groups = ConsumerGroups(self.settings.service_name)
 
     # -- wiring -----------------------------------------------------------------
-    def subscriber(self, topic: str) -> DefaultSubscriber:
-        """The one subscriber of this service on ``topic``; add handlers with ``of_type``."""
-        if topic not in self._subscribers:
+    def subscriber(self, topic: str, *, partitions_concurrently: bool = True) -> Subscription:
+        """This service's subscription to ``topic``; add handlers with ``.on(Event)``.
+
+        A poll's partitions are handled concurrently, each in its own transaction. Where
+        messages of different partitions lock the same rows (stock shared by many orders),
+        concurrent transactions would take those locks in different orders and deadlock:
+        ``partitions_concurrently=False`` handles them one after another.
+        """
+        if topic not in self._subscriptions:
             s = self.settings
             group = consumer_group(s.service_name, topic)
             group_health = self.consumer_groups.add(
@@ -106,11 +102,12 @@ class Service:
                     service=s.service_name,
                     group=group,
                     topic=topic,
-                    workers=s.consumer_workers,
+                    workers=1,
                     lag_warning=s.consumer_lag_warning,
                 )
             )
-            self._subscribers[topic] = self.broker.subscriber(
+            subscription = Subscription(topic, group_id=group, title=f"{s.service_name}:{topic}")
+            consumer = self.broker.subscriber(
                 topic,
                 # FastStream runs one consumer per subscriber: a group per topic keeps a
                 # rebalance on one topic from pausing the service's other topics.
@@ -118,14 +115,32 @@ class Service:
                 auto_offset_reset="earliest",
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
+                fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
                 listener=group_health.listener(),
+                # A poll's records are handled per partition, the partitions concurrently,
+                # and its offsets committed once; on an error every partition rewinds.
+                batch=True,
+                max_records=s.consumer_batch_max_records,
+                batch_timeout_ms=s.consumer_batch_timeout_ms,
+                decoder=_undecoded,
                 ack_policy=AckPolicy.NACK_ON_ERROR,
-                # Each worker is a consumer of its own partitions: parallel across
-                # partitions, in order within one (so within one order).
-                max_workers=s.consumer_workers,
-                title=f"{s.service_name}:{topic}",
+                include_in_schema=False,
+                title=f"{s.service_name}:{topic}:batches",
             )
-        return self._subscribers[topic]
+            messaging, routes = self.messaging, subscription.routes
+
+            @consumer
+            async def consume(_: Any, message: Any = Context("message")) -> None:
+                await messaging.handle_batch(
+                    message.raw_message,
+                    message.batch_headers,
+                    routes,
+                    concurrently=partitions_concurrently,
+                )
+
+            self._subscriptions[topic] = subscription
+            self._subscribers[topic] = consumer
+        return self._subscriptions[topic]
 
     @property
     def consumed_topics(self) -> list[str]:
@@ -134,43 +149,45 @@ class Service:
 
     def publishes(self, *classes: type[Message]) -> None:
         """Declare the messages this service publishes (through its outbox) for AsyncAPI."""
-        by_topic: dict[str, list[type[Message]]] = {}
-        for cls in classes:
-            by_topic.setdefault(cls.topic, []).append(cls)
-        for topic, members in by_topic.items():
-            schema: Any = members[0]
-            for extra in members[1:]:
-                schema = schema | extra
-            self.broker.publisher(
-                topic,
-                title=f"{self.settings.service_name}:{topic}:publish",
-                description="Published through the transactional outbox: "
-                + ", ".join(m.message_type() for m in members),
-                schema=schema,
-            )
+        self._published.extend(classes)
 
     def every(self, name: str, seconds: float, job: Job) -> None:
         """Run ``job`` every ``seconds`` while the service runs."""
         self.jobs.append((name, seconds, job))
 
+    def specification_broker(self) -> KafkaBroker:
+        """A broker that never connects, declaring what this service consumes (each message
+        type with its handler) and publishes: the source of the AsyncAPI document."""
+        s = self.settings
+        broker = KafkaBroker(s.kafka_bootstrap_servers)
+        for subscription in self._subscriptions.values():
+            subscription.document(broker)
+        by_topic: dict[str, list[type[Message]]] = {}
+        for cls in self._published:
+            by_topic.setdefault(cls.topic, []).append(cls)
+        for topic, members in by_topic.items():
+            schema: Any = members[0]
+            for extra in members[1:]:
+                schema = schema | extra
+            broker.publisher(
+                topic,
+                title=f"{s.service_name}:{topic}:publish",
+                description="Published through the transactional outbox: "
+                + ", ".join(m.message_type() for m in members),
+                schema=schema,
+            )
+        return broker
+
     def asyncapi(self) -> AsyncAPI:
         return AsyncAPI(
-            self.broker,
+            self.specification_broker(),
             title=self.title,
             version=self.version,
             description=f"Messages consumed and published by the {self.title}.",
         )
 
-    def _finish_subscribers(self) -> None:
-        # Registered last, so it only sees messages no typed handler took.
-        if self._finished:
-            return
-        self._finished = True
-        for subscriber in self._subscribers.values():
-            subscriber(_ignore_other_types)
-
     def consumers_of(self, topic: str) -> list[AIOKafkaConsumer]:
-        """The running Kafka consumers (one per worker) of this service on ``topic``."""
+        """The running Kafka consumers of this service on ``topic``."""
         subscriber: Any = self._subscribers[topic]
         found = getattr(subscriber, "consumer_subgroup", None) or [subscriber.consumer]
         return [c for c in found if c is not None]
@@ -181,7 +198,6 @@ class Service:
         s = self.settings
         if s.migrate_on_start:
             await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url)
-        self._finish_subscribers()
         for name, seconds, job in self.jobs:
             self._tasks.append(asyncio.create_task(_periodic(name, seconds, job), name=name))
         self._tasks.append(asyncio.create_task(self._start_messaging(), name="messaging"))
@@ -223,8 +239,6 @@ class Service:
                 for topic, subscriber in self._subscribers.items()
             )
         )
-        for publisher in self.broker.publishers:
-            await publisher.start()
         self.broker.running = True
         log.info("%s: every consumer group assigned", s.service_name)
 
@@ -256,9 +270,9 @@ class Service:
             await self.stop()
 
 
-async def _ignore_other_types(body: Any) -> None:
-    """Skips a message of a type this service does not handle (bad envelopes never get here)."""
-    del body
+async def _undecoded(message: Any) -> None:
+    """No decoding for FastStream: the kit decodes each record with its route's model."""
+    del message
 
 
 async def _periodic(name: str, seconds: float, job: Job) -> None:
@@ -314,11 +328,11 @@ def build_service(
         enable_idempotence=False,
         acks="all",
         linger_ms=2,
-        middlewares=(
-            *telemetry.broker_middlewares(settings.service_name, provider),
-            messaging.middleware(),
-        ),
+        middlewares=telemetry.broker_middlewares(settings.service_name, provider),
         logger=logging.getLogger(f"faststream.{settings.service_name}"),
+        # FastStream's "Received" / "Processed" per poll: DEBUG, so off at the default
+        # level (metrics count every message; a busy service would write a line per poll).
+        log_level=logging.DEBUG,
     )
     service = Service(
         settings=settings,

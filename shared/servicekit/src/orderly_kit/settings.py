@@ -33,8 +33,25 @@ class ServiceSettings(BaseSettings):
     otlp_endpoint: str | None = Field(
         default=None, description="OTLP/HTTP traces endpoint, e.g. http://otel-collector:4318"
     )
-    consumer_workers: int = Field(
-        default=2, ge=1, le=64, description="consumers per topic in this process (≤ partitions)"
+    consumer_batch_max_records: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="records taken per poll; each partition's share of a poll is handled in"
+        " one transaction",
+    )
+    consumer_batch_timeout_ms: int = Field(
+        default=20,
+        ge=1,
+        le=10_000,
+        description="how long a poll waits for records, and an empty poll sleeps, before the next",
+    )
+    kafka_fetch_max_wait_ms: int = Field(
+        default=500,
+        ge=1,
+        le=60_000,
+        description="longest a fetch waits for data on the broker. Apache Kafka answers as soon"
+        " as data arrives; Tansu only when this expires, so the local stack sets it low",
     )
     kafka_session_timeout_ms: int = Field(
         default=10_000,

@@ -16,16 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faststream import Context
 from faststream.kafka import TestKafkaBroker
 from sqlalchemy import Column, Integer, String, Table, insert, select
 
 from orderly_dev.checkout import make_order
 from orderly_kit.card_data import MARKER
 from orderly_kit.db import Database, new_metadata
-from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
+from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
-from orderly_kit.service import Service, build_service, of_type
+from orderly_kit.service import Service, build_service
 from orderly_kit.settings import ServiceSettings
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.cloudevents import Envelope
@@ -70,10 +69,8 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
     )
     for topic in (GUARDED, UNGUARDED):
 
-        @built.subscriber(topic)(filter=of_type(OrderPlaced))
-        async def on_order_placed(
-            event: OrderPlaced, uow: UnitOfWork = Context(UOW_CONTEXT_KEY)
-        ) -> None:
+        @built.subscriber(topic).on(OrderPlaced)
+        async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
             await uow.session.execute(insert(effects).values(order_id=str(event.order_id)))
 
     yield built

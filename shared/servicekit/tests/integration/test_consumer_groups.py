@@ -21,8 +21,9 @@ from sqlalchemy import func, select
 from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.servers import Servers, free_port, start_tansu
 from orderly_kit.db import Database, new_metadata
+from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
-from orderly_kit.service import Service, build_service, consumer_group, of_type
+from orderly_kit.service import Service, build_service, consumer_group
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.topics_admin import ensure_topics
 from orderly_schemas.checkout import OrderPlaced
@@ -46,7 +47,6 @@ def a_service(database: Database, bootstrap: str, topic: str) -> Service:
         service_name=f"t{uuid.uuid4().hex[:6]}",
         database_url=database.url,
         kafka_bootstrap_servers=bootstrap,
-        consumer_workers=2,
         kafka_session_timeout_ms=6000,
         log_json=False,
     )
@@ -62,9 +62,9 @@ def a_service(database: Database, bootstrap: str, topic: str) -> Service:
     service.database = database
     service.messaging.database = database
 
-    @service.subscriber(topic)(filter=of_type(OrderPlaced))
-    async def on_order_placed(event: OrderPlaced) -> None:
-        del event
+    @service.subscriber(topic).on(OrderPlaced)
+    async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
+        del event, uow
 
     return service
 
@@ -152,8 +152,8 @@ async def test_groups_join_in_the_background_then_report_partitions_and_lag(
             assert body["broker"] == "ok"
             (state,) = body["groups"]
             assert state["state"] == "assigned"
-            assert state["workers"] == 2
-            assert state["partitions"] == [0, 1, 2]  # both workers' shares, all of the topic
+            assert state["workers"] == 1
+            assert state["partitions"] == [0, 1, 2]  # one consumer holds all of the topic
             assert state["assigned_after_seconds"] > 0
 
         order = make_order(random.Random(5))

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from faststream import Context
 from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
 
@@ -29,9 +28,9 @@ from orderly_dev.servers import Servers
 from orderly_dev.watch import read_records, read_topic
 from orderly_kit import cli, deadletters
 from orderly_kit.db import Database, new_metadata
-from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
+from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
-from orderly_kit.service import Service, build_service, of_type
+from orderly_kit.service import Service, build_service
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.topics_admin import ensure_topics
 from orderly_schemas.checkout import OrderPlaced
@@ -77,10 +76,8 @@ class World:
             migrations_dir=Path("."),
         )
 
-        @service.subscriber(self.topic)(filter=of_type(OrderPlaced))
-        async def on_order_placed(
-            event: OrderPlaced, uow: UnitOfWork = Context(UOW_CONTEXT_KEY)
-        ) -> None:
+        @service.subscriber(self.topic).on(OrderPlaced)
+        async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
             await uow.session.execute(insert(effects).values(order_id=str(event.order_id)))
             if self.broken:
                 raise RuntimeError("tax service rejects region 'east'")

@@ -17,18 +17,18 @@ from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from faststream import Context
 from faststream.kafka import KafkaBroker
+from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
 
 from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.servers import Servers
 from orderly_dev.watch import read_topic
 from orderly_kit.db import Database, new_metadata
-from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
+from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
 from orderly_kit.outbox import OutboxRelay, OutboxSignal, write
-from orderly_kit.service import Service, build_service, of_type
+from orderly_kit.service import Service, build_service
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.topics_admin import ensure_topics
 from orderly_schemas.checkout import OrderPlaced
@@ -120,7 +120,12 @@ async def test_two_relays_publish_every_row_once_in_key_order(
 
 
 async def running_service(
-    servers: Servers, database: Database, topic: str, handler_behaviour: list[str]
+    servers: Servers,
+    database: Database,
+    topic: str,
+    handler_behaviour: list[str],
+    *,
+    fail_for: frozenset[str] = frozenset(),
 ) -> Service:
     settings = ServiceSettings(
         service_name=f"t{uuid.uuid4().hex[:6]}",
@@ -143,17 +148,15 @@ async def running_service(
     service.messaging.database = database
     attempts: dict[str, int] = {}
 
-    @service.subscriber(topic)(filter=of_type(OrderPlaced))
-    async def on_order_placed(
-        event: OrderPlaced, uow: UnitOfWork = Context(UOW_CONTEXT_KEY)
-    ) -> None:
+    @service.subscriber(topic).on(OrderPlaced)
+    async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
         key = str(event.order_id)
         attempts[key] = attempts.get(key, 0) + 1
         await uow.session.execute(insert(effects).values(order_id=key))
         behaviour = handler_behaviour[0] if handler_behaviour else "ok"
         if behaviour == "fail-twice" and attempts[key] <= 2:
             raise ConnectionError("provider unavailable")
-        if behaviour == "always-fail":
+        if behaviour == "always-fail" or key in fail_for:
             raise RuntimeError("cannot ever work")
 
     await service.start()
@@ -256,3 +259,56 @@ async def test_persistent_failure_and_poison_go_to_dead_letter_topic(
 
 async def _has(servers: Servers, topic: str, n: int) -> bool:
     return len(await read_topic(servers.kafka.bootstrap, topic, idle_ms=300)) >= n
+
+
+async def test_a_backlog_is_handled_in_batches_and_a_bad_message_costs_only_itself(
+    servers: Servers, database: Database
+) -> None:
+    """Forty orders wait before the service starts, so its polls return batches across
+    three partitions: one order's handler always fails, one order arrives twice, and one
+    message is poison. Every other order takes effect exactly once."""
+    topic = await new_topic(servers)
+    rng = random.Random(7)
+    orders = [make_order(rng) for _ in range(40)]
+    failing, repeated = orders[17], orders[23]
+    # The repeat carries the same headers, so the same message id: a true redelivery.
+    headers = {order.order_id: headers_for(order) for order in orders}
+    producer = AIOKafkaProducer(bootstrap_servers=servers.kafka.bootstrap)
+    await producer.start()
+    try:
+        for order in [*orders, repeated]:
+            await producer.send(
+                topic,
+                order.model_dump_json().encode(),
+                key=str(order.order_id).encode(),
+                headers=headers[order.order_id],
+            )
+        poison = json.loads(make_order(rng).model_dump_json())
+        poison["total"]["currency"] = "eur"
+        await producer.send_and_wait(
+            topic, json.dumps(poison).encode(), key=b"k", headers=headers_for(make_order(rng))
+        )
+    finally:
+        await producer.stop()
+    service = await running_service(
+        servers, database, topic, [], fail_for=frozenset({str(failing.order_id)})
+    )
+    try:
+        await wait_until(lambda: _inbox_count(database, 41))
+        await wait_until(lambda: _has(servers, dead_letter_topic(topic), 2), timeout=20)
+        for order in orders:
+            expected = 0 if order is failing else 1
+            assert await effects_for(database, order.order_id) == expected, order.order_id
+        letters = await read_topic(servers.kafka.bootstrap, dead_letter_topic(topic), idle_ms=500)
+        reasons = sorted(m.headers["dlq_error"] for m in letters)
+        assert len(letters) == 2
+        assert "cannot ever work" in reasons[0] or "cannot ever work" in reasons[1]
+        assert any("total.currency" in r for r in reasons)
+        # The failing order's batch was tried together, then its messages one by one.
+        fallbacks = REGISTRY.get_sample_value(
+            "orderly_batch_fallbacks_total",
+            {"service": service.settings.service_name, "topic": topic},
+        )
+        assert (fallbacks or 0) >= 1
+    finally:
+        await service.stop()

@@ -37,6 +37,16 @@ from rich.table import Table
 from rich.text import Text
 
 from orderly_dev.checkout import Checkout, headers_for, make_order
+from orderly_dev.cost import (
+    CpuMeter,
+    Measured,
+    Profiler,
+    ProfileSummary,
+    interesting,
+    per_unit_ms,
+    py_spy,
+    summarize_profile,
+)
 from orderly_dev.report import (
     LatencySummary,
     count_between,
@@ -451,14 +461,22 @@ def server_version(postgres: Postgres) -> str:
 # --------------------------------------------------------------------------- processes
 
 
+def postmaster_pid(root: Path) -> int | None:
+    """The embedded PostgreSQL server's process id (pg_ctl detaches it), if it runs."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int((root / "pgdata" / "postmaster.pid").read_text().split()[0])
+    return None
+
+
 def owned_processes(root: Path) -> list[psutil.Process]:
     """Our child processes, plus the embedded postmaster and its workers (pg_ctl detaches it)."""
     procs = {p.pid: p for p in psutil.Process().children(recursive=True)}
-    pidfile = root / "pgdata" / "postmaster.pid"
-    with contextlib.suppress(OSError, ValueError, IndexError, psutil.Error):
-        postmaster = psutil.Process(int(pidfile.read_text().split()[0]))
-        procs[postmaster.pid] = postmaster
-        procs.update({p.pid: p for p in postmaster.children(recursive=True)})
+    pid = postmaster_pid(root)
+    with contextlib.suppress(psutil.Error):
+        if pid is not None:
+            postmaster = psutil.Process(pid)
+            procs[pid] = postmaster
+            procs.update({p.pid: p for p in postmaster.children(recursive=True)})
     return list(procs.values())
 
 
@@ -498,6 +516,9 @@ class SuiteResult:
     messages_by_topic: dict[str, int]
     messages_per_saga: float | None  # mean over completed sagas of the messages keyed by them
     db_commits: int
+    cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process, measured window
+    window_seconds: float = 0.0
+    profiles: dict[str, ProfileSummary] = field(default_factory=dict)
 
     @property
     def messages_total(self) -> int:
@@ -506,6 +527,11 @@ class SuiteResult:
     @property
     def unfinished(self) -> int:
         return self.final_states.get("unfinished", 0)
+
+    @property
+    def cpu_ms_per_saga(self) -> dict[str, float]:
+        """CPU per saga, each process: its CPU in the window ÷ the sagas completed in it."""
+        return per_unit_ms(self.cpu_seconds, self.completed_per_second * self.window_seconds)
 
     @property
     def db_commits_per_saga(self) -> float | None:
@@ -549,6 +575,19 @@ class SuiteResult:
             " averaged over completed sagas",
             "db_commits": self.db_commits,
             "db_commits_per_saga": round(per_commit, 2) if per_commit is not None else None,
+            "cpu_seconds_in_window": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
+            "cpu_share_of_one_core": {
+                k: round(v / self.window_seconds, 3)
+                for k, v in self.cpu_seconds.items()
+                if self.window_seconds
+            },
+            "cpu_ms_per_saga": self.cpu_ms_per_saga,
+            "cpu_counts": "user + system time per process over the measured window (the"
+            " send times after the warm-up); per saga = seconds / (completed per second * window)",
+            "profiles": {
+                name: {"samples": p.samples, "inclusive": p.inclusive, "own": p.own}
+                for name, p in self.profiles.items()
+            },
             "notes": notes,
         }
 
@@ -565,10 +604,34 @@ def stage_rate(events: Sequence[float], window_start: float, seconds: float, lag
     return rate(count_between(events, start, start + seconds), seconds)
 
 
+def measured_processes(stack: Stack) -> list[Measured]:
+    """The processes whose CPU the bench accounts for: services, servers and itself."""
+    found = [
+        Measured(name, p.proc.pid) for name, p in stack.processes.items() if p.proc is not None
+    ]
+    postmaster = postmaster_pid(stack.root)
+    if postmaster is not None:
+        found.append(Measured("postgres", postmaster, tree=True))
+    if stack.servers.kafka.pid is not None:
+        found.append(Measured("broker", stack.servers.kafka.pid))
+    found.append(Measured("bench driver", os.getpid()))
+    return found
+
+
 async def run_suite_load(
-    stack: Stack, *, rate_per_second: float, duration: float, warmup: float, seed: int | None
+    stack: Stack,
+    *,
+    rate_per_second: float,
+    duration: float,
+    warmup: float,
+    seed: int | None,
+    profile_dir: Path | None = None,
 ) -> SuiteResult:
-    """Open-loop OrderPlaced load; waits for every saga to finish (or a drain timeout)."""
+    """Open-loop OrderPlaced load; waits for every saga to finish (or a drain timeout).
+
+    CPU per process is measured from the first send after the warm-up to the last send;
+    with ``profile_dir``, py-spy records every service over the same window.
+    """
     console = Console()
     bootstrap = stack.servers.kafka.bootstrap
     topics = all_topics_with_dead_letters()
@@ -583,8 +646,35 @@ async def run_suite_load(
             f"[bold]Saga load[/]: {total} orders at {rate_per_second:g}/s"
             f" ({warmup:g} s warm-up + {duration:g} s measured), open loop"
         )
+        meter = CpuMeter(measured_processes(stack))
+        profiler = (
+            Profiler(
+                {n: p.proc.pid for n, p in stack.processes.items() if p.proc is not None},
+                profile_dir,
+                duration,
+            )
+            if profile_dir
+            else None
+        )
+        first_measured = round(warmup * rate_per_second) + 1
+        window: list[float] = []
+
+        def measure_window(sent: int) -> None:
+            if sent == first_measured:
+                window.append(time.monotonic())
+                meter.start()
+                if profiler:
+                    profiler.start()
+            if sent == total:
+                meter.stop()
+                window.append(time.monotonic())
+
         run = await drive_open_loop(
-            checkout, order_ids, rate_per_second, lambda _i, oid: make_order(rng, order_id=oid)
+            checkout,
+            order_ids,
+            rate_per_second,
+            lambda _i, oid: make_order(rng, order_id=oid),
+            on_sent=measure_window,
         )
         drain_limit = max(120.0, 5 * duration)
         console.print(
@@ -608,6 +698,14 @@ async def run_suite_load(
     counted_after = await count_messages(bootstrap, topics, keys=keys)
     commits_after = await asyncio.to_thread(commits, stack.servers.postgres, databases)
 
+    profiles = (
+        {
+            name: summarize_profile(path, keep=interesting)
+            for name, path in (await asyncio.to_thread(profiler.wait)).items()
+        }
+        if profiler
+        else {}
+    )
     measured_start = run.started_at + warmup
     cohort = {oid: t for oid, t in run.intended.items() if t >= measured_start}
     to_shipped = summarize(durations(cohort, shipped))
@@ -641,6 +739,9 @@ async def run_suite_load(
             [counted_after.by_key[str(oid).encode()] for oid, t in completed.items() if t]
         ),
         db_commits=commits_after - commits_before,
+        cpu_seconds=meter.used,
+        window_seconds=window[-1] - window[0] if len(window) == 2 else 0.0,
+        profiles=profiles,
     )
 
 
@@ -714,6 +815,7 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         )
         t.add_row("DB commits per saga (approx.)", f"{suite['db_commits_per_saga'] or '-'}")
         console.print(t)
+        print_cost(console, suite)
         for note in suite.get("notes", ()):
             console.print(Text(note, style="yellow"))
     elif data.get("suite_error"):
@@ -755,6 +857,31 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         for label, value in ratios.items():
             s.add_row(label, "-" if value is None else f"{value:,.4g}")
         console.print(s)
+
+
+def print_cost(console: Console, suite: dict[str, Any]) -> None:
+    """CPU per process over the measured window, and the profiles' heaviest frames."""
+    used, share, per_saga = (
+        suite["cpu_seconds_in_window"],
+        suite["cpu_share_of_one_core"],
+        suite["cpu_ms_per_saga"],
+    )
+    if used:
+        c = Table(title="CPU over the measured window")
+        c.add_column("process")
+        c.add_column("share of one core", justify="right")
+        c.add_column("CPU ms per completed saga", justify="right")
+        for name in used:
+            c.add_row(name, f"{share.get(name, 0):.0%}", f"{per_saga.get(name, '-')}")
+        c.add_row("total", f"{sum(share.values()):.0%}", f"{per_saga.get('total', '-')}")
+        console.print(c)
+    for name, profile in suite["profiles"].items():
+        p = Table(title=f"py-spy: {name} ({profile['samples']} samples)")
+        p.add_column("inclusive")
+        p.add_column("frame")
+        for shared, frame in profile["inclusive"]:
+            p.add_row(f"{shared:.0%}", frame)
+        console.print(p)
 
 
 def side_by_side(data: dict[str, Any]) -> dict[str, float | None]:
@@ -821,7 +948,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--raw-only", action="store_true", help="only the raw servers (no services, no saga load)"
     )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy record every service over the measured window (collapsed stacks beside"
+        " --out, under profiles/)",
+    )
     ns = p.parse_args(argv)
+    if ns.profile and py_spy() is None:
+        p.error("--profile needs py-spy: .venv/bin/pip install -r requirements-dev.txt")
     if ns.rate <= 0 or ns.duration <= 0 or ns.warmup < 0:
         p.error("--rate and --duration must be above 0 and --warmup at least 0")
     return ns
@@ -932,6 +1067,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         duration=args.duration,
                         warmup=args.warmup,
                         seed=args.seed,
+                        profile_dir=args.out.parent / "profiles" if args.profile else None,
                     )
                 )
                 data["suite"] = suite.as_dict()

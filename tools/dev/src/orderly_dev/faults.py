@@ -95,31 +95,39 @@ def unsent(stack: Stack) -> int:
 def consumed_and_expected(stack: Stack) -> dict[str, tuple[int, int]]:
     """Per consumer group: the messages it recorded in its inbox, and those it should have.
 
-    Every message a consumer reads (handled, ignored or dead-lettered) leaves one
-    inbox row per message id; what it should have read is what its topic's
-    producers sent through their outboxes. Upstream checkout has no outbox, so for
-    its topic the consumers are held to the one that read the most.
+    Every message of a type a consumer handles leaves one inbox row per message id
+    (handled or dead-lettered; other types pass by without one); what it should have
+    read is what its topic's producers sent of those types through their outboxes.
+    Upstream checkout has no outbox, so for its topic the consumers are held to the
+    one that read the most.
     """
-    sent: dict[str, int] = {}
+    sent: dict[tuple[str, str], int] = {}
     read: dict[tuple[str, str], int] = {}
     for name in SERVICES:
         for r in query(
             stack,
             name,
-            "SELECT topic, COUNT(*) AS n FROM outbox WHERE sent_at IS NOT NULL GROUP BY topic",
+            "SELECT topic, message_type, COUNT(*) AS n FROM outbox WHERE sent_at IS NOT NULL"
+            " GROUP BY topic, message_type",
         ):
-            sent[r.topic] = sent.get(r.topic, 0) + int(r.n)
+            sent[(r.topic, r.message_type)] = sent.get((r.topic, r.message_type), 0) + int(r.n)
         for r in query(stack, name, "SELECT topic, COUNT(*) AS n FROM inbox GROUP BY topic"):
             read[(name, r.topic)] = int(r.n)
     groups = consumer_groups()
     most_read = {
-        topic: max(read.get((g.split(".")[1], topic), 0) for g, t in groups.items() if t == topic)
-        for topic in set(groups.values())
+        topic: max(
+            read.get((g.split(".")[1], topic), 0) for g, (t, _) in groups.items() if t == topic
+        )
+        for topic, _ in groups.values()
     }
     out: dict[str, tuple[int, int]] = {}
-    for group, topic in groups.items():
+    for group, (topic, handled) in groups.items():
         service = group.split(".")[1]
-        expected = most_read[topic] if topic == topics.CHECKOUT_ORDERS else sent.get(topic, 0)
+        expected = (
+            most_read[topic]
+            if topic == topics.CHECKOUT_ORDERS
+            else sum(sent.get((topic, message_type), 0) for message_type in handled)
+        )
         out[group] = (read.get((service, topic), 0), expected)
     return out
 
@@ -155,13 +163,16 @@ def assert_invariants(
     return report
 
 
-def consumer_groups() -> dict[str, str]:
-    """Every consumer group of the suite and its topic, as the services name them."""
-    groups: dict[str, str] = {}
+def consumer_groups() -> dict[str, tuple[str, frozenset[str]]]:
+    """Every consumer group of the suite: its topic and the message types it handles."""
+    groups: dict[str, tuple[str, frozenset[str]]] = {}
     for spec in SERVICES.values():
         service = importlib.import_module(f"{spec.package}.bootstrap").build()
         for topic in service.consumed_topics:
-            groups[consumer_group(service.settings.service_name, topic)] = topic
+            groups[consumer_group(service.settings.service_name, topic)] = (
+                topic,
+                frozenset(service.subscriber(topic).routes),
+            )
     return groups
 
 

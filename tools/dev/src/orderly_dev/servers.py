@@ -157,6 +157,11 @@ class Kafka:
     _stop: Any = None
     log_path: Path | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The broker's process id, when this process started it."""
+        return self._proc.pid if self._proc else None
+
     def stop(self) -> None:
         if self._proc and self._proc.poll() is None:
             self._proc.terminate()

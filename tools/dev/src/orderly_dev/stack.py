@@ -189,6 +189,9 @@ class Stack:
                 # Restarted processes rejoin their groups in about one session timeout on
                 # Tansu (make bench-startup); production keeps the 10 s default.
                 f"{p}KAFKA_SESSION_TIMEOUT_MS": "6000",
+                # Tansu answers a fetch when its wait expires, not when data arrives: every
+                # hop of a saga would wait up to this long (Apache Kafka keeps 500).
+                f"{p}KAFKA_FETCH_MAX_WAIT_MS": "20",
             }
         )
         env.update(DEV_DEFAULTS.get(name, {}))

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from faststream import Context
-
 from orderly_inventory import handlers, stock_handlers
 from orderly_inventory.adapters.carrier import Carrier
 from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.errors import InvalidInputError
 from orderly_inventory.domain.ledger import SAGA_ACTOR
 from orderly_inventory.domain.regions import NO_REGIONS, Regions
-from orderly_kit.messaging import UOW_CONTEXT_KEY, PoisonMessageError, UnitOfWork
-from orderly_kit.service import Service, of_type
+from orderly_kit.messaging import PoisonMessageError, UnitOfWork
+from orderly_kit.service import Service
 from orderly_schemas import topics
 from orderly_schemas.inventory import (
     BackInStock,
@@ -36,8 +34,6 @@ from orderly_schemas.inventory import (
     StockTransferred,
 )
 
-UOW = Context(UOW_CONTEXT_KEY)
-
 
 def register(
     service: Service,
@@ -49,24 +45,27 @@ def register(
     regions: Regions = NO_REGIONS,
 ) -> None:
     """Subscribe the stock commands and declare the inventory events."""
-    commands = service.subscriber(topics.INVENTORY_COMMANDS)
+    # Orders of every partition reserve the same SKUs: one partition's batch at a time, so
+    # that two transactions never lock stock rows in opposite orders (a deadlock between
+    # replicas is still possible and costs a retry one by one, never a wrong result).
+    commands = service.subscriber(topics.INVENTORY_COMMANDS, partitions_concurrently=False)
 
-    @commands(filter=of_type(ReserveStock))
-    async def on_reserve_stock(command: ReserveStock, uow: UnitOfWork = UOW) -> None:
+    @commands.on(ReserveStock)
+    async def on_reserve_stock(command: ReserveStock, uow: UnitOfWork) -> None:
         await handlers.reserve_stock(
             uow, command, ttl=reservation_ttl, policy=policy, regions=regions
         )
 
-    @commands(filter=of_type(ReleaseStock))
-    async def on_release_stock(command: ReleaseStock, uow: UnitOfWork = UOW) -> None:
+    @commands.on(ReleaseStock)
+    async def on_release_stock(command: ReleaseStock, uow: UnitOfWork) -> None:
         await handlers.release_stock(uow, command)
 
-    @commands(filter=of_type(ShipOrder))
-    async def on_ship_order(command: ShipOrder, uow: UnitOfWork = UOW) -> None:
+    @commands.on(ShipOrder)
+    async def on_ship_order(command: ShipOrder, uow: UnitOfWork) -> None:
         await handlers.ship_order(uow, command, carrier=carrier, pick_delay=pick_delay)
 
-    @commands(filter=of_type(RestockReturn))
-    async def on_restock_return(command: RestockReturn, uow: UnitOfWork = UOW) -> None:
+    @commands.on(RestockReturn)
+    async def on_restock_return(command: RestockReturn, uow: UnitOfWork) -> None:
         try:
             await stock_handlers.restock_return(uow, command, actor=SAGA_ACTOR)
         except InvalidInputError as e:  # an unknown warehouse: no retry can cure it

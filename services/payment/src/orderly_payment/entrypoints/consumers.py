@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from faststream import Context
-
-from orderly_kit.messaging import UOW_CONTEXT_KEY, UnitOfWork
-from orderly_kit.service import Service, of_type
+from orderly_kit.messaging import UnitOfWork
+from orderly_kit.service import Service
 from orderly_payment import handlers
 from orderly_payment.handlers import Gateway
 from orderly_schemas import topics
@@ -19,19 +17,17 @@ from orderly_schemas.payment import (
     RefundPayment,
 )
 
-UOW = Context(UOW_CONTEXT_KEY)
-
 
 def register(service: Service, *, gateway: Gateway) -> None:
     """Subscribe the payment commands and declare the payment events."""
     commands = service.subscriber(topics.PAYMENT_COMMANDS)
 
-    @commands(filter=of_type(CapturePayment))
-    async def on_capture_payment(command: CapturePayment, uow: UnitOfWork = UOW) -> None:
+    @commands.on(CapturePayment)
+    async def on_capture_payment(command: CapturePayment, uow: UnitOfWork) -> None:
         await handlers.capture_payment(uow, command, gateway=gateway)
 
-    @commands(filter=of_type(RefundPayment))
-    async def on_refund_payment(command: RefundPayment, uow: UnitOfWork = UOW) -> None:
+    @commands.on(RefundPayment)
+    async def on_refund_payment(command: RefundPayment, uow: UnitOfWork) -> None:
         await handlers.refund_payment(uow, command, gateway=gateway)
 
     service.publishes(PaymentCaptured, PaymentFailed, PaymentRefunded, PaymentVoided, RefundFailed)
