@@ -287,7 +287,7 @@ class Messaging:
 
     @functools.cached_property
     def _claim_statement(self) -> Any:
-        """Inbox rows for a batch; a dead-lettered message may be claimed again (replay)."""
+        """The inbox claim (``_claim_many``), built once so that it compiles once."""
         insert = pg_insert(self.inbox)
         return insert.on_conflict_do_update(
             index_elements=["consumer", "message_id"],
@@ -314,7 +314,7 @@ class Messaging:
         return float(delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter, not crypto
 
     # -- consuming ------------------------------------------------------------------
-    def receive(
+    def _receive(
         self,
         *,
         topic: str,
@@ -371,7 +371,7 @@ class Messaging:
         """
         by_partition: dict[tuple[str, int], list[_Received]] = {}
         for record, record_headers in zip(records, headers, strict=True):
-            received = self.receive(
+            received = self._receive(
                 topic=record.topic,
                 partition=record.partition,
                 offset=record.offset,
@@ -380,18 +380,15 @@ class Messaging:
                 headers=record_headers,
             )
             by_partition.setdefault((record.topic, record.partition), []).append(received)
-        if concurrently:
-            outcomes = await asyncio.gather(
-                *(self._handle_partition(batch, routes) for batch in by_partition.values()),
-                return_exceptions=True,
-            )
-        else:
-            outcomes = []
+        if not concurrently:
             for batch in by_partition.values():
-                try:
-                    await self._handle_partition(batch, routes)
-                except Exception as exc:
-                    outcomes.append(exc)
+                await self._handle_partition(batch, routes)
+            return
+        # Every partition finishes before an error is raised: none is left running.
+        outcomes = await asyncio.gather(
+            *(self._handle_partition(batch, routes) for batch in by_partition.values()),
+            return_exceptions=True,
+        )
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome
@@ -428,8 +425,8 @@ class Messaging:
                 await self._settle(received, routes)
 
     async def _handle_together(self, work: list[tuple[_Received, Route, Message]]) -> None:
+        """One transaction: claim every message, run the handlers in order, write the outbox."""
         pending: list[dict[str, Any]] = []
-        published = False
         async with self.database.transaction() as session:
             claimed = await self._claim_many(session, [received for received, _, _ in work])
             for received, route, event in work:
@@ -447,9 +444,8 @@ class Messaging:
                 )
                 with _handling(received):
                     await route.handler(event, uow)
-                published = published or bool(uow.published)
             await outbox_mod.write_many(session, self.outbox, pending)
-        if published:
+        if pending:
             self.signal.notify()
 
     async def _settle(self, received: _Received, routes: Routes) -> None:
@@ -482,84 +478,47 @@ class Messaging:
             await self._dead_letter(received, error=error, attempts=max(attempt, 1))
 
     async def _attempt(self, received: _Received, routes: Routes) -> None:
-        envelope = received.envelope
-        route = routes.get(envelope.type) if envelope else None
-        if route is None:
-            return
-        event = route.model.model_validate_json(received.body)
-        async with self.database.transaction() as session:
-            if not await self._claim(session, received.topic, received.message_id, envelope):
-                DUPLICATES.labels(self.service, received.topic).inc()
-                log.info("message %s already processed; skipped", received.message_id)
-                return
-            uow = UnitOfWork(session, outbox=self.outbox, source=self.source, cause=envelope)
-            await route.handler(event, uow)
-        if uow.published:
-            self.signal.notify()
+        route = routes.get(received.envelope.type) if received.envelope else None
+        if route is not None:
+            event = route.model.model_validate_json(received.body)
+            await self._handle_together([(received, route, event)])
 
-    async def _claim_many(self, session: AsyncSession, batch: list[_Received]) -> set[str]:
-        """Claim every message of a batch in one statement; the ids that were not yet processed."""
-        rows: dict[str, dict[str, Any]] = {}
-        for received in batch:
-            rows.setdefault(
-                received.message_id,
-                {
-                    "consumer": self.service,
-                    "message_id": received.message_id,
-                    "topic": received.topic,
-                    "message_type": received.envelope.type if received.envelope else None,
-                    "outcome": OUTCOME_PROCESSED,
-                    "attempts": 1,
-                    "error": None,
-                },
-            )
+    async def _claim_many(
+        self,
+        session: AsyncSession,
+        batch: list[_Received],
+        *,
+        outcome: str = OUTCOME_PROCESSED,
+        attempts: int = 1,
+        error: str | None = None,
+    ) -> set[str]:
+        """Insert the inbox rows in one statement; the ids not processed before.
+
+        A message that was dead-lettered may be claimed again, so that replaying a dead
+        letter after a fix takes effect exactly once. A message id twice in ``batch``
+        is claimed once.
+        """
+        rows = {
+            received.message_id: {
+                "consumer": self.service,
+                "message_id": received.message_id,
+                "topic": received.topic,
+                "message_type": received.envelope.type if received.envelope else None,
+                "outcome": outcome,
+                "attempts": attempts,
+                "error": error,
+            }
+            for received in batch
+        }
         # One statement built once (so compiled once): SQLAlchemy sends the rows as one
         # multi-row INSERT (insertmanyvalues) and returns the ids it inserted or re-claimed.
         result = await session.execute(self._claim_statement, list(rows.values()))
         return set(result.scalars().all())
 
-    async def _claim(
-        self,
-        session: AsyncSession,
-        topic: str,
-        message_id: str,
-        envelope: Envelope | None,
-        *,
-        outcome: str = OUTCOME_PROCESSED,
-        attempts: int = 1,
-        error: str | None = None,
-    ) -> bool:
-        """Insert the inbox row; False if this message was already processed.
-
-        A message that was dead-lettered may be claimed again, so that replaying
-        a dead letter after a fix takes effect exactly once.
-        """
-        values = pg_insert(self.inbox).values(
-            consumer=self.service,
-            message_id=message_id,
-            topic=topic,
-            message_type=envelope.type if envelope else None,
-            outcome=outcome,
-            attempts=attempts,
-            error=error,
-        )
-        stmt = values.on_conflict_do_update(
-            index_elements=["consumer", "message_id"],
-            set_={
-                "outcome": values.excluded.outcome,
-                "attempts": self.inbox.c.attempts + values.excluded.attempts,
-                "error": values.excluded.error,
-                "processed_at": datetime.now(UTC),
-            },
-            where=self.inbox.c.outcome == OUTCOME_DEAD_LETTERED,
-        ).returning(self.inbox.c.message_id)
-        return (await session.execute(stmt)).first() is not None
-
     async def _dead_letter(
         self, received: _Received, *, error: BaseException, attempts: int
     ) -> None:
-        topic, message_id, envelope = received.topic, received.message_id, received.envelope
-        key, body = received.key, received.body
+        topic, key = received.topic, received.key
         reason = _describe(error)
         dlq_headers = dict(received.headers)
         dlq_headers.update(
@@ -575,11 +534,9 @@ class Messaging:
             }
         )
         async with self.database.transaction() as session:
-            if not await self._claim(
+            if not await self._claim_many(
                 session,
-                topic,
-                message_id,
-                envelope,
+                [received],
                 outcome=OUTCOME_DEAD_LETTERED,
                 attempts=attempts,
                 error=reason[:4000],
@@ -587,11 +544,11 @@ class Messaging:
                 # Settled before: processed (by another replica, meanwhile) or discarded
                 # by an operator. This copy is a duplicate like any other.
                 DUPLICATES.labels(self.service, topic).inc()
-                log.info("message %s already settled; skipped", message_id)
+                log.info("message %s already settled; skipped", received.message_id)
                 return
             log.error(
                 "dead-lettering message %s from %s after %d attempt(s): %s",
-                message_id,
+                received.message_id,
                 topic,
                 attempts,
                 reason,
@@ -601,9 +558,9 @@ class Messaging:
                 self.outbox,
                 topic=dead_letter_topic(topic),
                 key=key.decode(errors="replace") if key else None,
-                message_type=envelope.type if envelope else "unknown",
+                message_type=received.envelope.type if received.envelope else "unknown",
                 headers=dlq_headers,
-                payload=body,
+                payload=received.body,
             )
         DEAD_LETTERED.labels(self.service, topic, type(error).__name__).inc()
         self.signal.notify()

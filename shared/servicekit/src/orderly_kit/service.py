@@ -74,7 +74,6 @@ class Service:
     http: FastAPI = field(init=False)
     jobs: list[tuple[str, float, Job]] = field(default_factory=list)
     consumer_groups: ConsumerGroups = field(init=False)
-    _subscribers: dict[str, Any] = field(default_factory=dict)
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
     _published: list[type[Message]] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -106,7 +105,6 @@ class Service:
                     lag_warning=s.consumer_lag_warning,
                 )
             )
-            subscription = Subscription(topic, group_id=group, title=f"{s.service_name}:{topic}")
             consumer = self.broker.subscriber(
                 topic,
                 # FastStream runs one consumer per subscriber: a group per topic keeps a
@@ -127,6 +125,9 @@ class Service:
                 include_in_schema=False,
                 title=f"{s.service_name}:{topic}:batches",
             )
+            subscription = Subscription(
+                topic, group_id=group, title=f"{s.service_name}:{topic}", consumer=consumer
+            )
             messaging, routes = self.messaging, subscription.routes
 
             @consumer
@@ -139,13 +140,12 @@ class Service:
                 )
 
             self._subscriptions[topic] = subscription
-            self._subscribers[topic] = consumer
         return self._subscriptions[topic]
 
     @property
     def consumed_topics(self) -> list[str]:
         """The topics this service subscribes to."""
-        return sorted(self._subscribers)
+        return sorted(self._subscriptions)
 
     def publishes(self, *classes: type[Message]) -> None:
         """Declare the messages this service publishes (through its outbox) for AsyncAPI."""
@@ -188,9 +188,8 @@ class Service:
 
     def consumers_of(self, topic: str) -> list[AIOKafkaConsumer]:
         """The running Kafka consumers of this service on ``topic``."""
-        subscriber: Any = self._subscribers[topic]
-        found = getattr(subscriber, "consumer_subgroup", None) or [subscriber.consumer]
-        return [c for c in found if c is not None]
+        consumer = self._subscriptions[topic].consumer.consumer
+        return [consumer] if consumer is not None else []
 
     # -- lifecycle --------------------------------------------------------------
     async def start(self) -> None:
@@ -234,9 +233,11 @@ class Service:
         await asyncio.gather(
             *(
                 start_with_retry(
-                    self.consumer_groups.groups[topic], subscriber.start, subscriber.stop
+                    self.consumer_groups.groups[topic],
+                    subscription.consumer.start,
+                    subscription.consumer.stop,
                 )
-                for topic, subscriber in self._subscribers.items()
+                for topic, subscription in self._subscriptions.items()
             )
         )
         self.broker.running = True

@@ -31,12 +31,14 @@ def of_type(*classes: type[Message]) -> Callable[[Any], bool]:
 
 
 class Subscription:
-    """The handlers of one service on one topic; a type no handler takes is skipped."""
+    """The handlers of one service on one topic (a type no handler takes is skipped), and
+    the FastStream batch subscriber that consumes it."""
 
-    def __init__(self, topic: str, *, group_id: str, title: str) -> None:
+    def __init__(self, topic: str, *, group_id: str, title: str, consumer: Any) -> None:
         self.topic = topic
         self.group_id = group_id
         self.title = title
+        self.consumer = consumer
         self._routes: dict[str, Route] = {}
 
     @property

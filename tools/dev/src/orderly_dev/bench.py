@@ -604,11 +604,14 @@ def stage_rate(events: Sequence[float], window_start: float, seconds: float, lag
     return rate(count_between(events, start, start + seconds), seconds)
 
 
+def service_pids(stack: Stack) -> dict[str, int]:
+    """Each running service's process id."""
+    return {name: p.proc.pid for name, p in stack.processes.items() if p.proc is not None}
+
+
 def measured_processes(stack: Stack) -> list[Measured]:
     """The processes whose CPU the bench accounts for: services, servers and itself."""
-    found = [
-        Measured(name, p.proc.pid) for name, p in stack.processes.items() if p.proc is not None
-    ]
+    found = [Measured(name, pid) for name, pid in service_pids(stack).items()]
     postmaster = postmaster_pid(stack.root)
     if postmaster is not None:
         found.append(Measured("postgres", postmaster, tree=True))
@@ -647,27 +650,16 @@ async def run_suite_load(
             f" ({warmup:g} s warm-up + {duration:g} s measured), open loop"
         )
         meter = CpuMeter(measured_processes(stack))
-        profiler = (
-            Profiler(
-                {n: p.proc.pid for n, p in stack.processes.items() if p.proc is not None},
-                profile_dir,
-                duration,
-            )
-            if profile_dir
-            else None
-        )
+        profiler = Profiler(service_pids(stack), profile_dir, duration) if profile_dir else None
         first_measured = round(warmup * rate_per_second) + 1
-        window: list[float] = []
 
         def measure_window(sent: int) -> None:
             if sent == first_measured:
-                window.append(time.monotonic())
                 meter.start()
                 if profiler:
                     profiler.start()
             if sent == total:
                 meter.stop()
-                window.append(time.monotonic())
 
         run = await drive_open_loop(
             checkout,
@@ -740,7 +732,7 @@ async def run_suite_load(
         ),
         db_commits=commits_after - commits_before,
         cpu_seconds=meter.used,
-        window_seconds=window[-1] - window[0] if len(window) == 2 else 0.0,
+        window_seconds=meter.elapsed,
         profiles=profiles,
     )
 

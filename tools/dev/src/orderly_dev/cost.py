@@ -15,6 +15,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,17 +55,23 @@ class Measured:
 
 
 class CpuMeter:
-    """CPU seconds each process used between ``start()`` and ``stop()``."""
+    """CPU seconds each process used between ``start()`` and ``stop()``, and the wall-clock
+    seconds between them."""
 
     def __init__(self, processes: Iterable[Measured]) -> None:
         self.processes = list(processes)
         self._before: dict[str, float | None] = {}
+        self._started: float | None = None
         self.used: dict[str, float] = {}
+        self.elapsed = 0.0
 
     def start(self) -> None:
+        self._started = time.monotonic()
         self._before = {p.name: p.seconds() for p in self.processes}
 
     def stop(self) -> dict[str, float]:
+        if self._started is not None:
+            self.elapsed = time.monotonic() - self._started
         self.used = {}
         for p in self.processes:
             before, after = self._before.get(p.name), p.seconds()
