@@ -168,6 +168,35 @@ def test_an_unanswered_payment_is_asked_again_then_voided_and_released(
     assert_invariants(faults, since=started, baseline=baseline)
 
 
+def test_a_command_waiting_in_a_stopped_services_queue_is_neither_resent_nor_compensated(
+    faults: Stack, started: datetime, baseline: dict[str, int]
+) -> None:
+    # The warehouse is down: ReserveStock waits in its queue far longer than the saga's
+    # reply timeout (15 s) times its re-sends (2).
+    held_before = deadlines_held(faults, "confirmed")
+    faults.processes["inventory"].stop()
+    try:
+        (waiting,) = orders(1)
+        asyncio.run(place_orders(faults, [waiting]))
+        # Three deadlines ran out (enough to re-send twice and then compensate), each
+        # seen as a queue rather than silence.
+        wait_for(lambda: deadlines_held(faults, "confirmed") >= held_before + 3, 120)
+        assert statuses(faults, [waiting.order_id])[waiting.order_id] == "confirmed"
+        rows = query(
+            faults, "order", "SELECT resends FROM orders WHERE order_id = :id", id=waiting.order_id
+        )
+        assert rows[0].resends == 0
+        assert events(faults, topics.INVENTORY_COMMANDS, waiting.order_id) == ["ReserveStock"]
+    finally:
+        faults.restart("inventory")
+
+    final = wait_terminal(faults, [waiting.order_id], 120)
+
+    assert final[waiting.order_id] == "completed"
+    assert events(faults, topics.INVENTORY_COMMANDS, waiting.order_id).count("ReserveStock") == 1
+    assert_invariants(faults, since=started, baseline=baseline)
+
+
 def test_a_failed_shipment_refunds_in_full_and_releases(
     faults: Stack, started: datetime, baseline: dict[str, int]
 ) -> None:
@@ -309,6 +338,19 @@ def wait_for(condition: Callable[[], bool], timeout: float) -> None:
             return
         time.sleep(0.3)
     raise TimeoutError(f"condition not met after {timeout}s")
+
+
+def deadlines_held(stack: Stack, status: str) -> float:
+    """How often a deadline of an order in ``status`` found its command still queued."""
+    metrics = httpx.get(f"{stack.url('order')}/metrics", timeout=10).text
+    for line in metrics.splitlines():
+        if (
+            line.startswith("orderly_saga_deadlines_expired_total{")
+            and f'status="{status}"' in line
+            and 'action="held"' in line
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
 
 
 def waiting_dead_letters(stack: Stack, service: str) -> int:

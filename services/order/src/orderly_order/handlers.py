@@ -11,6 +11,7 @@ from prometheus_client import Counter
 from sqlalchemy import insert, select
 
 from orderly_kit.messaging import Messaging, UnitOfWork
+from orderly_order.adapters.command_queue import CommandQueue
 from orderly_order.adapters.orm import orders, saga_operator_actions
 from orderly_order.adapters.repository import OrderRepository
 from orderly_order.domain.order import Order, OrderStateError, Status, Timeouts
@@ -223,12 +224,18 @@ async def cancel_order(
 
 
 async def process_due_deadlines(
-    messaging: Messaging, *, timeouts: Timeouts, batch: int = 100
+    messaging: Messaging,
+    *,
+    timeouts: Timeouts,
+    queue: CommandQueue | None = None,
+    batch: int = 100,
 ) -> int:
     """Act on saga waits that ran out (re-send, compensate, auto-complete); returns how many.
 
     Due orders are claimed with SKIP LOCKED, so replicas share the work and a
-    saga step in progress on an order is never waited for.
+    saga step in progress on an order is never waited for. With ``queue``, an order
+    whose commands or answers are still queued waits again instead (see
+    ``adapters/command_queue.py``).
     """
     async with messaging.unit_of_work() as uow:
         now = _now()
@@ -242,20 +249,28 @@ async def process_due_deadlines(
             )
         ).all()
         repo = _repo(uow)
-        for order_id in due:
-            order = await repo.get(order_id)
-            if order is None:
-                continue
+        loaded = [order for order_id in due if (order := await repo.get(order_id)) is not None]
+        queued = (
+            await queue.still_waiting(
+                uow.session, [o.order_id for o in loaded if o.awaits_commands()]
+            )
+            if queue
+            else set()
+        )
+        for order in loaded:
             before, resends = order.status, order.resends
-            if order.deadline_passed(now, timeouts):
-                DEADLINES.labels(before.value, _action(before, order, resends)).inc()
+            held = order.order_id in queued
+            if order.deadline_passed(now, timeouts, queued=held):
+                DEADLINES.labels(before.value, _action(before, order, resends, held)).inc()
                 await _flush(uow, repo, order)
     return len(due)
 
 
-def _action(before: Status, order: Order, resends_before: int) -> str:
+def _action(before: Status, order: Order, resends_before: int, held: bool) -> str:
     if order.status is before:
-        return "resent" if order.resends > resends_before else "cleared"
+        if order.resends > resends_before:
+            return "resent"
+        return "held" if held else "cleared"
     return {
         Status.COMPLETED: "completed",
         Status.CANCELLING: "compensated",

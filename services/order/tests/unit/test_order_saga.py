@@ -284,6 +284,28 @@ def test_an_unanswered_command_is_resent_then_the_saga_compensates(
     assert order.deadline_at == later(90) + T.compensation
 
 
+@pytest.mark.parametrize("make", [placed, reserved, paid])
+def test_a_command_still_queued_is_neither_resent_nor_compensated(make: object) -> None:
+    order = fresh(make())  # type: ignore[operator]
+    for waited in (30, 60, 90, 120):
+        assert order.deadline_passed(later(waited), T, queued=True)
+        assert order.deadline_at == later(waited) + T.reply
+    assert types(order) == []
+    assert order.resends == 0
+    assert order.status is make().status  # type: ignore[operator]
+    # Once the queue says the command was read and nothing came back, the count starts.
+    assert order.deadline_passed(later(150), T)
+    assert order.resends == 1
+
+
+def test_a_queue_does_not_hold_the_delivery_and_auto_confirm_deadlines() -> None:
+    order = shipped()
+    order.delivered(NOW, NOW, T)
+    fresh(order)
+    assert order.deadline_passed(later(5), T, queued=True)
+    assert order.status is Status.COMPLETED
+
+
 def test_an_answer_restarts_the_clock_and_the_count() -> None:
     order = placed()
     order.deadline_passed(later(30), T)

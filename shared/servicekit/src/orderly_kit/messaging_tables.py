@@ -35,6 +35,10 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
         Column("payload", LargeBinary, nullable=False),
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("sent_at", DateTime(timezone=True), nullable=True),
+        # Where the relay put the row: the saga compares it with a consumer group's
+        # committed offset to tell a queued command from an unanswered one.
+        Column("kafka_partition", Integer, nullable=True),
+        Column("kafka_offset", BigInteger, nullable=True),
         Index(
             "ix_outbox_unsent",
             "id",

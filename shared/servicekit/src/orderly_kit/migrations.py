@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
-from sqlalchemy import MetaData, create_engine, pool
+from sqlalchemy import BigInteger, Column, Integer, MetaData, create_engine, pool
 
 
 def alembic_config(migrations_dir: Path, database_url: str) -> Config:
@@ -36,3 +36,14 @@ def run_env(metadata: MetaData) -> None:
         with context.begin_transaction():
             context.run_migrations()
     engine.dispose()
+
+
+def add_outbox_positions() -> None:
+    """The outbox's ``kafka_partition`` / ``kafka_offset`` (every service's migration)."""
+    op.add_column("outbox", Column("kafka_partition", Integer, nullable=True))
+    op.add_column("outbox", Column("kafka_offset", BigInteger, nullable=True))
+
+
+def drop_outbox_positions() -> None:
+    op.drop_column("outbox", "kafka_offset")
+    op.drop_column("outbox", "kafka_partition")

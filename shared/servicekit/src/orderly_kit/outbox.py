@@ -13,7 +13,7 @@ from faststream.kafka import KafkaBroker
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit.db import Database
@@ -118,6 +118,12 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._stopping = asyncio.Event()
+        # Sent, and where to: one statement for the whole batch.
+        self._mark_sent = text(
+            f"UPDATE {outbox.name} SET sent_at = now(), kafka_partition = v.p, kafka_offset = v.o"
+            " FROM unnest(CAST(:ids AS bigint[]), CAST(:partitions AS int[]),"
+            f" CAST(:offsets AS bigint[])) AS v(id, p, o) WHERE {outbox.name}.id = v.id"
+        )
 
     async def run(self) -> None:
         """Relay until stopped; a failure backs off and tries again, nothing is skipped."""
@@ -162,26 +168,27 @@ class OutboxRelay:
                 return 0
             rows = await self._without_keys_held_elsewhere(session, rows)
             futures = [await self._publish(row) for row in rows]
-            sent_ids = []
+            sent: list[tuple[int, int, int]] = []  # (row id, partition, offset)
             # Keep the published prefix only: a row after a failure waits for the
             # next round so that one key's messages never overtake each other.
             for row, future in zip(rows, futures, strict=True):
                 try:
-                    await future
+                    metadata = await future
                 except Exception:
                     RELAY_ERRORS.labels(self.service).inc()
                     log.exception("publishing outbox row %s to %s failed", row.id, row.topic)
                     break
-                sent_ids.append(row.id)
-            if sent_ids:
+                sent.append((row.id, metadata.partition, metadata.offset))
+            if sent:
+                ids, partitions, offsets = (list(column) for column in zip(*sent, strict=True))
                 await session.execute(
-                    update(o).where(o.c.id.in_(sent_ids)).values(sent_at=func.now())
+                    self._mark_sent, {"ids": ids, "partitions": partitions, "offsets": offsets}
                 )
         now = time.time()
-        for row in rows[: len(sent_ids)]:
+        for row in rows[: len(sent)]:
             RELAYED.labels(self.service, row.topic).inc()
             RELAY_LAG.labels(self.service).observe(max(0.0, now - row.created_at.timestamp()))
-        return len(sent_ids)
+        return len(sent)
 
     async def _without_keys_held_elsewhere(
         self, session: AsyncSession, rows: list[Any]

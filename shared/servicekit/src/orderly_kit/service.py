@@ -77,6 +77,7 @@ class Service:
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
     _published: list[type[Message]] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _on_stop: list[Job] = field(default_factory=list)
     _relay: OutboxRelay | None = None
 
     def __post_init__(self) -> None:
@@ -154,6 +155,10 @@ class Service:
     def every(self, name: str, seconds: float, job: Job) -> None:
         """Run ``job`` every ``seconds`` while the service runs."""
         self.jobs.append((name, seconds, job))
+
+    def on_stop(self, close: Job) -> None:
+        """Run ``close`` when the service stops, after its jobs (a client a job opened)."""
+        self._on_stop.append(close)
 
     def specification_broker(self) -> KafkaBroker:
         """A broker that never connects, declaring what this service consumes (each message
@@ -252,6 +257,11 @@ class Service:
             with suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        for close in self._on_stop:
+            try:
+                await close()
+            except Exception:
+                log.exception("closing %s failed", getattr(close, "__qualname__", close))
         # Stopping the consumers sends LeaveGroup, so the group rebalances at once on Kafka.
         try:
             await self.broker.stop()

@@ -117,6 +117,15 @@ async def test_two_relays_publish_every_row_once_in_key_order(
             m.body["n"] for m in sorted(published, key=lambda m: m.offset) if m.body["key"] == key
         ]
         assert ordered == sorted(ordered), f"key {key} out of order"
+    # Each row remembers where it went.
+    async with database.transaction() as session:
+        recorded = {
+            json.loads(r.payload)["n"]: (r.kafka_partition, r.kafka_offset)
+            for r in await session.execute(
+                select(outbox.c.payload, outbox.c.kafka_partition, outbox.c.kafka_offset)
+            )
+        }
+    assert recorded == {m.body["n"]: (m.partition, m.offset) for m in published}
 
 
 async def running_service(

@@ -25,6 +25,9 @@ from orderly_kit.messaging_tables import add_messaging_tables
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
+# An order's commands in the outbox, sent or not: whether they are still queued
+# (adapters/command_queue.py) when a saga deadline runs out.
+Index("ix_outbox_message_key", outbox.c.message_key)
 
 #: Human-readable order numbers: ORD-0000001, ORD-0000002, …
 order_number_seq = Sequence("order_number_seq", metadata=metadata, start=1)

@@ -308,10 +308,22 @@ class Order:
         return True
 
     # -- deadlines ------------------------------------------------------------------
-    def deadline_passed(self, now: datetime, timeouts: Timeouts) -> bool:
-        """Act on an expired wait: ask again, compensate, or complete. False if not due."""
+    def awaits_commands(self) -> bool:
+        """Whether the current wait is for answers to commands the saga sent."""
+        return self.status in AWAITING and self.status not in (Status.SHIPPED, Status.DELIVERED)
+
+    def deadline_passed(self, now: datetime, timeouts: Timeouts, *, queued: bool = False) -> bool:
+        """Act on an expired wait: ask again, compensate, or complete. False if not due.
+
+        ``queued``: the commands awaited (or their answers) are still waiting in a queue.
+        A busy suite is not an unanswered one: the wait starts again, and nothing is sent
+        or counted as a re-send.
+        """
         if self.deadline_at is None or now < self.deadline_at:
             return False
+        if queued and self.awaits_commands():
+            self.deadline_at = now + self._patience(timeouts)
+            return True
         if self.status is Status.DELIVERED:
             return self.complete(confirmed_by="auto-confirm", now=now)
         if self.status is Status.SHIPPED:

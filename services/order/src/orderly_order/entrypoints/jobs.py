@@ -8,6 +8,7 @@ from prometheus_client import Gauge
 
 from orderly_kit.service import Service
 from orderly_order import handlers, views
+from orderly_order.adapters.command_queue import CommandQueue
 from orderly_order.domain.order import AWAITING, Status
 from orderly_order.settings import OrderSettings
 
@@ -30,9 +31,14 @@ def register(service: Service) -> None:
     settings = service.settings
     assert isinstance(settings, OrderSettings)
     timeouts = settings.timeouts()
+    queue = CommandQueue(settings.kafka_bootstrap_servers, service=settings.service_name)
+    service.on_stop(queue.close)
 
     async def process_deadlines() -> None:
-        while await handlers.process_due_deadlines(service.messaging, timeouts=timeouts) > 0:
+        while (
+            await handlers.process_due_deadlines(service.messaging, timeouts=timeouts, queue=queue)
+            > 0
+        ):
             pass
 
     async def measure_sagas() -> None:
