@@ -47,6 +47,7 @@ from orderly_dev.cost import (
     py_spy,
     summarize_profile,
 )
+from orderly_dev.hops import Hop, Sent, hops
 from orderly_dev.report import (
     LatencySummary,
     count_between,
@@ -58,6 +59,7 @@ from orderly_dev.report import (
 )
 from orderly_dev.servers import Postgres, Servers, start_servers
 from orderly_dev.stack import SERVICES, Stack, database_name
+from orderly_dev.statements import StatementStats, read_statements, reset_statements
 from orderly_dev.watch import OrderWatcher
 from orderly_kit.topics_admin import all_topics_with_dead_letters, ensure_topics
 from orderly_schemas.checkout import OrderPlaced
@@ -303,6 +305,8 @@ class MessageCount:
 
     by_topic: dict[str, int]
     by_key: dict[bytes, int]
+    #: every message of the keys asked about, for the hop breakdown
+    of_keys: list[Sent] = field(default_factory=list)
 
 
 async def count_messages(
@@ -339,6 +343,9 @@ async def count_messages(
                 for record in records:
                     if record.key in result.by_key:
                         result.by_key[record.key] += 1
+                        sent = Sent.from_record(record.headers or (), record.timestamp)
+                        if sent is not None:
+                            result.of_keys.append(sent)
             if not batch and await _caught_up(consumer, at_least):
                 return result
     finally:
@@ -519,6 +526,9 @@ class SuiteResult:
     cpu_seconds: dict[str, float] = field(default_factory=dict)  # per process, measured window
     window_seconds: float = 0.0
     profiles: dict[str, ProfileSummary] = field(default_factory=dict)
+    hops: list[Hop] = field(default_factory=list)
+    statements: StatementStats | None = None
+    statements_missing: str | None = None
 
     @property
     def messages_total(self) -> int:
@@ -537,6 +547,15 @@ class SuiteResult:
     def db_commits_per_saga(self) -> float | None:
         """Meaningful only when every saga finished (else partial sagas are in the count)."""
         return self.db_commits / self.placed if self.placed and not self.unfinished else None
+
+    @property
+    def db_statements_per_saga(self) -> dict[str, float] | None:
+        """Statements per saga, each database and in all (every saga finished, as above)."""
+        if self.statements is None or not self.placed or self.unfinished:
+            return None
+        per = {db: n / self.placed for db, n in self.statements.calls.items()}
+        per["total"] = sum(self.statements.calls.values()) / self.placed
+        return {k: round(v, 2) for k, v in per.items()}
 
     def as_dict(self) -> dict[str, Any]:
         def ms(s: LatencySummary | None) -> dict[str, float | int] | None:
@@ -575,6 +594,11 @@ class SuiteResult:
             " averaged over completed sagas",
             "db_commits": self.db_commits,
             "db_commits_per_saga": round(per_commit, 2) if per_commit is not None else None,
+            "db_statements_per_saga": self.db_statements_per_saga,
+            "db_statements": self.statements.as_dict() if self.statements else None,
+            "db_statements_counts": self.statements_missing
+            or "pg_stat_statements from before the first order to after the last saga,"
+            " every statement of the services' databases (jobs and relays too)",
             "cpu_seconds_in_window": {k: round(v, 3) for k, v in self.cpu_seconds.items()},
             "cpu_share_of_one_core": {
                 k: round(v / self.window_seconds, 3)
@@ -588,6 +612,10 @@ class SuiteResult:
                 name: {"samples": p.samples, "inclusive": p.inclusive, "own": p.own}
                 for name, p in self.profiles.items()
             },
+            "hops": [h.as_dict() for h in self.hops],
+            "hops_count": "per (cause type, effect type): waited = the effect's ce_time - the"
+            " cause's broker timestamp (backlog + handling), relayed = the effect's broker"
+            " timestamp - its ce_time (outbox to broker); every order of the run",
             "notes": notes,
         }
 
@@ -644,6 +672,7 @@ async def run_suite_load(
     rng = random.Random(seed)
     counted_before = await count_messages(bootstrap, topics)
     commits_before = await asyncio.to_thread(commits, stack.servers.postgres, databases)
+    statements_missing = await asyncio.to_thread(reset_statements, stack.servers.postgres)
     async with PromptOrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
         console.print(
             f"[bold]Saga load[/]: {total} orders at {rate_per_second:g}/s"
@@ -689,6 +718,11 @@ async def run_suite_load(
     keys = [str(oid).encode() for oid in order_ids]
     counted_after = await count_messages(bootstrap, topics, keys=keys)
     commits_after = await asyncio.to_thread(commits, stack.servers.postgres, databases)
+    statements = (
+        None
+        if statements_missing
+        else await asyncio.to_thread(read_statements, stack.servers.postgres, databases)
+    )
 
     profiles = (
         {
@@ -734,6 +768,9 @@ async def run_suite_load(
         cpu_seconds=meter.used,
         window_seconds=meter.elapsed,
         profiles=profiles,
+        hops=hops(counted_after.of_keys),
+        statements=statements,
+        statements_missing=statements_missing,
     )
 
 
@@ -806,7 +843,13 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
             "messages per completed saga (all topics)", f"{suite['messages_per_saga'] or '-'}"
         )
         t.add_row("DB commits per saga (approx.)", f"{suite['db_commits_per_saga'] or '-'}")
+        t.add_row(
+            "DB statements per saga (approx.)",
+            f"{(suite['db_statements_per_saga'] or {}).get('total', '-')}",
+        )
         console.print(t)
+        print_hops(console, suite.get("hops", ()))
+        print_statements(console, suite)
         print_cost(console, suite)
         for note in suite.get("notes", ()):
             console.print(Text(note, style="yellow"))
@@ -849,6 +892,52 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         for label, value in ratios.items():
             s.add_row(label, "-" if value is None else f"{value:,.4g}")
         console.print(s)
+
+
+def print_hops(console: Console, found: Iterable[dict[str, Any]]) -> None:
+    """Where a saga's time goes: each hop's wait (backlog + handling) and relay time."""
+    rows = list(found)
+    if not rows:
+        return
+    h = Table(title="Hops: from a message to the one it caused (ms, p50 / p99)")
+    h.add_column("cause → effect")
+    h.add_column("count", justify="right")
+    h.add_column("waited (queue + handler)", justify="right")
+    h.add_column("relayed (outbox → broker)", justify="right")
+    for hop in rows:
+        w, r = hop["waited_ms"], hop["relayed_ms"]
+        h.add_row(
+            f"{hop['cause']} → {hop['effect']}",
+            f"{w['count']}",
+            f"{w['p50']:,.0f} / {w['p99']:,.0f}",
+            f"{r['p50']:,.0f} / {r['p99']:,.0f}",
+        )
+    console.print(h)
+
+
+def print_statements(console: Console, suite: dict[str, Any]) -> None:
+    """Statements per saga by database, and the ones that took the server the longest."""
+    stats, per_saga = suite.get("db_statements"), suite.get("db_statements_per_saga") or {}
+    if not stats:
+        return
+    d = Table(title="PostgreSQL statements over the run (pg_stat_statements)")
+    d.add_column("database")
+    d.add_column("statements", justify="right")
+    d.add_column("per saga", justify="right")
+    d.add_column("server time (ms)", justify="right")
+    for db, calls in stats["calls_by_database"].items():
+        d.add_row(
+            db, f"{calls:,}", f"{per_saga.get(db, '-')}", f"{stats['exec_ms_by_database'][db]:,.0f}"
+        )
+    console.print(d)
+    q = Table(title="Statements with the most server time")
+    q.add_column("database")
+    q.add_column("calls", justify="right")
+    q.add_column("mean ms", justify="right")
+    q.add_column("statement")
+    for st in stats["top_by_total_time"]:
+        q.add_row(st["database"], f"{st['calls']:,}", f"{st['mean_ms']:.2f}", st["query"])
+    console.print(q)
 
 
 def print_cost(console: Console, suite: dict[str, Any]) -> None:
