@@ -45,6 +45,7 @@ def main(
             log_config=None,
             access_log=False,
             lifespan="on",
+            loop="auto",  # uvloop (a dependency) where it installs; asyncio elsewhere
             timeout_graceful_shutdown=10,
         )
         return 0

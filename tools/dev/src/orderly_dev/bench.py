@@ -649,6 +649,21 @@ def measured_processes(stack: Stack) -> list[Measured]:
     return found
 
 
+def measure_idle(stack: Stack, seconds: float) -> dict[str, Any]:
+    """Each process's share of one core while the suite has nothing to do (jobs, relays, polls)."""
+    meter = CpuMeter(measured_processes(stack))
+    meter.start()
+    time.sleep(seconds)
+    used = meter.stop()
+    share = {name: round(cpu / meter.elapsed, 4) for name, cpu in used.items()}
+    services = sum(v for k, v in share.items() if k in stack.processes)
+    return {
+        "seconds": round(meter.elapsed, 2),
+        "cpu_share_of_one_core": share,
+        "services_total_share_of_one_core": round(services, 4),
+    }
+
+
 async def run_suite_load(
     stack: Stack,
     *,
@@ -884,6 +899,16 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         r.add_row("Tansu", "raw produce/consume", Text(f"not measured: {broker.get('error', '?')}"))
     console.print(r)
 
+    idle = data.get("idle")
+    if idle:
+        i = Table(title=f"Idle suite: share of one core over {idle['seconds']:g} s, no load")
+        i.add_column("process")
+        i.add_column("share of one core", justify="right")
+        for name, share in idle["cpu_share_of_one_core"].items():
+            i.add_row(name, f"{share:.1%}")
+        i.add_row("the five services", f"{idle['services_total_share_of_one_core']:.1%}")
+        console.print(i)
+
     ratios = data.get("side_by_side") or {}
     if ratios:
         s = Table(title="Side by side")
@@ -1027,6 +1052,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=None, help="random seed for the orders")
     p.add_argument("--root", type=Path, default=None, help="data and log directory")
     p.add_argument(
+        "--idle-seconds",
+        type=float,
+        default=10.0,
+        help="seconds to measure the idle suite's CPU before the load (0: skip)",
+    )
+    p.add_argument(
         "--raw-only", action="store_true", help="only the raw servers (no services, no saga load)"
     )
     p.add_argument(
@@ -1139,6 +1170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 pg_seconds=args.pgbench_seconds,
             )
         )
+        if stack and "suite_error" not in data and args.idle_seconds > 0:
+            console.print(f"Idle: every process's CPU over {args.idle_seconds:g} s, no load")
+            data["idle"] = measure_idle(stack, args.idle_seconds)
         if stack and "suite_error" not in data:
             try:
                 suite = run_async(

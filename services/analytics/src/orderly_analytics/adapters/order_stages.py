@@ -6,14 +6,34 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, func, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Column, TextClause, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_analytics.adapters.orm import order_stages
 from orderly_analytics.domain.order_stages import Stage, current_status
 
 STAMPS: dict[Stage, Column[Any]] = {stage: order_stages.c[f"{stage}_at"] for stage in Stage}
+DETAILS = ("order_number", "customer_id", "currency", "total_amount")
+
+
+def _upsert(stamp: str) -> TextClause:
+    """The upsert of one stage, as SQL text: SQLAlchemy would compile its ``INSERT … ON
+    CONFLICT`` construct on every execution (it has no cache key); a text compiles once.
+    The descriptive columns still empty are filled; a stage already stamped changes
+    nothing (no row returned)."""
+    table = order_stages.name
+    stamps = ", ".join(column.name for column in STAMPS.values())
+    return text(
+        f"INSERT INTO {table} (order_id, status, {stamp}, {', '.join(DETAILS)})"
+        f" VALUES (:order_id, :status, :at, {', '.join(f':{name}' for name in DETAILS)})"
+        f" ON CONFLICT (order_id) DO UPDATE SET {stamp} = excluded.{stamp},"
+        + "".join(f" {name} = coalesce({table}.{name}, excluded.{name})," for name in DETAILS)
+        + f" updated_at = now() WHERE {table}.{stamp} IS NULL"
+        f" RETURNING status, {stamps}"
+    )
+
+
+UPSERTS: dict[Stage, TextClause] = {stage: _upsert(column.name) for stage, column in STAMPS.items()}
 
 
 async def record_stage(
@@ -34,30 +54,24 @@ async def record_stage(
     stays locked from the upsert to the status update, so a concurrent event of the
     same order waits and then sees this one's stamp.
     """
-    stamp = STAMPS[stage]
-    details = {
-        "order_number": order_number,
-        "customer_id": customer_id,
-        "currency": currency,
-        "total_amount": total_amount,
-    }
-    new_row = insert(order_stages).values(
-        order_id=order_id, status=current_status([stage]).value, **{stamp.name: at}, **details
+    row = (
+        (
+            await session.execute(
+                UPSERTS[stage],
+                {
+                    "order_id": order_id,
+                    "at": at,
+                    "status": current_status([stage]).value,
+                    "order_number": order_number,
+                    "customer_id": customer_id,
+                    "currency": currency,
+                    "total_amount": total_amount,
+                },
+            )
+        )
+        .mappings()
+        .first()
     )
-    upsert = new_row.on_conflict_do_update(
-        index_elements=[order_stages.c.order_id],
-        set_={
-            stamp.name: new_row.excluded[stamp.name],
-            **{
-                name: func.coalesce(order_stages.c[name], new_row.excluded[name])
-                for name in details
-            },
-            "updated_at": func.now(),
-        },
-        # An order reaches a stage once: a repeat leaves the row, updated_at included, as is.
-        where=stamp.is_(None),
-    ).returning(order_stages.c.status, *STAMPS.values())
-    row = (await session.execute(upsert)).mappings().first()
     if row is None:
         return False
     status = current_status(s for s, column in STAMPS.items() if row[column.name] is not None)
