@@ -36,6 +36,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from orderly_dev import capacity as capacity_mod
 from orderly_dev.checkout import Checkout, headers_for, make_order
 from orderly_dev.cost import (
     CpuMeter,
@@ -909,6 +910,9 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         i.add_row("the five services", f"{idle['services_total_share_of_one_core']:.1%}")
         console.print(i)
 
+    if data.get("sweep"):
+        print_sweep(console, data["sweep"])
+
     ratios = data.get("side_by_side") or {}
     if ratios:
         s = Table(title="Side by side")
@@ -1052,6 +1056,16 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=None, help="random seed for the orders")
     p.add_argument("--root", type=Path, default=None, help="data and log directory")
     p.add_argument(
+        "--find-max",
+        action="store_true",
+        help="sweep offered rates from --find-max-start (x1.5 per step) to the highest one"
+        " held (every saga completed, placed→shipped p99 <= 2 s); table, JSON and"
+        " capacity.png beside --out",
+    )
+    p.add_argument(
+        "--find-max-start", type=float, default=4.0, help="the sweep's first rate (orders/s)"
+    )
+    p.add_argument(
         "--idle-seconds",
         type=float,
         default=10.0,
@@ -1175,19 +1189,22 @@ def main(argv: Sequence[str] | None = None) -> int:
             data["idle"] = measure_idle(stack, args.idle_seconds)
         if stack and "suite_error" not in data:
             try:
-                suite = run_async(
-                    run_suite_load(
-                        stack,
-                        rate_per_second=args.rate,
-                        duration=args.duration,
-                        warmup=args.warmup,
-                        seed=args.seed,
-                        profile_dir=args.out.parent / "profiles" if args.profile else None,
+                if args.find_max:
+                    exit_code = find_max(stack, args, data, console)
+                else:
+                    suite = run_async(
+                        run_suite_load(
+                            stack,
+                            rate_per_second=args.rate,
+                            duration=args.duration,
+                            warmup=args.warmup,
+                            seed=args.seed,
+                            profile_dir=args.out.parent / "profiles" if args.profile else None,
+                        )
                     )
-                )
-                data["suite"] = suite.as_dict()
-                if suite.unexpected:
-                    exit_code = 1
+                    data["suite"] = suite.as_dict()
+                    if suite.unexpected:
+                        exit_code = 1
             except Exception as exc:
                 data["suite_error"] = f"{type(exc).__name__}: {exc} (logs in {servers.root})"
                 exit_code = 1
@@ -1209,6 +1226,66 @@ def main(argv: Sequence[str] | None = None) -> int:
             else:
                 console.print("stopped; no process left behind")
     return exit_code
+
+
+def find_max(stack: Stack, args: argparse.Namespace, data: dict[str, Any], console: Console) -> int:
+    """The sweep of ``--find-max``: every point's figures, the capacity and its chart."""
+    runs: dict[float, dict[str, Any]] = {}
+
+    async def run_point(rate: float) -> capacity_mod.Point:
+        console.print(f"[bold]--find-max[/]: {rate:g} orders/s")
+        suite = await run_suite_load(
+            stack, rate_per_second=rate, duration=args.duration, warmup=args.warmup, seed=args.seed
+        )
+        runs[rate] = suite.as_dict()
+        point = capacity_mod.Point.from_suite(runs[rate])
+        console.print(
+            f"  completed {point.completed_per_second:.1f}/s, placed→shipped p99"
+            f" {point.shipped_p99_ms or float('nan'):,.0f} ms:"
+            f" {'held' if point.held() else 'not held'}"
+        )
+        return point
+
+    points = run_async(capacity_mod.sweep(run_point, start=args.find_max_start))
+    found = capacity_mod.capacity(points)
+    chart = capacity_mod.draw(points, args.out.parent / "capacity.png")
+    data["sweep"] = {
+        "p99_limit_ms": capacity_mod.P99_LIMIT_MS,
+        "capacity_per_second": found,
+        "chart": str(chart),
+        "points": [p.as_dict() for p in points],
+        "runs": {f"{rate:g}": suite for rate, suite in sorted(runs.items())},
+    }
+    if found is not None:
+        data["suite"] = runs[found]  # the report's tables show the highest rate held
+    return 0 if found is not None else 1
+
+
+def print_sweep(console: Console, found: dict[str, Any]) -> None:
+    """The curve of ``--find-max`` as a table, and where its chart is."""
+    t = Table(
+        title=f"--find-max: held = every saga completed, placed→shipped p99 ≤"
+        f" {found['p99_limit_ms'] / 1000:g} s"
+    )
+    for column in ("offered/s", "completed/s", "shipped p50 ms", "shipped p99 ms", "CPU", "held"):
+        t.add_column(column, justify="right")
+    for p in found["points"]:
+        t.add_row(
+            f"{p['offered']:g}",
+            f"{p['completed_per_second']:.1f}",
+            f"{p['shipped_p50_ms']:,.0f}" if p["shipped_p50_ms"] is not None else "-",
+            f"{p['shipped_p99_ms']:,.0f}" if p["shipped_p99_ms"] is not None else "-",
+            f"{sum(p['cpu_share'].values()):.0%}",
+            "yes" if p["held"] else "no",
+        )
+    console.print(t)
+    capacity_found = found["capacity_per_second"]
+    console.print(
+        f"capacity: {capacity_found:g} sagas/s"
+        if capacity_found is not None
+        else "capacity: no rate was held"
+    )
+    console.print(f"chart: {found['chart']}")
 
 
 def _service_settings(stack: Stack) -> dict[str, dict[str, str]]:
