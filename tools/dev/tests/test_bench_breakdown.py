@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from orderly_dev.bench import count_messages
+from orderly_dev.bench import count_messages, resent_commands
 from orderly_dev.hops import Sent, hops
 from orderly_dev.servers import Servers
 from orderly_dev.statements import read_statements, reset_statements
@@ -89,3 +89,19 @@ def test_statements_are_counted_per_database_over_the_window(servers: Servers) -
     assert stats.calls[name] >= 3
     counted = {s.query: s.calls for s in stats.most_called}
     assert counted["SELECT count(*) FROM pg_class"] == 3
+
+
+def test_re_sent_commands_are_those_beyond_what_each_order_needed() -> None:
+    by_type = {
+        "ReserveStock": 12,
+        "StockReserved": 9,
+        "CapturePayment": 9,
+        "PaymentCaptured": 8,
+        "ShipOrder": 10,
+    }
+
+    assert resent_commands(by_type, orders=10) == {
+        "ReserveStock": 2,
+        "CapturePayment": 0,
+        "ShipOrder": 2,
+    }

@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -530,6 +531,8 @@ class SuiteResult:
     hops: list[Hop] = field(default_factory=list)
     statements: StatementStats | None = None
     statements_missing: str | None = None
+    messages_by_type: dict[str, int] = field(default_factory=dict)  # of the run's orders
+    rss_mb: dict[str, dict[str, float]] = field(default_factory=dict)  # before / after
 
     @property
     def messages_total(self) -> int:
@@ -613,6 +616,11 @@ class SuiteResult:
                 name: {"samples": p.samples, "inclusive": p.inclusive, "own": p.own}
                 for name, p in self.profiles.items()
             },
+            "messages_by_type": self.messages_by_type,
+            "resent_commands": resent_commands(self.messages_by_type, self.placed),
+            "resent_counts": "commands beyond one per order (ReserveStock) or one per paid order"
+            " (CapturePayment, ShipOrder): what deadlines re-sent",
+            "rss_mb": self.rss_mb,
             "hops": [h.as_dict() for h in self.hops],
             "hops_count": "per (cause type, effect type): waited = the effect's ce_time - the"
             " cause's broker timestamp (backlog + handling), relayed = the effect's broker"
@@ -648,6 +656,29 @@ def measured_processes(stack: Stack) -> list[Measured]:
         found.append(Measured("broker", stack.servers.kafka.pid))
     found.append(Measured("bench driver", os.getpid()))
     return found
+
+
+def resident_mb(pids: dict[str, int]) -> dict[str, float]:
+    """Each process's resident memory in MiB (a process that is gone is left out)."""
+    found = {}
+    for name, pid in pids.items():
+        with contextlib.suppress(psutil.Error):
+            found[name] = round(psutil.Process(pid).memory_info().rss / 2**20, 1)
+    return found
+
+
+def resent_commands(by_type: dict[str, int], orders: int) -> dict[str, int]:
+    """Commands sent more often than the saga needs them: what its deadlines re-sent.
+
+    One ReserveStock per order; one CapturePayment and one ShipOrder per order that
+    got that far (as many as StockReserved and PaymentCaptured answers).
+    """
+    needed = {
+        "ReserveStock": orders,
+        "CapturePayment": by_type.get("StockReserved", 0),
+        "ShipOrder": by_type.get("PaymentCaptured", 0),
+    }
+    return {kind: max(0, by_type.get(kind, 0) - n) for kind, n in needed.items()}
 
 
 def measure_idle(stack: Stack, seconds: float) -> dict[str, Any]:
@@ -695,6 +726,7 @@ async def run_suite_load(
             f" ({warmup:g} s warm-up + {duration:g} s measured), open loop"
         )
         meter = CpuMeter(measured_processes(stack))
+        rss_before = resident_mb(service_pids(stack))
         profiler = Profiler(service_pids(stack), profile_dir, duration) if profile_dir else None
         first_measured = round(warmup * rate_per_second) + 1
 
@@ -785,6 +817,11 @@ async def run_suite_load(
         window_seconds=meter.elapsed,
         profiles=profiles,
         hops=hops(counted_after.of_keys),
+        messages_by_type=dict(Counter(m.type for m in counted_after.of_keys).most_common()),
+        rss_mb={
+            name: {"before": mb, "after": resident_mb(service_pids(stack)).get(name, 0.0)}
+            for name, mb in rss_before.items()
+        },
         statements=statements,
         statements_missing=statements_missing,
     )
@@ -859,6 +896,16 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
             "messages per completed saga (all topics)", f"{suite['messages_per_saga'] or '-'}"
         )
         t.add_row("DB commits per saga (approx.)", f"{suite['db_commits_per_saga'] or '-'}")
+        resent = suite.get("resent_commands") or {}
+        t.add_row(
+            "commands re-sent by deadlines",
+            ", ".join(f"{k} {v}" for k, v in resent.items()) or "-",
+        )
+        rss = suite.get("rss_mb") or {}
+        t.add_row(
+            "service memory before → after (MiB)",
+            ", ".join(f"{k} {v['before']:.0f}→{v['after']:.0f}" for k, v in rss.items()) or "-",
+        )
         t.add_row(
             "DB statements per saga (approx.)",
             f"{(suite['db_statements_per_saga'] or {}).get('total', '-')}",
