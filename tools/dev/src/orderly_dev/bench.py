@@ -949,9 +949,11 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
 
     idle = data.get("idle")
     if idle:
-        i = Table(title=f"Idle suite: share of one core over {idle['seconds']:g} s, no load")
-        i.add_column("process")
-        i.add_column("share of one core", justify="right")
+        i = table(
+            f"Idle suite: share of one core over {idle['seconds']:g} s, no load",
+            "process",
+            "share of one core",
+        )
         for name, share in idle["cpu_share_of_one_core"].items():
             i.add_row(name, f"{share:.1%}")
         i.add_row("the five services", f"{idle['services_total_share_of_one_core']:.1%}")
@@ -970,16 +972,27 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         console.print(s)
 
 
+def table(title: str, first: str, *figures: str) -> Table:
+    """A report table: a label column, then right-aligned figures."""
+    t = Table(title=title)
+    t.add_column(first)
+    for name in figures:
+        t.add_column(name, justify="right")
+    return t
+
+
 def print_hops(console: Console, found: Iterable[dict[str, Any]]) -> None:
     """Where a saga's time goes: each hop's wait (backlog + handling) and relay time."""
     rows = list(found)
     if not rows:
         return
-    h = Table(title="Hops: from a message to the one it caused (ms, p50 / p99)")
-    h.add_column("cause → effect")
-    h.add_column("count", justify="right")
-    h.add_column("waited (queue + handler)", justify="right")
-    h.add_column("relayed (outbox → broker)", justify="right")
+    h = table(
+        "Hops: from a message to the one it caused (ms, p50 / p99)",
+        "cause → effect",
+        "count",
+        "waited (queue + handler)",
+        "relayed (outbox → broker)",
+    )
     for hop in rows:
         w, r = hop["waited_ms"], hop["relayed_ms"]
         h.add_row(
@@ -996,20 +1009,19 @@ def print_statements(console: Console, suite: dict[str, Any]) -> None:
     stats, per_saga = suite.get("db_statements"), suite.get("db_statements_per_saga") or {}
     if not stats:
         return
-    d = Table(title="PostgreSQL statements over the run (pg_stat_statements)")
-    d.add_column("database")
-    d.add_column("statements", justify="right")
-    d.add_column("per saga", justify="right")
-    d.add_column("server time (ms)", justify="right")
+    d = table(
+        "PostgreSQL statements over the run (pg_stat_statements)",
+        "database",
+        "statements",
+        "per saga",
+        "server time (ms)",
+    )
     for db, calls in stats["calls_by_database"].items():
         d.add_row(
             db, f"{calls:,}", f"{per_saga.get(db, '-')}", f"{stats['exec_ms_by_database'][db]:,.0f}"
         )
     console.print(d)
-    q = Table(title="Statements with the most server time")
-    q.add_column("database")
-    q.add_column("calls", justify="right")
-    q.add_column("mean ms", justify="right")
+    q = table("Statements with the most server time", "database", "calls", "mean ms")
     q.add_column("statement")
     for st in stats["top_by_total_time"]:
         q.add_row(st["database"], f"{st['calls']:,}", f"{st['mean_ms']:.2f}", st["query"])
@@ -1310,12 +1322,16 @@ def find_max(stack: Stack, args: argparse.Namespace, data: dict[str, Any], conso
 
 def print_sweep(console: Console, found: dict[str, Any]) -> None:
     """The curve of ``--find-max`` as a table, and where its chart is."""
-    t = Table(
-        title=f"--find-max: held = every saga completed, placed→shipped p99 ≤"
-        f" {found['p99_limit_ms'] / 1000:g} s"
+    t = table(
+        f"--find-max: held = every saga completed, placed→shipped p99 ≤"
+        f" {found['p99_limit_ms'] / 1000:g} s",
+        "offered/s",
+        "completed/s",
+        "shipped p50 ms",
+        "shipped p99 ms",
+        "CPU",
+        "held",
     )
-    for column in ("offered/s", "completed/s", "shipped p50 ms", "shipped p99 ms", "CPU", "held"):
-        t.add_column(column, justify="right")
     for p in found["points"]:
         t.add_row(
             f"{p['offered']:g}",
