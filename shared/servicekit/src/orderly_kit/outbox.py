@@ -7,16 +7,20 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from faststream.kafka import KafkaBroker
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from prometheus_client import Counter, Gauge, Histogram
-from sqlalchemy import Table, func, insert, select, text
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+from sqlalchemy import Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderly_kit.db import Database
+from orderly_kit.db import Database, driver_connection
 
 log = logging.getLogger(__name__)
 
@@ -72,10 +76,25 @@ def row(
 
 
 async def write_many(session: AsyncSession, outbox: Table, rows: list[dict[str, Any]]) -> None:
-    """Add messages to the outbox in one statement; ids (the relay's order) follow the list."""
+    """Add messages to the outbox in one round trip; ids (the relay's order) follow the list."""
     if rows:
-        # An executemany: SQLAlchemy sends it as one multi-row INSERT (insertmanyvalues).
-        await session.execute(insert(outbox), rows)
+        # psycopg's executemany pipelines the rows in list order (so the ids follow it).
+        connection = await driver_connection(session)
+        async with connection.cursor() as cursor:
+            await cursor.executemany(
+                f"INSERT INTO {outbox.name} (topic, message_key, message_type, headers, payload)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                [
+                    (
+                        r["topic"],
+                        r["message_key"],
+                        r["message_type"],
+                        Jsonb(r["headers"]),
+                        r["payload"],
+                    )
+                    for r in rows
+                ],
+            )
 
 
 async def write(
@@ -94,6 +113,18 @@ async def write(
         outbox,
         [row(topic=topic, key=key, message_type=message_type, headers=headers, payload=payload)],
     )
+
+
+@dataclass(frozen=True)
+class Unsent:
+    """An outbox row the relay is about to publish."""
+
+    id: int
+    topic: str
+    message_key: str | None
+    headers: dict[str, str]
+    payload: bytes
+    created_at: datetime
 
 
 class OutboxRelay:
@@ -118,11 +149,29 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self._stopping = asyncio.Event()
+        # The relay's two statements, as SQL for the driver: a relay round is a
+        # transaction of its own, so it skips SQLAlchemy's per-statement machinery
+        # (a third of the CPU of a transaction through the ORM session, measured).
+        #
+        # The oldest unsent rows this relay can lock, less any row whose key has an
+        # earlier unsent row locked by another relay: one key's backlog can straddle
+        # two relays' batches, and publishing both at once could reorder that key.
+        # A held-back row waits for a later round.
+        table = outbox.name
+        self._claim_batch = (
+            f"WITH batch AS (SELECT id, topic, message_key, headers, payload, created_at"
+            f" FROM {table} WHERE sent_at IS NULL ORDER BY id LIMIT %(limit)s"
+            f" FOR UPDATE SKIP LOCKED)"
+            f" SELECT b.* FROM batch b WHERE b.message_key IS NULL OR NOT EXISTS ("
+            f"SELECT 1 FROM {table} o WHERE o.sent_at IS NULL"
+            f" AND o.message_key = b.message_key AND o.id < (SELECT max(id) FROM batch)"
+            f" AND o.id NOT IN (SELECT id FROM batch)) ORDER BY b.id"
+        )
         # Sent, and where to: one statement for the whole batch.
-        self._mark_sent = text(
-            f"UPDATE {outbox.name} SET sent_at = now(), kafka_partition = v.p, kafka_offset = v.o"
-            " FROM unnest(CAST(:ids AS bigint[]), CAST(:partitions AS int[]),"
-            f" CAST(:offsets AS bigint[])) AS v(id, p, o) WHERE {outbox.name}.id = v.id"
+        self._mark_sent = (
+            f"UPDATE {table} SET sent_at = now(), kafka_partition = v.p, kafka_offset = v.o"
+            " FROM unnest(%(ids)s::bigint[], %(partitions)s::int[], %(offsets)s::bigint[])"
+            f" AS v(id, p, o) WHERE {table}.id = v.id"
         )
 
     async def run(self) -> None:
@@ -149,24 +198,13 @@ class OutboxRelay:
 
     async def relay_once(self) -> int:
         """Publish one batch; returns how many rows were published."""
-        o = self.outbox
-        async with self.database.transaction() as session:
-            rows = (
-                await session.execute(
-                    select(
-                        o.c.id, o.c.topic, o.c.message_key, o.c.headers, o.c.payload, o.c.created_at
-                    )
-                    .where(o.c.sent_at.is_(None))
-                    .order_by(o.c.id)
-                    .limit(self.batch_size)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
-            rows = list(rows)
+        async with self.database.driver_transaction() as connection:
+            cursor = connection.cursor(row_factory=class_row(Unsent))
+            await cursor.execute(self._claim_batch, {"limit": self.batch_size})
+            rows = await cursor.fetchall()
             if not rows:
                 UNSENT.labels(self.service).set(0)
                 return 0
-            rows = await self._without_keys_held_elsewhere(session, rows)
             futures = [await self._publish(row) for row in rows]
             sent: list[tuple[int, int, int]] = []  # (row id, partition, offset)
             # Keep the published prefix only: a row after a failure waits for the
@@ -181,7 +219,7 @@ class OutboxRelay:
                 sent.append((row.id, metadata.partition, metadata.offset))
             if sent:
                 ids, partitions, offsets = (list(column) for column in zip(*sent, strict=True))
-                await session.execute(
+                await cursor.execute(
                     self._mark_sent, {"ids": ids, "partitions": partitions, "offsets": offsets}
                 )
         now = time.time()
@@ -190,35 +228,7 @@ class OutboxRelay:
             RELAY_LAG.labels(self.service).observe(max(0.0, now - row.created_at.timestamp()))
         return len(sent)
 
-    async def _without_keys_held_elsewhere(
-        self, session: AsyncSession, rows: list[Any]
-    ) -> list[Any]:
-        """Drop rows whose key has an earlier unsent row that another relay holds.
-
-        With several relays, one key's backlog can straddle two relays' batches;
-        publishing both at once could reorder that key. A held-back row waits for
-        a later round, when the earlier row is committed as sent.
-        """
-        o = self.outbox
-        ids = [r.id for r in rows]
-        keys = {r.message_key for r in rows if r.message_key is not None}
-        if not keys:
-            return rows
-        held = set(
-            (
-                await session.scalars(
-                    select(o.c.message_key)
-                    .where(o.c.sent_at.is_(None))
-                    .where(o.c.message_key.in_(keys))
-                    .where(o.c.id < max(ids))
-                    .where(o.c.id.not_in(ids))
-                    .distinct()
-                )
-            ).all()
-        )
-        return [r for r in rows if r.message_key not in held] if held else rows
-
-    async def _publish(self, row: Any) -> asyncio.Future[Any]:
+    async def _publish(self, row: Unsent) -> asyncio.Future[Any]:
         headers: dict[str, str] = dict(row.headers)
         # Continue the trace of the transaction that wrote the row.
         token = otel_context.attach(propagate.extract(headers))
