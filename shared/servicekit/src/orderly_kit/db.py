@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -34,7 +35,11 @@ async def driver_connection(session: AsyncSession) -> psycopg.AsyncConnection[An
     """The psycopg connection under ``session``, inside the session's transaction: for
     hot statements that need nothing of SQLAlchemy (a statement through the session
     costs several times its driver's CPU)."""
-    raw = await (await session.connection()).get_raw_connection()
+    return await _driver_of(await session.connection())
+
+
+async def _driver_of(connection: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    raw = await connection.get_raw_connection()
     driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
     return driver
 
@@ -58,8 +63,7 @@ class Database:
         """A pooled connection's psycopg connection inside one transaction, for hot paths
         that need no ORM: committed on success, rolled back on error."""
         async with self.engine.connect() as connection:
-            raw = await connection.get_raw_connection()
-            driver: psycopg.AsyncConnection[Any] = raw.driver_connection  # type: ignore[assignment]
+            driver = await _driver_of(connection)
             async with driver.transaction():
                 yield driver
 

@@ -151,7 +151,7 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         # The relay's two statements, as SQL for the driver: a relay round is a
         # transaction of its own, so it skips SQLAlchemy's per-statement machinery
-        # (a third of the CPU of a transaction through the ORM session, measured).
+        # (through the session a statement cost about three times the driver's CPU).
         #
         # The oldest unsent rows this relay can lock, less any row whose key has an
         # earlier unsent row locked by another relay: one key's backlog can straddle
