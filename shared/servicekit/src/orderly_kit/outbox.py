@@ -246,6 +246,14 @@ class OutboxRelay:
         return future
 
 
+async def refresh_unsent(database: Database, outbox: Table, service: str) -> int:
+    """Set ``orderly_outbox_unsent`` to the rows waiting now (the partial index counts)."""
+    async with database.transaction() as session:
+        unsent = await count_unsent(session, outbox)
+    UNSENT.labels(service).set(unsent)
+    return unsent
+
+
 async def count_unsent(session: AsyncSession, outbox: Table) -> int:
     result = await session.execute(
         select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))

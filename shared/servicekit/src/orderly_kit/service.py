@@ -42,7 +42,7 @@ from orderly_kit.consumers import (
 from orderly_kit.db import Database
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
-from orderly_kit.outbox import OutboxRelay, OutboxSignal
+from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.subscriptions import Subscription
 from orderly_schemas.base import Message
@@ -364,8 +364,8 @@ def build_service(
 
 
 def _add_upkeep_jobs(service: Service) -> None:
-    """The jobs every service runs: count dead letters waiting, purge outbox and inbox,
-    measure consumer lag."""
+    """The jobs every service runs: count dead letters waiting and unsent outbox rows,
+    purge outbox and inbox, measure consumer lag."""
     s = service.settings
     gauge = deadletters.WaitingGauge(s.service_name)
 
@@ -387,8 +387,12 @@ def _add_upkeep_jobs(service: Service) -> None:
     async def refresh_consumer_lag() -> None:
         await service.consumer_groups.refresh_lag(service.consumers_of)
 
+    async def count_outbox_unsent() -> None:
+        await refresh_unsent(service.database, service.outbox, s.service_name)
+
     service.every("consumer-lag", s.consumer_lag_interval_seconds, refresh_consumer_lag)
     service.every(
         "dead-letters-waiting", s.dead_letters_gauge_interval_seconds, count_dead_letters_waiting
     )
+    service.every("outbox-unsent", s.outbox_unsent_gauge_interval_seconds, count_outbox_unsent)
     service.every("housekeeping", s.housekeeping_interval_seconds, purge_outbox_and_inbox)

@@ -104,6 +104,12 @@ class ServiceSettings(BaseSettings):
     housekeeping_batch_size: int = Field(
         default=1000, ge=1, le=100_000, description="rows deleted per short transaction"
     )
+    outbox_unsent_gauge_interval_seconds: float = Field(
+        default=15,
+        gt=0,
+        description="how often orderly_outbox_unsent is counted (the relay sets it to 0"
+        " whenever it finds nothing to send)",
+    )
     dead_letters_gauge_interval_seconds: float = Field(
         default=30,
         gt=0,

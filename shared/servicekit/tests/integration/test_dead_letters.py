@@ -157,7 +157,9 @@ async def letters_listed(
 async def test_a_fixed_handler_takes_a_replayed_dead_letter_once(
     world: World, running: Service, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert {"housekeeping", "dead-letters-waiting"} <= {name for name, _, _ in running.jobs}
+    assert {"housekeeping", "dead-letters-waiting", "outbox-unsent"} <= {
+        name for name, _, _ in running.jobs
+    }
     order = make_order(random.Random(11))
     headers = headers_for(order)
     message_id = dict(headers)["ce_id"].decode()

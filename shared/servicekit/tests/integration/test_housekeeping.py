@@ -18,7 +18,7 @@ from orderly_dev.watch import read_topic
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.housekeeping import housekeep
 from orderly_kit.messaging_tables import add_messaging_tables
-from orderly_kit.outbox import OutboxRelay, OutboxSignal, write
+from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent, write
 from orderly_kit.topics_admin import ensure_topics
 
 metadata = new_metadata()
@@ -236,3 +236,15 @@ async def test_housekeeping_runs_beside_a_publishing_relay(
         REGISTRY.get_sample_value("orderly_outbox_publish_errors_total", {"service": SERVICE})
         == relay_errors
     )
+
+
+async def test_the_unsent_gauge_counts_the_rows_waiting_for_the_relay(database: Database) -> None:
+    for name in ("a", "b", "c"):
+        await add_outbox_row(database, name, sent_ago=None)
+    await add_outbox_row(database, "old", sent_ago=WEEK)
+
+    counted = await refresh_unsent(database, outbox, SERVICE)
+
+    assert counted == 3
+    gauge = REGISTRY.get_sample_value("orderly_outbox_unsent", {"service": SERVICE})
+    assert gauge == 3
