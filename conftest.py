@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from orderly_dev.servers import Servers, start_servers
+from orderly_dev.servers import Kafka, Servers, start_servers, start_tansu
 from orderly_dev.stack import Stack
 
 
@@ -22,6 +22,14 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     s = start_servers(tmp_path_factory.mktemp("servers"))
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="module")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
+    """A Tansu broker of the test module's own: topics, groups and offsets start empty."""
+    broker = start_tansu(tmp_path_factory.mktemp("tansu"))
+    yield broker
+    broker.stop()
 
 
 @pytest.fixture(scope="session")

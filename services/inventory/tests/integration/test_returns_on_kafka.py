@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import insert, select
 
-from orderly_dev.servers import Kafka, start_tansu
+from orderly_dev.servers import Kafka
 from orderly_dev.watch import OrderWatcher
 from orderly_inventory import ledger
 from orderly_inventory.adapters import orm
@@ -31,13 +30,6 @@ from orderly_kit.service import Service
 from orderly_schemas import topics
 from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import RestockReturn, ReturnLine
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
-    broker = start_tansu(Path(tmp_path_factory.mktemp("tansu")))
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture

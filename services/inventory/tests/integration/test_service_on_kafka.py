@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -23,7 +22,7 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import insert
 
-from orderly_dev.servers import Kafka, free_port, start_tansu
+from orderly_dev.servers import Kafka, free_port
 from orderly_dev.watch import OrderWatcher, Seen
 from orderly_inventory.adapters import orm
 from orderly_inventory.bootstrap import build
@@ -36,13 +35,6 @@ from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
 
 ADDRESS = Address(name="A", line1="1 Main St", city="Town", postal_code="1000", country="NL")
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
-    broker = start_tansu(Path(tmp_path_factory.mktemp("tansu")))
-    yield broker
-    broker.stop()
 
 
 def settings(database_url: str, kafka: Kafka, **overrides: Any) -> InventorySettings:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
-from orderly_dev.servers import Kafka, start_tansu
+from orderly_dev.servers import Kafka
 from orderly_kit.service import Service
 from orderly_notification.adapters.orm import inbox, notifications, outbox
 from orderly_notification.bootstrap import build
@@ -28,13 +27,6 @@ from orderly_schemas.inventory import BackInStock, LowStockDetected, StockAdjust
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WHERE = {"sku": "MUG-1", "warehouse": "east", "occurred_at": AT, "safety_stock": 10}
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
-    broker = start_tansu(Path(tmp_path_factory.mktemp("tansu")))
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture

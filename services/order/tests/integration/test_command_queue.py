@@ -9,8 +9,7 @@ committed by real consumers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 from uuid import UUID, uuid4
 
 import pytest
@@ -18,7 +17,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import insert
 
-from orderly_dev.servers import Kafka, free_port, start_tansu
+from orderly_dev.servers import Kafka, free_port
 from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.service import consumer_group
@@ -29,13 +28,6 @@ from orderly_order.bootstrap import MIGRATIONS
 from orderly_schemas import topics
 
 PARTITION = 0
-
-
-@pytest.fixture(scope="module")
-def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
-    broker = start_tansu(Path(tmp_path_factory.mktemp("tansu")))
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture
