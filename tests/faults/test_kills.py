@@ -21,12 +21,12 @@ from aiokafka.structs import TopicPartition
 from orderly_dev.checkout import make_order
 from orderly_dev.faults import (
     assert_invariants,
-    consumer_groups,
     databases,
     duplicates_seen,
     place_orders,
     query,
     snapshot,
+    subscriptions,
     wait_quiet,
     wait_terminal,
 )
@@ -243,9 +243,7 @@ def test_replaying_every_topic_from_the_first_offset_changes_nothing(faults: Sta
             n for (t, kind), n in sent.items() if t == topic and (kind is None or kind in handled)
         )
         - sum(1 for t, _ in dead_before[service] if t == topic)
-        for service, (topic, handled) in (
-            (g.split(".")[1], t) for g, t in consumer_groups().items()
-        )
+        for (service, topic), handled in subscriptions().items()
     }
 
     def replay_read() -> bool:

@@ -47,6 +47,7 @@ Event = OrderPlaced | OrderEvent
 async def service(fresh_database: str) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     built = build(AnalyticsSettings(database_url=fresh_database, log_json=False))
+    built.consumer()  # the subscriber start() builds, for FastStream's test broker
     yield built
     await built.database.dispose()
 

@@ -43,6 +43,7 @@ TOTAL = Money(amount=990, currency="EUR")
 async def service(fresh_database: str) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     built = build(NotificationSettings(database_url=fresh_database, log_json=False))
+    built.consumer()  # the subscriber start() builds, for FastStream's test broker
     yield built
     await built.database.dispose()
 

@@ -35,6 +35,7 @@ RULE = "looks like a card number; send the provider's token instead"
 async def service(fresh_database: str) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     built = build(OrderSettings(database_url=fresh_database, log_json=False))
+    built.consumer()  # the subscriber start() builds, for FastStream's test broker
     yield built
     await built.database.dispose()
 

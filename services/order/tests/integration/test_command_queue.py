@@ -100,8 +100,8 @@ async def waiting(database: Database, queue: CommandQueue, *orders: UUID) -> set
         return await queue.still_waiting(session, orders)
 
 
-HANDLER = consumer_group("inventory", topics.INVENTORY_COMMANDS)
-READER = consumer_group("order", topics.INVENTORY_EVENTS)
+HANDLER = consumer_group("inventory")
+READER = consumer_group("order")
 
 
 async def test_a_command_not_yet_relayed_or_not_yet_read_is_queued(

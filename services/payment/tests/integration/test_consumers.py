@@ -42,6 +42,7 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
             refund_retry_backoff_max_seconds=0.05,
         )
     )
+    built.consumer()  # the subscriber start() builds, for FastStream's test broker
     yield built
     await built.database.dispose()
 

@@ -1,13 +1,13 @@
 """Consumer groups that join in the background, and what each of them is doing.
 
 The HTTP API needs only the database (the outbox decouples it from Kafka), so a
-service serves as soon as it has migrated while its consumers join their groups.
-On the Tansu broker a group that a restarted process rejoins takes one to two
-session timeouts to settle (a member that left or died stays leader until its
-session expires), and a process joining its groups one after another waited for
-the sum of them before its port opened. So here every group is started at once,
-each retried with backoff on failure, and each keeps its state for
-``/health/consumers`` and the ``orderly_consumer_group_*`` metrics:
+service serves as soon as it has migrated while its consumer joins its group (one
+group per service, ``orderly.<service>``, reading all the topics the service
+consumes). On the Tansu broker a group that a restarted process rejoins takes one to
+two session timeouts to settle (a member that left or died stays leader until its
+session expires), so the group joins in the background, retried with backoff on
+failure, and keeps its state for ``/health/consumers`` and the
+``orderly_consumer_group_*`` metrics:
 
 - ``joining``: started, waiting for its first assignment;
 - ``assigned``: every worker of the group has its partitions (possibly none, when
@@ -62,7 +62,7 @@ GROUP_LAG = Gauge(
 )
 GROUP_PARTITIONS = Gauge(
     "orderly_consumer_group_partitions",
-    "Partitions of the group's topic held by this process",
+    "Partitions of the group's topics held by this process",
     ["service", "group"],
 )
 
@@ -77,14 +77,14 @@ class ConsumerGroupHealth:
 
     service: str
     group: str
-    topic: str
+    topics: tuple[str, ...]
     workers: int
     lag_warning: int = 1000
     state: GroupState = GroupState.JOINING
     since: datetime = field(default_factory=_utcnow)
     started_at: float = field(default_factory=time.monotonic)
     assigned_after_seconds: float | None = None
-    partitions: set[int] = field(default_factory=set)
+    partitions: set[TopicPartition] = field(default_factory=set)
     lag: int | None = None
     error: str | None = None
     start_attempts: int = 0
@@ -121,13 +121,13 @@ class ConsumerGroupHealth:
 
     def revoked(self, partitions: Iterable[TopicPartition]) -> None:
         self._revoked_pending += 1
-        self.partitions.difference_update(tp.partition for tp in partitions)
+        self.partitions.difference_update(partitions)
         if self._started:
             self._enter(GroupState.REBALANCING)
 
     def assigned(self, partitions: Iterable[TopicPartition]) -> None:
         self._revoked_pending = max(0, self._revoked_pending - 1)
-        self.partitions.update(tp.partition for tp in partitions)
+        self.partitions.update(partitions)
         self._settle()
 
     def _settle(self) -> None:
@@ -162,7 +162,7 @@ class ConsumerGroupHealth:
     def describe(self) -> dict[str, Any]:
         return {
             "group": self.group,
-            "topic": self.topic,
+            "topics": list(self.topics),
             "state": self.state.value,
             "since": self.since.isoformat(),
             "seconds_in_state": round((_utcnow() - self.since).total_seconds(), 1),
@@ -172,7 +172,10 @@ class ConsumerGroupHealth:
                 else round(self.assigned_after_seconds, 1)
             ),
             "workers": self.workers,
-            "partitions": sorted(self.partitions),
+            "partitions": {
+                topic: sorted(tp.partition for tp in self.partitions if tp.topic == topic)
+                for topic in self.topics
+            },
             "lag": self.lag,
             "lagging": self.lagging,
             "start_attempts": self.start_attempts,
@@ -193,13 +196,13 @@ class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
 
 @dataclass
 class ConsumerGroups:
-    """Every consumer group of one service process."""
+    """Every consumer group of one service process (the kit runs one), by name."""
 
     service: str
     groups: dict[str, ConsumerGroupHealth] = field(default_factory=dict)
 
     def add(self, health: ConsumerGroupHealth) -> ConsumerGroupHealth:
-        self.groups[health.topic] = health
+        self.groups[health.group] = health
         return health
 
     @property
@@ -233,11 +236,11 @@ class ConsumerGroups:
 
     async def refresh_lag(self, consumers_of: Callable[[str], list[AIOKafkaConsumer]]) -> None:
         """Recompute each assigned group's lag from its consumers' positions and highwaters."""
-        for topic, health in self.groups.items():
+        for group, health in self.groups.items():
             if health.state is not GroupState.ASSIGNED:
                 continue
             lag = 0
-            for consumer in consumers_of(topic):
+            for consumer in consumers_of(group):
                 for tp in consumer.assignment():
                     highwater = consumer.highwater(tp)
                     if highwater is None:

@@ -361,20 +361,22 @@ class Messaging:
         self,
         records: Sequence[Any],
         headers: Sequence[dict[str, str]],
-        routes: Routes,
+        routes_of: Mapping[str, Routes],
         *,
-        concurrently: bool = True,
+        one_at_a_time: frozenset[str] = frozenset(),
     ) -> None:
-        """Handle the records of one poll: each partition's in one transaction, the
-        partitions concurrently unless told otherwise.
+        """Handle the records of one poll (of any of the service's topics): each
+        partition's in one transaction, the partitions concurrently, except those of the
+        topics in ``one_at_a_time``, which take turns.
 
-        Per partition, in order: records of types no route takes are skipped (no effect, no
-        inbox row); unreadable ones are dead-lettered alone; the rest share ONE transaction
-        (one multi-row inbox claim, the handlers, one multi-row outbox insert). If any
-        handler fails, that transaction rolls back and the partition's records are handled
-        one by one, each with its own retries and dead letter, so one bad message costs
-        only itself. Raises only if a record could be neither handled nor dead-lettered;
-        the caller then rewinds every partition of the poll.
+        Per partition, in order: records of types no route of their topic takes are
+        skipped (no effect, no inbox row); unreadable ones are dead-lettered alone; the
+        rest share ONE transaction (one multi-row inbox claim, the handlers, one multi-row
+        outbox insert). If any handler fails, that transaction rolls back and the
+        partition's records are handled one by one, each with its own retries and dead
+        letter, so one bad message costs only itself. Raises only if a record could be
+        neither handled nor dead-lettered; the caller then rewinds every partition of
+        the poll.
         """
         by_partition: dict[tuple[str, int], list[_Received]] = {}
         for record, record_headers in zip(records, headers, strict=True):
@@ -387,15 +389,24 @@ class Messaging:
                 headers=record_headers,
             )
             by_partition.setdefault((record.topic, record.partition), []).append(received)
-        if not concurrently:
-            for batch in by_partition.values():
-                await self._handle_partition(batch, routes)
+        in_turn = [b for (topic, _), b in by_partition.items() if topic in one_at_a_time]
+
+        async def take_turns() -> None:
+            for batch in in_turn:
+                await self._handle_partition(batch, routes_of.get(batch[0].topic, {}))
+
+        lanes = [
+            self._handle_partition(batch, routes_of.get(topic, {}))
+            for (topic, _), batch in by_partition.items()
+            if topic not in one_at_a_time
+        ]
+        if in_turn:
+            lanes.append(take_turns())
+        if len(lanes) == 1:
+            await lanes[0]
             return
-        # Every partition finishes before an error is raised: none is left running.
-        outcomes = await asyncio.gather(
-            *(self._handle_partition(batch, routes) for batch in by_partition.values()),
-            return_exceptions=True,
-        )
+        # Every lane finishes before an error is raised: none is left running.
+        outcomes = await asyncio.gather(*lanes, return_exceptions=True)
         for outcome in outcomes:
             if isinstance(outcome, BaseException):
                 raise outcome

@@ -1,7 +1,7 @@
 """Assembles a service: one process serving HTTP, consuming Kafka and relaying its outbox.
 
 Start-up order: migrations (the database), then the periodic jobs and the HTTP API
-serve at once; the broker connection, the outbox relay and every consumer group
+serve at once; the broker connection, the outbox relay and the consumer group
 start in the background (``consumers.py``), each retried until it is up. Kafka being
 slow to rebalance, or down, never keeps the API closed.
 """
@@ -52,9 +52,9 @@ log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[Any]]
 
 
-def consumer_group(service: str, topic: str) -> str:
-    """The Kafka consumer group of ``service`` on ``topic``."""
-    return f"orderly.{service}.{topic}"
+def consumer_group(service: str) -> str:
+    """The Kafka consumer group of ``service``: one group reads all the topics it consumes."""
+    return f"orderly.{service}"
 
 
 @dataclass
@@ -75,6 +75,7 @@ class Service:
     jobs: list[tuple[str, float, Job]] = field(default_factory=list)
     consumer_groups: ConsumerGroups = field(init=False)
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    _consumer: Any = None  # FastStream's batch subscriber on every topic, built at start
     _published: list[type[Message]] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _on_stop: list[Job] = field(default_factory=list)
@@ -92,30 +93,52 @@ class Service:
         A poll's partitions are handled concurrently, each in its own transaction. Where
         messages of different partitions lock the same rows (stock shared by many orders),
         concurrent transactions would take those locks in different orders and deadlock:
-        ``partitions_concurrently=False`` handles them one after another.
+        ``partitions_concurrently=False`` handles that topic's partitions one after another.
         """
         if topic not in self._subscriptions:
+            if self._consumer is not None:
+                raise RuntimeError(f"subscribe to {topic} before the service starts consuming")
+            self._subscriptions[topic] = Subscription(
+                topic,
+                group_id=self.group,
+                title=f"{self.settings.service_name}:{topic}",
+                concurrently=partitions_concurrently,
+            )
+        return self._subscriptions[topic]
+
+    @property
+    def group(self) -> str:
+        """This service's consumer group."""
+        return consumer_group(self.settings.service_name)
+
+    def consumer(self) -> Any:
+        """The one FastStream batch subscriber that reads every topic this service consumes
+        (built once, when the subscriptions are complete: at start).
+
+        One consumer per process, not one per topic: each consumer is a fetch loop that
+        polls the broker every ``KAFKA_FETCH_MAX_WAIT_MS`` whether or not there is work,
+        and on the local broker those polls were most of an idle suite's CPU.
+        """
+        if self._consumer is None and self._subscriptions:
             s = self.settings
-            group = consumer_group(s.service_name, topic)
-            group_health = self.consumer_groups.add(
+            topics = self.consumed_topics
+            health = self.consumer_groups.add(
                 ConsumerGroupHealth(
                     service=s.service_name,
-                    group=group,
-                    topic=topic,
+                    group=self.group,
+                    topics=tuple(topics),
                     workers=1,
                     lag_warning=s.consumer_lag_warning,
                 )
             )
             consumer = self.broker.subscriber(
-                topic,
-                # FastStream runs one consumer per subscriber: a group per topic keeps a
-                # rebalance on one topic from pausing the service's other topics.
-                group_id=group,
+                *topics,
+                group_id=self.group,
                 auto_offset_reset="earliest",
                 session_timeout_ms=s.kafka_session_timeout_ms,
                 heartbeat_interval_ms=s.kafka_heartbeat_interval_ms,
                 fetch_max_wait_ms=s.kafka_fetch_max_wait_ms,
-                listener=group_health.listener(),
+                listener=health.listener(),
                 # A poll's records are handled per partition, the partitions concurrently,
                 # and its offsets committed once; on an error every partition rewinds.
                 batch=True,
@@ -124,24 +147,25 @@ class Service:
                 decoder=_undecoded,
                 ack_policy=AckPolicy.NACK_ON_ERROR,
                 include_in_schema=False,
-                title=f"{s.service_name}:{topic}:batches",
+                title=f"{s.service_name}:batches",
             )
-            subscription = Subscription(
-                topic, group_id=group, title=f"{s.service_name}:{topic}", consumer=consumer
+            messaging = self.messaging
+            routes_of = {topic: sub.routes for topic, sub in self._subscriptions.items()}
+            one_at_a_time = frozenset(
+                topic for topic, sub in self._subscriptions.items() if not sub.concurrently
             )
-            messaging, routes = self.messaging, subscription.routes
 
             @consumer
             async def consume(_: Any, message: Any = Context("message")) -> None:
                 await messaging.handle_batch(
                     message.raw_message,
                     message.batch_headers,
-                    routes,
-                    concurrently=partitions_concurrently,
+                    routes_of,
+                    one_at_a_time=one_at_a_time,
                 )
 
-            self._subscriptions[topic] = subscription
-        return self._subscriptions[topic]
+            self._consumer = consumer
+        return self._consumer
 
     @property
     def consumed_topics(self) -> list[str]:
@@ -191,15 +215,16 @@ class Service:
             description=f"Messages consumed and published by the {self.title}.",
         )
 
-    def consumers_of(self, topic: str) -> list[AIOKafkaConsumer]:
-        """The running Kafka consumers of this service on ``topic``."""
-        consumer = self._subscriptions[topic].consumer.consumer
-        return [consumer] if consumer is not None else []
+    def consumers_of(self, group: str) -> list[AIOKafkaConsumer]:
+        """The running Kafka consumers of this process in consumer group ``group``."""
+        running = self._consumer.consumer if self._consumer is not None else None
+        return [running] if running is not None and group == self.group else []
 
     # -- lifecycle --------------------------------------------------------------
     async def start(self) -> None:
         """Migrate, start the jobs, and start messaging in the background; returns at once."""
         s = self.settings
+        self.consumer()  # the subscriptions are complete: one subscriber reads them all
         if s.migrate_on_start:
             await asyncio.to_thread(migrations.upgrade, self.migrations_dir, s.database_url)
         for name, seconds, job in self.jobs:
@@ -208,7 +233,7 @@ class Service:
         log.info("%s serving; consumer groups joining in the background", s.service_name)
 
     async def _start_messaging(self) -> None:
-        """Connect (retrying), start the relay, then every consumer group at once."""
+        """Connect (retrying), start the relay, then the consumer group."""
         s = self.settings
 
         async def connect() -> None:
@@ -234,19 +259,13 @@ class Service:
             poll_interval=s.outbox_poll_interval_ms / 1000,
         )
         self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
-        # Concurrently: a process's start-up waits for its slowest group, not their sum.
-        await asyncio.gather(
-            *(
-                start_with_retry(
-                    self.consumer_groups.groups[topic],
-                    subscription.consumer.start,
-                    subscription.consumer.stop,
-                )
-                for topic, subscription in self._subscriptions.items()
+        consumer = self.consumer()
+        if consumer is not None:
+            await start_with_retry(
+                self.consumer_groups.groups[self.group], consumer.start, consumer.stop
             )
-        )
         self.broker.running = True
-        log.info("%s: every consumer group assigned", s.service_name)
+        log.info("%s: consumer group %s assigned", s.service_name, self.group)
 
     async def stop(self) -> None:
         if self._relay:

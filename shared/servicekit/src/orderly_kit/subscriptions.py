@@ -1,7 +1,8 @@
 """A service's handlers for one topic, by message type: ``@service.subscriber(t).on(Event)``.
 
-The kit consumes each topic with one FastStream batch subscriber and routes every record
-to the handler of its CloudEvents type (``Messaging.handle_batch``). For the AsyncAPI
+The kit consumes all of a service's topics with one FastStream batch subscriber (one
+consumer group per service) and routes every record to the handler of its topic and
+CloudEvents type (``Messaging.handle_batch``). For the AsyncAPI
 document, ``document`` declares the same handlers as typed FastStream subscribers on a
 broker that never connects, so the document shows each message with its model.
 """
@@ -32,13 +33,13 @@ def of_type(*classes: type[Message]) -> Callable[[Any], bool]:
 
 class Subscription:
     """The handlers of one service on one topic (a type no handler takes is skipped), and
-    the FastStream batch subscriber that consumes it."""
+    whether the topic's partitions may be handled concurrently."""
 
-    def __init__(self, topic: str, *, group_id: str, title: str, consumer: Any) -> None:
+    def __init__(self, topic: str, *, group_id: str, title: str, concurrently: bool) -> None:
         self.topic = topic
         self.group_id = group_id
         self.title = title
-        self.consumer = consumer
+        self.concurrently = concurrently
         self._routes: dict[str, Route] = {}
 
     @property

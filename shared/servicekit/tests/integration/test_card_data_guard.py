@@ -73,6 +73,7 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
         async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
             await uow.session.execute(insert(effects).values(order_id=str(event.order_id)))
 
+    built.consumer()  # the subscriber start() builds, for FastStream's test broker
     yield built
     await built.database.dispose()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from aiokafka import TopicPartition
 from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import func, select
 
@@ -42,7 +43,7 @@ async def database(fresh_database: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-def a_service(database: Database, bootstrap: str, topic: str) -> Service:
+def a_service(database: Database, bootstrap: str, *topics: str) -> Service:
     settings = ServiceSettings(
         service_name=f"t{uuid.uuid4().hex[:6]}",
         database_url=database.url,
@@ -62,9 +63,11 @@ def a_service(database: Database, bootstrap: str, topic: str) -> Service:
     service.database = database
     service.messaging.database = database
 
-    @service.subscriber(topic).on(OrderPlaced)
-    async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
-        del event, uow
+    for topic in topics:
+
+        @service.subscriber(topic).on(OrderPlaced)
+        async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
+            del event, uow
 
     return service
 
@@ -83,7 +86,8 @@ async def test_the_api_serves_while_the_broker_is_unreachable_and_names_the_fail
 ) -> None:
     topic = "checkout.orders.v1"
     service = a_service(database, f"127.0.0.1:{free_port()}", topic)
-    group = consumer_group(service.settings.service_name, topic)
+    group = consumer_group(service.settings.service_name)
+    assert group == service.group == f"orderly.{service.settings.service_name}"
     await asyncio.wait_for(service.start(), 10)
     try:
         async with client(service) as http:
@@ -126,19 +130,21 @@ async def test_the_api_serves_while_the_broker_is_unreachable_and_names_the_fail
             await service.consumer_groups.wait_all_assigned(0.2)
     finally:
         await asyncio.wait_for(service.stop(), 20)
-    assert service.consumer_groups.groups[topic].state == "stopped"
+    assert service.consumer_groups.groups[group].state == "stopped"
 
 
-async def test_groups_join_in_the_background_then_report_partitions_and_lag(
+async def test_one_group_reads_every_topic_joins_in_the_background_and_reports_its_lag(
     servers: Servers, database: Database
 ) -> None:
-    topic = f"test.{uuid.uuid4().hex[:10]}"
+    topic, other = (f"test.{uuid.uuid4().hex[:10]}" for _ in range(2))
     await ensure_topics(
-        servers.kafka.bootstrap, partitions=3, topics=[topic, dead_letter_topic(topic)]
+        servers.kafka.bootstrap,
+        partitions=3,
+        topics=[topic, dead_letter_topic(topic), other, dead_letter_topic(other)],
     )
-    service = a_service(database, servers.kafka.bootstrap, topic)
+    service = a_service(database, servers.kafka.bootstrap, topic, other)
     name = service.settings.service_name
-    group = consumer_group(name, topic)
+    group = consumer_group(name)
     await asyncio.wait_for(service.start(), 10)
     try:
         async with client(service) as http:
@@ -153,27 +159,35 @@ async def test_groups_join_in_the_background_then_report_partitions_and_lag(
             (state,) = body["groups"]
             assert state["state"] == "assigned"
             assert state["workers"] == 1
-            assert state["partitions"] == [0, 1, 2]  # one consumer holds all of the topic
+            assert state["group"] == group
+            assert state["topics"] == sorted([topic, other])
+            # one consumer holds all of both topics
+            assert state["partitions"] == {topic: [0, 1, 2], other: [0, 1, 2]}
             assert state["assigned_after_seconds"] > 0
 
-        order = make_order(random.Random(5))
-        await service.broker.publish(
-            order.model_dump_json().encode(),
-            topic,
-            key=str(order.order_id).encode(),
-            headers={k: v.decode() for k, v in headers_for(order)},
-        )
+        rng = random.Random(5)
+        for to in (topic, other):
+            order = make_order(rng)
+            await service.broker.publish(
+                order.model_dump_json().encode(),
+                to,
+                key=str(order.order_id).encode(),
+                headers={k: v.decode() for k, v in headers_for(order)},
+            )
         async with asyncio.timeout(20):
-            while await inbox_rows(database) < 1:
+            while await inbox_rows(database) < 2:
                 await asyncio.sleep(0.1)
+        async with database.transaction() as session:
+            read = (await session.execute(select(inbox.c.topic))).scalars().all()
+        assert sorted(read) == sorted([topic, other])  # one message from each topic
         await service.consumer_groups.refresh_lag(service.consumers_of)
-        assert service.consumer_groups.groups[topic].lag == 0
+        assert service.consumer_groups.groups[group].lag == 0
 
         exposition = generate_latest(REGISTRY).decode()
         assert f'orderly_consumer_group_assigned{{group="{group}",service="{name}"}} 1.0' in (
             exposition
         )
-        assert metric("orderly_consumer_group_partitions", service=name, group=group) == 3
+        assert metric("orderly_consumer_group_partitions", service=name, group=group) == 6
         assert metric("orderly_consumer_group_lag", service=name, group=group) == 0
     finally:
         await service.stop()
@@ -186,8 +200,8 @@ async def test_groups_started_while_the_broker_is_down_join_once_it_is_up(
     port = free_port()
     topic = "checkout.orders.v1"
     service = a_service(database, f"127.0.0.1:{port}", topic)
-    group = service.consumer_groups.groups[topic]
     await asyncio.wait_for(service.start(), 10)
+    group = service.consumer_groups.groups[service.group]
     kafka = None
     try:
         async with asyncio.timeout(20):
@@ -200,7 +214,7 @@ async def test_groups_started_while_the_broker_is_down_join_once_it_is_up(
 
         assert group.state == "assigned"
         assert group.error is None
-        assert group.partitions == {0, 1}
+        assert group.partitions == {TopicPartition(topic, 0), TopicPartition(topic, 1)}
     finally:
         await service.stop()
         if kafka is not None:

@@ -14,7 +14,7 @@ def tps(*partitions: int) -> set[TopicPartition]:
 
 
 def a_group(**kw: object) -> ConsumerGroupHealth:
-    return ConsumerGroupHealth(service="svc", group="orderly.svc.t", topic="t", workers=2, **kw)  # type: ignore[arg-type]
+    return ConsumerGroupHealth(service="svc", group="orderly.svc", topics=("t",), workers=2, **kw)  # type: ignore[arg-type]
 
 
 def test_a_group_is_joining_until_every_worker_has_started_and_been_assigned() -> None:
@@ -28,7 +28,8 @@ def test_a_group_is_joining_until_every_worker_has_started_and_been_assigned() -
     group.started()
 
     assert group.state is GroupState.ASSIGNED
-    assert group.partitions == {0, 1, 2, 3}
+    assert group.partitions == tps(0, 1, 2, 3)
+    assert group.describe()["partitions"] == {"t": [0, 1, 2, 3]}
     assert group.assigned_after_seconds is not None
 
 
@@ -44,7 +45,7 @@ def test_a_rebalance_is_over_when_the_last_worker_gets_its_share() -> None:
     group.assigned(tps(1))
 
     assert group.state is GroupState.ASSIGNED
-    assert group.partitions == {0, 1}  # another process took 2 and 3
+    assert group.partitions == tps(0, 1)  # another process took 2 and 3
 
 
 def test_a_failed_start_is_reported_with_its_error_until_a_retry_succeeds() -> None:
@@ -74,8 +75,10 @@ async def test_waiting_for_all_groups_names_the_ones_still_joining() -> None:
     groups = ConsumerGroups("svc")
     done = groups.add(a_group())
     done.started()
-    groups.add(ConsumerGroupHealth(service="svc", group="orderly.svc.u", topic="u", workers=1))
+    groups.add(
+        ConsumerGroupHealth(service="other", group="orderly.other", topics=("u",), workers=1)
+    )
 
-    with pytest.raises(TimeoutError, match=r"orderly\.svc\.u joining$"):
+    with pytest.raises(TimeoutError, match=r"orderly\.other joining$"):
         await groups.wait_all_assigned(0.1)
-    assert groups.describe()["waiting"] == ["orderly.svc.u (joining)"]
+    assert groups.describe()["waiting"] == ["orderly.other (joining)"]

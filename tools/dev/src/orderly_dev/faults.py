@@ -16,7 +16,6 @@ from sqlalchemy import create_engine, text
 
 from orderly_dev.checkout import Checkout
 from orderly_dev.stack import SERVICES, Stack, database_name
-from orderly_kit.service import consumer_group
 from orderly_ops.invariants import TERMINAL, Databases, Report, check, stock_snapshot
 from orderly_schemas import topics
 from orderly_schemas.checkout import OrderPlaced
@@ -92,8 +91,9 @@ def unsent(stack: Stack) -> int:
     )
 
 
-def consumed_and_expected(stack: Stack) -> dict[str, tuple[int, int]]:
-    """Per consumer group: the messages it recorded in its inbox, and those it should have.
+def consumed_and_expected(stack: Stack) -> dict[tuple[str, str], tuple[int, int]]:
+    """Per (service, topic) it consumes: the messages it recorded in its inbox, and those
+    it should have.
 
     Every message of a type a consumer handles leaves one inbox row per message id
     (handled or dead-lettered; other types pass by without one); what it should have
@@ -113,22 +113,19 @@ def consumed_and_expected(stack: Stack) -> dict[str, tuple[int, int]]:
             sent[(r.topic, r.message_type)] = sent.get((r.topic, r.message_type), 0) + int(r.n)
         for r in query(stack, name, "SELECT topic, COUNT(*) AS n FROM inbox GROUP BY topic"):
             read[(name, r.topic)] = int(r.n)
-    groups = consumer_groups()
+    consumed = subscriptions()
     most_read = {
-        topic: max(
-            read.get((g.split(".")[1], topic), 0) for g, (t, _) in groups.items() if t == topic
-        )
-        for topic, _ in groups.values()
+        topic: max(read.get((service, t), 0) for service, t in consumed if t == topic)
+        for _, topic in consumed
     }
-    out: dict[str, tuple[int, int]] = {}
-    for group, (topic, handled) in groups.items():
-        service = group.split(".")[1]
+    out: dict[tuple[str, str], tuple[int, int]] = {}
+    for (service, topic), handled in consumed.items():
         expected = (
             most_read[topic]
             if topic == topics.CHECKOUT_ORDERS
             else sum(sent.get((topic, message_type), 0) for message_type in handled)
         )
-        out[group] = (read.get((service, topic), 0), expected)
+        out[(service, topic)] = (read.get((service, topic), 0), expected)
     return out
 
 
@@ -141,9 +138,9 @@ def wait_quiet(stack: Stack, timeout: float = 120.0) -> None:
     end of a partition as its last batch's first offset + 1.)
     """
     deadline = time.monotonic() + timeout
-    behind: dict[str, tuple[int, int]] = {}
+    behind: dict[tuple[str, str], tuple[int, int]] = {}
     while time.monotonic() < deadline:
-        behind = {g: c for g, c in consumed_and_expected(stack).items() if c[0] < c[1]}
+        behind = {k: c for k, c in consumed_and_expected(stack).items() if c[0] < c[1]}
         if unsent(stack) == 0 and not behind:
             return
         time.sleep(0.5)
@@ -163,17 +160,16 @@ def assert_invariants(
     return report
 
 
-def consumer_groups() -> dict[str, tuple[str, frozenset[str]]]:
-    """Every consumer group of the suite: its topic and the message types it handles."""
-    groups: dict[str, tuple[str, frozenset[str]]] = {}
+def subscriptions() -> dict[tuple[str, str], frozenset[str]]:
+    """Every (service, topic) the suite consumes, and the message types handled there."""
+    found: dict[tuple[str, str], frozenset[str]] = {}
     for spec in SERVICES.values():
         service = importlib.import_module(f"{spec.package}.bootstrap").build()
         for topic in service.consumed_topics:
-            groups[consumer_group(service.settings.service_name, topic)] = (
-                topic,
-                frozenset(service.subscriber(topic).routes),
+            found[(service.settings.service_name, topic)] = frozenset(
+                service.subscriber(topic).routes
             )
-    return groups
+    return found
 
 
 def duplicates_seen(stack: Stack) -> dict[tuple[str, str], float]:

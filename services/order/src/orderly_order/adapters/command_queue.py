@@ -79,9 +79,9 @@ class CommandQueue:
             checks.append(
                 (
                     r,
-                    (consumer_group(handler, r.topic), TopicPartition(r.topic, r.kafka_partition)),
+                    (consumer_group(handler), TopicPartition(r.topic, r.kafka_partition)),
                     (
-                        consumer_group(self.service, reply_topic),
+                        consumer_group(self.service),
                         TopicPartition(reply_topic, r.kafka_partition),
                     ),
                 )
