@@ -81,7 +81,12 @@ class ServiceSettings(BaseSettings):
     consumer_retry_backoff_ms: int = Field(default=50, ge=0)
     consumer_retry_backoff_max_ms: int = Field(default=2_000, ge=0)
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
-    outbox_poll_interval_ms: int = Field(default=250, ge=10)
+    outbox_poll_interval_ms: int = Field(
+        default=1_000,
+        ge=10,
+        description="the relay's fallback poll: it wakes at once when its own process commits"
+        " outbox rows, so this only finds rows other processes left (an idle suite's cost)",
+    )
     outbox_retention_seconds: int = Field(
         default=7 * DAY,
         ge=0,
