@@ -75,16 +75,7 @@ async def _notify(
         raise ValueError("a notification answers a consumed message; this unit of work has none")
     source_message_id = uow.cause.id
     repo = NotificationRepository(uow.session)
-    if await repo.notified(source_message_id):
-        log.info("message %s was already notified; nothing sent", source_message_id)
-        return
     message = render(event)
-    status, failure_reason = NotificationStatus.SENT, None
-    try:
-        await channel.send(recipient=recipient, subject=message.subject, body=message.body)
-    except Exception as exc:
-        status, failure_reason = NotificationStatus.FAILED, f"{type(exc).__name__}: {exc}"
-        log.warning("%s for %s failed: %s", message.template, _about(event), exc)
     notification = Notification(
         notification_id=uuid4(),
         order_id=event.order_id if isinstance(event, OrderEvent) else None,
@@ -94,12 +85,23 @@ async def _notify(
         recipient=recipient,
         subject=message.subject,
         body=message.body,
-        status=status,
-        failure_reason=failure_reason,
+        status=NotificationStatus.SENT,
+        failure_reason=None,
         source_message_id=source_message_id,
         created_at=datetime.now(UTC),
     )
-    await repo.add(notification)
+    # Recorded first, one per consumed message: a message whose notification exists
+    # (replayed after its inbox row was pruned) sends nothing. The record commits with
+    # the outcome, so a failed send below is recorded as failed, never as sent.
+    if not await repo.add_once(notification):
+        log.info("message %s was already notified; nothing sent", source_message_id)
+        return
+    try:
+        await channel.send(recipient=recipient, subject=message.subject, body=message.body)
+    except Exception as exc:
+        notification = notification.failed(f"{type(exc).__name__}: {exc}")
+        await repo.record_failure(notification)
+        log.warning("%s for %s failed: %s", message.template, _about(event), exc)
     await uow.publish(notification.outcome())
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from sqlalchemy import insert, select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,19 +31,13 @@ class NotificationRepository:
             select(recipients.c.email).where(recipients.c.order_id == order_id)
         )
 
-    async def notified(self, source_message_id: str) -> bool:
-        """Whether a notification was already made for this consumed message."""
-        found = await self.session.scalar(
-            select(notifications.c.notification_id).where(
-                notifications.c.source_message_id == source_message_id
-            )
-        )
-        return found is not None
-
-    async def add(self, notification: Notification) -> None:
+    async def add_once(self, notification: Notification) -> bool:
+        """Record the notification unless one exists for its consumed message; whether it
+        was recorded now."""
         n = notification
-        await self.session.execute(
-            insert(notifications).values(
+        stmt = (
+            pg_insert(notifications)
+            .values(
                 notification_id=n.notification_id,
                 order_id=n.order_id,
                 event_type=n.event_type,
@@ -57,4 +51,15 @@ class NotificationRepository:
                 source_message_id=n.source_message_id,
                 created_at=n.created_at,
             )
+            .on_conflict_do_nothing(index_elements=[notifications.c.source_message_id])
+            .returning(notifications.c.notification_id)
+        )
+        return await self.session.scalar(stmt) is not None
+
+    async def record_failure(self, notification: Notification) -> None:
+        """The channel did not deliver the notification recorded in this transaction."""
+        await self.session.execute(
+            update(notifications)
+            .where(notifications.c.notification_id == notification.notification_id)
+            .values(status=notification.status.value, failure_reason=notification.failure_reason)
         )

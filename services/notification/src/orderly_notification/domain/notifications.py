@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
@@ -33,6 +33,10 @@ class Notification:
     failure_reason: str | None
     source_message_id: str
     created_at: datetime
+
+    def failed(self, reason: str) -> Notification:
+        """This notification, not delivered by its channel for ``reason``."""
+        return replace(self, status=NotificationStatus.FAILED, failure_reason=reason)
 
     def outcome(self) -> NotificationSent | NotificationFailed:
         """The event that announces whether the notification went out."""
