@@ -152,7 +152,7 @@ async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: 
             amount=command.amount,
             now=_now(),
         )
-    await _advance(uow, repo, payment, gateway=gateway, token=command.payment.token)
+    await _advance(uow, repo, payment, gateway=gateway, token=command.payment.token, void=void)
 
 
 async def _advance(
@@ -162,16 +162,17 @@ async def _advance(
     *,
     gateway: Gateway,
     token: str | None,
+    void: PaymentVoid | None,
 ) -> None:
     """Take the payment as far as its ledger allows, then announce where it stands.
 
-    Called with the order locked: for a new payment, a redelivered command, or a
-    provider's late answer. Each step whose entry is missing or still *requested* is
-    (re-)sent under its key; each answered step is taken as recorded.
+    Called with the order locked (so ``void``, the order's void read under that lock,
+    stays true): for a new payment, a redelivered command, or a provider's late answer.
+    Each step whose entry is missing or still *requested* is (re-)sent under its key;
+    each answered step is taken as recorded.
     """
     database = gateway.database
     provider = _provider(gateway.providers, name=payment.provider)
-    void = await repo.void_of(payment.order_id)
     ops: dict[OperationKind, Operation] = {
         o.kind: o
         for o in await repo.operations(payment.payment_id)
@@ -217,7 +218,7 @@ async def _advance(
     elif auth.status is OperationStatus.SUCCEEDED and void is not None:
         # A late approval of an order cancelled meanwhile: release what was held.
         await _void_authorization(repo, payment, auth, ops, provider=provider, database=database)
-    payment = await _settle(repo, payment)
+    payment = await _settle(repo, payment, voided=void is not None)
     event = payment.outcome()
     if event is not None and void is None:
         await uow.publish(event)
@@ -303,13 +304,9 @@ async def _call(
     return answered
 
 
-async def _settle(repo: PaymentRepository, payment: Payment) -> Payment:
+async def _settle(repo: PaymentRepository, payment: Payment, *, voided: bool) -> Payment:
     """Bring the payment's status and references in step with its ledger."""
-    settled = payment.settled(
-        await repo.operations(payment.payment_id),
-        _now(),
-        voided=await repo.void_of(payment.order_id) is not None,
-    )
+    settled = payment.settled(await repo.operations(payment.payment_id), _now(), voided=voided)
     await repo.update_payment(settled)
     return settled
 
@@ -359,7 +356,8 @@ async def confirm_operation(
         )
     )
     payment = await repo.payment(operation.payment_id)
-    await _advance(uow, repo, payment, gateway=gateway, token=None)
+    void = await repo.void_of(payment.order_id)
+    await _advance(uow, repo, payment, gateway=gateway, token=None, void=void)
     return True
 
 
@@ -504,7 +502,7 @@ async def _void(
             )
         # An authorization that never answered (a timeout) holds nothing we know of: a
         # provider lets such a hold lapse, and no capture will follow it.
-        await _settle(repo, payment)
+        await _settle(repo, payment, voided=True)
     log.info("refund %s found nothing captured; order %s voided", void.refund_id, void.order_id)
     await uow.publish(void.outcome())
 
@@ -704,7 +702,7 @@ async def _attempt_refund(
             refund.failure_reason,
             refund.next_attempt_at.isoformat(),
         )
-    await _settle(repo, payment)
+    await _settle(repo, payment, voided=await repo.void_of(payment.order_id) is not None)
     await _announce(uow, refund)
     return refund
 

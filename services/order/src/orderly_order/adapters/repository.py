@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, literal_column, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_order.adapters.orm import order_lines, order_number_seq, order_status_history, orders
@@ -30,21 +31,15 @@ class OrderRepository:
         return found is not None
 
     async def get(self, order_id: UUID, *, lock: bool = True) -> Order | None:
-        """The order, locked FOR UPDATE so that saga steps on one order never interleave."""
-        query = select(orders).where(orders.c.order_id == order_id)
+        """The order, locked FOR UPDATE so that saga steps on one order never interleave;
+        its lines come in the same statement (every saga step loads an order)."""
+        query = select(orders, _LINES.label("lines")).where(orders.c.order_id == order_id)
         if lock:
-            query = query.with_for_update()
+            query = query.with_for_update(of=orders)
         row = (await self.session.execute(query)).mappings().first()
         if row is None:
             return None
-        lines = (
-            await self.session.execute(
-                select(order_lines)
-                .where(order_lines.c.order_id == order_id)
-                .order_by(order_lines.c.line_no)
-            )
-        ).mappings()
-        return _to_order(row, list(lines))
+        return _to_order(row, row["lines"])
 
     async def add(self, order: Order) -> None:
         await self.session.execute(insert(orders).values(**_order_values(order)))
@@ -91,6 +86,32 @@ class OrderRepository:
             )
             order.changes.clear()
 
+
+#: An order's lines as one JSON array, in line order, beside the order's row.
+_LINES = (
+    select(
+        func.coalesce(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_object(
+                        "sku",
+                        order_lines.c.sku,
+                        "quantity",
+                        order_lines.c.quantity,
+                        "unit_price_amount",
+                        order_lines.c.unit_price_amount,
+                        "currency",
+                        order_lines.c.currency,
+                    ),
+                    order_lines.c.line_no,
+                )
+            ),
+            literal_column("'[]'::json"),
+        )
+    )
+    .where(order_lines.c.order_id == orders.c.order_id)
+    .scalar_subquery()
+)
 
 #: The fields of PaymentDetails that may be shown to people.
 DISPLAY_FIELDS = ("brand", "last4", "exp_month", "exp_year")
