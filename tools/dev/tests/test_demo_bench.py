@@ -300,7 +300,7 @@ def watcher_with(ends: dict[UUID, str]) -> OrderWatcher:
     """A watcher (never started) that has already seen these end events."""
     watcher = OrderWatcher(bootstrap="unused:9092")
     for oid, event_type in ends.items():
-        watcher.events[oid].append(Seen(event_type, time.time(), {}, {}, 0, 0))
+        watcher.events[oid].append(Seen(event_type, time.time(), time.time(), {}, {}, 0, 0))
     return watcher
 
 

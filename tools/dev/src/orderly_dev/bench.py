@@ -76,28 +76,8 @@ PGBENCH_DATABASE = "orderly_pgbench"
 
 T = TypeVar("T")
 
-#: Tansu answers a fetch only when its max wait expires, not when data arrives, so a
-#: consumer with aiokafka's default (500 ms) sees each message ~200 ms late.
-WATCHER_FETCH_MAX_WAIT_MS = 10
-
 #: Stop waiting for sagas when none has finished for this long.
 STALL_SECONDS = 60.0
-
-
-class PromptOrderWatcher(OrderWatcher):
-    """An OrderWatcher whose own fetch wait does not inflate the latencies it measures."""
-
-    async def start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            self.topic,
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            auto_offset_reset="earliest",
-            enable_auto_commit=False,
-            fetch_max_wait_ms=WATCHER_FETCH_MAX_WAIT_MS,
-        )
-        await self._consumer.start()
-        self._task = asyncio.create_task(self._run())
 
 
 # --------------------------------------------------------------------------- open-loop driver
@@ -720,7 +700,7 @@ async def run_suite_load(
     counted_before = await count_messages(bootstrap, topics)
     commits_before = await asyncio.to_thread(commits, stack.servers.postgres, databases)
     statements_missing = await asyncio.to_thread(reset_statements, stack.servers.postgres)
-    async with PromptOrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
+    async with OrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
         console.print(
             f"[bold]Saga load[/]: {total} orders at {rate_per_second:g}/s"
             f" ({warmup:g} s warm-up + {duration:g} s measured), open loop"
@@ -755,7 +735,7 @@ async def run_suite_load(
         completed = {oid: first_seen_at(watcher, oid, "OrderCompleted") for oid in order_ids}
         last_terminal = max(
             (
-                e.received_at
+                e.published_at
                 for oid in order_ids
                 for e in watcher.events.get(oid, ())
                 if e.type in ("OrderCompleted", "OrderRejected", "OrderCancelled")
@@ -832,9 +812,12 @@ def mean_or_none(values: Sequence[float]) -> float | None:
 
 
 def first_seen_at(watcher: OrderWatcher, order_id: UUID, event_type: str) -> float | None:
-    """When the watcher first received ``event_type`` for the order (None: not yet)."""
+    """When the order's first ``event_type`` was published: its broker timestamp (None: not
+    seen yet). Not when the watcher received it: on Tansu a fetch returns only when its
+    wait expires, so the watcher's own wait would be measured too, and a short one
+    costs the broker CPU the suite's services then lack."""
     seen = watcher.first(order_id, event_type)
-    return seen.received_at if seen else None
+    return seen.published_at if seen else None
 
 
 # --------------------------------------------------------------------------- report

@@ -35,7 +35,6 @@ from orderly_dev.bench import (
     FAST_SETTINGS,
     STALL_SECONDS,
     OpenLoopRun,
-    PromptOrderWatcher,
     drive_open_loop,
     first_seen_at,
     interrupt_on_sigterm,
@@ -133,7 +132,7 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
         f" waiting for all to finish (at most {timeout:.0f} s,"
         f" or until none finishes for {STALL_SECONDS:g} s)"
     )
-    async with PromptOrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
+    async with OrderWatcher(bootstrap) as watcher, Checkout(bootstrap) as checkout:
         with Progress(
             TextColumn("{task.description:>9}"),
             BarColumn(),
@@ -192,7 +191,7 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
 
 def first_end_time(watcher: OrderWatcher, order_id: UUID) -> float | None:
     return next(
-        (e.received_at for e in watcher.events.get(order_id, ()) if e.type in TERMINAL), None
+        (e.published_at for e in watcher.events.get(order_id, ()) if e.type in TERMINAL), None
     )
 
 

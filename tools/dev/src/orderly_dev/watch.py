@@ -23,6 +23,7 @@ TERMINAL = frozenset({"OrderCompleted", "OrderRejected", "OrderCancelled"})
 class Seen:
     type: str
     received_at: float
+    published_at: float  # the record's timestamp on the broker (the relay's send time)
     body: dict[str, Any]
     headers: dict[str, str]
     partition: int
@@ -31,7 +32,8 @@ class Seen:
 
 @dataclass
 class OrderWatcher:
-    """Collects every lifecycle event by order id, with the time it was received."""
+    """Collects every lifecycle event by order id, with the time it was published and the
+    time it was received."""
 
     bootstrap: str
     topic: str = topics.ORDER_EVENTS
@@ -78,7 +80,15 @@ class OrderWatcher:
                     if "order_id" not in body:
                         continue  # a stock event (low stock, a transfer): no order to follow
                     self.events[UUID(body["order_id"])].append(
-                        Seen(headers.get("ce_type", "?"), now, body, headers, r.partition, r.offset)
+                        Seen(
+                            headers.get("ce_type", "?"),
+                            now,
+                            r.timestamp / 1000,
+                            body,
+                            headers,
+                            r.partition,
+                            r.offset,
+                        )
                     )
             if batch:
                 self._changed.set()
@@ -152,5 +162,15 @@ async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list
             body = json.loads(r.value) if r.value else {}
         except ValueError:
             body = {"_raw": r.value.decode(errors="replace")}
-        seen.append(Seen(headers.get("ce_type", "?"), now, body, headers, r.partition, r.offset))
+        seen.append(
+            Seen(
+                headers.get("ce_type", "?"),
+                now,
+                r.timestamp / 1000,
+                body,
+                headers,
+                r.partition,
+                r.offset,
+            )
+        )
     return seen
