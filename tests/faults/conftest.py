@@ -16,7 +16,9 @@ from orderly_dev.stack import Stack
 
 FAULT_SETTINGS: dict[str, dict[str, str]] = {
     "order": {
-        "ORDER_REPLY_TIMEOUT_SECONDS": "15",
+        # Short: a command merely queued, or read and still being handled, is held
+        # rather than re-sent (the deadline asks the broker), so only silence re-sends.
+        "ORDER_REPLY_TIMEOUT_SECONDS": "5",
         "ORDER_MAX_RESENDS": "2",
         "ORDER_COMPENSATION_TIMEOUT_SECONDS": "20",
         "ORDER_DEADLINE_POLL_SECONDS": "0.5",

@@ -172,7 +172,7 @@ def test_a_command_waiting_in_a_stopped_services_queue_is_neither_resent_nor_com
     faults: Stack, started: datetime, baseline: dict[str, int]
 ) -> None:
     # The warehouse is down: ReserveStock waits in its queue far longer than the saga's
-    # reply timeout (15 s) times its re-sends (2).
+    # reply timeout (5 s) times its re-sends (2).
     held_before = deadlines_held(faults, "confirmed")
     faults.processes["inventory"].stop()
     try:
