@@ -29,6 +29,25 @@ class Seen:
     partition: int
     offset: int
 
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes], *, received_at: float) -> Seen:
+        """A record as seen: its CloudEvents type, headers and JSON body (an unreadable
+        body as ``{"_raw": text}``), when it was published and when it was received."""
+        headers = {k: v.decode(errors="replace") for k, v in (record.headers or ())}
+        try:
+            body = json.loads(record.value) if record.value else {}
+        except ValueError:
+            body = {"_raw": (record.value or b"").decode(errors="replace")}
+        return cls(
+            headers.get("ce_type", "?"),
+            received_at,
+            record.timestamp / 1000,
+            body,
+            headers,
+            record.partition,
+            record.offset,
+        )
+
 
 @dataclass
 class OrderWatcher:
@@ -75,21 +94,10 @@ class OrderWatcher:
             now = time.time()
             for records in batch.values():
                 for r in records:
-                    headers = {k: v.decode() for k, v in (r.headers or ())}
-                    body = json.loads(r.value)
-                    if "order_id" not in body:
+                    seen = Seen.of(r, received_at=now)
+                    if "order_id" not in seen.body:
                         continue  # a stock event (low stock, a transfer): no order to follow
-                    self.events[UUID(body["order_id"])].append(
-                        Seen(
-                            headers.get("ce_type", "?"),
-                            now,
-                            r.timestamp / 1000,
-                            body,
-                            headers,
-                            r.partition,
-                            r.offset,
-                        )
-                    )
+                    self.events[UUID(seen.body["order_id"])].append(seen)
             if batch:
                 self._changed.set()
 
@@ -154,23 +162,5 @@ async def read_records(
 
 async def read_topic(bootstrap: str, topic: str, *, idle_ms: int = 1500) -> list[Seen]:
     """Every message on ``topic`` from offset 0, read until the topic is drained."""
-    seen: list[Seen] = []
-    for r in await read_records(bootstrap, [topic], idle_ms=idle_ms):
-        now = time.time()
-        headers = {k: v.decode(errors="replace") for k, v in (r.headers or ())}
-        try:
-            body = json.loads(r.value) if r.value else {}
-        except ValueError:
-            body = {"_raw": r.value.decode(errors="replace")}
-        seen.append(
-            Seen(
-                headers.get("ce_type", "?"),
-                now,
-                r.timestamp / 1000,
-                body,
-                headers,
-                r.partition,
-                r.offset,
-            )
-        )
-    return seen
+    records = await read_records(bootstrap, [topic], idle_ms=idle_ms)
+    return [Seen.of(r, received_at=time.time()) for r in records]
