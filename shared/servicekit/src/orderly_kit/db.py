@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 import psycopg
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, event, text
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -47,15 +49,22 @@ async def _driver_of(connection: AsyncConnection) -> psycopg.AsyncConnection[Any
 class Database:
     """One service's connection pool and session factory; connects lazily."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        echo: bool = False,
+        ping_when_idle_seconds: float = 5.0,
+    ) -> None:
         self.url = url
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
             max_overflow=pool_size,
-            pool_pre_ping=True,
             echo=echo,
         )
+        _ping_when_idle(self.engine, ping_when_idle_seconds)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     @asynccontextmanager
@@ -79,3 +88,35 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _ping_when_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    """Ping a pooled connection before use only when it has been idle ``idle_seconds``.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: a round trip and a server
+    transaction of its own before each of ours (half the commits PostgreSQL counted per
+    saga). A connection in steady use needs none: had the server dropped it, its next
+    statement fails as a ping would, the unit of work is retried (messages) or answered
+    with an error (HTTP), and SQLAlchemy then discards every connection the pool held.
+    An idle one (after a quiet spell, a database restart or a proxy's idle timeout) is
+    pinged, and replaced if the ping fails, before any work is given to it.
+    """
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "checkin")
+    def checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_IDLE_SINCE] = time.monotonic()
+
+    @event.listens_for(sync_engine, "checkout")
+    def checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get(_IDLE_SINCE)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # just connected, or in use moments ago
+        try:
+            sync_engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool discards this connection and checks out another.
+            raise DisconnectionError(f"an idle pooled connection did not answer: {exc}") from exc
+
+
+_IDLE_SINCE = "orderly_idle_since"

@@ -339,7 +339,11 @@ def build_service(
     )
     provider = telemetry.tracer_provider(settings.service_name, settings.otlp_endpoint)
     telemetry.install_tracer_provider(provider)
-    database = Database(settings.database_url, pool_size=settings.database_pool_size)
+    database = Database(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        ping_when_idle_seconds=settings.database_ping_when_idle_seconds,
+    )
     messaging = Messaging(
         database=database,
         outbox=outbox,

@@ -22,6 +22,11 @@ class ServiceSettings(BaseSettings):
         description="SQLAlchemy URL of this service's own database",
     )
     database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_ping_when_idle_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="a pooled connection idle this long is pinged before use (0: always)",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
