@@ -95,7 +95,7 @@ class InventorySettings(ServiceSettings):
         " failed) this long after booking",
     )
     delivery_poll_seconds: float = Field(
-        default=0.5,
+        default=1.0,
         gt=0,
         description="how often the simulated carrier sends its due tracking updates to the webhook",
     )
@@ -133,7 +133,7 @@ class InventorySettings(ServiceSettings):
         " once when ShipOrder arrives",
     )
     pick_poll_seconds: float = Field(
-        default=0.5, gt=0, description="how often the picking job hands over pickings that are done"
+        default=1.0, gt=0, description="how often the picking job hands over pickings that are done"
     )
     import_max_bytes: int = Field(
         default=10 * 1024 * 1024,

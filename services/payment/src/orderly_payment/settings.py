@@ -78,7 +78,7 @@ class PaymentSettings(ServiceSettings):
         " http://127.0.0.1:<http_port>",
     )
     sim_webhook_poll_seconds: float = Field(
-        default=0.5,
+        default=1.0,
         gt=0,
         description="how often the simulated providers send their due webhooks (and retry the"
         " ones not accepted, with backoff)",

@@ -40,13 +40,12 @@ SERVICES: dict[str, ServiceSpec] = {
 
 #: Local runs use short delays so that orders complete within seconds.
 DEV_DEFAULTS: dict[str, dict[str, str]] = {
-    "order": {"ORDER_AUTO_COMPLETE_AFTER_SECONDS": "2", "ORDER_DEADLINE_POLL_SECONDS": "0.5"},
+    "order": {"ORDER_AUTO_COMPLETE_AFTER_SECONDS": "2"},
     "inventory": {
         # The simulated carrier's tracking webhooks: in transit, out for delivery, delivered.
         "INVENTORY_CARRIER_IN_TRANSIT_AFTER_SECONDS": "0.2",
         "INVENTORY_CARRIER_OUT_FOR_DELIVERY_AFTER_SECONDS": "0.6",
         "INVENTORY_DELIVERY_DELAY_SECONDS": "1",
-        "INVENTORY_DELIVERY_POLL_SECONDS": "0.5",
     },
 }
 
