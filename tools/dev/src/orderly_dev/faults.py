@@ -4,10 +4,12 @@ and checking the suite's invariants (orderly_ops) on the stack's own databases."
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
@@ -160,8 +162,13 @@ def assert_invariants(
     return report
 
 
-def subscriptions() -> dict[tuple[str, str], frozenset[str]]:
-    """Every (service, topic) the suite consumes, and the message types handled there."""
+@functools.cache
+def subscriptions() -> Mapping[tuple[str, str], frozenset[str]]:
+    """Every (service, topic) the suite consumes, and the message types handled there.
+
+    Read once from the services' wiring (building all five): ``wait_quiet`` asks for it
+    every half second, and it cannot change while the process runs.
+    """
     found: dict[tuple[str, str], frozenset[str]] = {}
     for spec in SERVICES.values():
         service = importlib.import_module(f"{spec.package}.bootstrap").build()
@@ -169,7 +176,7 @@ def subscriptions() -> dict[tuple[str, str], frozenset[str]]:
             found[(service.settings.service_name, topic)] = frozenset(
                 service.subscriber(topic).routes
             )
-    return found
+    return MappingProxyType(found)
 
 
 def duplicates_seen(stack: Stack) -> dict[tuple[str, str], float]:
