@@ -98,7 +98,10 @@ class PaymentSettings(ServiceSettings):
         default=900.0, gt=0, description="the longest wait between two attempts of a refund"
     )
     refund_retry_poll_seconds: float = Field(
-        default=1.0, gt=0, description="how often due refund retries are looked for"
+        default=5.0,
+        gt=0,
+        description="how often due refund retries are looked for (the first waits"
+        " PAYMENT_REFUND_RETRY_BACKOFF_SECONDS, 30 by default)",
     )
 
     @model_validator(mode="after")

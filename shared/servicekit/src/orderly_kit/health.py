@@ -43,8 +43,11 @@ def router(service: Service) -> APIRouter:
 
     @r.get("/health/consumers")
     async def consumers() -> Response:
-        """Each consumer group: state, partitions, lag, last error; 503 until all are assigned."""
+        """Each consumer group: state, partitions, lag, last error; whether the consumer
+        polls at its idle values; 503 until all are assigned."""
         body = service.consumer_groups.describe()
+        # idle: no record for CONSUMER_IDLE_AFTER_SECONDS, so the consumer polls less often
+        body["polling"] = "idle" if service.idle_polling.is_idle else "busy"
         try:
             ok = await service.broker.ping(timeout=2.0)
             body["broker"] = "ok" if ok else "error: not connected"

@@ -40,6 +40,7 @@ from orderly_kit.consumers import (
     start_with_retry,
 )
 from orderly_kit.db import Database
+from orderly_kit.idle_polling import IdlePolling, Polling
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent
@@ -74,6 +75,7 @@ class Service:
     http: FastAPI = field(init=False)
     jobs: list[tuple[str, float, Job]] = field(default_factory=list)
     consumer_groups: ConsumerGroups = field(init=False)
+    idle_polling: IdlePolling = field(init=False)
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
     _consumer: Any = None  # FastStream's batch subscriber on every topic, built at start
     _published: list[type[Message]] = field(default_factory=list)
@@ -85,6 +87,12 @@ class Service:
         self.http = FastAPI(title=self.title, version=self.version, lifespan=self._lifespan)
         self.http.include_router(health.router(self))
         self.consumer_groups = ConsumerGroups(self.settings.service_name)
+        s = self.settings
+        self.idle_polling = IdlePolling(
+            busy=Polling(s.kafka_fetch_max_wait_ms, s.consumer_batch_timeout_ms),
+            idle=Polling(s.kafka_fetch_max_wait_idle_ms, s.consumer_batch_timeout_idle_ms),
+            idle_after_seconds=s.consumer_idle_after_seconds,
+        )
 
     # -- wiring -----------------------------------------------------------------
     def subscriber(self, topic: str, *, partitions_concurrently: bool = True) -> Subscription:
@@ -150,6 +158,8 @@ class Service:
                 title=f"{s.service_name}:batches",
             )
             messaging = self.messaging
+            idle_polling = self.idle_polling
+            idle_polling.attach(consumer)
             routes_of = {topic: sub.routes for topic, sub in self._subscriptions.items()}
             one_at_a_time = frozenset(
                 topic for topic, sub in self._subscriptions.items() if not sub.concurrently
@@ -157,6 +167,7 @@ class Service:
 
             @consumer
             async def consume(_: Any, message: Any = Context("message")) -> None:
+                idle_polling.batch_arrived()
                 await messaging.handle_batch(
                     message.raw_message,
                     message.batch_headers,
@@ -388,7 +399,7 @@ def build_service(
 
 def _add_upkeep_jobs(service: Service) -> None:
     """The jobs every service runs: count dead letters waiting and unsent outbox rows,
-    purge outbox and inbox, measure consumer lag."""
+    purge outbox and inbox, measure consumer lag, poll the broker less while idle."""
     s = service.settings
     gauge = deadletters.WaitingGauge(s.service_name)
 
@@ -419,3 +430,9 @@ def _add_upkeep_jobs(service: Service) -> None:
     )
     service.every("outbox-unsent", s.outbox_unsent_gauge_interval_seconds, count_outbox_unsent)
     service.every("housekeeping", s.housekeeping_interval_seconds, purge_outbox_and_inbox)
+    if s.consumer_idle_after_seconds > 0:
+
+        async def poll_less_when_idle() -> None:
+            service.idle_polling.check()
+
+        service.every("idle-polling", 1.0, poll_less_when_idle)

@@ -51,6 +51,27 @@ class ServiceSettings(BaseSettings):
         le=10_000,
         description="how long a poll waits for records, and an empty poll sleeps, before the next",
     )
+    consumer_idle_after_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="after this long without a record the consumer polls at the idle values"
+        " (CONSUMER_BATCH_TIMEOUT_IDLE_MS, KAFKA_FETCH_MAX_WAIT_IDLE_MS) until the next"
+        " batch; 0: never",
+    )
+    consumer_batch_timeout_idle_ms: int = Field(
+        default=200,
+        ge=1,
+        le=10_000,
+        description="CONSUMER_BATCH_TIMEOUT_MS while the consumer is idle: the first record"
+        " after a quiet spell may wait this long",
+    )
+    kafka_fetch_max_wait_idle_ms: int = Field(
+        default=1_000,
+        ge=1,
+        le=60_000,
+        description="KAFKA_FETCH_MAX_WAIT_MS while the consumer is idle (on Tansu the first"
+        " record after a quiet spell may wait this long; Apache Kafka answers on arrival)",
+    )
     kafka_fetch_max_wait_ms: int = Field(
         default=500,
         ge=1,

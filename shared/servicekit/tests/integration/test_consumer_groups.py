@@ -12,6 +12,7 @@ import random
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.servers import Servers, free_port, start_tansu
 from orderly_kit.db import Database, new_metadata
+from orderly_kit.idle_polling import Polling
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
 from orderly_kit.service import Service, build_service, consumer_group
@@ -43,13 +45,14 @@ async def database(fresh_database: str) -> AsyncIterator[Database]:
     await db.dispose()
 
 
-def a_service(database: Database, bootstrap: str, *topics: str) -> Service:
+def a_service(database: Database, bootstrap: str, *topics: str, **settings_: Any) -> Service:
     settings = ServiceSettings(
         service_name=f"t{uuid.uuid4().hex[:6]}",
         database_url=database.url,
         kafka_bootstrap_servers=bootstrap,
         kafka_session_timeout_ms=6000,
         log_json=False,
+        **settings_,
     )
     service = build_service(
         settings,
@@ -224,3 +227,49 @@ async def test_groups_started_while_the_broker_is_down_join_once_it_is_up(
 async def inbox_rows(database: Database) -> int:
     async with database.transaction() as session:
         return int(await session.scalar(select(func.count()).select_from(inbox)) or 0)
+
+
+async def test_an_idle_consumer_polls_less_and_the_next_record_makes_it_busy_again(
+    servers: Servers, database: Database
+) -> None:
+    topic = f"test.{uuid.uuid4().hex[:10]}"
+    await ensure_topics(
+        servers.kafka.bootstrap, partitions=2, topics=[topic, dead_letter_topic(topic)]
+    )
+    service = a_service(
+        database,
+        servers.kafka.bootstrap,
+        topic,
+        kafka_fetch_max_wait_ms=50,
+        consumer_batch_timeout_ms=20,
+        kafka_fetch_max_wait_idle_ms=400,
+        consumer_batch_timeout_idle_ms=300,
+        consumer_idle_after_seconds=2.0,
+    )
+    busy, idle = Polling(50, 20), Polling(400, 300)
+    await asyncio.wait_for(service.start(), 10)
+    try:
+        await service.consumer_groups.wait_all_assigned(60)
+        async with client(service) as http:
+            async with asyncio.timeout(20):  # the idle check runs every second
+                while not service.idle_polling.is_idle:
+                    await asyncio.sleep(0.1)
+            # the running consumer's own fetcher and batch loop poll at the idle values
+            assert service.idle_polling.current() == idle
+            assert (await http.get("/health/consumers")).json()["polling"] == "idle"
+
+            order = make_order(random.Random(9))
+            await service.broker.publish(
+                order.model_dump_json().encode(),
+                topic,
+                key=str(order.order_id).encode(),
+                headers={k: v.decode() for k, v in headers_for(order)},
+            )
+            async with asyncio.timeout(20):
+                while await inbox_rows(database) < 1:
+                    await asyncio.sleep(0.05)
+            assert not service.idle_polling.is_idle
+            assert service.idle_polling.current() == busy
+            assert (await http.get("/health/consumers")).json()["polling"] == "busy"
+    finally:
+        await service.stop()
