@@ -21,7 +21,6 @@ from uuid import UUID
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from sqlalchemy import and_, delete, exists, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from orderly_inventory.adapters.orm import sim_carrier_updates as updates
 from orderly_inventory.domain.shipments import (
@@ -31,7 +30,7 @@ from orderly_inventory.domain.shipments import (
     TrackingUpdate,
 )
 from orderly_kit import webhook_signature
-from orderly_kit.db import Database
+from orderly_kit.db import Database, insert_unless_exists
 from orderly_schemas.checkout import Address
 
 __all__ = [
@@ -187,7 +186,7 @@ class SimulatedCarrier:
             )
         async with self._database.engine.begin() as conn:
             # Booked before (a retry): the first booking's schedule stands.
-            await conn.execute(pg_insert(updates).values(rows).on_conflict_do_nothing())
+            await conn.execute(insert_unless_exists(updates, tuple(rows[0])), rows)
             due = await conn.scalar(
                 select(updates.c.due_at)
                 .where(updates.c.tracking_number == number)

@@ -20,7 +20,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import delete, func, insert, select, text, tuple_, update
+from sqlalchemy import bindparam, delete, func, insert, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,6 +55,7 @@ from orderly_inventory.domain.shipments import (
     ShipmentStatus,
     TrackingUpdate,
 )
+from orderly_kit.db import insert_unless_exists
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
 
@@ -63,6 +64,31 @@ _ORDER_LOCK_KEY = "hashtextextended(:key, 0)"
 
 def _order_lock_key(order_id: UUID) -> dict[str, str]:
     return {"key": f"inventory:{order_id}"}
+
+
+# Statements of every reservation and shipment, built once with parameters: SQLAlchemy
+# then looks their compiled form up instead of building and keying them anew.
+_ADD_TO_LEVEL = (
+    update(stock_levels)
+    .where(
+        stock_levels.c.sku == bindparam("level_sku"),
+        stock_levels.c.warehouse == bindparam("level_warehouse"),
+    )
+    .values(
+        on_hand=stock_levels.c.on_hand + bindparam("on_hand_delta"),
+        reserved=stock_levels.c.reserved + bindparam("reserved_delta"),
+        in_transit=stock_levels.c.in_transit + bindparam("in_transit_delta"),
+        updated_at=bindparam("level_updated_at"),
+    )
+    .returning(
+        stock_levels.c.on_hand,
+        stock_levels.c.reserved,
+        stock_levels.c.in_transit,
+        stock_levels.c.safety_stock,
+        stock_levels.c.low_stock,
+    )
+)
+_RECORD_MOVEMENT = insert(stock_movements)
 
 
 class InventoryRepository:
@@ -158,43 +184,40 @@ class InventoryRepository:
         (a receipt into a new warehouse); the table's CHECKs refuse an oversell or
         a negative level, and the whole transaction with it.
         """
-        c = stock_levels.c
         m = movement
         if m.on_hand >= 0 and m.reserved >= 0 and m.in_transit >= 0:
-            await self.session.execute(
-                pg_insert(stock_levels)
-                .values(sku=m.sku, warehouse=m.warehouse, updated_at=at)
-                .on_conflict_do_nothing()
-            )
+            level = {"sku": m.sku, "warehouse": m.warehouse, "updated_at": at}
+            await self.session.execute(insert_unless_exists(stock_levels, tuple(level)), level)
         row = (
             await self.session.execute(
-                update(stock_levels)
-                .where(c.sku == m.sku, c.warehouse == m.warehouse)
-                .values(
-                    on_hand=c.on_hand + m.on_hand,
-                    reserved=c.reserved + m.reserved,
-                    in_transit=c.in_transit + m.in_transit,
-                    updated_at=at,
-                )
-                .returning(c.on_hand, c.reserved, c.in_transit, c.safety_stock, c.low_stock)
+                _ADD_TO_LEVEL,
+                {
+                    "level_sku": m.sku,
+                    "level_warehouse": m.warehouse,
+                    "on_hand_delta": m.on_hand,
+                    "reserved_delta": m.reserved,
+                    "in_transit_delta": m.in_transit,
+                    "level_updated_at": at,
+                },
             )
         ).first()
         if row is None:
             raise LookupError(f"no stock level of sku {m.sku!r} at warehouse {m.warehouse!r}")
         await self.session.execute(
-            insert(stock_movements).values(
-                sku=m.sku,
-                warehouse=m.warehouse,
-                kind=m.kind.value,
-                quantity=m.quantity,
-                on_hand_delta=m.on_hand,
-                reserved_delta=m.reserved,
-                in_transit_delta=m.in_transit,
-                reason=m.reason[:2000],
-                reference=m.reference,
-                actor=m.actor,
-                occurred_at=at,
-            )
+            _RECORD_MOVEMENT,
+            {
+                "sku": m.sku,
+                "warehouse": m.warehouse,
+                "kind": m.kind.value,
+                "quantity": m.quantity,
+                "on_hand_delta": m.on_hand,
+                "reserved_delta": m.reserved,
+                "in_transit_delta": m.in_transit,
+                "reason": m.reason[:2000],
+                "reference": m.reference,
+                "actor": m.actor,
+                "occurred_at": at,
+            },
         )
         return Level(m.sku, m.warehouse, *row)
 
@@ -630,11 +653,12 @@ class InventoryRepository:
         self, carrier: str, delivery_id: str, *, at: datetime
     ) -> bool:
         """Remember a webhook delivery; False if it was received before (a replay or a retry)."""
+        delivery = {"carrier": carrier, "delivery_id": delivery_id, "received_at": at}
         result = await self.session.execute(
-            pg_insert(carrier_webhook_deliveries)
-            .values(carrier=carrier, delivery_id=delivery_id, received_at=at)
-            .on_conflict_do_nothing()
-            .returning(carrier_webhook_deliveries.c.delivery_id)
+            insert_unless_exists(
+                carrier_webhook_deliveries, tuple(delivery), returning=("delivery_id",)
+            ),
+            delivery,
         )
         return result.first() is not None
 

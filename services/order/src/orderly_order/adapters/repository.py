@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, insert, literal_column, select, update
+from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,30 +21,26 @@ class OrderRepository:
         self.caused_by = caused_by
 
     async def next_order_number(self) -> str:
-        value = await self.session.scalar(select(order_number_seq.next_value()))
+        value = await self.session.scalar(_NEXT_NUMBER)
         return f"ORD-{int(value or 0):07d}"
 
     async def exists(self, order_id: UUID) -> bool:
-        found = await self.session.scalar(
-            select(orders.c.order_id).where(orders.c.order_id == order_id)
-        )
+        found = await self.session.scalar(_EXISTS, {"order_id": order_id})
         return found is not None
 
     async def get(self, order_id: UUID, *, lock: bool = True) -> Order | None:
         """The order, locked FOR UPDATE so that saga steps on one order never interleave;
         its lines come in the same statement (every saga step loads an order)."""
-        query = select(orders, _LINES.label("lines")).where(orders.c.order_id == order_id)
-        if lock:
-            query = query.with_for_update(of=orders)
-        row = (await self.session.execute(query)).mappings().first()
+        query = _GET_LOCKED if lock else _GET
+        row = (await self.session.execute(query, {"order_id": order_id})).mappings().first()
         if row is None:
             return None
         return _to_order(row, row["lines"])
 
     async def add(self, order: Order) -> None:
-        await self.session.execute(insert(orders).values(**_order_values(order)))
+        await self.session.execute(_INSERT_ORDER, _order_values(order))
         await self.session.execute(
-            insert(order_lines),
+            _INSERT_LINES,
             [
                 {
                     "order_id": order.order_id,
@@ -61,18 +57,14 @@ class OrderRepository:
 
     async def save(self, order: Order) -> None:
         values = _order_values(order)
-        del values["order_id"]
-        await self.session.execute(
-            update(orders)
-            .where(orders.c.order_id == order.order_id)
-            .values(**values, updated_at=func.now())
-        )
+        values["saved_order_id"] = values.pop("order_id")
+        await self.session.execute(_SAVE, values)
         await self._record_changes(order)
 
     async def _record_changes(self, order: Order) -> None:
         if order.changes:
             await self.session.execute(
-                insert(order_status_history),
+                _RECORD_HISTORY,
                 [
                     {
                         "order_id": order.order_id,
@@ -112,6 +104,21 @@ _LINES = (
     .where(order_lines.c.order_id == orders.c.order_id)
     .scalar_subquery()
 )
+
+# Every saga step's statements, built once with parameters: SQLAlchemy then looks their
+# compiled form up instead of building and keying them anew on every message.
+_NEXT_NUMBER = select(order_number_seq.next_value())
+_EXISTS = select(orders.c.order_id).where(orders.c.order_id == bindparam("order_id"))
+_GET = select(orders, _LINES.label("lines")).where(orders.c.order_id == bindparam("order_id"))
+_GET_LOCKED = _GET.with_for_update(of=orders)
+_INSERT_ORDER = insert(orders)
+_INSERT_LINES = insert(order_lines)
+_SAVE = (
+    update(orders)
+    .where(orders.c.order_id == bindparam("saved_order_id"))
+    .values(updated_at=func.now())
+)
+_RECORD_HISTORY = insert(order_status_history)
 
 #: The fields of PaymentDetails that may be shown to people.
 DISPLAY_FIELDS = ("brand", "last4", "exp_month", "exp_year")

@@ -29,7 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_kit import webhook_signature
-from orderly_kit.db import Database
+from orderly_kit.db import Database, insert_unless_exists
 from orderly_payment.adapters.orm import sim_provider_operations as operations
 from orderly_payment.adapters.orm import sim_provider_webhooks as webhooks
 from orderly_payment.domain.ledger import OperationKind
@@ -529,26 +529,25 @@ class SimulatedProvider:
         answer_at: datetime | None = None,
     ) -> _Recorded:
         """Record the operation, or return what a concurrent call with the key recorded."""
+        values = {
+            "provider": self._name,
+            "idempotency_key": idempotency_key,
+            "kind": kind,
+            "order_id": order_id,
+            "amount": amount.amount,
+            "currency": amount.currency,
+            "outcome": SUCCEEDED if succeeded else FAILED,
+            "failure_reason": failure_reason,
+            "reference": reference,
+            "payment_reference": payment_reference,
+            "behaviour": behaviour,
+            "answer_at": answer_at,
+        }
+        # No arbiter named: the reference, derived from the key, is unique too, and a
+        # concurrent insert may meet it first; either conflict means "already recorded".
         inserted = await conn.execute(
-            pg_insert(operations)
-            .values(
-                provider=self._name,
-                idempotency_key=idempotency_key,
-                kind=kind,
-                order_id=order_id,
-                amount=amount.amount,
-                currency=amount.currency,
-                outcome=SUCCEEDED if succeeded else FAILED,
-                failure_reason=failure_reason,
-                reference=reference,
-                payment_reference=payment_reference,
-                behaviour=behaviour,
-                answer_at=answer_at,
-            )
-            # No arbiter named: the reference, derived from the key, is unique too, and a
-            # concurrent insert may meet it first; either conflict means "already recorded".
-            .on_conflict_do_nothing()
-            .returning(*operations.c)
+            insert_unless_exists(operations, tuple(values), returning=tuple(operations.c.keys())),
+            values,
         )
         row = inserted.mappings().first()
         if row is not None:

@@ -8,10 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderly_kit.db import Database
+from orderly_kit.db import Database, insert_unless_exists
 from orderly_payment.adapters.orm import (
     payment_operations,
     payment_voids,
@@ -118,18 +117,19 @@ class PaymentRepository:
         A concurrent delivery of the same id waits here until this transaction ends, and
         is then a duplicate (or, if this one rolled back, the delivery that applies).
         """
+        delivery = {
+            "provider": provider,
+            "delivery_id": delivery_id,
+            "type": event_type,
+            "reference": reference,
+            "outcome": outcome,
+            "received_at": at,
+        }
         result = await self.session.execute(
-            pg_insert(provider_webhook_deliveries)
-            .values(
-                provider=provider,
-                delivery_id=delivery_id,
-                type=event_type,
-                reference=reference,
-                outcome=outcome,
-                received_at=at,
-            )
-            .on_conflict_do_nothing()
-            .returning(provider_webhook_deliveries.c.delivery_id)
+            insert_unless_exists(
+                provider_webhook_deliveries, tuple(delivery), returning=("delivery_id",)
+            ),
+            delivery,
         )
         return result.first() is not None
 
@@ -224,15 +224,16 @@ async def write_ahead(
     """
     async with database.engine.begin() as conn:
         if payment is not None:
+            new = _payment_values(payment)
             await conn.execute(
-                pg_insert(payments)
-                .values(**_payment_values(payment))
-                .on_conflict_do_nothing(index_elements=["order_id"])
+                insert_unless_exists(payments, tuple(new), conflict=("order_id",)), new
             )
+        requested = _operation_values(operation)
         await conn.execute(
-            pg_insert(payment_operations)
-            .values(**_operation_values(operation))
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            insert_unless_exists(
+                payment_operations, tuple(requested), conflict=("idempotency_key",)
+            ),
+            requested,
         )
         row = (
             (
