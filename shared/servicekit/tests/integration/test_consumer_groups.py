@@ -75,6 +75,17 @@ def a_service(database: Database, bootstrap: str, *topics: str, **settings_: Any
     return service
 
 
+async def publish_an_order(service: Service, topic: str, rng: random.Random) -> None:
+    """An OrderPlaced on ``topic``, as checkout publishes it."""
+    order = make_order(rng)
+    await service.broker.publish(
+        order.model_dump_json().encode(),
+        topic,
+        key=str(order.order_id).encode(),
+        headers={k: v.decode() for k, v in headers_for(order)},
+    )
+
+
 def client(service: Service) -> httpx.AsyncClient:
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=service.http), base_url="http://t")
 
@@ -170,13 +181,7 @@ async def test_one_group_reads_every_topic_joins_in_the_background_and_reports_i
 
         rng = random.Random(5)
         for to in (topic, other):
-            order = make_order(rng)
-            await service.broker.publish(
-                order.model_dump_json().encode(),
-                to,
-                key=str(order.order_id).encode(),
-                headers={k: v.decode() for k, v in headers_for(order)},
-            )
+            await publish_an_order(service, to, rng)
         async with asyncio.timeout(20):
             while await inbox_rows(database) < 2:
                 await asyncio.sleep(0.1)
@@ -258,13 +263,7 @@ async def test_an_idle_consumer_polls_less_and_the_next_record_makes_it_busy_aga
             assert service.idle_polling.current() == idle
             assert (await http.get("/health/consumers")).json()["polling"] == "idle"
 
-            order = make_order(random.Random(9))
-            await service.broker.publish(
-                order.model_dump_json().encode(),
-                topic,
-                key=str(order.order_id).encode(),
-                headers={k: v.decode() for k, v in headers_for(order)},
-            )
+            await publish_an_order(service, topic, random.Random(9))
             async with asyncio.timeout(20):
                 while await inbox_rows(database) < 1:
                     await asyncio.sleep(0.05)

@@ -46,6 +46,13 @@ def a_parcel(carrier: str = "dhl") -> dict[str, object]:
     }
 
 
+async def a_parcel_booked(database: Database) -> dict[str, object]:
+    parcel = a_parcel()
+    async with database.transaction() as session:
+        await session.execute(insert_unless_exists(parcels, tuple(parcel)), parcel)
+    return parcel
+
+
 async def test_insert_unless_exists_inserts_once_returns_typed_rows_and_is_cached(
     database: Database,
 ) -> None:
@@ -77,9 +84,7 @@ async def test_insert_unless_exists_inserts_once_returns_typed_rows_and_is_cache
 async def test_a_list_of_rows_inserts_each_row_and_skips_the_ones_that_exist(
     database: Database,
 ) -> None:
-    existing = a_parcel()
-    async with database.transaction() as session:
-        await session.execute(insert_unless_exists(parcels, tuple(existing)), existing)
+    existing = await a_parcel_booked(database)
     batch = [a_parcel("ups"), existing | {"carrier": "fedex"}, a_parcel("gls")]
     async with database.transaction() as session:
         await session.execute(insert_unless_exists(parcels, tuple(batch[0])), batch)
@@ -90,9 +95,7 @@ async def test_a_list_of_rows_inserts_each_row_and_skips_the_ones_that_exist(
 async def test_compiled_once_keeps_the_values_written_in_the_statement(
     database: Database,
 ) -> None:
-    parcel = a_parcel()
-    async with database.transaction() as session:
-        await session.execute(insert_unless_exists(parcels, tuple(parcel)), parcel)
+    parcel = await a_parcel_booked(database)
     # "dhl" and 3 are written in the statement, the parcel id is a parameter
     bump = compiled_once(
         update(parcels)
