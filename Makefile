@@ -7,7 +7,7 @@ PACKAGES := shared/schemas shared/servicekit services/order services/inventory \
 STAMP := $(VENV)/.installed
 SERVICES := order inventory payment notification analytics
 
-.PHONY: run test test-fast bench bench-startup bench-stock lint docs schemas venv clean deploy-check
+.PHONY: run test test-fast deploy-check bench bench-startup bench-stock lint format docs schemas venv clean
 
 venv: $(STAMP)
 
@@ -34,6 +34,15 @@ else
 	$(BIN)/python -m pytest -m e2e --durations=15
 endif
 
+## Everything but the end-to-end and fault tests (about four minutes here).
+test-fast: venv
+	$(BIN)/python -m pytest -m "not e2e" -n 2 --dist loadfile
+
+## The deployment description (Kustomize overlays, compose, Prometheus, collector,
+## Dockerfile) checked against the code it deploys; needs kubectl for the overlays.
+deploy-check: venv
+	$(BIN)/python -m pytest tests/deploy
+
 ## Open-loop load through the running suite, beside the raw limits of its servers.
 bench: venv
 	$(BIN)/python -m orderly_dev.bench $(ARGS)
@@ -51,6 +60,11 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+## Fix what ruff can fix and format the code as lint expects it.
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 ## The JSON Schemas of the contract and each service's AsyncAPI document.
 docs: schemas venv
