@@ -37,6 +37,9 @@ from orderly_schemas.base import Money
 
 log = logging.getLogger(__name__)
 
+#: What a recorded operation returns: all of it (read once, not per operation).
+_EVERY_OPERATION_COLUMN = tuple(operations.c.keys())
+
 
 class ResultStatus(StrEnum):
     APPROVED = "approved"
@@ -546,7 +549,7 @@ class SimulatedProvider:
         # No arbiter named: the reference, derived from the key, is unique too, and a
         # concurrent insert may meet it first; either conflict means "already recorded".
         inserted = await conn.execute(
-            insert_unless_exists(operations, tuple(values), returning=tuple(operations.c.keys())),
+            insert_unless_exists(operations, tuple(values), returning=_EVERY_OPERATION_COLUMN),
             values,
         )
         row = inserted.mappings().first()
