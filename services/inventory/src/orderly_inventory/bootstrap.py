@@ -8,15 +8,8 @@ from pathlib import Path
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier, TrackingSchedule
-from orderly_inventory.entrypoints import (
-    consumers,
-    http,
-    http_erp,
-    http_stock,
-    http_stocktakes,
-    http_transfers,
-    jobs,
-)
+from orderly_inventory.entrypoints import consumers, jobs
+from orderly_inventory.entrypoints.http import erp, stock, stocktakes, tracking, transfers
 from orderly_inventory.settings import InventorySettings, carrier_slug
 from orderly_kit.service import Service, build_service
 
@@ -67,15 +60,15 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
         webhook_deliveries_kept=max(2 * tolerance, timedelta(days=1)),
     )
     service.http.include_router(
-        http.router(
+        tracking.router(
             service,
             carriers={carrier_slug(carrier.name): carrier},
             webhook_secrets=settings.webhook_secrets,
             webhook_tolerance=tolerance,
         )
     )
-    service.http.include_router(http_stocktakes.router(service))
-    service.http.include_router(http_transfers.router(service))
-    service.http.include_router(http_stock.router(service))
-    service.http.include_router(http_erp.router(service))
+    service.http.include_router(stocktakes.router(service))
+    service.http.include_router(transfers.router(service))
+    service.http.include_router(stock.router(service))
+    service.http.include_router(erp.router(service))
     return service

@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import insert, select
 
 from orderly_dev.servers import serve_http
-from orderly_inventory import handlers, ledger
+from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
 from orderly_inventory.adapters.repository import InventoryRepository
@@ -28,6 +28,7 @@ from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.domain.regions import NO_REGIONS
 from orderly_inventory.settings import DEV_WEBHOOK_SECRET, InventorySettings
+from orderly_inventory.use_cases import ledger
 from orderly_kit import migrations
 from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
@@ -168,13 +169,15 @@ class Inventory:
             ship_to=ship_to,
         )
         async with self.service.messaging.unit_of_work() as uow:
-            await handlers.reserve_stock(
+            await use_cases.fulfilment.reserve_stock(
                 uow, command, ttl=ttl, policy=self.policy, regions=self.regions
             )
 
     async def release(self, order_id: UUID) -> None:
         async with self.service.messaging.unit_of_work() as uow:
-            await handlers.release_stock(uow, ReleaseStock(order_id=order_id, reason="cancelled"))
+            await use_cases.fulfilment.release_stock(
+                uow, ReleaseStock(order_id=order_id, reason="cancelled")
+            )
 
     async def ship(
         self,
@@ -185,7 +188,7 @@ class Inventory:
         cause: Envelope | None = None,
     ) -> None:
         async with self.service.messaging.unit_of_work(cause) as uow:
-            await handlers.ship_order(
+            await use_cases.fulfilment.ship_order(
                 uow,
                 ShipOrder(order_id=order_id, ship_to=ship_to),
                 carrier=self.carrier,
@@ -196,7 +199,7 @@ class Inventory:
         self, *, after: timedelta = timedelta(0), service: Service | None = None
     ) -> int:
         """Run the picking job as if ``after`` had passed; how many pickings it handed over."""
-        return await handlers.complete_due_pickings(
+        return await use_cases.fulfilment.complete_due_pickings(
             (service or self.service).messaging,
             carrier=self.carrier,
             now=datetime.now(UTC) + after,
@@ -256,10 +259,13 @@ class Inventory:
         return None if row is None else (row.status, row.reason)
 
     async def expire(
-        self, *, after: timedelta = TTL + timedelta(seconds=1), batch: int = handlers.EXPIRY_BATCH
+        self,
+        *,
+        after: timedelta = TTL + timedelta(seconds=1),
+        batch: int = use_cases.fulfilment.EXPIRY_BATCH,
     ) -> int:
         """Run the expiry job as if ``after`` had passed; how many orders expired."""
-        return await handlers.expire_reservations(
+        return await use_cases.fulfilment.expire_reservations(
             self.service.messaging, batch=batch, now=datetime.now(UTC) + after
         )
 

@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from orderly_inventory import ledger
 from orderly_inventory.bootstrap import build
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.entrypoints.cli import export_movements
 from orderly_inventory.settings import InventorySettings
+from orderly_inventory.use_cases import ledger
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
     from conftest import Inventory

@@ -16,7 +16,7 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import func, select, text
 
-from orderly_inventory import handlers
+from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Consignment, SimulatedCarrier
 from orderly_inventory.adapters.repository import InventoryRepository
@@ -172,7 +172,9 @@ async def test_a_release_running_during_the_scan_is_not_shipped(inventory: Inven
 
     # The release has cancelled the picking but not committed yet.
     async with inventory.service.messaging.unit_of_work() as uow:
-        await handlers.release_stock(uow, ReleaseStock(order_id=order, reason="cancelled"))
+        await use_cases.fulfilment.release_stock(
+            uow, ReleaseStock(order_id=order, reason="cancelled")
+        )
         during = await inventory.hand_over(after=DONE)
     after = await inventory.hand_over(after=DONE)
 

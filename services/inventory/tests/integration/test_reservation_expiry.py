@@ -14,7 +14,7 @@ from uuid import UUID, uuid4
 
 from sqlalchemy import select, text
 
-from orderly_inventory import handlers
+from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.bootstrap import build
@@ -75,7 +75,7 @@ async def test_the_deadline_is_kept_in_the_database_across_a_restart(
     )
     try:
         early, late = [
-            await handlers.expire_reservations(
+            await use_cases.fulfilment.expire_reservations(
                 restarted.messaging, now=datetime.now(UTC) + timedelta(minutes=minutes)
             )
             for minutes in (5, 11)
@@ -158,7 +158,9 @@ async def test_a_release_running_during_the_scan_is_neither_undone_nor_doubled(
 
     # The release has locked the order and its rows but not committed yet.
     async with inventory.service.messaging.unit_of_work() as uow:
-        await handlers.release_stock(uow, ReleaseStock(order_id=order, reason="cancelled"))
+        await use_cases.fulfilment.release_stock(
+            uow, ReleaseStock(order_id=order, reason="cancelled")
+        )
         during = await inventory.expire()
     after = await inventory.expire()
 

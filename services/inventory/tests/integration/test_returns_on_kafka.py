@@ -20,12 +20,12 @@ from sqlalchemy import insert, select
 
 from orderly_dev.servers import Kafka
 from orderly_dev.watch import OrderWatcher
-from orderly_inventory import ledger
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.bootstrap import build
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.settings import InventorySettings
+from orderly_inventory.use_cases import ledger
 from orderly_kit.service import Service
 from orderly_schemas import topics
 from orderly_schemas.cloudevents import Envelope

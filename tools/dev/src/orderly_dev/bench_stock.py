@@ -1,6 +1,6 @@
 """``make bench-stock``: stock reservations per second, with and without contention, side by side.
 
-The inventory service's real ``handlers.reserve_stock`` runs in N concurrent units
+The inventory service's real ``use_cases.fulfilment.reserve_stock`` runs in N concurrent units
 of work (one asyncio task each, in one process, closed loop: a worker sends its
 next ReserveStock as soon as its last one commits) on the inventory schema of a
 PostgreSQL started the way ``make bench`` starts it. For each N, two loads are
@@ -46,7 +46,7 @@ from orderly_dev.bench import (
 )
 from orderly_dev.report import LatencySummary, rate, summarize
 from orderly_dev.servers import Postgres, start_postgres
-from orderly_inventory import handlers, ledger
+from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.bootstrap import MIGRATIONS, build
@@ -54,6 +54,7 @@ from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.domain.regions import Region, Regions
 from orderly_inventory.settings import InventorySettings
+from orderly_inventory.use_cases import ledger
 from orderly_kit import migrations
 from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
@@ -240,7 +241,9 @@ async def run_cell(service: Service, load: Load, scenario: str, workers: int) ->
                 ship_to=SHIP_TO,
             )
             async with service.messaging.unit_of_work() as uow:
-                await handlers.reserve_stock(uow, command, ttl=TTL, policy=policy, regions=regions)
+                await use_cases.fulfilment.reserve_stock(
+                    uow, command, ttl=TTL, policy=policy, regions=regions
+                )
             ended = time.perf_counter()
             ok = any(isinstance(m, StockReserved) for m in uow.published)
             committed += ok

@@ -8,17 +8,17 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from orderly_inventory import exports, stock_admin
+from orderly_inventory import formats, use_cases
 from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.exports import ExportFormat
-from orderly_inventory.imports import (
+from orderly_inventory.formats.catalogue import (
     ImportFileError,
     ImportFormat,
     read_opening_stock,
     read_products,
 )
+from orderly_inventory.formats.ledger import ExportFormat
+from orderly_inventory.queries.ledger import MovementFilter, stream_movements
 from orderly_inventory.settings import InventorySettings
-from orderly_inventory.views import MovementFilter, stream_movements
 from orderly_kit.service import Service
 
 
@@ -78,7 +78,7 @@ def _read_import(ns: argparse.Namespace, max_bytes: int) -> tuple[bytes, ImportF
         return None
 
 
-def _print_rejected(error: stock_admin.ImportRejectedError) -> None:
+def _print_rejected(error: use_cases.catalogue.ImportRejectedError) -> None:
     for r in error.rejected:
         where = f"row {r.row}" + (f" (line {r.line})" if r.line else "")
         value = f" [{r.value!r}]" if r.value is not None else ""
@@ -97,11 +97,11 @@ async def import_products(service: Service, args: list[str]) -> int:
     try:
         parsed = read_products(*read, max_rows=settings.import_max_rows)
         async with service.messaging.unit_of_work() as uow:
-            done = await stock_admin.import_products(uow, parsed)
+            done = await use_cases.catalogue.import_products(uow, parsed)
     except ImportFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except stock_admin.ImportRejectedError as exc:
+    except use_cases.catalogue.ImportRejectedError as exc:
         _print_rejected(exc)
         return 1
     finally:
@@ -127,13 +127,13 @@ async def import_stock(service: Service, args: list[str]) -> int:
     try:
         parsed = read_opening_stock(*read, max_rows=settings.import_max_rows)
         async with service.messaging.unit_of_work() as uow:
-            done = await stock_admin.import_opening_stock(
+            done = await use_cases.catalogue.import_opening_stock(
                 uow, parsed, actor=ns.actor, reference=ns.reference
             )
     except ImportFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except stock_admin.ImportRejectedError as exc:
+    except use_cases.catalogue.ImportRejectedError as exc:
         _print_rejected(exc)
         return 1
     finally:
@@ -168,13 +168,13 @@ async def export_movements(service: Service, args: list[str]) -> int:
     settings = service.settings
     assert isinstance(settings, InventorySettings)
     try:
-        exports.check_period(ns.since, ns.until, max_days=settings.export_max_days)
-    except exports.PeriodError as exc:
+        formats.ledger.check_period(ns.since, ns.until, max_days=settings.export_max_days)
+    except formats.ledger.PeriodError as exc:
         print(f"error: --{exc.field}: {exc}", file=sys.stderr)
         return 2
     where = MovementFilter(sku=ns.sku, warehouse=ns.warehouse, since=ns.since, until=ns.until)
     try:
-        async for chunk in exports.render(
+        async for chunk in formats.ledger.render(
             stream_movements(service.database.engine, where), ExportFormat(ns.format)
         ):
             sys.stdout.write(chunk)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from orderly_inventory import handlers, stock_handlers
+from orderly_inventory import use_cases
 from orderly_inventory.adapters.carrier import Carrier
 from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.errors import InvalidInputError
@@ -52,22 +52,22 @@ def register(
 
     @commands.on(ReserveStock)
     async def on_reserve_stock(command: ReserveStock, uow: UnitOfWork) -> None:
-        await handlers.reserve_stock(
+        await use_cases.fulfilment.reserve_stock(
             uow, command, ttl=reservation_ttl, policy=policy, regions=regions
         )
 
     @commands.on(ReleaseStock)
     async def on_release_stock(command: ReleaseStock, uow: UnitOfWork) -> None:
-        await handlers.release_stock(uow, command)
+        await use_cases.fulfilment.release_stock(uow, command)
 
     @commands.on(ShipOrder)
     async def on_ship_order(command: ShipOrder, uow: UnitOfWork) -> None:
-        await handlers.ship_order(uow, command, carrier=carrier, pick_delay=pick_delay)
+        await use_cases.fulfilment.ship_order(uow, command, carrier=carrier, pick_delay=pick_delay)
 
     @commands.on(RestockReturn)
     async def on_restock_return(command: RestockReturn, uow: UnitOfWork) -> None:
         try:
-            await stock_handlers.restock_return(uow, command, actor=SAGA_ACTOR)
+            await use_cases.receiving.restock_return(uow, command, actor=SAGA_ACTOR)
         except InvalidInputError as e:  # an unknown warehouse: no retry can cure it
             raise PoisonMessageError(str(e)) from e
 

@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import httpx
 
-from orderly_inventory import handlers
+from orderly_inventory import use_cases
 from orderly_inventory.adapters import carrier as carrier_mod
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
 from orderly_kit.service import Service
@@ -27,7 +27,7 @@ def register(
 
     async def expire_reservations() -> None:
         # Until a scan finds nothing more to expire; busy orders wait for the next poll.
-        while await handlers.expire_reservations(service.messaging):
+        while await use_cases.fulfilment.expire_reservations(service.messaging):
             pass
 
     service.every("expire-reservations", expiry_poll_seconds, expire_reservations)
@@ -36,8 +36,8 @@ def register(
         # Scheduled whatever pick_delay_seconds is: pickings begun with another setting
         # (before a restart) are still handed over.
         while (
-            await handlers.complete_due_pickings(service.messaging, carrier=carrier)
-            == handlers.PICKING_BATCH
+            await use_cases.fulfilment.complete_due_pickings(service.messaging, carrier=carrier)
+            == use_cases.fulfilment.PICKING_BATCH
         ):
             pass
 
@@ -63,7 +63,7 @@ def register(
         service.every("carrier-tracking-updates", tracking_poll_seconds, send_tracking_updates)
 
     async def forget_webhook_deliveries() -> None:
-        while await handlers.forget_webhook_deliveries(
+        while await use_cases.tracking.forget_webhook_deliveries(
             service.messaging, older_than=webhook_deliveries_kept
         ):
             pass

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from orderly_inventory import exports, imports, stock_admin, views
+from orderly_inventory import formats, queries, use_cases
 from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.entrypoints.http_stock import SkuFilter, WarehouseFilter, invalid
+from orderly_inventory.entrypoints.http.stock import SkuFilter, WarehouseFilter, invalid
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
@@ -43,7 +43,7 @@ def _body(example: str, model: type[Any]) -> dict[str, Any]:
     }
 
 
-def rejected(error: stock_admin.ImportRejectedError) -> JSONResponse:
+def rejected(error: use_cases.catalogue.ImportRejectedError) -> JSONResponse:
     """The 422 of an import with rejected rows: every one of them."""
     return JSONResponse(
         status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -63,8 +63,8 @@ def router(service: Service) -> APIRouter:
     database = service.database
     messaging = service.messaging
 
-    async def read_file(request: Request) -> tuple[bytes, imports.ImportFormat]:
-        fmt = imports.format_of(request.headers.get("content-type"))
+    async def read_file(request: Request) -> tuple[bytes, formats.catalogue.ImportFormat]:
+        fmt = formats.catalogue.format_of(request.headers.get("content-type"))
         if fmt is None:
             raise HTTPException(
                 status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -87,37 +87,37 @@ def router(service: Service) -> APIRouter:
             chunks.append(chunk)
         return b"".join(chunks), fmt
 
-    def file_error(exc: imports.ImportFileError) -> HTTPException:
+    def file_error(exc: formats.catalogue.ImportFileError) -> HTTPException:
         code = (
             status.HTTP_413_CONTENT_TOO_LARGE
-            if isinstance(exc, imports.ImportTooLargeError)
+            if isinstance(exc, formats.catalogue.ImportTooLargeError)
             else status.HTTP_422_UNPROCESSABLE_CONTENT
         )
         return HTTPException(code, str(exc))
 
     @r.post(
         "/imports/products",
-        response_model=stock_admin.ProductImport,
-        openapi_extra=_body(PRODUCTS_CSV, imports.ProductRow),
+        response_model=use_cases.catalogue.ProductImport,
+        openapi_extra=_body(PRODUCTS_CSV, formats.catalogue.ProductRow),
         responses={422: {"description": "rows rejected (each listed); nothing imported"}},
     )
     async def import_products(request: Request) -> Any:
         """Create or replace products from an ERP file, all or nothing."""
         data, fmt = await read_file(request)
         try:
-            parsed = imports.read_products(data, fmt, max_rows=max_rows)
+            parsed = formats.catalogue.read_products(data, fmt, max_rows=max_rows)
             async with messaging.unit_of_work() as uow:
-                done = await stock_admin.import_products(uow, parsed)
-        except imports.ImportFileError as exc:
+                done = await use_cases.catalogue.import_products(uow, parsed)
+        except formats.catalogue.ImportFileError as exc:
             raise file_error(exc) from None
-        except stock_admin.ImportRejectedError as exc:
+        except use_cases.catalogue.ImportRejectedError as exc:
             return rejected(exc)
         return asdict(done)
 
     @r.post(
         "/imports/opening-stock",
-        response_model=stock_admin.StockImport,
-        openapi_extra=_body(STOCK_CSV, imports.OpeningStockRow),
+        response_model=use_cases.catalogue.StockImport,
+        openapi_extra=_body(STOCK_CSV, formats.catalogue.OpeningStockRow),
         responses={422: {"description": "rows rejected (each listed); nothing imported"}},
     )
     async def import_opening_stock(
@@ -133,14 +133,14 @@ def router(service: Service) -> APIRouter:
         """Set opening stock (and safety stock) per SKU and warehouse, all or nothing."""
         data, fmt = await read_file(request)
         try:
-            parsed = imports.read_opening_stock(data, fmt, max_rows=max_rows)
+            parsed = formats.catalogue.read_opening_stock(data, fmt, max_rows=max_rows)
             async with messaging.unit_of_work() as uow:
-                done = await stock_admin.import_opening_stock(
+                done = await use_cases.catalogue.import_opening_stock(
                     uow, parsed, actor=actor, reference=reference
                 )
-        except imports.ImportFileError as exc:
+        except formats.catalogue.ImportFileError as exc:
             raise file_error(exc) from None
-        except stock_admin.ImportRejectedError as exc:
+        except use_cases.catalogue.ImportRejectedError as exc:
             return rejected(exc)
         return asdict(done)
 
@@ -154,22 +154,26 @@ def router(service: Service) -> APIRouter:
         until: Annotated[AwareDatetime, Query(alias="to", description="exclusive")],
         warehouse: WarehouseFilter = None,
         sku: SkuFilter = None,
-        fmt: Annotated[exports.ExportFormat, Query(alias="format")] = exports.ExportFormat.CSV,
+        fmt: Annotated[
+            formats.ledger.ExportFormat, Query(alias="format")
+        ] = formats.ledger.ExportFormat.CSV,
     ) -> StreamingResponse:
         """Every movement of a period in id order, streamed as CSV (with a header) or JSON."""
         try:
-            exports.check_period(since, until, max_days=settings.export_max_days)
-        except exports.PeriodError as exc:
+            formats.ledger.check_period(since, until, max_days=settings.export_max_days)
+        except formats.ledger.PeriodError as exc:
             raise invalid("query", exc.field, str(exc), until.isoformat()) from None
         if warehouse is not None:
             async with database.sessions() as session:
                 if warehouse not in await InventoryRepository(session).warehouse_codes():
                     raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {warehouse!r}")
-        where = views.MovementFilter(sku=sku, warehouse=warehouse, since=since, until=until)
+        where = queries.ledger.MovementFilter(
+            sku=sku, warehouse=warehouse, since=since, until=until
+        )
         name = f"movements_{_stamp(since)}_{_stamp(until)}.{fmt.value}"
         return StreamingResponse(
-            exports.render(views.stream_movements(database.engine, where), fmt),
-            media_type=exports.MEDIA_TYPES[fmt],
+            formats.ledger.render(queries.ledger.stream_movements(database.engine, where), fmt),
+            media_type=formats.ledger.MEDIA_TYPES[fmt],
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 

@@ -15,12 +15,13 @@ from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, sta
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
 
-from orderly_inventory import pagination, stock_admin, views
+from orderly_inventory import queries, use_cases
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.domain.errors import ConflictError, NotFoundError
 from orderly_inventory.domain.ledger import MovementKind
-from orderly_inventory.imports import MAX_UNITS, WarehouseCode
-from orderly_inventory.pagination import Page
+from orderly_inventory.entrypoints.http import pages
+from orderly_inventory.entrypoints.http.pages import Page
+from orderly_inventory.formats.catalogue import MAX_UNITS, WarehouseCode
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 
@@ -111,7 +112,7 @@ def _after(cursor: str | None, types: tuple[type, ...]) -> list[Any] | None:
     if cursor is None:
         return None
     try:
-        return pagination.decode(cursor, types=types)
+        return pages.decode(cursor, types=types)
     except ValueError as exc:
         raise invalid("query", "cursor", str(exc), cursor) from None
 
@@ -128,18 +129,24 @@ def router(service: Service) -> APIRouter:
             if code not in await InventoryRepository(session).warehouse_codes():
                 raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {code!r}")
 
-    @r.get("/warehouses", response_model=list[views.WarehouseRead])
-    async def list_warehouses() -> list[views.WarehouseRead]:
+    @r.get("/warehouses", response_model=list[queries.catalogue.WarehouseRead])
+    async def list_warehouses() -> list[queries.catalogue.WarehouseRead]:
         """Every warehouse, in allocation priority order."""
         async with database.sessions() as session:
-            return await views.list_warehouses(session)
+            return await queries.catalogue.list_warehouses(session)
 
-    @r.post("/warehouses", response_model=views.WarehouseRead, status_code=status.HTTP_201_CREATED)
-    async def add_warehouse(body: WarehouseCreate, response: Response) -> views.WarehouseRead:
+    @r.post(
+        "/warehouses",
+        response_model=queries.catalogue.WarehouseRead,
+        status_code=status.HTTP_201_CREATED,
+    )
+    async def add_warehouse(
+        body: WarehouseCreate, response: Response
+    ) -> queries.catalogue.WarehouseRead:
         """Add a warehouse (201); the same one again is a 200, another with its code a 409."""
         try:
             async with messaging.unit_of_work() as uow:
-                added = await stock_admin.add_warehouse(
+                added = await use_cases.catalogue.add_warehouse(
                     uow,
                     code=body.code,
                     name=body.name,
@@ -150,28 +157,30 @@ def router(service: Service) -> APIRouter:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         if not added:
             response.status_code = status.HTTP_200_OK
-        return views.WarehouseRead.model_validate(body.model_dump())
+        return queries.catalogue.WarehouseRead.model_validate(body.model_dump())
 
-    @r.get("/products", response_model=Page[views.ProductRead])
-    async def list_products(limit: Limit = 100, cursor: Cursor = None) -> Page[views.ProductRead]:
+    @r.get("/products", response_model=Page[queries.catalogue.ProductRead])
+    async def list_products(
+        limit: Limit = 100, cursor: Cursor = None
+    ) -> Page[queries.catalogue.ProductRead]:
         """Products in SKU order, a page at a time."""
         after = _after(cursor, (str,))
         async with database.sessions() as session:
-            items, last = await views.products_page(
+            items, last = await queries.catalogue.products_page(
                 session, after=after[0] if after else None, limit=limit
             )
-        return Page(items=items, next=None if last is None else pagination.encode([last]))
+        return Page(items=items, next=None if last is None else pages.encode([last]))
 
-    @r.get("/products/{sku}", response_model=views.ProductRead)
-    async def get_product(sku: SkuPath) -> views.ProductRead:
+    @r.get("/products/{sku}", response_model=queries.catalogue.ProductRead)
+    async def get_product(sku: SkuPath) -> queries.catalogue.ProductRead:
         """One product: name, description, unit cost, default safety stock."""
         async with database.sessions() as session:
-            found = await views.product_of(session, sku)
+            found = await queries.catalogue.product_of(session, sku)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no product has sku {sku!r}")
         return found
 
-    @r.get("/stock", response_model=Page[views.LevelRead])
+    @r.get("/stock", response_model=Page[queries.stock.LevelRead])
     async def list_levels(
         warehouse: WarehouseFilter = None,
         sku_prefix: Annotated[
@@ -183,13 +192,13 @@ def router(service: Service) -> APIRouter:
         ] = False,
         limit: Limit = 100,
         cursor: Cursor = None,
-    ) -> Page[views.LevelRead]:
+    ) -> Page[queries.stock.LevelRead]:
         """Stock levels in (sku, warehouse) order: on hand, reserved, available, in transit,
         safety stock, low stock."""
         after = _after(cursor, (str, str))
         await known_warehouse(warehouse)
         async with database.sessions() as session:
-            items, last = await views.levels_page(
+            items, last = await queries.stock.levels_page(
                 session,
                 warehouse=warehouse,
                 sku_prefix=sku_prefix,
@@ -197,21 +206,21 @@ def router(service: Service) -> APIRouter:
                 after=(after[0], after[1]) if after else None,
                 limit=limit,
             )
-        return Page(items=items, next=None if last is None else pagination.encode(list(last)))
+        return Page(items=items, next=None if last is None else pages.encode(list(last)))
 
-    @r.put("/stock/{sku}/{warehouse}/safety-stock", response_model=views.LevelRead)
+    @r.put("/stock/{sku}/{warehouse}/safety-stock", response_model=queries.stock.LevelRead)
     async def set_safety_stock(
         sku: SkuPath, warehouse: WarehousePath, body: SafetyStockUpdate
-    ) -> views.LevelRead:
+    ) -> queries.stock.LevelRead:
         """Set a level's safety stock; LowStockDetected or BackInStock at once if it crosses."""
         try:
             async with messaging.unit_of_work() as uow:
-                level = await stock_admin.set_safety_stock(
+                level = await use_cases.stock.set_safety_stock(
                     uow, sku=sku, warehouse=warehouse, units=body.safety_stock, actor=body.actor
                 )
         except NotFoundError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-        return views.LevelRead(
+        return queries.stock.LevelRead(
             sku=sku,
             warehouse=warehouse,
             on_hand=level.on_hand,
@@ -256,7 +265,7 @@ def router(service: Service) -> APIRouter:
             )
         try:
             async with messaging.unit_of_work() as uow:
-                done = await stock_admin.adjust_stock(
+                done = await use_cases.stock.adjust_stock(
                     uow,
                     adjustment_id=adjustment_id,
                     sku=sku,
@@ -274,7 +283,7 @@ def router(service: Service) -> APIRouter:
             response.status_code = status.HTTP_200_OK
         return AdjustmentRead.model_validate(done, from_attributes=True)
 
-    @r.get("/movements", response_model=Page[views.MovementRead])
+    @r.get("/movements", response_model=Page[queries.ledger.MovementRead])
     async def list_movements(
         sku: SkuFilter = None,
         warehouse: WarehouseFilter = None,
@@ -288,20 +297,20 @@ def router(service: Service) -> APIRouter:
         ] = None,
         limit: Limit = 100,
         cursor: Cursor = None,
-    ) -> Page[views.MovementRead]:
+    ) -> Page[queries.ledger.MovementRead]:
         """The stock ledger, oldest first: every movement with its deltas, reason, reference
         and actor."""
         after = _after(cursor, (int,))
         if since is not None and until is not None and until <= since:
             raise invalid("query", "to", "must be after from", until.isoformat())
         await known_warehouse(warehouse)
-        where = views.MovementFilter(
+        where = queries.ledger.MovementFilter(
             sku=sku, warehouse=warehouse, kind=kind, reference=reference, since=since, until=until
         )
         async with database.sessions() as session:
-            items, last = await views.movements_page(
+            items, last = await queries.ledger.movements_page(
                 session, where, after=after[0] if after else None, limit=limit
             )
-        return Page(items=items, next=None if last is None else pagination.encode([last]))
+        return Page(items=items, next=None if last is None else pages.encode([last]))
 
     return r

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from orderly_inventory.views import MOVEMENT_FIELDS, MovementRead
+from orderly_inventory.queries.ledger import MOVEMENT_FIELDS, MovementRead
 
 #: Movements written per chunk of the response.
 CHUNK = 500

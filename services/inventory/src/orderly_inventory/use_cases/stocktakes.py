@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from uuid import UUID
 
-from orderly_inventory import ledger
 from orderly_inventory.adapters.stocktakes import Lock, RecordedCount, StockTakeRepository
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.domain.stocktakes import (
@@ -37,6 +36,7 @@ from orderly_inventory.domain.stocktakes import (
     check_no_overlap,
     name_skus,
 )
+from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.inventory import StockAdjusted
 

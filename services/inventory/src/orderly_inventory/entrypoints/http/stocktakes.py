@@ -17,7 +17,6 @@ from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from orderly_inventory import pagination, stocktakes
 from orderly_inventory.adapters.stocktakes import StockTakeRepository, Summary
 from orderly_inventory.domain.stocktakes import (
     Count,
@@ -31,6 +30,8 @@ from orderly_inventory.domain.stocktakes import (
     UncountedPolicy,
     totals,
 )
+from orderly_inventory.entrypoints.http import pages
+from orderly_inventory.use_cases import stocktakes
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
 
@@ -323,12 +324,12 @@ def _invalid(where: str, field: str, value: object, message: str) -> NoReturn:
 
 
 def _encode(opened_at: datetime, stock_take_id: UUID) -> str:
-    return pagination.encode([opened_at.isoformat(), str(stock_take_id)])
+    return pages.encode([opened_at.isoformat(), str(stock_take_id)])
 
 
 def _decode(cursor: str) -> tuple[datetime, UUID]:
     try:
-        at, stock_take_id = pagination.decode(cursor, types=(str, str))
+        at, stock_take_id = pages.decode(cursor, types=(str, str))
         opened_at = datetime.fromisoformat(at)
         if opened_at.tzinfo is None:
             raise ValueError(at)

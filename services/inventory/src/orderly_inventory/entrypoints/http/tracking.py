@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, HTTPException, Path, Request, status
 from pydantic import BaseModel, ValidationError
 
-from orderly_inventory import handlers, views
+from orderly_inventory import queries, use_cases
 from orderly_inventory.adapters.carrier import Carrier
 from orderly_kit import webhook_signature
 from orderly_kit.service import Service
@@ -21,7 +21,7 @@ SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9
 class WebhookReceipt(BaseModel):
     """What became of a tracking update: applied, or a duplicate or stale one left alone."""
 
-    outcome: handlers.TrackingOutcome
+    outcome: use_cases.tracking.TrackingOutcome
 
 
 def router(
@@ -36,20 +36,20 @@ def router(
     database = service.database
     messaging = service.messaging
 
-    @r.get("/stock/{sku}", response_model=views.StockRead)
-    async def get_stock(sku: SkuPath) -> views.StockRead:
+    @r.get("/stock/{sku}", response_model=queries.stock.StockRead)
+    async def get_stock(sku: SkuPath) -> queries.stock.StockRead:
         """On hand, reserved and available units of a SKU, in total and per warehouse."""
         async with database.sessions() as session:
-            found = await views.stock_of(session, sku)
+            found = await queries.stock.stock_of(session, sku)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stock is recorded for sku {sku!r}")
         return found
 
-    @r.get("/shipments/{order_id}", response_model=views.ShipmentRead)
-    async def get_shipment(order_id: UUID) -> views.ShipmentRead:
+    @r.get("/shipments/{order_id}", response_model=queries.tracking.ShipmentRead)
+    async def get_shipment(order_id: UUID) -> queries.tracking.ShipmentRead:
         """The shipment of an order: its parcels, their tracking numbers and tracking history."""
         async with database.sessions() as session:
-            found = await views.shipment_of(session, order_id)
+            found = await queries.tracking.shipment_of(session, order_id)
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order_id} has no shipment")
         return found
@@ -98,8 +98,10 @@ def router(
             ) from None
         try:
             async with messaging.unit_of_work() as uow:
-                outcome = await handlers.record_tracking_update(uow, update, carrier=found.name)
-        except handlers.UnknownParcelError as unknown:
+                outcome = await use_cases.tracking.record_tracking_update(
+                    uow, update, carrier=found.name
+                )
+        except use_cases.tracking.UnknownParcelError as unknown:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,
                 f"{unknown}; if it was booked just now, send the update again shortly",

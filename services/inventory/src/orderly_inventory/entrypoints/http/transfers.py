@@ -16,12 +16,13 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
-from orderly_inventory import pagination, stock_handlers
+from orderly_inventory import use_cases
 from orderly_inventory.adapters.receipts import ReceiptRepository
 from orderly_inventory.adapters.transfers import TransferRepository
 from orderly_inventory.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from orderly_inventory.domain.receipts import GoodsReceipt, ReturnRestock
 from orderly_inventory.domain.transfers import Transfer, TransferStatus
+from orderly_inventory.entrypoints.http import pages
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
 from orderly_schemas.inventory import RestockReturn, ReturnLine
@@ -228,12 +229,12 @@ def _refusals() -> Iterator[None]:
 
 
 def _cursor(transfer: Transfer) -> str:
-    return pagination.encode([transfer.created_at.isoformat(), str(transfer.transfer_id)])
+    return pages.encode([transfer.created_at.isoformat(), str(transfer.transfer_id)])
 
 
 def _after(cursor: str) -> tuple[datetime, UUID]:
     try:
-        created_at, transfer_id = pagination.decode(cursor, types=(str, str))
+        created_at, transfer_id = pages.decode(cursor, types=(str, str))
         return datetime.fromisoformat(created_at), UUID(transfer_id)
     except ValueError as e:
         detail = [
@@ -256,7 +257,7 @@ def router(service: Service) -> APIRouter:
         """Draft a transfer between two warehouses (201; 200 if its transfer_id exists)."""
         with _refusals():
             async with messaging.unit_of_work() as uow:
-                transfer, new = await stock_handlers.create_transfer(
+                transfer, new = await use_cases.transfers.create_transfer(
                     uow,
                     transfer_id=body.transfer_id,
                     from_warehouse=body.from_warehouse,
@@ -302,7 +303,7 @@ def router(service: Service) -> APIRouter:
         lines = None if body.lines is None else [(ln.sku, ln.quantity) for ln in body.lines]
         with _refusals():
             async with messaging.unit_of_work() as uow:
-                transfer = await stock_handlers.edit_transfer(
+                transfer = await use_cases.transfers.edit_transfer(
                     uow,
                     transfer_id=transfer_id,
                     from_warehouse=body.from_warehouse,
@@ -316,7 +317,7 @@ def router(service: Service) -> APIRouter:
         """Send a draft on its way: off the source's shelf, in transit to the destination."""
         with _refusals():
             async with messaging.unit_of_work() as uow:
-                transfer = await stock_handlers.dispatch_transfer(
+                transfer = await use_cases.transfers.dispatch_transfer(
                     uow, transfer_id=transfer_id, dispatched_by=body.dispatched_by
                 )
         return TransferRead.of(transfer)
@@ -326,7 +327,7 @@ def router(service: Service) -> APIRouter:
         """Book a dispatched transfer's arrival: received and damaged units per SKU."""
         with _refusals():
             async with messaging.unit_of_work() as uow:
-                transfer = await stock_handlers.receive_transfer(
+                transfer = await use_cases.transfers.receive_transfer(
                     uow,
                     transfer_id=transfer_id,
                     received_by=body.received_by,
@@ -339,7 +340,7 @@ def router(service: Service) -> APIRouter:
         """Abandon a draft (409 once dispatched)."""
         with _refusals():
             async with messaging.unit_of_work() as uow:
-                transfer = await stock_handlers.cancel_transfer(
+                transfer = await use_cases.transfers.cancel_transfer(
                     uow, transfer_id=transfer_id, cancelled_by=body.cancelled_by
                 )
         return TransferRead.of(transfer)
@@ -349,7 +350,7 @@ def router(service: Service) -> APIRouter:
         """Receive goods against a purchase order (201; 200 if this receipt_id was received)."""
         with _refusals():
             async with messaging.unit_of_work() as uow:
-                receipt, new = await stock_handlers.receive_goods(
+                receipt, new = await use_cases.receiving.receive_goods(
                     uow,
                     purchase_order=body.purchase_order,
                     receipt_id=body.receipt_id,
@@ -384,7 +385,7 @@ def router(service: Service) -> APIRouter:
         )
         with _refusals():
             async with messaging.unit_of_work() as uow:
-                done, new = await stock_handlers.restock_return(
+                done, new = await use_cases.receiving.restock_return(
                     uow, command, actor=body.received_by, refuse_other_goods=True
                 )
         if not new:

@@ -1,0 +1,131 @@
+"""The inventory service's use cases: reserve, release, ship (after picking), track, expire.
+
+Every handler runs inside the caller's unit of work (one transaction with the
+inbox and outbox) and first takes the order's lock, so that two commands of one
+order never interleave, whatever is redelivered or re-sent. The expiry and
+picking jobs take the same lock for each order they act on (only if it is free).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import cast
+
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.domain.shipments import (
+    ShipmentStatus,
+    TrackingUpdate,
+    advances,
+    failure_reason,
+)
+from orderly_inventory.use_cases.fulfilment import _not_shipped
+from orderly_kit.messaging import Messaging, UnitOfWork
+from orderly_schemas.inventory import (
+    ShipmentDelivered,
+    ShipmentTracked,
+    TrackingStatus,
+)
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class TrackingOutcome(StrEnum):
+    """What became of a carrier's tracking update."""
+
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"  # its delivery id was received before: a replay or a retry
+    STALE = "stale"  # it would move the parcel backwards (late, or repeated): ignored
+
+
+class UnknownParcelError(LookupError):
+    """A tracking update for a tracking number no shipment of this carrier has."""
+
+
+async def record_tracking_update(
+    uow: UnitOfWork, update: TrackingUpdate, *, carrier: str
+) -> TrackingOutcome:
+    """Apply a carrier's report of a parcel's progress, once; ShipmentTracked for each step.
+
+    When the order's last parcel is delivered, ShipmentDelivered (once, naming that
+    parcel); a parcel that fails in transit gives ShipmentFailed naming it and the
+    carrier's detail. A report whose delivery id was seen before, or that would move
+    the parcel backwards, changes nothing. Raises UnknownParcelError for a tracking
+    number that no shipment of ``carrier`` has (the carrier may try again later: its
+    booking's transaction may not have committed yet).
+    """
+    repo = InventoryRepository(uow.session)
+    found = await repo.shipment_by_tracking_number(update.tracking_number)
+    order_id = found.order_id if found is not None else update.order_id
+    if order_id is None:
+        raise _unknown(update, carrier)
+    # Waits for a ShipOrder of the order still in flight, which may be recording this parcel.
+    await repo.lock_order(order_id)
+    shipment = await repo.shipment_by_tracking_number(update.tracking_number, lock=True)
+    if shipment is None or shipment.order_id != order_id or shipment.carrier != carrier:
+        raise _unknown(update, carrier)
+    if not await repo.record_webhook_delivery(carrier, update.delivery_id, at=_now()):
+        log.info("tracking update %s of %s received before", update.delivery_id, carrier)
+        return TrackingOutcome.DUPLICATE
+    if not advances(shipment, update):
+        log.info(
+            "parcel %s is %s; a late %s report is ignored",
+            shipment.tracking_number,
+            shipment.status.value,
+            update.status.value,
+        )
+        return TrackingOutcome.STALE
+    tracked = await repo.record_tracking(shipment, update)
+    await uow.publish(
+        ShipmentTracked(
+            order_id=order_id,
+            occurred_at=update.occurred_at,
+            shipment_id=tracked.shipment_id,
+            carrier=tracked.carrier,
+            tracking_number=tracked.tracking_number,
+            status=cast(TrackingStatus, update.status.value),  # never SHIPPED: it advanced
+            detail=update.detail,
+        )
+    )
+    if tracked.status is ShipmentStatus.FAILED:
+        await uow.publish(
+            _not_shipped(order_id, failure_reason(tracked, update.detail), at=update.occurred_at)
+        )
+    elif tracked.status is ShipmentStatus.DELIVERED:
+        parcels = await repo.shipments_of(order_id)
+        if all(p.status is ShipmentStatus.DELIVERED for p in parcels):
+            # Named for the parcel delivered last by the carrier's clock, which need not be
+            # the last report to arrive.
+            last = max(parcels, key=lambda p: p.delivered_at or update.occurred_at)
+            delivered_at = last.delivered_at or update.occurred_at
+            await uow.publish(
+                ShipmentDelivered(
+                    order_id=order_id,
+                    occurred_at=delivered_at,
+                    shipment_id=last.shipment_id,
+                    tracking_number=last.tracking_number,
+                    delivered_at=delivered_at,
+                )
+            )
+    return TrackingOutcome.APPLIED
+
+
+def _unknown(update: TrackingUpdate, carrier: str) -> UnknownParcelError:
+    return UnknownParcelError(
+        f"no parcel with tracking number {update.tracking_number!r} was shipped with {carrier}"
+    )
+
+
+async def forget_webhook_deliveries(
+    messaging: Messaging, *, older_than: timedelta, batch: int = 1000
+) -> int:
+    """Delete remembered webhook delivery ids older than ``older_than``, one batch."""
+    async with messaging.database.transaction() as session:
+        return await InventoryRepository(session).forget_webhook_deliveries(
+            received_before=_now() - older_than, limit=batch
+        )
