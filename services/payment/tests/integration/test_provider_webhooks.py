@@ -25,11 +25,11 @@ from orderly_dev.servers import free_port, serve_http
 from orderly_kit import migrations, webhook_signature
 from orderly_kit.db import Database
 from orderly_kit.service import Service
+from orderly_kit.webhook_sender import RETRY_BACKOFF
 from orderly_payment import handlers
 from orderly_payment.adapters import orm
 from orderly_payment.adapters.providers import (
     WEBHOOK_DECLINED,
-    WEBHOOK_RETRY_BACKOFF,
     ProviderResult,
     Providers,
     ProviderTimeoutError,
@@ -529,14 +529,14 @@ async def test_a_webhook_not_accepted_is_retried_with_backoff_until_it_is(
     now = datetime.now(UTC)  # the sender's clock, given so that the test does not race it
     refused = await send("a-secret-the-service-does-not-know", at=now)
     [row] = await webhooks.webhook_rows()
-    not_yet = await send(DEV_WEBHOOK_SECRET, at=now + WEBHOOK_RETRY_BACKOFF / 2)
-    accepted = await send(DEV_WEBHOOK_SECRET, at=now + 2 * WEBHOOK_RETRY_BACKOFF)
+    not_yet = await send(DEV_WEBHOOK_SECRET, at=now + RETRY_BACKOFF / 2)
+    accepted = await send(DEV_WEBHOOK_SECRET, at=now + 2 * RETRY_BACKOFF)
 
     assert (refused, not_yet, accepted) == (1, 0, 1)
     assert (row["sent_at"], row["attempts"], row["due_at"]) == (
         None,
         1,
-        now + WEBHOOK_RETRY_BACKOFF,
+        now + RETRY_BACKOFF,
     )
     assert row["last_error"] == (
         '401: {"detail":"Orderly-Signature does not match the body with any configured secret"}'

@@ -8,11 +8,9 @@ signed, see ``webhook_signature``). The port has both sides: ``book`` and
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final, Literal, Protocol
@@ -20,7 +18,7 @@ from uuid import UUID
 
 import httpx
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
-from sqlalchemy import and_, delete, exists, select, update
+from sqlalchemy import delete, select
 
 from orderly_inventory.adapters.orm import sim_carrier_updates as updates
 from orderly_inventory.domain.shipments import (
@@ -29,7 +27,7 @@ from orderly_inventory.domain.shipments import (
     ShipmentStatus,
     TrackingUpdate,
 )
-from orderly_kit import webhook_signature
+from orderly_kit import webhook_sender
 from orderly_kit.db import Database, insert_unless_exists
 from orderly_schemas.checkout import Address
 
@@ -41,8 +39,6 @@ __all__ = [
     "TrackingSchedule",
     "TrackingWebhook",
 ]
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,21 +107,6 @@ class TrackingSchedule:
         ]
 
 
-#: A webhook attempt's claim on an update: retried by the next scan if the sender died.
-SEND_LEASE: Final = timedelta(seconds=60)
-RETRY_BACKOFF: Final = timedelta(seconds=1)
-RETRY_BACKOFF_MAX: Final = timedelta(minutes=5)
-#: After this many failed attempts (about an hour with the backoff above) an update is
-#: given up: its parcel was booked but never recorded by the shipper (a crash between
-#: booking and commit of an order that then never shipped), so no one will take it.
-MAX_SEND_ATTEMPTS: Final = 20
-SEND_TIMEOUT_SECONDS: Final = 10.0
-#: Tracking updates the sender claims per scan, and how many it POSTs at once: each
-#: answer takes a database connection from the pool the service's consumers share.
-SEND_BATCH: Final = 50
-SEND_CONCURRENCY: Final = 4
-
-
 class SimulatedCarrier:
     """A carrier with its own durable record (``sim_carrier_updates``), committed on its own.
 
@@ -153,8 +134,17 @@ class SimulatedCarrier:
         self.name = name
         self._database = database
         self.schedule = schedule or TrackingSchedule()
+        self.sender = webhook_sender.WebhookSender(
+            database,
+            name=name,
+            table=updates,
+            due="next_attempt_at",
+            body=_tracking_webhook,
+            describe=_describe,
+            owner=updates.c.carrier == name,
+            in_order_of="tracking_number",
+        )
 
-    # -- the port ------------------------------------------------------------------------
     async def book(
         self, *, order_id: UUID, warehouse: str, ship_to: Address, lines: Sequence[ParcelLine]
     ) -> Consignment:
@@ -215,7 +205,6 @@ class SimulatedCarrier:
             order_id=hook.reference,
         )
 
-    # -- the carrier's side: sending the tracking updates ------------------------------------
     async def send_due_updates(
         self,
         client: httpx.AsyncClient,
@@ -223,106 +212,14 @@ class SimulatedCarrier:
         url: str,
         secret: str,
         now: datetime | None = None,
-        batch: int = SEND_BATCH,
+        batch: int = webhook_sender.BATCH,
     ) -> int:
         """POST the tracking updates that are due, signed with ``secret``; how many were taken.
 
-        Claimed with SKIP LOCKED (replicas share the work) and only the earliest unsent
-        update of each parcel, so a parcel's updates arrive in order. A claim is a
-        lease: the row is due again after ``SEND_LEASE`` if this process dies while
-        sending. A 2xx answer marks it sent; anything else is retried with backoff.
+        Only the earliest pending update of each parcel is taken, so a parcel's updates
+        arrive in order; leases, retries and giving up are ``orderly_kit.webhook_sender``'s.
         """
-        at = now or datetime.now(UTC)
-        claimed = await self._claim(at, batch)
-        slots = asyncio.Semaphore(SEND_CONCURRENCY)
-
-        async def send(row: dict[str, Any]) -> None:
-            async with slots:
-                await self._send(client, row, url=url, secret=secret, now=at)
-
-        await asyncio.gather(*(send(row) for row in claimed))
-        return len(claimed)
-
-    async def _claim(self, now: datetime, batch: int) -> list[dict[str, Any]]:
-        c = updates.c
-        earlier = updates.alias("earlier")
-        pending = and_(c.sent_at.is_(None), c.abandoned_at.is_(None))
-        due = (
-            select(c.id)
-            .where(pending, c.next_attempt_at <= now)
-            .where(
-                ~exists().where(
-                    earlier.c.tracking_number == c.tracking_number,
-                    earlier.c.id < c.id,
-                    earlier.c.sent_at.is_(None),
-                    earlier.c.abandoned_at.is_(None),
-                )
-            )
-            .order_by(c.next_attempt_at, c.id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-        async with self._database.engine.begin() as conn:
-            rows = await conn.execute(
-                update(updates)
-                .where(c.id.in_(due.scalar_subquery()))
-                .values(attempts=c.attempts + 1, next_attempt_at=now + SEND_LEASE)
-                .returning(updates)
-            )
-            return [dict(r) for r in rows.mappings()]
-
-    async def _send(
-        self,
-        client: httpx.AsyncClient,
-        row: dict[str, Any],
-        *,
-        url: str,
-        secret: str,
-        now: datetime,
-    ) -> None:
-        body = (
-            TrackingWebhook(
-                delivery_id=row["delivery_id"],
-                tracking_number=row["tracking_number"],
-                reference=row["order_id"],
-                status=row["status"],
-                occurred_at=row["due_at"],
-                detail=row["detail"],
-            )
-            .model_dump_json()
-            .encode()
-        )
-        error = await webhook_signature.post_signed(
-            client, url, body, secret=secret, timeout_seconds=SEND_TIMEOUT_SECONDS
-        )
-        c = updates.c
-        values: dict[str, Any]
-        if error is None:
-            values = {"sent_at": datetime.now(UTC), "last_error": None}
-        elif row["attempts"] >= MAX_SEND_ATTEMPTS:
-            log.error(
-                "%s gives up on tracking update %s of parcel %s after %d attempts: %s",
-                self.name,
-                row["status"],
-                row["tracking_number"],
-                row["attempts"],
-                error,
-            )
-            values = {"abandoned_at": now, "last_error": error[:2000]}
-        else:
-            log.warning(
-                "tracking update %s of parcel %s not accepted (attempt %d): %s",
-                row["status"],
-                row["tracking_number"],
-                row["attempts"],
-                error,
-            )
-            values = {
-                "next_attempt_at": now + _backoff(row["attempts"]),
-                "last_error": error[:2000],
-            }
-        async with self._database.engine.begin() as conn:
-            await conn.execute(update(updates).where(c.id == row["id"]).values(**values))
+        return await self.sender.send_due(client, url=url, secret=secret, now=now, batch=batch)
 
 
 def tracking_number(carrier: str, order_id: UUID, warehouse: str) -> str:
@@ -336,5 +233,20 @@ def _delivery_id(carrier: str, number: str, status: ShipmentStatus) -> UUID:
     return uuid.uuid5(uuid.NAMESPACE_URL, f"orderly-sim-carrier:{carrier}:{number}:{status.value}")
 
 
-def _backoff(attempts: int) -> timedelta:
-    return min(RETRY_BACKOFF * (1 << max(attempts - 1, 0)), RETRY_BACKOFF_MAX)
+def _tracking_webhook(row: Mapping[str, Any]) -> bytes:
+    return (
+        TrackingWebhook(
+            delivery_id=row["delivery_id"],
+            tracking_number=row["tracking_number"],
+            reference=row["order_id"],
+            status=row["status"],
+            occurred_at=row["due_at"],
+            detail=row["detail"],
+        )
+        .model_dump_json()
+        .encode()
+    )
+
+
+def _describe(row: Mapping[str, Any]) -> str:
+    return f"tracking update {row['status']} of parcel {row['tracking_number']}"

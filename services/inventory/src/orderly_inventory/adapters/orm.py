@@ -235,7 +235,7 @@ sim_carrier_updates = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("sent_at", DateTime(timezone=True), nullable=True),
     #: Given up after too many failed attempts (a parcel the shipper never recorded).
-    Column("abandoned_at", DateTime(timezone=True), nullable=True),
+    Column("given_up_at", DateTime(timezone=True), nullable=True),
     Column("last_error", String(2000), nullable=True),
     UniqueConstraint("delivery_id", name="uq_sim_carrier_updates_delivery_id"),
     CheckConstraint(
@@ -248,7 +248,13 @@ sim_carrier_updates = Table(
     Index(
         "ix_sim_carrier_updates_due",
         "next_attempt_at",
-        postgresql_where=text("sent_at IS NULL AND abandoned_at IS NULL"),
+        postgresql_where=text("sent_at IS NULL AND given_up_at IS NULL"),
+    ),
+    # What orderly_webhook_deliveries_given_up counts.
+    Index(
+        "ix_sim_carrier_updates_given_up",
+        "given_up_at",
+        postgresql_where=text("sent_at IS NULL AND given_up_at IS NOT NULL"),
     ),
 )
 

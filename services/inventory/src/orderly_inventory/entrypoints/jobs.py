@@ -7,8 +7,8 @@ from datetime import timedelta
 import httpx
 
 from orderly_inventory import use_cases
-from orderly_inventory.adapters import carrier as carrier_mod
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
+from orderly_kit import webhook_sender
 from orderly_kit.service import Service
 
 
@@ -56,11 +56,16 @@ def register(
                 clients.append(httpx.AsyncClient())
             while (
                 await simulated.send_due_updates(clients[0], url=webhook_url, secret=webhook_secret)
-                == carrier_mod.SEND_BATCH
+                == webhook_sender.BATCH
             ):
                 pass
 
         service.every("carrier-tracking-updates", tracking_poll_seconds, send_tracking_updates)
+        service.every(
+            "carrier-updates-given-up",
+            service.settings.dead_letters_gauge_interval_seconds,
+            simulated.sender.count_given_up,
+        )
 
     async def forget_webhook_deliveries() -> None:
         while await use_cases.tracking.forget_webhook_deliveries(

@@ -220,5 +220,17 @@ sim_provider_webhooks = Table(
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("last_error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Index("ix_sim_provider_webhooks_due", "due_at", postgresql_where=text("sent_at IS NULL")),
+    #: Given up after too many failed attempts (orderly_kit.webhook_sender).
+    Column("given_up_at", DateTime(timezone=True), nullable=True),
+    Index(
+        "ix_sim_provider_webhooks_due",
+        "due_at",
+        postgresql_where=text("sent_at IS NULL AND given_up_at IS NULL"),
+    ),
+    # What orderly_webhook_deliveries_given_up counts.
+    Index(
+        "ix_sim_provider_webhooks_given_up",
+        "given_up_at",
+        postgresql_where=text("sent_at IS NULL AND given_up_at IS NOT NULL"),
+    ),
 )

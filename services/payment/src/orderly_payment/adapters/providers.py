@@ -24,11 +24,11 @@ from uuid import UUID, uuid4
 
 import httpx
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from orderly_kit import webhook_signature
+from orderly_kit import webhook_sender
 from orderly_kit.db import Database, insert_unless_exists
 from orderly_payment.adapters.orm import sim_provider_operations as operations
 from orderly_payment.adapters.orm import sim_provider_webhooks as webhooks
@@ -193,17 +193,6 @@ _WEBHOOK_ANSWERS: Final[dict[str, tuple[OperationKind, bool]]] = {
     AUTHORIZATION_FAILED: (OperationKind.AUTHORIZE, False),
 }
 
-# The simulated providers' webhook sender: rows taken per pass and sent at once, how long a
-# claim holds a row (due again if the sender dies meanwhile), and the wait after a delivery
-# that was not accepted, doubling up to the maximum. Like a real provider, it never gives up
-# on its own: the saga's deadline decides what an order does without the answer.
-WEBHOOK_SEND_BATCH: Final = 50
-WEBHOOK_SEND_CONCURRENCY: Final = 4
-WEBHOOK_SEND_LEASE: Final = timedelta(seconds=60)
-WEBHOOK_SEND_TIMEOUT_SECONDS: Final = 10.0
-WEBHOOK_RETRY_BACKOFF: Final = timedelta(seconds=1)
-WEBHOOK_RETRY_BACKOFF_MAX: Final = timedelta(minutes=10)
-
 
 class SimulatedWebhookData(BaseModel):
     """The operation a simulated provider's webhook tells of."""
@@ -284,6 +273,15 @@ class SimulatedProvider:
         self._prefix = name.replace("-", "")
         self.webhook_delay = webhook_delay
         self.hold_seconds = hold_seconds
+        self.sender = webhook_sender.WebhookSender(
+            database,
+            name=name,
+            table=webhooks,
+            due="due_at",
+            body=_webhook_body,
+            describe=lambda row: f"webhook {row['delivery_id']}",
+            owner=webhooks.c.provider == name,
+        )
 
     @property
     def name(self) -> str:
@@ -434,7 +432,6 @@ class SimulatedProvider:
             reason=None if approved else hook.data.reason,
         )
 
-    # -- its webhooks --------------------------------------------------------------------
     async def send_due_webhooks(
         self,
         client: httpx.AsyncClient,
@@ -442,73 +439,14 @@ class SimulatedProvider:
         url: str,
         secret: str,
         now: datetime | None = None,
-        batch: int = WEBHOOK_SEND_BATCH,
+        batch: int = webhook_sender.BATCH,
     ) -> int:
         """POST this provider's webhooks that are due, signed with ``secret``; how many it took.
 
-        Claimed with SKIP LOCKED, so replicas share the work and never send a row at the
-        same time. A claim is a lease: the row is due again after WEBHOOK_SEND_LEASE if
-        this process dies while sending (the receiver dedups a second delivery by its
-        id). A 2xx answer marks it sent; anything else is retried with backoff.
+        Leases, retries and giving up are ``orderly_kit.webhook_sender``'s; the receiver
+        dedups a second delivery of a webhook by its id.
         """
-        at = now or datetime.now(UTC)
-        claimed = await self._claim_webhooks(at, batch)
-        slots = asyncio.Semaphore(WEBHOOK_SEND_CONCURRENCY)
-
-        async def send(row: dict[str, Any]) -> None:
-            async with slots:
-                await self._send_webhook(client, row, url=url, secret=secret, now=at)
-
-        await asyncio.gather(*(send(row) for row in claimed))
-        return len(claimed)
-
-    async def _claim_webhooks(self, now: datetime, batch: int) -> list[dict[str, Any]]:
-        c = webhooks.c
-        due = (
-            select(c.id)
-            .where(c.provider == self._name, c.sent_at.is_(None), c.due_at <= now)
-            .order_by(c.due_at, c.id)
-            .limit(batch)
-            .with_for_update(skip_locked=True)
-        )
-        async with self._database.engine.begin() as conn:
-            rows = await conn.execute(
-                update(webhooks)
-                .where(c.id.in_(due.scalar_subquery()))
-                .values(attempts=c.attempts + 1, due_at=now + WEBHOOK_SEND_LEASE)
-                .returning(c.id, c.delivery_id, c.payload, c.attempts)
-            )
-            return [dict(r) for r in rows.mappings()]
-
-    async def _send_webhook(
-        self,
-        client: httpx.AsyncClient,
-        row: dict[str, Any],
-        *,
-        url: str,
-        secret: str,
-        now: datetime,
-    ) -> None:
-        body = json.dumps(row["payload"]).encode()
-        error = await webhook_signature.post_signed(
-            client, url, body, secret=secret, timeout_seconds=WEBHOOK_SEND_TIMEOUT_SECONDS
-        )
-        values: dict[str, Any]
-        if error is None:
-            values = {"sent_at": datetime.now(UTC), "last_error": None}
-        else:
-            retry_at = now + _webhook_backoff(row["attempts"])
-            log.warning(
-                "%s webhook %s not accepted (attempt %d), next attempt at %s: %s",
-                self._name,
-                row["delivery_id"],
-                row["attempts"],
-                retry_at.isoformat(),
-                error,
-            )
-            values = {"due_at": retry_at, "last_error": error[:2000]}
-        async with self._database.engine.begin() as conn:
-            await conn.execute(update(webhooks).where(webhooks.c.id == row["id"]).values(**values))
+        return await self.sender.send_due(client, url=url, secret=secret, now=now, batch=batch)
 
     # -- its record ---------------------------------------------------------------------
     async def _recorded(self, conn: AsyncConnection, idempotency_key: str) -> _Recorded | None:
@@ -592,8 +530,8 @@ class SimulatedProvider:
         )
 
 
-def _webhook_backoff(attempts: int) -> timedelta:
-    return min(WEBHOOK_RETRY_BACKOFF * (1 << max(attempts - 1, 0)), WEBHOOK_RETRY_BACKOFF_MAX)
+def _webhook_body(row: Mapping[str, Any]) -> bytes:
+    return json.dumps(row["payload"]).encode()
 
 
 def _as_recorded(row: Any) -> _Recorded:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import httpx
 
+from orderly_kit import webhook_sender
 from orderly_kit.service import Service
 from orderly_payment import handlers
-from orderly_payment.adapters import providers as providers_mod
 from orderly_payment.adapters.providers import SimulatedProvider
 from orderly_payment.handlers import Gateway
 
@@ -53,8 +53,17 @@ def register(
             url, secret = webhook_url(provider.name), webhook_secret(provider.name)
             while (
                 await provider.send_due_webhooks(clients[0], url=url, secret=secret)
-                == providers_mod.WEBHOOK_SEND_BATCH
+                == webhook_sender.BATCH
             ):
                 pass
 
+    async def count_webhooks_given_up() -> None:
+        for provider in simulated:
+            await provider.sender.count_given_up()
+
     service.every("sim-provider-webhooks", webhook_poll_seconds, send_provider_webhooks)
+    service.every(
+        "sim-provider-webhooks-given-up",
+        service.settings.dead_letters_gauge_interval_seconds,
+        count_webhooks_given_up,
+    )
