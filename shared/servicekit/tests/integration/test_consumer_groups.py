@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import random
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +33,6 @@ from orderly_schemas.topics import dead_letter_topic
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
-
-
-@pytest.fixture
-async def database(fresh_database: str) -> AsyncIterator[Database]:
-    db = Database(fresh_database, pool_size=5)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield db
-    await db.dispose()
 
 
 def a_service(database: Database, bootstrap: str, *topics: str, **settings_: Any) -> Service:

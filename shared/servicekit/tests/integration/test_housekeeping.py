@@ -5,10 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select, text, update
@@ -25,15 +23,6 @@ metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
 SERVICE = "keeper"
 WEEK, FORTNIGHT = timedelta(days=7), timedelta(days=14)
-
-
-@pytest.fixture
-async def database(fresh_database: str) -> AsyncIterator[Database]:
-    db = Database(fresh_database, pool_size=5)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield db
-    await db.dispose()
 
 
 async def add_outbox_row(db: Database, name: str, *, sent_ago: timedelta | None) -> None:

@@ -12,10 +12,8 @@ import asyncio
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
 from aiokafka import AIOKafkaProducer
 from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
@@ -50,15 +48,6 @@ async def new_topic(servers: Servers) -> str:
         servers.kafka.bootstrap, partitions=3, topics=[name, dead_letter_topic(name)]
     )
     return name
-
-
-@pytest.fixture
-async def database(fresh_database: str) -> AsyncIterator[Database]:
-    db = Database(fresh_database, pool_size=5)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield db
-    await db.dispose()
 
 
 async def test_two_relays_publish_every_row_once_in_key_order(

@@ -85,15 +85,6 @@ class Receiver:
 
 
 @pytest.fixture
-async def database(fresh_database: str) -> AsyncIterator[Database]:
-    db = Database(fresh_database, pool_size=5)
-    async with db.engine.begin() as conn:
-        await conn.run_sync(metadata.create_all)
-    yield db
-    await db.dispose()
-
-
-@pytest.fixture
 async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
     hooks = Receiver()
     app = Starlette(routes=[Route("/hooks", hooks.endpoint, methods=["POST"])])
