@@ -144,7 +144,8 @@ class ServiceSettings(BaseSettings):
     dead_letters_gauge_interval_seconds: float = Field(
         default=30,
         gt=0,
-        description="how often orderly_dead_letters_waiting is counted from the inbox",
+        description="how often orderly_dead_letters_waiting is counted from the inbox (and"
+        " orderly_webhook_deliveries_given_up from a webhook sender's table)",
     )
 
     @model_validator(mode="after")

@@ -61,6 +61,7 @@ class Receiver:
     """A webhook endpoint that checks the signature, answers ``status`` and remembers ids."""
 
     def __init__(self) -> None:
+        self.url = ""  # set once served
         self.status = 200
         self.received: list[str] = []
         #: While set, the next request waits for it (a receiver slow to answer once).
@@ -85,11 +86,12 @@ class Receiver:
 
 
 @pytest.fixture
-async def receiver() -> AsyncIterator[tuple[Receiver, str]]:
-    hooks = Receiver()
-    app = Starlette(routes=[Route("/hooks", hooks.endpoint, methods=["POST"])])
+async def hooks() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    app = Starlette(routes=[Route("/hooks", receiver.endpoint, methods=["POST"])])
     async with serve_http(app) as base_url:
-        yield hooks, f"{base_url}/hooks"
+        receiver.url = f"{base_url}/hooks"
+        yield receiver
 
 
 def sender_of(database: Database, *, max_attempts: int = 20) -> WebhookSender:
@@ -118,9 +120,10 @@ async def rows(database: Database) -> dict[str, dict[str, Any]]:
         return {r["delivery_id"]: dict(r) for r in result.mappings()}
 
 
-async def scan(sender: WebhookSender, url: str, *, at: datetime, batch: int = 50) -> int:
+async def scan(sender: WebhookSender, to: Receiver, *, at: datetime, batch: int = 50) -> int:
+    """One scan of ``sender`` with its clock at ``at``, POSTing to ``to``."""
     async with httpx.AsyncClient() as client:
-        return await sender.send_due(client, url=url, secret=SECRET, now=at, batch=batch)
+        return await sender.send_due(client, url=to.url, secret=SECRET, now=at, batch=batch)
 
 
 def given_up_gauge(sender: WebhookSender) -> float | None:
@@ -128,14 +131,13 @@ def given_up_gauge(sender: WebhookSender) -> float | None:
 
 
 async def test_a_due_delivery_is_sent_signed_and_marked_sent(
-    database: Database, receiver: tuple[Receiver, str]
+    database: Database, hooks: Receiver
 ) -> None:
-    hooks, url = receiver
     await owe(database, "evt_due")
     await owe(database, "evt_later", due=NOW + timedelta(minutes=1))
     sender = sender_of(database)
 
-    taken = await scan(sender, url, at=NOW)
+    taken = await scan(sender, hooks, at=NOW)
 
     owed = await rows(database)
     assert (taken, hooks.received) == (1, ["evt_due"])
@@ -145,18 +147,17 @@ async def test_a_due_delivery_is_sent_signed_and_marked_sent(
 
 
 async def test_a_delivery_not_accepted_is_retried_after_the_backoff(
-    database: Database, receiver: tuple[Receiver, str]
+    database: Database, hooks: Receiver
 ) -> None:
-    hooks, url = receiver
     await owe(database, "evt_retried")
     sender = sender_of(database)
 
     hooks.status = 503
-    refused = await scan(sender, url, at=NOW)
+    refused = await scan(sender, hooks, at=NOW)
     after_refusal = (await rows(database))["evt_retried"]
-    too_soon = await scan(sender, url, at=NOW + RETRY_BACKOFF / 2)
+    too_soon = await scan(sender, hooks, at=NOW + RETRY_BACKOFF / 2)
     hooks.status = 200
-    accepted = await scan(sender, url, at=NOW + RETRY_BACKOFF)
+    accepted = await scan(sender, hooks, at=NOW + RETRY_BACKOFF)
 
     assert (refused, too_soon, accepted) == (1, 0, 1)
     assert after_refusal["next_attempt_at"] == NOW + RETRY_BACKOFF
@@ -167,18 +168,17 @@ async def test_a_delivery_not_accepted_is_retried_after_the_backoff(
 
 
 async def test_a_delivery_being_sent_is_not_taken_by_a_second_scan_until_its_lease_ends(
-    database: Database, receiver: tuple[Receiver, str]
+    database: Database, hooks: Receiver
 ) -> None:
-    hooks, url = receiver
     await owe(database, "evt_leased")
     sender = sender_of(database)
     slow = hooks.hold = asyncio.Event()
 
-    first = asyncio.create_task(scan(sender, url, at=NOW))
+    first = asyncio.create_task(scan(sender, hooks, at=NOW))
     await asyncio.wait_for(hooks.arrived.wait(), 10)  # the first scan is mid-send
-    second = await scan(sender, url, at=NOW)
+    second = await scan(sender, hooks, at=NOW)
     # As if the first sender had died: the next scan after the lease takes the row again.
-    after_the_lease = await scan(sender, url, at=NOW + LEASE)
+    after_the_lease = await scan(sender, hooks, at=NOW + LEASE)
     slow.set()
     taken_by_first = await first
 
@@ -188,29 +188,27 @@ async def test_a_delivery_being_sent_is_not_taken_by_a_second_scan_until_its_lea
 
 
 async def test_concurrent_scans_send_each_delivery_once(
-    database: Database, receiver: tuple[Receiver, str]
+    database: Database, hooks: Receiver
 ) -> None:
-    hooks, url = receiver
     owed = [f"evt_{n}" for n in range(6)]
     await owe(database, *owed)
     sender = sender_of(database)
 
-    taken = await asyncio.gather(*(scan(sender, url, at=NOW, batch=2) for _ in range(4)))
+    taken = await asyncio.gather(*(scan(sender, hooks, at=NOW, batch=2) for _ in range(4)))
 
     assert (sum(taken), sorted(hooks.received)) == (6, owed)
     assert [r["attempts"] for r in (await rows(database)).values()] == [1] * 6
 
 
 async def test_a_delivery_that_keeps_failing_is_given_up_visibly_and_no_longer_sent(
-    database: Database, receiver: tuple[Receiver, str], caplog: pytest.LogCaptureFixture
+    database: Database, hooks: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
-    hooks, url = receiver
     await owe(database, "evt_doomed")
     sender = sender_of(database, max_attempts=3)
     hooks.status = 500
 
     with caplog.at_level(logging.WARNING, logger="orderly_kit.webhook_sender"):
-        taken = [await scan(sender, url, at=NOW + n * timedelta(hours=1)) for n in range(5)]
+        taken = [await scan(sender, hooks, at=NOW + n * timedelta(hours=1)) for n in range(5)]
     counted = await sender.count_given_up()
 
     assert taken == [1, 1, 1, 0, 0]
@@ -226,17 +224,16 @@ async def test_a_delivery_that_keeps_failing_is_given_up_visibly_and_no_longer_s
 
 
 async def test_a_given_up_delivery_retried_by_an_operator_is_sent_again(
-    database: Database, receiver: tuple[Receiver, str]
+    database: Database, hooks: Receiver
 ) -> None:
-    hooks, url = receiver
     await owe(database, "evt_revived")
     sender = sender_of(database, max_attempts=1)
     hooks.status = 500
-    await scan(sender, url, at=NOW)
+    await scan(sender, hooks, at=NOW)
     hooks.status = 200
 
     retried = await sender.retry_given_up(now=NOW + timedelta(hours=1))
-    taken = await scan(sender, url, at=NOW + timedelta(hours=1))
+    taken = await scan(sender, hooks, at=NOW + timedelta(hours=1))
 
     assert (retried, taken, given_up_gauge(sender)) == (1, 1, 0.0)
     revived = (await rows(database))["evt_revived"]
