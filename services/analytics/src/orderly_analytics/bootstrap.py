@@ -8,14 +8,15 @@ from orderly_analytics import __version__
 from orderly_analytics.adapters import orm
 from orderly_analytics.entrypoints import consumers, http
 from orderly_analytics.settings import AnalyticsSettings
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.service import Service, build_service
 from orderly_schemas import topics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(settings: AnalyticsSettings | None = None) -> Service:
-    """The analytics service, wired."""
+def build(settings: AnalyticsSettings | None = None, *, clock: Clock = utc_now) -> Service:
+    """The analytics service, wired; ``clock`` tells its use cases the time."""
     settings = settings or AnalyticsSettings()
     service = build_service(
         settings,
@@ -27,6 +28,7 @@ def build(settings: AnalyticsSettings | None = None) -> Service:
         migrations_dir=MIGRATIONS,
         # Card numbers never enter: upstream sends provider tokens only.
         card_data_topics=[topics.CHECKOUT_ORDERS],
+        clock=clock,
     )
     consumers.register(service)
     service.http.include_router(http.router(service))

@@ -11,13 +11,20 @@ from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier, Tracki
 from orderly_inventory.entrypoints import consumers, jobs
 from orderly_inventory.entrypoints.http import erp, stock, stocktakes, tracking, transfers
 from orderly_inventory.settings import InventorySettings, carrier_slug
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.service import Service, build_service
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(settings: InventorySettings | None = None, *, carrier: Carrier | None = None) -> Service:
-    """The inventory service, wired; ``carrier`` overrides the simulated one."""
+def build(
+    settings: InventorySettings | None = None,
+    *,
+    carrier: Carrier | None = None,
+    clock: Clock = utc_now,
+) -> Service:
+    """The inventory service, wired; ``carrier`` overrides the simulated one, ``clock`` the
+    system clock."""
     settings = settings or InventorySettings()
     service = build_service(
         settings,
@@ -27,6 +34,7 @@ def build(settings: InventorySettings | None = None, *, carrier: Carrier | None 
         outbox=orm.outbox,
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
+        clock=clock,
     )
     carrier = carrier or SimulatedCarrier(
         service.database,

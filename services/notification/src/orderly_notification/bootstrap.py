@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.service import Service, build_service
 from orderly_notification import __version__
 from orderly_notification.adapters import orm
@@ -15,9 +16,13 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def build(
-    settings: NotificationSettings | None = None, *, channel: Channel | None = None
+    settings: NotificationSettings | None = None,
+    *,
+    channel: Channel | None = None,
+    clock: Clock = utc_now,
 ) -> Service:
-    """The notification service, wired; ``channel`` replaces the log channel (tests)."""
+    """The notification service, wired; ``channel`` replaces the log channel (tests),
+    ``clock`` the system clock."""
     settings = settings or NotificationSettings()
     service = build_service(
         settings,
@@ -27,6 +32,7 @@ def build(
         outbox=orm.outbox,
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
+        clock=clock,
     )
     consumers.register(service, channel=channel or LogChannel())
     service.http.include_router(http.router(service))

@@ -8,7 +8,6 @@ to the customer is at least once, the record and the announcement exactly once.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
 from uuid import uuid4
 
 from orderly_kit.messaging import UnitOfWork
@@ -88,7 +87,7 @@ async def _notify(
         status=NotificationStatus.SENT,
         failure_reason=None,
         source_message_id=source_message_id,
-        created_at=datetime.now(UTC),
+        created_at=uow.now(),
     )
     # Recorded first, one per consumed message: a message whose notification exists
     # (replayed after its inbox row was pruned) sends nothing. The record commits with

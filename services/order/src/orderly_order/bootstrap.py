@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.service import Service, build_service
 from orderly_order import __version__
 from orderly_order.adapters import orm
@@ -14,8 +15,8 @@ from orderly_schemas import topics
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def build(settings: OrderSettings | None = None) -> Service:
-    """The order service, wired."""
+def build(settings: OrderSettings | None = None, *, clock: Clock = utc_now) -> Service:
+    """The order service, wired; ``clock`` tells its use cases the time (tests move it)."""
     settings = settings or OrderSettings()
     service = build_service(
         settings,
@@ -28,6 +29,7 @@ def build(settings: OrderSettings | None = None) -> Service:
         # Card numbers never enter: upstream sends provider tokens only.
         card_data_topics=[topics.CHECKOUT_ORDERS],
         card_data_http=True,
+        clock=clock,
     )
     consumers.register(service)
     jobs.register(service)

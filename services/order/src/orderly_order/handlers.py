@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
 from uuid import UUID
 
 from prometheus_client import Counter
@@ -42,10 +41,6 @@ DEADLINES = Counter(
 )
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 def _repo(uow: UnitOfWork) -> OrderRepository:
     cause = uow.cause
     return OrderRepository(uow.session, caused_by=cause.id if cause else None)
@@ -65,7 +60,7 @@ async def place_order(uow: UnitOfWork, event: OrderPlaced, *, timeouts: Timeouts
         log.info("order %s already placed; ignoring the repeat", event.order_id)
         return
     order = Order.place(
-        event, order_number=await repo.next_order_number(), now=_now(), timeouts=timeouts
+        event, order_number=await repo.next_order_number(), now=uow.now(), timeouts=timeouts
     )
     await repo.add(order)
     for message in order.messages:
@@ -87,7 +82,9 @@ async def _step(uow: UnitOfWork, order_id: UUID, name: str, act: Callable[[Order
 async def record_stock_reserved(
     uow: UnitOfWork, event: StockReserved, *, timeouts: Timeouts
 ) -> None:
-    await _step(uow, event.order_id, "StockReserved", lambda o: o.stock_reserved(_now(), timeouts))
+    await _step(
+        uow, event.order_id, "StockReserved", lambda o: o.stock_reserved(uow.now(), timeouts)
+    )
 
 
 async def record_stock_reservation_failed(uow: UnitOfWork, event: StockReservationFailed) -> None:
@@ -95,7 +92,7 @@ async def record_stock_reservation_failed(uow: UnitOfWork, event: StockReservati
         uow,
         event.order_id,
         "StockReservationFailed",
-        lambda o: o.stock_reservation_failed(event.reason, _now()),
+        lambda o: o.stock_reservation_failed(event.reason, uow.now()),
     )
 
 
@@ -106,14 +103,16 @@ async def record_stock_reservation_expired(
         uow,
         event.order_id,
         "StockReservationExpired",
-        lambda o: o.reservation_expired(event.reason, _now(), timeouts),
+        lambda o: o.reservation_expired(event.reason, uow.now(), timeouts),
     )
 
 
 async def record_stock_released(
     uow: UnitOfWork, event: StockReleased, *, timeouts: Timeouts
 ) -> None:
-    await _step(uow, event.order_id, "StockReleased", lambda o: o.stock_released(_now(), timeouts))
+    await _step(
+        uow, event.order_id, "StockReleased", lambda o: o.stock_released(uow.now(), timeouts)
+    )
 
 
 async def record_payment_captured(
@@ -123,7 +122,7 @@ async def record_payment_captured(
         uow,
         event.order_id,
         "PaymentCaptured",
-        lambda o: o.payment_captured(event.payment_id, event.amount, _now(), timeouts),
+        lambda o: o.payment_captured(event.payment_id, event.amount, uow.now(), timeouts),
     )
 
 
@@ -134,19 +133,22 @@ async def record_payment_failed(
         uow,
         event.order_id,
         "PaymentFailed",
-        lambda o: o.payment_failed(event.reason, _now(), timeouts),
+        lambda o: o.payment_failed(event.reason, uow.now(), timeouts),
     )
 
 
 async def record_payment_refunded(uow: UnitOfWork, event: PaymentRefunded) -> None:
     await _step(
-        uow, event.order_id, "PaymentRefunded", lambda o: o.refund_settled(event.refund_id, _now())
+        uow,
+        event.order_id,
+        "PaymentRefunded",
+        lambda o: o.refund_settled(event.refund_id, uow.now()),
     )
 
 
 async def record_payment_voided(uow: UnitOfWork, event: PaymentVoided) -> None:
     await _step(
-        uow, event.order_id, "PaymentVoided", lambda o: o.refund_settled(event.refund_id, _now())
+        uow, event.order_id, "PaymentVoided", lambda o: o.refund_settled(event.refund_id, uow.now())
     )
 
 
@@ -155,7 +157,7 @@ async def record_refund_failed(uow: UnitOfWork, event: RefundFailed) -> None:
         uow,
         event.order_id,
         "RefundFailed",
-        lambda o: o.refund_failed(event.refund_id, event.reason, event.attempts, _now()),
+        lambda o: o.refund_failed(event.refund_id, event.reason, event.attempts, uow.now()),
     )
 
 
@@ -164,7 +166,7 @@ async def record_order_shipped(uow: UnitOfWork, event: OrderShipped, *, timeouts
         uow,
         event.order_id,
         "OrderShipped",
-        lambda o: o.shipped(event.carrier, _tracking_numbers(event), _now(), timeouts),
+        lambda o: o.shipped(event.carrier, _tracking_numbers(event), uow.now(), timeouts),
     )
 
 
@@ -180,7 +182,7 @@ async def record_shipment_failed(
         uow,
         event.order_id,
         "ShipmentFailed",
-        lambda o: o.shipment_failed(event.reason, _now(), timeouts),
+        lambda o: o.shipment_failed(event.reason, uow.now(), timeouts),
     )
 
 
@@ -191,7 +193,7 @@ async def record_shipment_delivered(
         uow,
         event.order_id,
         "ShipmentDelivered",
-        lambda o: o.delivered(event.delivered_at, _now(), timeouts),
+        lambda o: o.delivered(event.delivered_at, uow.now(), timeouts),
     )
 
 
@@ -201,7 +203,7 @@ async def confirm_receipt(uow: UnitOfWork, order_id: UUID) -> Order | None:
     order = await repo.get(order_id)
     if order is None:
         return None
-    if order.complete(confirmed_by="customer", now=_now()):
+    if order.complete(confirmed_by="customer", now=uow.now()):
         await _flush(uow, repo, order)
     return order
 
@@ -218,7 +220,7 @@ async def cancel_order(
     order = await repo.get(order_id)
     if order is None:
         return None
-    if order.cancel(reason=reason, now=_now(), timeouts=timeouts):
+    if order.cancel(reason=reason, now=uow.now(), timeouts=timeouts):
         await _flush(uow, repo, order)
     return order
 
@@ -238,7 +240,7 @@ async def process_due_deadlines(
     ``adapters/command_queue.py``).
     """
     async with messaging.unit_of_work() as uow:
-        now = _now()
+        now = uow.now()
         due = (
             await uow.session.scalars(
                 select(orders.c.order_id)
@@ -288,7 +290,7 @@ async def retry_saga_step(
         action="retry",
         operator=operator,
         reason=reason,
-        act=lambda o: o.retry_current_step(_now(), timeouts),
+        act=lambda o: o.retry_current_step(uow.now(), timeouts),
     )
 
 
@@ -303,7 +305,7 @@ async def force_compensation(
         operator=operator,
         reason=reason,
         act=lambda o: o.force_compensation(
-            reason=f"compensation forced by {operator}: {reason}", now=_now(), timeouts=timeouts
+            reason=f"compensation forced by {operator}: {reason}", now=uow.now(), timeouts=timeouts
         ),
     )
 

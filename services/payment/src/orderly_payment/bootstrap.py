@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.db import Database
 from orderly_kit.service import Service, build_service
 from orderly_payment import __version__
@@ -42,9 +43,13 @@ def refund_retry_policy(settings: PaymentSettings) -> RefundRetryPolicy:
 
 
 def build(
-    settings: PaymentSettings | None = None, *, providers: Providers | None = None
+    settings: PaymentSettings | None = None,
+    *,
+    providers: Providers | None = None,
+    clock: Clock = utc_now,
 ) -> Service:
-    """The payment service, wired; ``providers`` override the ones the settings name."""
+    """The payment service, wired; ``providers`` override the ones the settings name,
+    ``clock`` the system clock."""
     settings = settings or PaymentSettings()
     service = build_service(
         settings,
@@ -57,6 +62,7 @@ def build(
         # Card numbers never enter: a command carries the provider's token only.
         card_data_topics=[topics.PAYMENT_COMMANDS],
         card_data_http=True,
+        clock=clock,
     )
     gateway = Gateway(
         providers=providers or providers_for(settings, database=service.database),

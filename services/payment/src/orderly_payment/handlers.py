@@ -19,13 +19,14 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Final
 from uuid import UUID
 
 from prometheus_client import Counter
 
+from orderly_kit.clock import Clock
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging, PoisonMessageError, UnitOfWork
 from orderly_payment.adapters.providers import (
@@ -68,10 +69,6 @@ REFUNDS_FAILED = Counter(
     "Refunds that failed for good (refused, or rejected at every attempt): money to settle by hand",
     ["requested_by"],
 )
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 def _jitter() -> float:
@@ -135,7 +132,7 @@ async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: 
             command.order_id,
             void.refund_id,
         )
-        await uow.publish(void.refused_capture(_now()))
+        await uow.publish(void.refused_capture(uow.now()))
         return
     if payment is None:
         details = command.payment
@@ -150,7 +147,7 @@ async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: 
                 exp_year=details.exp_year,
             ),
             amount=command.amount,
-            now=_now(),
+            now=uow.now(),
         )
     await _advance(uow, repo, payment, gateway=gateway, token=command.payment.token, void=void)
 
@@ -186,12 +183,15 @@ async def _advance(
             repo,
             await write_ahead(
                 database,
-                _requested(payment, OperationKind.AUTHORIZE, authorize_key(payment.order_id)),
+                _requested(
+                    payment, OperationKind.AUTHORIZE, authorize_key(payment.order_id), now=uow.now()
+                ),
                 payment=payment,
             ),
             lambda key: provider.authorize(
                 idempotency_key=key, order_id=payment.order_id, amount=payment.amount, token=token
             ),
+            clock=uow.now,
         )
     if auth.status is OperationStatus.SUCCEEDED and void is None:
         capture = ops.get(OperationKind.CAPTURE)
@@ -201,7 +201,9 @@ async def _advance(
                 repo,
                 await write_ahead(
                     database,
-                    _requested(payment, OperationKind.CAPTURE, capture_key(payment.order_id)),
+                    _requested(
+                        payment, OperationKind.CAPTURE, capture_key(payment.order_id), now=uow.now()
+                    ),
                 ),
                 lambda key: provider.capture(
                     idempotency_key=key,
@@ -209,16 +211,19 @@ async def _advance(
                     authorization_reference=reference,
                     amount=payment.amount,
                 ),
+                clock=uow.now,
             )
         if capture.status is OperationStatus.FAILED:
             # Release the hold: the customer must not wait days for it to lapse.
             await _void_authorization(
-                repo, payment, auth, ops, provider=provider, database=database
+                repo, payment, auth, ops, provider=provider, database=database, clock=uow.now
             )
     elif auth.status is OperationStatus.SUCCEEDED and void is not None:
         # A late approval of an order cancelled meanwhile: release what was held.
-        await _void_authorization(repo, payment, auth, ops, provider=provider, database=database)
-    payment = await _settle(repo, payment, voided=void is not None)
+        await _void_authorization(
+            repo, payment, auth, ops, provider=provider, database=database, clock=uow.now
+        )
+    payment = await _settle(repo, payment, voided=void is not None, now=uow.now())
     event = payment.outcome()
     if event is not None and void is None:
         await uow.publish(event)
@@ -239,6 +244,7 @@ async def _void_authorization(
     *,
     provider: PaymentProvider,
     database: Database,
+    clock: Clock,
 ) -> Operation:
     done = ops.get(OperationKind.VOID)
     if done is not None and done.status is not OperationStatus.REQUESTED:
@@ -247,7 +253,8 @@ async def _void_authorization(
     return await _call(
         repo,
         await write_ahead(
-            database, _requested(payment, OperationKind.VOID, void_key(payment.order_id))
+            database,
+            _requested(payment, OperationKind.VOID, void_key(payment.order_id), now=clock()),
         ),
         lambda key: provider.void(
             idempotency_key=key,
@@ -255,10 +262,11 @@ async def _void_authorization(
             authorization_reference=reference,
             amount=payment.amount,
         ),
+        clock=clock,
     )
 
 
-def _requested(payment: Payment, kind: OperationKind, key: str) -> Operation:
+def _requested(payment: Payment, kind: OperationKind, key: str, *, now: datetime) -> Operation:
     return Operation.requested(
         kind=kind,
         idempotency_key=key,
@@ -266,7 +274,7 @@ def _requested(payment: Payment, kind: OperationKind, key: str) -> Operation:
         payment_id=payment.payment_id,
         provider=payment.provider,
         amount=payment.amount,
-        now=_now(),
+        now=now,
     )
 
 
@@ -274,6 +282,8 @@ async def _call(
     repo: PaymentRepository,
     operation: Operation,
     send: Callable[[str], Awaitable[ProviderResult]],
+    *,
+    clock: Clock,
 ) -> Operation:
     """Send a ledger entry's operation under its key and record the answer.
 
@@ -290,7 +300,7 @@ async def _call(
             approved=result.approved,
             reference=result.reference,
             reason=result.failure_reason,
-            now=_now(),
+            now=clock(),
         )
     await repo.update_operation(answered)
     log.info(
@@ -304,9 +314,11 @@ async def _call(
     return answered
 
 
-async def _settle(repo: PaymentRepository, payment: Payment, *, voided: bool) -> Payment:
+async def _settle(
+    repo: PaymentRepository, payment: Payment, *, voided: bool, now: datetime
+) -> Payment:
     """Bring the payment's status and references in step with its ledger."""
-    settled = payment.settled(await repo.operations(payment.payment_id), _now(), voided=voided)
+    settled = payment.settled(await repo.operations(payment.payment_id), now, voided=voided)
     await repo.update_payment(settled)
     return settled
 
@@ -352,7 +364,7 @@ async def confirm_operation(
             approved=confirmation.approved,
             reference=confirmation.reference,
             reason=confirmation.reason,
-            now=_now(),
+            now=uow.now(),
         )
     )
     payment = await repo.payment(operation.payment_id)
@@ -387,7 +399,7 @@ async def receive_provider_webhook(
         event_type=event.event_type,
         reference=event.reference,
         outcome=WebhookOutcome.CONFIRMED.value,
-        at=_now(),
+        at=uow.now(),
     ):
         log.info("%s webhook %s was received before", provider, event.delivery_id)
         return WebhookOutcome.DUPLICATE
@@ -466,7 +478,7 @@ async def refund_payment(
         payment_id=payment.payment_id,
         amount=command.amount,
         reason=command.reason,
-        now=_now(),
+        now=uow.now(),
     )
     await repo.add_refund(refund)
     await _attempt_refund(uow, repo, refund, payment, gateway=gateway)
@@ -485,7 +497,7 @@ async def _void(
         refund_id=command.refund_id,
         order_id=command.order_id,
         reason=command.reason,
-        created_at=_now(),
+        created_at=uow.now(),
     )
     await repo.add_void(void)
     if payment is not None:
@@ -499,10 +511,11 @@ async def _void(
                 ops,
                 provider=_provider(gateway.providers, name=payment.provider),
                 database=gateway.database,
+                clock=uow.now,
             )
         # An authorization that never answered (a timeout) holds nothing we know of: a
         # provider lets such a hold lapse, and no capture will follow it.
-        await _settle(repo, payment, voided=True)
+        await _settle(repo, payment, voided=True, now=uow.now())
     log.info("refund %s found nothing captured; order %s voided", void.refund_id, void.order_id)
     await uow.publish(void.outcome())
 
@@ -570,7 +583,7 @@ async def refund_by_hand(
         payment_id=payment.payment_id,
         amount=amount,
         reason=reason,
-        now=_now(),
+        now=uow.now(),
         requested_by=requested_by,
     )
     await repo.add_refund(refund)
@@ -596,7 +609,7 @@ async def retry_due_refunds(
         try:
             async with messaging.unit_of_work() as uow:
                 repo = PaymentRepository(uow.session)
-                refund = await repo.lock_next_due_refund(now=_now(), skip=broken)
+                refund = await repo.lock_next_due_refund(now=uow.now(), skip=broken)
                 if refund is None:
                     break
                 claimed.append(refund.refund_id)
@@ -623,7 +636,7 @@ async def _attempt_refund(
 ) -> Refund:
     """One provider attempt of a refund, its ledger entry, and the outcome if it is final."""
     policy = gateway.retry
-    now = _now()
+    now = uow.now()
     ops = await repo.operations(payment.payment_id)
     # Other refunds of the payment may have succeeded since this one was accepted.
     refused = refund_refusal(payment, refunded=refunded_amount(ops), requested=refund.amount)
@@ -669,6 +682,7 @@ async def _attempt_refund(
                 payment_reference=reference,
                 amount=refund.amount,
             ),
+            clock=uow.now,
         )
     except ProviderError as exc:
         reason = f"no answer from the provider: {exc}"
@@ -679,7 +693,7 @@ async def _attempt_refund(
             failure_reason=reason,
             policy=policy,
             jitter=_jitter(),
-            now=_now(),
+            now=uow.now(),
         )
     else:
         refund = refund.answered(
@@ -688,7 +702,7 @@ async def _attempt_refund(
             failure_reason=answered.reason,
             policy=policy,
             jitter=_jitter(),
-            now=_now(),
+            now=uow.now(),
         )
     await repo.update_refund(refund)
     if refund.status is RefundStatus.FAILED:
@@ -702,7 +716,9 @@ async def _attempt_refund(
             refund.failure_reason,
             refund.next_attempt_at.isoformat(),
         )
-    await _settle(repo, payment, voided=await repo.void_of(payment.order_id) is not None)
+    await _settle(
+        repo, payment, voided=await repo.void_of(payment.order_id) is not None, now=uow.now()
+    )
     await _announce(uow, refund)
     return refund
 
@@ -720,7 +736,7 @@ async def _refuse(uow: UnitOfWork, command: RefundPayment, reason: str) -> None:
     await uow.publish(
         RefundFailed(
             order_id=command.order_id,
-            occurred_at=_now(),
+            occurred_at=uow.now(),
             refund_id=command.refund_id,
             amount=command.amount,
             reason=reason,

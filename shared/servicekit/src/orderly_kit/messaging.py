@@ -39,6 +39,7 @@ from orderly_kit.card_data import (
     redact_card_numbers,
     without_card_numbers,
 )
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.context import current_message_id, current_order_id
 from orderly_kit.db import Database, driver_connection
 from orderly_schemas.base import Message
@@ -192,8 +193,11 @@ class UnitOfWork:
         source: str,
         cause: Envelope | None = None,
         pending: list[dict[str, Any]] | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.session = session
+        self.now = clock
+        """The service's clock: what time it is, for every decision this transaction makes."""
         self._outbox = outbox
         self._source = source
         self._cause = cause
@@ -279,6 +283,8 @@ class Messaging:
     #: Topics whose messages must never carry a card number: one that does is
     #: dead-lettered at once, with the card numbers removed from the dead letter.
     card_data_topics: frozenset[str] = frozenset()
+    #: What time it is, for every use case (a test's ManualClock moves it on).
+    clock: Clock = utc_now
 
     @property
     def source(self) -> str:
@@ -311,7 +317,9 @@ class Messaging:
     async def unit_of_work(self, cause: Envelope | None = None) -> AsyncIterator[UnitOfWork]:
         """A transaction for work not driven by a message (HTTP, schedules)."""
         async with self.database.transaction() as session:
-            uow = UnitOfWork(session, outbox=self.outbox, source=self.source, cause=cause)
+            uow = UnitOfWork(
+                session, outbox=self.outbox, source=self.source, cause=cause, clock=self.clock
+            )
             yield uow
         if uow.published:
             self.signal.notify()
@@ -459,6 +467,7 @@ class Messaging:
                     source=self.source,
                     cause=received.envelope,
                     pending=pending,
+                    clock=self.clock,
                 )
                 with _handling(received):
                     await route.handler(event, uow)

@@ -33,6 +33,7 @@ from orderly_kit import (
     topics_admin,
 )
 from orderly_kit.card_data_http import RejectCardNumbers
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.consumers import (
     ConsumerGroupHealth,
     ConsumerGroups,
@@ -338,6 +339,7 @@ def build_service(
     migrations_dir: Path,
     card_data_topics: Iterable[str] = (),
     card_data_http: bool = False,
+    clock: Clock = utc_now,
 ) -> Service:
     """Build (but do not connect) a service from its settings.
 
@@ -365,6 +367,7 @@ def build_service(
         backoff_ms=settings.consumer_retry_backoff_ms,
         backoff_max_ms=settings.consumer_retry_backoff_max_ms,
         card_data_topics=frozenset(card_data_topics),
+        clock=clock,
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,

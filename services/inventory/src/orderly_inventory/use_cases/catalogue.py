@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
@@ -30,10 +30,6 @@ from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class ImportRejectedError(Exception):
@@ -71,7 +67,7 @@ async def import_products(
     if parsed.rejected:
         raise ImportRejectedError(parsed.total, parsed.rejected)
     created, updated = await CatalogueRepository(uow.session).upsert_products(
-        [n.value.model_dump() for n in parsed.rows], at=at or _now()
+        [n.value.model_dump() for n in parsed.rows], at=at or uow.now()
     )
     return ProductImport(
         rows=parsed.total,
@@ -99,7 +95,7 @@ async def import_opening_stock(
     takes the row's safety stock, or else its product's default. A changed safety
     stock may make a level low (or no longer low): the alert is published once.
     """
-    now = at or _now()
+    now = at or uow.now()
     repo = InventoryRepository(uow.session)
     catalogue = CatalogueRepository(uow.session)
     rejected = list(parsed.rejected)

@@ -9,7 +9,7 @@ picking jobs take the same lock for each order they act on (only if it is free).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError, Consignment
@@ -66,10 +66,6 @@ EXPIRY_BATCH = 200
 PICKING_BATCH = 100
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 async def reserve_stock(
     uow: UnitOfWork,
     command: ReserveStock,
@@ -102,7 +98,7 @@ async def reserve_stock(
         else regions.region_of(country=ship_to.country, postal_code=ship_to.postal_code)
     )
     result = allocate(lines, stock, policy=policy, ship_region=ship_region)
-    now = _now()
+    now = uow.now()
     if isinstance(result, Shortage):
         failed = ReservationRequest(RequestOutcome.FAILED, result.reason, result.short_skus)
         await repo.record_request(command.order_id, failed)
@@ -144,12 +140,12 @@ async def _answer_again(
     uow: UnitOfWork, repo: InventoryRepository, order_id: UUID, previous: ReservationRequest
 ) -> None:
     if previous.outcome in (RequestOutcome.FAILED, RequestOutcome.RELEASED):
-        await uow.publish(_failed(order_id, previous, at=_now()))
+        await uow.publish(_failed(order_id, previous, at=uow.now()))
         return
     await uow.publish(
         StockReserved(
             order_id=order_id,
-            occurred_at=_now(),
+            occurred_at=uow.now(),
             allocations=_allocations(await repo.reservations_of(order_id)),
         )
     )
@@ -179,7 +175,7 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
     """
     repo = InventoryRepository(uow.session)
     await repo.lock_order(command.order_id)
-    now = _now()
+    now = uow.now()
     if await repo.request_of(command.order_id) is None:
         log.info("order %s released before any ReserveStock; tombstone left", command.order_id)
         await repo.record_request(command.order_id, RELEASE_TOMBSTONE)
@@ -254,7 +250,7 @@ async def ship_order(
         log.info(
             "order %s was refused by %s: %s", command.order_id, refused.carrier, refused.reason
         )
-        await uow.publish(_not_shipped(command.order_id, refused.reason))
+        await uow.publish(_not_shipped(command.order_id, refused.reason, at=uow.now()))
         return
     # Looked up whatever pick_delay is now: pickings begun with another setting still count.
     picking = await repo.picking_of(command.order_id)
@@ -262,9 +258,11 @@ async def ship_order(
         if picking.status is PickingStatus.PICKING:
             log.info("order %s is being picked until %s", command.order_id, picking.due_at)
             return
-        await uow.publish(_not_shipped(command.order_id, picking.reason or NO_RESERVED_STOCK))
+        await uow.publish(
+            _not_shipped(command.order_id, picking.reason or NO_RESERVED_STOCK, at=uow.now())
+        )
         return
-    now = _now()
+    now = uow.now()
     held = await repo.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
@@ -394,7 +392,7 @@ async def complete_due_pickings(
         try:
             async with messaging.database.transaction() as session:
                 repo = InventoryRepository(session)
-                at = now or _now()
+                at = now or messaging.clock()
                 claimed = await repo.claim_due_picking(now=at, passing_over=passed_over)
                 if claimed is None:
                     break
@@ -450,8 +448,8 @@ async def _complete_picking(
     log.info("order %s picked and handed over: %s", order_id, status.value)
 
 
-def _not_shipped(order_id: UUID, reason: str, *, at: datetime | None = None) -> ShipmentFailed:
-    return ShipmentFailed(order_id=order_id, occurred_at=at or _now(), reason=reason)
+def _not_shipped(order_id: UUID, reason: str, *, at: datetime) -> ShipmentFailed:
+    return ShipmentFailed(order_id=order_id, occurred_at=at, reason=reason)
 
 
 def _numbers(parcels: list[Shipment]) -> str:
@@ -496,7 +494,7 @@ async def expire_reservations(
     """
     async with messaging.unit_of_work() as uow:
         repo = InventoryRepository(uow.session)
-        now = now or _now()
+        now = now or uow.now()
         holds: list[Hold] = []
         for order_id in await repo.lock_expired_orders(now=now, limit=batch):
             if not await repo.try_lock_order(order_id):

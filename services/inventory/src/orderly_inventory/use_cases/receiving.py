@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
 from uuid import uuid4
 
 from orderly_inventory.adapters.receipts import ReceiptRepository
@@ -38,10 +37,6 @@ from orderly_schemas.inventory import (
 log = logging.getLogger(__name__)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 # -- goods receipts -----------------------------------------------------------------
 async def receive_goods(
     uow: UnitOfWork,
@@ -61,7 +56,7 @@ async def receive_goods(
     later); the receipt lists such SKUs as ``new_products``.
     """
     check_warehouse(warehouse, await InventoryRepository(uow.session).warehouse_codes())
-    now = _now()
+    now = uow.now()
     receipt = GoodsReceipt(
         goods_receipt_id=uuid4(),
         purchase_order=purchase_order,
@@ -125,7 +120,7 @@ async def restock_return(
             ReturnedLine(ln.sku, ln.quantity, Condition(ln.condition)) for ln in command.lines
         ),
         restocked_by=actor,
-        restocked_at=_now(),
+        restocked_at=uow.now(),
     )
     receipts = ReceiptRepository(uow.session)
     first = await receipts.add_restock(asked)

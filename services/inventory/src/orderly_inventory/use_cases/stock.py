@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
@@ -39,10 +39,6 @@ class Adjustment:
     movement_id: int
     occurred_at: datetime
     replayed: bool  # an earlier request with the same id made it; nothing changed now
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 # -- safety stock and adjustments ---------------------------------------------------------
@@ -75,7 +71,7 @@ async def set_safety_stock(
     uow: UnitOfWork, *, sku: str, warehouse: str, units: int, actor: str
 ) -> Level:
     """Set the safety stock of a level; LowStockDetected or BackInStock at once if it crosses."""
-    now = _now()
+    now = uow.now()
     await _lock_level(uow, sku, warehouse, at=now, safety_stock=units)
     repo = InventoryRepository(uow.session)
     (level,) = await repo.set_safety_stocks([(sku, warehouse, units)], at=now)
@@ -102,7 +98,7 @@ async def adjust_stock(
     request it raises ConflictError. Raises StockRuleError when the level would be
     left with fewer units on hand than are reserved.
     """
-    now = _now()
+    now = uow.now()
     repo = InventoryRepository(uow.session)
     level = await _lock_level(uow, sku, warehouse, at=now)
     asked = {

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from uuid import UUID
 
 from orderly_inventory.adapters.stocktakes import Lock, RecordedCount, StockTakeRepository
@@ -41,10 +40,6 @@ from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.inventory import StockAdjusted
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 async def open_stock_take(
@@ -89,7 +84,7 @@ async def open_stock_take(
         scope=scope,
         status=StockTakeStatus.OPEN,
         opened_by=opened_by,
-        opened_at=_now(),
+        opened_at=uow.now(),
         note=note,
         lines=tuple(
             Line(sku=sku, on_hand_at_open=on_hand.get(sku, 0))
@@ -175,7 +170,7 @@ async def record_count(
         counted_by=counted_by,
         quantity=quantity,
         system_on_hand=system_on_hand,
-        counted_at=_now(),
+        counted_at=uow.now(),
     )
     if not await repo.add_count(stock_take_id, sku, count):
         # A retry of this very request recorded it a moment ago.
@@ -243,7 +238,7 @@ async def approve_stock_take(
     if short:
         holders = await repo.holders(stock_take.warehouse, (s.sku for s in short))
         raise approval_refused(stock_take, short, holders)
-    now = _now()
+    now = uow.now()
     reference = str(stock_take_id)
     levels = await ledger.move(
         uow,
@@ -304,7 +299,7 @@ async def cancel_stock_take(
     if stock_take is None:
         raise StockTakeNotFoundError(f"no stock-take {stock_take_id}")
     if stock_take.check_cancellable():
-        await repo.mark_cancelled(stock_take_id, by=cancelled_by, at=_now(), reason=reason)
+        await repo.mark_cancelled(stock_take_id, by=cancelled_by, at=uow.now(), reason=reason)
         log.info("stock-take %s cancelled by %s", stock_take_id, cancelled_by)
     cancelled = await repo.get(stock_take_id)
     assert cancelled is not None

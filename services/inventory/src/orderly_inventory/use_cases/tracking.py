@@ -9,7 +9,7 @@ picking jobs take the same lock for each order they act on (only if it is free).
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import cast
 
@@ -29,10 +29,6 @@ from orderly_schemas.inventory import (
 )
 
 log = logging.getLogger(__name__)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class TrackingOutcome(StrEnum):
@@ -69,7 +65,7 @@ async def record_tracking_update(
     shipment = await repo.shipment_by_tracking_number(update.tracking_number, lock=True)
     if shipment is None or shipment.order_id != order_id or shipment.carrier != carrier:
         raise _unknown(update, carrier)
-    if not await repo.record_webhook_delivery(carrier, update.delivery_id, at=_now()):
+    if not await repo.record_webhook_delivery(carrier, update.delivery_id, at=uow.now()):
         log.info("tracking update %s of %s received before", update.delivery_id, carrier)
         return TrackingOutcome.DUPLICATE
     if not advances(shipment, update):
@@ -127,5 +123,5 @@ async def forget_webhook_deliveries(
     """Delete remembered webhook delivery ids older than ``older_than``, one batch."""
     async with messaging.database.transaction() as session:
         return await InventoryRepository(session).forget_webhook_deliveries(
-            received_before=_now() - older_than, limit=batch
+            received_before=messaging.clock() - older_than, limit=batch
         )

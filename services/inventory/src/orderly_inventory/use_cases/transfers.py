@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
 
 from orderly_inventory.adapters.repository import InventoryRepository
@@ -43,10 +43,6 @@ from orderly_schemas.inventory import (
 log = logging.getLogger(__name__)
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 # -- transfers ----------------------------------------------------------------------
 async def create_transfer(
     uow: UnitOfWork,
@@ -59,7 +55,7 @@ async def create_transfer(
 ) -> tuple[Transfer, bool]:
     """A draft transfer, and whether it is new: a retry with the same id returns the first."""
     known = await InventoryRepository(uow.session).warehouse_codes()
-    now = _now()
+    now = uow.now()
     draft = Transfer(
         transfer_id=transfer_id,
         from_warehouse=from_warehouse,
@@ -116,7 +112,7 @@ async def edit_transfer(
             lines=[(ln.sku, ln.quantity) for ln in transfer.lines] if lines is None else lines,
             warehouses=await InventoryRepository(uow.session).warehouse_codes(),
         ),
-        updated_at=_now(),
+        updated_at=uow.now(),
     )
     await transfers.replace_draft(edited)
     return edited
@@ -128,7 +124,7 @@ async def cancel_transfer(uow: UnitOfWork, *, transfer_id: UUID, cancelled_by: s
     transfer = await _locked(transfers, transfer_id)
     if not must_take(transfer, Step.CANCEL):
         return transfer
-    now = _now()
+    now = uow.now()
     cancelled = replace(
         transfer,
         status=TransferStatus.CANCELLED,
@@ -160,7 +156,7 @@ async def dispatch_transfer(uow: UnitOfWork, *, transfer_id: UUID, dispatched_by
     short = shortages(transfer, {sku: lvl for (sku, w), lvl in levels.items() if w == source})
     if short:
         raise InsufficientStockError(transfer_id, short)
-    now = _now()
+    now = uow.now()
     await ledger.move(uow, dispatch_movements(transfer, actor=dispatched_by), at=now)
     dispatched = replace(
         transfer,
@@ -193,7 +189,7 @@ async def receive_transfer(
         check_same_counts(transfer, counted_lines(transfer, counts))
         log.info("transfer %s already received; receipt is a no-op", transfer_id)
         return transfer
-    now = _now()
+    now = uow.now()
     received = replace(
         transfer,
         lines=counted_lines(transfer, counts),

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from prometheus_client import Gauge
 
 from orderly_kit.service import Service
@@ -44,7 +42,7 @@ def register(service: Service) -> None:
     async def measure_sagas() -> None:
         async with service.database.sessions() as session:
             states = {s.status: s for s in await views.saga_states(session, WATCHED)}
-        now = datetime.now(UTC)
+        now = service.messaging.clock()
         for status in WATCHED:
             found = states.get(status.value)
             SAGAS.labels(status.value).set(found.count if found else 0)
