@@ -51,7 +51,7 @@ async def test_the_migrations_downgrade_and_upgrade_again(fresh_database: str) -
 
         config = migrations.alembic_config(MIGRATIONS, fresh_database)
         command.downgrade(config, "base")
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
     await asyncio.to_thread(down_and_up)
 
@@ -95,7 +95,7 @@ async def test_shipments_made_before_parcels_get_a_warehouse_and_in_flight_ones_
             f" (gen_random_uuid(), '{TWO}', 'SimPost', 'SP2', 'delivered',"
             "  '2026-12-01 09:00+00', '2026-12-01 09:05+00', '2026-12-01 09:05+00')",
         )
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
         return _sql(
             fresh_database,
             "SELECT tracking_number, warehouse, status, expected_delivery_at::text"

@@ -53,7 +53,7 @@ async def test_the_migrations_downgrade_and_upgrade_again(fresh_database: str) -
     def down_and_up() -> None:
         config = migrations.alembic_config(MIGRATIONS, fresh_database)
         command.downgrade(config, "base")
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
     await asyncio.to_thread(down_and_up)
 

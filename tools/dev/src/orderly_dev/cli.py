@@ -21,8 +21,9 @@ def makemigration(service: str, message: str) -> int:
     try:
         servers.postgres.create_database("scratch", drop=True)
         cfg = alembic_config(bootstrap.MIGRATIONS, servers.postgres.url("scratch"))
-        command.upgrade(cfg, "head")
-        command.revision(cfg, message=message, autogenerate=True)
+        command.upgrade(cfg, "heads")
+        # The service's own branch (orderly_kit.migrations): the kit's is written by hand.
+        command.revision(cfg, message=message, autogenerate=True, head=f"{spec.package}@head")
     finally:
         servers.stop()
     return 0

@@ -1,17 +1,14 @@
-"""outbox rows remember where the relay put them (partition, offset)
+"""outbox rows remember where the relay put them (now the kit's: nothing to do here)
 
 Revision ID: 7bcfad18da5f
 Revises: 62b2b8977d51
 Create Date: 2026-12-06 17:40:00
 
-The order saga compares a command's offset with its consumer group's committed
-offset, so that a deadline never re-sends a command still waiting in a queue.
-The columns come from the shared orderly_kit tables: every service adds them.
+Kept so that databases which ran it still find their history; the columns
+are made by orderly_kit's branch (orderly_kit.migrations) with the outbox.
 """
 
 from collections.abc import Sequence
-
-from orderly_kit.migrations import add_outbox_positions, drop_outbox_positions
 
 revision: str = "7bcfad18da5f"
 down_revision: str | None = "62b2b8977d51"
@@ -20,8 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    add_outbox_positions()
+    pass
 
 
 def downgrade() -> None:
-    drop_outbox_positions()
+    pass

@@ -1,17 +1,14 @@
-"""outbox rows remember where the relay put them (partition, offset)
+"""outbox rows remember where the relay put them (now the kit's: nothing to do here)
 
 Revision ID: 224169f685f0
 Revises: 194a23a2691f
 Create Date: 2026-12-06 17:40:00
 
-The order saga compares a command's offset with its consumer group's committed
-offset, so that a deadline never re-sends a command still waiting in a queue.
-The columns come from the shared orderly_kit tables: every service adds them.
+Kept so that databases which ran it still find their history; the columns
+are made by orderly_kit's branch (orderly_kit.migrations) with the outbox.
 """
 
 from collections.abc import Sequence
-
-from orderly_kit.migrations import add_outbox_positions, drop_outbox_positions
 
 revision: str = "224169f685f0"
 down_revision: str | None = "194a23a2691f"
@@ -20,8 +17,8 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    add_outbox_positions()
+    pass
 
 
 def downgrade() -> None:
-    drop_outbox_positions()
+    pass
