@@ -2,35 +2,44 @@
 
 A database migrated before that branch existed (its services made the tables themselves)
 holds only its service's revision in ``alembic_version``; migrating it to the heads of
-both branches must change nothing.
+both branches must give it exactly the schema of a database migrated fresh, whether it
+was at its service's head of that time or still at the service's first revision.
 """
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
-from alembic import command
-from sqlalchemy import MetaData, create_engine, text
+from sqlalchemy import create_engine, text
 
 from orderly_analytics import bootstrap as analytics
-from orderly_analytics.adapters import orm as analytics_orm
+from orderly_dev.servers import Servers
 from orderly_inventory import bootstrap as inventory
-from orderly_inventory.adapters import orm as inventory_orm
 from orderly_kit import migrations
 from orderly_notification import bootstrap as notification
-from orderly_notification.adapters import orm as notification_orm
 from orderly_order import bootstrap as order
-from orderly_order.adapters import orm as order_orm
 from orderly_payment import bootstrap as payment
-from orderly_payment.adapters import orm as payment_orm
 
-#: Each service: its migrations, its tables, and its head before the kit had a branch.
+#: Each service: its migrations, its initial revision, and its head before the kit had a
+#: branch of its own.
 SERVICES = {
-    "order": (order.MIGRATIONS, order_orm.metadata, "60e9c3a0954d"),
-    "inventory": (inventory.MIGRATIONS, inventory_orm.metadata, "261267c6366c"),
-    "payment": (payment.MIGRATIONS, payment_orm.metadata, "224169f685f0"),
-    "notification": (notification.MIGRATIONS, notification_orm.metadata, "7bcfad18da5f"),
-    "analytics": (analytics.MIGRATIONS, analytics_orm.metadata, "e67bd4653c72"),
+    "order": (order.MIGRATIONS, "c75087001652", "60e9c3a0954d"),
+    "inventory": (inventory.MIGRATIONS, "1384887f7b88", "261267c6366c"),
+    "payment": (payment.MIGRATIONS, "883c28b87eed", "224169f685f0"),
+    "notification": (notification.MIGRATIONS, "aed4c7fd344e", "7bcfad18da5f"),
+    "analytics": (analytics.MIGRATIONS, "f6d8d0d809bf", "e67bd4653c72"),
 }
+KIT_REVISION = "143e708560ca"
+
+#: What the services' initial revisions did not make of the kit's tables: their later
+#: revisions added it (the order service's outbox index by key too).
+LATER_ADDITIONS = [
+    "ALTER TABLE outbox DROP COLUMN kafka_partition",
+    "ALTER TABLE outbox DROP COLUMN kafka_offset",
+    "DROP INDEX ix_inbox_dead_lettered",
+]
+ORDER_LATER_ADDITIONS = ["DROP INDEX ix_outbox_unsent_key"]
 
 KIT_INDEXES = [
     ("inbox", "ix_inbox_dead_lettered"),
@@ -65,12 +74,26 @@ def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
         engine.dispose()
 
 
-def _create_tables(url: str, metadata: MetaData) -> None:
+def _execute(url: str, *statements: str) -> None:
     engine = create_engine(url)
     try:
-        metadata.create_all(engine)
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
     finally:
         engine.dispose()
+
+
+def _as_before_the_kit_branch(url: str) -> None:
+    """The database as the services' own revisions left it: only theirs recorded."""
+    _execute(url, f"DELETE FROM alembic_version WHERE version_num = '{KIT_REVISION}'")
+
+
+@pytest.fixture
+def another_database(servers: Servers) -> str:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    servers.postgres.create_database(name)
+    return servers.postgres.url(name)
 
 
 def test_a_fresh_database_gets_the_outbox_and_inbox_once_from_the_kit(
@@ -94,16 +117,40 @@ def test_a_fresh_database_gets_the_outbox_and_inbox_once_from_the_kit(
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_a_database_migrated_before_the_kit_branch_upgrades_without_a_change(
-    fresh_database: str, service: str
+def test_a_database_migrated_before_the_kit_branch_upgrades_to_the_same_schema(
+    fresh_database: str, another_database: str, service: str
 ) -> None:
-    migrations_dir, metadata, head_before = SERVICES[service]
-    # As deployed: every table made by the service's own revisions, and its head recorded.
-    _create_tables(fresh_database, metadata)
-    command.stamp(migrations.alembic_config(migrations_dir, fresh_database), head_before)
-    schema_before = _rows(fresh_database, SCHEMA)
-
+    migrations_dir, _initial, head_before = SERVICES[service]
     migrations.upgrade(migrations_dir, fresh_database)
+    # As deployed: migrated to the service's head of that time, only that recorded.
+    migrations.upgrade(migrations_dir, another_database, head_before)
+    _as_before_the_kit_branch(another_database)
 
-    assert _rows(fresh_database, SCHEMA) == schema_before
-    assert _rows(fresh_database, "SELECT version_num FROM alembic_version") == [(head_before,)]
+    migrations.upgrade(migrations_dir, another_database)
+
+    assert _rows(another_database, SCHEMA) == _rows(fresh_database, SCHEMA)
+    service_head = _rows(
+        fresh_database,
+        f"SELECT version_num FROM alembic_version WHERE version_num <> '{KIT_REVISION}'",
+    )
+    assert _rows(another_database, "SELECT version_num FROM alembic_version") == service_head
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_database_still_at_its_initial_revision_catches_up_with_the_kit_tables(
+    fresh_database: str, another_database: str, service: str
+) -> None:
+    migrations_dir, initial, _head_before = SERVICES[service]
+    migrations.upgrade(migrations_dir, fresh_database)
+    # As the service's first revision made it, long before the kit had a branch.
+    migrations.upgrade(migrations_dir, another_database, initial)
+    _execute(
+        another_database,
+        *LATER_ADDITIONS,
+        *(ORDER_LATER_ADDITIONS if service == "order" else []),
+    )
+    _as_before_the_kit_branch(another_database)
+
+    migrations.upgrade(migrations_dir, another_database)
+
+    assert _rows(another_database, SCHEMA) == _rows(fresh_database, SCHEMA)

@@ -11,6 +11,12 @@ and both share the database's ``alembic_version`` table:
   revision first, and counts it as applied in any database already past that initial
   revision (databases migrated before the kit had a branch made the tables themselves).
 
+The service revisions that used to change the kit's tables (the outbox's Kafka
+positions, the inbox's dead-letter index, the outbox's unsent-by-key index) now call
+``catch_up()``: a database still part way through its service's history when it meets
+this code gets what the kit's revision would have given it, and on any other database
+the call changes nothing.
+
 Two branches mean two heads: migrate to ``heads`` (``upgrade`` does); ``head`` is
 ambiguous. A kit revision goes on ``orderly_kit@head``, a service's on
 ``orderly_<service>@head`` (``alembic revision --head ...``).
@@ -20,7 +26,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command, context
+from alembic import command, context, op
 from alembic.config import Config
 from sqlalchemy import MetaData, create_engine, pool
 
@@ -36,6 +42,25 @@ def alembic_config(migrations_dir: Path, database_url: str) -> Config:
     config.set_main_option("version_locations", f"{migrations_dir / 'versions'}\n{KIT_VERSIONS}")
     config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
     return config
+
+
+#: What the kit's revision makes that a service's own early revisions did not, each
+#: statement a no-op where it is there already.
+_CATCH_UP = (
+    "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS kafka_partition integer",
+    "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS kafka_offset bigint",
+    "CREATE INDEX IF NOT EXISTS ix_inbox_dead_lettered ON inbox (topic)"
+    " WHERE outcome = 'dead_lettered'",
+    "CREATE INDEX IF NOT EXISTS ix_outbox_unsent_key ON outbox (message_key, id)"
+    " WHERE sent_at IS NULL",
+)
+
+
+def catch_up() -> None:
+    """Give the kit's tables what the kit's revision would have: for a database whose
+    service branch began before the kit had one (see the module's docstring)."""
+    for statement in _CATCH_UP:
+        op.execute(statement)
 
 
 def upgrade(migrations_dir: Path, database_url: str, revision: str = "heads") -> None:

@@ -1,14 +1,17 @@
-"""inbox index of dead letters waiting (now the kit's: nothing to do here)
+"""inbox index of dead letters waiting (now the kit's: caught up here)
 
 Revision ID: 49995ad74eae
 Revises: f6d8d0d809bf
 Create Date: 2026-11-25 10:37:51.503330
 
-Kept so that databases which ran it still find their history; the index is
+Kept so that databases which ran it still find their history, and so that one
+still before it catches up (orderly_kit.migrations.catch_up); the index is
 made by orderly_kit's branch (orderly_kit.migrations) with the inbox.
 """
 
 from collections.abc import Sequence
+
+from orderly_kit.migrations import catch_up
 
 revision: str = "49995ad74eae"
 down_revision: str | None = "f6d8d0d809bf"
@@ -17,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    catch_up()  # only a database part way through its history lacks anything
 
 
 def downgrade() -> None:

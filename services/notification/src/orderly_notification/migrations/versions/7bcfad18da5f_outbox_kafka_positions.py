@@ -1,14 +1,17 @@
-"""outbox rows remember where the relay put them (now the kit's: nothing to do here)
+"""outbox rows remember where the relay put them (now the kit's: caught up here)
 
 Revision ID: 7bcfad18da5f
 Revises: 62b2b8977d51
 Create Date: 2026-12-06 17:40:00
 
-Kept so that databases which ran it still find their history; the columns
+Kept so that databases which ran it still find their history, and so that one
+still before it catches up (orderly_kit.migrations.catch_up); the columns
 are made by orderly_kit's branch (orderly_kit.migrations) with the outbox.
 """
 
 from collections.abc import Sequence
+
+from orderly_kit.migrations import catch_up
 
 revision: str = "7bcfad18da5f"
 down_revision: str | None = "62b2b8977d51"
@@ -17,7 +20,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    catch_up()  # only a database part way through its history lacks anything
 
 
 def downgrade() -> None:

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
+from orderly_kit.migrations import catch_up
+
 revision: str = "60e9c3a0954d"
 down_revision: str | None = "b3c4d5e6f7a8"
 branch_labels: str | Sequence[str] | None = None
@@ -19,6 +21,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    catch_up()  # only a database part way through its history lacks anything
     # The order service looks up an order's commands by key (adapters/command_queue.py).
     op.create_index("ix_outbox_message_key", "outbox", ["message_key"])
 
