@@ -16,8 +16,9 @@ from uuid import UUID
 
 import httpx
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import serve_http
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
@@ -268,6 +269,17 @@ class Inventory:
         return await use_cases.fulfilment.expire_reservations(
             self.service.messaging, batch=batch, now=datetime.now(UTC) + after
         )
+
+    async def until_waiting(self, sessions: int) -> None:
+        """Until ``sessions`` transactions wait for a lock (within 4 s)."""
+        query = text("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
+
+        async def waiting() -> bool:
+            async with self.service.database.sessions() as s:
+                return await s.scalar(query) == sessions
+
+        what = f"{sessions} transaction(s) waiting for a lock"
+        await eventually(waiting, within=4, what=what, every=0.02)
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
@@ -213,7 +213,7 @@ async def test_a_release_arriving_during_the_hand_over_waits_and_the_order_ships
     scan = asyncio.create_task(inventory.hand_over(after=DONE))
     await asyncio.wait_for(carrier.booking.wait(), 10)
     release = asyncio.create_task(inventory.release(order))
-    await _until_waiting(inventory, 1)
+    await inventory.until_waiting(1)
     carrier.go.set()
     handed_over, _ = await asyncio.gather(scan, release)
 
@@ -223,17 +223,6 @@ async def test_a_release_arriving_during_the_hand_over_waits_and_the_order_ships
     assert await inventory.kinds() == ["StockReserved", "OrderShipped", "StockReleased"]
     assert await inventory.levels("A") == {"east": (1, 0)}
     assert await inventory.reservations(order) == [("A", "east", 2, "shipped")]
-
-
-async def _until_waiting(inventory: Inventory, sessions: int) -> None:
-    """Until ``sessions`` transactions wait for a lock."""
-    query = text("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
-    for _ in range(200):
-        async with inventory.service.database.sessions() as s:
-            if await s.scalar(query) == sessions:
-                return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{sessions} transaction(s) never waited for a lock")
 
 
 async def test_an_expired_reservation_cancels_its_picking(inventory: Inventory) -> None:

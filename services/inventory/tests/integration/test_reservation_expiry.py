@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID, uuid4
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
@@ -182,26 +182,15 @@ async def test_a_release_arriving_during_the_scan_waits_and_gives_nothing_back_t
     async with database.transaction() as blocker:
         await blocker.execute(select(orm.stock_levels).with_for_update())
         scan = asyncio.create_task(inventory.expire())
-        await _until_waiting(inventory, 1)
+        await inventory.until_waiting(1)
         release = asyncio.create_task(inventory.release(order))
-        await _until_waiting(inventory, 2)
+        await inventory.until_waiting(2)
     expired, _ = await asyncio.gather(scan, release)
 
     assert expired == 1
     assert await inventory.levels("A") == {"east": (3, 0)}
     assert await inventory.reservations(order) == [("A", "east", 2, "expired")]
     assert await inventory.kinds() == ["StockReserved", "StockReservationExpired", "StockReleased"]
-
-
-async def _until_waiting(inventory: Inventory, sessions: int) -> None:
-    """Until ``sessions`` transactions wait for a lock."""
-    query = text("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
-    for _ in range(200):
-        async with inventory.service.database.sessions() as s:
-            if await s.scalar(query) == sessions:
-                return
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"{sessions} transaction(s) never waited for a lock")
 
 
 async def test_concurrent_releases_and_scans_give_every_unit_back_exactly_once(

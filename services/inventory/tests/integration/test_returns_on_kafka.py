@@ -8,16 +8,16 @@ either way stock moves once, and a re-send is answered again.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import insert, select
+from sqlalchemy import Row, insert, select
 
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import Kafka
 from orderly_dev.watch import OrderWatcher
 from orderly_inventory.adapters import orm
@@ -87,13 +87,9 @@ def envelope_of(command: RestockReturn) -> Envelope:
     )
 
 
-async def answers(watcher: OrderWatcher, order_id: UUID, count: int, seconds: float) -> int:
-    """Wait until ``count`` ReturnRestocked of the order were seen; how many were."""
-    deadline = time.monotonic() + seconds
-    while (seen := watcher.types(order_id).count("ReturnRestocked")) < count:
-        assert time.monotonic() < deadline, f"{seen} ReturnRestocked; saw {watcher.types(order_id)}"
-        await asyncio.sleep(0.05)
-    return seen
+def answers(watcher: OrderWatcher, order_id: UUID) -> int:
+    """How many ReturnRestocked of the order were seen."""
+    return watcher.types(order_id).count("ReturnRestocked")
 
 
 async def movements(service: Service, reference: str) -> list[tuple[str, str, int, int]]:
@@ -133,7 +129,7 @@ async def test_a_return_is_restocked_once_however_often_the_command_comes(
     try:
         async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
             await send(producer, command, first)
-            await answers(watcher, order, 1, 30)
+            await eventually(lambda: answers(watcher, order) >= 1, within=30, what="an answer")
             assert await on_hand(running, "MUG", "west") == 6
             assert await movements(running, str(return_id)) == [
                 ("MUG", "write_off", 1, 0),
@@ -143,7 +139,8 @@ async def test_a_return_is_restocked_once_however_often_the_command_comes(
             await send(producer, command, first)  # Kafka delivers the same message again
             await send(producer, command, envelope_of(command))  # the saga re-sends it
             # Same key, same partition: once the re-send is answered, the redelivery was handled.
-            seen = await answers(watcher, order, 2, 15)
+            await eventually(lambda: answers(watcher, order) >= 2, within=15, what="2 answers")
+            seen = answers(watcher, order)
     finally:
         await producer.stop()
 
@@ -179,14 +176,12 @@ async def test_a_return_into_an_unknown_warehouse_is_dead_lettered_with_the_reas
 
     c = orm.inbox.c
     query = select(c.outcome, c.attempts, c.error).where(c.message_id == message.id)
-    deadline = time.monotonic() + 30
-    while True:
+
+    async def inbox_row() -> Row[Any] | None:
         async with running.database.sessions() as s:
-            row = (await s.execute(query)).first()
-        if row is not None:
-            break
-        assert time.monotonic() < deadline, "the command was neither handled nor dead-lettered"
-        await asyncio.sleep(0.05)
+            return (await s.execute(query)).first()
+
+    row = await eventually(inbox_row, within=30, what="the command handled or dead-lettered")
 
     assert (row.outcome, row.attempts) == ("dead_lettered", 1)  # no retry can cure it
     assert "warehouse: no warehouse 'nowhere' (known: west)" in row.error

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -22,8 +23,9 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import insert
 
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import Kafka, free_port
-from orderly_dev.watch import OrderWatcher, Seen
+from orderly_dev.watch import OrderWatcher
 from orderly_inventory.adapters import orm
 from orderly_inventory.bootstrap import build
 from orderly_inventory.settings import InventorySettings
@@ -103,14 +105,6 @@ async def send(producer: AIOKafkaProducer, command: Message, order_id: UUID) -> 
     return envelope
 
 
-async def seen(watcher: OrderWatcher, order_id: UUID, event_type: str, seconds: float) -> Seen:
-    deadline = time.monotonic() + seconds
-    while (event := watcher.first(order_id, event_type)) is None:
-        assert time.monotonic() < deadline, f"no {event_type}; saw {watcher.types(order_id)}"
-        await asyncio.sleep(0.05)
-    return event
-
-
 async def test_reserve_then_ship_over_kafka_ends_in_a_delivery(
     running: Service, kafka: Kafka
 ) -> None:
@@ -124,11 +118,19 @@ async def test_reserve_then_ship_over_kafka_ends_in_a_delivery(
                 ReserveStock(order_id=order, lines=[StockLine(sku="DEMO-0001", quantity=2)]),
                 order,
             )
-            reserved = await seen(watcher, order, "StockReserved", 30)
+            reserved = await eventually(
+                lambda: watcher.first(order, "StockReserved"), within=30, what="StockReserved"
+            )
 
             await send(producer, ShipOrder(order_id=order, ship_to=ADDRESS), order)
-            shipped = await seen(watcher, order, "OrderShipped", 15)
-            delivered = await seen(watcher, order, "ShipmentDelivered", 15)
+            shipped = await eventually(
+                lambda: watcher.first(order, "OrderShipped"), within=15, what="OrderShipped"
+            )
+            delivered = await eventually(
+                lambda: watcher.first(order, "ShipmentDelivered"),
+                within=15,
+                what="ShipmentDelivered",
+            )
             tracked = watcher.types(order)
     finally:
         await producer.stop()
@@ -172,13 +174,23 @@ async def test_a_held_reservation_expires_and_a_refused_one_waits_for_its_releas
             # Back to back, so the carrier is asked well within the time-to-live.
             await send(producer, ReserveStock(order_id=refused, lines=line), refused)
             await send(producer, ShipOrder(order_id=refused, ship_to=nowhere), refused)
-            not_booked = await seen(watcher, refused, "ShipmentFailed", 30)
+            not_booked = await eventually(
+                lambda: watcher.first(refused, "ShipmentFailed"), within=30, what="ShipmentFailed"
+            )
             await send(producer, ReleaseStock(order_id=refused, reason="cancelled"), refused)
-            await seen(watcher, refused, "StockReleased", 15)
+            await eventually(
+                lambda: watcher.first(refused, "StockReleased"), within=15, what="StockReleased"
+            )
 
-            expired = await seen(watcher, held, "StockReservationExpired", 15)
+            expired = await eventually(
+                lambda: watcher.first(held, "StockReservationExpired"),
+                within=15,
+                what="StockReservationExpired",
+            )
             await send(producer, ShipOrder(order_id=held, ship_to=ADDRESS), held)
-            not_shipped = await seen(watcher, held, "ShipmentFailed", 15)
+            not_shipped = await eventually(
+                lambda: watcher.first(held, "ShipmentFailed"), within=15, what="ShipmentFailed"
+            )
     finally:
         await producer.stop()
 
@@ -203,17 +215,24 @@ async def test_with_picking_a_release_sent_right_after_ship_order_wins(
         async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
             for order in (kept, cancelled):
                 await send(producer, ReserveStock(order_id=order, lines=line), order)
-                await seen(watcher, order, "StockReserved", 30)
+                reserved = partial(watcher.first, order, "StockReserved")
+                await eventually(reserved, within=30, what="StockReserved")
             started = time.monotonic()
             ship = await send(producer, ShipOrder(order_id=kept, ship_to=ADDRESS), kept)
             # The saga's cancel after payment: ShipOrder is already on its way.
             await send(producer, ShipOrder(order_id=cancelled, ship_to=ADDRESS), cancelled)
             await send(producer, ReleaseStock(order_id=cancelled, reason="cancelled"), cancelled)
-            await seen(watcher, cancelled, "StockReleased", 15)
-            shipped = await seen(watcher, kept, "OrderShipped", 15)
+            await eventually(
+                lambda: watcher.first(cancelled, "StockReleased"), within=15, what="StockReleased"
+            )
+            shipped = await eventually(
+                lambda: watcher.first(kept, "OrderShipped"), within=15, what="OrderShipped"
+            )
             picked_for = time.monotonic() - started
             await send(producer, ShipOrder(order_id=cancelled, ship_to=ADDRESS), cancelled)
-            not_shipped = await seen(watcher, cancelled, "ShipmentFailed", 15)
+            not_shipped = await eventually(
+                lambda: watcher.first(cancelled, "ShipmentFailed"), within=15, what="ShipmentFailed"
+            )
     finally:
         await producer.stop()
 
@@ -256,8 +275,14 @@ async def test_the_configured_policy_serves_an_order_from_the_region_of_its_addr
                 to_amsterdam,
             )
             await send(producer, ReserveStock(order_id=unaddressed, lines=line), unaddressed)
-            near = await seen(watcher, to_amsterdam, "StockReserved", 30)
-            by_priority = await seen(watcher, unaddressed, "StockReserved", 15)
+            near = await eventually(
+                lambda: watcher.first(to_amsterdam, "StockReserved"),
+                within=30,
+                what="StockReserved",
+            )
+            by_priority = await eventually(
+                lambda: watcher.first(unaddressed, "StockReserved"), within=15, what="StockReserved"
+            )
     finally:
         await producer.stop()
 

@@ -8,8 +8,6 @@ with the ``stack`` fixture sharing the session broker. PostgreSQL is the session
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
@@ -17,6 +15,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import func, select
 
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import Kafka
 from orderly_kit.service import Service
 from orderly_notification.adapters.orm import inbox, notifications, outbox
@@ -62,15 +61,10 @@ async def send(producer: AIOKafkaProducer, event: StockEvent, message_id: str) -
     )
 
 
-async def until(service: Service, query: object, expected: object, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        async with service.database.sessions() as session:
-            found = (await session.execute(query)).scalar_one()  # type: ignore[call-overload]
-        if found == expected or time.monotonic() > deadline:
-            assert found == expected
-            return
-        await asyncio.sleep(0.1)
+async def counts(service: Service, query: object, expected: int) -> bool:
+    async with service.database.sessions() as session:
+        found = (await session.execute(query)).scalar_one()  # type: ignore[call-overload]
+    return bool(found == expected)
 
 
 async def test_stock_alerts_over_kafka_are_sent_to_the_warehouse_team_once(
@@ -97,10 +91,10 @@ async def test_stock_alerts_over_kafka_are_sent_to_the_warehouse_team_once(
 
     # Each alert reached the inbox once (the redelivery was a duplicate); a type the
     # service does not handle leaves no row. Each alert was sent once.
-    await until(running, select(func.count()).select_from(inbox), 2, 30)
-    await until(
-        running, select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None)), 0, 10
-    )
+    inbox_rows = select(func.count()).select_from(inbox)
+    await eventually(lambda: counts(running, inbox_rows, 2), within=30, what="2 inbox rows")
+    unsent = select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
+    await eventually(lambda: counts(running, unsent, 0), within=10, what="every outbox row sent")
     query = select(
         notifications.c.template, notifications.c.recipient, notifications.c.subject
     ).order_by(notifications.c.created_at)

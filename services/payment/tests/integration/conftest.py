@@ -17,6 +17,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import Table, select
 
+from orderly_dev.eventually import eventually
 from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
@@ -166,12 +167,14 @@ class Payments:
 
     async def retry_until_settled(self, refund_id: str, *, within: float = 10.0) -> None:
         """Run the retry job, as its schedule would, until the refund is no longer pending."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while (await self.refund_row(refund_id))["status"] == "pending":
-            assert loop.time() < deadline, f"refund {refund_id} still pending after {within}s"
+
+        async def settled() -> bool:
+            if (await self.refund_row(refund_id))["status"] != "pending":
+                return True
             await self.retry_due()
-            await asyncio.sleep(0.01)
+            return False
+
+        await eventually(settled, within=within, what=f"refund {refund_id} settled", every=0.01)
 
     async def published(self) -> list[tuple[str, dict[str, Any]]]:
         """(type, body) of every message written to the outbox, oldest first."""

@@ -16,6 +16,7 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import select
 
+from orderly_dev.eventually import eventually
 from orderly_kit import migrations
 from orderly_kit.card_data import MARKER
 from orderly_kit.service import Service
@@ -180,11 +181,15 @@ async def test_the_service_retries_a_rejected_refund_on_its_schedule(service: Se
         await publish(broker, refund, message_id="refund-1")
     [job] = [job for name, _, job in service.jobs if name == "retry-due-refunds"]
 
-    for _ in range(200):
+    async def both_answered() -> bool:
         if len(await outbox_rows(service)) == 2:
-            break
+            return True
         await job()
-        await asyncio.sleep(0.01)
+        return False
+
+    await eventually(
+        both_answered, within=2, what="the capture and the refund answered", every=0.01
+    )
 
     assert [kind for _, kind, _ in await outbox_rows(service)] == [
         "PaymentCaptured",

@@ -21,6 +21,7 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import free_port, serve_http
 from orderly_kit import migrations, webhook_signature
 from orderly_kit.db import Database
@@ -488,12 +489,14 @@ async def test_the_sender_job_delivers_each_owed_webhook_to_the_service_once(
         declined = await webhooks.pay("tok_webhook_decline_wallet", method="mobile_wallet")
 
         async with serve_http(webhooks.service.http, port=port):
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + 10
-            while any(r["sent_at"] is None for r in await webhooks.webhook_rows()):
-                assert loop.time() < deadline, await webhooks.webhook_rows()
+
+            async def all_sent() -> bool:
+                if all(r["sent_at"] is not None for r in await webhooks.webhook_rows()):
+                    return True
                 await send_webhooks()
-                await asyncio.sleep(0.05)
+                return False
+
+            await eventually(all_sent, within=10, what="every webhook sent", every=0.05)
             await send_webhooks()  # nothing is sent twice
 
         published = await webhooks.published()

@@ -20,6 +20,7 @@ from prometheus_client import REGISTRY, generate_latest
 from sqlalchemy import func, select
 
 from orderly_dev.checkout import headers_for, make_order
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import Servers, free_port, start_tansu
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.idle_polling import Polling
@@ -99,13 +100,12 @@ async def test_the_api_serves_while_the_broker_is_unreachable_and_names_the_fail
             assert ready.status_code == 200, ready.text
             assert ready.json()["checks"] == {"database": "ok"}
 
-            deadline = asyncio.get_running_loop().time() + 20
-            while True:
+            async def failing() -> httpx.Response | None:
                 consumers = await http.get("/health/consumers")
-                state = consumers.json()["groups"][0]
-                if state["state"] == "failing" or asyncio.get_running_loop().time() > deadline:
-                    break
-                await asyncio.sleep(0.1)
+                return consumers if consumers.json()["groups"][0]["state"] == "failing" else None
+
+            consumers = await eventually(failing, within=20, what="the group failing")
+            state = consumers.json()["groups"][0]
             assert consumers.status_code == 503
             assert state["group"] == group
             assert state["state"] == "failing", state
@@ -172,9 +172,7 @@ async def test_one_group_reads_every_topic_joins_in_the_background_and_reports_i
         rng = random.Random(5)
         for to in (topic, other):
             await publish_an_order(service, to, rng)
-        async with asyncio.timeout(20):
-            while await inbox_rows(database) < 2:
-                await asyncio.sleep(0.1)
+        await eventually(lambda: at_least_inbox_rows(database, 2), within=20, what="2 inbox rows")
         async with database.transaction() as session:
             read = (await session.execute(select(inbox.c.topic))).scalars().all()
         assert sorted(read) == sorted([topic, other])  # one message from each topic
@@ -202,9 +200,7 @@ async def test_groups_started_while_the_broker_is_down_join_once_it_is_up(
     group = service.consumer_groups.groups[service.group]
     kafka = None
     try:
-        async with asyncio.timeout(20):
-            while group.state != "failing":
-                await asyncio.sleep(0.05)
+        await eventually(lambda: group.state == "failing", within=20, what="the group failing")
 
         kafka = await asyncio.to_thread(start_tansu, tmp_path, port=port)
         await ensure_topics(kafka.bootstrap, partitions=2, topics=[topic])
@@ -219,9 +215,9 @@ async def test_groups_started_while_the_broker_is_down_join_once_it_is_up(
             kafka.stop()
 
 
-async def inbox_rows(database: Database) -> int:
+async def at_least_inbox_rows(database: Database, n: int) -> bool:
     async with database.transaction() as session:
-        return int(await session.scalar(select(func.count()).select_from(inbox)) or 0)
+        return int(await session.scalar(select(func.count()).select_from(inbox)) or 0) >= n
 
 
 async def test_an_idle_consumer_polls_less_and_the_next_record_makes_it_busy_again(
@@ -246,17 +242,17 @@ async def test_an_idle_consumer_polls_less_and_the_next_record_makes_it_busy_aga
     try:
         await service.consumer_groups.wait_all_assigned(60)
         async with client(service) as http:
-            async with asyncio.timeout(20):  # the idle check runs every second
-                while not service.idle_polling.is_idle:
-                    await asyncio.sleep(0.1)
+            await eventually(  # the idle check runs every second
+                lambda: service.idle_polling.is_idle, within=20, what="the consumer idle"
+            )
             # the running consumer's own fetcher and batch loop poll at the idle values
             assert service.idle_polling.current() == idle
             assert (await http.get("/health/consumers")).json()["polling"] == "idle"
 
             await publish_an_order(service, topic, random.Random(9))
-            async with asyncio.timeout(20):
-                while await inbox_rows(database) < 1:
-                    await asyncio.sleep(0.05)
+            await eventually(
+                lambda: at_least_inbox_rows(database, 1), within=20, what="1 inbox row"
+            )
             assert not service.idle_polling.is_idle
             assert service.idle_polling.current() == busy
             assert (await http.get("/health/consumers")).json()["polling"] == "busy"

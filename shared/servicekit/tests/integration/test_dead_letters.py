@@ -13,7 +13,7 @@ import json
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
 
 from orderly_dev.checkout import headers_for, make_order
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import Servers
 from orderly_dev.watch import read_records, read_topic
 from orderly_kit import cli, deadletters
@@ -127,14 +128,6 @@ async def send(world: World, value: bytes, headers: list[tuple[str, bytes]]) -> 
         await producer.stop()
 
 
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 30.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 async def scalar(service: Service, query: Any) -> Any:
     async with service.database.transaction() as session:
         return await session.scalar(query)
@@ -175,8 +168,8 @@ async def test_a_fixed_handler_takes_a_replayed_dead_letter_once(
             == 1
         )
 
-    await wait_until(dead_letter_published)
-    await wait_until(lambda: _is(waiting_gauge(world), 1.0))
+    await eventually(dead_letter_published, within=30, what="the dead letter")
+    await eventually(lambda: waiting_gauge(world) == 1.0, within=30, what="1 letter waiting")
 
     # list: the reason and the attempts
     [listed] = await letters_listed(world, capsys)
@@ -215,9 +208,9 @@ async def test_a_fixed_handler_takes_a_replayed_dead_letter_once(
         )
         return bool(outcome == "processed")
 
-    await wait_until(processed)
+    await eventually(processed, within=30, what="the replayed message processed")
     assert await effects_of(running, order.order_id) == 1
-    await wait_until(lambda: _is(waiting_gauge(world), 0.0))
+    await eventually(lambda: waiting_gauge(world) == 0.0, within=30, what="no letter waiting")
     [listed] = await letters_listed(world, capsys)
     assert listed["status"] == "replayed"
 
@@ -235,10 +228,12 @@ async def test_a_fixed_handler_takes_a_replayed_dead_letter_once(
     before = REGISTRY.get_sample_value("orderly_duplicate_messages_total", duplicates) or 0.0
     code, _, _ = await world.run(capsys, "replay", message_id, "--force")
     assert code == 0
-    await wait_until(
-        lambda: _is(
-            REGISTRY.get_sample_value("orderly_duplicate_messages_total", duplicates), before + 1
-        )
+    await eventually(
+        lambda: (
+            REGISTRY.get_sample_value("orderly_duplicate_messages_total", duplicates) == before + 1
+        ),
+        within=30,
+        what="the forced replay counted as a duplicate",
     )
     assert await effects_of(running, order.order_id) == 1
 
@@ -257,7 +252,7 @@ async def test_a_letter_without_envelope_is_refused_by_replay_and_discarded(
     world: World, running: Service, capsys: pytest.CaptureFixture[str]
 ) -> None:
     await send(world, b'{"not": "an event"}', [("ce_type", b"OrderPlaced")])
-    await wait_until(lambda: _is(waiting_gauge(world), 1.0))
+    await eventually(lambda: waiting_gauge(world) == 1.0, within=30, what="1 letter waiting")
     [listed] = await letters_listed(world, capsys)
     message_id = str(listed["message_id"])
     assert message_id.startswith(f"kafka:{world.topic}:")
@@ -273,7 +268,7 @@ async def test_a_letter_without_envelope_is_refused_by_replay_and_discarded(
     )
     assert code == 0
     assert out.strip() == f"discarded {message_id} by bob: junk from a test producer"
-    await wait_until(lambda: _is(waiting_gauge(world), 0.0))
+    await eventually(lambda: waiting_gauge(world) == 0.0, within=30, what="no letter waiting")
     [listed] = await letters_listed(world, capsys)
     assert listed["status"] == "discarded"
     code, out, _ = await world.run(capsys, "list", "--waiting", "--json")
@@ -286,10 +281,6 @@ async def effects_of(service: Service, order_id: uuid.UUID) -> int:
         select(func.count()).select_from(effects).where(effects.c.order_id == str(order_id)),
     )
     return int(count)
-
-
-async def _is(value: float | None, expected: float) -> bool:
-    return value == expected
 
 
 async def test_every_letter_is_read_when_consumers_dead_letter_into_one_partition_at_once(

@@ -11,12 +11,13 @@ from faststream.kafka import KafkaBroker
 from prometheus_client import REGISTRY
 from sqlalchemy import func, insert, select, text, update
 
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import Servers
 from orderly_dev.watch import read_topic
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.housekeeping import housekeep
 from orderly_kit.messaging_tables import add_messaging_tables
-from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent, write
+from orderly_kit.outbox import OutboxRelay, OutboxSignal, count_unsent, refresh_unsent, write
 from orderly_kit.topics_admin import ensure_topics
 
 metadata = new_metadata()
@@ -199,14 +200,7 @@ async def test_housekeeping_runs_beside_a_publishing_relay(
     keeper = asyncio.create_task(keep_house())
     try:
         await produce()
-        for _ in range(300):
-            async with database.transaction() as session:
-                unsent = await session.scalar(
-                    select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
-                )
-            if unsent == 0:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: _all_sent(database), within=15, what="every outbox row sent")
     finally:
         stop.set()
         purged = await keeper
@@ -214,7 +208,6 @@ async def test_housekeeping_runs_beside_a_publishing_relay(
         await relay_task
         await broker.stop()
 
-    assert unsent == 0
     published = await read_topic(servers.kafka.bootstrap, topic)
     assert sorted(m.body["n"] for m in published) == list(range(400))
     async with database.transaction() as session:
@@ -225,6 +218,11 @@ async def test_housekeeping_runs_beside_a_publishing_relay(
         REGISTRY.get_sample_value("orderly_outbox_publish_errors_total", {"service": SERVICE})
         == relay_errors
     )
+
+
+async def _all_sent(database: Database) -> bool:
+    async with database.transaction() as session:
+        return await count_unsent(session, outbox) == 0
 
 
 async def test_the_unsent_gauge_counts_the_rows_waiting_for_the_relay(database: Database) -> None:

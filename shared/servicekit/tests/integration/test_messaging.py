@@ -20,12 +20,13 @@ from prometheus_client import REGISTRY
 from sqlalchemy import Column, Integer, String, Table, func, insert, select
 
 from orderly_dev.checkout import headers_for, make_order
+from orderly_dev.eventually import eventually
 from orderly_dev.servers import Servers
 from orderly_dev.watch import read_topic
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
-from orderly_kit.outbox import OutboxRelay, OutboxSignal, write
+from orderly_kit.outbox import OutboxRelay, OutboxSignal, count_unsent, write
 from orderly_kit.service import Service, build_service
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.topics_admin import ensure_topics
@@ -84,14 +85,7 @@ async def test_two_relays_publish_every_row_once_in_key_order(
     ]
     tasks = [asyncio.create_task(r.run()) for r in relays]
     try:
-        for _ in range(200):
-            async with database.transaction() as session:
-                unsent = await session.scalar(
-                    select(func.count()).select_from(outbox).where(outbox.c.sent_at.is_(None))
-                )
-            if unsent == 0:
-                break
-            await asyncio.sleep(0.05)
+        await eventually(lambda: _all_sent(database), within=10, what="every outbox row sent")
     finally:
         for r in relays:
             r.stop()
@@ -115,6 +109,11 @@ async def test_two_relays_publish_every_row_once_in_key_order(
             )
         }
     assert recorded == {m.body["n"]: (m.partition, m.offset) for m in published}
+
+
+async def _all_sent(database: Database) -> bool:
+    async with database.transaction() as session:
+        return await count_unsent(session, outbox) == 0
 
 
 async def running_service(
@@ -171,14 +170,6 @@ async def effects_for(database: Database, order_id: uuid.UUID) -> int:
         )
 
 
-async def wait_until(predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.1)
-
-
 async def send(
     servers: Servers, topic: str, value: bytes, headers: list[tuple[str, bytes]]
 ) -> None:
@@ -198,8 +189,15 @@ async def test_redelivered_message_takes_effect_once(servers: Servers, database:
         headers = headers_for(order)
         for _ in range(3):
             await send(servers, topic, order.model_dump_json().encode(), headers)
-        await wait_until(lambda: _inbox_count(database, 1))
-        await asyncio.sleep(1.0)
+        # A sentinel on the same key, so the same partition: once it took effect, the
+        # consumer had handled all three deliveries before it.
+        sentinel = make_order(random.Random(10))
+        await send(servers, topic, sentinel.model_dump_json().encode(), headers_for(sentinel))
+        await eventually(
+            lambda: effects_for(database, sentinel.order_id),
+            within=20,
+            what="the sentinel's effect",
+        )
         assert await effects_for(database, order.order_id) == 1
     finally:
         await service.stop()
@@ -218,7 +216,7 @@ async def test_transient_failure_is_retried_and_takes_effect_once(
     try:
         order = make_order(random.Random(2))
         await send(servers, topic, order.model_dump_json().encode(), headers_for(order))
-        await wait_until(lambda: _inbox_count(database, 1))
+        await eventually(lambda: _inbox_count(database, 1), within=20, what="1 inbox row")
         # The two failed attempts rolled back their effects; the third committed.
         assert await effects_for(database, order.order_id) == 1
         assert (
@@ -240,8 +238,10 @@ async def test_persistent_failure_and_poison_go_to_dead_letter_topic(
         poison = json.loads(make_order(random.Random(4)).model_dump_json())
         poison["total"]["currency"] = "eur"
         await send(servers, topic, json.dumps(poison).encode(), headers_for(make_order()))
-        await wait_until(lambda: _inbox_count(database, 2))
-        await wait_until(lambda: _has(servers, dead_letter_topic(topic), 2), timeout=20)
+        await eventually(lambda: _inbox_count(database, 2), within=20, what="2 inbox rows")
+        await eventually(
+            lambda: _has(servers, dead_letter_topic(topic), 2), within=20, what="2 dead letters"
+        )
         letters = await read_topic(servers.kafka.bootstrap, dead_letter_topic(topic), idle_ms=500)
         failing = next(m for m in letters if m.headers["ce_id"] == dict(headers)["ce_id"].decode())
         assert failing.headers["dlq_attempts"] == "3"
@@ -292,8 +292,10 @@ async def test_a_backlog_is_handled_in_batches_and_a_bad_message_costs_only_itse
         servers, database, topic, [], fail_for=frozenset({str(failing.order_id)})
     )
     try:
-        await wait_until(lambda: _inbox_count(database, 41))
-        await wait_until(lambda: _has(servers, dead_letter_topic(topic), 2), timeout=20)
+        await eventually(lambda: _inbox_count(database, 41), within=20, what="41 inbox rows")
+        await eventually(
+            lambda: _has(servers, dead_letter_topic(topic), 2), within=20, what="2 dead letters"
+        )
         for order in orders:
             expected = 0 if order is failing else 1
             assert await effects_for(database, order.order_id) == expected, order.order_id
