@@ -20,7 +20,6 @@ order in a table, a dead-letter topic and a log.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from psycopg import sql
 
 from orderly_dev.checkout import make_order
+from orderly_dev.eventually import eventually
 from orderly_dev.stack import SERVICES, Stack, database_name
 from orderly_dev.watch import OrderWatcher, read_records
 from orderly_schemas import topics
@@ -178,19 +178,19 @@ async def send(
 
 async def dead_letters(bootstrap: str, wanted: dict[str, int], seconds: float = 90) -> list[Record]:
     """The dead letters of the wanted message ids (``ce_id`` -> how many), once all arrived."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + seconds
-    while True:
+
+    async def all_arrived() -> list[Record]:
         letters = [
             r
             for r in await every_record(bootstrap)
             if r.topic.endswith(topics.DEAD_LETTER_SUFFIX) and r.headers.get("ce_id") in wanted
         ]
         counts = {m: sum(r.headers["ce_id"] == m for r in letters) for m in wanted}
-        if counts == wanted:
-            return letters
-        assert loop.time() < deadline, f"dead letters missing: {counts} of {wanted}"
-        await asyncio.sleep(1)
+        return letters if counts == wanted else []
+
+    return await eventually(
+        all_arrived, within=seconds, what=f"dead letters (ce_id: count) {wanted}", every=1
+    )
 
 
 def order_body(**payment_and_address: str) -> dict[str, Any]:
@@ -270,10 +270,11 @@ async def test_a_card_number_is_refused_everywhere_and_stored_nowhere(stack: Sta
                     )
                     assert CARD not in normalised(r.text)
                     assert (await http.get(f"/orders/{body['order_id']}")).status_code == 404
-                for _ in range(100):
-                    if (await http.get(f"/orders/{control.order_id}")).status_code == 200:
-                        break
-                    await asyncio.sleep(0.2)
+
+                async def control_known() -> bool:
+                    return (await http.get(f"/orders/{control.order_id}")).status_code == 200
+
+                await eventually(control_known, within=20, what="the control order's view")
                 r = await http.post(
                     f"/orders/{control.order_id}/cancel", json={"reason": f"refund {DASHED}"}
                 )

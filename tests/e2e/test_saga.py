@@ -9,13 +9,16 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from aiokafka.partitioner import murmur2
 
-from orderly_dev.checkout import SOLDOUT_SKU, Checkout, headers_for, make_order
+from orderly_dev.checkout import DEMO_SKUS, SOLDOUT_SKU, Checkout, headers_for, make_order
+from orderly_dev.eventually import eventually
 from orderly_dev.faults import query
 from orderly_dev.stack import Stack
 from orderly_dev.watch import OrderWatcher, read_topic
 from orderly_schemas import topics
 from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.checkout import OrderPlaced
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -92,13 +95,15 @@ async def test_200_orders_placed_on_kafka_all_complete(stack: Stack) -> None:
     )
     # The same order, looked up by its human-readable number.
     assert order_view(stack, view["order_number"])["order_id"] == str(sample.order_id)
+
     # Analytics is a read model: it catches up with the lifecycle, it is not in step with it.
-    for _ in range(120):
+    def kpis_once_200_completed() -> dict | None:  # type: ignore[type-arg]
         kpis = httpx.get(f"{stack.url('analytics')}/kpis", timeout=10).json()
-        if kpis["orders_by_status"].get("completed", 0) >= 200:
-            break
-        await asyncio.sleep(0.5)
-    assert kpis["orders_by_status"]["completed"] >= 200
+        return kpis if kpis["orders_by_status"].get("completed", 0) >= 200 else None
+
+    kpis = await eventually(
+        kpis_once_200_completed, within=60, what="analytics counting 200 orders completed"
+    )
     assert kpis["placed_to_shipped_seconds"]["count"] >= 200
     assert 0 < kpis["placed_to_shipped_seconds"]["p50"] <= kpis["placed_to_shipped_seconds"]["p95"]
 
@@ -186,7 +191,13 @@ async def test_redelivered_messages_change_nothing(stack: Stack) -> None:
                         )
             # And a checkout retry: the same order under a new message id.
             await checkout.place(order)
-        await asyncio.sleep(5)
+            # Then a sentinel order on the same partition of every topic: each consumer reads
+            # a partition in order, so once the sentinel completed, every redelivery before
+            # it was handled, and what it caused was published before the sentinel's events.
+            sentinel = an_order_beside(order, partitions=stack.partitions)
+            await checkout.place(sentinel)
+        completed = await watcher.wait_terminal([sentinel.order_id], 60)
+        assert completed[sentinel.order_id] == "OrderCompleted"
         assert len(watcher.events[order.order_id]) == before_events
     assert order_view(stack, order.order_id) == before_view
     assert {line.sku: stock(stack, line.sku) for line in order.lines} == before_stock
@@ -210,12 +221,20 @@ async def test_post_orders_validates_and_publishes(stack: Stack) -> None:
         assert (await watcher.wait_terminal([order_id], 60))[order_id] == "OrderCompleted"
 
 
-async def wait_for(watcher: OrderWatcher, order_id: UUID, event_type: str, seconds: float) -> None:
-    for _ in range(int(seconds * 10)):
-        if watcher.first(order_id, event_type):
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"no {event_type} for {order_id}; saw {watcher.types(order_id)}")
+def an_order_beside(order: OrderPlaced, *, partitions: int) -> OrderPlaced:
+    """A new order keyed to the same partition as ``order``, of a product it does not hold."""
+    partition = partition_of(str(order.order_id), partitions)
+    order_id = next(i for i in iter(uuid4, None) if partition_of(str(i), partitions) == partition)
+    sku = next(s for s in DEMO_SKUS if s not in {line.sku for line in order.lines})
+    line = OrderLine(sku=sku, quantity=1, unit_price=Money(amount=500, currency="EUR"))
+    return make_order(random.Random(12), order_id=order_id).model_copy(
+        update={"lines": [line], "total": line.unit_price}
+    )
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition the producers' default partitioner (Kafka's murmur2) picks for ``key``."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 async def test_an_order_split_across_warehouses_ships_as_two_tracked_parcels(stack: Stack) -> None:
@@ -235,7 +254,11 @@ async def test_an_order_split_across_warehouses_ships_as_two_tracked_parcels(sta
     ):
         await place(stack, [order])
         outcome = await lifecycle.wait_terminal([order.order_id], 90)
-        await wait_for(inventory, order.order_id, "ShipmentDelivered", 10)
+        await eventually(
+            lambda: inventory.first(order.order_id, "ShipmentDelivered"),
+            within=10,
+            what="ShipmentDelivered",
+        )
 
     assert outcome[order.order_id] == "OrderCompleted"
     shipped = inventory.first(order.order_id, "OrderShipped")
@@ -277,9 +300,17 @@ async def test_a_parcel_lost_in_transit_leaves_the_order_needing_attention(stack
         OrderWatcher(bootstrap, topic=topics.INVENTORY_EVENTS) as inventory,
     ):
         await place(stack, [order])
-        await wait_for(lifecycle, order.order_id, "OrderNeedsAttention", 90)
+        await eventually(
+            lambda: lifecycle.first(order.order_id, "OrderNeedsAttention"),
+            within=90,
+            what="OrderNeedsAttention",
+        )
         # The two watchers read two topics at their own pace: wait for this one too.
-        await wait_for(inventory, order.order_id, "ShipmentFailed", 30)
+        await eventually(
+            lambda: inventory.first(order.order_id, "ShipmentFailed"),
+            within=30,
+            what="ShipmentFailed",
+        )
 
     assert lifecycle.types(order.order_id) == [
         "OrderConfirmed",
@@ -299,7 +330,11 @@ async def test_a_payment_approved_later_by_the_providers_webhook_completes(stack
     order = make_order(random.Random(24), payment_token="tok_webhook_review", method="third_party")
     async with OrderWatcher(stack.servers.kafka.bootstrap) as lifecycle:
         await place(stack, [order])
-        await wait_for(lifecycle, order.order_id, "OrderCompleted", 90)
+        await eventually(
+            lambda: lifecycle.first(order.order_id, "OrderCompleted"),
+            within=90,
+            what="OrderCompleted",
+        )
 
     assert lifecycle.types(order.order_id)[:2] == ["OrderConfirmed", "OrderPaid"]
     paid = httpx.get(f"{stack.url('payment')}/payments/{order.order_id}", timeout=10).json()
