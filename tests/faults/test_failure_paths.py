@@ -11,8 +11,6 @@ import asyncio
 import os
 import random
 import signal
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -20,6 +18,7 @@ import httpx
 import pytest
 
 from orderly_dev.checkout import SOLDOUT_SKU, make_order
+from orderly_dev.eventually import eventually_sync
 from orderly_dev.faults import (
     assert_invariants,
     place_orders,
@@ -161,7 +160,11 @@ def test_an_unanswered_payment_is_asked_again_then_voided_and_released(
     # An operator replays the dead letters: the order was voided, so nothing is charged.
     out = faults.run_command("payment", "dead-letters", "replay", "--all", "--operator", "test")
     assert "replayed" in out.lower()
-    wait_for(lambda: waiting_dead_letters(faults, "payment") == 0, 60)
+    eventually_sync(
+        lambda: waiting_dead_letters(faults, "payment") == 0,
+        within=60,
+        what="no dead letter of payment waiting",
+    )
     assert provider_operations(faults, silent.order_id) == []
     assert events(faults, topics.PAYMENT_EVENTS, silent.order_id)[1:] == ["PaymentFailed"] * 3
     assert statuses(faults, [silent.order_id])[silent.order_id] == "cancelled"
@@ -180,7 +183,11 @@ def test_a_command_waiting_in_a_stopped_services_queue_is_neither_resent_nor_com
         asyncio.run(place_orders(faults, [waiting]))
         # Three deadlines ran out (enough to re-send twice and then compensate), each
         # seen as a queue rather than silence.
-        wait_for(lambda: deadlines_held(faults, "confirmed") >= held_before + 3, 120)
+        eventually_sync(
+            lambda: deadlines_held(faults, "confirmed") >= held_before + 3,
+            within=120,
+            what="three deadlines held by the queue",
+        )
         assert statuses(faults, [waiting.order_id])[waiting.order_id] == "confirmed"
         rows = query(
             faults, "order", "SELECT resends FROM orders WHERE order_id = :id", id=waiting.order_id
@@ -248,7 +255,9 @@ def test_a_refund_that_keeps_failing_needs_attention_and_finance_is_told(
         "released": sum(x.quantity for x in stuck.lines)
     }
     assert events(faults, topics.ORDER_EVENTS, stuck.order_id)[-1] == "OrderNeedsAttention"
-    wait_for(lambda: finance_told(faults, stuck.order_id), 30)
+    eventually_sync(
+        lambda: finance_told(faults, stuck.order_id), within=30, what="finance told of the refund"
+    )
     assert_invariants(faults, since=started, baseline=baseline)
 
 
@@ -259,7 +268,11 @@ def test_a_customer_cancel_before_payment_is_answered_voids_or_refunds(
     (order,) = orders(1)
     with paused(payment.proc.pid if payment.proc else 0):
         asyncio.run(place_orders(faults, [order]))
-        wait_for(lambda: statuses(faults, [order.order_id]).get(order.order_id) == "reserved", 30)
+        eventually_sync(
+            lambda: statuses(faults, [order.order_id]).get(order.order_id) == "reserved",
+            within=30,
+            what="the order reserved",
+        )
         answer = httpx.post(
             f"{faults.url('order')}/orders/{order.order_id}/cancel",
             json={"reason": "ordered the wrong size"},
@@ -290,7 +303,11 @@ def test_a_customer_cancel_after_payment_while_picking_releases_then_refunds(
 ) -> None:
     (order,) = orders(1)
     asyncio.run(place_orders(faults, [order]))
-    wait_for(lambda: statuses(faults, [order.order_id]).get(order.order_id) == "paid", 30)
+    eventually_sync(
+        lambda: statuses(faults, [order.order_id]).get(order.order_id) == "paid",
+        within=30,
+        what="the order paid",
+    )
 
     answer = httpx.post(f"{faults.url('order')}/orders/{order.order_id}/cancel", timeout=10)
     assert answer.status_code == 200, answer.text
@@ -316,12 +333,13 @@ def test_a_customer_cancel_after_payment_while_picking_releases_then_refunds(
 def test_a_cancel_after_shipment_is_refused_and_points_to_returns(faults: Stack) -> None:
     (order,) = orders(1)
     asyncio.run(place_orders(faults, [order]))
-    wait_for(
+    eventually_sync(
         lambda: (
             statuses(faults, [order.order_id]).get(order.order_id)
             in ("shipped", "delivered", "completed")
         ),
-        60,
+        within=60,
+        what="the order shipped",
     )
 
     answer = httpx.post(f"{faults.url('order')}/orders/{order.order_id}/cancel", timeout=10)
@@ -331,15 +349,6 @@ def test_a_cancel_after_shipment_is_refused_and_points_to_returns(faults: Stack)
 
 
 # -- helpers --------------------------------------------------------------------------------
-def wait_for(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.3)
-    raise TimeoutError(f"condition not met after {timeout}s")
-
-
 def deadlines_held(stack: Stack, status: str) -> float:
     """How often a deadline of an order in ``status`` found its command still queued."""
     metrics = httpx.get(f"{stack.url('order')}/metrics", timeout=10).text

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
 
 from orderly_dev.checkout import make_order
+from orderly_dev.eventually import eventually_sync
 from orderly_dev.faults import (
     assert_invariants,
     databases,
@@ -252,12 +253,14 @@ def test_replaying_every_topic_from_the_first_offset_changes_nothing(faults: Sta
             now.get(k, 0.0) - duplicates_before.get(k, 0.0) >= n for k, n in expected.items()
         )
 
-    deadline = time.monotonic() + 240
-    while time.monotonic() < deadline and not replay_read():
-        time.sleep(1)
+    eventually_sync(
+        replay_read,
+        within=240,
+        what=f"duplicates per consumer and topic up by {expected} from {duplicates_before}",
+        every=1,
+    )
 
     assert sum(sent.values()) > 1000
-    assert replay_read(), (expected, duplicates_seen(faults), duplicates_before)
     assert state_of_everything(faults) == before
     # A poison message in the history is dead-lettered again, and nothing new is.
     assert dead_letters(faults) == dead_before

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
 import pytest
 
 from orderly_dev.checkout import make_order
+from orderly_dev.eventually import eventually_sync
 from orderly_dev.faults import assert_invariants, place_orders, query, snapshot, wait_terminal
 from orderly_dev.stack import Stack
 
@@ -50,19 +49,12 @@ def ledger(stack: Stack, order_id: UUID) -> list[tuple[str, str]]:
     return [(r.kind, r.status) for r in rows]
 
 
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"waited {timeout}s for {what}")
-        time.sleep(0.2)
-
-
 def kill_while_the_answer_is_held(stack: Stack, order_id: UUID, kind: str) -> None:
     """SIGKILL the payment service once the provider executed ``kind``, then restart it."""
-    wait_for(
+    eventually_sync(
         lambda: (kind, "succeeded") in executed(stack, order_id),
-        f"the provider to execute the {kind} of order {order_id}",
+        within=90,
+        what=f"the provider executing the {kind} of order {order_id}",
     )
     # Written ahead and still unanswered: our transaction has not committed.
     assert (kind, "requested") in ledger(stack, order_id)
