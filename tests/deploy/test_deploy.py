@@ -145,7 +145,7 @@ def metric_names() -> set[str]:
         "orderly_kit.messaging",
         "orderly_kit.outbox",
         "orderly_kit.consumers",
-        "orderly_payment.handlers",
+        "orderly_payment.use_cases.payments",
     ):
         importlib.import_module(module)  # defines its metrics in the default registry
     families = [f for f in REGISTRY.collect() if f.name.startswith("orderly_")]

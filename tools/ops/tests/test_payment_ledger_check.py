@@ -27,7 +27,7 @@ from orderly_ops.invariants import (
     Databases,
     check_payments,
 )
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters import orm
 from orderly_payment.adapters.providers import ProviderTimeoutError
 from orderly_payment.bootstrap import providers_for
@@ -51,7 +51,9 @@ def run(url: str, sql: str, **params: Any) -> None:
 class Shop:
     """Orders as the saga left them, and their payments as the payment service made them."""
 
-    def __init__(self, dbs: Databases, messaging: Messaging, gateway: handlers.Gateway) -> None:
+    def __init__(
+        self, dbs: Databases, messaging: Messaging, gateway: use_cases.payments.Gateway
+    ) -> None:
         self.dbs = dbs
         self.messaging = messaging
         self.gateway = gateway
@@ -77,7 +79,7 @@ class Shop:
 
     async def pay(self, order_id: uuid.UUID, amount: int, token: str = "tok_ok_1") -> None:
         async with self.messaging.unit_of_work() as uow:
-            await handlers.capture_payment(
+            await use_cases.payments.capture_payment(
                 uow,
                 CapturePayment(
                     order_id=order_id,
@@ -89,7 +91,7 @@ class Shop:
 
     async def saga_refund(self, order_id: uuid.UUID, amount: int) -> None:
         async with self.messaging.unit_of_work() as uow:
-            await handlers.refund_payment(
+            await use_cases.payments.refund_payment(
                 uow,
                 RefundPayment(
                     order_id=order_id,
@@ -102,7 +104,7 @@ class Shop:
 
     async def refund_by_hand(self, order_id: uuid.UUID, amount: int) -> None:
         async with self.messaging.unit_of_work() as uow:
-            await handlers.refund_by_hand(
+            await use_cases.payments.refund_by_hand(
                 uow,
                 order_id=order_id,
                 idempotency_key=str(uuid.uuid4()),
@@ -132,7 +134,7 @@ async def shop(dbs: Databases) -> AsyncIterator[Shop]:
         service="payment",
         signal=OutboxSignal(),
     )
-    gateway = handlers.Gateway(
+    gateway = use_cases.payments.Gateway(
         providers=providers_for(PaymentSettings(database_url=dbs.payment), database=database),
         database=database,
         retry=ONE_ATTEMPT,

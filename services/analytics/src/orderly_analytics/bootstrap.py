@@ -6,7 +6,8 @@ from pathlib import Path
 
 from orderly_analytics import __version__
 from orderly_analytics.adapters import orm
-from orderly_analytics.entrypoints import consumers, http
+from orderly_analytics.entrypoints import consumers
+from orderly_analytics.entrypoints.http import order_stages
 from orderly_analytics.settings import AnalyticsSettings
 from orderly_kit.clock import Clock, utc_now
 from orderly_kit.service import Service, build_service
@@ -31,5 +32,5 @@ def build(settings: AnalyticsSettings | None = None, *, clock: Clock = utc_now) 
         clock=clock,
     )
     consumers.register(service)
-    service.http.include_router(http.router(service))
+    service.http.include_router(order_stages.router(service))
     return service

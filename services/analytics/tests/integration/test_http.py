@@ -15,7 +15,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from orderly_analytics import handlers
+from orderly_analytics import use_cases
 from orderly_analytics.bootstrap import MIGRATIONS, build
 from orderly_analytics.settings import AnalyticsSettings
 from orderly_dev.checkout import make_order
@@ -66,10 +66,10 @@ async def a_completed_order(service: Service, *, shipped_after: int, completed_a
         ),
     ]
     async with service.messaging.unit_of_work() as uow:
-        await handlers.record_order_placed(uow, order)
+        await use_cases.order_stages.record_order_placed(uow, order)
     for event in lifecycle:
         async with service.messaging.unit_of_work() as uow:
-            await handlers.record_order_lifecycle(uow, event)
+            await use_cases.order_stages.record_order_lifecycle(uow, event)
     return str(order.order_id)
 
 

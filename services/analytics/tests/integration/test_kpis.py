@@ -15,7 +15,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import insert
 
-from orderly_analytics import views
+from orderly_analytics import queries
 from orderly_analytics.adapters.orm import order_stages
 from orderly_analytics.bootstrap import MIGRATIONS
 from orderly_analytics.domain.order_stages import Stage, current_status
@@ -75,9 +75,9 @@ async def given_orders(database: Database, orders: list[dict[Stage, datetime]]) 
             await session.execute(insert(order_stages).values(**row))
 
 
-async def kpis(database: Database, **bounds: datetime) -> views.KpisRead:
+async def kpis(database: Database, **bounds: datetime) -> queries.order_stages.KpisRead:
     async with database.sessions() as session:
-        return await views.order_kpis(session, **bounds)
+        return await queries.order_stages.order_kpis(session, **bounds)
 
 
 async def test_kpis_of_the_orders_placed_in_a_window(database: Database) -> None:
@@ -128,5 +128,9 @@ async def test_kpis_of_no_orders_are_zero_and_unknown(database: Database) -> Non
     assert result.orders_total == 0
     assert set(result.orders_by_status.values()) == {0}
     assert result.completion_rate is None
-    assert result.placed_to_shipped_seconds == views.DurationRead(p50=None, p95=None, count=0)
-    assert result.placed_to_completed_seconds == views.DurationRead(p50=None, p95=None, count=0)
+    assert result.placed_to_shipped_seconds == queries.order_stages.DurationRead(
+        p50=None, p95=None, count=0
+    )
+    assert result.placed_to_completed_seconds == queries.order_stages.DurationRead(
+        p50=None, p95=None, count=0
+    )

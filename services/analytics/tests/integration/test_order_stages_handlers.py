@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from orderly_analytics import handlers
+from orderly_analytics import use_cases
 from orderly_analytics.adapters import orm
 from orderly_analytics.adapters.orm import order_stages
 from orderly_analytics.bootstrap import MIGRATIONS
@@ -83,10 +83,10 @@ async def feed(messaging: Messaging, *events: Message) -> None:
     for event in events:
         async with messaging.unit_of_work() as uow:
             if isinstance(event, OrderPlaced):
-                await handlers.record_order_placed(uow, event)
+                await use_cases.order_stages.record_order_placed(uow, event)
             else:
                 assert isinstance(event, OrderEvent)
-                await handlers.record_order_lifecycle(uow, event)
+                await use_cases.order_stages.record_order_lifecycle(uow, event)
 
 
 async def row_of(messaging: Messaging, order_id: UUID) -> dict[str, Any]:

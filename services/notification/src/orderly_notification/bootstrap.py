@@ -9,7 +9,8 @@ from orderly_kit.service import Service, build_service
 from orderly_notification import __version__
 from orderly_notification.adapters import orm
 from orderly_notification.adapters.channels import Channel, LogChannel
-from orderly_notification.entrypoints import consumers, http
+from orderly_notification.entrypoints import consumers
+from orderly_notification.entrypoints.http import notifications
 from orderly_notification.settings import NotificationSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -35,5 +36,5 @@ def build(
         clock=clock,
     )
     consumers.register(service, channel=channel or LogChannel())
-    service.http.include_router(http.router(service))
+    service.http.include_router(notifications.router(service))
     return service

@@ -16,7 +16,7 @@ import pytest
 
 from orderly_kit import migrations
 from orderly_kit.service import Service
-from orderly_notification import handlers
+from orderly_notification import use_cases
 from orderly_notification.adapters.channels import LogChannel
 from orderly_notification.bootstrap import MIGRATIONS, build
 from orderly_notification.settings import NotificationSettings
@@ -67,9 +67,9 @@ async def a_notified_order(service: Service) -> UUID:
         cause = Envelope(type=event.message_type(), source="/test")
         async with service.messaging.unit_of_work(cause=cause) as uow:
             if isinstance(event, OrderConfirmed):
-                await handlers.send_order_confirmation(uow, event, channel=channel)
+                await use_cases.notifications.send_order_confirmation(uow, event, channel=channel)
             else:
-                await handlers.notify_customer(uow, event, channel=channel)
+                await use_cases.notifications.notify_customer(uow, event, channel=channel)
     return order_id
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import UnitOfWork
-from orderly_notification import handlers
+from orderly_notification import use_cases
 from orderly_notification.adapters import orm
 from orderly_notification.adapters.orm import notifications, outbox, recipients
 from orderly_notification.bootstrap import MIGRATIONS
@@ -106,9 +106,9 @@ async def deliver(
     async with database.transaction() as session:
         uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
         if isinstance(event, OrderConfirmed):
-            await handlers.send_order_confirmation(uow, event, channel=channel)
+            await use_cases.notifications.send_order_confirmation(uow, event, channel=channel)
         else:
-            await handlers.notify_customer(uow, event, channel=channel)
+            await use_cases.notifications.notify_customer(uow, event, channel=channel)
 
 
 async def notification_rows(database: Database) -> list[dict[str, Any]]:
@@ -231,7 +231,7 @@ async def test_an_order_needing_attention_is_reported_to_finance_not_the_custome
     for _ in range(2):  # redelivered: reported once
         async with database.transaction() as session:
             uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
-            await handlers.notify_finance(
+            await use_cases.notifications.notify_finance(
                 uow, event, channel=channel, recipient="finance@shop.example"
             )
 
@@ -252,7 +252,7 @@ async def test_a_low_stock_alert_goes_to_the_warehouse_team_once(
     for _ in range(2):  # redelivered: sent and recorded once
         async with database.transaction() as session:
             uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
-            await handlers.notify_warehouse(
+            await use_cases.notifications.notify_warehouse(
                 uow, low, channel=channel, recipient="warehouse@shop.example"
             )
 

@@ -16,7 +16,7 @@ from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxSignal
-from orderly_order import handlers
+from orderly_order import use_cases
 from orderly_order.adapters import orm
 from orderly_order.adapters.orm import order_status_history, orders, outbox
 from orderly_order.bootstrap import MIGRATIONS
@@ -49,7 +49,7 @@ async def test_an_order_placed_twice_is_numbered_and_confirmed_once(messaging: M
     event = make_order(random.Random(1))
     for _ in range(2):
         async with messaging.unit_of_work() as uow:
-            await handlers.place_order(uow, event, timeouts=T)
+            await use_cases.orders.place_order(uow, event, timeouts=T)
     async with messaging.database.transaction() as s:
         rows = (await s.execute(select(orders.c.order_number, orders.c.status))).all()
     assert [tuple(r) for r in rows] == [("ORD-0000001", "confirmed")]
@@ -64,10 +64,10 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
         async with messaging.unit_of_work() as uow:
             await fn(uow, *args, **kw)
 
-    await step(handlers.place_order, event, timeouts=T)
+    await step(use_cases.orders.place_order, event, timeouts=T)
     line = event.lines[0]
     await step(
-        handlers.record_stock_reserved,
+        use_cases.orders.record_stock_reserved,
         StockReserved(
             order_id=oid,
             occurred_at=NOW,
@@ -76,7 +76,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
         timeouts=T,
     )
     await step(
-        handlers.record_payment_captured,
+        use_cases.orders.record_payment_captured,
         PaymentCaptured(
             order_id=oid,
             occurred_at=NOW,
@@ -87,7 +87,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
         timeouts=T,
     )
     await step(
-        handlers.record_order_shipped,
+        use_cases.orders.record_order_shipped,
         OrderShipped(
             order_id=oid,
             occurred_at=NOW,
@@ -98,7 +98,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
         timeouts=T,
     )
     await step(
-        handlers.record_shipment_delivered,
+        use_cases.orders.record_shipment_delivered,
         ShipmentDelivered(
             order_id=oid,
             occurred_at=NOW,
@@ -108,8 +108,8 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
         ),
         timeouts=T,
     )
-    assert await handlers.process_due_deadlines(messaging, timeouts=T) == 1
-    assert await handlers.process_due_deadlines(messaging, timeouts=T) == 0
+    assert await use_cases.orders.process_due_deadlines(messaging, timeouts=T) == 1
+    assert await use_cases.orders.process_due_deadlines(messaging, timeouts=T) == 0
     async with messaging.database.transaction() as s:
         history = list(
             (
@@ -127,7 +127,7 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
 async def test_concurrent_replies_for_one_order_apply_once(messaging: Messaging) -> None:
     event = make_order(random.Random(3))
     async with messaging.unit_of_work() as uow:
-        await handlers.place_order(uow, event, timeouts=T)
+        await use_cases.orders.place_order(uow, event, timeouts=T)
     reply = StockReserved(
         order_id=event.order_id,
         occurred_at=NOW,
@@ -136,7 +136,7 @@ async def test_concurrent_replies_for_one_order_apply_once(messaging: Messaging)
 
     async def deliver() -> None:
         async with messaging.unit_of_work() as uow:
-            await handlers.record_stock_reserved(uow, reply, timeouts=T)
+            await use_cases.orders.record_stock_reserved(uow, reply, timeouts=T)
 
     await asyncio.gather(*(deliver() for _ in range(5)))
     assert (await outbox_types(messaging)).count("CapturePayment") == 1
@@ -154,9 +154,9 @@ async def order_row(m: Messaging, order_id: UUID) -> dict[str, object]:
 async def reserved_order(m: Messaging, seed: int) -> tuple[UUID, OrderPlaced]:
     event = make_order(random.Random(seed))
     async with m.unit_of_work() as uow:
-        await handlers.place_order(uow, event, timeouts=T)
+        await use_cases.orders.place_order(uow, event, timeouts=T)
     async with m.unit_of_work() as uow:
-        await handlers.record_stock_reserved(
+        await use_cases.orders.record_stock_reserved(
             uow,
             StockReserved(
                 order_id=event.order_id,
@@ -183,11 +183,11 @@ async def test_a_cancel_racing_the_payment_answer_ends_in_exactly_one_outcome(
 
         async def cancel(oid: UUID = order_id) -> None:
             async with messaging.unit_of_work() as uow:
-                await handlers.cancel_order(uow, oid, reason="race", timeouts=T)
+                await use_cases.orders.cancel_order(uow, oid, reason="race", timeouts=T)
 
         async def capture(ev: PaymentCaptured = captured) -> None:
             async with messaging.unit_of_work() as uow:
-                await handlers.record_payment_captured(uow, ev, timeouts=T)
+                await use_cases.orders.record_payment_captured(uow, ev, timeouts=T)
 
         await asyncio.gather(cancel(), capture(), cancel())
         row = await order_row(messaging, order_id)
@@ -219,11 +219,11 @@ async def test_deadlines_resend_then_compensate_and_survive_a_new_process(
 ) -> None:
     event = make_order(random.Random(20))
     async with messaging.unit_of_work() as uow:
-        await handlers.place_order(uow, event, timeouts=T)
+        await use_cases.orders.place_order(uow, event, timeouts=T)
     # The deadline is in the database; move it to the past as time would.
     async with messaging.database.transaction() as s:
         await s.execute(orders.update().values(deadline_at=NOW - timedelta(seconds=1)))
-    assert await handlers.process_due_deadlines(messaging, timeouts=T) == 1
+    assert await use_cases.orders.process_due_deadlines(messaging, timeouts=T) == 1
     assert (await order_row(messaging, event.order_id))["resends"] == 1
     async with messaging.database.transaction() as s:
         await s.execute(orders.update().values(deadline_at=NOW - timedelta(seconds=1)))
@@ -235,7 +235,7 @@ async def test_deadlines_resend_then_compensate_and_survive_a_new_process(
         service="order",
         signal=OutboxSignal(),
     )
-    assert await handlers.process_due_deadlines(restarted, timeouts=T) == 1
+    assert await use_cases.orders.process_due_deadlines(restarted, timeouts=T) == 1
     row = await order_row(messaging, event.order_id)
     assert row["status"] == "cancelling"
     assert row["pending_compensations"] == ["release_stock"]
@@ -253,7 +253,7 @@ async def test_operator_actions_are_audited_and_refused_when_they_do_not_apply(
 ) -> None:
     order_id, _ = await reserved_order(messaging, 30)
     async with messaging.unit_of_work() as uow:
-        await handlers.retry_saga_step(
+        await use_cases.orders.retry_saga_step(
             uow,
             order_id,
             operator="ops-ann",
@@ -261,7 +261,7 @@ async def test_operator_actions_are_audited_and_refused_when_they_do_not_apply(
             timeouts=T,
         )
     async with messaging.unit_of_work() as uow:
-        await handlers.force_compensation(
+        await use_cases.orders.force_compensation(
             uow,
             order_id,
             operator="ops-ann",
@@ -270,7 +270,7 @@ async def test_operator_actions_are_audited_and_refused_when_they_do_not_apply(
         )
     with pytest.raises(OrderStateError, match="only an order awaiting"):
         async with messaging.unit_of_work() as uow:
-            await handlers.force_compensation(
+            await use_cases.orders.force_compensation(
                 uow,
                 order_id,
                 operator="ops-bob",
@@ -314,7 +314,7 @@ async def test_the_payment_command_carries_the_methods_display_data_never_more(
 ) -> None:
     event = make_order(random.Random(4), method="debit_card")
     async with messaging.unit_of_work() as uow:
-        await handlers.place_order(uow, event, timeouts=T)
+        await use_cases.orders.place_order(uow, event, timeouts=T)
     line = event.lines[0]
     reserved = StockReserved(
         order_id=event.order_id,
@@ -323,7 +323,7 @@ async def test_the_payment_command_carries_the_methods_display_data_never_more(
     )
 
     async with messaging.unit_of_work() as uow:
-        await handlers.record_stock_reserved(uow, reserved, timeouts=T)
+        await use_cases.orders.record_stock_reserved(uow, reserved, timeouts=T)
 
     async with messaging.database.transaction() as s:
         payload = await s.scalar(

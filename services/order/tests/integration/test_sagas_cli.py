@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from orderly_dev.checkout import make_order
 from orderly_kit import migrations
 from orderly_kit.service import Service
-from orderly_order import handlers
+from orderly_order import use_cases
 from orderly_order.adapters.orm import orders, outbox, saga_operator_actions
 from orderly_order.bootstrap import MIGRATIONS, build
 from orderly_order.entrypoints.cli import sagas
@@ -35,7 +35,7 @@ async def place(service: Service, seed: int, *, waited: timedelta) -> UUID:
     event = make_order(random.Random(seed))
     assert isinstance(service.settings, OrderSettings)
     async with service.messaging.unit_of_work() as uow:
-        await handlers.place_order(uow, event, timeouts=service.settings.timeouts())
+        await use_cases.orders.place_order(uow, event, timeouts=service.settings.timeouts())
     async with service.database.transaction() as s:
         await s.execute(
             update(orders)

@@ -12,9 +12,10 @@ from orderly_payment import __version__
 from orderly_payment.adapters import orm
 from orderly_payment.adapters.providers import PaymentProvider, Providers, SimulatedProvider
 from orderly_payment.domain.payments import RefundRetryPolicy
-from orderly_payment.entrypoints import consumers, http, http_webhooks, jobs
-from orderly_payment.handlers import Gateway
+from orderly_payment.entrypoints import consumers, jobs
+from orderly_payment.entrypoints.http import payments, webhooks
 from orderly_payment.settings import PaymentSettings
+from orderly_payment.use_cases.payments import Gateway
 from orderly_schemas import topics
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -78,9 +79,9 @@ def build(
         webhook_url=settings.simulated_webhook_url,
         webhook_secret=lambda name: settings.webhook_secrets_of(name)[0],
     )
-    service.http.include_router(http.router(service, gateway=gateway))
+    service.http.include_router(payments.router(service, gateway=gateway))
     service.http.include_router(
-        http_webhooks.router(
+        webhooks.router(
             service,
             gateway=gateway,
             secrets={p.name: settings.webhook_secrets_of(p.name) for p in gateway.providers.all()},

@@ -22,7 +22,7 @@ from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxSignal
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters import orm
 from orderly_payment.adapters.providers import (
     PaymentProvider,
@@ -32,7 +32,7 @@ from orderly_payment.adapters.providers import (
 )
 from orderly_payment.bootstrap import MIGRATIONS
 from orderly_payment.domain.payments import RefundRetryPolicy
-from orderly_payment.handlers import Gateway
+from orderly_payment.use_cases.payments import Gateway
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails, PaymentMethod
 from orderly_schemas.payment import CapturePayment, RefundPayment
@@ -151,19 +151,19 @@ class Payments:
 
     async def capture(self, order_id: UUID, token: str = "tok_visa_ok") -> None:
         async with self.messaging.unit_of_work() as uow:
-            await handlers.capture_payment(
+            await use_cases.payments.capture_payment(
                 uow, capture_command(order_id, token), gateway=self.gateway
             )
 
     async def refund(self, order_id: UUID, refund_id: str = "r1", amount: int = 4999) -> None:
         async with self.messaging.unit_of_work() as uow:
-            await handlers.refund_payment(
+            await use_cases.payments.refund_payment(
                 uow, refund_command(order_id, refund_id, amount), gateway=self.gateway
             )
 
     async def retry_due(self) -> int:
         """One scan of the refund retry job."""
-        return await handlers.retry_due_refunds(self.messaging, gateway=self.gateway)
+        return await use_cases.payments.retry_due_refunds(self.messaging, gateway=self.gateway)
 
     async def retry_until_settled(self, refund_id: str, *, within: float = 10.0) -> None:
         """Run the retry job, as its schedule would, until the refund is no longer pending."""

@@ -16,12 +16,12 @@ import pytest
 from sqlalchemy import select
 
 from orderly_kit.messaging import Messaging
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters import orm
 from orderly_payment.bootstrap import providers_for
 from orderly_payment.domain.ledger import OperationKind
-from orderly_payment.handlers import Confirmation, Gateway, NoProviderError
 from orderly_payment.settings import PaymentSettings
+from orderly_payment.use_cases.payments import Confirmation, Gateway, NoProviderError
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails, PaymentMethod
 from orderly_schemas.payment import CapturePayment, RefundPayment
@@ -52,7 +52,7 @@ async def pay(
         method=method, token=token, brand="visa", last4="4242", exp_month=8, exp_year=2031
     )
     async with messaging.unit_of_work() as uow:
-        await handlers.capture_payment(
+        await use_cases.payments.capture_payment(
             uow, CapturePayment(order_id=order_id, amount=TOTAL, payment=details), gateway=gw
         )
 
@@ -60,7 +60,7 @@ async def pay(
 async def cancel(messaging: Messaging, gw: Gateway, order_id: UUID) -> None:
     command = RefundPayment(order_id=order_id, refund_id="cancel-1", amount=TOTAL, reason="x")
     async with messaging.unit_of_work() as uow:
-        await handlers.refund_payment(uow, command, gateway=gw)
+        await use_cases.payments.refund_payment(uow, command, gateway=gw)
 
 
 async def confirm(messaging: Messaging, gw: Gateway, order_id: UUID, *, approved: bool) -> bool:
@@ -68,7 +68,7 @@ async def confirm(messaging: Messaging, gw: Gateway, order_id: UUID, *, approved
     await asyncio.sleep(WEBHOOK_DELAY)
     payment = await row(messaging, orm.payments, order_id)
     async with messaging.unit_of_work() as uow:
-        return await handlers.confirm_operation(
+        return await use_cases.payments.confirm_operation(
             uow,
             Confirmation(
                 provider=payment["provider"],
@@ -226,7 +226,7 @@ async def test_refunds_up_to_the_capture_make_the_payment_refunded(messaging: Me
             reason="returned",
         )
         async with messaging.unit_of_work() as uow:
-            await handlers.refund_payment(uow, command, gateway=gw)
+            await use_cases.payments.refund_payment(uow, command, gateway=gw)
         statuses.append((await row(messaging, orm.payments, order_id))["status"])
 
     assert statuses == ["partially_refunded", "refunded", "refunded"]

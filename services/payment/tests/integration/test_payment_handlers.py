@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from orderly_kit.messaging import Messaging, PoisonMessageError, UnitOfWork
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters.orm import (
     outbox,
     payment_operations,
@@ -31,7 +31,7 @@ from orderly_schemas.payment import CapturePayment, RefundPayment
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
     from conftest import CountingProvider
-    from orderly_payment.handlers import Gateway
+    from orderly_payment.use_cases.payments import Gateway
 
 TOTAL = Money(amount=4999, currency="EUR")
 
@@ -55,9 +55,9 @@ async def dispatch(
     uow: UnitOfWork, command: CapturePayment | RefundPayment, gateway: Gateway
 ) -> None:
     if isinstance(command, CapturePayment):
-        await handlers.capture_payment(uow, command, gateway=gateway)
+        await use_cases.payments.capture_payment(uow, command, gateway=gateway)
     else:
-        await handlers.refund_payment(uow, command, gateway=gateway)
+        await use_cases.payments.refund_payment(uow, command, gateway=gateway)
 
 
 async def handle(

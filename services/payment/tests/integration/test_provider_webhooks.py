@@ -27,7 +27,7 @@ from orderly_kit import migrations, webhook_signature
 from orderly_kit.db import Database
 from orderly_kit.service import Service
 from orderly_kit.webhook_sender import RETRY_BACKOFF
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters import orm
 from orderly_payment.adapters.providers import (
     WEBHOOK_DECLINED,
@@ -37,8 +37,8 @@ from orderly_payment.adapters.providers import (
     SimulatedProvider,
 )
 from orderly_payment.bootstrap import MIGRATIONS, build, providers_for
-from orderly_payment.handlers import Gateway
 from orderly_payment.settings import DEV_WEBHOOK_SECRET, PaymentSettings
+from orderly_payment.use_cases.payments import Gateway
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails, PaymentMethod
 from orderly_schemas.payment import CapturePayment
@@ -75,7 +75,7 @@ class Webhooks:
             order_id=order_id, amount=TOTAL, payment=PaymentDetails(method=method, token=token)
         )
         async with self.service.messaging.unit_of_work() as uow:
-            await handlers.capture_payment(uow, command, gateway=self.gateway)
+            await use_cases.payments.capture_payment(uow, command, gateway=self.gateway)
         return order_id
 
     async def owed(self, order_id: UUID) -> dict[str, Any]:

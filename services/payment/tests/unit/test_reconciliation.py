@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from orderly_payment.reconciliation import (
+from orderly_payment.queries.reconciliation import (
     PeriodError,
     ReconciliationRow,
     check_period,

@@ -18,7 +18,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 
 from orderly_kit.service import Service
-from orderly_order import handlers, views
+from orderly_order import queries, use_cases
 from orderly_order.domain.order import AWAITING, OrderStateError, Status
 from orderly_order.settings import OrderSettings
 
@@ -72,7 +72,7 @@ async def sagas(service: Service, argv: list[str]) -> int:
 async def _stuck(service: Service, args: argparse.Namespace) -> int:
     statuses = [Status(s) for s in args.status] if args.status else [*AWAITING]
     async with service.database.sessions() as session:
-        found = await views.stuck_sagas(
+        found = await queries.sagas.stuck_sagas(
             session,
             since_before=datetime.now(UTC) - args.older_than,
             statuses=statuses,
@@ -97,7 +97,7 @@ async def _stuck(service: Service, args: argparse.Namespace) -> int:
     return 0
 
 
-def _as_json(s: views.StuckSaga) -> dict[str, object]:
+def _as_json(s: queries.sagas.StuckSaga) -> dict[str, object]:
     return {
         "order_id": str(s.order_id),
         "order_number": s.order_number,
@@ -114,11 +114,15 @@ def _as_json(s: views.StuckSaga) -> dict[str, object]:
 async def _act(service: Service, args: argparse.Namespace, settings: OrderSettings) -> int:
     operator = args.operator or getpass.getuser()
     async with service.database.sessions() as session:
-        order_id = await views.order_id_for(session, args.order)
+        order_id = await queries.orders.order_id_for(session, args.order)
     if order_id is None:
         print(f"error: no order {args.order!r}", file=sys.stderr)
         return 2
-    act = handlers.retry_saga_step if args.action == "retry" else handlers.force_compensation
+    act = (
+        use_cases.orders.retry_saga_step
+        if args.action == "retry"
+        else use_cases.orders.force_compensation
+    )
     try:
         async with service.messaging.unit_of_work() as uow:
             order = await act(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.service import Service
-from orderly_order import handlers
+from orderly_order import use_cases
 from orderly_order.settings import OrderSettings
 from orderly_schemas import topics
 from orderly_schemas.checkout import OrderPlaced
@@ -50,59 +50,59 @@ def register(service: Service) -> None:
 
     @checkout.on(OrderPlaced)
     async def on_order_placed(event: OrderPlaced, uow: UnitOfWork) -> None:
-        await handlers.place_order(uow, event, timeouts=timeouts)
+        await use_cases.orders.place_order(uow, event, timeouts=timeouts)
 
     inventory = service.subscriber(topics.INVENTORY_EVENTS)
 
     @inventory.on(StockReserved)
     async def on_stock_reserved(event: StockReserved, uow: UnitOfWork) -> None:
-        await handlers.record_stock_reserved(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_stock_reserved(uow, event, timeouts=timeouts)
 
     @inventory.on(StockReservationFailed)
     async def on_stock_reservation_failed(event: StockReservationFailed, uow: UnitOfWork) -> None:
-        await handlers.record_stock_reservation_failed(uow, event)
+        await use_cases.orders.record_stock_reservation_failed(uow, event)
 
     @inventory.on(StockReservationExpired)
     async def on_stock_reservation_expired(event: StockReservationExpired, uow: UnitOfWork) -> None:
-        await handlers.record_stock_reservation_expired(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_stock_reservation_expired(uow, event, timeouts=timeouts)
 
     @inventory.on(StockReleased)
     async def on_stock_released(event: StockReleased, uow: UnitOfWork) -> None:
-        await handlers.record_stock_released(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_stock_released(uow, event, timeouts=timeouts)
 
     @inventory.on(OrderShipped)
     async def on_order_shipped(event: OrderShipped, uow: UnitOfWork) -> None:
-        await handlers.record_order_shipped(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_order_shipped(uow, event, timeouts=timeouts)
 
     @inventory.on(ShipmentFailed)
     async def on_shipment_failed(event: ShipmentFailed, uow: UnitOfWork) -> None:
-        await handlers.record_shipment_failed(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_shipment_failed(uow, event, timeouts=timeouts)
 
     @inventory.on(ShipmentDelivered)
     async def on_shipment_delivered(event: ShipmentDelivered, uow: UnitOfWork) -> None:
-        await handlers.record_shipment_delivered(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_shipment_delivered(uow, event, timeouts=timeouts)
 
     payment = service.subscriber(topics.PAYMENT_EVENTS)
 
     @payment.on(PaymentCaptured)
     async def on_payment_captured(event: PaymentCaptured, uow: UnitOfWork) -> None:
-        await handlers.record_payment_captured(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_payment_captured(uow, event, timeouts=timeouts)
 
     @payment.on(PaymentFailed)
     async def on_payment_failed(event: PaymentFailed, uow: UnitOfWork) -> None:
-        await handlers.record_payment_failed(uow, event, timeouts=timeouts)
+        await use_cases.orders.record_payment_failed(uow, event, timeouts=timeouts)
 
     @payment.on(PaymentRefunded)
     async def on_payment_refunded(event: PaymentRefunded, uow: UnitOfWork) -> None:
-        await handlers.record_payment_refunded(uow, event)
+        await use_cases.orders.record_payment_refunded(uow, event)
 
     @payment.on(PaymentVoided)
     async def on_payment_voided(event: PaymentVoided, uow: UnitOfWork) -> None:
-        await handlers.record_payment_voided(uow, event)
+        await use_cases.orders.record_payment_voided(uow, event)
 
     @payment.on(RefundFailed)
     async def on_refund_failed(event: RefundFailed, uow: UnitOfWork) -> None:
-        await handlers.record_refund_failed(uow, event)
+        await use_cases.orders.record_refund_failed(uow, event)
 
     service.publishes(
         OrderConfirmed,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from prometheus_client import Gauge
 
 from orderly_kit.service import Service
-from orderly_order import handlers, views
+from orderly_order import queries, use_cases
 from orderly_order.adapters.command_queue import CommandQueue
 from orderly_order.domain.order import AWAITING, Status
 from orderly_order.settings import OrderSettings
@@ -34,14 +34,16 @@ def register(service: Service) -> None:
 
     async def process_deadlines() -> None:
         while (
-            await handlers.process_due_deadlines(service.messaging, timeouts=timeouts, queue=queue)
+            await use_cases.orders.process_due_deadlines(
+                service.messaging, timeouts=timeouts, queue=queue
+            )
             > 0
         ):
             pass
 
     async def measure_sagas() -> None:
         async with service.database.sessions() as session:
-            states = {s.status: s for s in await views.saga_states(session, WATCHED)}
+            states = {s.status: s for s in await queries.sagas.saga_states(session, WATCHED)}
         now = service.messaging.clock()
         for status in WATCHED:
             found = states.get(status.value)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.service import Service
-from orderly_payment import handlers
-from orderly_payment.handlers import Gateway
+from orderly_payment import use_cases
+from orderly_payment.use_cases.payments import Gateway
 from orderly_schemas import topics
 from orderly_schemas.payment import (
     CapturePayment,
@@ -24,10 +24,10 @@ def register(service: Service, *, gateway: Gateway) -> None:
 
     @commands.on(CapturePayment)
     async def on_capture_payment(command: CapturePayment, uow: UnitOfWork) -> None:
-        await handlers.capture_payment(uow, command, gateway=gateway)
+        await use_cases.payments.capture_payment(uow, command, gateway=gateway)
 
     @commands.on(RefundPayment)
     async def on_refund_payment(command: RefundPayment, uow: UnitOfWork) -> None:
-        await handlers.refund_payment(uow, command, gateway=gateway)
+        await use_cases.payments.refund_payment(uow, command, gateway=gateway)
 
     service.publishes(PaymentCaptured, PaymentFailed, PaymentRefunded, PaymentVoided, RefundFailed)

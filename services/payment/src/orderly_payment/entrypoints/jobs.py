@@ -8,9 +8,9 @@ import httpx
 
 from orderly_kit import webhook_sender
 from orderly_kit.service import Service
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters.providers import SimulatedProvider
-from orderly_payment.handlers import Gateway
+from orderly_payment.use_cases.payments import Gateway
 
 
 def register(
@@ -31,8 +31,8 @@ def register(
     async def retry_due_refunds() -> None:
         # Drain a backlog in batches instead of one batch per poll.
         while (
-            await handlers.retry_due_refunds(service.messaging, gateway=gateway)
-            == handlers.REFUND_RETRY_BATCH
+            await use_cases.payments.retry_due_refunds(service.messaging, gateway=gateway)
+            == use_cases.payments.REFUND_RETRY_BATCH
         ):
             pass
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 
 from orderly_kit import migrations
 from orderly_kit.service import Service
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters import orm
 from orderly_payment.bootstrap import MIGRATIONS, build, providers_for, refund_retry_policy
 from orderly_payment.settings import PaymentSettings
@@ -61,7 +61,7 @@ class Shop:
 
     def __init__(self, service: Service, settings: PaymentSettings) -> None:
         self.service = service
-        self.gateway = handlers.Gateway(
+        self.gateway = use_cases.payments.Gateway(
             providers=providers_for(settings, database=service.database),
             database=service.database,
             retry=refund_retry_policy(settings),
@@ -80,7 +80,7 @@ class Shop:
         """A new order's payment, authorized and captured (or declined, by its token)."""
         order_id = order_id or uuid4()
         async with self.service.messaging.unit_of_work() as uow:
-            await handlers.capture_payment(
+            await use_cases.payments.capture_payment(
                 uow,
                 CapturePayment(
                     order_id=order_id,
@@ -93,7 +93,7 @@ class Shop:
 
     async def saga_refund(self, order_id: UUID, amount: int, refund_id: str = "r1") -> None:
         async with self.service.messaging.unit_of_work() as uow:
-            await handlers.refund_payment(
+            await use_cases.payments.refund_payment(
                 uow,
                 RefundPayment(
                     order_id=order_id,
@@ -106,7 +106,9 @@ class Shop:
 
     async def retry_due_refunds(self) -> int:
         """One scan of the refund retry job."""
-        return await handlers.retry_due_refunds(self.service.messaging, gateway=self.gateway)
+        return await use_cases.payments.retry_due_refunds(
+            self.service.messaging, gateway=self.gateway
+        )
 
     async def provider_refunds(self, order_id: UUID) -> int:
         """How many refunds the provider executed (or refused) for the order."""

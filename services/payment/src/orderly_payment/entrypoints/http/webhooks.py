@@ -19,15 +19,15 @@ from pydantic import BaseModel, ValidationError
 
 from orderly_kit import webhook_signature
 from orderly_kit.service import Service
-from orderly_payment import handlers
+from orderly_payment import use_cases
 from orderly_payment.adapters.providers import ProviderError
-from orderly_payment.handlers import Gateway
+from orderly_payment.use_cases.payments import Gateway
 
 
 class WebhookReceipt(BaseModel):
     """What became of a webhook delivery: it confirmed its operation, or it changed nothing."""
 
-    outcome: handlers.WebhookOutcome
+    outcome: use_cases.payments.WebhookOutcome
 
 
 def router(
@@ -87,10 +87,10 @@ def router(
             ) from None
         try:
             async with messaging.unit_of_work() as uow:
-                outcome = await handlers.receive_provider_webhook(
+                outcome = await use_cases.payments.receive_provider_webhook(
                     uow, event, provider=found.name, gateway=gateway
                 )
-        except handlers.UnknownOperationError as unknown:
+        except use_cases.payments.UnknownOperationError as unknown:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,
                 f"{unknown}; if it was requested just now, send the webhook again shortly",

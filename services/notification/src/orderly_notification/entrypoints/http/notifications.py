@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from orderly_kit.service import Service
-from orderly_notification import views
+from orderly_notification import queries
 
 OrderFilter = Annotated[UUID | None, Query(description="only this order's notifications")]
 Limit = Annotated[int, Query(ge=1, le=200, description="at most this many (1 to 200)")]
@@ -19,13 +19,13 @@ def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["notifications"])
     database = service.database
 
-    @r.get("/notifications", response_model=list[views.NotificationRead])
+    @r.get("/notifications", response_model=list[queries.notifications.NotificationRead])
     async def list_notifications(
         order_id: OrderFilter = None, limit: Limit = 50, offset: Offset = 0
-    ) -> list[views.NotificationRead]:
+    ) -> list[queries.notifications.NotificationRead]:
         """Notifications, newest first, optionally of one order."""
         async with database.sessions() as session:
-            return await views.list_notifications(
+            return await queries.notifications.list_notifications(
                 session, order_id=order_id, limit=limit, offset=offset
             )
 

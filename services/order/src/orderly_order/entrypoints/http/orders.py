@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_kit.service import Service
-from orderly_order import handlers, views
+from orderly_order import queries, use_cases
 from orderly_order.domain.order import OrderStateError
 from orderly_order.settings import OrderSettings
 from orderly_schemas.base import AwareDatetime
@@ -54,17 +54,17 @@ def router(service: Service) -> APIRouter:
 
     async def resolve(ref: str) -> UUID:
         async with database.sessions() as session:
-            order_id = await views.order_id_for(session, ref)
+            order_id = await queries.orders.order_id_for(session, ref)
         if order_id is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order with number {ref!r}")
         return order_id
 
-    @r.get("/orders/{ref}", response_model=views.OrderRead)
-    async def get_order(ref: OrderRef) -> views.OrderRead:
+    @r.get("/orders/{ref}", response_model=queries.orders.OrderRead)
+    async def get_order(ref: OrderRef) -> queries.orders.OrderRead:
         """An order with its lines, totals, status history, carrier and tracking numbers."""
         order_id = await resolve(ref)
         async with database.sessions() as session:
-            order = await views.get_order(session, order_id)
+            order = await queries.orders.get_order(session, order_id)
         if order is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
         return order
@@ -77,26 +77,28 @@ def router(service: Service) -> APIRouter:
             await uow.publish(placed)
         return OrderAccepted(order_id=placed.order_id, status_url=f"/orders/{placed.order_id}")
 
-    @r.post("/orders/{ref}/confirm-receipt", response_model=views.OrderRead)
-    async def confirm_receipt(ref: OrderRef) -> views.OrderRead:
+    @r.post("/orders/{ref}/confirm-receipt", response_model=queries.orders.OrderRead)
+    async def confirm_receipt(ref: OrderRef) -> queries.orders.OrderRead:
         """The customer confirms a delivered order arrived; the order completes."""
         order_id = await resolve(ref)
         try:
             async with messaging.unit_of_work() as uow:
-                await handlers.confirm_receipt(uow, order_id)
+                await use_cases.orders.confirm_receipt(uow, order_id)
         except OrderStateError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         async with database.sessions() as session:
-            order = await views.get_order(session, order_id)
+            order = await queries.orders.get_order(session, order_id)
         assert order is not None
         return order
 
     @r.post(
         "/orders/{ref}/cancel",
-        response_model=views.OrderRead,
+        response_model=queries.orders.OrderRead,
         responses={409: {"description": "the order has shipped (request a return) or ended"}},
     )
-    async def cancel_order(ref: OrderRef, body: OrderCancel | None = None) -> views.OrderRead:
+    async def cancel_order(
+        ref: OrderRef, body: OrderCancel | None = None
+    ) -> queries.orders.OrderRead:
         """Cancel an order that has not shipped: stock is released and any payment refunded.
 
         Cancelling an order that is already being cancelled changes nothing.
@@ -105,11 +107,11 @@ def router(service: Service) -> APIRouter:
         reason = (body or OrderCancel()).reason
         try:
             async with messaging.unit_of_work() as uow:
-                await handlers.cancel_order(uow, order_id, reason=reason, timeouts=timeouts)
+                await use_cases.orders.cancel_order(uow, order_id, reason=reason, timeouts=timeouts)
         except OrderStateError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         async with database.sessions() as session:
-            order = await views.get_order(session, order_id)
+            order = await queries.orders.get_order(session, order_id)
         assert order is not None
         return order
 

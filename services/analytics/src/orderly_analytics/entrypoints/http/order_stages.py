@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from orderly_analytics import views
+from orderly_analytics import queries
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 
@@ -25,8 +25,8 @@ def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["analytics"])
     database = service.database
 
-    @r.get("/kpis", response_model=views.KpisRead)
-    async def get_kpis(since: Since = None, until: Until = None) -> views.KpisRead:
+    @r.get("/kpis", response_model=queries.order_stages.KpisRead)
+    async def get_kpis(since: Since = None, until: Until = None) -> queries.order_stages.KpisRead:
         """Orders by status, completion rate and lead-time percentiles, by placement time."""
         if since is not None and until is not None and until <= since:
             raise HTTPException(
@@ -34,13 +34,13 @@ def router(service: Service) -> APIRouter:
                 f"until ({until.isoformat()}) must be later than since ({since.isoformat()})",
             )
         async with database.sessions() as session:
-            return await views.order_kpis(session, since=since, until=until)
+            return await queries.order_stages.order_kpis(session, since=since, until=until)
 
-    @r.get("/orders/{order_id}/stages", response_model=views.OrderStagesRead)
-    async def get_order_stages(order_id: UUID) -> views.OrderStagesRead:
+    @r.get("/orders/{order_id}/stages", response_model=queries.order_stages.OrderStagesRead)
+    async def get_order_stages(order_id: UUID) -> queries.order_stages.OrderStagesRead:
         """When one order reached each stage of its lifecycle, and its status."""
         async with database.sessions() as session:
-            stages = await views.get_order_stages(session, order_id)
+            stages = await queries.order_stages.get_order_stages(session, order_id)
         if stages is None:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND,

@@ -18,8 +18,8 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from orderly_kit.service import Service
-from orderly_payment import handlers, reconciliation, views
-from orderly_payment.handlers import Gateway, RefundRefusedError
+from orderly_payment import queries, use_cases
+from orderly_payment.use_cases.payments import Gateway, RefundRefusedError
 from orderly_schemas.base import CurrencyCode, Money
 
 #: The largest amount a BIGINT column holds.
@@ -50,7 +50,7 @@ IdempotencyKey = Annotated[
     Header(
         alias="Idempotency-Key",
         min_length=1,
-        max_length=handlers.MAX_KEY_LENGTH,
+        max_length=use_cases.payments.MAX_KEY_LENGTH,
         pattern=r"^[!-~]+$",
         description="required: one key per refund (visible ASCII, e.g. a UUID); a retry with"
         " the same key returns the first refund and refunds nothing again",
@@ -81,11 +81,11 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
     database = service.database
     messaging = service.messaging
 
-    @r.get("/payments/{order_id}", response_model=views.PaymentRead)
-    async def get_payment(order_id: UUID) -> views.PaymentRead:
+    @r.get("/payments/{order_id}", response_model=queries.payments.PaymentRead)
+    async def get_payment(order_id: UUID) -> queries.payments.PaymentRead:
         """The order's payment: method, amounts, status, refunds and every ledger entry."""
         async with database.sessions() as session:
-            payment = await views.get_payment(session, order_id)
+            payment = await queries.payments.get_payment(session, order_id)
         if payment is None:
             raise HTTPException(
                 status.HTTP_404_NOT_FOUND, f"no payment for order {order_id} has been attempted"
@@ -94,7 +94,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
 
     @r.post(
         "/payments/{order_id}/refunds",
-        response_model=views.RefundRead,
+        response_model=queries.payments.RefundRead,
         status_code=status.HTTP_201_CREATED,
         responses={
             200: {"description": "a retry with the same Idempotency-Key: the first refund"},
@@ -107,7 +107,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         body: RefundCreate,
         response: Response,
         idempotency_key: IdempotencyKey = None,
-    ) -> views.RefundRead:
+    ) -> queries.payments.RefundRead:
         """Refund part or all of what is left of the capture (201; pending if the provider
         refused this attempt and a retry is scheduled, failed once retries ran out)."""
         if idempotency_key is None:
@@ -120,7 +120,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
             )
         try:
             async with messaging.unit_of_work() as uow:
-                done = await handlers.refund_by_hand(
+                done = await use_cases.payments.refund_by_hand(
                     uow,
                     order_id=order_id,
                     idempotency_key=idempotency_key,
@@ -129,17 +129,17 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
                     requested_by=body.requested_by,
                     gateway=gateway,
                 )
-        except handlers.NoPaymentError as exc:
+        except use_cases.payments.NoPaymentError as exc:
             raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
         except RefundRefusedError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         if done.replayed:
             response.status_code = status.HTTP_200_OK
-        return views.RefundRead.of(done.refund)
+        return queries.payments.RefundRead.of(done.refund)
 
     @r.get(
         "/reports/reconciliation",
-        response_model=reconciliation.ReconciliationReport,
+        response_model=queries.reconciliation.ReconciliationReport,
         responses={200: {"content": {"text/csv": {}}}},
     )
     async def reconciliation_report(
@@ -149,28 +149,30 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         ],
         last: Annotated[date, Query(alias="to", description="last UTC day, included")],
         fmt: Annotated[
-            reconciliation.ReportFormat | None,
+            queries.reconciliation.ReportFormat | None,
             Query(alias="format", description="json or csv; without it, as Accept prefers"),
         ] = None,
     ) -> Any:
         """Captured, refunded and net money per UTC day, method and currency, from the
         ledger's succeeded operations; as JSON with totals per currency, or as CSV."""
         try:
-            reconciliation.check_period(first, last)
-        except reconciliation.PeriodError as exc:
+            queries.reconciliation.check_period(first, last)
+        except queries.reconciliation.PeriodError as exc:
             raise invalid("query", exc.field, str(exc), last.isoformat()) from None
         if fmt is None:
             fmt = (
-                reconciliation.ReportFormat.CSV
+                queries.reconciliation.ReportFormat.CSV
                 if _wants_csv(request.headers.get("accept", ""))
-                else reconciliation.ReportFormat.JSON
+                else queries.reconciliation.ReportFormat.JSON
             )
-        if fmt is reconciliation.ReportFormat.JSON:
-            return await reconciliation.report(database.engine, first, last)
+        if fmt is queries.reconciliation.ReportFormat.JSON:
+            return await queries.reconciliation.report(database.engine, first, last)
         name = f"reconciliation_{first.isoformat()}_{last.isoformat()}.csv"
         return StreamingResponse(
-            reconciliation.render_csv(reconciliation.stream_rows(database.engine, first, last)),
-            media_type=reconciliation.CSV_MEDIA_TYPE,
+            queries.reconciliation.render_csv(
+                queries.reconciliation.stream_rows(database.engine, first, last)
+            ),
+            media_type=queries.reconciliation.CSV_MEDIA_TYPE,
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 

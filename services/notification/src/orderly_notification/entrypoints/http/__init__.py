@@ -1,0 +1,1 @@
+"""The notification service's HTTP API, one module per capability: notifications."""

@@ -1,0 +1,1 @@
+"""The order service's HTTP API, one module per capability: orders."""

@@ -1,0 +1,1 @@
+"""The payment service's HTTP API, one module per capability: payments and provider webhooks."""
