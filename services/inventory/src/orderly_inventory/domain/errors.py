@@ -20,11 +20,13 @@ class InventoryError(Exception):
 
 
 class InvalidInputError(InventoryError, ValueError):
-    """A field of the request breaks a rule; ``loc`` is its path in the request body."""
+    """A field of the request breaks a rule; ``loc`` is its path in the request body, ``value``
+    what the request gave there (if the rule names it)."""
 
-    def __init__(self, loc: Loc, message: str) -> None:
+    def __init__(self, loc: Loc, message: str, *, value: object = None) -> None:
         super().__init__(message)
         self.loc = loc
+        self.value = value
 
     def __str__(self) -> str:
         return f"{'.'.join(str(part) for part in self.loc)}: {self.message}"

@@ -32,6 +32,8 @@ from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
+from orderly_inventory.domain.errors import ConflictError
+
 #: The ledger reason of a stock-take's adjustment movements and StockAdjusted events.
 VARIANCE_REASON = "stock-take variance"
 #: How many SKUs an error message names before it says "and N more".
@@ -54,27 +56,6 @@ class UncountedPolicy(StrEnum):
 
     REFUSE = "refuse"  # approval is refused while any line is uncounted
     LEAVE_UNCHANGED = "leave_unchanged"  # uncounted lines keep their stock as it is
-
-
-class StockTakeError(Exception):
-    """Base of every refusal of a stock-take operation; the message says what to do."""
-
-
-class StockTakeConflictError(StockTakeError):
-    """The request conflicts with the stock-take's state or with other stock-takes (HTTP 409)."""
-
-
-class StockTakeNotFoundError(StockTakeError):
-    """No stock-take has that id (HTTP 404)."""
-
-
-class StockTakeInputError(StockTakeError):
-    """A field names something that does not exist (HTTP 422 naming the field)."""
-
-    def __init__(self, field: str, value: object, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-        self.value = value
 
 
 def name_skus(skus: Sequence[str]) -> str:
@@ -218,7 +199,7 @@ class StockTake:
         SKUs refuses others, which need a stock-take of their own.
         """
         if self.status is not StockTakeStatus.OPEN:
-            raise StockTakeConflictError(
+            raise ConflictError(
                 f"stock-take {self.id} is {self.status.value}: counts can no longer be recorded;"
                 " open a new stock-take to count again"
             )
@@ -227,7 +208,7 @@ class StockTake:
         if self.scope is Scope.ALL:
             return False
         listed = [line.sku for line in self.lines]
-        raise StockTakeConflictError(
+        raise ConflictError(
             f"sku {sku!r} is not in stock-take {self.id}, which counts only"
             f" {len(listed)} listed sku(s) at {self.warehouse!r} ({name_skus(listed)});"
             f" open another stock-take for {sku!r}"
@@ -238,7 +219,7 @@ class StockTake:
         if self.status is StockTakeStatus.APPROVED:
             return False
         if self.status is StockTakeStatus.CANCELLED:
-            raise StockTakeConflictError(
+            raise ConflictError(
                 f"stock-take {self.id} was cancelled by {self.cancelled_by}: it cannot be"
                 " approved; open a new stock-take"
             )
@@ -249,7 +230,7 @@ class StockTake:
         if self.status is StockTakeStatus.CANCELLED:
             return False
         if self.status is StockTakeStatus.APPROVED:
-            raise StockTakeConflictError(
+            raise ConflictError(
                 f"stock-take {self.id} was approved by {self.approved_by}: its adjustments are"
                 " in the ledger and it cannot be cancelled; open a new stock-take to correct it"
             )
@@ -259,7 +240,7 @@ class StockTake:
         """The non-zero variances to apply, in SKU order; refuses uncounted lines unless told."""
         missing = [line.sku for line in self.lines if line.latest is None]
         if missing and uncounted is UncountedPolicy.REFUSE:
-            raise StockTakeConflictError(
+            raise ConflictError(
                 f"stock-take {self.id} has {len(missing)} uncounted line(s): {name_skus(missing)};"
                 " count them, or approve with uncounted='leave_unchanged' to keep their stock"
                 " as it is"
@@ -306,7 +287,7 @@ def approval_refused(
     stock_take: StockTake,
     short: Sequence[BelowReserved],
     holders: Mapping[str, Sequence[str]],
-) -> StockTakeConflictError:
+) -> ConflictError:
     """The refusal naming each SKU the count leaves below its reservations and their orders."""
 
     def one(s: BelowReserved) -> str:
@@ -320,7 +301,7 @@ def approval_refused(
     details = "; ".join(one(s) for s in short[:NAMED_IN_ERRORS])
     if len(short) > NAMED_IN_ERRORS:
         details += f"; and {len(short) - NAMED_IN_ERRORS} more sku(s)"
-    return StockTakeConflictError(
+    return ConflictError(
         f"stock-take {stock_take.id} cannot be approved at {stock_take.warehouse!r}: {details}."
         " Recount these skus, or have the orders holding them cancelled or re-allocated,"
         " then approve again; nothing was applied"
@@ -356,7 +337,7 @@ def check_no_overlap(
             if not common:
                 continue
             what = f"counts {name_skus(common)} too"
-        raise StockTakeConflictError(
+        raise ConflictError(
             f"stock-take {other.id} is still open at {warehouse!r} and {what}: approve or"
             " cancel it first (a sku counted twice would be corrected twice)"
         )

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from orderly_inventory.adapters.stocktakes import Lock, RecordedCount, StockTakeRepository
+from orderly_inventory.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.domain.stocktakes import (
     VARIANCE_REASON,
@@ -25,9 +26,6 @@ from orderly_inventory.domain.stocktakes import (
     Line,
     Scope,
     StockTake,
-    StockTakeConflictError,
-    StockTakeInputError,
-    StockTakeNotFoundError,
     StockTakeStatus,
     UncountedPolicy,
     approval_refused,
@@ -59,8 +57,10 @@ async def open_stock_take(
     repo = StockTakeRepository(uow.session)
     if not await repo.lock_warehouse(warehouse):
         known = ", ".join(await repo.warehouse_codes())
-        raise StockTakeInputError(
-            "warehouse", warehouse, f"no warehouse {warehouse!r}; the warehouses are: {known}"
+        raise InvalidInputError(
+            ("warehouse",),
+            f"no warehouse {warehouse!r}; the warehouses are: {known}",
+            value=warehouse,
         )
     scope = Scope.ALL if skus is None else Scope.LISTED
     wanted = sorted(set(skus or ()))
@@ -70,11 +70,11 @@ async def open_stock_take(
     if scope is Scope.LISTED:
         unknown = sorted(set(wanted) - await repo.known_skus(wanted))
         if unknown:
-            raise StockTakeInputError(
-                "skus",
-                unknown,
+            raise InvalidInputError(
+                ("skus",),
                 f"unknown sku(s) {name_skus(unknown)}: neither the catalogue nor any"
                 " warehouse's stock knows them; check the sku codes",
+                value=unknown,
             )
     check_no_overlap(warehouse, scope, wanted, await repo.open_in(warehouse))
     on_hand = await repo.on_hand(warehouse, None if scope is Scope.ALL else wanted)
@@ -114,7 +114,7 @@ def _same_opening(
     if same and scope is Scope.LISTED:
         same = sorted(line.sku for line in existing.lines) == list(skus)
     if not same:
-        raise StockTakeConflictError(
+        raise ConflictError(
             f"stock-take {existing.id} exists already, of other skus or another warehouse"
             f" ({existing.scope.value} at {existing.warehouse!r}); open yours with a new id"
         )
@@ -143,7 +143,7 @@ async def record_count(
         return await _same_count(repo, previous, stock_take_id, sku, quantity, counted_by)
     stock_take = await repo.get(stock_take_id, lock=Lock.SHARE, only_sku=sku)
     if stock_take is None:
-        raise StockTakeNotFoundError(f"no stock-take {stock_take_id}")
+        raise NotFoundError(f"no stock-take {stock_take_id}")
     if (
         stock_take.status is StockTakeStatus.OPEN
         and stock_take.scope is Scope.LISTED
@@ -153,11 +153,11 @@ async def record_count(
         stock_take = await repo.get(stock_take_id) or stock_take
     if not stock_take.check_countable(sku):
         if not await repo.known_skus([sku]):
-            raise StockTakeInputError(
-                "sku",
-                sku,
+            raise InvalidInputError(
+                ("sku",),
                 f"unknown sku {sku!r}: neither the catalogue nor any warehouse's stock knows"
                 " it; check the sku code",
+                value=sku,
             )
         # Found on the shelves: a new line. Its level did not exist when the stock-take
         # opened (else the line would), so nothing of it was on hand then.
@@ -195,7 +195,7 @@ async def _same_count(
         quantity,
         counted_by,
     ):
-        raise StockTakeConflictError(
+        raise ConflictError(
             f"count {p.count.count_id} was already recorded: {p.count.quantity} unit(s) of"
             f" sku {p.sku!r} by {p.count.counted_by} in stock-take {p.stock_take_id};"
             " send a new count_id for a new count"
@@ -228,7 +228,7 @@ async def approve_stock_take(
     repo = StockTakeRepository(uow.session)
     stock_take = await repo.get(stock_take_id, lock=Lock.UPDATE)
     if stock_take is None:
-        raise StockTakeNotFoundError(f"no stock-take {stock_take_id}")
+        raise NotFoundError(f"no stock-take {stock_take_id}")
     if not stock_take.check_approvable():
         log.info("stock-take %s was approved already; nothing to do", stock_take_id)
         return stock_take
@@ -297,7 +297,7 @@ async def cancel_stock_take(
     repo = StockTakeRepository(uow.session)
     stock_take = await repo.get(stock_take_id, lock=Lock.UPDATE)
     if stock_take is None:
-        raise StockTakeNotFoundError(f"no stock-take {stock_take_id}")
+        raise NotFoundError(f"no stock-take {stock_take_id}")
     if stock_take.check_cancellable():
         await repo.mark_cancelled(stock_take_id, by=cancelled_by, at=uow.now(), reason=reason)
         log.info("stock-take %s cancelled by %s", stock_take_id, cancelled_by)

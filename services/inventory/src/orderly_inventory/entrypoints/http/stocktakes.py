@@ -18,14 +18,16 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from orderly_inventory.adapters.stocktakes import StockTakeRepository, Summary
+from orderly_inventory.domain.errors import (
+    ConflictError,
+    InvalidInputError,
+    InventoryError,
+    NotFoundError,
+)
 from orderly_inventory.domain.stocktakes import (
     Count,
     Line,
     StockTake,
-    StockTakeConflictError,
-    StockTakeError,
-    StockTakeInputError,
-    StockTakeNotFoundError,
     StockTakeStatus,
     UncountedPolicy,
     totals,
@@ -201,7 +203,7 @@ def router(service: Service) -> APIRouter:
                     opened_by=body.opened_by,
                     note=body.note,
                 )
-        except StockTakeError as exc:
+        except InventoryError as exc:
             _raise(exc, "body")
         return _read(opened)
 
@@ -261,7 +263,7 @@ def router(service: Service) -> APIRouter:
                     quantity=body.quantity,
                     counted_by=body.counted_by,
                 )
-        except StockTakeError as exc:
+        except InventoryError as exc:
             _raise(exc, "body")
         return _line(line)
 
@@ -280,7 +282,7 @@ def router(service: Service) -> APIRouter:
                     approved_by=body.approved_by,
                     uncounted=body.uncounted,
                 )
-        except StockTakeError as exc:
+        except InventoryError as exc:
             _raise(exc, "body")
         return _read(approved)
 
@@ -299,21 +301,21 @@ def router(service: Service) -> APIRouter:
                     cancelled_by=body.cancelled_by,
                     reason=body.reason,
                 )
-        except StockTakeError as exc:
+        except InventoryError as exc:
             _raise(exc, "body")
         return _read(cancelled)
 
     return r
 
 
-def _raise(exc: StockTakeError, where: str) -> NoReturn:
+def _raise(exc: InventoryError, where: str) -> NoReturn:
     """The HTTP answer to a refusal: 404, 409, or 422 naming the field like validation does."""
-    if isinstance(exc, StockTakeNotFoundError):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
-    if isinstance(exc, StockTakeInputError):
-        _invalid(where, exc.field, exc.value, str(exc))
-    if isinstance(exc, StockTakeConflictError):
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
+    if isinstance(exc, NotFoundError):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, exc.message) from exc
+    if isinstance(exc, InvalidInputError):
+        _invalid(where, str(exc.loc[0]), exc.value, exc.message)
+    if isinstance(exc, ConflictError):
+        raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from exc
     raise exc
 
 
