@@ -8,8 +8,19 @@ from pathlib import Path
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier, TrackingSchedule
+from orderly_inventory.domain.errors import InventoryError
 from orderly_inventory.entrypoints import consumers, jobs
-from orderly_inventory.entrypoints.http import erp, stock, stocktakes, tracking, transfers
+from orderly_inventory.entrypoints.http import (
+    catalogue,
+    erp,
+    errors,
+    ledger,
+    receiving,
+    stock,
+    stocktakes,
+    tracking,
+    transfers,
+)
 from orderly_inventory.settings import InventorySettings, carrier_slug
 from orderly_kit.clock import Clock, utc_now
 from orderly_kit.service import Service, build_service
@@ -77,6 +88,10 @@ def build(
     )
     service.http.include_router(stocktakes.router(service))
     service.http.include_router(transfers.router(service))
+    service.http.include_router(receiving.router(service))
+    service.http.include_router(catalogue.router(service))
     service.http.include_router(stock.router(service))
+    service.http.include_router(ledger.router(service))
     service.http.include_router(erp.router(service))
+    service.http.add_exception_handler(InventoryError, errors.refused)
     return service

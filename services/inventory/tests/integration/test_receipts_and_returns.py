@@ -128,6 +128,7 @@ async def test_invalid_receipts_are_422_naming_the_field_and_unknown_ones_404(
             "type": "value_error",
             "loc": ["body", "warehouse"],
             "msg": "no warehouse 'north' (known: east, west)",
+            "input": "north",
         }
     ]
     assert duplicate.json()["detail"][0]["loc"] == ["body", "lines", 1, "sku"]

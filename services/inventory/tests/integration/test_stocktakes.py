@@ -362,6 +362,9 @@ async def test_errors_name_what_is_wrong_and_what_to_do(
     unknown_sku = await client.post(
         "/stock-takes", json={"warehouse": "east", "skus": ["MUG", "NOPE-1"], "opened_by": "sam"}
     )
+    malformed_warehouse = await client.post(
+        "/stock-takes", json={"warehouse": "east/2", "opened_by": "sam"}
+    )
     opened = await open_count(client, skus=["MUG"])
     overlapping = await client.post("/stock-takes", json={"warehouse": "east", "opened_by": "x"})
     not_in_scope = await client.post(
@@ -395,6 +398,8 @@ async def test_errors_name_what_is_wrong_and_what_to_do(
     assert unknown_warehouse.json()["detail"][0]["msg"] == (
         "no warehouse 'north'; the warehouses are: east, west"
     )
+    assert malformed_warehouse.status_code == 422
+    assert malformed_warehouse.json()["detail"][0]["loc"] == ["body", "warehouse"]
     assert unknown_sku.status_code == 422
     assert unknown_sku.json()["detail"][0]["loc"] == ["body", "skus"]
     assert "unknown sku(s) NOPE-1" in unknown_sku.json()["detail"][0]["msg"]

@@ -294,6 +294,9 @@ async def test_invalid_requests_are_422_naming_the_field(
     cases = {
         "same warehouses": await client.post("/transfers", json=body | {"to_warehouse": "east"}),
         "unknown warehouse": await client.post("/transfers", json=body | {"from_warehouse": "x"}),
+        "malformed warehouse": await client.post(
+            "/transfers", json=body | {"to_warehouse": "west/2"}
+        ),
         "twice a sku": await client.post("/transfers", json=body | {"lines": body["lines"] * 2}),
         "no author": await client.post("/transfers", json={k: body[k] for k in list(body)[:3]}),
         "too many": await receive(client, transfer, ("MUG", 4, 2)),
@@ -305,6 +308,7 @@ async def test_invalid_requests_are_422_naming_the_field(
     assert locs == {
         "same warehouses": ["body", "to_warehouse"],
         "unknown warehouse": ["body", "from_warehouse"],
+        "malformed warehouse": ["body", "to_warehouse"],
         "twice a sku": ["body", "lines", 1, "sku"],
         "no author": ["body", "created_by"],
         "too many": ["body", "lines", 0, "received"],

@@ -25,7 +25,9 @@ def check_warehouse(warehouse: str, warehouses: Collection[str]) -> None:
     """InvalidInputError (field ``warehouse``) unless ``warehouse`` is one of ``warehouses``."""
     if warehouse not in warehouses:
         known = ", ".join(sorted(warehouses)) or "none"
-        raise InvalidInputError(("warehouse",), f"no warehouse {warehouse!r} (known: {known})")
+        raise InvalidInputError(
+            ("warehouse",), f"no warehouse {warehouse!r} (known: {known})", value=warehouse
+        )
 
 
 @dataclass(frozen=True)

@@ -179,7 +179,7 @@ def draft_lines(
     known = ", ".join(sorted(warehouses)) or "none"
     for field, code in (("from_warehouse", from_warehouse), ("to_warehouse", to_warehouse)):
         if code not in warehouses:
-            raise InvalidInputError((field,), f"no warehouse {code!r} (known: {known})")
+            raise InvalidInputError((field,), f"no warehouse {code!r} (known: {known})", value=code)
     if from_warehouse == to_warehouse:
         raise InvalidInputError(
             ("to_warehouse",),

@@ -28,8 +28,10 @@ MAX_MINOR_UNITS: Final = 2_147_483_647
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
+#: The form of a SKU or warehouse code, in an import file or a request.
+CODE_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 WarehouseCode = Annotated[
-    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    str, Field(min_length=1, max_length=64, pattern=CODE_PATTERN, description="warehouse code")
 ]
 
 

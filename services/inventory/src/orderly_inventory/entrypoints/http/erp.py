@@ -15,8 +15,8 @@ from fastapi import APIRouter, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderly_inventory import formats, queries, use_cases
-from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.entrypoints.http.stock import SkuFilter, WarehouseFilter, invalid
+from orderly_inventory.entrypoints.http.errors import invalid
+from orderly_inventory.entrypoints.http.params import SkuFilter, WarehouseFilter, known_warehouse
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
@@ -162,11 +162,8 @@ def router(service: Service) -> APIRouter:
         try:
             formats.ledger.check_period(since, until, max_days=settings.export_max_days)
         except formats.ledger.PeriodError as exc:
-            raise invalid("query", exc.field, str(exc), until.isoformat()) from None
-        if warehouse is not None:
-            async with database.sessions() as session:
-                if warehouse not in await InventoryRepository(session).warehouse_codes():
-                    raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {warehouse!r}")
+            raise invalid(("query", exc.field), str(exc), until.isoformat()) from None
+        await known_warehouse(database, warehouse)
         where = queries.ledger.MovementFilter(
             sku=sku, warehouse=warehouse, since=since, until=until
         )

@@ -1,5 +1,4 @@
-"""HTTP API for warehouse staff: warehouses, products, stock levels, safety stock,
-adjustments and the ledger of movements.
+"""HTTP API for stock levels: a SKU's stock, every level, safety stock and adjustments.
 
 Lists are paged by key: ``limit`` (1 to 500) and the ``cursor`` a page returns as
 ``next``. A malformed request is a 422 naming the field, an unknown warehouse or
@@ -9,57 +8,42 @@ SKU a 404 naming it, a change the stock refuses a 409 saying what to do.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator
+from fastapi import APIRouter, Header, Query, Response, status
+from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from orderly_inventory import queries, use_cases
-from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.domain.errors import ConflictError, NotFoundError
-from orderly_inventory.domain.ledger import MovementKind
 from orderly_inventory.entrypoints.http import pages
+from orderly_inventory.entrypoints.http.errors import found_or_404, invalid
 from orderly_inventory.entrypoints.http.pages import Page
-from orderly_inventory.formats.catalogue import MAX_UNITS, WarehouseCode
+from orderly_inventory.entrypoints.http.params import (
+    Actor,
+    Body,
+    Cursor,
+    Limit,
+    SkuPath,
+    WarehouseFilter,
+    WarehousePath,
+    known_warehouse,
+)
+from orderly_inventory.formats.catalogue import MAX_UNITS
 from orderly_kit.service import Service
-from orderly_schemas.base import AwareDatetime
 
-_CODE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=_CODE)]
-WarehousePath = Annotated[str, Path(min_length=1, max_length=64, pattern=_CODE)]
-Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items (1 to 500)")]
-Cursor = Annotated[str | None, Query(max_length=500, description="the `next` of the previous page")]
-WarehouseFilter = Annotated[
-    str | None, Query(min_length=1, max_length=64, pattern=_CODE, description="one warehouse")
-]
-SkuFilter = Annotated[str | None, Query(min_length=1, max_length=64, pattern=_CODE)]
+#: The tag of the routes for warehouse staff; reading a SKU's stock is tagged "stock".
+STAFF: list[str | Enum] = ["warehouse staff"]
 
 
-class WarehouseCreate(BaseModel):
-    """A new warehouse; allocation takes stock from a lower priority first."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    code: WarehouseCode
-    name: str = Field(min_length=1, max_length=200)
-    region: str | None = Field(default=None, min_length=1, max_length=100)
-    priority: StrictInt = Field(default=100, ge=0, le=1_000_000)
-
-
-class SafetyStockUpdate(BaseModel):
+class SafetyStockUpdate(Body):
     """The safety stock of a level, and who sets it."""
 
-    model_config = ConfigDict(extra="forbid")
-
     safety_stock: StrictInt = Field(ge=0, le=MAX_UNITS)
-    actor: str = Field(min_length=1, max_length=200)
+    actor: Actor
 
 
-class AdjustmentCreate(BaseModel):
+class AdjustmentCreate(Body):
     """A manual correction of on-hand stock by a signed number of units."""
-
-    model_config = ConfigDict(extra="forbid")
 
     adjustment_id: str | None = Field(
         default=None,
@@ -71,7 +55,7 @@ class AdjustmentCreate(BaseModel):
     quantity: StrictInt = Field(ge=-MAX_UNITS, le=MAX_UNITS, description="units added (signed)")
     reason: str = Field(min_length=1, max_length=2000)
     reference: str | None = Field(default=None, min_length=1, max_length=200)
-    actor: str = Field(min_length=1, max_length=200)
+    actor: Actor
 
     @field_validator("quantity")
     @classmethod
@@ -101,86 +85,37 @@ class AdjustmentRead(BaseModel):
         return moment.astimezone(UTC)
 
 
-def invalid(where: str, field: str, message: str, value: Any) -> RequestValidationError:
-    """A 422 in FastAPI's own shape, naming ``field`` of the request's ``where``."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": (where, field), "msg": message, "input": value}]
-    )
-
-
-def _after(cursor: str | None, types: tuple[type, ...]) -> list[Any] | None:
-    if cursor is None:
-        return None
-    try:
-        return pages.decode(cursor, types=types)
-    except ValueError as exc:
-        raise invalid("query", "cursor", str(exc), cursor) from None
+def _adjustment_id(body: AdjustmentCreate, idempotency_key: str | None) -> str:
+    """The id that makes an adjustment safe to retry: in the body or the header, not both."""
+    if body.adjustment_id and idempotency_key and body.adjustment_id != idempotency_key:
+        raise invalid(
+            ("body", "adjustment_id"),
+            "differs from the Idempotency-Key header: send one id, or the same in both",
+            body.adjustment_id,
+        )
+    adjustment_id = body.adjustment_id or idempotency_key
+    if adjustment_id is None:
+        raise invalid(
+            ("body", "adjustment_id"),
+            "give an adjustment_id (or an Idempotency-Key header), so that a retried"
+            " request is not applied twice",
+        )
+    return adjustment_id
 
 
 def router(service: Service) -> APIRouter:
-    r = APIRouter(tags=["warehouse staff"])
+    r = APIRouter()
     database = service.database
     messaging = service.messaging
 
-    async def known_warehouse(code: str | None) -> None:
-        if code is None:
-            return
+    @r.get("/stock/{sku}", response_model=queries.stock.StockRead, tags=["stock"])
+    async def get_stock(sku: SkuPath) -> queries.stock.StockRead:
+        """On hand, reserved and available units of a SKU, in total and per warehouse."""
         async with database.sessions() as session:
-            if code not in await InventoryRepository(session).warehouse_codes():
-                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {code!r}")
+            found = await queries.stock.stock_of(session, sku)
+        return found_or_404(found, f"no stock is recorded for sku {sku!r}")
 
-    @r.get("/warehouses", response_model=list[queries.catalogue.WarehouseRead])
-    async def list_warehouses() -> list[queries.catalogue.WarehouseRead]:
-        """Every warehouse, in allocation priority order."""
-        async with database.sessions() as session:
-            return await queries.catalogue.list_warehouses(session)
-
-    @r.post(
-        "/warehouses",
-        response_model=queries.catalogue.WarehouseRead,
-        status_code=status.HTTP_201_CREATED,
-    )
-    async def add_warehouse(
-        body: WarehouseCreate, response: Response
-    ) -> queries.catalogue.WarehouseRead:
-        """Add a warehouse (201); the same one again is a 200, another with its code a 409."""
-        try:
-            async with messaging.unit_of_work() as uow:
-                added = await use_cases.catalogue.add_warehouse(
-                    uow,
-                    code=body.code,
-                    name=body.name,
-                    region=body.region,
-                    priority=body.priority,
-                )
-        except ConflictError as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-        if not added:
-            response.status_code = status.HTTP_200_OK
-        return queries.catalogue.WarehouseRead.model_validate(body.model_dump())
-
-    @r.get("/products", response_model=Page[queries.catalogue.ProductRead])
-    async def list_products(
-        limit: Limit = 100, cursor: Cursor = None
-    ) -> Page[queries.catalogue.ProductRead]:
-        """Products in SKU order, a page at a time."""
-        after = _after(cursor, (str,))
-        async with database.sessions() as session:
-            items, last = await queries.catalogue.products_page(
-                session, after=after[0] if after else None, limit=limit
-            )
-        return Page(items=items, next=None if last is None else pages.encode([last]))
-
-    @r.get("/products/{sku}", response_model=queries.catalogue.ProductRead)
-    async def get_product(sku: SkuPath) -> queries.catalogue.ProductRead:
-        """One product: name, description, unit cost, default safety stock."""
-        async with database.sessions() as session:
-            found = await queries.catalogue.product_of(session, sku)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no product has sku {sku!r}")
-        return found
-
-    @r.get("/stock", response_model=Page[queries.stock.LevelRead])
+    @r.get("/stock", response_model=Page[queries.stock.LevelRead], tags=STAFF)
     async def list_levels(
         warehouse: WarehouseFilter = None,
         sku_prefix: Annotated[
@@ -195,8 +130,8 @@ def router(service: Service) -> APIRouter:
     ) -> Page[queries.stock.LevelRead]:
         """Stock levels in (sku, warehouse) order: on hand, reserved, available, in transit,
         safety stock, low stock."""
-        after = _after(cursor, (str, str))
-        await known_warehouse(warehouse)
+        after = pages.decode(cursor, str, str)
+        await known_warehouse(database, warehouse)
         async with database.sessions() as session:
             items, last = await queries.stock.levels_page(
                 session,
@@ -206,20 +141,21 @@ def router(service: Service) -> APIRouter:
                 after=(after[0], after[1]) if after else None,
                 limit=limit,
             )
-        return Page(items=items, next=None if last is None else pages.encode(list(last)))
+        return Page(items=items, next=pages.next_cursor(last))
 
-    @r.put("/stock/{sku}/{warehouse}/safety-stock", response_model=queries.stock.LevelRead)
+    @r.put(
+        "/stock/{sku}/{warehouse}/safety-stock",
+        response_model=queries.stock.LevelRead,
+        tags=STAFF,
+    )
     async def set_safety_stock(
         sku: SkuPath, warehouse: WarehousePath, body: SafetyStockUpdate
     ) -> queries.stock.LevelRead:
         """Set a level's safety stock; LowStockDetected or BackInStock at once if it crosses."""
-        try:
-            async with messaging.unit_of_work() as uow:
-                level = await use_cases.stock.set_safety_stock(
-                    uow, sku=sku, warehouse=warehouse, units=body.safety_stock, actor=body.actor
-                )
-        except NotFoundError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+        async with messaging.unit_of_work() as uow:
+            level = await use_cases.stock.set_safety_stock(
+                uow, sku=sku, warehouse=warehouse, units=body.safety_stock, actor=body.actor
+            )
         return queries.stock.LevelRead(
             sku=sku,
             warehouse=warehouse,
@@ -235,6 +171,7 @@ def router(service: Service) -> APIRouter:
         "/stock/{sku}/{warehouse}/adjustments",
         response_model=AdjustmentRead,
         status_code=status.HTTP_201_CREATED,
+        tags=STAFF,
     )
     async def adjust_stock(
         sku: SkuPath,
@@ -247,70 +184,20 @@ def router(service: Service) -> APIRouter:
     ) -> AdjustmentRead:
         """Correct on-hand stock (201; a retry with the same id is a 200 with the first
         answer). 409 if it would leave fewer units on hand than are reserved."""
-        if body.adjustment_id and idempotency_key and body.adjustment_id != idempotency_key:
-            raise invalid(
-                "body",
-                "adjustment_id",
-                "differs from the Idempotency-Key header: send one id, or the same in both",
-                body.adjustment_id,
+        adjustment_id = _adjustment_id(body, idempotency_key)
+        async with messaging.unit_of_work() as uow:
+            done = await use_cases.stock.adjust_stock(
+                uow,
+                adjustment_id=adjustment_id,
+                sku=sku,
+                warehouse=warehouse,
+                quantity=body.quantity,
+                reason=body.reason,
+                reference=body.reference,
+                actor=body.actor,
             )
-        adjustment_id = body.adjustment_id or idempotency_key
-        if adjustment_id is None:
-            raise invalid(
-                "body",
-                "adjustment_id",
-                "give an adjustment_id (or an Idempotency-Key header), so that a retried"
-                " request is not applied twice",
-                None,
-            )
-        try:
-            async with messaging.unit_of_work() as uow:
-                done = await use_cases.stock.adjust_stock(
-                    uow,
-                    adjustment_id=adjustment_id,
-                    sku=sku,
-                    warehouse=warehouse,
-                    quantity=body.quantity,
-                    reason=body.reason,
-                    reference=body.reference,
-                    actor=body.actor,
-                )
-        except NotFoundError as exc:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-        except ConflictError as exc:
-            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
         if done.replayed:
             response.status_code = status.HTTP_200_OK
         return AdjustmentRead.model_validate(done, from_attributes=True)
-
-    @r.get("/movements", response_model=Page[queries.ledger.MovementRead])
-    async def list_movements(
-        sku: SkuFilter = None,
-        warehouse: WarehouseFilter = None,
-        kind: MovementKind | None = None,
-        reference: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-        since: Annotated[
-            AwareDatetime | None, Query(alias="from", description="from this time (inclusive)")
-        ] = None,
-        until: Annotated[
-            AwareDatetime | None, Query(alias="to", description="until this time (exclusive)")
-        ] = None,
-        limit: Limit = 100,
-        cursor: Cursor = None,
-    ) -> Page[queries.ledger.MovementRead]:
-        """The stock ledger, oldest first: every movement with its deltas, reason, reference
-        and actor."""
-        after = _after(cursor, (int,))
-        if since is not None and until is not None and until <= since:
-            raise invalid("query", "to", "must be after from", until.isoformat())
-        await known_warehouse(warehouse)
-        where = queries.ledger.MovementFilter(
-            sku=sku, warehouse=warehouse, kind=kind, reference=reference, since=since, until=until
-        )
-        async with database.sessions() as session:
-            items, last = await queries.ledger.movements_page(
-                session, where, after=after[0] if after else None, limit=limit
-            )
-        return Page(items=items, next=None if last is None else pages.encode([last]))
 
     return r

@@ -10,20 +10,13 @@ approving or cancelling twice changes nothing the second time.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal, NoReturn
+from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Query, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from fastapi import APIRouter, Query, status
+from pydantic import BaseModel, Field
 
 from orderly_inventory.adapters.stocktakes import StockTakeRepository, Summary
-from orderly_inventory.domain.errors import (
-    ConflictError,
-    InvalidInputError,
-    InventoryError,
-    NotFoundError,
-)
 from orderly_inventory.domain.stocktakes import (
     Count,
     Line,
@@ -33,19 +26,21 @@ from orderly_inventory.domain.stocktakes import (
     totals,
 )
 from orderly_inventory.entrypoints.http import pages
+from orderly_inventory.entrypoints.http.errors import found_or_404, invalid
+from orderly_inventory.entrypoints.http.params import (
+    Actor,
+    Body,
+    CountedUnits,
+    Cursor,
+    Limit,
+    WarehouseCode,
+    WarehouseFilter,
+)
 from orderly_inventory.use_cases import stocktakes
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
 
-Actor = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    Field(description="who does this (a name or staff id; there is no authentication yet)"),
-]
 Note = Annotated[str | None, Field(default=None, max_length=2000)]
-WarehouseCode = Annotated[str, Field(min_length=1, max_length=64, description="warehouse code")]
-Limit = Annotated[int, Query(ge=1, le=500, description="at most this many (1 to 500)")]
-Cursor = Annotated[str | None, Query(max_length=200, description="the `next` of the previous page")]
 LineFilter = Literal["counted", "uncounted", "variance", "disputed"]
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -54,10 +49,8 @@ _CONFLICT: dict[int | str, dict[str, Any]] = {
 _NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no stock-take with this id"}}
 
 
-class StockTakeOpen(BaseModel):
+class StockTakeOpen(Body):
     """A count to open: a warehouse, and the SKUs to count (all of the warehouse's if none)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     stock_take_id: UUID = Field(
         default_factory=uuid4, description="set it to make retries of this request idempotent"
@@ -74,23 +67,19 @@ class StockTakeOpen(BaseModel):
     note: Note
 
 
-class CountCreate(BaseModel):
+class CountCreate(Body):
     """Units of one SKU counted on the shelves (reserved units included: they are there)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     count_id: UUID = Field(
         default_factory=uuid4, description="set it to make retries of this request idempotent"
     )
     sku: Sku
-    quantity: StrictInt = Field(ge=0, le=1_000_000)
+    quantity: CountedUnits
     counted_by: Actor
 
 
-class StockTakeApprove(BaseModel):
+class StockTakeApprove(Body):
     """Who approves, and what to do with lines nobody counted."""
-
-    model_config = ConfigDict(extra="forbid")
 
     approved_by: Actor
     uncounted: UncountedPolicy = Field(
@@ -100,10 +89,8 @@ class StockTakeApprove(BaseModel):
     )
 
 
-class StockTakeCancel(BaseModel):
+class StockTakeCancel(Body):
     """Who cancels, and why."""
-
-    model_config = ConfigDict(extra="forbid")
 
     cancelled_by: Actor
     reason: Note
@@ -193,43 +180,40 @@ def router(service: Service) -> APIRouter:
     )
     async def open_stock_take(body: StockTakeOpen) -> StockTakeRead:
         """Open a count of a warehouse; each line keeps the on hand at this moment."""
-        try:
-            async with messaging.unit_of_work() as uow:
-                opened = await stocktakes.open_stock_take(
-                    uow,
-                    stock_take_id=body.stock_take_id,
-                    warehouse=body.warehouse,
-                    skus=body.skus,
-                    opened_by=body.opened_by,
-                    note=body.note,
-                )
-        except InventoryError as exc:
-            _raise(exc, "body")
+        async with messaging.unit_of_work() as uow:
+            opened = await stocktakes.open_stock_take(
+                uow,
+                stock_take_id=body.stock_take_id,
+                warehouse=body.warehouse,
+                skus=body.skus,
+                opened_by=body.opened_by,
+                note=body.note,
+            )
         return _read(opened)
 
     @r.get("", response_model=StockTakePage)
     async def list_stock_takes(
-        warehouse: Annotated[str | None, Query(max_length=64)] = None,
+        warehouse: WarehouseFilter = None,
         status_filter: Annotated[StockTakeStatus | None, Query(alias="status")] = None,
         limit: Limit = 50,
         cursor: Cursor = None,
     ) -> StockTakePage:
         """Stock-takes, newest first, optionally of one warehouse or in one status."""
-        before = None if cursor is None else _decode(cursor)
+        before = pages.decode(cursor, datetime, UUID)
         async with database.sessions() as session:
             repo = StockTakeRepository(session)
             if warehouse is not None and warehouse not in await repo.warehouse_codes():
-                _invalid("query", "warehouse", warehouse, f"no warehouse {warehouse!r}")
-            page = await repo.page(
-                warehouse=warehouse, status=status_filter, limit=limit + 1, before=before
+                raise invalid(("query", "warehouse"), f"no warehouse {warehouse!r}", warehouse)
+            found = await repo.page(
+                warehouse=warehouse,
+                status=status_filter,
+                limit=limit + 1,
+                before=(before[0], before[1]) if before else None,
             )
-        more = len(page) > limit
-        page = page[:limit]
-        last = page[-1].stock_take if more else None
-        return StockTakePage(
-            items=[_summary(s) for s in page],
-            next=None if last is None else _encode(last.opened_at, last.id),
+        items, following = pages.cut(
+            found, limit, lambda s: (s.stock_take.opened_at, s.stock_take.id)
         )
+        return StockTakePage(items=[_summary(s) for s in items], next=following)
 
     @r.get("/{stock_take_id}", response_model=StockTakeRead, responses={**_NOT_FOUND})
     async def get_stock_take(
@@ -241,9 +225,7 @@ def router(service: Service) -> APIRouter:
         """A stock-take with every line's expected, counted and variance, and every count."""
         async with database.sessions() as session:
             found = await StockTakeRepository(session).get(stock_take_id)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stock-take {stock_take_id}")
-        return _read(found, only=only)
+        return _read(found_or_404(found, f"no stock-take {stock_take_id}"), only=only)
 
     @r.post(
         "/{stock_take_id}/counts",
@@ -253,18 +235,15 @@ def router(service: Service) -> APIRouter:
     )
     async def record_count(stock_take_id: UUID, body: CountCreate) -> LineRead:
         """Record a count (or a recount) of one SKU; returns the line as it now stands."""
-        try:
-            async with messaging.unit_of_work() as uow:
-                line = await stocktakes.record_count(
-                    uow,
-                    stock_take_id=stock_take_id,
-                    count_id=body.count_id,
-                    sku=body.sku,
-                    quantity=body.quantity,
-                    counted_by=body.counted_by,
-                )
-        except InventoryError as exc:
-            _raise(exc, "body")
+        async with messaging.unit_of_work() as uow:
+            line = await stocktakes.record_count(
+                uow,
+                stock_take_id=stock_take_id,
+                count_id=body.count_id,
+                sku=body.sku,
+                quantity=body.quantity,
+                counted_by=body.counted_by,
+            )
         return _line(line)
 
     @r.post(
@@ -274,16 +253,13 @@ def router(service: Service) -> APIRouter:
     )
     async def approve_stock_take(stock_take_id: UUID, body: StockTakeApprove) -> StockTakeRead:
         """Apply the variances as adjustments to the stock (once); StockAdjusted per SKU."""
-        try:
-            async with messaging.unit_of_work() as uow:
-                approved = await stocktakes.approve_stock_take(
-                    uow,
-                    stock_take_id=stock_take_id,
-                    approved_by=body.approved_by,
-                    uncounted=body.uncounted,
-                )
-        except InventoryError as exc:
-            _raise(exc, "body")
+        async with messaging.unit_of_work() as uow:
+            approved = await stocktakes.approve_stock_take(
+                uow,
+                stock_take_id=stock_take_id,
+                approved_by=body.approved_by,
+                uncounted=body.uncounted,
+            )
         return _read(approved)
 
     @r.post(
@@ -293,56 +269,16 @@ def router(service: Service) -> APIRouter:
     )
     async def cancel_stock_take(stock_take_id: UUID, body: StockTakeCancel) -> StockTakeRead:
         """Abandon an open stock-take without changing the stock."""
-        try:
-            async with messaging.unit_of_work() as uow:
-                cancelled = await stocktakes.cancel_stock_take(
-                    uow,
-                    stock_take_id=stock_take_id,
-                    cancelled_by=body.cancelled_by,
-                    reason=body.reason,
-                )
-        except InventoryError as exc:
-            _raise(exc, "body")
+        async with messaging.unit_of_work() as uow:
+            cancelled = await stocktakes.cancel_stock_take(
+                uow,
+                stock_take_id=stock_take_id,
+                cancelled_by=body.cancelled_by,
+                reason=body.reason,
+            )
         return _read(cancelled)
 
     return r
-
-
-def _raise(exc: InventoryError, where: str) -> NoReturn:
-    """The HTTP answer to a refusal: 404, 409, or 422 naming the field like validation does."""
-    if isinstance(exc, NotFoundError):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, exc.message) from exc
-    if isinstance(exc, InvalidInputError):
-        _invalid(where, str(exc.loc[0]), exc.value, exc.message)
-    if isinstance(exc, ConflictError):
-        raise HTTPException(status.HTTP_409_CONFLICT, exc.message) from exc
-    raise exc
-
-
-def _invalid(where: str, field: str, value: object, message: str) -> NoReturn:
-    raise RequestValidationError(
-        [{"type": "value_error", "loc": (where, field), "msg": message, "input": value}]
-    )
-
-
-def _encode(opened_at: datetime, stock_take_id: UUID) -> str:
-    return pages.encode([opened_at.isoformat(), str(stock_take_id)])
-
-
-def _decode(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        at, stock_take_id = pages.decode(cursor, types=(str, str))
-        opened_at = datetime.fromisoformat(at)
-        if opened_at.tzinfo is None:
-            raise ValueError(at)
-        return opened_at, UUID(stock_take_id)
-    except ValueError:
-        _invalid(
-            "query",
-            "cursor",
-            cursor,
-            "not a cursor this API gave out: pass the `next` of the previous page unchanged",
-        )
 
 
 def _header(s: StockTake) -> dict[str, object]:

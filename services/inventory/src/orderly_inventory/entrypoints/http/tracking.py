@@ -1,10 +1,10 @@
-"""HTTP API of the inventory service: stock levels, shipments, and carriers' tracking webhooks."""
+"""HTTP API for tracking parcels: an order's shipment, and the carriers' tracking webhooks."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request, status
@@ -12,10 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from orderly_inventory import queries, use_cases
 from orderly_inventory.adapters.carrier import Carrier
+from orderly_inventory.entrypoints.http.errors import found_or_404, invalid_body
 from orderly_kit import webhook_signature
 from orderly_kit.service import Service
-
-SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")]
 
 
 class WebhookReceipt(BaseModel):
@@ -36,23 +35,12 @@ def router(
     database = service.database
     messaging = service.messaging
 
-    @r.get("/stock/{sku}", response_model=queries.stock.StockRead)
-    async def get_stock(sku: SkuPath) -> queries.stock.StockRead:
-        """On hand, reserved and available units of a SKU, in total and per warehouse."""
-        async with database.sessions() as session:
-            found = await queries.stock.stock_of(session, sku)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no stock is recorded for sku {sku!r}")
-        return found
-
     @r.get("/shipments/{order_id}", response_model=queries.tracking.ShipmentRead)
     async def get_shipment(order_id: UUID) -> queries.tracking.ShipmentRead:
         """The shipment of an order: its parcels, their tracking numbers and tracking history."""
         async with database.sessions() as session:
             found = await queries.tracking.shipment_of(session, order_id)
-        if found is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"order {order_id} has no shipment")
-        return found
+        return found_or_404(found, f"order {order_id} has no shipment")
 
     @r.post(
         "/carriers/{carrier}/webhooks",
@@ -92,10 +80,8 @@ def router(
             raise HTTPException(code, refused.reason) from None
         try:
             update = found.read_tracking(body)
-        except ValidationError as invalid:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT, _body_errors(invalid)
-            ) from None
+        except ValidationError as unreadable:
+            raise invalid_body(unreadable) from None
         try:
             async with messaging.unit_of_work() as uow:
                 outcome = await use_cases.tracking.record_tracking_update(
@@ -109,11 +95,3 @@ def router(
         return WebhookReceipt(outcome=outcome)
 
     return r
-
-
-def _body_errors(invalid: ValidationError) -> list[dict[str, Any]]:
-    """pydantic's errors in FastAPI's shape: each with its location in the body."""
-    return [
-        {"loc": ["body", *e["loc"]], "msg": e["msg"], "type": e["type"]}
-        for e in invalid.errors(include_url=False)
-    ]

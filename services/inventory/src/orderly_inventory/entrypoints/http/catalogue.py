@@ -1,0 +1,72 @@
+"""HTTP API for warehouse staff: the warehouses and the products they stock."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from pydantic import Field, StrictInt
+
+from orderly_inventory import queries, use_cases
+from orderly_inventory.entrypoints.http import pages
+from orderly_inventory.entrypoints.http.errors import found_or_404
+from orderly_inventory.entrypoints.http.pages import Page
+from orderly_inventory.entrypoints.http.params import Body, Cursor, Limit, SkuPath, WarehouseCode
+from orderly_kit.service import Service
+
+
+class WarehouseCreate(Body):
+    """A new warehouse; allocation takes stock from a lower priority first."""
+
+    code: WarehouseCode
+    name: str = Field(min_length=1, max_length=200)
+    region: str | None = Field(default=None, min_length=1, max_length=100)
+    priority: StrictInt = Field(default=100, ge=0, le=1_000_000)
+
+
+def router(service: Service) -> APIRouter:
+    r = APIRouter(tags=["warehouse staff"])
+    database = service.database
+    messaging = service.messaging
+
+    @r.get("/warehouses", response_model=list[queries.catalogue.WarehouseRead])
+    async def list_warehouses() -> list[queries.catalogue.WarehouseRead]:
+        """Every warehouse, in allocation priority order."""
+        async with database.sessions() as session:
+            return await queries.catalogue.list_warehouses(session)
+
+    @r.post(
+        "/warehouses",
+        response_model=queries.catalogue.WarehouseRead,
+        status_code=status.HTTP_201_CREATED,
+    )
+    async def add_warehouse(
+        body: WarehouseCreate, response: Response
+    ) -> queries.catalogue.WarehouseRead:
+        """Add a warehouse (201); the same one again is a 200, another with its code a 409."""
+        async with messaging.unit_of_work() as uow:
+            added = await use_cases.catalogue.add_warehouse(
+                uow, code=body.code, name=body.name, region=body.region, priority=body.priority
+            )
+        if not added:
+            response.status_code = status.HTTP_200_OK
+        return queries.catalogue.WarehouseRead.model_validate(body.model_dump())
+
+    @r.get("/products", response_model=Page[queries.catalogue.ProductRead])
+    async def list_products(
+        limit: Limit = 100, cursor: Cursor = None
+    ) -> Page[queries.catalogue.ProductRead]:
+        """Products in SKU order, a page at a time."""
+        after = pages.decode(cursor, str)
+        async with database.sessions() as session:
+            items, last = await queries.catalogue.products_page(
+                session, after=after[0] if after else None, limit=limit
+            )
+        return Page(items=items, next=pages.next_cursor(last))
+
+    @r.get("/products/{sku}", response_model=queries.catalogue.ProductRead)
+    async def get_product(sku: SkuPath) -> queries.catalogue.ProductRead:
+        """One product: name, description, unit cost, default safety stock."""
+        async with database.sessions() as session:
+            found = await queries.catalogue.product_of(session, sku)
+        return found_or_404(found, f"no product has sku {sku!r}")
+
+    return r

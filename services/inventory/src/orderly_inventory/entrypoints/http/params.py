@@ -1,0 +1,72 @@
+"""The parameters of the HTTP API, each type defined once: path, query and body fields.
+
+Codes (SKUs, warehouses) are checked for their form here, so that a malformed one
+is a 422 naming the field wherever it is sent; whether a warehouse exists is
+checked by ``known_warehouse`` (a filter) or by the use case (a body field).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import HTTPException, Path, Query, status
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+
+from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.formats.catalogue import CODE_PATTERN, WarehouseCode
+from orderly_kit.db import Database
+from orderly_schemas.base import Sku
+
+__all__ = [
+    "Actor",
+    "Body",
+    "CountedUnits",
+    "Cursor",
+    "Limit",
+    "LineCreate",
+    "SkuFilter",
+    "SkuPath",
+    "Units",
+    "WarehouseCode",
+    "WarehouseFilter",
+    "WarehousePath",
+    "known_warehouse",
+]
+
+SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+WarehousePath = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items (1 to 500)")]
+Cursor = Annotated[str | None, Query(max_length=500, description="the `next` of the previous page")]
+SkuFilter = Annotated[str | None, Query(min_length=1, max_length=64, pattern=CODE_PATTERN)]
+WarehouseFilter = Annotated[
+    str | None,
+    Query(min_length=1, max_length=64, pattern=CODE_PATTERN, description="one warehouse"),
+]
+
+Actor = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
+    Field(description="who does this (a name or staff id; there is no authentication yet)"),
+]
+Units = Annotated[StrictInt, Field(gt=0, le=1_000_000)]
+CountedUnits = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+
+
+class Body(BaseModel):
+    """A request body: unknown fields are refused, so that a misspelt one is not ignored."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LineCreate(Body):
+    sku: Sku
+    quantity: Units
+
+
+async def known_warehouse(database: Database, code: str | None) -> None:
+    """A 404 naming ``code`` unless a warehouse has it; no filter (None) passes."""
+    if code is None:
+        return
+    async with database.sessions() as session:
+        if code not in await InventoryRepository(session).warehouse_codes():
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {code!r}")
