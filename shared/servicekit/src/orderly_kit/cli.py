@@ -1,4 +1,4 @@
-"""The command line every service shares: serve, migrate, asyncapi, dead-letters."""
+"""The command line every service shares: serve, migrate, asyncapi, dead-letters, webhooks."""
 
 from __future__ import annotations
 
@@ -28,7 +28,11 @@ def main(
     argv: list[str] | None = None,
 ) -> int:
     """Run ``serve`` (default), ``migrate``, ``asyncapi`` or another command."""
-    extra: dict[str, Command] = {"dead-letters": dead_letters, **(commands or {})}
+    extra: dict[str, Command] = {
+        "dead-letters": dead_letters,
+        "webhooks": webhooks,
+        **(commands or {}),
+    }
     parser = argparse.ArgumentParser()
     parser.add_argument(
         "command", nargs="?", default="serve", choices=["serve", "migrate", "asyncapi", *extra]
@@ -64,6 +68,41 @@ def main(
     if service.settings.migrate_on_start:
         migrations.upgrade(service.migrations_dir, service.settings.database_url)
     return asyncio.run(extra[ns.command](service, ns.args))
+
+
+# -- webhooks -------------------------------------------------------------------------------
+def _webhooks_parser(service: Service) -> argparse.ArgumentParser:
+    name = service.settings.service_name
+    parser = argparse.ArgumentParser(
+        prog=f"{name} webhooks",
+        description=f"The signed webhooks the {name} service's simulators send, and those"
+        " given up after their last attempt.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    sub.add_parser("given-up", help="how many deliveries each sender has given up on")
+    rt = sub.add_parser("retry", help="send the given-up deliveries again (attempts from 0)")
+    rt.add_argument("--sender", help="only this sender's (default: every sender's)")
+    return parser
+
+
+async def webhooks(service: Service, args: list[str]) -> int:
+    """``webhooks given-up|retry``: see and retry the deliveries this service gave up on."""
+    ns = _webhooks_parser(service).parse_args(args)
+    senders = service.webhook_senders
+    if getattr(ns, "sender", None):
+        senders = [s for s in senders if s.name == ns.sender]
+        if not senders:
+            known = ", ".join(s.name for s in service.webhook_senders) or "none"
+            return _fail(f"no webhook sender {ns.sender!r} here (senders: {known})")
+    try:
+        for sender in senders:
+            if ns.action == "given-up":
+                print(f"{sender.name}: {await sender.count_given_up()} given up")
+            else:
+                print(f"{sender.name}: {await sender.retry_given_up()} sent again")
+    finally:
+        await service.database.dispose()
+    return 0
 
 
 # -- dead-letters ---------------------------------------------------------------------------

@@ -47,6 +47,7 @@ from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.subscriptions import Subscription
+from orderly_kit.webhook_sender import WebhookSender
 from orderly_schemas.base import Message
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class Service:
     messaging: Messaging
     http: FastAPI = field(init=False)
     jobs: list[tuple[str, float, Job]] = field(default_factory=list)
+    #: The signed-webhook senders this process runs (its simulators): see ``sends_webhooks``.
+    webhook_senders: list[WebhookSender] = field(default_factory=list)
     consumer_groups: ConsumerGroups = field(init=False)
     idle_polling: IdlePolling = field(init=False)
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
@@ -191,6 +194,16 @@ class Service:
     def every(self, name: str, seconds: float, job: Job) -> None:
         """Run ``job`` every ``seconds`` while the service runs."""
         self.jobs.append((name, seconds, job))
+
+    def sends_webhooks(self, sender: WebhookSender) -> None:
+        """Keep ``sender``'s given-up deliveries counted in its gauge while the service runs,
+        and within reach of the ``webhooks`` command (list them, retry them)."""
+        self.webhook_senders.append(sender)
+        self.every(
+            f"{sender.name}-webhooks-given-up",
+            self.settings.dead_letters_gauge_interval_seconds,
+            sender.count_given_up,
+        )
 
     def on_stop(self, close: Job) -> None:
         """Run ``close`` when the service stops, after its jobs (a client a job opened)."""

@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,8 +37,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from orderly_dev.servers import serve_http
-from orderly_kit import webhook_signature
+from orderly_kit import cli, webhook_signature
 from orderly_kit.db import Database, new_metadata
+from orderly_kit.messaging_tables import add_messaging_tables
+from orderly_kit.service import build_service
+from orderly_kit.settings import ServiceSettings
 from orderly_kit.webhook_sender import LEASE, RETRY_BACKOFF, WebhookSender
 
 metadata = new_metadata()
@@ -53,6 +57,7 @@ deliveries = Table(
     Column("given_up_at", DateTime(timezone=True), nullable=True),
     Column("last_error", Text, nullable=True),
 )
+outbox, inbox = add_messaging_tables(metadata)
 SECRET = "whsec_test"
 NOW = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
 
@@ -242,3 +247,40 @@ async def test_a_given_up_delivery_retried_by_an_operator_is_sent_again(
         None,
         1,
     )
+
+
+async def test_an_operator_sees_and_retries_given_up_deliveries_with_the_webhooks_command(
+    database: Database, hooks: Receiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    service = build_service(
+        ServiceSettings(service_name="hooks-test", database_url=database.url, log_json=False),
+        title="test",
+        version="0",
+        metadata=metadata,
+        outbox=outbox,
+        inbox=inbox,
+        migrations_dir=Path("."),
+    )
+    sender = sender_of(service.database, max_attempts=1)
+    service.sends_webhooks(sender)
+    await owe(database, "evt_stuck")
+    hooks.status = 500
+    await scan(sender, hooks, at=NOW)
+    capsys.readouterr()
+
+    listed = await cli.webhooks(service, ["given-up"])
+    shown = capsys.readouterr().out
+    unknown = await cli.webhooks(service, ["retry", "--sender", "nobody"])
+    refused = capsys.readouterr().err
+    retried = await cli.webhooks(service, ["retry"])
+    said = capsys.readouterr().out
+
+    assert (listed, shown) == (0, f"{sender.name}: 1 given up\n")
+    assert unknown == 1
+    assert refused == f"error: no webhook sender 'nobody' here (senders: {sender.name})\n"
+    assert (retried, said) == (0, f"{sender.name}: 1 sent again\n")
+    stuck = (await rows(database))["evt_stuck"]
+    assert (stuck["given_up_at"], stuck["attempts"]) == (None, 0)
+    # The gauge is kept up to date by a job of the service's own.
+    every = service.settings.dead_letters_gauge_interval_seconds
+    assert (f"{sender.name}-webhooks-given-up", every) in [(n, s) for n, s, _ in service.jobs]

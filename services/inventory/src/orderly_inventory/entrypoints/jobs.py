@@ -61,11 +61,7 @@ def register(
                 pass
 
         service.every("carrier-tracking-updates", tracking_poll_seconds, send_tracking_updates)
-        service.every(
-            "carrier-updates-given-up",
-            service.settings.dead_letters_gauge_interval_seconds,
-            simulated.sender.count_given_up,
-        )
+        service.sends_webhooks(simulated.sender)
 
     async def forget_webhook_deliveries() -> None:
         while await use_cases.tracking.forget_webhook_deliveries(

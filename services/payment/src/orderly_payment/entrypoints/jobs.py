@@ -57,13 +57,6 @@ def register(
             ):
                 pass
 
-    async def count_webhooks_given_up() -> None:
-        for provider in simulated:
-            await provider.sender.count_given_up()
-
     service.every("sim-provider-webhooks", webhook_poll_seconds, send_provider_webhooks)
-    service.every(
-        "sim-provider-webhooks-given-up",
-        service.settings.dead_letters_gauge_interval_seconds,
-        count_webhooks_given_up,
-    )
+    for provider in simulated:
+        service.sends_webhooks(provider.sender)
