@@ -40,6 +40,11 @@ async def messaging(fresh_database: str) -> AsyncIterator[Messaging]:
     await db.dispose()
 
 
+async def process_due_deadlines(m: Messaging) -> int:
+    async with m.unit_of_work() as uow:
+        return await use_cases.orders.process_due_deadlines(uow, timeouts=T)
+
+
 async def outbox_types(m: Messaging) -> list[str]:
     async with m.database.transaction() as s:
         return list((await s.scalars(select(outbox.c.message_type).order_by(outbox.c.id))).all())
@@ -108,8 +113,8 @@ async def test_the_happy_path_auto_completes_after_the_delay(messaging: Messagin
         ),
         timeouts=T,
     )
-    assert await use_cases.orders.process_due_deadlines(messaging, timeouts=T) == 1
-    assert await use_cases.orders.process_due_deadlines(messaging, timeouts=T) == 0
+    assert await process_due_deadlines(messaging) == 1
+    assert await process_due_deadlines(messaging) == 0
     async with messaging.database.transaction() as s:
         history = list(
             (
@@ -223,7 +228,7 @@ async def test_deadlines_resend_then_compensate_and_survive_a_new_process(
     # The deadline is in the database; move it to the past as time would.
     async with messaging.database.transaction() as s:
         await s.execute(orders.update().values(deadline_at=NOW - timedelta(seconds=1)))
-    assert await use_cases.orders.process_due_deadlines(messaging, timeouts=T) == 1
+    assert await process_due_deadlines(messaging) == 1
     assert (await order_row(messaging, event.order_id))["resends"] == 1
     async with messaging.database.transaction() as s:
         await s.execute(orders.update().values(deadline_at=NOW - timedelta(seconds=1)))
@@ -235,7 +240,7 @@ async def test_deadlines_resend_then_compensate_and_survive_a_new_process(
         service="order",
         signal=OutboxSignal(),
     )
-    assert await use_cases.orders.process_due_deadlines(restarted, timeouts=T) == 1
+    assert await process_due_deadlines(restarted) == 1
     row = await order_row(messaging, event.order_id)
     assert row["status"] == "cancelling"
     assert row["pending_compensations"] == ["release_stock"]

@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mappin
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
@@ -48,6 +48,9 @@ from orderly_schemas.cloudevents import TRACEPARENT, TRACESTATE, Envelope, Missi
 from orderly_schemas.topics import dead_letter_topic
 
 log = logging.getLogger(__name__)
+
+#: A repository a use case works through (its port is a Protocol in the service's adapters).
+_Repository = TypeVar("_Repository")
 
 
 # Dead-letter headers: the reason and where the message came from.
@@ -208,6 +211,14 @@ class UnitOfWork:
     def cause(self) -> Envelope | None:
         """The envelope of the message being handled, or None outside a consumer."""
         return self._cause
+
+    def repository(self, build: Callable[[UnitOfWork], _Repository]) -> _Repository:
+        """The repository ``build`` makes over this transaction.
+
+        Use cases ask for their repository here rather than building it on ``session``,
+        so that a unit test's unit of work can hand out an in-memory one instead.
+        """
+        return build(self)
 
     async def publish(self, message: Message, *, key: str | None = None) -> Envelope:
         """Queue ``message`` for publication when this transaction commits."""

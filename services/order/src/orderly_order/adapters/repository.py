@@ -1,21 +1,76 @@
-"""Loads and stores order aggregates (SQLAlchemy Core, one transaction per use)."""
+"""Loads and stores order aggregates (SQLAlchemy Core, one transaction per use).
+
+``Orders`` is what the use cases need of a repository; ``OrderRepository`` keeps the
+orders in PostgreSQL, and the unit tests keep them in memory.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from orderly_order.adapters.orm import order_lines, order_number_seq, order_status_history, orders
+from orderly_order.adapters.orm import (
+    order_lines,
+    order_number_seq,
+    order_status_history,
+    orders,
+    saga_operator_actions,
+)
 from orderly_order.domain.order import Compensation, Order, Status
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.checkout import Address, PaymentDetails
 
 
+@dataclass(frozen=True)
+class OperatorAction:
+    """What an operator did to an order's saga, and what it changed: its audit record."""
+
+    order_id: UUID
+    action: str
+    operator: str
+    reason: str
+    status_before: Status
+    status_after: Status
+    messages_sent: Sequence[str]
+
+
+class Orders(Protocol):
+    """The orders, as the use cases load and store them within one unit of work."""
+
+    async def next_order_number(self) -> str: ...
+
+    async def exists(self, order_id: UUID) -> bool: ...
+
+    async def get(self, order_id: UUID) -> Order | None:
+        """The order, held for this unit of work: no other one changes it meanwhile."""
+        ...
+
+    async def add(self, order: Order) -> None: ...
+
+    async def save(self, order: Order) -> None:
+        """Store the order and its status changes (the order's ``changes`` are emptied)."""
+        ...
+
+    async def claim_due(self, now: datetime, *, limit: int) -> list[Order]:
+        """Up to ``limit`` orders whose deadline is at or before ``now``, earliest first,
+        none of them held by another unit of work."""
+        ...
+
+    async def record_operator_action(self, action: OperatorAction) -> None:
+        """Audit what an operator did to an order's saga."""
+        ...
+
+
 class OrderRepository:
+    """``Orders`` in PostgreSQL: every order read is locked FOR UPDATE."""
+
     def __init__(self, session: AsyncSession, *, caused_by: str | None = None) -> None:
         self.session = session
         self.caused_by = caused_by
@@ -60,6 +115,33 @@ class OrderRepository:
         values["saved_order_id"] = values.pop("order_id")
         await self.session.execute(_SAVE, values)
         await self._record_changes(order)
+
+    async def claim_due(self, now: datetime, *, limit: int) -> list[Order]:
+        """Due orders are claimed with SKIP LOCKED, so replicas share the work and a saga
+        step in progress on an order is never waited for."""
+        due = (
+            await self.session.scalars(
+                select(orders.c.order_id)
+                .where(orders.c.deadline_at <= now)
+                .order_by(orders.c.deadline_at)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        return [order for order_id in due if (order := await self.get(order_id)) is not None]
+
+    async def record_operator_action(self, action: OperatorAction) -> None:
+        await self.session.execute(
+            insert(saga_operator_actions).values(
+                order_id=action.order_id,
+                action=action.action,
+                operator=action.operator,
+                reason=action.reason,
+                status_before=action.status_before.value,
+                status_after=action.status_after.value,
+                messages_sent=list(action.messages_sent),
+            )
+        )
 
     async def _record_changes(self, order: Order) -> None:
         if order.changes:

@@ -33,13 +33,12 @@ def register(service: Service) -> None:
     service.on_stop(queue.close)
 
     async def process_deadlines() -> None:
-        while (
-            await use_cases.orders.process_due_deadlines(
-                service.messaging, timeouts=timeouts, queue=queue
-            )
-            > 0
-        ):
-            pass
+        acted_on = 1
+        while acted_on > 0:
+            async with service.messaging.unit_of_work() as uow:
+                acted_on = await use_cases.orders.process_due_deadlines(
+                    uow, timeouts=timeouts, queue=queue
+                )
 
     async def measure_sagas() -> None:
         async with service.database.sessions() as session:

@@ -1,4 +1,8 @@
-"""The order service's use cases: one function per message or request it handles."""
+"""The order service's use cases: one function per message or request it handles.
+
+Each works through the ``Orders`` its unit of work hands out (``uow.repository``), never
+on the session itself, so that the unit tests run them on orders kept in memory.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +11,10 @@ from collections.abc import Callable
 from uuid import UUID
 
 from prometheus_client import Counter
-from sqlalchemy import insert, select
 
-from orderly_kit.messaging import Messaging, UnitOfWork
+from orderly_kit.messaging import UnitOfWork
 from orderly_order.adapters.command_queue import CommandQueue
-from orderly_order.adapters.orm import orders, saga_operator_actions
-from orderly_order.adapters.repository import OrderRepository
+from orderly_order.adapters.repository import OperatorAction, OrderRepository, Orders
 from orderly_order.domain.order import Order, OrderStateError, Status, Timeouts
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
@@ -41,12 +43,17 @@ DEADLINES = Counter(
 )
 
 
-def _repo(uow: UnitOfWork) -> OrderRepository:
+def _in_postgres(uow: UnitOfWork) -> OrderRepository:
+    """The orders of ``uow``'s transaction; status changes name the message that caused them."""
     cause = uow.cause
     return OrderRepository(uow.session, caused_by=cause.id if cause else None)
 
 
-async def _flush(uow: UnitOfWork, repo: OrderRepository, order: Order) -> None:
+def _repo(uow: UnitOfWork) -> Orders:
+    return uow.repository(_in_postgres)
+
+
+async def _flush(uow: UnitOfWork, repo: Orders, order: Order) -> None:
     await repo.save(order)
     for message in order.messages:
         await uow.publish(message)
@@ -226,7 +233,7 @@ async def cancel_order(
 
 
 async def process_due_deadlines(
-    messaging: Messaging,
+    uow: UnitOfWork,
     *,
     timeouts: Timeouts,
     queue: CommandQueue | None = None,
@@ -234,38 +241,26 @@ async def process_due_deadlines(
 ) -> int:
     """Act on saga waits that ran out (re-send, compensate, auto-complete); returns how many.
 
-    Due orders are claimed with SKIP LOCKED, so replicas share the work and a
-    saga step in progress on an order is never waited for. With ``queue``, an order
+    Due orders are claimed so that replicas share the work and a saga step in progress
+    on an order is never waited for (``Orders.claim_due``). With ``queue``, an order
     whose commands or answers are still queued waits again instead (see
     ``adapters/command_queue.py``).
     """
-    async with messaging.unit_of_work() as uow:
-        now = uow.now()
-        due = (
-            await uow.session.scalars(
-                select(orders.c.order_id)
-                .where(orders.c.deadline_at <= now)
-                .order_by(orders.c.deadline_at)
-                .limit(batch)
-                .with_for_update(skip_locked=True)
-            )
-        ).all()
-        repo = _repo(uow)
-        loaded = [order for order_id in due if (order := await repo.get(order_id)) is not None]
-        queued = (
-            await queue.still_waiting(
-                uow.session, [o.order_id for o in loaded if o.awaits_commands()]
-            )
-            if queue
-            else set()
-        )
-        for order in loaded:
-            before, resends = order.status, order.resends
-            held = order.order_id in queued
-            if order.deadline_passed(now, timeouts, queued=held):
-                DEADLINES.labels(before.value, _action(before, order, resends, held)).inc()
-                await _flush(uow, repo, order)
-    return len(due)
+    now = uow.now()
+    repo = _repo(uow)
+    loaded = await repo.claim_due(now, limit=batch)
+    queued = (
+        await queue.still_waiting(uow.session, [o.order_id for o in loaded if o.awaits_commands()])
+        if queue
+        else set()
+    )
+    for order in loaded:
+        before, resends = order.status, order.resends
+        held = order.order_id in queued
+        if order.deadline_passed(now, timeouts, queued=held):
+            DEADLINES.labels(before.value, _action(before, order, resends, held)).inc()
+            await _flush(uow, repo, order)
+    return len(loaded)
 
 
 def _action(before: Status, order: Order, resends_before: int, held: bool) -> str:
@@ -319,7 +314,7 @@ async def _operate(
     reason: str,
     act: Callable[[Order], object],
 ) -> Order:
-    repo = OrderRepository(uow.session, caused_by=f"operator:{operator}")
+    repo = uow.repository(lambda u: OrderRepository(u.session, caused_by=f"operator:{operator}"))
     order = await repo.get(order_id)
     if order is None:
         raise OrderStateError(f"no order {order_id}")
@@ -327,14 +322,14 @@ async def _operate(
     act(order)
     sent = [m.message_type() for m in order.messages]
     await _flush(uow, repo, order)
-    await uow.session.execute(
-        insert(saga_operator_actions).values(
+    await repo.record_operator_action(
+        OperatorAction(
             order_id=order_id,
             action=action,
             operator=operator,
             reason=reason,
-            status_before=before.value,
-            status_after=order.status.value,
+            status_before=before,
+            status_after=order.status,
             messages_sent=sent,
         )
     )
