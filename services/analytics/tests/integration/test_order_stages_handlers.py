@@ -16,7 +16,7 @@ from orderly_analytics import use_cases
 from orderly_analytics.adapters import orm
 from orderly_analytics.adapters.orm import order_stages
 from orderly_analytics.bootstrap import MIGRATIONS
-from orderly_dev.checkout import make_order
+from orderly_dev.checkout import happy_path, make_order
 from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
@@ -24,12 +24,7 @@ from orderly_kit.outbox import OutboxSignal
 from orderly_schemas.base import Message
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.order import (
-    OrderCompleted,
-    OrderConfirmed,
-    OrderDelivered,
-    OrderDispatched,
     OrderEvent,
-    OrderPaid,
     OrderRejected,
 )
 
@@ -50,32 +45,6 @@ async def messaging(fresh_database: str) -> AsyncIterator[Messaging]:
 def an_order(seed: int) -> OrderPlaced:
     order: OrderPlaced = make_order(random.Random(seed)).model_copy(update={"placed_at": PLACED_AT})
     return order
-
-
-def happy_path(order: OrderPlaced, number: str = "ORD-0000001") -> list[Message]:
-    """OrderPlaced, then each lifecycle event a minute after the one before."""
-    common: dict[str, Any] = {
-        "order_id": order.order_id,
-        "order_number": number,
-        "customer_id": order.customer.customer_id,
-    }
-    at = PLACED_AT
-    return [
-        order,
-        OrderConfirmed(
-            **common,
-            occurred_at=at + 1 * MINUTE,
-            customer_email=order.customer.email,
-            lines=order.lines,
-            total=order.total,
-        ),
-        OrderPaid(**common, occurred_at=at + 2 * MINUTE, amount=order.total, payment_id="pay_1"),
-        OrderDispatched(
-            **common, occurred_at=at + 3 * MINUTE, carrier="SimPost", tracking_numbers=["SP1"]
-        ),
-        OrderDelivered(**common, occurred_at=at + 4 * MINUTE, delivered_at=at + 4 * MINUTE),
-        OrderCompleted(**common, occurred_at=at + 5 * MINUTE, confirmed_by="customer"),
-    ]
 
 
 async def feed(messaging: Messaging, *events: Message) -> None:

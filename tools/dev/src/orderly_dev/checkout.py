@@ -1,19 +1,28 @@
-"""A stand-in for upstream checkout: builds OrderPlaced events and publishes them to Kafka."""
+"""A stand-in for upstream checkout: builds OrderPlaced events and publishes them to Kafka;
+for read-model tests, also the lifecycle the order service announces after one."""
 
 from __future__ import annotations
 
 import random
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
+from typing import Any
 from uuid import UUID, uuid4
 
 from aiokafka import AIOKafkaProducer
 
 from orderly_schemas import topics
-from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.base import Message, Money, OrderLine
 from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails, PaymentMethod
 from orderly_schemas.cloudevents import Envelope
+from orderly_schemas.order import (
+    OrderCompleted,
+    OrderConfirmed,
+    OrderDelivered,
+    OrderDispatched,
+    OrderPaid,
+)
 
 DEMO_SKUS = tuple(f"DEMO-{i:04d}" for i in range(1, 21))
 SOLDOUT_SKU = "DEMO-SOLDOUT"
@@ -103,6 +112,34 @@ def _payment_details(
         exp_month=rng.randint(1, 12) if card else None,
         exp_year=rng.randint(2027, 2032) if card else None,
     )
+
+
+def happy_path(
+    order: OrderPlaced, *, number: str = "ORD-0000001", step: timedelta = timedelta(minutes=1)
+) -> list[Message]:
+    """``order``, then each lifecycle event of a smooth saga, ``step`` after the one before."""
+    common: dict[str, Any] = {
+        "order_id": order.order_id,
+        "order_number": number,
+        "customer_id": order.customer.customer_id,
+    }
+    at = order.placed_at
+    return [
+        order,
+        OrderConfirmed(
+            **common,
+            occurred_at=at + 1 * step,
+            customer_email=order.customer.email,
+            lines=order.lines,
+            total=order.total,
+        ),
+        OrderPaid(**common, occurred_at=at + 2 * step, amount=order.total, payment_id="pay_1"),
+        OrderDispatched(
+            **common, occurred_at=at + 3 * step, carrier="SimPost", tracking_numbers=["SP1"]
+        ),
+        OrderDelivered(**common, occurred_at=at + 4 * step, delivered_at=at + 4 * step),
+        OrderCompleted(**common, occurred_at=at + 5 * step, confirmed_by="customer"),
+    ]
 
 
 def headers_for(order: OrderPlaced) -> list[tuple[str, bytes]]:

@@ -1,10 +1,14 @@
-"""The analytics service's use cases: fold each consumed event into the read models."""
+"""The analytics service's use cases: fold each consumed event into the read models.
+
+They stamp through the ``OrderStages`` their unit of work hands out
+(``uow.repository``), so that the unit tests run them on a read model kept in memory.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from orderly_analytics.adapters.order_stages import record_stage
+from orderly_analytics.adapters.order_stages import OrderStageRepository, OrderStages
 from orderly_analytics.domain.order_stages import Stage
 from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.checkout import OrderPlaced
@@ -35,10 +39,17 @@ LIFECYCLE_STAGES: dict[type[OrderEvent], Stage] = {
 }
 
 
+def _in_postgres(uow: UnitOfWork) -> OrderStageRepository:
+    return OrderStageRepository(uow.session)
+
+
+def _stages(uow: UnitOfWork) -> OrderStages:
+    return uow.repository(_in_postgres)
+
+
 async def record_order_placed(uow: UnitOfWork, event: OrderPlaced) -> None:
     """Stamp when checkout placed the order, with its customer and total."""
-    changed = await record_stage(
-        uow.session,
+    changed = await _stages(uow).record_stage(
         order_id=event.order_id,
         stage=Stage.PLACED,
         at=event.placed_at,
@@ -54,8 +65,7 @@ async def record_order_lifecycle(uow: UnitOfWork, event: OrderEvent) -> None:
     """Stamp the stage a lifecycle event marks, at the time it occurred."""
     stage = LIFECYCLE_STAGES[type(event)]
     total = event.total if isinstance(event, OrderConfirmed) else None
-    changed = await record_stage(
-        uow.session,
+    changed = await _stages(uow).record_stage(
         order_id=event.order_id,
         stage=stage,
         at=event.occurred_at,
