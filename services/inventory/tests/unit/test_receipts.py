@@ -9,7 +9,7 @@ from uuid import UUID
 import pytest
 
 from orderly_inventory.domain.errors import ConflictError, InvalidInputError
-from orderly_inventory.domain.ledger import MovementKind
+from orderly_inventory.domain.ledger import Level, MovementKind
 from orderly_inventory.domain.receipts import (
     Condition,
     GoodsReceipt,
@@ -18,6 +18,7 @@ from orderly_inventory.domain.receipts import (
     check_warehouse,
     receipt_lines,
 )
+from orderly_schemas.inventory import ReturnLine, ReturnRestocked, StockReceived
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 RETURN = UUID("00000000-0000-0000-0000-0000000000a1")
@@ -102,3 +103,38 @@ def test_a_re_sent_return_is_the_same_goods_in_any_order() -> None:
 
     assert restock(mug, tee).same_goods(restock(tee, mug))
     assert not restock(mug).same_goods(restock(mug, tee))
+
+
+def test_a_receipt_announces_each_sku_with_the_on_hand_it_left() -> None:
+    received = receipt(("MUG", 4), ("TEE", 1))
+    after = [Level("MUG", "east", 10, 2, 0, 0, False), Level("TEE", "east", 1, 0, 0, 0, False)]
+
+    assert received.arrivals(after) == [
+        StockReceived(
+            sku=sku,
+            warehouse="east",
+            occurred_at=NOW,
+            quantity=quantity,
+            on_hand=on_hand,
+            reference="PO-77",
+            actor="erp",
+        )
+        for sku, quantity, on_hand in [("MUG", 4, 10), ("TEE", 1, 1)]
+    ]
+
+
+def test_a_restocked_return_answers_with_every_line_and_its_condition() -> None:
+    done = restock(
+        ReturnedLine("TEE", 1, Condition.DAMAGED), ReturnedLine("MUG", 2, Condition.RESELLABLE)
+    )
+
+    assert done.answer() == ReturnRestocked(
+        order_id=ORDER,
+        occurred_at=NOW,
+        return_id=RETURN,
+        warehouse="west",
+        lines=[
+            ReturnLine(sku="TEE", quantity=1, condition="damaged"),
+            ReturnLine(sku="MUG", quantity=2, condition="resellable"),
+        ],
+    )

@@ -26,6 +26,8 @@ from orderly_inventory.domain.transfers import (
     receive_movements,
     shortages,
 )
+from orderly_schemas.inventory import StockReceived, StockTransferred
+from orderly_schemas.inventory import TransferLine as TransferredLine
 
 ID = UUID("00000000-0000-0000-0000-00000000000a")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -240,3 +242,44 @@ def test_a_repeated_receipt_must_repeat_the_counts() -> None:
     check_same_counts(done, counted_lines(done, [("MUG", 4, 1)]))
     with pytest.raises(ConflictError, match="already received with other counts"):
         check_same_counts(done, counted_lines(done, [("MUG", 5, 0)]))
+
+
+def test_each_step_announces_the_transfer_with_its_lines_and_counts() -> None:
+    sent = replace(transfer(MUG=5), status=TransferStatus.DISPATCHED)
+    arrived = replace(
+        sent, status=TransferStatus.RECEIVED, lines=counted_lines(sent, [("MUG", 3, 1)])
+    )
+
+    assert sent.announcement(NOW).status == "dispatched"
+    assert arrived.announcement(NOW) == StockTransferred(
+        transfer_id=ID,
+        status="received",
+        from_warehouse="east",
+        to_warehouse="west",
+        lines=[TransferredLine(sku="MUG", quantity=5, received=3, damaged=1)],
+        occurred_at=NOW,
+    )
+
+
+def test_a_received_transfer_announces_the_whole_units_that_reached_the_shelf() -> None:
+    sent = transfer(TransferStatus.DISPATCHED, MUG=5, TEE=2)
+    arrived = replace(
+        sent,
+        status=TransferStatus.RECEIVED,
+        lines=counted_lines(sent, [("MUG", 3, 1), ("TEE", 0, 2)]),
+        received_by="cy",
+        received_at=NOW,
+    )
+    after = [Level("MUG", "west", 13, 0, 0, 0, False), Level("TEE", "west", 4, 0, 0, 0, False)]
+
+    assert arrived.arrivals(after) == [
+        StockReceived(
+            sku="MUG",
+            warehouse="west",
+            occurred_at=NOW,
+            quantity=3,
+            on_hand=13,
+            reference=str(ID),
+            actor="cy",
+        )
+    ]

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from orderly_schemas.inventory import BackInStock, LowStockDetected, StockReceived
 
 #: The actor of movements the saga's commands cause.
 SAGA_ACTOR = "order-saga"
@@ -60,6 +63,32 @@ class Level:
     @property
     def available(self) -> int:
         return self.on_hand - self.reserved
+
+    def arrival(self, quantity: int, *, reference: str, actor: str, at: datetime) -> StockReceived:
+        """StockReceived for ``quantity`` units that arrived on this level's shelf."""
+        return StockReceived(
+            sku=self.sku,
+            warehouse=self.warehouse,
+            occurred_at=at,
+            quantity=quantity,
+            on_hand=self.on_hand,
+            reference=reference,
+            actor=actor,
+        )
+
+    def alert(self, *, at: datetime) -> LowStockDetected | BackInStock | None:
+        """The alert this level calls for: only when it crossed its safety stock, else None."""
+        crossed = crossing(self)
+        if crossed is None:
+            return None
+        alert_type = LowStockDetected if crossed is Crossing.LOW else BackInStock
+        return alert_type(
+            sku=self.sku,
+            warehouse=self.warehouse,
+            occurred_at=at,
+            available=self.available,
+            safety_stock=self.safety_stock,
+        )
 
 
 class Crossing(StrEnum):

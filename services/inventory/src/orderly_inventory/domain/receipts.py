@@ -14,7 +14,8 @@ from enum import StrEnum
 from uuid import UUID
 
 from orderly_inventory.domain.errors import ConflictError, InvalidInputError, one_line_per_sku
-from orderly_inventory.domain.ledger import Movement, MovementKind
+from orderly_inventory.domain.ledger import Level, Movement, MovementKind
+from orderly_schemas.inventory import ReturnLine, ReturnRestocked, StockReceived
 
 #: The reason of a damaged return's write-off.
 RETURNED_DAMAGED = "returned damaged"
@@ -77,6 +78,18 @@ class GoodsReceipt:
             for line in self.lines
         ]
 
+    def arrivals(self, levels: Sequence[Level]) -> list[StockReceived]:
+        """StockReceived per SKU, given the levels its ``movements`` left (in the same order)."""
+        return [
+            level.arrival(
+                line.quantity,
+                reference=self.purchase_order,
+                actor=self.received_by,
+                at=self.received_at,
+            )
+            for line, level in zip(self.lines, levels, strict=True)
+        ]
+
 
 def receipt_lines(lines: Sequence[tuple[str, int]]) -> tuple[ReceiptLine, ...]:
     """The lines of a receipt in SKU order; InvalidInputError names a line that is not valid."""
@@ -132,6 +145,19 @@ class ReturnRestock:
                 )
             )
         return moves
+
+    def answer(self) -> ReturnRestocked:
+        """ReturnRestocked: the answer to every RestockReturn of this return."""
+        return ReturnRestocked(
+            order_id=self.order_id,
+            occurred_at=self.restocked_at,
+            return_id=self.return_id,
+            warehouse=self.warehouse,
+            lines=[
+                ReturnLine(sku=ln.sku, quantity=ln.quantity, condition=ln.condition.value)
+                for ln in self.lines
+            ],
+        )
 
 
 def _line_key(line: ReturnedLine) -> tuple[str, str, int]:

@@ -18,6 +18,8 @@ from uuid import UUID
 
 from orderly_inventory.domain.errors import ConflictError, InvalidInputError, one_line_per_sku
 from orderly_inventory.domain.ledger import Level, Movement, MovementKind
+from orderly_schemas.inventory import StockReceived, StockTransferred
+from orderly_schemas.inventory import TransferLine as TransferredLine
 
 
 class TransferStatus(StrEnum):
@@ -162,6 +164,38 @@ class Transfer:
             other.to_warehouse,
             _units(other),
         )
+
+    def announcement(self, at: datetime) -> StockTransferred:
+        """StockTransferred for the step just taken: dispatched, or received with the counts."""
+        return StockTransferred(
+            transfer_id=self.transfer_id,
+            status="received" if self.status is TransferStatus.RECEIVED else "dispatched",
+            from_warehouse=self.from_warehouse,
+            to_warehouse=self.to_warehouse,
+            lines=[
+                TransferredLine(
+                    sku=ln.sku, quantity=ln.quantity, received=ln.received, damaged=ln.damaged
+                )
+                for ln in self.lines
+            ],
+            occurred_at=at,
+        )
+
+    def arrivals(self, levels: Sequence[Level]) -> list[StockReceived]:
+        """StockReceived per SKU that arrived whole, given the levels ``receive_movements`` left.
+
+        A SKU of which nothing arrived whole announces nothing.
+        """
+        if self.received_by is None or self.received_at is None:
+            raise ValueError(f"transfer {self.transfer_id} is not received yet")
+        after = {level.sku: level for level in levels if level.warehouse == self.to_warehouse}
+        return [
+            after[line.sku].arrival(
+                line.received, reference=self.reference, actor=self.received_by, at=self.received_at
+            )
+            for line in self.lines
+            if line.received
+        ]
 
 
 def _units(transfer: Transfer) -> list[tuple[str, int]]:

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.domain.ledger import Crossing, Level, Movement, crossing
+from orderly_inventory.domain.ledger import Level, Movement
 from orderly_kit.messaging import UnitOfWork
-from orderly_schemas.inventory import BackInStock, LowStockDetected
+from orderly_schemas.inventory import LowStockDetected
 
 
 async def move(uow: UnitOfWork, movements: Iterable[Movement], *, at: datetime) -> list[Level]:
@@ -49,19 +49,8 @@ async def alert_if_crossed(uow: UnitOfWork, level: Level, *, at: datetime) -> No
 async def _alert_on_crossing(
     uow: UnitOfWork, repo: InventoryRepository, level: Level, *, at: datetime
 ) -> None:
-    crossed = crossing(level)
-    if crossed is None:
+    alert = level.alert(at=at)
+    if alert is None:
         return
-    low = crossed is Crossing.LOW
-    await repo.set_low_stock(level.sku, level.warehouse, low=low)
-    event_type = LowStockDetected if low else BackInStock
-    await uow.publish(
-        event_type(
-            sku=level.sku,
-            warehouse=level.warehouse,
-            occurred_at=at,
-            available=level.available,
-            safety_stock=level.safety_stock,
-        ),
-        key=level.sku,
-    )
+    await repo.set_low_stock(level.sku, level.warehouse, low=isinstance(alert, LowStockDetected))
+    await uow.publish(alert, key=level.sku)

@@ -27,12 +27,7 @@ from orderly_inventory.domain.receipts import (
 )
 from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import UnitOfWork
-from orderly_schemas.inventory import (
-    RestockReturn,
-    ReturnLine,
-    ReturnRestocked,
-    StockReceived,
-)
+from orderly_schemas.inventory import RestockReturn
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +74,8 @@ async def receive_goods(
         await receipts.set_new_products(receipt.goods_receipt_id, new_products)
         receipt = replace(receipt, new_products=tuple(new_products))
     levels = await ledger.move(uow, receipt.movements(), at=now)
-    for line, level in zip(receipt.lines, levels, strict=True):
-        await uow.publish(
-            StockReceived(
-                sku=line.sku,
-                warehouse=warehouse,
-                occurred_at=now,
-                quantity=line.quantity,
-                on_hand=level.on_hand,
-                reference=purchase_order,
-                actor=received_by,
-            ),
-            key=line.sku,
-        )
+    for arrival in receipt.arrivals(levels):
+        await uow.publish(arrival, key=arrival.sku)
     return receipt, True
 
 
@@ -136,16 +120,5 @@ async def restock_return(
                 raise ReturnConflictError(done)
             log.warning("return %s restocked before with other goods; kept", command.return_id)
         log.info("return %s already restocked; answered again", command.return_id)
-    await uow.publish(
-        ReturnRestocked(
-            order_id=done.order_id,
-            occurred_at=done.restocked_at,
-            return_id=done.return_id,
-            warehouse=done.warehouse,
-            lines=[
-                ReturnLine(sku=ln.sku, quantity=ln.quantity, condition=ln.condition.value)
-                for ln in done.lines
-            ],
-        )
-    )
+    await uow.publish(done.answer())
     return done, first

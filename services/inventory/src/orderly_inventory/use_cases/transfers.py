@@ -12,13 +12,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
 from uuid import UUID
 
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.adapters.transfers import TransferRepository
 from orderly_inventory.domain.errors import ConflictError, NotFoundError
-from orderly_inventory.domain.ledger import Level
 from orderly_inventory.domain.transfers import (
     InsufficientStockError,
     Step,
@@ -34,11 +32,6 @@ from orderly_inventory.domain.transfers import (
 )
 from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import UnitOfWork
-from orderly_schemas.inventory import (
-    StockReceived,
-    StockTransferred,
-    TransferLine,
-)
 
 log = logging.getLogger(__name__)
 
@@ -166,7 +159,7 @@ async def dispatch_transfer(uow: UnitOfWork, *, transfer_id: UUID, dispatched_by
         updated_at=now,
     )
     await transfers.save_step(dispatched)
-    await uow.publish(_transferred(dispatched, at=now), key=dispatched.reference)
+    await uow.publish(dispatched.announcement(now), key=dispatched.reference)
     return dispatched
 
 
@@ -200,38 +193,7 @@ async def receive_transfer(
     )
     levels = await ledger.move(uow, receive_movements(received, actor=received_by), at=now)
     await transfers.save_step(received)
-    await uow.publish(_transferred(received, at=now), key=received.reference)
-    after = _last_level_by_sku(levels)
-    for line in received.lines:
-        if line.received:
-            await uow.publish(
-                StockReceived(
-                    sku=line.sku,
-                    warehouse=received.to_warehouse,
-                    occurred_at=now,
-                    quantity=line.received,
-                    on_hand=after[line.sku].on_hand,
-                    reference=received.reference,
-                    actor=received_by,
-                ),
-                key=line.sku,
-            )
+    await uow.publish(received.announcement(now), key=received.reference)
+    for arrival in received.arrivals(levels):
+        await uow.publish(arrival, key=arrival.sku)
     return received
-
-
-def _last_level_by_sku(levels: Sequence[Level]) -> dict[str, Level]:
-    return {level.sku: level for level in levels}
-
-
-def _transferred(transfer: Transfer, *, at: datetime) -> StockTransferred:
-    return StockTransferred(
-        transfer_id=transfer.transfer_id,
-        status="received" if transfer.status is TransferStatus.RECEIVED else "dispatched",
-        from_warehouse=transfer.from_warehouse,
-        to_warehouse=transfer.to_warehouse,
-        lines=[
-            TransferLine(sku=ln.sku, quantity=ln.quantity, received=ln.received, damaged=ln.damaged)
-            for ln in transfer.lines
-        ],
-        occurred_at=at,
-    )
