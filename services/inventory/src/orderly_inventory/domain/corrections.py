@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from orderly_inventory.domain.errors import ConflictError
 from orderly_inventory.domain.ledger import Level, Movement, MovementKind
+from orderly_schemas.inventory import StockAdjusted
 
 #: The reason recorded with opening stock the ERP import sets.
 OPENING_REASON = "opening stock from the ERP import"
@@ -83,4 +86,18 @@ def adjustment(
         reason=reason,
         actor=actor,
         reference=reference,
+    )
+
+
+def adjustment_notice(movement: Movement, after: Level, *, at: datetime) -> StockAdjusted:
+    """StockAdjusted for an ADJUSTMENT ``movement`` (see ``adjustment``) that left ``after``."""
+    return StockAdjusted(
+        sku=after.sku,
+        warehouse=after.warehouse,
+        occurred_at=at,
+        quantity_change=movement.on_hand,
+        on_hand=after.on_hand,
+        reason=movement.reason,
+        reference=movement.reference,
+        actor=movement.actor,
     )

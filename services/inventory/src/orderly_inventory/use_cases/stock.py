@@ -16,12 +16,11 @@ from typing import Any
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.adapters.repository import InventoryRepository
-from orderly_inventory.domain.corrections import adjustment
+from orderly_inventory.domain.corrections import adjustment, adjustment_notice
 from orderly_inventory.domain.errors import ConflictError, NotFoundError
 from orderly_inventory.domain.ledger import Level
 from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import UnitOfWork
-from orderly_schemas.inventory import StockAdjusted
 
 log = logging.getLogger(__name__)
 
@@ -131,19 +130,7 @@ async def adjust_stock(
             f"adjustment id {adjustment_id!r} was used meanwhile by another adjustment:"
             " choose a new id for a new adjustment"
         )
-    await uow.publish(
-        StockAdjusted(
-            sku=sku,
-            warehouse=warehouse,
-            occurred_at=now,
-            quantity_change=quantity,
-            on_hand=after.on_hand,
-            reason=reason,
-            reference=reference or adjustment_id,
-            actor=actor,
-        ),
-        key=sku,
-    )
+    await uow.publish(adjustment_notice(movement, after, at=now), key=sku)
     log.info("%s at %s adjusted by %+d by %s: %s", sku, warehouse, quantity, actor, reason)
     return Adjustment(
         adjustment_id=adjustment_id,

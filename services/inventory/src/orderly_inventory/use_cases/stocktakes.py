@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from orderly_inventory.adapters.stocktakes import Lock, RecordedCount, StockTakeRepository
+from orderly_inventory.domain.corrections import adjustment_notice
 from orderly_inventory.domain.errors import ConflictError, InvalidInputError, NotFoundError
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.domain.stocktakes import (
@@ -35,7 +36,6 @@ from orderly_inventory.domain.stocktakes import (
 )
 from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import UnitOfWork
-from orderly_schemas.inventory import StockAdjusted
 
 log = logging.getLogger(__name__)
 
@@ -240,37 +240,22 @@ async def approve_stock_take(
         raise approval_refused(stock_take, short, holders)
     now = uow.now()
     reference = str(stock_take_id)
-    levels = await ledger.move(
-        uow,
-        (
-            Movement(
-                sku=a.sku,
-                warehouse=stock_take.warehouse,
-                kind=MovementKind.ADJUSTMENT,
-                quantity=abs(a.quantity_change),
-                on_hand=a.quantity_change,
-                reason=VARIANCE_REASON,
-                reference=reference,
-                actor=approved_by,
-            )
-            for a in adjustments
-        ),
-        at=now,
-    )
-    for a, level in zip(adjustments, levels, strict=True):
-        await uow.publish(
-            StockAdjusted(
-                sku=a.sku,
-                warehouse=stock_take.warehouse,
-                occurred_at=now,
-                quantity_change=a.quantity_change,
-                on_hand=level.on_hand,
-                reason=VARIANCE_REASON,
-                reference=reference,
-                actor=approved_by,
-            ),
-            key=a.sku,
+    movements = [
+        Movement(
+            sku=a.sku,
+            warehouse=stock_take.warehouse,
+            kind=MovementKind.ADJUSTMENT,
+            quantity=abs(a.quantity_change),
+            on_hand=a.quantity_change,
+            reason=VARIANCE_REASON,
+            reference=reference,
+            actor=approved_by,
         )
+        for a in adjustments
+    ]
+    levels = await ledger.move(uow, movements, at=now)
+    for movement, level in zip(movements, levels, strict=True):
+        await uow.publish(adjustment_notice(movement, level, at=now), key=movement.sku)
     await repo.mark_approved(
         stock_take_id,
         by=approved_by,
