@@ -8,14 +8,24 @@ status only ever moves forward, so a repeated or late report changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import cast
 from uuid import UUID
 
 from orderly_inventory.domain.reservations import Reservation
+from orderly_schemas.base import StockLine
 from orderly_schemas.checkout import Address
+from orderly_schemas.inventory import (
+    OrderShipped,
+    Parcel,
+    ShipmentDelivered,
+    ShipmentFailed,
+    ShipmentTracked,
+    TrackingStatus,
+)
 
 NO_RESERVED_STOCK = "no reserved stock for order"
 #: ShipmentFailed's reason for the order once a ReleaseStock has cancelled its picking.
@@ -70,6 +80,15 @@ def plan_parcels(held: Iterable[Reservation]) -> list[PlannedParcel]:
     return [PlannedParcel(w, lines) for w, lines in by_warehouse.items()]
 
 
+def shipment_plan(
+    order_id: UUID, held: Sequence[Reservation], *, at: datetime
+) -> list[PlannedParcel] | ShipmentFailed:
+    """The parcels the order's held stock leaves as; ShipmentFailed when it holds none."""
+    if not held:
+        return ShipmentFailed(order_id=order_id, occurred_at=at, reason=NO_RESERVED_STOCK)
+    return plan_parcels(held)
+
+
 @dataclass(frozen=True)
 class Shipment:
     """One parcel of an order: what left one warehouse with one carrier booking."""
@@ -114,6 +133,57 @@ def advances(shipment: Shipment, update: TrackingUpdate) -> bool:
     return _PROGRESS[update.status] > _PROGRESS[shipment.status]
 
 
+def tracking_report(
+    tracked: Shipment, update: TrackingUpdate
+) -> list[ShipmentTracked | ShipmentFailed]:
+    """What a parcel moved forward by ``update`` (see ``advances``) announces.
+
+    ShipmentTracked for the step, and ShipmentFailed naming the parcel when the
+    carrier gave up on it. ``tracked`` is the parcel after the update.
+    """
+    report: list[ShipmentTracked | ShipmentFailed] = [
+        ShipmentTracked(
+            order_id=tracked.order_id,
+            occurred_at=update.occurred_at,
+            shipment_id=tracked.shipment_id,
+            carrier=tracked.carrier,
+            tracking_number=tracked.tracking_number,
+            status=cast(TrackingStatus, update.status.value),  # never SHIPPED: it advanced
+            detail=update.detail,
+        )
+    ]
+    if tracked.status is ShipmentStatus.FAILED:
+        report.append(
+            ShipmentFailed(
+                order_id=tracked.order_id,
+                occurred_at=update.occurred_at,
+                reason=failure_reason(tracked, update.detail),
+            )
+        )
+    return report
+
+
+def delivery_notice(
+    parcels: Sequence[Shipment], update: TrackingUpdate
+) -> ShipmentDelivered | None:
+    """ShipmentDelivered once every parcel of the order is delivered; None before.
+
+    Named for the parcel delivered last by the carrier's clock, which need not be the
+    one ``update`` (the last report to arrive) delivered.
+    """
+    if not parcels or any(p.status is not ShipmentStatus.DELIVERED for p in parcels):
+        return None
+    last = max(parcels, key=lambda p: p.delivered_at or update.occurred_at)
+    delivered_at = last.delivered_at or update.occurred_at
+    return ShipmentDelivered(
+        order_id=last.order_id,
+        occurred_at=delivered_at,
+        shipment_id=last.shipment_id,
+        tracking_number=last.tracking_number,
+        delivered_at=delivered_at,
+    )
+
+
 def failure_reason(shipment: Shipment, detail: str | None) -> str:
     """ShipmentFailed's reason for a parcel the carrier gave up on."""
     return (
@@ -137,6 +207,35 @@ def lines_of(parcel: Shipment, shipped: Mapping[str, list[ParcelLine]]) -> list[
     return list(shipped.get(parcel.warehouse, []))
 
 
+def shipping_notice(
+    parcels: Sequence[Shipment], shipped: Mapping[str, list[ParcelLine]]
+) -> OrderShipped:
+    """OrderShipped naming the first parcel, and listing every parcel with its lines.
+
+    ``shipped`` is the order's shipped lines per warehouse (see ``lines_of``).
+    """
+    first = parcels[0]
+    return OrderShipped(
+        order_id=first.order_id,
+        occurred_at=first.shipped_at,
+        shipment_id=first.shipment_id,
+        carrier=first.carrier,
+        tracking_number=first.tracking_number,
+        parcels=[
+            Parcel(
+                shipment_id=p.shipment_id,
+                warehouse=p.warehouse,
+                carrier=p.carrier,
+                tracking_number=p.tracking_number,
+                lines=[
+                    StockLine(sku=line.sku, quantity=line.quantity) for line in lines_of(p, shipped)
+                ],
+            )
+            for p in parcels
+        ],
+    )
+
+
 class CarrierRefusedError(Exception):
     """The carrier declined to carry the order; retrying the same booking will not help."""
 
@@ -153,6 +252,10 @@ class ShipmentFailure:
     carrier: str
     reason: str
     failed_at: datetime
+
+    def answer(self, at: datetime) -> ShipmentFailed:
+        """ShipmentFailed with the carrier's reason: the answer to every ShipOrder of the order."""
+        return ShipmentFailed(order_id=self.order_id, occurred_at=at, reason=self.reason)
 
 
 class PickingStatus(StrEnum):
@@ -177,3 +280,11 @@ class Picking:
     due_at: datetime
     ended_at: datetime | None = None
     reason: str | None = None  # why it FAILED or was CANCELLED; every later ShipOrder's answer
+
+    def answer(self, at: datetime) -> ShipmentFailed | None:
+        """The answer to a ShipOrder once picking ended unshipped; None while still picking."""
+        if self.status is PickingStatus.PICKING:
+            return None
+        return ShipmentFailed(
+            order_id=self.order_id, occurred_at=at, reason=self.reason or NO_RESERVED_STOCK
+        )

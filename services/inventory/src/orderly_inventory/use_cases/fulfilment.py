@@ -25,34 +25,29 @@ from orderly_inventory.domain.reservations import (
     ReservationRequest,
     ReservationStatus,
     expiry_reason,
+    release_acknowledgement,
 )
 from orderly_inventory.domain.shipments import (
     EXPIRED_WHILE_PICKING,
-    NO_RESERVED_STOCK,
     RELEASED_WHILE_PICKING,
     Picking,
     PickingStatus,
+    PlannedParcel,
     Shipment,
     ShipmentFailure,
     ShipmentStatus,
-    lines_of,
-    plan_parcels,
+    shipment_plan,
+    shipping_notice,
 )
 from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import Messaging, UnitOfWork
-from orderly_schemas.base import Allocation, StockLine
 from orderly_schemas.checkout import Address
 from orderly_schemas.inventory import (
-    OrderShipped,
-    Parcel,
     ReleaseStock,
     ReserveStock,
     ShipmentFailed,
     ShipOrder,
-    StockReleased,
     StockReservationExpired,
-    StockReservationFailed,
-    StockReserved,
 )
 
 log = logging.getLogger(__name__)
@@ -102,7 +97,7 @@ async def reserve_stock(
     if isinstance(result, Shortage):
         failed = ReservationRequest(RequestOutcome.FAILED, result.reason, result.short_skus)
         await repo.record_request(command.order_id, failed)
-        await uow.publish(_failed(command.order_id, failed, at=now))
+        await uow.publish(failed.answer(command.order_id, at=now))
         return
     await ledger.move(
         uow,
@@ -122,46 +117,17 @@ async def reserve_stock(
         at=now,
     )
     await repo.add_reservations(command.order_id, result, at=now, expires_at=now + ttl)
-    await repo.record_request(
-        command.order_id, ReservationRequest(RequestOutcome.RESERVED, None, [])
-    )
-    await uow.publish(
-        StockReserved(
-            order_id=command.order_id,
-            occurred_at=now,
-            allocations=[
-                Allocation(sku=p.sku, warehouse=p.warehouse, quantity=p.quantity) for p in result
-            ],
-        )
-    )
+    reserved = ReservationRequest(RequestOutcome.RESERVED, None, [])
+    await repo.record_request(command.order_id, reserved)
+    await uow.publish(reserved.answer(command.order_id, held=result, at=now))
 
 
 async def _answer_again(
     uow: UnitOfWork, repo: InventoryRepository, order_id: UUID, previous: ReservationRequest
 ) -> None:
-    if previous.outcome in (RequestOutcome.FAILED, RequestOutcome.RELEASED):
-        await uow.publish(_failed(order_id, previous, at=uow.now()))
-        return
-    await uow.publish(
-        StockReserved(
-            order_id=order_id,
-            occurred_at=uow.now(),
-            allocations=_allocations(await repo.reservations_of(order_id)),
-        )
-    )
-
-
-def _failed(order_id: UUID, request: ReservationRequest, *, at: datetime) -> StockReservationFailed:
-    return StockReservationFailed(
-        order_id=order_id,
-        occurred_at=at,
-        reason=request.reason or "insufficient stock",
-        short_skus=request.short_skus,
-    )
-
-
-def _allocations(held: list[Reservation]) -> list[Allocation]:
-    return [Allocation(sku=r.sku, warehouse=r.warehouse, quantity=r.quantity) for r in held]
+    reserved = previous.outcome is RequestOutcome.RESERVED
+    held = await repo.reservations_of(order_id) if reserved else []
+    await uow.publish(previous.answer(order_id, held=held, at=uow.now()))
 
 
 async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
@@ -211,9 +177,7 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
     )
     if not held:
         log.info("nothing reserved for order %s; release is a no-op", command.order_id)
-    await uow.publish(
-        StockReleased(order_id=command.order_id, occurred_at=now, reason=command.reason)
-    )
+    await uow.publish(release_acknowledgement(command.order_id, command.reason, at=now))
 
 
 async def ship_order(
@@ -243,31 +207,31 @@ async def ship_order(
     existing = await repo.shipments_of(command.order_id)
     if existing:
         log.info("order %s already shipped as %s", command.order_id, _numbers(existing))
-        await uow.publish(await _shipped(repo, existing))
+        await uow.publish(shipping_notice(existing, await repo.shipped_lines(command.order_id)))
         return
     refused = await repo.failure_of(command.order_id)
     if refused is not None:
         log.info(
             "order %s was refused by %s: %s", command.order_id, refused.carrier, refused.reason
         )
-        await uow.publish(_not_shipped(command.order_id, refused.reason, at=uow.now()))
+        await uow.publish(refused.answer(uow.now()))
         return
     # Looked up whatever pick_delay is now: pickings begun with another setting still count.
     picking = await repo.picking_of(command.order_id)
     if picking is not None:
-        if picking.status is PickingStatus.PICKING:
+        answer = picking.answer(uow.now())
+        if answer is None:
             log.info("order %s is being picked until %s", command.order_id, picking.due_at)
             return
-        await uow.publish(
-            _not_shipped(command.order_id, picking.reason or NO_RESERVED_STOCK, at=uow.now())
-        )
+        await uow.publish(answer)
         return
     now = uow.now()
     held = await repo.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
-    if not held:
-        await uow.publish(_not_shipped(command.order_id, NO_RESERVED_STOCK, at=now))
+    parcels = shipment_plan(command.order_id, held, at=now)
+    if isinstance(parcels, ShipmentFailed):
+        await uow.publish(parcels)
         return
     if pick_delay > timedelta(0):
         picking = Picking(
@@ -280,7 +244,9 @@ async def ship_order(
         await repo.add_picking(picking, cause=uow.cause)
         log.info("order %s is being picked until %s", command.order_id, picking.due_at)
         return
-    await _hand_over(uow, repo, command.order_id, command.ship_to, held, carrier=carrier, now=now)
+    await _hand_over(
+        uow, repo, command.order_id, command.ship_to, held, parcels, carrier=carrier, now=now
+    )
 
 
 async def _hand_over(
@@ -289,6 +255,7 @@ async def _hand_over(
     order_id: UUID,
     ship_to: Address,
     held: list[Reservation],
+    parcels: list[PlannedParcel],
     *,
     carrier: Carrier,
     now: datetime,
@@ -298,7 +265,6 @@ async def _hand_over(
     Every parcel is booked before any stock moves, so a refusal of the last parcel
     leaves the order as it was (the parcels booked before it are cancelled).
     """
-    parcels = plan_parcels(held)
     booked: list[Consignment] = []
     try:
         for parcel in parcels:
@@ -314,15 +280,11 @@ async def _hand_over(
         log.warning("carrier %s refused order %s: %s", carrier.name, order_id, refusal)
         for consignment in booked:
             await carrier.cancel(consignment)
-        await repo.add_failure(
-            ShipmentFailure(
-                order_id=order_id,
-                carrier=carrier.name,
-                reason=refusal.reason,
-                failed_at=now,
-            )
+        failure = ShipmentFailure(
+            order_id=order_id, carrier=carrier.name, reason=refusal.reason, failed_at=now
         )
-        await uow.publish(_not_shipped(order_id, refusal.reason, at=now))
+        await repo.add_failure(failure)
+        await uow.publish(failure.answer(now))
         return refusal.reason
     booking_of = {p.warehouse: c for p, c in zip(parcels, booked, strict=True)}
     await ledger.move(
@@ -365,7 +327,7 @@ async def _hand_over(
     ]
     await repo.add_shipments(shipments)
     log.info("order %s shipped as %s", order_id, _numbers(shipments))
-    await uow.publish(await _shipped(repo, shipments))
+    await uow.publish(shipping_notice(shipments, await repo.shipped_lines(order_id)))
     return None
 
 
@@ -436,49 +398,21 @@ async def _complete_picking(
         await repo.end_picking(order_id, status=PickingStatus.FAILED, reason=refused.reason, at=now)
         return
     held = await repo.reservations_of(order_id, status=ReservationStatus.RESERVED, lock=True)
-    if not held:
-        await repo.end_picking(
-            order_id, status=PickingStatus.FAILED, reason=NO_RESERVED_STOCK, at=now
-        )
-        await uow.publish(_not_shipped(order_id, NO_RESERVED_STOCK, at=now))
+    parcels = shipment_plan(order_id, held, at=now)
+    if isinstance(parcels, ShipmentFailed):
+        await repo.end_picking(order_id, status=PickingStatus.FAILED, reason=parcels.reason, at=now)
+        await uow.publish(parcels)
         return
-    refusal = await _hand_over(uow, repo, order_id, picking.ship_to, held, carrier=carrier, now=now)
+    refusal = await _hand_over(
+        uow, repo, order_id, picking.ship_to, held, parcels, carrier=carrier, now=now
+    )
     status = PickingStatus.SHIPPED if refusal is None else PickingStatus.FAILED
     await repo.end_picking(order_id, status=status, reason=refusal, at=now)
     log.info("order %s picked and handed over: %s", order_id, status.value)
 
 
-def _not_shipped(order_id: UUID, reason: str, *, at: datetime) -> ShipmentFailed:
-    return ShipmentFailed(order_id=order_id, occurred_at=at, reason=reason)
-
-
 def _numbers(parcels: list[Shipment]) -> str:
     return ", ".join(p.tracking_number for p in parcels)
-
-
-async def _shipped(repo: InventoryRepository, parcels: list[Shipment]) -> OrderShipped:
-    """OrderShipped naming the first parcel, and listing every parcel with its lines."""
-    first = parcels[0]
-    lines = await repo.shipped_lines(first.order_id)
-    return OrderShipped(
-        order_id=first.order_id,
-        occurred_at=first.shipped_at,
-        shipment_id=first.shipment_id,
-        carrier=first.carrier,
-        tracking_number=first.tracking_number,
-        parcels=[
-            Parcel(
-                shipment_id=p.shipment_id,
-                warehouse=p.warehouse,
-                carrier=p.carrier,
-                tracking_number=p.tracking_number,
-                lines=[
-                    StockLine(sku=line.sku, quantity=line.quantity) for line in lines_of(p, lines)
-                ],
-            )
-            for p in parcels
-        ],
-    )
 
 
 async def expire_reservations(
@@ -495,18 +429,19 @@ async def expire_reservations(
     async with messaging.unit_of_work() as uow:
         repo = InventoryRepository(uow.session)
         now = now or uow.now()
-        holds: list[Hold] = []
+        expiries: list[tuple[Hold, StockReservationExpired]] = []
         for order_id in await repo.lock_expired_orders(now=now, limit=batch):
             if not await repo.try_lock_order(order_id):
                 log.info("order %s is busy; its expiry waits for the next scan", order_id)
                 continue
             hold = await repo.lock_whole_hold(order_id)
-            if hold is not None and hold.expires_at <= now:
-                holds.append(hold)
+            expiry = None if hold is None else hold.expiry(now)
+            if hold is not None and expiry is not None:
+                expiries.append((hold, expiry))
         # One pass over the stock rows in (sku, warehouse) order, like every other writer.
         given_back = list(
             ((r.sku, r.warehouse, str(hold.order_id)), r.quantity, hold)
-            for hold in holds
+            for hold, _ in expiries
             for r in hold.reservations
         )
         given_back.sort(key=lambda g: g[0])
@@ -527,7 +462,7 @@ async def expire_reservations(
             ),
             at=now,
         )
-        for hold in holds:
+        for hold, expiry in expiries:
             await repo.change_reservation_status(
                 hold.order_id,
                 old=ReservationStatus.RESERVED,
@@ -541,12 +476,5 @@ async def expire_reservations(
                 at=now,
             )
             log.info("reservation of order %s expired; stock given back", hold.order_id)
-            await uow.publish(
-                StockReservationExpired(
-                    order_id=hold.order_id,
-                    occurred_at=now,
-                    reason=expiry_reason(hold.time_to_live),
-                    allocations=_allocations(hold.reservations),
-                )
-            )
-    return len(holds)
+            await uow.publish(expiry)
+    return len(expiries)

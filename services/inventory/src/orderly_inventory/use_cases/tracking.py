@@ -11,22 +11,16 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from enum import StrEnum
-from typing import cast
 
 from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.domain.shipments import (
     ShipmentStatus,
     TrackingUpdate,
     advances,
-    failure_reason,
+    delivery_notice,
+    tracking_report,
 )
-from orderly_inventory.use_cases.fulfilment import _not_shipped
 from orderly_kit.messaging import Messaging, UnitOfWork
-from orderly_schemas.inventory import (
-    ShipmentDelivered,
-    ShipmentTracked,
-    TrackingStatus,
-)
 
 log = logging.getLogger(__name__)
 
@@ -77,37 +71,12 @@ async def record_tracking_update(
         )
         return TrackingOutcome.STALE
     tracked = await repo.record_tracking(shipment, update)
-    await uow.publish(
-        ShipmentTracked(
-            order_id=order_id,
-            occurred_at=update.occurred_at,
-            shipment_id=tracked.shipment_id,
-            carrier=tracked.carrier,
-            tracking_number=tracked.tracking_number,
-            status=cast(TrackingStatus, update.status.value),  # never SHIPPED: it advanced
-            detail=update.detail,
-        )
-    )
-    if tracked.status is ShipmentStatus.FAILED:
-        await uow.publish(
-            _not_shipped(order_id, failure_reason(tracked, update.detail), at=update.occurred_at)
-        )
-    elif tracked.status is ShipmentStatus.DELIVERED:
-        parcels = await repo.shipments_of(order_id)
-        if all(p.status is ShipmentStatus.DELIVERED for p in parcels):
-            # Named for the parcel delivered last by the carrier's clock, which need not be
-            # the last report to arrive.
-            last = max(parcels, key=lambda p: p.delivered_at or update.occurred_at)
-            delivered_at = last.delivered_at or update.occurred_at
-            await uow.publish(
-                ShipmentDelivered(
-                    order_id=order_id,
-                    occurred_at=delivered_at,
-                    shipment_id=last.shipment_id,
-                    tracking_number=last.tracking_number,
-                    delivered_at=delivered_at,
-                )
-            )
+    for event in tracking_report(tracked, update):
+        await uow.publish(event)
+    if tracked.status is ShipmentStatus.DELIVERED:
+        delivered = delivery_notice(await repo.shipments_of(order_id), update)
+        if delivered is not None:
+            await uow.publish(delivered)
     return TrackingOutcome.APPLIED
 
 
