@@ -16,9 +16,16 @@ from orderly_payment.domain.payments import (
     RefundRetryPolicy,
     RefundStatus,
     refund_refusal,
+    refused_refund,
 )
 from orderly_schemas.base import Money
-from orderly_schemas.payment import PaymentCaptured, PaymentFailed, PaymentRefunded, RefundFailed
+from orderly_schemas.payment import (
+    PaymentCaptured,
+    PaymentFailed,
+    PaymentRefunded,
+    RefundFailed,
+    RefundPayment,
+)
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -195,3 +202,27 @@ def test_a_void_refuses_a_later_capture() -> None:
 
     assert (event.order_id, event.reason) == (void.order_id, CANCELLED_BEFORE_CAPTURE)
     assert (void.outcome().refund_id, void.outcome().reason) == ("cancel-1", "cancelled")
+
+
+def test_a_refund_refused_before_the_provider_announces_its_reason_as_one_attempt() -> None:
+    command = RefundPayment(
+        order_id=uuid4(),
+        occurred_at=AT,
+        refund_id="ref_1",
+        amount=eur(9000),
+        reason="order cancelled",
+    )
+    payment = a_payment()
+    reason = refund_refusal(payment, refunded=0, requested=command.amount)
+    assert reason is not None
+
+    event = refused_refund(command, reason, now=AT)
+
+    assert event == RefundFailed(
+        order_id=command.order_id,
+        occurred_at=AT,
+        refund_id="ref_1",
+        amount=command.amount,
+        reason=reason,
+        attempts=1,
+    )

@@ -31,6 +31,7 @@ from orderly_schemas.payment import (
     PaymentRefunded,
     PaymentVoided,
     RefundFailed,
+    RefundPayment,
 )
 
 NO_CAPTURED_PAYMENT = "no captured payment for order"
@@ -317,6 +318,18 @@ class Refund:
                 attempts=max(self.attempts, 1),
             )
         return None
+
+
+def refused_refund(command: RefundPayment, reason: str, *, now: datetime) -> RefundFailed:
+    """The answer to a RefundPayment that was not sent to the provider (see ``refund_refusal``)."""
+    return RefundFailed(
+        order_id=command.order_id,
+        occurred_at=now,
+        refund_id=command.refund_id,
+        amount=command.amount,
+        reason=reason,
+        attempts=1,
+    )
 
 
 def refund_refusal(payment: Payment, *, refunded: int, requested: Money) -> str | None:

@@ -55,9 +55,10 @@ from orderly_payment.domain.payments import (
     RefundRetryPolicy,
     RefundStatus,
     refund_refusal,
+    refused_refund,
 )
 from orderly_schemas.base import Money
-from orderly_schemas.payment import CapturePayment, RefundFailed, RefundPayment
+from orderly_schemas.payment import CapturePayment, RefundPayment
 
 log = logging.getLogger(__name__)
 
@@ -733,13 +734,4 @@ async def _refuse(uow: UnitOfWork, command: RefundPayment, reason: str) -> None:
     """Announce a refund that was not sent to the provider (nothing is recorded)."""
     log.info("refund %s refused: %s", command.refund_id, reason)
     REFUNDS_FAILED.labels("saga").inc()
-    await uow.publish(
-        RefundFailed(
-            order_id=command.order_id,
-            occurred_at=uow.now(),
-            refund_id=command.refund_id,
-            amount=command.amount,
-            reason=reason,
-            attempts=1,
-        )
-    )
+    await uow.publish(refused_refund(command, reason, now=uow.now()))
