@@ -16,13 +16,30 @@ import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import TypeVar, overload
 
 T = TypeVar("T")
 
 
+# The value returned is truthy, so never None: a check that gives "X | None" gives X.
+@overload
 async def eventually(
-    check: Callable[[], T | Awaitable[T]], *, within: float, what: str, every: float = 0.1
+    check: Callable[[], Awaitable[T | None]], *, within: float, what: str, every: float = ...
+) -> T: ...
+
+
+@overload
+async def eventually(
+    check: Callable[[], T | None], *, within: float, what: str, every: float = ...
+) -> T: ...
+
+
+async def eventually(
+    check: Callable[[], T | Awaitable[T | None] | None],
+    *,
+    within: float,
+    what: str,
+    every: float = 0.1,
 ) -> T:
     """The first truthy value of ``check``, polled until ``within`` seconds have passed."""
     deadline = time.monotonic() + within
@@ -37,7 +54,9 @@ async def eventually(
         await asyncio.sleep(every)
 
 
-def eventually_sync(check: Callable[[], T], *, within: float, what: str, every: float = 0.1) -> T:
+def eventually_sync(
+    check: Callable[[], T | None], *, within: float, what: str, every: float = 0.1
+) -> T:
     """``eventually`` for tests that are not coroutines: blocks while it polls."""
     deadline = time.monotonic() + within
     while not (found := check()):
