@@ -114,7 +114,7 @@ class Inventory:
             .order_by(c.id)
         )
         async with self.service.database.sessions() as s:
-            return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+            return [tuple(r) for r in await s.execute(query)]
 
     async def sent(self, *types: str) -> list[tuple[str, str | None, dict[str, Any]]]:
         """(type, key, body) of the outbox's messages of ``types``, oldest first."""
@@ -140,7 +140,7 @@ class Inventory:
             .order_by(c.id)
         )
         async with self.service.database.sessions() as s:
-            return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+            return [tuple(r) for r in await s.execute(query)]
 
     async def level(self, sku: str, warehouse: str) -> dict[str, Any] | None:
         """Every column of one stock level, if it exists."""
@@ -276,7 +276,8 @@ class Inventory:
 
         async def waiting() -> bool:
             async with self.service.database.sessions() as s:
-                return await s.scalar(query) == sessions
+                waiting_now: int = await s.scalar(query)
+                return waiting_now == sessions
 
         what = f"{sessions} transaction(s) waiting for a lock"
         await eventually(waiting, within=4, what=what, every=0.02)
@@ -290,14 +291,12 @@ async def service(fresh_database: str, request: pytest.FixtureRequest) -> AsyncI
     """
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     overrides: dict[str, Any] = getattr(request, "param", {})
-    built = build(
-        InventorySettings(
-            **(
-                {"database_url": fresh_database, "database_pool_size": 25, "log_json": False}
-                | overrides
-            )
-        )
-    )
+    settings: dict[str, Any] = {
+        "database_url": fresh_database,
+        "database_pool_size": 25,
+        "log_json": False,
+    }
+    built = build(InventorySettings(**(settings | overrides)))
     async with built.database.transaction() as s:
         await s.execute(
             insert(orm.warehouses),

@@ -17,7 +17,7 @@ from orderly_inventory.settings import InventorySettings
 from orderly_inventory.use_cases import ledger
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 MARCH_1 = datetime(2026, 3, 1, tzinfo=UTC)
 PERIOD = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-03T00:00:00Z"}

@@ -13,7 +13,7 @@ from uuid import uuid4
 import httpx
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 async def test_stock_is_shown_per_warehouse_and_in_total(

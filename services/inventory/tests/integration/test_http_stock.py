@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 async def walk(client: httpx.AsyncClient, path: str, **params: Any) -> list[list[Any]]:

@@ -20,7 +20,7 @@ from orderly_inventory.entrypoints.cli import import_products, import_stock
 from orderly_inventory.settings import InventorySettings
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 CSV = {"Content-Type": "text/csv"}
 PRODUCTS = (

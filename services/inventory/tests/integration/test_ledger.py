@@ -15,7 +15,7 @@ from orderly_inventory.settings import InventorySettings
 from orderly_kit.service import Service
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 async def movements(inventory: Inventory, sku: str) -> list[tuple[str, str, int, int, int, str]]:
@@ -26,7 +26,7 @@ async def movements(inventory: Inventory, sku: str) -> list[tuple[str, str, int,
         .order_by(c.id)
     )
     async with inventory.service.database.sessions() as s:
-        return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+        return [tuple(r) for r in await s.execute(query)]
 
 
 async def set_safety_stock(inventory: Inventory, sku: str, warehouse: str, units: int) -> None:

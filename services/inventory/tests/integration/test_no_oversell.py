@@ -20,7 +20,7 @@ from orderly_inventory.domain.regions import Region, Regions
 from orderly_schemas.checkout import Address
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 async def test_forty_concurrent_orders_for_the_last_ten_units_get_exactly_ten(

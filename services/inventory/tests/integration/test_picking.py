@@ -30,7 +30,7 @@ from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import ReleaseStock
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 PICKING = timedelta(minutes=10)
 DONE = PICKING + timedelta(seconds=1)
@@ -92,6 +92,7 @@ async def test_the_hand_over_is_caused_by_the_ship_order(inventory: Inventory) -
     c = orm.outbox.c
     async with inventory.service.database.sessions() as s:
         headers = await s.scalar(select(c.headers).where(c.message_type == "OrderShipped"))
+    assert headers is not None
     assert headers["ce_causationid"] == ship_order.id
     assert headers["ce_correlationid"] == str(order)
 

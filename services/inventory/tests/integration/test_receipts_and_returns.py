@@ -16,7 +16,7 @@ from sqlalchemy import select
 from orderly_inventory.adapters import orm
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 def receipt(receipt_id: str = "DN-1", **changes: Any) -> dict[str, Any]:
@@ -107,7 +107,8 @@ async def test_a_sku_unknown_to_the_catalogue_is_received_and_added_named_after_
     assert response.status_code == 201
     assert response.json()["new_products"] == ["TEE"]
     async with inventory.service.database.sessions() as s:
-        names = dict((await s.execute(select(orm.products.c.sku, orm.products.c.name))).all())
+        query = select(orm.products.c.sku, orm.products.c.name)
+        names: dict[str, str] = dict((await s.execute(query)).tuples().all())
     assert names == {"MUG": "Blue mug", "TEE": "TEE"}
 
 

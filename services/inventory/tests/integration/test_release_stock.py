@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from uuid import uuid4
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 async def test_release_gives_the_reserved_units_back(inventory: Inventory) -> None:

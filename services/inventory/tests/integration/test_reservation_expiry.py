@@ -22,7 +22,7 @@ from orderly_inventory.settings import InventorySettings
 from orderly_schemas.inventory import ReleaseStock
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 async def test_an_expired_reservation_gives_its_stock_back_and_says_so_once(

@@ -11,7 +11,7 @@ from orderly_inventory.domain.regions import Region, Regions
 from orderly_schemas.checkout import Address
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 async def test_a_line_is_served_by_the_first_warehouse_when_it_has_enough(

@@ -100,7 +100,7 @@ async def movements(service: Service, reference: str) -> list[tuple[str, str, in
         .order_by(c.id)
     )
     async with service.database.sessions() as s:
-        return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+        return [tuple(r) for r in await s.execute(query)]
 
 
 async def on_hand(service: Service, sku: str, warehouse: str) -> int:
@@ -187,6 +187,7 @@ async def test_a_return_into_an_unknown_warehouse_is_dead_lettered_with_the_reas
     assert "warehouse: no warehouse 'nowhere' (known: west)" in row.error
     o = orm.outbox.c
     async with running.database.sessions() as s:
-        dead = (await s.execute(select(o.topic).where(o.message_type == "RestockReturn"))).all()
+        restocks = select(o.topic).where(o.message_type == "RestockReturn")
+        dead = (await s.execute(restocks)).tuples().all()
     assert dead == [(topics.dead_letter_topic(topics.INVENTORY_COMMANDS),)]
     assert await on_hand(running, "MUG", "west") == 4

@@ -18,7 +18,7 @@ from orderly_kit import migrations
 from orderly_kit.service import Service
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from orderly_inventory.domain.shipments import CarrierRefusedError, ParcelLine
 from orderly_schemas.checkout import Address
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 REFUSED_ADDRESS = Address(
     name="Ada Lovelace", line1="1 Nowhere Lane", city="Void", postal_code="00000", country="GB"

@@ -22,7 +22,7 @@ from orderly_inventory.adapters import orm
 from orderly_kit.service import Service
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ async def adjustments(inventory: Inventory) -> list[tuple[str, str, int, int, st
         .order_by(c.id)
     )
     async with inventory.service.database.sessions() as s:
-        return [tuple(r) for r in await s.execute(query)]  # type: ignore[misc]
+        return [tuple(r) for r in await s.execute(query)]
 
 
 async def stock_adjusted(inventory: Inventory) -> list[tuple[str | None, dict[str, Any]]]:

@@ -28,7 +28,7 @@ from orderly_kit.service import Service
 from orderly_schemas.checkout import Address
 
 if TYPE_CHECKING:  # fixtures' types; test modules cannot import conftest at run time
-    from conftest import Inventory, Serve
+    from services.inventory.tests.integration.conftest import Inventory, Serve
 
 ADDRESS = Address(
     name="Ada Lovelace", line1="1 Market Street", city="London", postal_code="N1 9GU", country="GB"

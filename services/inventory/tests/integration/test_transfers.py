@@ -17,7 +17,7 @@ from sqlalchemy import insert
 from orderly_inventory.adapters import orm
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory
 
 Levels = dict[str, tuple[int, int, int]]
 
@@ -282,12 +282,8 @@ async def test_invalid_requests_are_422_naming_the_field(
     inventory: Inventory, client: httpx.AsyncClient
 ) -> None:
     await inventory.stock("MUG", east=10)
-    body = {
-        "from_warehouse": "east",
-        "to_warehouse": "west",
-        "lines": [{"sku": "MUG", "quantity": 5}],
-        "created_by": "ana",
-    }
+    lines = [{"sku": "MUG", "quantity": 5}]
+    body = {"from_warehouse": "east", "to_warehouse": "west", "lines": lines, "created_by": "ana"}
     transfer = await draft(client, ("MUG", 5))
     await dispatch(client, transfer)
 
@@ -297,7 +293,7 @@ async def test_invalid_requests_are_422_naming_the_field(
         "malformed warehouse": await client.post(
             "/transfers", json=body | {"to_warehouse": "west/2"}
         ),
-        "twice a sku": await client.post("/transfers", json=body | {"lines": body["lines"] * 2}),
+        "twice a sku": await client.post("/transfers", json=body | {"lines": lines * 2}),
         "no author": await client.post("/transfers", json={k: body[k] for k in list(body)[:3]}),
         "too many": await receive(client, transfer, ("MUG", 4, 2)),
         "not on it": await receive(client, transfer, ("MUG", 4, 0), ("TEE", 1, 0)),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
 from orderly_inventory.settings import InventorySettings
 
-SERVERS = {
+SERVERS: dict[str, Any] = {
     "database_url": "postgresql+psycopg://inventory@db/orderly_inventory",
     "kafka_bootstrap_servers": "kafka:9092",
 }
@@ -30,7 +32,7 @@ def test_secrets_are_a_comma_separated_list_the_first_signing() -> None:
     "secrets", [None, "orderly-development-carrier-webhook-secret,ours"], ids=["unset", "dev"]
 )
 def test_production_refuses_to_start_without_secrets_of_its_own(secrets: str | None) -> None:
-    given = {} if secrets is None else {"carrier_webhook_secrets": secrets}
+    given: dict[str, Any] = {} if secrets is None else {"carrier_webhook_secrets": secrets}
 
     with pytest.raises(ValidationError) as refused:
         InventorySettings(environment="production", **SERVERS, **given)
