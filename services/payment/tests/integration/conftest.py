@@ -144,7 +144,7 @@ class Payments:
         self.messaging = messaging
         self.use(provider)
 
-    def use(self, provider: CountingProvider) -> None:
+    def use(self, provider: PaymentProvider) -> None:
         """Pay through ``provider`` from now on."""
         self.provider = provider
         self.gateway = gateway_of(self.messaging, provider)

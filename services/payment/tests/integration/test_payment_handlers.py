@@ -30,8 +30,8 @@ from orderly_schemas.checkout import PaymentDetails
 from orderly_schemas.payment import CapturePayment, RefundPayment
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
-    from conftest import CountingProvider
     from orderly_payment.use_cases.payments import Gateway
+    from services.payment.tests.integration.conftest import CountingProvider
 
 TOTAL = Money(amount=4999, currency="EUR")
 

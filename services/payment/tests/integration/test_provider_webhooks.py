@@ -135,17 +135,13 @@ class Webhooks:
 
 
 def settings_for(database_url: str, **overrides: Any) -> PaymentSettings:
-    return PaymentSettings(
-        **(
-            {
-                "database_url": database_url,
-                "database_pool_size": 10,
-                "log_json": False,
-                "sim_webhook_delay_seconds": REVIEW,
-            }
-            | overrides
-        )
-    )
+    settings: dict[str, Any] = {
+        "database_url": database_url,
+        "database_pool_size": 10,
+        "log_json": False,
+        "sim_webhook_delay_seconds": REVIEW,
+    }
+    return PaymentSettings(**(settings | overrides))
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ from orderly_payment.adapters.providers import (
 from orderly_schemas.base import Money
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
-    from conftest import CountingProvider, Payments
+    from services.payment.tests.integration.conftest import CountingProvider, Payments
 
 
 async def test_a_rejected_refund_is_not_announced_but_retried_later(

@@ -16,7 +16,7 @@ from orderly_kit.messaging import PoisonMessageError
 from orderly_payment.adapters import orm
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
-    from conftest import CountingProvider, Payments
+    from services.payment.tests.integration.conftest import CountingProvider, Payments
 
 
 async def test_a_refund_before_any_capture_voids_the_order(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
 from orderly_payment.settings import DEV_WEBHOOK_SECRET, PaymentSettings
 
-SERVERS = {
+SERVERS: dict[str, Any] = {
     "database_url": "postgresql+psycopg://payment@db/payment",
     "kafka_bootstrap_servers": "kafka:9092",
 }
@@ -58,7 +60,7 @@ def test_in_development_every_provider_uses_the_public_development_secret() -> N
 def test_production_refuses_a_provider_in_use_without_secrets_of_its_own(
     secrets: dict[str, str] | None, missing: str
 ) -> None:
-    given = {} if secrets is None else {"webhook_secrets": secrets}
+    given: dict[str, Any] = {} if secrets is None else {"webhook_secrets": secrets}
 
     with pytest.raises(ValidationError) as refused:
         PaymentSettings(environment="production", **SERVERS, **given)

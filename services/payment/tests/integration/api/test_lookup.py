@@ -11,7 +11,7 @@ import pytest
 from orderly_payment.adapters.providers import DECLINE_REASONS, ProviderTimeoutError
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
-    from conftest import Shop
+    from services.payment.tests.integration.api.conftest import Shop
 
 
 async def test_a_payment_is_shown_with_its_refunds_and_every_ledger_entry(

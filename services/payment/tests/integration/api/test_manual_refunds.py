@@ -14,7 +14,7 @@ from orderly_payment.adapters.providers import REFUND_REJECTED
 from orderly_payment.domain.payments import NO_CAPTURED_PAYMENT
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
-    from conftest import Shop
+    from services.payment.tests.integration.api.conftest import Shop
 
 
 def refund_body(amount: int, **overrides: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:  # fixture types; test modules cannot import conftest at run time
-    from conftest import Shop
+    from services.payment.tests.integration.api.conftest import Shop
 
 DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)
 PERIOD = {"from": "2026-03-01", "to": "2026-03-02"}
