@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_dev.checkout import make_order
 from orderly_dev.unit_of_work import FakeUnitOfWork
@@ -112,7 +113,7 @@ class FakeCommandQueue:
 
     waiting: set[UUID]
 
-    async def still_waiting(self, session: object, orders: Collection[UUID]) -> set[UUID]:
+    async def still_waiting(self, session: AsyncSession, orders: Collection[UUID]) -> set[UUID]:
         return self.waiting & set(orders)
 
 

@@ -19,7 +19,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -42,6 +42,15 @@ COMMANDS: Mapping[str, tuple[str, str]] = {
     topics.INVENTORY_COMMANDS: ("inventory", topics.INVENTORY_EVENTS),
     topics.PAYMENT_COMMANDS: ("payment", topics.PAYMENT_EVENTS),
 }
+
+
+class CommandsInFlight(Protocol):
+    """What the deadline scan asks of the command queue (the in-memory one of the unit
+    tests answers too)."""
+
+    async def still_waiting(self, session: AsyncSession, orders: Collection[UUID]) -> set[UUID]:
+        """The orders among ``orders`` with a command, or its answer, still in a queue."""
+        ...
 
 
 @dataclass

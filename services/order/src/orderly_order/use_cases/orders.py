@@ -13,7 +13,7 @@ from uuid import UUID
 from prometheus_client import Counter
 
 from orderly_kit.messaging import UnitOfWork
-from orderly_order.adapters.command_queue import CommandQueue
+from orderly_order.adapters.command_queue import CommandsInFlight
 from orderly_order.adapters.repository import OperatorAction, OrderRepository, Orders
 from orderly_order.domain.order import Order, OrderStateError, Status, Timeouts
 from orderly_schemas.checkout import OrderPlaced
@@ -236,7 +236,7 @@ async def process_due_deadlines(
     uow: UnitOfWork,
     *,
     timeouts: Timeouts,
-    queue: CommandQueue | None = None,
+    queue: CommandsInFlight | None = None,
     batch: int = 100,
 ) -> int:
     """Act on saga waits that ran out (re-send, compensate, auto-complete); returns how many.
