@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from sqlalchemy.dialects.postgresql import insert
 
 from orderly_inventory.adapters.orm import products, stock_levels, warehouses
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_kit.service import Service
 
@@ -72,12 +72,12 @@ async def seed_demo(service: Service, args: list[str]) -> int:
                 .on_conflict_do_nothing()
             )
             # Opening stock goes through the ledger like every other change of stock.
-            repo = InventoryRepository(s)
+            stock = StockRepository(s)
             opening = {(str(level["sku"]), str(level["warehouse"])): level for level in levels}
             for sku, warehouse in sorted(new_levels):
                 units = int(str(opening[sku, warehouse]["on_hand"]))
                 if units:
-                    await repo.apply_movement(
+                    await stock.apply_movement(
                         Movement(
                             sku=sku,
                             warehouse=warehouse,

@@ -23,7 +23,7 @@ from orderly_dev.servers import serve_http
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.bootstrap import MIGRATIONS, build
 from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.ledger import Movement, MovementKind
@@ -76,7 +76,7 @@ class Inventory:
     async def discrepancies(self) -> list[str]:
         """Every way the stock levels disagree with the ledger (none, always)."""
         async with self.service.database.sessions() as s:
-            return [str(d) for d in await InventoryRepository(s).discrepancies()]
+            return [str(d) for d in await StockRepository(s).discrepancies()]
 
     async def levels(self, sku: str) -> dict[str, tuple[int, int]]:
         """warehouse → (on hand, reserved) of ``sku``."""

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Consignment, SimulatedCarrier
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.reservations import ReservationRepository
 from orderly_inventory.bootstrap import build
 from orderly_inventory.domain.shipments import ParcelLine
 from orderly_inventory.settings import InventorySettings
@@ -155,7 +155,7 @@ async def test_an_order_whose_command_holds_its_lock_is_passed_over_until_the_ne
 
     # A ShipOrder or ReleaseStock of ``busy`` that has taken the order's lock.
     async with inventory.service.database.transaction() as command:
-        await InventoryRepository(command).lock_order(busy)
+        await ReservationRepository(command).lock_order(busy)
         during = await inventory.hand_over(after=DONE)
     after = await inventory.hand_over(after=DONE)
 

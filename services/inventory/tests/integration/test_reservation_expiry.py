@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.reservations import ReservationRepository
 from orderly_inventory.bootstrap import build
 from orderly_inventory.settings import InventorySettings
 from orderly_schemas.inventory import ReleaseStock
@@ -139,7 +139,7 @@ async def test_an_order_whose_command_holds_its_lock_is_left_for_the_next_scan(
 
     # A ShipOrder or ReleaseStock of ``busy`` that has taken the order's lock.
     async with inventory.service.database.transaction() as command:
-        await InventoryRepository(command).lock_order(busy)
+        await ReservationRepository(command).lock_order(busy)
         during = await inventory.expire()
     after = await inventory.expire()
 

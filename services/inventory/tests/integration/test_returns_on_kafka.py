@@ -21,7 +21,7 @@ from orderly_dev.eventually import eventually
 from orderly_dev.servers import Kafka
 from orderly_dev.watch import OrderWatcher
 from orderly_inventory.adapters import orm
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.bootstrap import build
 from orderly_inventory.domain.ledger import Movement, MovementKind
 from orderly_inventory.settings import InventorySettings
@@ -63,7 +63,7 @@ async def running(fresh_database: str, kafka: Kafka) -> AsyncIterator[Service]:
             await ledger.move(uow, [opening], at=datetime.now(UTC))
         yield service
         async with service.database.sessions() as s:
-            assert await InventoryRepository(s).discrepancies() == []
+            assert await StockRepository(s).discrepancies() == []
     finally:
         await service.stop()
 

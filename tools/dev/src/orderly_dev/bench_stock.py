@@ -48,7 +48,7 @@ from orderly_dev.report import LatencySummary, rate, summarize
 from orderly_dev.servers import Postgres, start_postgres
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.bootstrap import MIGRATIONS, build
 from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.ledger import Movement, MovementKind
@@ -200,7 +200,7 @@ async def seed(service: Service, load: Load) -> None:
 async def check(service: Service, result: Result) -> dict[str, Any]:
     """The levels agree with the ledger, and hold exactly what the reservations took."""
     async with service.database.sessions() as s:
-        discrepancies = [str(d) for d in await InventoryRepository(s).discrepancies()]
+        discrepancies = [str(d) for d in await StockRepository(s).discrepancies()]
         total = select(func.coalesce(func.sum(orm.stock_levels.c.reserved), 0))
         reserved = int(await s.scalar(total) or 0)
     expected = result.reserved_total * result.load.lines

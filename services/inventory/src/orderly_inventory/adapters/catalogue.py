@@ -26,6 +26,10 @@ class CatalogueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def warehouse_codes(self) -> set[str]:
+        """The codes of every warehouse."""
+        return set((await self.session.execute(select(warehouses.c.code))).scalars())
+
     async def warehouse(self, code: str) -> dict[str, Any] | None:
         query = select(warehouses).where(warehouses.c.code == code)
         row = (await self.session.execute(query)).mappings().first()

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from orderly_inventory import formats, use_cases
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.formats.catalogue import (
     ImportFileError,
     ImportFormat,
@@ -27,7 +27,7 @@ async def reconcile(service: Service, args: list[str]) -> int:
     del args
     try:
         async with service.database.sessions() as s:
-            found = await InventoryRepository(s).discrepancies()
+            found = await StockRepository(s).discrepancies()
     finally:
         await service.database.dispose()
     for d in found:

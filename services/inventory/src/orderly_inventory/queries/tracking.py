@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orderly_inventory.adapters.orm import (
     shipment_tracking,
 )
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.shipments import ShipmentRepository
 from orderly_inventory.domain.shipments import ShipmentStatus, lines_of, overall_status
 
 
@@ -66,11 +66,11 @@ class ShipmentRead(BaseModel):
 
 
 async def shipment_of(session: AsyncSession, order_id: UUID) -> ShipmentRead | None:
-    repo = InventoryRepository(session)
-    parcels = await repo.shipments_of(order_id)
+    shipping = ShipmentRepository(session)
+    parcels = await shipping.shipments_of(order_id)
     if not parcels:
         return None
-    lines = await repo.shipped_lines(order_id)
+    lines = await shipping.shipped_lines(order_id)
     t = shipment_tracking.c
     history: dict[UUID, list[TrackingEventRead]] = {}
     query = (

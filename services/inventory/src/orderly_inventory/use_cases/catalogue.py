@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.domain.corrections import StockRuleError, opening_stock
 from orderly_inventory.domain.errors import ConflictError
 from orderly_inventory.domain.ledger import Level, Movement
@@ -96,10 +96,10 @@ async def import_opening_stock(
     stock may make a level low (or no longer low): the alert is published once.
     """
     now = at or uow.now()
-    repo = InventoryRepository(uow.session)
     catalogue = CatalogueRepository(uow.session)
+    stock = StockRepository(uow.session)
     rejected = list(parsed.rejected)
-    found = await repo.warehouse_codes()
+    found = await catalogue.warehouse_codes()
     defaults = await catalogue.default_safety_stocks({n.value.sku for n in parsed.rows})
     known: list[Numbered[OpeningStockRow]] = []
     for n in parsed.rows:
@@ -125,7 +125,7 @@ async def import_opening_stock(
         if row.warehouse in found and row.sku in defaults:
             known.append(n)
     known.sort(key=lambda n: (n.value.sku, n.value.warehouse))
-    created = await repo.create_levels(
+    created = await stock.create_levels(
         [
             (
                 n.value.sku,
@@ -137,8 +137,8 @@ async def import_opening_stock(
         at=now,
     )
     keys = [(n.value.sku, n.value.warehouse) for n in known]
-    locked = await repo.lock_levels_at_once(keys)
-    moved = await repo.moved_besides_openings(keys)
+    locked = await stock.lock_levels_at_once(keys)
+    moved = await stock.moved_besides_openings(keys)
     decided: list[tuple[Numbered[OpeningStockRow], Level, Movement | None]] = []
     for n in known:
         row = n.value
@@ -166,7 +166,7 @@ async def import_opening_stock(
     ]
     changed = {
         (level.sku, level.warehouse): level
-        for level in await repo.set_safety_stocks(new_safety, at=now)
+        for level in await stock.set_safety_stocks(new_safety, at=now)
     }
     # Judged against the new safety stock: one alert at most per level.
     opened = await ledger.move_each(uow, [m for _, _, m in decided if m is not None], at=now)

@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError, Consignment
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.reservations import ReservationRepository
+from orderly_inventory.adapters.shipments import ShipmentRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.domain.allocation import Policy, Shortage, allocate
 from orderly_inventory.domain.ledger import SAGA_ACTOR, SYSTEM_ACTOR, Movement, MovementKind
 from orderly_inventory.domain.regions import NO_REGIONS, Regions
@@ -76,27 +78,28 @@ async def reserve_stock(
     region serves the command's ``ship_to`` for the nearest policy. After the order's
     ReleaseStock (its tombstone) the answer is StockReservationFailed.
     """
-    repo = InventoryRepository(uow.session)
-    await repo.lock_order(command.order_id)
-    previous = await repo.request_of(command.order_id)
+    reservations = ReservationRepository(uow.session)
+    stock = StockRepository(uow.session)
+    await reservations.lock_order(command.order_id)
+    previous = await reservations.request_of(command.order_id)
     if previous is not None:
         log.info("ReserveStock for order %s already answered: %s", command.order_id, previous)
-        await _answer_again(uow, repo, command.order_id, previous)
+        await _answer_again(uow, reservations, command.order_id, previous)
         return
     lines = [(line.sku, line.quantity) for line in command.lines]
     # Every row is locked (in (sku, warehouse) order) before anything is decided from it.
-    stock = await repo.lock_stock(sku for sku, _ in lines)
+    available = await stock.lock_stock(sku for sku, _ in lines)
     ship_to = command.ship_to
     ship_region = (
         None
         if ship_to is None
         else regions.region_of(country=ship_to.country, postal_code=ship_to.postal_code)
     )
-    result = allocate(lines, stock, policy=policy, ship_region=ship_region)
+    result = allocate(lines, available, policy=policy, ship_region=ship_region)
     now = uow.now()
     if isinstance(result, Shortage):
         failed = ReservationRequest(RequestOutcome.FAILED, result.reason, result.short_skus)
-        await repo.record_request(command.order_id, failed)
+        await reservations.record_request(command.order_id, failed)
         await uow.publish(failed.answer(command.order_id, at=now))
         return
     await ledger.move(
@@ -116,17 +119,20 @@ async def reserve_stock(
         ),
         at=now,
     )
-    await repo.add_reservations(command.order_id, result, at=now, expires_at=now + ttl)
+    await reservations.add_reservations(command.order_id, result, at=now, expires_at=now + ttl)
     reserved = ReservationRequest(RequestOutcome.RESERVED, None, [])
-    await repo.record_request(command.order_id, reserved)
+    await reservations.record_request(command.order_id, reserved)
     await uow.publish(reserved.answer(command.order_id, held=result, at=now))
 
 
 async def _answer_again(
-    uow: UnitOfWork, repo: InventoryRepository, order_id: UUID, previous: ReservationRequest
+    uow: UnitOfWork,
+    reservations: ReservationRepository,
+    order_id: UUID,
+    previous: ReservationRequest,
 ) -> None:
     reserved = previous.outcome is RequestOutcome.RESERVED
-    held = await repo.reservations_of(order_id) if reserved else []
+    held = await reservations.reservations_of(order_id) if reserved else []
     await uow.publish(previous.answer(order_id, held=held, at=uow.now()))
 
 
@@ -139,20 +145,21 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
     A release that comes while the order is being picked cancels the picking: the
     parcels are never handed over, and every later ShipOrder answers ShipmentFailed.
     """
-    repo = InventoryRepository(uow.session)
-    await repo.lock_order(command.order_id)
+    reservations = ReservationRepository(uow.session)
+    shipping = ShipmentRepository(uow.session)
+    await reservations.lock_order(command.order_id)
     now = uow.now()
-    if await repo.request_of(command.order_id) is None:
+    if await reservations.request_of(command.order_id) is None:
         log.info("order %s released before any ReserveStock; tombstone left", command.order_id)
-        await repo.record_request(command.order_id, RELEASE_TOMBSTONE)
-    if await repo.end_picking(
+        await reservations.record_request(command.order_id, RELEASE_TOMBSTONE)
+    if await shipping.end_picking(
         command.order_id,
         status=PickingStatus.CANCELLED,
         reason=RELEASED_WHILE_PICKING,
         at=now,
     ):
         log.info("order %s released while being picked; picking cancelled", command.order_id)
-    held = await repo.reservations_of(
+    held = await reservations.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
     await ledger.move(
@@ -172,7 +179,7 @@ async def release_stock(uow: UnitOfWork, command: ReleaseStock) -> None:
         ),
         at=now,
     )
-    await repo.change_reservation_status(
+    await reservations.change_reservation_status(
         command.order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.RELEASED, at=now
     )
     if not held:
@@ -202,14 +209,15 @@ async def ship_order(
     order gets the same answer. Any other carrier error propagates, so the message (or
     the hand-over) is retried; the carrier's bookings are idempotent per parcel.
     """
-    repo = InventoryRepository(uow.session)
-    await repo.lock_order(command.order_id)
-    existing = await repo.shipments_of(command.order_id)
+    reservations = ReservationRepository(uow.session)
+    shipping = ShipmentRepository(uow.session)
+    await reservations.lock_order(command.order_id)
+    existing = await shipping.shipments_of(command.order_id)
     if existing:
         log.info("order %s already shipped as %s", command.order_id, _numbers(existing))
-        await uow.publish(shipping_notice(existing, await repo.shipped_lines(command.order_id)))
+        await uow.publish(shipping_notice(existing, await shipping.shipped_lines(command.order_id)))
         return
-    refused = await repo.failure_of(command.order_id)
+    refused = await shipping.failure_of(command.order_id)
     if refused is not None:
         log.info(
             "order %s was refused by %s: %s", command.order_id, refused.carrier, refused.reason
@@ -217,7 +225,7 @@ async def ship_order(
         await uow.publish(refused.answer(uow.now()))
         return
     # Looked up whatever pick_delay is now: pickings begun with another setting still count.
-    picking = await repo.picking_of(command.order_id)
+    picking = await shipping.picking_of(command.order_id)
     if picking is not None:
         answer = picking.answer(uow.now())
         if answer is None:
@@ -226,7 +234,7 @@ async def ship_order(
         await uow.publish(answer)
         return
     now = uow.now()
-    held = await repo.reservations_of(
+    held = await reservations.reservations_of(
         command.order_id, status=ReservationStatus.RESERVED, lock=True
     )
     parcels = shipment_plan(command.order_id, held, at=now)
@@ -241,17 +249,16 @@ async def ship_order(
             started_at=now,
             due_at=now + pick_delay,
         )
-        await repo.add_picking(picking, cause=uow.cause)
+        await shipping.add_picking(picking, cause=uow.cause)
         log.info("order %s is being picked until %s", command.order_id, picking.due_at)
         return
     await _hand_over(
-        uow, repo, command.order_id, command.ship_to, held, parcels, carrier=carrier, now=now
+        uow, command.order_id, command.ship_to, held, parcels, carrier=carrier, now=now
     )
 
 
 async def _hand_over(
     uow: UnitOfWork,
-    repo: InventoryRepository,
     order_id: UUID,
     ship_to: Address,
     held: list[Reservation],
@@ -283,7 +290,7 @@ async def _hand_over(
         failure = ShipmentFailure(
             order_id=order_id, carrier=carrier.name, reason=refusal.reason, failed_at=now
         )
-        await repo.add_failure(failure)
+        await ShipmentRepository(uow.session).add_failure(failure)
         await uow.publish(failure.answer(now))
         return refusal.reason
     booking_of = {p.warehouse: c for p, c in zip(parcels, booked, strict=True)}
@@ -309,7 +316,7 @@ async def _hand_over(
         ),
         at=now,
     )
-    await repo.change_reservation_status(
+    await ReservationRepository(uow.session).change_reservation_status(
         order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
     )
     shipments = [
@@ -325,9 +332,10 @@ async def _hand_over(
         )
         for parcel, consignment in zip(parcels, booked, strict=True)
     ]
-    await repo.add_shipments(shipments)
+    shipping = ShipmentRepository(uow.session)
+    await shipping.add_shipments(shipments)
     log.info("order %s shipped as %s", order_id, _numbers(shipments))
-    await uow.publish(shipping_notice(shipments, await repo.shipped_lines(order_id)))
+    await uow.publish(shipping_notice(shipments, await shipping.shipped_lines(order_id)))
     return None
 
 
@@ -353,21 +361,22 @@ async def complete_due_pickings(
         order_id: UUID | None = None
         try:
             async with messaging.database.transaction() as session:
-                repo = InventoryRepository(session)
+                shipping = ShipmentRepository(session)
+                reservations = ReservationRepository(session)
                 at = now or messaging.clock()
-                claimed = await repo.claim_due_picking(now=at, passing_over=passed_over)
+                claimed = await shipping.claim_due_picking(now=at, passing_over=passed_over)
                 if claimed is None:
                     break
                 picking, ship_order = claimed
                 order_id = picking.order_id
-                if not await repo.try_lock_order(order_id):
+                if not await reservations.try_lock_order(order_id):
                     log.info("order %s is busy; its hand-over waits for the next scan", order_id)
                     passed_over.add(order_id)
                     continue
                 uow = UnitOfWork(
                     session, outbox=messaging.outbox, source=messaging.source, cause=ship_order
                 )
-                await _complete_picking(uow, repo, picking, carrier=carrier, now=at)
+                await _complete_picking(uow, picking, carrier=carrier, now=at)
             if uow.published:
                 messaging.signal.notify()
             handed_over += 1
@@ -381,33 +390,39 @@ async def complete_due_pickings(
 
 async def _complete_picking(
     uow: UnitOfWork,
-    repo: InventoryRepository,
     picking: Picking,
     *,
     carrier: Carrier,
     now: datetime,
 ) -> None:
     order_id = picking.order_id
+    shipping = ShipmentRepository(uow.session)
     # Shipped or refused already by a ShipOrder that did not know pickings (a pod of the
     # previous release during a rolling deploy): answered then, so not again.
-    if await repo.shipments_of(order_id):
-        await repo.end_picking(order_id, status=PickingStatus.SHIPPED, reason=None, at=now)
+    if await shipping.shipments_of(order_id):
+        await shipping.end_picking(order_id, status=PickingStatus.SHIPPED, reason=None, at=now)
         return
-    refused = await repo.failure_of(order_id)
+    refused = await shipping.failure_of(order_id)
     if refused is not None:
-        await repo.end_picking(order_id, status=PickingStatus.FAILED, reason=refused.reason, at=now)
+        await shipping.end_picking(
+            order_id, status=PickingStatus.FAILED, reason=refused.reason, at=now
+        )
         return
-    held = await repo.reservations_of(order_id, status=ReservationStatus.RESERVED, lock=True)
+    held = await ReservationRepository(uow.session).reservations_of(
+        order_id, status=ReservationStatus.RESERVED, lock=True
+    )
     parcels = shipment_plan(order_id, held, at=now)
     if isinstance(parcels, ShipmentFailed):
-        await repo.end_picking(order_id, status=PickingStatus.FAILED, reason=parcels.reason, at=now)
+        await shipping.end_picking(
+            order_id, status=PickingStatus.FAILED, reason=parcels.reason, at=now
+        )
         await uow.publish(parcels)
         return
     refusal = await _hand_over(
-        uow, repo, order_id, picking.ship_to, held, parcels, carrier=carrier, now=now
+        uow, order_id, picking.ship_to, held, parcels, carrier=carrier, now=now
     )
     status = PickingStatus.SHIPPED if refusal is None else PickingStatus.FAILED
-    await repo.end_picking(order_id, status=status, reason=refusal, at=now)
+    await shipping.end_picking(order_id, status=status, reason=refusal, at=now)
     log.info("order %s picked and handed over: %s", order_id, status.value)
 
 
@@ -427,14 +442,15 @@ async def expire_reservations(
     picking cancelled too, so it is never handed over. Returns how many orders expired.
     """
     async with messaging.unit_of_work() as uow:
-        repo = InventoryRepository(uow.session)
+        reservations = ReservationRepository(uow.session)
+        shipping = ShipmentRepository(uow.session)
         now = now or uow.now()
         expiries: list[tuple[Hold, StockReservationExpired]] = []
-        for order_id in await repo.lock_expired_orders(now=now, limit=batch):
-            if not await repo.try_lock_order(order_id):
+        for order_id in await reservations.lock_expired_orders(now=now, limit=batch):
+            if not await reservations.try_lock_order(order_id):
                 log.info("order %s is busy; its expiry waits for the next scan", order_id)
                 continue
-            hold = await repo.lock_whole_hold(order_id)
+            hold = await reservations.lock_whole_hold(order_id)
             expiry = None if hold is None else hold.expiry(now)
             if hold is not None and expiry is not None:
                 expiries.append((hold, expiry))
@@ -463,13 +479,13 @@ async def expire_reservations(
             at=now,
         )
         for hold, expiry in expiries:
-            await repo.change_reservation_status(
+            await reservations.change_reservation_status(
                 hold.order_id,
                 old=ReservationStatus.RESERVED,
                 new=ReservationStatus.EXPIRED,
                 at=now,
             )
-            await repo.end_picking(
+            await shipping.end_picking(
                 hold.order_id,
                 status=PickingStatus.CANCELLED,
                 reason=EXPIRED_WHILE_PICKING,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.domain.ledger import Level, Movement
 from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.inventory import LowStockDetected
@@ -19,11 +19,11 @@ from orderly_schemas.inventory import LowStockDetected
 
 async def move(uow: UnitOfWork, movements: Iterable[Movement], *, at: datetime) -> list[Level]:
     """Record and apply ``movements`` (in order); publish any low-stock crossing they cause."""
-    repo = InventoryRepository(uow.session)
+    stock = StockRepository(uow.session)
     levels = []
     for movement in movements:
-        level = await repo.apply_movement(movement, at=at)
-        await _alert_on_crossing(uow, repo, level, at=at)
+        level = await stock.apply_movement(movement, at=at)
+        await _alert_on_crossing(uow, stock, level, at=at)
         levels.append(level)
     return levels
 
@@ -34,23 +34,23 @@ async def move_each(uow: UnitOfWork, movements: Sequence[Movement], *, at: datet
     For bulk work such as an import: the levels must exist, each be named once,
     and be locked by the caller already (in (sku, warehouse) order).
     """
-    repo = InventoryRepository(uow.session)
-    levels = await repo.apply_movements(movements, at=at)
+    stock = StockRepository(uow.session)
+    levels = await stock.apply_movements(movements, at=at)
     for level in levels:
-        await _alert_on_crossing(uow, repo, level, at=at)
+        await _alert_on_crossing(uow, stock, level, at=at)
     return levels
 
 
 async def alert_if_crossed(uow: UnitOfWork, level: Level, *, at: datetime) -> None:
     """Publish the alert a changed safety stock (rather than a movement) may call for."""
-    await _alert_on_crossing(uow, InventoryRepository(uow.session), level, at=at)
+    await _alert_on_crossing(uow, StockRepository(uow.session), level, at=at)
 
 
 async def _alert_on_crossing(
-    uow: UnitOfWork, repo: InventoryRepository, level: Level, *, at: datetime
+    uow: UnitOfWork, stock: StockRepository, level: Level, *, at: datetime
 ) -> None:
     alert = level.alert(at=at)
     if alert is None:
         return
-    await repo.set_low_stock(level.sku, level.warehouse, low=isinstance(alert, LowStockDetected))
+    await stock.set_low_stock(level.sku, level.warehouse, low=isinstance(alert, LowStockDetected))
     await uow.publish(alert, key=level.sku)

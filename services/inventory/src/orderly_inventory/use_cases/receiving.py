@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from uuid import uuid4
 
+from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.adapters.receipts import ReceiptRepository
-from orderly_inventory.adapters.repository import InventoryRepository
 from orderly_inventory.domain.receipts import (
     Condition,
     GoodsReceipt,
@@ -50,7 +50,7 @@ async def receive_goods(
     named after the SKU (the goods are on the dock; the ERP's product import names it
     later); the receipt lists such SKUs as ``new_products``.
     """
-    check_warehouse(warehouse, await InventoryRepository(uow.session).warehouse_codes())
+    check_warehouse(warehouse, await CatalogueRepository(uow.session).warehouse_codes())
     now = uow.now()
     receipt = GoodsReceipt(
         goods_receipt_id=uuid4(),
@@ -95,7 +95,7 @@ async def restock_return(
     (ReturnConflictError) with ``refuse_other_goods`` (a person at the dock, who can
     be told).
     """
-    check_warehouse(command.warehouse, await InventoryRepository(uow.session).warehouse_codes())
+    check_warehouse(command.warehouse, await CatalogueRepository(uow.session).warehouse_codes())
     asked = ReturnRestock(
         return_id=command.return_id,
         order_id=command.order_id,

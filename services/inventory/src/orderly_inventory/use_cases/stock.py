@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.domain.corrections import adjustment, adjustment_notice
 from orderly_inventory.domain.errors import ConflictError, NotFoundError
 from orderly_inventory.domain.ledger import Level
@@ -49,11 +49,11 @@ async def _lock_level(
     Raises NotFoundError for an unknown warehouse, or a SKU with neither stock there nor
     a product. A level created here takes ``safety_stock``, or the product's default.
     """
-    repo = InventoryRepository(uow.session)
     catalogue = CatalogueRepository(uow.session)
-    if warehouse not in await repo.warehouse_codes():
+    stock = StockRepository(uow.session)
+    if warehouse not in await catalogue.warehouse_codes():
         raise NotFoundError(f"no warehouse {warehouse!r}")
-    locked = await repo.lock_levels([(sku, warehouse)])
+    locked = await stock.lock_levels([(sku, warehouse)])
     if not locked:
         default = (await catalogue.default_safety_stocks([sku])).get(sku)
         if default is None:
@@ -61,8 +61,8 @@ async def _lock_level(
                 f"sku {sku!r} is neither a product nor stocked at warehouse {warehouse!r}"
             )
         units = default if safety_stock is None else safety_stock
-        await repo.create_levels([(sku, warehouse, units)], at=at)
-        locked = await repo.lock_levels([(sku, warehouse)])
+        await stock.create_levels([(sku, warehouse, units)], at=at)
+        locked = await stock.lock_levels([(sku, warehouse)])
     return locked[sku, warehouse]
 
 
@@ -72,8 +72,8 @@ async def set_safety_stock(
     """Set the safety stock of a level; LowStockDetected or BackInStock at once if it crosses."""
     now = uow.now()
     await _lock_level(uow, sku, warehouse, at=now, safety_stock=units)
-    repo = InventoryRepository(uow.session)
-    (level,) = await repo.set_safety_stocks([(sku, warehouse, units)], at=now)
+    stock = StockRepository(uow.session)
+    (level,) = await stock.set_safety_stocks([(sku, warehouse, units)], at=now)
     await ledger.alert_if_crossed(uow, level, at=now)
     log.info("safety stock of %s at %s set to %d by %s", sku, warehouse, units, actor)
     return level
@@ -98,7 +98,7 @@ async def adjust_stock(
     left with fewer units on hand than are reserved.
     """
     now = uow.now()
-    repo = InventoryRepository(uow.session)
+    stock = StockRepository(uow.session)
     level = await _lock_level(uow, sku, warehouse, at=now)
     asked = {
         "sku": sku,
@@ -108,15 +108,15 @@ async def adjust_stock(
         "reference": reference,
         "actor": actor,
     }
-    earlier = await repo.adjustment_of(adjustment_id)
+    earlier = await stock.adjustment_of(adjustment_id)
     if earlier is not None:
         return _answer_again(adjustment_id, earlier, asked)
     movement = adjustment(
         level, quantity, reason=reason, actor=actor, reference=reference or adjustment_id
     )
     (after,) = await ledger.move(uow, [movement], at=now)
-    movement_id = await repo.last_movement_id(sku, warehouse)
-    if not await repo.record_adjustment(
+    movement_id = await stock.last_movement_id(sku, warehouse)
+    if not await stock.record_adjustment(
         {
             **asked,
             "adjustment_id": adjustment_id,

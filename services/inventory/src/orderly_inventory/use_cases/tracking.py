@@ -12,7 +12,8 @@ import logging
 from datetime import timedelta
 from enum import StrEnum
 
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.reservations import ReservationRepository
+from orderly_inventory.adapters.shipments import ShipmentRepository
 from orderly_inventory.domain.shipments import (
     ShipmentStatus,
     TrackingUpdate,
@@ -49,17 +50,18 @@ async def record_tracking_update(
     number that no shipment of ``carrier`` has (the carrier may try again later: its
     booking's transaction may not have committed yet).
     """
-    repo = InventoryRepository(uow.session)
-    found = await repo.shipment_by_tracking_number(update.tracking_number)
+    shipping = ShipmentRepository(uow.session)
+    reservations = ReservationRepository(uow.session)
+    found = await shipping.shipment_by_tracking_number(update.tracking_number)
     order_id = found.order_id if found is not None else update.order_id
     if order_id is None:
         raise _unknown(update, carrier)
     # Waits for a ShipOrder of the order still in flight, which may be recording this parcel.
-    await repo.lock_order(order_id)
-    shipment = await repo.shipment_by_tracking_number(update.tracking_number, lock=True)
+    await reservations.lock_order(order_id)
+    shipment = await shipping.shipment_by_tracking_number(update.tracking_number, lock=True)
     if shipment is None or shipment.order_id != order_id or shipment.carrier != carrier:
         raise _unknown(update, carrier)
-    if not await repo.record_webhook_delivery(carrier, update.delivery_id, at=uow.now()):
+    if not await shipping.record_webhook_delivery(carrier, update.delivery_id, at=uow.now()):
         log.info("tracking update %s of %s received before", update.delivery_id, carrier)
         return TrackingOutcome.DUPLICATE
     if not advances(shipment, update):
@@ -70,11 +72,11 @@ async def record_tracking_update(
             update.status.value,
         )
         return TrackingOutcome.STALE
-    tracked = await repo.record_tracking(shipment, update)
+    tracked = await shipping.record_tracking(shipment, update)
     for event in tracking_report(tracked, update):
         await uow.publish(event)
     if tracked.status is ShipmentStatus.DELIVERED:
-        delivered = delivery_notice(await repo.shipments_of(order_id), update)
+        delivered = delivery_notice(await shipping.shipments_of(order_id), update)
         if delivered is not None:
             await uow.publish(delivered)
     return TrackingOutcome.APPLIED
@@ -91,6 +93,6 @@ async def forget_webhook_deliveries(
 ) -> int:
     """Delete remembered webhook delivery ids older than ``older_than``, one batch."""
     async with messaging.database.transaction() as session:
-        return await InventoryRepository(session).forget_webhook_deliveries(
+        return await ShipmentRepository(session).forget_webhook_deliveries(
             received_before=messaging.clock() - older_than, limit=batch
         )

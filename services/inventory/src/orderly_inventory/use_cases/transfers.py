@@ -14,7 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from uuid import UUID
 
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.catalogue import CatalogueRepository
+from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.adapters.transfers import TransferRepository
 from orderly_inventory.domain.errors import ConflictError, NotFoundError
 from orderly_inventory.domain.transfers import (
@@ -47,7 +48,7 @@ async def create_transfer(
     created_by: str,
 ) -> tuple[Transfer, bool]:
     """A draft transfer, and whether it is new: a retry with the same id returns the first."""
-    known = await InventoryRepository(uow.session).warehouse_codes()
+    known = await CatalogueRepository(uow.session).warehouse_codes()
     now = uow.now()
     draft = Transfer(
         transfer_id=transfer_id,
@@ -103,7 +104,7 @@ async def edit_transfer(
             from_warehouse=source,
             to_warehouse=destination,
             lines=[(ln.sku, ln.quantity) for ln in transfer.lines] if lines is None else lines,
-            warehouses=await InventoryRepository(uow.session).warehouse_codes(),
+            warehouses=await CatalogueRepository(uow.session).warehouse_codes(),
         ),
         updated_at=uow.now(),
     )
@@ -143,7 +144,7 @@ async def dispatch_transfer(uow: UnitOfWork, *, transfer_id: UUID, dispatched_by
         return transfer
     source, destination = transfer.from_warehouse, transfer.to_warehouse
     arriving = {(ln.sku, destination) for ln in transfer.lines}
-    levels = await InventoryRepository(uow.session).lock_levels(
+    levels = await StockRepository(uow.session).lock_levels(
         [*((ln.sku, source) for ln in transfer.lines), *arriving], create=arriving
     )
     short = shortages(transfer, {sku: lvl for (sku, w), lvl in levels.items() if w == source})

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
-from orderly_inventory.adapters.repository import InventoryRepository
+from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.formats.catalogue import CODE_PATTERN, WarehouseCode
 from orderly_kit.db import Database
 from orderly_schemas.base import Sku
@@ -68,5 +68,5 @@ async def known_warehouse(database: Database, code: str | None) -> None:
     if code is None:
         return
     async with database.sessions() as session:
-        if code not in await InventoryRepository(session).warehouse_codes():
+        if code not in await CatalogueRepository(session).warehouse_codes():
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no warehouse {code!r}")
