@@ -21,8 +21,11 @@ from orderly_schemas import topics
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def providers_for(settings: PaymentSettings, *, database: Database) -> Providers:
-    """The provider adapter of each payment method, as the settings name them."""
+def providers_for(
+    settings: PaymentSettings, *, database: Database, clock: Clock = utc_now
+) -> Providers:
+    """The provider adapter of each payment method, as the settings name them; the simulated
+    ones keep time by ``clock``."""
     adapters: dict[str, PaymentProvider] = {}
     for name in set(settings.providers.values()):
         # Simulated: their record lives in our database, but they commit on their own.
@@ -31,6 +34,7 @@ def providers_for(settings: PaymentSettings, *, database: Database) -> Providers
             name=name,
             webhook_delay=timedelta(seconds=settings.sim_webhook_delay_seconds),
             hold_seconds=settings.sim_hold_seconds,
+            clock=clock,
         )
     return Providers({method: adapters[name] for method, name in settings.providers.items()})
 
@@ -66,7 +70,7 @@ def build(
         clock=clock,
     )
     gateway = Gateway(
-        providers=providers or providers_for(settings, database=service.database),
+        providers=providers or providers_for(settings, database=service.database, clock=clock),
         database=service.database,
         retry=refund_retry_policy(settings),
     )

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import httpx
@@ -30,6 +30,7 @@ from prometheus_client import Gauge
 from sqlalchemy import ColumnElement, Table, and_, exists, func, select, true, update
 
 from orderly_kit import webhook_signature
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.db import Database
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,8 @@ class WebhookSender:
     personal data or secrets in the description). ``owner`` limits the sender to its own
     rows of a shared table; with ``in_order_of`` (a column such as a parcel's tracking
     number) only the earliest pending row of each value is sent, so they arrive in order.
+    ``clock`` says when rows are due and when they were sent (each request is still signed
+    with the system clock, which the receiver checks it against).
     """
 
     def __init__(
@@ -86,9 +89,11 @@ class WebhookSender:
         owner: ColumnElement[bool] | None = None,
         in_order_of: str | None = None,
         max_attempts: int = MAX_ATTEMPTS,
+        clock: Clock = utc_now,
     ) -> None:
         self.name = name
         self.max_attempts = max_attempts
+        self._clock = clock
         self._database = database
         self._table = table
         self._due = table.c[due]
@@ -118,7 +123,7 @@ class WebhookSender:
         batch: int = BATCH,
     ) -> int:
         """POST the rows that are due to ``url``, signed with ``secret``; how many it took."""
-        at = now or datetime.now(UTC)
+        at = now or self._clock()
         claimed = await self._claim(at, batch)
         slots = asyncio.Semaphore(CONCURRENCY)
 
@@ -157,7 +162,7 @@ class WebhookSender:
         c = self._table.c
         attempts: int = row["attempts"]
         if error is None:
-            values = {c.sent_at: datetime.now(UTC), c.last_error: None}
+            values = {c.sent_at: self._clock(), c.last_error: None}
         elif attempts >= self.max_attempts:
             log.error(
                 "%s gives up on %s after %d attempts: %s",
@@ -198,7 +203,7 @@ class WebhookSender:
             retried = await conn.execute(
                 update(self._table)
                 .where(self._owner, self._given_up)
-                .values({c.given_up_at: None, c.attempts: 0, self._due: now or datetime.now(UTC)})
+                .values({c.given_up_at: None, c.attempts: 0, self._due: now or self._clock()})
                 .returning(c.id)
             )
             count = len(retried.all())

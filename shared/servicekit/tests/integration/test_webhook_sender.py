@@ -38,6 +38,7 @@ from starlette.routing import Route
 
 from orderly_dev.servers import serve_http
 from orderly_kit import cli, webhook_signature
+from orderly_kit.clock import Clock, ManualClock, utc_now
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.messaging_tables import add_messaging_tables
 from orderly_kit.service import build_service
@@ -99,7 +100,9 @@ async def hooks() -> AsyncIterator[Receiver]:
         yield receiver
 
 
-def sender_of(database: Database, *, max_attempts: int = 20) -> WebhookSender:
+def sender_of(
+    database: Database, *, max_attempts: int = 20, clock: Clock = utc_now
+) -> WebhookSender:
     return WebhookSender(
         database,
         name=f"test-{uuid.uuid4().hex[:8]}",  # its own series of the gauge
@@ -108,6 +111,7 @@ def sender_of(database: Database, *, max_attempts: int = 20) -> WebhookSender:
         body=lambda row: json.dumps(row["payload"]).encode(),
         describe=lambda row: f"delivery {row['delivery_id']}",
         max_attempts=max_attempts,
+        clock=clock,
     )
 
 
@@ -125,8 +129,10 @@ async def rows(database: Database) -> dict[str, dict[str, Any]]:
         return {r["delivery_id"]: dict(r) for r in result.mappings()}
 
 
-async def scan(sender: WebhookSender, to: Receiver, *, at: datetime, batch: int = 50) -> int:
-    """One scan of ``sender`` with its clock at ``at``, POSTing to ``to``."""
+async def scan(
+    sender: WebhookSender, to: Receiver, *, at: datetime | None = None, batch: int = 50
+) -> int:
+    """One scan of ``sender`` at ``at`` (by default, when its clock says), POSTing to ``to``."""
     async with httpx.AsyncClient() as client:
         return await sender.send_due(client, url=to.url, secret=SECRET, now=at, batch=batch)
 
@@ -140,13 +146,13 @@ async def test_a_due_delivery_is_sent_signed_and_marked_sent(
 ) -> None:
     await owe(database, "evt_due")
     await owe(database, "evt_later", due=NOW + timedelta(minutes=1))
-    sender = sender_of(database)
+    sender = sender_of(database, clock=ManualClock(NOW))
 
-    taken = await scan(sender, hooks, at=NOW)
+    taken = await scan(sender, hooks)  # at NOW, by the sender's clock
 
     owed = await rows(database)
     assert (taken, hooks.received) == (1, ["evt_due"])
-    assert owed["evt_due"]["sent_at"] is not None
+    assert owed["evt_due"]["sent_at"] == NOW
     assert (owed["evt_due"]["attempts"], owed["evt_due"]["last_error"]) == (1, None)
     assert (owed["evt_later"]["sent_at"], owed["evt_later"]["attempts"]) == (None, 0)
 

@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Final, Literal, Protocol
 from uuid import UUID, uuid4
@@ -29,6 +29,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from orderly_kit import webhook_sender
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.db import Database, insert_unless_exists
 from orderly_payment.adapters.orm import sim_provider_operations as operations
 from orderly_payment.adapters.orm import sim_provider_webhooks as webhooks
@@ -257,7 +258,8 @@ class SimulatedProvider:
 
     Each operation commits in the provider's own transaction, independently of the
     caller's, and a repeated idempotency key returns the recorded answer at once
-    without executing anything.
+    without executing anything. ``clock`` (the service's, in the service) says when a
+    webhook is due and whether its answer is still under review.
     """
 
     def __init__(
@@ -267,8 +269,10 @@ class SimulatedProvider:
         name: str = "sim-card",
         webhook_delay: timedelta = timedelta(seconds=1),
         hold_seconds: float = 30.0,
+        clock: Clock = utc_now,
     ) -> None:
         self._database = database
+        self._clock = clock
         self._name = name
         self._prefix = name.replace("-", "")
         self.webhook_delay = webhook_delay
@@ -281,6 +285,7 @@ class SimulatedProvider:
             body=_webhook_body,
             describe=lambda row: f"webhook {row['delivery_id']}",
             owner=webhooks.c.provider == name,
+            clock=clock,
         )
 
     @property
@@ -310,7 +315,7 @@ class SimulatedProvider:
                 reason: str | None = WEBHOOK_DECLINED
             else:
                 reason = _decline_reason(token)
-            answer_at = datetime.now(UTC) + self.webhook_delay if later else None
+            answer_at = self._clock() + self.webhook_delay if later else None
             recorded = await self._record(
                 conn,
                 idempotency_key,
@@ -340,7 +345,9 @@ class SimulatedProvider:
     ) -> ProviderResult:
         async def judge(conn: AsyncConnection) -> tuple[str | None, str]:
             authorization = await _operation(conn, authorization_reference, AUTHORIZE)
-            refusal = await _capture_refusal(conn, authorization, authorization_reference, amount)
+            refusal = await _capture_refusal(
+                conn, authorization, authorization_reference, amount, now=self._clock()
+            )
             # The capture behaves as the payment method the authorization held.
             return refusal, authorization["behaviour"] if authorization else NORMAL
 
@@ -452,7 +459,7 @@ class SimulatedProvider:
     async def _recorded(self, conn: AsyncConnection, idempotency_key: str) -> _Recorded | None:
         query = select(operations).where(operations.c.idempotency_key == idempotency_key)
         row = (await conn.execute(query)).mappings().first()
-        return None if row is None else _as_recorded(row)
+        return None if row is None else _as_recorded(row, now=self._clock())
 
     async def _record(
         self,
@@ -492,7 +499,7 @@ class SimulatedProvider:
         )
         row = inserted.mappings().first()
         if row is not None:
-            return _as_recorded(row)
+            return _as_recorded(row, now=self._clock())
         recorded = await self._recorded(conn, idempotency_key)
         assert recorded is not None, f"operation {idempotency_key} conflicted but is not recorded"
         return recorded
@@ -534,9 +541,9 @@ def _webhook_body(row: Mapping[str, Any]) -> bytes:
     return json.dumps(row["payload"]).encode()
 
 
-def _as_recorded(row: Any) -> _Recorded:
+def _as_recorded(row: Any, *, now: datetime) -> _Recorded:
     answer_at: datetime | None = row["answer_at"]
-    if answer_at is not None and answer_at > datetime.now(UTC):
+    if answer_at is not None and answer_at > now:
         status = ResultStatus.PENDING  # the webhook has not told yet
     elif row["outcome"] == SUCCEEDED:
         status = ResultStatus.APPROVED
@@ -563,12 +570,12 @@ async def _operation(conn: AsyncConnection, reference: str, kind: str) -> Any:
 
 
 async def _capture_refusal(
-    conn: AsyncConnection, authorization: Any, reference: str, amount: Money
+    conn: AsyncConnection, authorization: Any, reference: str, amount: Money, *, now: datetime
 ) -> str | None:
     if authorization is None or authorization["outcome"] != SUCCEEDED:
         return f"no approved authorization {reference} to capture"
     answer_at = authorization["answer_at"]
-    if answer_at is not None and answer_at > datetime.now(UTC):
+    if answer_at is not None and answer_at > now:
         return f"authorization {reference} is still under review"
     if amount.currency != authorization["currency"] or amount.amount > authorization["amount"]:
         return (
