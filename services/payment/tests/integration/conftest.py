@@ -3,6 +3,9 @@
 ``payments`` is a small driver: it sends commands through the real handlers, each in
 its own unit of work, runs the refund retry job, and reads back what a user (or
 finance) would see: our rows, the outbox, and the provider's own record.
+
+Time is ``clock``, a ManualClock that the handlers and the simulated provider read:
+a test moves it on past a backoff or a webhook's delay instead of sleeping.
 """
 
 from __future__ import annotations
@@ -17,8 +20,8 @@ from uuid import UUID
 import pytest
 from sqlalchemy import Table, select
 
-from orderly_dev.eventually import eventually
 from orderly_kit import migrations
+from orderly_kit.clock import ManualClock
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxSignal
@@ -38,9 +41,9 @@ from orderly_schemas.checkout import PaymentDetails, PaymentMethod
 from orderly_schemas.payment import CapturePayment, RefundPayment
 
 TOTAL = Money(amount=4999, currency="EUR")
-#: Small waits, so that a test sees every retry of a refund in well under a second.
+#: Waits of a real length (40 s doubling to 120 s): a test moves the clock on through them.
 RETRY = RefundRetryPolicy(
-    max_attempts=5, backoff=timedelta(milliseconds=40), backoff_max=timedelta(milliseconds=120)
+    max_attempts=5, backoff=timedelta(seconds=40), backoff_max=timedelta(seconds=120)
 )
 
 
@@ -106,18 +109,29 @@ def gateway_of(messaging: Messaging, provider: PaymentProvider) -> Gateway:
 
 
 @pytest.fixture
-async def messaging(fresh_database: str) -> AsyncIterator[Messaging]:
+def clock() -> ManualClock:
+    """The service's time: now, standing still until the test moves it on."""
+    return ManualClock()
+
+
+@pytest.fixture
+async def messaging(fresh_database: str, clock: ManualClock) -> AsyncIterator[Messaging]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     db = Database(fresh_database, pool_size=5)
     yield Messaging(
-        database=db, outbox=orm.outbox, inbox=orm.inbox, service="payment", signal=OutboxSignal()
+        database=db,
+        outbox=orm.outbox,
+        inbox=orm.inbox,
+        service="payment",
+        signal=OutboxSignal(),
+        clock=clock,
     )
     await db.dispose()
 
 
 @pytest.fixture
 def provider(messaging: Messaging) -> CountingProvider:
-    return CountingProvider(messaging.database)
+    return CountingProvider(messaging.database, clock=messaging.clock)
 
 
 def capture_command(order_id: UUID, token: str = "tok_visa_ok") -> CapturePayment:
@@ -165,16 +179,18 @@ class Payments:
         """One scan of the refund retry job."""
         return await use_cases.payments.retry_due_refunds(self.messaging, gateway=self.gateway)
 
-    async def retry_until_settled(self, refund_id: str, *, within: float = 10.0) -> None:
-        """Run the retry job, as its schedule would, until the refund is no longer pending."""
-
-        async def settled() -> bool:
-            if (await self.refund_row(refund_id))["status"] != "pending":
-                return True
+    async def retry_until_settled(self, refund_id: str) -> None:
+        """Move the clock to each next attempt of the refund and run the retry job then,
+        until the refund is no longer pending."""
+        clock = self.messaging.clock
+        assert isinstance(clock, ManualClock)
+        for _ in range(RETRY.max_attempts):
+            refund = await self.refund_row(refund_id)
+            if refund["status"] != "pending":
+                return
+            clock.advance(max(refund["next_attempt_at"] - clock(), timedelta(0)))
             await self.retry_due()
-            return False
-
-        await eventually(settled, within=within, what=f"refund {refund_id} settled", every=0.01)
+        raise AssertionError(f"refund {refund_id} still pending after {RETRY.max_attempts} scans")
 
     async def published(self) -> list[tuple[str, dict[str, Any]]]:
         """(type, body) of every message written to the outbox, oldest first."""

@@ -10,15 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from uuid import uuid4
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import select
 
-from orderly_dev.eventually import eventually
 from orderly_kit import migrations
 from orderly_kit.card_data import MARKER
+from orderly_kit.clock import ManualClock
 from orderly_kit.service import Service
 from orderly_payment.adapters.orm import outbox, payment_operations, payments
 from orderly_payment.bootstrap import MIGRATIONS, build
@@ -31,7 +32,7 @@ from orderly_schemas.topics import dead_letter_topic
 
 
 @pytest.fixture
-async def service(fresh_database: str) -> AsyncIterator[Service]:
+async def service(fresh_database: str, clock: ManualClock) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     built = build(
         PaymentSettings(
@@ -39,9 +40,8 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
             log_json=False,
             consumer_max_attempts=2,
             consumer_retry_backoff_ms=0,
-            refund_retry_backoff_seconds=0.02,
-            refund_retry_backoff_max_seconds=0.05,
-        )
+        ),
+        clock=clock,
     )
     built.consumer()  # the subscriber start() builds, for FastStream's test broker
     yield built
@@ -171,7 +171,9 @@ async def test_a_refund_before_the_capture_voids_it_and_the_late_capture_fails(
     ]
 
 
-async def test_the_service_retries_a_rejected_refund_on_its_schedule(service: Service) -> None:
+async def test_the_service_retries_a_rejected_refund_on_its_schedule(
+    service: Service, clock: ManualClock
+) -> None:
     command = capture("tok_refundflaky_1")
     refund = RefundPayment(
         order_id=command.order_id, refund_id="r1", amount=command.amount, reason="cancelled"
@@ -181,15 +183,11 @@ async def test_the_service_retries_a_rejected_refund_on_its_schedule(service: Se
         await publish(broker, refund, message_id="refund-1")
     [job] = [job for name, _, job in service.jobs if name == "retry-due-refunds"]
 
-    async def both_answered() -> bool:
-        if len(await outbox_rows(service)) == 2:
-            return True
+    # Two rejections: the job runs once the default backoff has passed after each (30 s,
+    # then 60 s, each at its longest: jitter only shortens them).
+    for backoff in (timedelta(seconds=30), timedelta(seconds=60)):
+        clock.advance(backoff)
         await job()
-        return False
-
-    await eventually(
-        both_answered, within=2, what="the capture and the refund answered", every=0.01
-    )
 
     assert [kind for _, kind, _ in await outbox_rows(service)] == [
         "PaymentCaptured",

@@ -2,19 +2,20 @@
 
 The providers are built from settings exactly as the service builds them; the
 late answer goes through ``confirm_operation``, the use case behind the providers'
-webhook endpoint.
+webhook endpoint, once the test has moved the service's clock on to when it is due.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
+from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
 from sqlalchemy import select
 
+from orderly_kit.clock import ManualClock
 from orderly_kit.messaging import Messaging
 from orderly_payment import use_cases
 from orderly_payment.adapters import orm
@@ -30,17 +31,17 @@ TOTAL = Money(amount=2500, currency="EUR")
 
 
 #: How long the simulated providers take to answer by webhook, in these tests.
-WEBHOOK_DELAY = 0.2
+WEBHOOK_DELAY = timedelta(minutes=1)
 
 
 def gateway(messaging: Messaging, **settings: Any) -> Gateway:
     configured = PaymentSettings(
         database_url="postgresql+psycopg://unused/x",
-        sim_webhook_delay_seconds=WEBHOOK_DELAY,
+        sim_webhook_delay_seconds=WEBHOOK_DELAY.total_seconds(),
         **settings,
     )
     return Gateway(
-        providers=providers_for(configured, database=messaging.database),
+        providers=providers_for(configured, database=messaging.database, clock=messaging.clock),
         database=messaging.database,
     )
 
@@ -65,7 +66,8 @@ async def cancel(messaging: Messaging, gw: Gateway, order_id: UUID) -> None:
 
 async def confirm(messaging: Messaging, gw: Gateway, order_id: UUID, *, approved: bool) -> bool:
     """The provider's webhook, when it is due."""
-    await asyncio.sleep(WEBHOOK_DELAY)
+    assert isinstance(messaging.clock, ManualClock)
+    messaging.clock.advance(WEBHOOK_DELAY)
     payment = await row(messaging, orm.payments, order_id)
     async with messaging.unit_of_work() as uow:
         return await use_cases.payments.confirm_operation(

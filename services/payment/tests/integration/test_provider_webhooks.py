@@ -5,6 +5,9 @@ then owes a webhook (a row of ``sim_provider_webhooks``) due a moment later. The
 tests deliver it to the service's endpoint, served by uvicorn on a free port, as the
 provider would, and as an attacker or a confused provider might: wrongly signed,
 late, replayed, with a rotated secret. The last ones run the provider's sender job.
+
+The service and its simulated providers keep time by the test's ManualClock, moved on
+to when a webhook is due; signatures are made and checked by the system clock.
 """
 
 from __future__ import annotations
@@ -21,9 +24,9 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from orderly_dev.eventually import eventually
 from orderly_dev.servers import free_port, serve_http
 from orderly_kit import migrations, webhook_signature
+from orderly_kit.clock import ManualClock
 from orderly_kit.db import Database
 from orderly_kit.service import Service
 from orderly_kit.webhook_sender import RETRY_BACKOFF
@@ -45,22 +48,29 @@ from orderly_schemas.payment import CapturePayment
 
 TOTAL = Money(amount=4999, currency="EUR")
 #: How long the simulated provider "reviews" a tok_webhook… authorization.
-REVIEW = 0.2
+REVIEW = timedelta(minutes=2)
 
 
 class Webhooks:
     """Pays as the saga would, delivers what the provider owes, and shows what changed."""
 
     def __init__(
-        self, service: Service, settings: PaymentSettings, *, providers: Providers | None = None
+        self,
+        service: Service,
+        settings: PaymentSettings,
+        clock: ManualClock,
+        *,
+        providers: Providers | None = None,
     ) -> None:
         self.service = service
         self.settings = settings
+        self.clock = clock
         database = service.database
         # By default its own adapters over the same database: the simulated providers keep
         # all their state there, so these are the service's providers.
         self.gateway = Gateway(
-            providers=providers or providers_for(settings, database=database), database=database
+            providers=providers or providers_for(settings, database=database, clock=clock),
+            database=database,
         )
 
     def simulated(self, name: str) -> SimulatedProvider:
@@ -79,16 +89,14 @@ class Webhooks:
         return order_id
 
     async def owed(self, order_id: UUID) -> dict[str, Any]:
-        """The webhook the provider owes for the order, once it is due (as it would send it)."""
+        """The webhook the provider owes for the order, the clock moved on to when it is due."""
         c = orm.sim_provider_webhooks.c
         query = select(orm.sim_provider_webhooks).where(
             c.payload["data"]["order_id"].astext == str(order_id)
         )
         async with self.service.database.sessions() as s:
             row = dict((await s.execute(query)).mappings().one())
-        wait = (row["due_at"] - datetime.now(UTC)).total_seconds()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        self.clock.advance(max(row["due_at"] - self.clock(), timedelta(0)))
         return row
 
     async def published(self) -> list[tuple[str, dict[str, Any]]]:
@@ -139,7 +147,7 @@ def settings_for(database_url: str, **overrides: Any) -> PaymentSettings:
         "database_url": database_url,
         "database_pool_size": 10,
         "log_json": False,
-        "sim_webhook_delay_seconds": REVIEW,
+        "sim_webhook_delay_seconds": REVIEW.total_seconds(),
     }
     return PaymentSettings(**(settings | overrides))
 
@@ -153,19 +161,20 @@ async def settings(fresh_database: str, request: pytest.FixtureRequest) -> Payme
 
 @asynccontextmanager
 async def running(
-    settings: PaymentSettings, *, providers: Providers | None = None
+    settings: PaymentSettings, clock: ManualClock, *, providers: Providers | None = None
 ) -> AsyncIterator[Webhooks]:
-    """The service built (not started) from ``settings``, and its driver; pools closed after."""
-    service = build(settings, providers=providers)
+    """The service built (not started) from ``settings`` on ``clock``, and its driver; pools
+    closed after."""
+    service = build(settings, providers=providers, clock=clock)
     try:
-        yield Webhooks(service, settings, providers=providers)
+        yield Webhooks(service, settings, clock, providers=providers)
     finally:
         await service.database.dispose()
 
 
 @pytest.fixture
-async def webhooks(settings: PaymentSettings) -> AsyncIterator[Webhooks]:
-    async with running(settings) as driver:
+async def webhooks(settings: PaymentSettings, clock: ManualClock) -> AsyncIterator[Webhooks]:
+    async with running(settings, clock) as driver:
         yield driver
 
 
@@ -414,8 +423,8 @@ async def test_unknown_providers_operations_and_unreadable_bodies_are_named(
 class CaptureUnansweredOnce(SimulatedProvider):
     """The simulated card provider, whose first capture gets no answer (and does nothing)."""
 
-    def __init__(self, database: Database) -> None:
-        super().__init__(database, name="sim-card", webhook_delay=timedelta(seconds=REVIEW))
+    def __init__(self, database: Database, clock: ManualClock) -> None:
+        super().__init__(database, name="sim-card", webhook_delay=REVIEW, clock=clock)
         self.silent = 1
 
     async def capture(
@@ -433,12 +442,12 @@ class CaptureUnansweredOnce(SimulatedProvider):
 
 
 async def test_an_answer_that_cannot_be_acted_on_yet_is_not_remembered_so_the_retry_applies(
-    settings: PaymentSettings,
+    settings: PaymentSettings, clock: ManualClock
 ) -> None:
     database = Database(settings.database_url, pool_size=5)
-    providers = Providers({"credit_card": CaptureUnansweredOnce(database)})
+    providers = Providers({"credit_card": CaptureUnansweredOnce(database, clock)})
     try:
-        async with running(settings, providers=providers) as webhooks:
+        async with running(settings, clock, providers=providers) as webhooks:
             order = await webhooks.pay("tok_webhook_1")
             payload = (await webhooks.owed(order))["payload"]
             async with serve_http(webhooks.service.http) as base:
@@ -473,27 +482,25 @@ async def test_an_answer_that_cannot_be_acted_on_yet_is_not_remembered_so_the_re
 
 # -- the simulated providers' sender ------------------------------------------------------------
 async def test_the_sender_job_delivers_each_owed_webhook_to_the_service_once(
-    fresh_database: str,
+    fresh_database: str, clock: ManualClock
 ) -> None:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     port = free_port()
     settings = settings_for(fresh_database, http_port=port)  # the job's default URL: ourselves
-    async with running(settings) as webhooks:
+    async with running(settings, clock) as webhooks:
         jobs = webhooks.service.jobs
         [send_webhooks] = [job for name, _, job in jobs if name == "sim-provider-webhooks"]
         approved = [await webhooks.pay("tok_webhook_1"), await webhooks.pay("tok_webhook_2")]
         declined = await webhooks.pay("tok_webhook_decline_wallet", method="mobile_wallet")
 
         async with serve_http(webhooks.service.http, port=port):
-
-            async def all_sent() -> bool:
-                if all(r["sent_at"] is not None for r in await webhooks.webhook_rows()):
-                    return True
-                await send_webhooks()
-                return False
-
-            await eventually(all_sent, within=10, what="every webhook sent", every=0.05)
+            await send_webhooks()
+            owed_before_due = await webhooks.webhook_rows()
+            clock.advance(REVIEW)
+            await send_webhooks()
             await send_webhooks()  # nothing is sent twice
+
+        assert [(r["sent_at"], r["attempts"]) for r in owed_before_due] == [(None, 0)] * 3
 
         published = await webhooks.published()
         assert sorted((kind, body["order_id"]) for kind, body in published) == sorted(
@@ -521,21 +528,23 @@ async def test_a_webhook_not_accepted_is_retried_with_backoff_until_it_is(
     provider = webhooks.simulated("sim-card")
     url = card_hook(base_url)
 
-    async def send(secret: str, at: datetime | None = None) -> int:
+    async def send(secret: str) -> int:
         async with httpx.AsyncClient() as client:
-            return await provider.send_due_webhooks(client, url=url, secret=secret, now=at)
+            return await provider.send_due_webhooks(client, url=url, secret=secret)
 
-    now = datetime.now(UTC)  # the sender's clock, given so that the test does not race it
-    refused = await send("a-secret-the-service-does-not-know", at=now)
+    refused_at = webhooks.clock()
+    refused = await send("a-secret-the-service-does-not-know")
     [row] = await webhooks.webhook_rows()
-    not_yet = await send(DEV_WEBHOOK_SECRET, at=now + RETRY_BACKOFF / 2)
-    accepted = await send(DEV_WEBHOOK_SECRET, at=now + 2 * RETRY_BACKOFF)
+    webhooks.clock.advance(RETRY_BACKOFF - timedelta(microseconds=1))
+    not_yet = await send(DEV_WEBHOOK_SECRET)
+    webhooks.clock.advance(timedelta(microseconds=1))
+    accepted = await send(DEV_WEBHOOK_SECRET)
 
     assert (refused, not_yet, accepted) == (1, 0, 1)
     assert (row["sent_at"], row["attempts"], row["due_at"]) == (
         None,
         1,
-        now + RETRY_BACKOFF,
+        refused_at + RETRY_BACKOFF,
     )
     assert row["last_error"] == (
         '401: {"detail":"Orderly-Signature does not match the body with any configured secret"}'

@@ -15,6 +15,7 @@ from uuid import UUID, uuid4
 import pytest
 from sqlalchemy import select
 
+from orderly_kit.clock import ManualClock
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
 from orderly_payment.adapters.orm import sim_provider_operations, sim_provider_webhooks
@@ -246,14 +247,22 @@ async def test_each_simulated_provider_keeps_its_own_references(
     assert {r["provider"] for r in await operations(database)} == {name}
 
 
-async def test_a_webhook_token_is_pending_until_its_webhook_is_due(database: Database) -> None:
+async def test_a_webhook_token_is_pending_until_its_webhook_is_due(
+    database: Database, clock: ManualClock
+) -> None:
     order_id = uuid4()
-    later = timedelta(milliseconds=300)
+    later = timedelta(minutes=2)
 
-    first = await authorize(database, "tok_webhook_1", order_id=order_id, webhook_delay=later)
-    again = await authorize(database, "tok_webhook_1", order_id=order_id, webhook_delay=later)
-    await asyncio.sleep(later.total_seconds() + 0.05)
-    settled = await authorize(database, "tok_webhook_1", order_id=order_id, webhook_delay=later)
+    async def ask() -> ProviderResult:
+        return await authorize(
+            database, "tok_webhook_1", order_id=order_id, webhook_delay=later, clock=clock
+        )
+
+    first = await ask()
+    clock.advance(later - timedelta(microseconds=1))
+    again = await ask()
+    clock.advance(timedelta(microseconds=1))
+    settled = await ask()
 
     assert (first.status, again.status, settled.status) == (
         ResultStatus.PENDING,

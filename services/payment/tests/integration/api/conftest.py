@@ -3,7 +3,8 @@
 The service is built but not started: ASGITransport sends no lifespan events, so no
 Kafka consumer and no job runs, and the routes use the service's own database pool.
 Payments are made (and refunded by the saga) the way the consumers make them, with
-the simulated providers the settings name; what finance does goes over HTTP.
+the simulated providers the settings name; what finance does goes over HTTP. The
+service keeps time by ``clock``, which a test moves on past a refund's backoff.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from orderly_kit import migrations
+from orderly_kit.clock import ManualClock
 from orderly_kit.service import Service
 from orderly_payment import use_cases
 from orderly_payment.adapters import orm
@@ -31,20 +33,14 @@ from orderly_schemas.payment import CapturePayment, RefundPayment
 
 @pytest.fixture
 def settings(fresh_database: str) -> PaymentSettings:
-    # Two attempts, 50 ms apart: a refund the provider keeps rejecting fails within a test.
-    return PaymentSettings(
-        database_url=fresh_database,
-        log_json=False,
-        refund_max_attempts=2,
-        refund_retry_backoff_seconds=0.05,
-        refund_retry_backoff_max_seconds=0.05,
-    )
+    # Two attempts: a refund the provider keeps rejecting fails at its first retry.
+    return PaymentSettings(database_url=fresh_database, log_json=False, refund_max_attempts=2)
 
 
 @pytest.fixture
-async def service(settings: PaymentSettings) -> AsyncIterator[Service]:
+async def service(settings: PaymentSettings, clock: ManualClock) -> AsyncIterator[Service]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, settings.database_url)
-    built = build(settings)
+    built = build(settings, clock=clock)
     yield built
     await built.database.dispose()
 
@@ -62,7 +58,9 @@ class Shop:
     def __init__(self, service: Service, settings: PaymentSettings) -> None:
         self.service = service
         self.gateway = use_cases.payments.Gateway(
-            providers=providers_for(settings, database=service.database),
+            providers=providers_for(
+                settings, database=service.database, clock=service.messaging.clock
+            ),
             database=service.database,
             retry=refund_retry_policy(settings),
         )

@@ -4,12 +4,14 @@ never more than was captured, with a reason and who asked."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import httpx
 import pytest
 
+from orderly_kit.clock import ManualClock
 from orderly_payment.adapters.providers import REFUND_REJECTED
 from orderly_payment.domain.payments import NO_CAPTURED_PAYMENT
 
@@ -152,7 +154,7 @@ async def test_the_same_key_for_another_order_is_a_conflict(
 
 
 async def test_a_refund_the_provider_rejects_is_retried_with_backoff_then_failed(
-    shop: Shop, client: httpx.AsyncClient
+    shop: Shop, client: httpx.AsyncClient, clock: ManualClock
 ) -> None:
     order_id = await shop.pay(4999, token="tok_refundfail_1")
 
@@ -165,8 +167,10 @@ async def test_a_refund_the_provider_rejects_is_retried_with_backoff_then_failed
         1,
         REFUND_REJECTED,
     )
-    assert pending["next_attempt_at"] is not None
-    await asyncio.sleep(0.06)  # the backoff (50 ms) has passed: the retry job's turn
+    due = datetime.fromisoformat(pending["next_attempt_at"])
+    clock.advance(due - clock() - timedelta(microseconds=1))
+    assert await shop.retry_due_refunds() == 0  # the backoff has not quite passed
+    clock.advance(timedelta(microseconds=1))
     assert await shop.retry_due_refunds() == 1
     payment = (await client.get(f"/payments/{order_id}")).json()
     [failed] = payment["refunds"]
