@@ -57,6 +57,7 @@ def build(
             ),
             delivered_after=timedelta(seconds=settings.delivery_delay_seconds),
         ),
+        clock=clock,
     )
     tolerance = timedelta(seconds=settings.carrier_webhook_tolerance_seconds)
     consumers.register(

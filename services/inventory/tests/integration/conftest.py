@@ -31,6 +31,7 @@ from orderly_inventory.domain.regions import NO_REGIONS
 from orderly_inventory.settings import DEV_WEBHOOK_SECRET, InventorySettings
 from orderly_inventory.use_cases import ledger
 from orderly_kit import migrations
+from orderly_kit.clock import ManualClock
 from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
 from orderly_schemas.checkout import Address
@@ -48,7 +49,11 @@ class Inventory:
 
     def __init__(self, service: Service) -> None:
         self.service = service
-        self.carrier: Carrier = SimulatedCarrier(service.database)
+        #: The simulated carrier's time: parcels are booked, and their updates fall due, by
+        #: it. It moves to the present when the test ships or hands over, and stands still
+        #: in between, so ``send_tracking(after=...)`` counts exactly from the booking.
+        self.clock = ManualClock()
+        self.carrier: Carrier = SimulatedCarrier(service.database, clock=self.clock)
         #: How ReserveStock chooses warehouses; a test may change them.
         self.policy = Policy.PRIORITY
         self.regions = NO_REGIONS
@@ -188,6 +193,7 @@ class Inventory:
         pick_delay: timedelta = timedelta(0),
         cause: Envelope | None = None,
     ) -> None:
+        self._carrier_catches_up()
         async with self.service.messaging.unit_of_work(cause) as uow:
             await use_cases.fulfilment.ship_order(
                 uow,
@@ -200,11 +206,15 @@ class Inventory:
         self, *, after: timedelta = timedelta(0), service: Service | None = None
     ) -> int:
         """Run the picking job as if ``after`` had passed; how many pickings it handed over."""
+        self._carrier_catches_up()
         return await use_cases.fulfilment.complete_due_pickings(
             (service or self.service).messaging,
             carrier=self.carrier,
             now=datetime.now(UTC) + after,
         )
+
+    def _carrier_catches_up(self) -> None:
+        self.clock.advance(max(datetime.now(UTC) - self.clock(), timedelta(0)))
 
     async def shipments(self, order_id: UUID) -> list[dict[str, Any]]:
         """The order's shipment rows (its parcels), by warehouse."""
@@ -232,9 +242,10 @@ class Inventory:
         at: datetime | None = None,
         carrier: SimulatedCarrier | None = None,
     ) -> int:
-        """Run the simulated carrier's sender until nothing more is due, ``after`` from now.
+        """Run the simulated carrier's sender until nothing more is due, ``after`` from the
+        carrier's clock (which stands still: every parcel is booked at its time).
 
-        ``at`` gives the sender's clock instead.
+        ``at`` gives the time instead.
 
         Returns how many updates it took (sent or not); one per parcel per pass, in order.
         """
@@ -246,7 +257,7 @@ class Inventory:
                 client,
                 url=url,
                 secret=DEV_WEBHOOK_SECRET,
-                now=at or datetime.now(UTC) + after,
+                now=at or self.clock() + after,
             ):
                 taken += n
         return taken

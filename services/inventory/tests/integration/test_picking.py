@@ -299,7 +299,7 @@ async def test_a_transient_carrier_error_keeps_that_picking_due_and_hands_over_t
 
     assert await inventory.picking(stuck) == ("picking", None)
     assert await inventory.reservations(stuck) == [("A", "east", 1, "reserved")]
-    inventory.carrier = SimulatedCarrier(inventory.service.database)
+    inventory.carrier = SimulatedCarrier(inventory.service.database, clock=inventory.clock)
     assert await inventory.hand_over(after=DONE) == 1
     shipped = [b["order_id"] for k, b in await inventory.published() if k == "OrderShipped"]
     assert shipped == [str(other), str(stuck)]

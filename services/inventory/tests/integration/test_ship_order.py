@@ -233,7 +233,7 @@ async def test_a_transient_carrier_error_changes_nothing_so_the_command_can_be_r
     assert await inventory.levels("A") == {"east": (3, 2)}
     assert await inventory.reservations(order) == [("A", "east", 2, "reserved")]
     assert await inventory.kinds() == ["StockReserved"]
-    inventory.carrier = SimulatedCarrier(inventory.service.database)
+    inventory.carrier = SimulatedCarrier(inventory.service.database, clock=inventory.clock)
     await inventory.ship(order)
     assert await inventory.kinds() == ["StockReserved", "OrderShipped"]
 
@@ -254,7 +254,7 @@ async def test_a_retry_after_a_transient_error_on_the_second_parcel_books_the_sa
             (await s.execute(select(orm.sim_carrier_updates.c.tracking_number))).scalars()
         )
 
-    inventory.carrier = SimulatedCarrier(inventory.service.database)
+    inventory.carrier = SimulatedCarrier(inventory.service.database, clock=inventory.clock)
     await inventory.ship(order)
 
     [east, west] = await inventory.shipments(order)

@@ -100,6 +100,7 @@ async def test_each_update_is_sent_when_it_is_due_and_not_before(
     minutes = timedelta(minutes=1)
     inventory.carrier = SimulatedCarrier(
         inventory.service.database,
+        clock=inventory.clock,
         schedule=TrackingSchedule(
             in_transit_after=1 * minutes,
             out_for_delivery_after=3 * minutes,
@@ -331,7 +332,7 @@ async def test_an_update_not_accepted_is_retried_with_backoff_until_it_is(
     order, _ = await split_order(inventory)
     nobody = "http://127.0.0.1:9/carriers/simpost/webhooks"  # the discard port: refused
 
-    at = datetime.now(UTC) + timedelta(seconds=2)
+    at = inventory.clock() + timedelta(seconds=2)
 
     tried = await inventory.send_tracking(nobody, at=at)
     again_at_once = await inventory.send_tracking(webhook, at=at + timedelta(seconds=0.9))

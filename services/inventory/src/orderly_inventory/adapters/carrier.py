@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from orderly_inventory.domain.shipments import (
     TrackingUpdate,
 )
 from orderly_kit import webhook_sender
+from orderly_kit.clock import Clock, utc_now
 from orderly_kit.db import Database, insert_unless_exists
 from orderly_schemas.checkout import Address
 
@@ -130,10 +131,13 @@ class SimulatedCarrier:
         name: str = "SimPost",
         *,
         schedule: TrackingSchedule | None = None,
+        clock: Clock = utc_now,
     ) -> None:
         self.name = name
         self._database = database
         self.schedule = schedule or TrackingSchedule()
+        #: The service's: when a parcel is booked, and so when each of its updates is due.
+        self.clock = clock
         self.sender = webhook_sender.WebhookSender(
             database,
             name=name,
@@ -143,6 +147,7 @@ class SimulatedCarrier:
             describe=_describe,
             owner=updates.c.carrier == name,
             in_order_of="tracking_number",
+            clock=clock,
         )
 
     async def book(
@@ -155,7 +160,7 @@ class SimulatedCarrier:
                 f"{self.name} does not deliver to postal code {self.REFUSED_POSTAL_CODE}"
             )
         number = tracking_number(self.name, order_id, warehouse)
-        booked_at = datetime.now(UTC)
+        booked_at = self.clock()
         rows = []
         for status, offset in self.schedule.offsets():
             detail = None
