@@ -1,10 +1,10 @@
-"""The use cases of the ERP and the warehouse staff: imports, warehouses, safety stock, adjustments.
+"""The catalogue: products and opening stock imported from the ERP, and warehouses.
 
 Each runs in the caller's unit of work (one transaction with the outbox) and
-changes stock only through the ledger (``ledger.move``, or ``ledger.move_each`` for
-an import), locking levels in (sku, warehouse) order like every other writer. An
-import is all or nothing: every row is checked first, and one rejected row leaves
-the database as it was.
+changes stock only through the ledger (``ledger.move_each`` for an import), locking
+levels in (sku, warehouse) order like every other writer. An import is all or
+nothing: every row is checked first, and one rejected row leaves the database as it
+was.
 """
 
 from __future__ import annotations
@@ -59,7 +59,6 @@ class StockImport:
     unchanged: int
 
 
-# -- ERP imports --------------------------------------------------------------------------
 async def import_products(
     uow: UnitOfWork, parsed: Parsed[ProductRow], *, at: datetime | None = None
 ) -> ProductImport:
@@ -201,7 +200,6 @@ def _rejection(n: Numbered[Any], field: str, value: str, reason: str) -> Rejecti
     return Rejection(row=n.row, line=n.line, field=field, value=value, reason=reason)
 
 
-# -- warehouses ---------------------------------------------------------------------------
 async def add_warehouse(
     uow: UnitOfWork, *, code: str, name: str, region: str | None, priority: int
 ) -> bool:

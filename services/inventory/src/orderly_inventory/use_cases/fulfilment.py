@@ -1,6 +1,6 @@
-"""The inventory service's use cases: reserve, release, ship (after picking), track, expire.
+"""Fulfilment: reserve an order's stock, release it, let it expire, ship it (after picking).
 
-Every handler runs inside the caller's unit of work (one transaction with the
+Every use case runs inside the caller's unit of work (one transaction with the
 inbox and outbox) and first takes the order's lock, so that two commands of one
 order never interleave, whatever is redelivered or re-sent. The expiry and
 picking jobs take the same lock for each order they act on (only if it is free).

@@ -1,10 +1,10 @@
-"""Use cases that bring stock in or move it between warehouses: transfers, receipts, returns.
+"""Receiving at the dock: goods received against a purchase order, and returns restocked.
 
 Each runs inside the caller's unit of work (one transaction with the outbox) and
-first takes the lock of its own record (a transfer's row; a goods receipt's or a
-return's key, by inserting it), so a retried request waits for the first and
-then finds it done: every step is safe to repeat. Stock changes only through
-``ledger.move``; stock rows are locked in (sku, warehouse) order.
+first takes the lock of its own record (a goods receipt's or a return's key, by
+inserting it), so a retried request waits for the first and then finds it done.
+Stock changes only through ``ledger.move``; stock rows are locked in (sku,
+warehouse) order.
 """
 
 from __future__ import annotations
@@ -32,7 +32,6 @@ from orderly_schemas.inventory import RestockReturn
 log = logging.getLogger(__name__)
 
 
-# -- goods receipts -----------------------------------------------------------------
 async def receive_goods(
     uow: UnitOfWork,
     *,
@@ -79,7 +78,6 @@ async def receive_goods(
     return receipt, True
 
 
-# -- returns ------------------------------------------------------------------------
 async def restock_return(
     uow: UnitOfWork,
     command: RestockReturn,

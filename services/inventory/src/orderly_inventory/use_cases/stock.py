@@ -1,10 +1,9 @@
-"""The use cases of the ERP and the warehouse staff: imports, warehouses, safety stock, adjustments.
+"""Stock levels set by hand: a level's safety stock, and adjustments of its on-hand units.
 
-Each runs in the caller's unit of work (one transaction with the outbox) and
-changes stock only through the ledger (``ledger.move``, or ``ledger.move_each`` for
-an import), locking levels in (sku, warehouse) order like every other writer. An
-import is all or nothing: every row is checked first, and one rejected row leaves
-the database as it was.
+Each runs in the caller's unit of work (one transaction with the outbox), locks its
+level first and changes stock only through the ledger (``ledger.move``). An
+adjustment is kept under the id its client chose, so a retry answers as the first
+did and moves nothing.
 """
 
 from __future__ import annotations
@@ -40,7 +39,6 @@ class Adjustment:
     replayed: bool  # an earlier request with the same id made it; nothing changed now
 
 
-# -- safety stock and adjustments ---------------------------------------------------------
 async def _lock_level(
     uow: UnitOfWork, sku: str, warehouse: str, *, at: datetime, safety_stock: int | None = None
 ) -> Level:

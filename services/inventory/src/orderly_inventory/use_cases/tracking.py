@@ -1,9 +1,9 @@
-"""The inventory service's use cases: reserve, release, ship (after picking), track, expire.
+"""Tracking: the carrier's reports of each parcel, until the order is delivered (or lost).
 
-Every handler runs inside the caller's unit of work (one transaction with the
-inbox and outbox) and first takes the order's lock, so that two commands of one
-order never interleave, whatever is redelivered or re-sent. The expiry and
-picking jobs take the same lock for each order they act on (only if it is free).
+A report runs in the caller's unit of work and takes the order's lock, then the
+parcel's row (the lock order in ``adapters``); a report delivered twice (the same
+delivery id) changes nothing the second time, and a late one that would move the
+parcel backwards is ignored.
 """
 
 from __future__ import annotations

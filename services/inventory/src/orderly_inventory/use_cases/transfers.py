@@ -1,9 +1,8 @@
-"""Use cases that bring stock in or move it between warehouses: transfers, receipts, returns.
+"""Transfers of stock between warehouses: draft, edit, dispatch, receive, cancel.
 
 Each runs inside the caller's unit of work (one transaction with the outbox) and
-first takes the lock of its own record (a transfer's row; a goods receipt's or a
-return's key, by inserting it), so a retried request waits for the first and
-then finds it done: every step is safe to repeat. Stock changes only through
+first locks the transfer's row, so a retried request waits for the first and then
+finds it done: every step is safe to repeat. Stock changes only through
 ``ledger.move``; stock rows are locked in (sku, warehouse) order.
 """
 
@@ -37,7 +36,6 @@ from orderly_kit.messaging import UnitOfWork
 log = logging.getLogger(__name__)
 
 
-# -- transfers ----------------------------------------------------------------------
 async def create_transfer(
     uow: UnitOfWork,
     *,

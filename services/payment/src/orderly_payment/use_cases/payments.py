@@ -111,7 +111,6 @@ def _provider(
     return found
 
 
-# -- paying -------------------------------------------------------------------------------
 async def capture_payment(uow: UnitOfWork, command: CapturePayment, *, gateway: Gateway) -> None:
     """Authorize and capture the order's payment once; a repeat re-announces the outcome."""
     repo = PaymentRepository(uow.session)
@@ -324,7 +323,6 @@ async def _settle(
     return settled
 
 
-# -- a provider's late answer -------------------------------------------------------------
 @dataclass(frozen=True)
 class Confirmation:
     """What a provider's webhook says of one of its operations."""
@@ -426,7 +424,6 @@ async def receive_provider_webhook(
     return WebhookOutcome.ALREADY_ANSWERED
 
 
-# -- refunds and voids ----------------------------------------------------------------------
 async def refund_payment(
     uow: UnitOfWork,
     command: RefundPayment,
