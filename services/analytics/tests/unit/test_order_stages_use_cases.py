@@ -2,7 +2,7 @@
 with what; what a repeat or an early arrival does.
 
 Each event is handled in a unit of work of its own over a read model kept in memory.
-``tests/integration/test_order_stages_handlers.py`` runs the same use cases on
+``tests/integration/test_order_stages.py`` runs the same use cases on
 PostgreSQL (the upsert, concurrent events of one order).
 """
 

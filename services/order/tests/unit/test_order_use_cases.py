@@ -2,7 +2,7 @@
 
 Every step runs in a unit of work of its own over orders kept in memory, as each
 message would in its own transaction; what a step published is what the other
-services would receive. ``tests/integration/test_order_handlers.py`` runs the same
+services would receive. ``tests/integration/test_orders.py`` runs the same
 use cases on PostgreSQL (locking, numbering, the outbox).
 """
 
