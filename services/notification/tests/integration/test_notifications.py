@@ -5,14 +5,21 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from sqlalchemy import select
 
+from orderly_dev.notifications import (
+    AT,
+    EMAIL,
+    TOTAL,
+    RecordingChannel,
+    common,
+    confirmed,
+    later_events,
+)
 from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import UnitOfWork
@@ -21,38 +28,13 @@ from orderly_notification.adapters import orm
 from orderly_notification.adapters.orm import notifications, outbox, recipients
 from orderly_notification.bootstrap import MIGRATIONS
 from orderly_notification.domain.notifications import RecipientUnknownError
-from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import LowStockDetected
 from orderly_schemas.order import (
-    OrderCancelled,
-    OrderCompleted,
     OrderConfirmed,
-    OrderDelivered,
-    OrderDispatched,
     OrderEvent,
     OrderNeedsAttention,
-    OrderPaid,
-    OrderRejected,
 )
-
-AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-EMAIL = "ada@example.com"
-TOTAL = Money(amount=2500, currency="EUR")
-
-
-@dataclass
-class RecordingChannel:
-    """A channel that keeps what it was asked to send, or fails if told to."""
-
-    name: str = "recording"
-    failure: Exception | None = None
-    sent: list[tuple[str, str]] = field(default_factory=list)
-
-    async def send(self, *, recipient: str, subject: str, body: str) -> None:
-        if self.failure is not None:
-            raise self.failure
-        self.sent.append((recipient, subject))
 
 
 @pytest.fixture
@@ -66,36 +48,6 @@ async def database(fresh_database: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def channel() -> RecordingChannel:
     return RecordingChannel()
-
-
-def common(order_id: UUID) -> dict[str, Any]:
-    return {
-        "order_id": order_id,
-        "order_number": "ORD-0000007",
-        "customer_id": "C00007",
-        "occurred_at": AT,
-    }
-
-
-def confirmed(order_id: UUID) -> OrderConfirmed:
-    return OrderConfirmed(
-        **common(order_id),
-        customer_email=EMAIL,
-        lines=[OrderLine(sku="DEMO-0001", quantity=1, unit_price=TOTAL)],
-        total=TOTAL,
-    )
-
-
-def later_events(order_id: UUID) -> list[OrderEvent]:
-    c = common(order_id)
-    return [
-        OrderRejected(**c, reason="DEMO-SOLDOUT is out of stock"),
-        OrderCancelled(**c, reason="customer asked"),
-        OrderPaid(**c, amount=TOTAL, payment_id="pay_1"),
-        OrderDispatched(**c, carrier="SimPost", tracking_numbers=["SP1"]),
-        OrderDelivered(**c, delivered_at=AT),
-        OrderCompleted(**c, confirmed_by="auto-confirm"),
-    ]
 
 
 async def deliver(

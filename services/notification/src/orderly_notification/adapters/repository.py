@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Protocol
 from uuid import UUID
 
 from sqlalchemy import bindparam, select, update
@@ -30,7 +31,32 @@ _UPSERT_RECIPIENT = _upsert_recipient()
 _RECIPIENT_OF = select(recipients.c.email).where(recipients.c.order_id == bindparam("order_id"))
 
 
+class Notifications(Protocol):
+    """What the use cases remember: each order's recipient, and each notification once."""
+
+    async def remember_recipient(self, *, order_id: UUID, email: str, customer_id: str) -> None:
+        """Record (or correct) where the order's customer is reached."""
+        ...
+
+    async def recipient_of(self, order_id: UUID) -> str | None:
+        """Where the order's customer is reached, if known yet."""
+        ...
+
+    async def add_once(self, notification: Notification) -> bool:
+        """Record the notification unless one exists for its consumed message; whether it
+        was recorded now."""
+        ...
+
+    async def record_failure(self, notification: Notification) -> None:
+        """The channel did not deliver the notification recorded in this transaction."""
+        ...
+
+
 class NotificationRepository:
+    """``Notifications`` in PostgreSQL, in the caller's transaction."""
+
+    __slots__ = ("session",)
+
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 

@@ -12,7 +12,7 @@ from uuid import uuid4
 
 from orderly_kit.messaging import UnitOfWork
 from orderly_notification.adapters.channels import Channel
-from orderly_notification.adapters.repository import NotificationRepository
+from orderly_notification.adapters.repository import NotificationRepository, Notifications
 from orderly_notification.domain.notifications import (
     Notification,
     NotificationStatus,
@@ -25,11 +25,19 @@ from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttentio
 log = logging.getLogger(__name__)
 
 
+def _in_postgres(uow: UnitOfWork) -> NotificationRepository:
+    return NotificationRepository(uow.session)
+
+
+def _notifications(uow: UnitOfWork) -> Notifications:
+    return uow.repository(_in_postgres)
+
+
 async def send_order_confirmation(
     uow: UnitOfWork, event: OrderConfirmed, *, channel: Channel
 ) -> None:
     """Remember the customer's address, then confirm the order to them."""
-    repo = NotificationRepository(uow.session)
+    repo = _notifications(uow)
     await repo.remember_recipient(
         order_id=event.order_id, email=event.customer_email, customer_id=event.customer_id
     )
@@ -38,7 +46,7 @@ async def send_order_confirmation(
 
 async def notify_customer(uow: UnitOfWork, event: OrderEvent, *, channel: Channel) -> None:
     """Render the event's message, send it to the customer, record it and announce it, once."""
-    repo = NotificationRepository(uow.session)
+    repo = _notifications(uow)
     recipient = await repo.recipient_of(event.order_id)
     if recipient is None:
         # Retried by the kit: OrderConfirmed comes first on the order's partition.
@@ -73,7 +81,7 @@ async def _notify(
     if uow.cause is None:
         raise ValueError("a notification answers a consumed message; this unit of work has none")
     source_message_id = uow.cause.id
-    repo = NotificationRepository(uow.session)
+    repo = _notifications(uow)
     message = render(event)
     notification = Notification(
         notification_id=uuid4(),
