@@ -9,34 +9,23 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import select
 
+from orderly_dev.notifications import AT, confirmed, later_events
 from orderly_kit import migrations
 from orderly_kit.service import Service
 from orderly_notification.adapters.orm import notifications, outbox
 from orderly_notification.bootstrap import MIGRATIONS, build
 from orderly_notification.settings import NotificationSettings
-from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import BackInStock, LowStockDetected, StockEvent
 from orderly_schemas.order import (
-    OrderCancelled,
-    OrderCompleted,
-    OrderConfirmed,
-    OrderDelivered,
-    OrderDispatched,
     OrderEvent,
-    OrderPaid,
-    OrderRejected,
 )
-
-AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-TOTAL = Money(amount=990, currency="EUR")
 
 
 @pytest.fixture
@@ -49,26 +38,8 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
 
 
 def every_event() -> list[OrderEvent]:
-    common = {
-        "order_id": uuid4(),
-        "order_number": "ORD-0000001",
-        "customer_id": "C1",
-        "occurred_at": AT,
-    }
-    return [
-        OrderConfirmed(
-            **common,
-            customer_email="ada@example.com",
-            lines=[OrderLine(sku="DEMO-0001", quantity=1, unit_price=TOTAL)],
-            total=TOTAL,
-        ),
-        OrderRejected(**common, reason="short"),
-        OrderCancelled(**common, reason="customer"),
-        OrderPaid(**common, amount=TOTAL, payment_id="pay_1"),
-        OrderDispatched(**common, carrier="SimPost", tracking_numbers=["SP1"]),
-        OrderDelivered(**common, delivered_at=AT),
-        OrderCompleted(**common, confirmed_by="customer"),
-    ]
+    order_id = uuid4()
+    return [confirmed(order_id), *later_events(order_id)]
 
 
 async def publish(broker: KafkaBroker, event: OrderEvent, *, message_id: str) -> None:
@@ -107,11 +78,11 @@ async def test_every_lifecycle_event_is_notified(service: Service) -> None:
 
 
 async def test_a_redelivered_event_is_skipped_by_the_inbox(service: Service) -> None:
-    confirmed = every_event()[0]
+    first = every_event()[0]
 
     async with TestKafkaBroker(service.broker) as broker:
         for _ in range(3):
-            await publish(broker, confirmed, message_id="m-confirmed")
+            await publish(broker, first, message_id="m-confirmed")
 
     assert await notified_types(service) == ["OrderConfirmed"]
     assert await outbox_types(service) == ["NotificationSent"]
