@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+
+from orderly_schemas.text import unsafe_text_error, unsafe_text_escaped
 
 CurrencyCode = Annotated[
     str,
@@ -40,6 +42,21 @@ class Message(BaseModel):
     def message_type(cls) -> str:
         """The CloudEvents ``type`` of this message."""
         return cls.__name__
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Self:
+        """The message in ``json_data``; refused, naming each field, if any string in it (at
+        any depth, also in fields this reader ignores) holds a NUL (``orderly_schemas.text``).
+
+        JSON can only spell a NUL as the escape ``\\u0000``, so one look for that escape
+        keeps every other message on pydantic's own path; a lone surrogate escape is
+        invalid JSON to pydantic already.
+        """
+        if unsafe_text_escaped(json_data):
+            refused = unsafe_text_error(cls.__name__, json_data)
+            if refused is not None:
+                raise refused
+        return super().model_validate_json(json_data, **kwargs)
 
 
 class Money(BaseModel):

@@ -6,7 +6,7 @@ import json
 from typing import Any, Final
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orderly_kit.card_data import (
     RULE,
@@ -14,6 +14,7 @@ from orderly_kit.card_data import (
     card_number_locations,
     looks_like_card_number,
 )
+from orderly_kit.http_body import read_body, replaying
 
 _WRITES: Final = frozenset({"POST", "PUT", "PATCH"})
 
@@ -43,27 +44,11 @@ class RejectCardNumbers:
         if scope["type"] != "http" or scope["method"] not in _WRITES:
             await self.app(scope, receive, send)
             return
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away before sending its body
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        body = b"".join(chunks)
+        body = await read_body(receive)
+        if body is None:
+            return  # the client went away before sending its body
         detail = _refusal(body) if body else []
         if detail:
             await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
             return
-        replayed = False
-
-        async def replay() -> Message:
-            # The route reads the body we already took from the client, then the rest.
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(body, receive), send)

@@ -47,6 +47,7 @@ from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.subscriptions import Subscription
+from orderly_kit.unsafe_text_http import RefuseUnsafeText
 from orderly_kit.webhook_sender import WebhookSender
 from orderly_schemas.base import Message
 
@@ -409,6 +410,7 @@ def build_service(
     )
     if card_data_http:
         service.http.add_middleware(RejectCardNumbers)
+    service.http.add_middleware(RefuseUnsafeText)
     _add_upkeep_jobs(service)
     return service
 
