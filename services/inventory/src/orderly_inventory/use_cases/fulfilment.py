@@ -253,12 +253,22 @@ async def ship_order(
         log.info("order %s is being picked until %s", command.order_id, picking.due_at)
         return
     await _hand_over(
-        uow, command.order_id, command.ship_to, held, parcels, carrier=carrier, now=now
+        uow,
+        reservations,
+        shipping,
+        command.order_id,
+        command.ship_to,
+        held,
+        parcels,
+        carrier=carrier,
+        now=now,
     )
 
 
 async def _hand_over(
     uow: UnitOfWork,
+    reservations: ReservationRepository,
+    shipping: ShipmentRepository,
     order_id: UUID,
     ship_to: Address,
     held: list[Reservation],
@@ -290,7 +300,7 @@ async def _hand_over(
         failure = ShipmentFailure(
             order_id=order_id, carrier=carrier.name, reason=refusal.reason, failed_at=now
         )
-        await ShipmentRepository(uow.session).add_failure(failure)
+        await shipping.add_failure(failure)
         await uow.publish(failure.answer(now))
         return refusal.reason
     booking_of = {p.warehouse: c for p, c in zip(parcels, booked, strict=True)}
@@ -316,7 +326,7 @@ async def _hand_over(
         ),
         at=now,
     )
-    await ReservationRepository(uow.session).change_reservation_status(
+    await reservations.change_reservation_status(
         order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
     )
     shipments = [
@@ -332,7 +342,6 @@ async def _hand_over(
         )
         for parcel, consignment in zip(parcels, booked, strict=True)
     ]
-    shipping = ShipmentRepository(uow.session)
     await shipping.add_shipments(shipments)
     log.info("order %s shipped as %s", order_id, _numbers(shipments))
     await uow.publish(shipping_notice(shipments, await shipping.shipped_lines(order_id)))
@@ -374,9 +383,15 @@ async def complete_due_pickings(
                     passed_over.add(order_id)
                     continue
                 uow = UnitOfWork(
-                    session, outbox=messaging.outbox, source=messaging.source, cause=ship_order
+                    session,
+                    outbox=messaging.outbox,
+                    source=messaging.source,
+                    cause=ship_order,
+                    clock=messaging.clock,
                 )
-                await _complete_picking(uow, picking, carrier=carrier, now=at)
+                await _complete_picking(
+                    uow, reservations, shipping, picking, carrier=carrier, now=at
+                )
             if uow.published:
                 messaging.signal.notify()
             handed_over += 1
@@ -390,13 +405,14 @@ async def complete_due_pickings(
 
 async def _complete_picking(
     uow: UnitOfWork,
+    reservations: ReservationRepository,
+    shipping: ShipmentRepository,
     picking: Picking,
     *,
     carrier: Carrier,
     now: datetime,
 ) -> None:
     order_id = picking.order_id
-    shipping = ShipmentRepository(uow.session)
     # Shipped or refused already by a ShipOrder that did not know pickings (a pod of the
     # previous release during a rolling deploy): answered then, so not again.
     if await shipping.shipments_of(order_id):
@@ -408,7 +424,7 @@ async def _complete_picking(
             order_id, status=PickingStatus.FAILED, reason=refused.reason, at=now
         )
         return
-    held = await ReservationRepository(uow.session).reservations_of(
+    held = await reservations.reservations_of(
         order_id, status=ReservationStatus.RESERVED, lock=True
     )
     parcels = shipment_plan(order_id, held, at=now)
@@ -419,7 +435,15 @@ async def _complete_picking(
         await uow.publish(parcels)
         return
     refusal = await _hand_over(
-        uow, order_id, picking.ship_to, held, parcels, carrier=carrier, now=now
+        uow,
+        reservations,
+        shipping,
+        order_id,
+        picking.ship_to,
+        held,
+        parcels,
+        carrier=carrier,
+        now=now,
     )
     status = PickingStatus.SHIPPED if refusal is None else PickingStatus.FAILED
     await shipping.end_picking(order_id, status=status, reason=refusal, at=now)
