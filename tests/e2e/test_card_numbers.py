@@ -36,6 +36,7 @@ from orderly_dev.checkout import make_order
 from orderly_dev.eventually import eventually
 from orderly_dev.stack import SERVICES, Stack, database_name
 from orderly_dev.watch import OrderWatcher, read_records
+from orderly_kit.auth import Role
 from orderly_schemas import topics
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails
@@ -258,7 +259,9 @@ async def test_a_card_number_is_refused_everywhere_and_stored_nowhere(stack: Sta
             }
 
             # Over HTTP: a new order, and the cancel of a live one, both refused.
-            async with httpx.AsyncClient(base_url=order_url, timeout=10) as http:
+            # A caller that may both place orders and cancel them.
+            caller = stack.headers(Role.CHECKOUT, Role.SUPPORT)
+            async with httpx.AsyncClient(base_url=order_url, headers=caller, timeout=10) as http:
                 for body, loc in (
                     (order_body(token=CARD), ["body", "payment", "token"]),
                     (order_body(line2=SPACED), ["body", "shipping_address", "line2"]),

@@ -16,6 +16,7 @@ from orderly_dev.eventually import eventually
 from orderly_dev.faults import query
 from orderly_dev.stack import Stack
 from orderly_dev.watch import OrderWatcher, read_topic
+from orderly_kit.auth import Role
 from orderly_schemas import topics
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.checkout import OrderPlaced
@@ -43,13 +44,17 @@ async def place(stack: Stack, orders: list, *, concurrency: int = 50) -> None:  
 
 
 def order_view(stack: Stack, ref: str | UUID) -> dict:  # type: ignore[type-arg]
-    r = httpx.get(f"{stack.url('order')}/orders/{ref}", timeout=10)
+    r = httpx.get(
+        f"{stack.url('order')}/orders/{ref}", headers=stack.headers(Role.SUPPORT), timeout=10
+    )
     r.raise_for_status()
     return r.json()  # type: ignore[no-any-return]
 
 
 def stock(stack: Stack, sku: str) -> dict:  # type: ignore[type-arg]
-    r = httpx.get(f"{stack.url('inventory')}/stock/{sku}", timeout=10)
+    r = httpx.get(
+        f"{stack.url('inventory')}/stock/{sku}", headers=stack.headers(Role.WAREHOUSE), timeout=10
+    )
     r.raise_for_status()
     return r.json()  # type: ignore[no-any-return]
 
@@ -87,7 +92,11 @@ async def test_200_orders_placed_on_kafka_all_complete(stack: Stack) -> None:
     # Support sees how it was paid, never the token.
     assert view["payment"] == sample.payment.model_dump(exclude={"token"})
     assert sample.payment.token not in json.dumps(view)
-    paid = httpx.get(f"{stack.url('payment')}/payments/{sample.order_id}", timeout=10).json()
+    paid = httpx.get(
+        f"{stack.url('payment')}/payments/{sample.order_id}",
+        headers=stack.headers(Role.FINANCE),
+        timeout=10,
+    ).json()
     assert (paid["method"], paid["last4"], paid["status"]) == (
         sample.payment.method,
         sample.payment.last4,
@@ -98,7 +107,9 @@ async def test_200_orders_placed_on_kafka_all_complete(stack: Stack) -> None:
 
     # Analytics is a read model: it catches up with the lifecycle, it is not in step with it.
     def kpis_once_200_completed() -> dict | None:  # type: ignore[type-arg]
-        kpis = httpx.get(f"{stack.url('analytics')}/kpis", timeout=10).json()
+        kpis = httpx.get(
+            f"{stack.url('analytics')}/kpis", headers=stack.headers(Role.SUPPORT), timeout=10
+        ).json()
         return kpis if kpis["orders_by_status"].get("completed", 0) >= 200 else None
 
     kpis = await eventually(
@@ -156,7 +167,11 @@ async def test_malformed_order_placed_goes_to_dead_letter_topic_and_others_proce
     assert letter.headers["dlq_original_topic"] == topics.CHECKOUT_ORDERS
     assert letter.body == bad  # the original value, untouched
     assert any("Invalid JSON" in d.headers.get("dlq_error", "") for d in dead)
-    r = httpx.get(f"{stack.url('order')}/orders/{bad['order_id']}", timeout=10)
+    r = httpx.get(
+        f"{stack.url('order')}/orders/{bad['order_id']}",
+        headers=stack.headers(Role.SUPPORT),
+        timeout=10,
+    )
     assert r.status_code == 404
 
 
@@ -201,7 +216,11 @@ async def test_redelivered_messages_change_nothing(stack: Stack) -> None:
         assert len(watcher.events[order.order_id]) == before_events
     assert order_view(stack, order.order_id) == before_view
     assert {line.sku: stock(stack, line.sku) for line in order.lines} == before_stock
-    payments = httpx.get(f"{stack.url('payment')}/payments/{order.order_id}", timeout=10).json()
+    payments = httpx.get(
+        f"{stack.url('payment')}/payments/{order.order_id}",
+        headers=stack.headers(Role.FINANCE),
+        timeout=10,
+    ).json()
     assert payments["amount"] == order.total.amount
 
 
@@ -210,13 +229,14 @@ async def test_post_orders_validates_and_publishes(stack: Stack) -> None:
     del body["order_id"], body["placed_at"]
     bad = json.loads(json.dumps(body))
     bad["lines"][0]["unit_price"]["amount"] = 1.5
-    r = httpx.post(f"{stack.url('order')}/orders", json=bad, timeout=10)
+    checkout = stack.headers(Role.CHECKOUT, sub="checkout")
+    r = httpx.post(f"{stack.url('order')}/orders", json=bad, headers=checkout, timeout=10)
     assert r.status_code == 422
     assert ["body", "lines", 0, "unit_price", "amount"] in [e["loc"] for e in r.json()["detail"]]
     order_id = uuid4()
     body["order_id"] = str(order_id)
     async with OrderWatcher(stack.servers.kafka.bootstrap) as watcher:
-        r = httpx.post(f"{stack.url('order')}/orders", json=body, timeout=10)
+        r = httpx.post(f"{stack.url('order')}/orders", json=body, headers=checkout, timeout=10)
         assert r.status_code == 202, r.text
         assert (await watcher.wait_terminal([order_id], 60))[order_id] == "OrderCompleted"
 
@@ -286,7 +306,11 @@ async def test_an_order_split_across_warehouses_ships_as_two_tracked_parcels(sta
     dispatched = lifecycle.first(order.order_id, "OrderDispatched")
     assert dispatched is not None
     assert sorted(dispatched.body["tracking_numbers"]) == sorted(numbers)
-    shipment = httpx.get(f"{stack.url('inventory')}/shipments/{order.order_id}", timeout=10).json()
+    shipment = httpx.get(
+        f"{stack.url('inventory')}/shipments/{order.order_id}",
+        headers=stack.headers(Role.SUPPORT),
+        timeout=10,
+    ).json()
     assert shipment["status"] == "delivered"
     assert [[t["status"] for t in p["tracking"]] for p in shipment["parcels"]] == [
         ["in_transit", "out_for_delivery", "delivered"]
@@ -338,7 +362,11 @@ async def test_a_payment_approved_later_by_the_providers_webhook_completes(stack
         )
 
     assert lifecycle.types(order.order_id)[:2] == ["OrderConfirmed", "OrderPaid"]
-    paid = httpx.get(f"{stack.url('payment')}/payments/{order.order_id}", timeout=10).json()
+    paid = httpx.get(
+        f"{stack.url('payment')}/payments/{order.order_id}",
+        headers=stack.headers(Role.FINANCE),
+        timeout=10,
+    ).json()
     assert (paid["provider"], paid["status"]) == ("sim-platform", "captured")
     # The authorization was answered by the provider's signed webhook, exactly once.
     deliveries = query(

@@ -29,6 +29,7 @@ from orderly_dev.faults import (
 )
 from orderly_dev.stack import Stack
 from orderly_dev.watch import read_topic
+from orderly_kit.auth import Role
 from orderly_schemas import topics
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.topics import dead_letter_topic
@@ -45,6 +46,11 @@ def started() -> datetime:
 
 def orders(n: int, **kw: object) -> list[OrderPlaced]:
     return [make_order(RNG, **kw) for _ in range(n)]  # type: ignore[arg-type]
+
+
+def owner(stack: Stack, order: OrderPlaced) -> dict[str, str]:
+    """What the customer who placed ``order`` sends."""
+    return stack.headers(Role.CUSTOMER, customer_id=order.customer.customer_id)
 
 
 def events(stack: Stack, topic: str, order_id: UUID) -> list[str]:
@@ -275,6 +281,7 @@ def test_a_customer_cancel_before_payment_is_answered_voids_or_refunds(
         )
         answer = httpx.post(
             f"{faults.url('order')}/orders/{order.order_id}/cancel",
+            headers=owner(faults, order),
             json={"reason": "ordered the wrong size"},
             timeout=10,
         )
@@ -293,7 +300,11 @@ def test_a_customer_cancel_before_payment_is_answered_voids_or_refunds(
     assert reservations(faults, order.order_id) == {
         "released": sum(x.quantity for x in order.lines)
     }
-    again = httpx.post(f"{faults.url('order')}/orders/{order.order_id}/cancel", timeout=10)
+    again = httpx.post(
+        f"{faults.url('order')}/orders/{order.order_id}/cancel",
+        headers=owner(faults, order),
+        timeout=10,
+    )
     assert again.status_code == 200  # cancelling a cancelled order changes nothing
     assert_invariants(faults, since=started, baseline=baseline)
 
@@ -309,7 +320,11 @@ def test_a_customer_cancel_after_payment_while_picking_releases_then_refunds(
         what="the order paid",
     )
 
-    answer = httpx.post(f"{faults.url('order')}/orders/{order.order_id}/cancel", timeout=10)
+    answer = httpx.post(
+        f"{faults.url('order')}/orders/{order.order_id}/cancel",
+        headers=owner(faults, order),
+        timeout=10,
+    )
     assert answer.status_code == 200, answer.text
     assert answer.json()["pending_compensations"] == ["refund_after_release", "release_stock"]
     final = wait_terminal(faults, [order.order_id], 60)
@@ -342,7 +357,11 @@ def test_a_cancel_after_shipment_is_refused_and_points_to_returns(faults: Stack)
         what="the order shipped",
     )
 
-    answer = httpx.post(f"{faults.url('order')}/orders/{order.order_id}/cancel", timeout=10)
+    answer = httpx.post(
+        f"{faults.url('order')}/orders/{order.order_id}/cancel",
+        headers=owner(faults, order),
+        timeout=10,
+    )
 
     assert answer.status_code == 409
     assert "return" in answer.json()["detail"]
@@ -351,7 +370,7 @@ def test_a_cancel_after_shipment_is_refused_and_points_to_returns(faults: Stack)
 # -- helpers --------------------------------------------------------------------------------
 def deadlines_held(stack: Stack, status: str) -> float:
     """How often a deadline of an order in ``status`` found its command still queued."""
-    metrics = httpx.get(f"{stack.url('order')}/metrics", timeout=10).text
+    metrics = stack.metrics(stack.url("order"))
     for line in metrics.splitlines():
         if (
             line.startswith("orderly_saga_deadlines_expired_total{")

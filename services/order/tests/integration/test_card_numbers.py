@@ -20,7 +20,9 @@ from faststream.kafka import TestKafkaBroker
 from sqlalchemy import Table, select
 
 from orderly_dev.checkout import headers_for, make_order
+from orderly_dev.identity import DevIssuer
 from orderly_kit import migrations
+from orderly_kit.auth import Role
 from orderly_kit.card_data import MARKER
 from orderly_kit.service import Service
 from orderly_order.adapters.orm import inbox, orders, outbox
@@ -44,9 +46,11 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
 
 
 @pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def client(service: Service, identity: DevIssuer) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://order") as c:
+    # A caller that may both place orders and cancel them.
+    caller = identity.headers(Role.CHECKOUT, Role.SUPPORT)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order", headers=caller) as c:
         yield c
 
 

@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+
+from orderly_kit.auth import PROBES, READ_METRICS
 
 if TYPE_CHECKING:
     from orderly_kit.service import Service
@@ -21,13 +23,14 @@ if TYPE_CHECKING:
 
 def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["operations"])
+    probe = [Depends(PROBES)]
 
-    @r.get("/health/live")
+    @r.get("/health/live", dependencies=probe)
     async def live() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @r.get("/health/ready")
+    @r.get("/health/ready", dependencies=probe)
     async def ready() -> Response:
         """The API can serve: the database answers."""
         try:
@@ -41,7 +44,7 @@ def router(service: Service) -> APIRouter:
             status_code=200 if healthy else 503,
         )
 
-    @r.get("/health/consumers")
+    @r.get("/health/consumers", dependencies=probe)
     async def consumers() -> Response:
         """Each consumer group: state, partitions, lag, last error; whether the consumer
         polls at its idle values; 503 until all are assigned."""
@@ -55,9 +58,9 @@ def router(service: Service) -> APIRouter:
             body["broker"] = f"error: {type(exc).__name__}: {exc}"
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    @r.get("/metrics")
+    @r.get("/metrics", dependencies=[Depends(READ_METRICS)])
     async def metrics() -> Response:
-        """Prometheus metrics."""
+        """Prometheus metrics, for a token of the metrics role (Prometheus's oauth2 scrape)."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
     return r

@@ -32,6 +32,7 @@ from orderly_kit import (
     telemetry,
     topics_admin,
 )
+from orderly_kit.auth import TokenVerifier
 from orderly_kit.card_data_http import RejectCardNumbers
 from orderly_kit.clock import Clock, utc_now
 from orderly_kit.consumers import (
@@ -90,6 +91,7 @@ class Service:
 
     def __post_init__(self) -> None:
         self.http = FastAPI(title=self.title, version=self.version, lifespan=self._lifespan)
+        self.http.state.token_verifier = TokenVerifier.from_settings(self.settings.auth)
         self.http.include_router(health.router(self))
         self.consumer_groups = ConsumerGroups(self.settings.service_name)
         s = self.settings

@@ -7,6 +7,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orderly_kit.auth import AuthSettings
+
 DAY = 24 * 3600
 
 
@@ -17,6 +19,8 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "orderly"
     environment: Literal["development", "production"] = "development"
+    #: The identity provider (ORDERLY_AUTH_*): one for the whole suite.
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     database_url: str = Field(
         default="postgresql+psycopg://postgres@127.0.0.1:5432/orderly",
         description="SQLAlchemy URL of this service's own database",
@@ -167,10 +171,12 @@ class ServiceSettings(BaseSettings):
                 for name in ("database_url", "kafka_bootstrap_servers")
                 if name not in self.model_fields_set
             ]
+            if self.auth.issuer is None:
+                missing.append("ORDERLY_AUTH_ISSUER")
             if missing:
                 prefix = self.model_config.get("env_prefix", "")
                 raise ValueError(
                     "in production these settings have no default and must be set: "
-                    + ", ".join(f"{prefix}{n.upper()}" for n in missing)
+                    + ", ".join(n if n.isupper() else f"{prefix}{n.upper()}" for n in missing)
                 )
         return self

@@ -1,9 +1,13 @@
-"""``orderly-dev``: the local stack's commands (run, makemigration)."""
+"""``orderly-dev``: the local stack's commands (run, token, makemigration)."""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
+import sys
+
+import httpx
 
 from orderly_dev.servers import start_servers
 from orderly_dev.stack import SERVICES
@@ -29,12 +33,51 @@ def makemigration(service: str, message: str) -> int:
     return 0
 
 
+def token(issuer: str, roles: str, sub: str, customer_id: str | None, ttl: int) -> int:
+    """Print an access token from the running development issuer (make run starts it)."""
+    form = {"role": roles, "sub": sub, "ttl": str(ttl)}
+    if customer_id:
+        form["customer_id"] = customer_id
+    try:
+        r = httpx.post(f"{issuer.rstrip('/')}/token", data=form, timeout=5)
+    except httpx.HTTPError as exc:
+        print(
+            f"no development issuer answers at {issuer} ({exc}); is make run running?",
+            file=sys.stderr,
+        )
+        return 1
+    if r.status_code != 200:
+        print(f"the issuer refused: {r.json().get('error_description', r.text)}", file=sys.stderr)
+        return 2
+    print(r.json()["access_token"])
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="orderly-dev")
     sub = parser.add_subparsers(dest="command", required=True)
     mm = sub.add_parser("makemigration", help="autogenerate a service migration")
     mm.add_argument("service", choices=sorted(SERVICES))
     mm.add_argument("message")
+    tk = sub.add_parser(
+        "token",
+        help="an access token from make run's development issuer, e.g."
+        " orderly-dev token --role support --sub alice",
+    )
+    tk.add_argument(
+        "--role",
+        required=True,
+        help="customer, support, warehouse, finance, admin, checkout or metrics"
+        " (several: comma-separated)",
+    )
+    tk.add_argument("--sub", default="dev", help="the subject: who the token names")
+    tk.add_argument("--customer-id", help="for a customer: whose orders (default: --sub)")
+    tk.add_argument("--ttl", type=int, default=3600, help="seconds the token is valid")
+    tk.add_argument(
+        "--issuer",
+        default=os.environ.get("ORDERLY_AUTH_ISSUER", "http://127.0.0.1:8700"),
+        help="the development issuer (default: ORDERLY_AUTH_ISSUER, else make run's)",
+    )
     sub.add_parser(
         "run",
         help="the whole suite with a demo checkout (make run); options after it are the"
@@ -45,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     ns, rest = parser.parse_known_args(argv)
     if ns.command != "run" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    if ns.command == "token":
+        return token(ns.issuer, ns.role, ns.sub, ns.customer_id, ns.ttl)
     if ns.command == "makemigration":
         return makemigration(ns.service, ns.message)
     if ns.command == "run":

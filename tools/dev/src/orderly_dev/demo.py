@@ -43,6 +43,7 @@ from orderly_dev.bench import (
     wait_for_ends,
 )
 from orderly_dev.checkout import DEMO_SKUS, Checkout, make_order
+from orderly_dev.identity import DEFAULT_PORT, DevIssuer
 from orderly_dev.report import (
     LatencySummary,
     Outcomes,
@@ -56,6 +57,7 @@ from orderly_dev.report import (
 from orderly_dev.servers import Servers, start_servers
 from orderly_dev.stack import Stack, database_name
 from orderly_dev.watch import TERMINAL, OrderWatcher
+from orderly_kit.auth import Role
 
 EXIT_INTERRUPTED = 130
 
@@ -93,6 +95,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="stop once the summary is printed instead of waiting for Ctrl-C",
     )
     p.add_argument("--partitions", type=int, default=4, help="partitions per topic")
+    p.add_argument(
+        "--issuer-port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port of the development token issuer (a free one if taken)",
+    )
     p.add_argument(
         "--timeout",
         type=float,
@@ -245,10 +253,11 @@ def print_summary(console: Console, stack: Stack, result: DemoResult) -> None:
         links.append(("stock of an item", f"{stack.url('inventory')}/stock/{result.example_sku}"))
     if "analytics" in stack.processes:
         links.append(("KPIs", f"{stack.url('analytics')}/kpis"))
-    with httpx.Client(timeout=5) as client:
+    with httpx.Client(timeout=5, headers=stack.headers(Role.ADMIN, sub="demo")) as client:
         for what, url in links:
             urls.add_row(what, url, http_status(client, url))
     console.print(urls)
+    print_tokens(console, stack)
     console.print(
         f"service logs: {stack.root}/<service>.log, databases: "
         + ", ".join(database_name(n) for n in stack.processes)
@@ -261,6 +270,27 @@ def print_summary(console: Console, stack: Stack, result: DemoResult) -> None:
         for oid, (want, got) in list(outcomes.unexpected.items())[:10]:
             seen = " → ".join(result.seen_types.get(oid, [])) or "no lifecycle event"
             console.print(f"  {oid}: expected {want}, got {got} ({seen})")
+
+
+def start_issuer(port: int) -> DevIssuer:
+    """The development issuer on ``port``, or on a free port if that one is taken."""
+    try:
+        return DevIssuer(port=port).start()
+    except OSError:
+        return DevIssuer().start()
+
+
+def print_tokens(console: Console, stack: Stack) -> None:
+    """A ready token per role (valid for a day), and how to make others."""
+    console.print("[bold]Tokens[/] (send as Authorization: Bearer <token>), valid for a day:")
+    for role in Role:
+        subject = "C00001" if role is Role.CUSTOMER else f"demo-{role.value}"
+        token = stack.issuer.token(role, sub=subject, ttl=86_400)
+        console.print(f"{role.value:<10} {token}", soft_wrap=True, highlight=False)
+    console.print(
+        "More: orderly-dev token --role support --sub alice"
+        f" --issuer {stack.issuer.url}  (a customer token reads only that customer's orders)"
+    )
 
 
 def http_status(client: httpx.Client, url: str) -> str:
@@ -283,6 +313,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console()
     servers: Servers | None = None
     stack: Stack | None = None
+    issuer: DevIssuer | None = None
     result: DemoResult | None = None
     leftovers: list[str] = []
     failed = False
@@ -291,7 +322,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("Starting PostgreSQL (embedded) and Kafka (Tansu)…")
         servers = start_servers(args.root)
         print_starting(console, servers)
-        stack = Stack(servers=servers, partitions=args.partitions, settings=FAST_SETTINGS)
+        issuer = start_issuer(args.issuer_port)
+        console.print(f"Development token issuer at {issuer.url} (orderly-dev token)")
+        stack = Stack(
+            servers=servers, partitions=args.partitions, settings=FAST_SETTINGS, identity=issuer
+        )
         console.print("Creating databases and topics…")
         stack.prepare()
         console.print("Starting services…")
@@ -319,6 +354,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 console.print(f"[red]still running after stop, killed:[/] {', '.join(leftovers)}")
             else:
                 console.print("stopped; no process left behind")
+        if issuer is not None:
+            issuer.stop()
     if failed:
         return 1
     if result is None:

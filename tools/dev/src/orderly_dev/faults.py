@@ -13,7 +13,6 @@ from types import MappingProxyType
 from typing import Any
 from uuid import UUID
 
-import httpx
 from sqlalchemy import create_engine, text
 
 from orderly_dev.checkout import Checkout
@@ -183,7 +182,7 @@ def duplicates_seen(stack: Stack) -> dict[tuple[str, str], float]:
     """Per (service, topic), redelivered messages the inbox skipped, from each /metrics."""
     seen: dict[tuple[str, str], float] = {}
     for name, proc in stack.processes.items():
-        text_ = httpx.get(f"{proc.url}/metrics", timeout=10).text
+        text_ = stack.metrics(proc.url)
         for line in text_.splitlines():
             if line.startswith("orderly_duplicate_messages_total{"):
                 labels, value = line.rsplit(" ", 1)

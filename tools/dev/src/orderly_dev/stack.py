@@ -15,7 +15,9 @@ from typing import IO
 
 import httpx
 
+from orderly_dev.identity import DevIssuer
 from orderly_dev.servers import Servers, free_port, start_servers
+from orderly_kit.auth import Role
 from orderly_kit.topics_admin import ensure_topics
 
 
@@ -159,12 +161,32 @@ def tail(path: Path, lines: int = 30) -> str:
 
 @dataclass
 class Stack:
-    """Servers plus service processes; ``stop()`` leaves nothing running."""
+    """Servers plus service processes; ``stop()`` leaves nothing running.
+
+    The services trust ``identity`` (a development issuer, started here unless given);
+    ``headers(Role.SUPPORT)`` is what a caller with that role sends.
+    """
 
     servers: Servers
     partitions: int = 4
     settings: dict[str, dict[str, str]] = field(default_factory=dict)
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
+    identity: DevIssuer | None = None
+    _own_identity: bool = False
+
+    def __post_init__(self) -> None:
+        if self.identity is None:
+            self.identity = DevIssuer().start()
+            self._own_identity = True
+
+    @property
+    def issuer(self) -> DevIssuer:
+        assert self.identity is not None
+        return self.identity
+
+    def headers(self, *roles: Role, sub: str | None = None, **claims: object) -> dict[str, str]:
+        """``Authorization`` for a caller of ``roles``, signed by the stack's issuer."""
+        return self.issuer.headers(*roles, sub=sub, **claims)
 
     @property
     def root(self) -> Path:
@@ -194,6 +216,7 @@ class Stack:
                 # 8 orders/s the same latency as 20 ms for 5-11 % less CPU per saga
                 # (README, Benchmarks).
                 f"{p}KAFKA_FETCH_MAX_WAIT_MS": "50",
+                "ORDERLY_AUTH_ISSUER": self.issuer.url,
             }
         )
         env.update(DEV_DEFAULTS.get(name, {}))
@@ -253,10 +276,18 @@ class Stack:
     def url(self, name: str) -> str:
         return self.processes[name].url
 
+    def metrics(self, url: str) -> str:
+        """The Prometheus text a service at ``url`` serves, read as Prometheus reads it."""
+        r = httpx.get(f"{url}/metrics", headers=self.headers(Role.METRICS), timeout=10)
+        r.raise_for_status()
+        return r.text
+
     def stop(self) -> None:
         for proc in self.processes.values():
             proc.stop()
         self.servers.stop()
+        if self._own_identity:
+            self.issuer.stop()
 
 
 def start_stack(

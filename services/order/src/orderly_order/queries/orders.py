@@ -72,6 +72,17 @@ async def order_id_for(session: AsyncSession, ref: str) -> UUID | None:
     return found
 
 
+async def owner_of(session: AsyncSession, ref: str) -> tuple[UUID, str] | None:
+    """The order ``ref`` names (an order number or id) and its customer's id."""
+    order_id = await order_id_for(session, ref)
+    if order_id is None:
+        return None
+    customer = await session.scalar(
+        select(orders.c.customer_id).where(orders.c.order_id == order_id)
+    )
+    return None if customer is None else (order_id, customer)
+
+
 async def get_order(session: AsyncSession, order_id: UUID) -> OrderRead | None:
     row = (
         (await session.execute(select(orders).where(orders.c.order_id == order_id)))

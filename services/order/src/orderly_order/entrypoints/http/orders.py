@@ -1,4 +1,9 @@
-"""HTTP API of the order service: order lookup, the ingress for checkout, receipt confirmation."""
+"""HTTP API of the order service: order lookup, the ingress for checkout, receipt confirmation.
+
+Who may call: checkout places orders; a customer reads, cancels and confirms receipt of
+their own orders (another customer's order is a 404, as if it did not exist); support
+reads and cancels any order, giving a reason; admin may do everything.
+"""
 
 from __future__ import annotations
 
@@ -6,15 +11,21 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, HTTPException, Path, status
+from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
 from orderly_order.domain.order import OrderStateError
 from orderly_order.settings import OrderSettings
 from orderly_schemas.base import AwareDatetime
 from orderly_schemas.checkout import OrderPlaced
+
+PLACE = Permission.of("orders:place", Role.CHECKOUT, description="place an order at its prices")
+READ = Permission.of("orders:read", Role.SUPPORT, own=[Role.CUSTOMER])
+CANCEL = Permission.of("orders:cancel", Role.SUPPORT, own=[Role.CUSTOMER])
+CONFIRM_RECEIPT = Permission.of("orders:confirm-receipt", own=[Role.CUSTOMER])
 
 OrderRef = Annotated[
     str, Path(description="an order number (ORD-0000042) or an order id", max_length=64)
@@ -33,11 +44,11 @@ class OrderCreate(OrderPlaced):
 
 
 class OrderCancel(BaseModel):
-    """Why the customer cancels (optional)."""
+    """Why the order is cancelled: optional for its customer, required of anyone else."""
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(default="cancelled by the customer", min_length=1, max_length=500)
+    reason: str | None = Field(default=None, min_length=1, max_length=500)
 
 
 class OrderAccepted(BaseModel):
@@ -52,24 +63,32 @@ def router(service: Service) -> APIRouter:
     assert isinstance(service.settings, OrderSettings)
     timeouts = service.settings.timeouts()
 
-    async def resolve(ref: str) -> UUID:
+    async def resolve(ref: str, caller: Caller) -> UUID:
+        """The order ``ref`` names if ``caller`` may see it; else 404, whether or not it exists."""
         async with database.sessions() as session:
-            order_id = await queries.orders.order_id_for(session, ref)
-        if order_id is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order with number {ref!r}")
-        return order_id
+            found = await queries.orders.owner_of(session, ref)
+        if found is None or not caller.may_see(found[1]):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
+        return found[0]
 
     @r.get("/orders/{ref}", response_model=queries.orders.OrderRead)
-    async def get_order(ref: OrderRef) -> queries.orders.OrderRead:
+    async def get_order(
+        ref: OrderRef, caller: Annotated[Caller, Depends(READ)]
+    ) -> queries.orders.OrderRead:
         """An order with its lines, totals, status history, carrier and tracking numbers."""
-        order_id = await resolve(ref)
+        order_id = await resolve(ref, caller)
         async with database.sessions() as session:
             order = await queries.orders.get_order(session, order_id)
         if order is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
         return order
 
-    @r.post("/orders", status_code=status.HTTP_202_ACCEPTED, response_model=OrderAccepted)
+    @r.post(
+        "/orders",
+        status_code=status.HTTP_202_ACCEPTED,
+        response_model=OrderAccepted,
+        dependencies=[Depends(PLACE)],
+    )
     async def create_order(order: OrderCreate) -> OrderAccepted:
         """Validate an order and publish it as OrderPlaced; the saga takes it from there."""
         placed = OrderPlaced.model_validate(order.model_dump())
@@ -78,9 +97,11 @@ def router(service: Service) -> APIRouter:
         return OrderAccepted(order_id=placed.order_id, status_url=f"/orders/{placed.order_id}")
 
     @r.post("/orders/{ref}/confirm-receipt", response_model=queries.orders.OrderRead)
-    async def confirm_receipt(ref: OrderRef) -> queries.orders.OrderRead:
+    async def confirm_receipt(
+        ref: OrderRef, caller: Annotated[Caller, Depends(CONFIRM_RECEIPT)]
+    ) -> queries.orders.OrderRead:
         """The customer confirms a delivered order arrived; the order completes."""
-        order_id = await resolve(ref)
+        order_id = await resolve(ref, caller)
         try:
             async with messaging.unit_of_work() as uow:
                 await use_cases.orders.confirm_receipt(uow, order_id)
@@ -97,14 +118,29 @@ def router(service: Service) -> APIRouter:
         responses={409: {"description": "the order has shipped (request a return) or ended"}},
     )
     async def cancel_order(
-        ref: OrderRef, body: OrderCancel | None = None
+        ref: OrderRef,
+        caller: Annotated[Caller, Depends(CANCEL)],
+        body: OrderCancel | None = None,
     ) -> queries.orders.OrderRead:
         """Cancel an order that has not shipped: stock is released and any payment refunded.
 
         Cancelling an order that is already being cancelled changes nothing.
         """
-        order_id = await resolve(ref)
         reason = (body or OrderCancel()).reason
+        if reason is None:
+            if caller.only_customer is None:
+                raise HTTPException(
+                    status.HTTP_422_UNPROCESSABLE_CONTENT,
+                    [
+                        {
+                            "type": "missing",
+                            "loc": ["body", "reason"],
+                            "msg": "a reason is required when support cancels an order",
+                        }
+                    ],
+                )
+            reason = "cancelled by the customer"
+        order_id = await resolve(ref, caller)
         try:
             async with messaging.unit_of_work() as uow:
                 await use_cases.orders.cancel_order(uow, order_id, reason=reason, timeouts=timeouts)
