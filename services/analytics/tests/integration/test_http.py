@@ -19,7 +19,9 @@ from orderly_analytics import use_cases
 from orderly_analytics.bootstrap import MIGRATIONS, build
 from orderly_analytics.settings import AnalyticsSettings
 from orderly_dev.checkout import make_order
+from orderly_dev.identity import DevIssuer
 from orderly_kit import migrations
+from orderly_kit.auth import Role
 from orderly_kit.service import Service
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.order import OrderCompleted, OrderDispatched, OrderEvent
@@ -36,9 +38,13 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
 
 
 @pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def client(service: Service, identity: DevIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    """Support, at the API."""
     transport = httpx.ASGITransport(app=service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://analytics") as c:
+    support = identity.headers(Role.SUPPORT, sub="sam")
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://analytics", headers=support
+    ) as c:
         yield c
 
 

@@ -14,7 +14,9 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
+from orderly_dev.identity import DevIssuer
 from orderly_kit import migrations
+from orderly_kit.auth import Role
 from orderly_kit.service import Service
 from orderly_notification import use_cases
 from orderly_notification.adapters.channels import LogChannel
@@ -37,9 +39,13 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
 
 
 @pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def client(service: Service, identity: DevIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    """Support, at the API."""
     transport = httpx.ASGITransport(app=service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://notification") as c:
+    support = identity.headers(Role.SUPPORT, sub="sam")
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://notification", headers=support
+    ) as c:
         yield c
 
 
@@ -119,3 +125,16 @@ async def test_an_order_id_that_is_not_a_uuid_is_refused(client: httpx.AsyncClie
 
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["query", "order_id"]
+
+
+async def test_notifications_name_recipients_so_only_support_reads_them(
+    service: Service, identity: DevIssuer
+) -> None:
+    await a_notified_order(service)
+    transport = httpx.ASGITransport(app=service.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://notification") as c:
+        anonymous = await c.get("/notifications")
+        customer = await c.get("/notifications", headers=identity.headers(Role.CUSTOMER))
+        warehouse = await c.get("/notifications", headers=identity.headers(Role.WAREHOUSE))
+    assert (anonymous.status_code, customer.status_code, warehouse.status_code) == (401, 403, 403)
+    assert "ada@example.com" not in anonymous.text + customer.text + warehouse.text

@@ -19,7 +19,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select, text
 
+from orderly_dev.identity import DevIssuer
 from orderly_kit import migrations
+from orderly_kit.auth import Role
 from orderly_kit.clock import ManualClock
 from orderly_kit.service import Service
 from orderly_payment import use_cases
@@ -46,9 +48,11 @@ async def service(settings: PaymentSettings, clock: ManualClock) -> AsyncIterato
 
 
 @pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+async def client(service: Service, identity: DevIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    """Finance's Anna, at the payment API."""
     transport = httpx.ASGITransport(app=service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://payment") as c:
+    anna = identity.headers(Role.FINANCE, sub="fin.anna")
+    async with httpx.AsyncClient(transport=transport, base_url="http://payment", headers=anna) as c:
         yield c
 
 

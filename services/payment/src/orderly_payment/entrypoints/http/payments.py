@@ -1,6 +1,10 @@
 """HTTP API of the payment service, for support and finance: payment lookup by order,
 refunds by hand, and the reconciliation report.
 
+Who may call: finance reads payments, refunds by hand and reads the reconciliation
+report; support reads payments (to answer a customer); admin may do everything. Who
+asked for a refund is the token's subject, never a field of the body.
+
 A malformed request is a 422 naming the field; an order without a payment a 404; a
 refund the payment refuses (more than is left, nothing captured, another currency, an
 idempotency key used for another refund) a 409 saying why.
@@ -12,15 +16,20 @@ from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_payment import queries, use_cases
 from orderly_payment.use_cases.payments import Gateway, RefundRefusedError
 from orderly_schemas.base import CurrencyCode, Money
+
+READ = Permission.of("payments:read", Role.FINANCE, Role.SUPPORT)
+REFUND = Permission.of("payments:refund", Role.FINANCE, description="refund money by hand")
+RECONCILE = Permission.of("payments:reconciliation", Role.FINANCE)
 
 #: The largest amount a BIGINT column holds.
 MAX_AMOUNT = 2**63 - 1
@@ -37,11 +46,6 @@ class RefundCreate(BaseModel):
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
         Field(description="why the money goes back; kept with the refund"),
-    ]
-    requested_by: Annotated[
-        str,
-        StringConstraints(strip_whitespace=True, min_length=1, max_length=100),
-        Field(description="who asks for it (a name or staff id; there is no authentication yet)"),
     ]
 
 
@@ -81,7 +85,11 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
     database = service.database
     messaging = service.messaging
 
-    @r.get("/payments/{order_id}", response_model=queries.payments.PaymentRead)
+    @r.get(
+        "/payments/{order_id}",
+        response_model=queries.payments.PaymentRead,
+        dependencies=[Depends(READ)],
+    )
     async def get_payment(order_id: UUID) -> queries.payments.PaymentRead:
         """The order's payment: method, amounts, status, refunds and every ledger entry."""
         async with database.sessions() as session:
@@ -106,10 +114,12 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         order_id: UUID,
         body: RefundCreate,
         response: Response,
+        caller: Annotated[Caller, Depends(REFUND)],
         idempotency_key: IdempotencyKey = None,
     ) -> queries.payments.RefundRead:
         """Refund part or all of what is left of the capture (201; pending if the provider
-        refused this attempt and a retry is scheduled, failed once retries ran out)."""
+        refused this attempt and a retry is scheduled, failed once retries ran out); the
+        refund names the token's subject as who asked for it."""
         if idempotency_key is None:
             raise invalid(
                 "header",
@@ -126,7 +136,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
                     idempotency_key=idempotency_key,
                     amount=Money(amount=body.amount, currency=body.currency),
                     reason=body.reason,
-                    requested_by=body.requested_by,
+                    requested_by=caller.actor,
                     gateway=gateway,
                 )
         except use_cases.payments.NoPaymentError as exc:
@@ -141,6 +151,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         "/reports/reconciliation",
         response_model=queries.reconciliation.ReconciliationReport,
         responses={200: {"content": {"text/csv": {}}}},
+        dependencies=[Depends(RECONCILE)],
     )
     async def reconciliation_report(
         request: Request,

@@ -13,15 +13,19 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from orderly_kit import webhook_signature
+from orderly_kit.auth import Public
 from orderly_kit.service import Service
 from orderly_payment import use_cases
 from orderly_payment.adapters.providers import ProviderError
 from orderly_payment.use_cases.payments import Gateway
+
+#: Providers hold no token: a delivery is trusted by its signature, checked in the handler.
+SIGNED_BY_PROVIDER = Public("signed by the provider's HMAC secret, checked in the handler")
 
 
 class WebhookReceipt(BaseModel):
@@ -51,6 +55,7 @@ def router(
             422: {"description": "the body is not a webhook of this provider"},
             503: {"description": "the provider did not answer the follow-up call: send again"},
         },
+        dependencies=[Depends(SIGNED_BY_PROVIDER)],
     )
     async def receive_provider_webhook(
         provider: Annotated[str, Path(min_length=1, max_length=40)],
