@@ -121,6 +121,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=pool_size,
             echo=echo,
+            # A failed statement's message (logged, or a dead letter's reason) never quotes
+            # its parameters: they hold customers' names, addresses and payment tokens.
+            hide_parameters=True,
         )
         _ping_when_idle(self.engine, ping_when_idle_seconds)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -29,6 +29,7 @@ from opentelemetry import propagate
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit import outbox as outbox_mod
@@ -450,13 +451,11 @@ class Messaging:
         except Exception as exc:
             BATCH_FALLBACKS.labels(self.service, batch[0].topic).inc()
             log.warning(
-                "a batch of %d messages from %s[%d] failed together (%s: %s); handling them"
-                " one by one",
+                "a batch of %d messages from %s[%d] failed together (%s); handling them one by one",
                 len(work),
                 batch[0].topic,
                 batch[0].partition,
-                type(exc).__name__,
-                exc,
+                describe_error(exc),
             )
             for received, _route, _event in work:
                 await self._settle(received, routes)
@@ -505,11 +504,10 @@ class Messaging:
                     RETRIES.labels(self.service, received.topic).inc()
                     delay = self.backoff(attempt)
                     log.warning(
-                        "attempt %d of %d failed (%s: %s); retrying in %.3fs",
+                        "attempt %d of %d failed (%s); retrying in %.3fs",
                         attempt,
                         self.max_attempts,
-                        type(exc).__name__,
-                        exc,
+                        describe_error(exc),
                         delay,
                     )
                     await asyncio.sleep(delay)
@@ -562,7 +560,7 @@ class Messaging:
         self, received: _Received, *, error: BaseException, attempts: int
     ) -> None:
         topic, key = received.topic, received.key
-        reason = _describe(error)
+        reason = describe_error(error)
         dlq_headers = dict(received.headers)
         dlq_headers.update(
             {
@@ -627,11 +625,19 @@ def _handling(received: _Received) -> Iterator[None]:
         current_order_id.reset(order_token)
 
 
-def _describe(error: BaseException) -> str:
+def describe_error(error: BaseException) -> str:
+    """Why a message failed, for a dead letter's header and the logs: the field and rule of
+    an invalid message; of a database error only its kind and PostgreSQL's primary message
+    (which names the constraint or type), never the statement's parameters or the DETAIL
+    line, which quote the row's values (a customer's name, a payment token)."""
     if isinstance(error, ValidationError):
         parts = []
         for e in error.errors(include_url=False):
             where = ".".join(str(p) for p in e["loc"]) or "(body)"
             parts.append(f"{where}: {e['msg']}")
         return f"invalid {error.title}: " + "; ".join(parts)
+    if isinstance(error, DBAPIError):
+        original = error.orig
+        primary = getattr(getattr(original, "diag", None), "message_primary", None)
+        return f"{type(error).__name__} ({type(original).__name__}): {primary or 'database error'}"
     return f"{type(error).__name__}: {error}"
