@@ -358,3 +358,55 @@ def access_of(dependencies: Iterable[Any]) -> list[Permission | Public]:
             found.append(call)
         found.extend(access_of(getattr(dependency, "dependencies", ())))
     return found
+
+
+_ERROR = {"$ref": "#/components/schemas/ErrorDetail"}
+_ERROR_SCHEMA = {
+    "title": "ErrorDetail",
+    "type": "object",
+    "properties": {"detail": {"type": "string", "title": "Detail"}},
+    "required": ["detail"],
+}
+_REFUSALS = {
+    "401": "no bearer token, or one that is expired, badly signed or not for this suite",
+    "403": "the token's roles do not hold this permission",
+    "503": "the identity provider's keys cannot be read now: try again",
+}
+
+
+def document_access(schema: dict[str, Any], routes: Iterable[Any]) -> dict[str, Any]:
+    """Write each operation's access into the OpenAPI ``schema``: the permission and the roles
+    that hold it (``x-permission``, ``x-roles``, and a line of the description) and the
+    refusals it may answer (401, 403, 503); a public route says why (``x-public``)."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    paths = schema.get("paths", {})
+    for ctx in iter_route_contexts(list(routes)):
+        if not isinstance(ctx.original_route, APIRoute):
+            continue
+        found = access_of(ctx.dependant.dependencies)
+        for method in ctx.methods or ():
+            operation = paths.get(ctx.path_format, {}).get(method.lower())
+            if operation is None or len(found) != 1:
+                continue
+            access = found[0]
+            if isinstance(access, Public):
+                operation["x-public"] = access.reason
+                continue
+            roles = sorted(r.value for r in access.holders)
+            operation["x-permission"] = access.name
+            operation["x-roles"] = roles
+            line = f"Needs `{access.name}`: {', '.join(roles)}."
+            operation["description"] = f"{operation.get('description', '')}\n\n{line}".strip()
+            responses = operation.setdefault("responses", {})
+            for code, description in _REFUSALS.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {"application/json": {"schema": _ERROR}},
+                    },
+                )
+    if paths:
+        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorDetail"] = _ERROR_SCHEMA
+    return schema

@@ -32,7 +32,7 @@ from orderly_kit import (
     telemetry,
     topics_admin,
 )
-from orderly_kit.auth import TokenVerifier
+from orderly_kit.auth import TokenVerifier, document_access
 from orderly_kit.card_data_http import RejectCardNumbers
 from orderly_kit.clock import Clock, utc_now
 from orderly_kit.consumers import (
@@ -55,6 +55,18 @@ from orderly_schemas.base import Message
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[Any]]
+
+
+class ServiceApp(FastAPI):
+    """A service's HTTP app, whose OpenAPI document states each route's access."""
+
+    _documented: dict[str, Any] | None = None
+
+    def openapi(self) -> dict[str, Any]:
+        schema = super().openapi()
+        if schema is not self._documented:
+            self._documented = document_access(schema, self.routes)
+        return schema
 
 
 def consumer_group(service: str) -> str:
@@ -90,7 +102,7 @@ class Service:
     _relay: OutboxRelay | None = None
 
     def __post_init__(self) -> None:
-        self.http = FastAPI(title=self.title, version=self.version, lifespan=self._lifespan)
+        self.http = ServiceApp(title=self.title, version=self.version, lifespan=self._lifespan)
         self.http.state.token_verifier = TokenVerifier.from_settings(self.settings.auth)
         self.http.include_router(health.router(self))
         self.consumer_groups = ConsumerGroups(self.settings.service_name)

@@ -20,6 +20,7 @@ from orderly_kit.auth import (
     Role,
     TokenVerifier,
     access_of,
+    document_access,
 )
 
 READ_ORDERS = Permission.of("orders:read", Role.SUPPORT, own=[Role.CUSTOMER])
@@ -205,3 +206,15 @@ def test_a_route_s_access_is_found_in_its_dependencies(issuer: DevIssuer) -> Non
         if isinstance(ctx.original_route, APIRoute)
     }
     assert found == {"/orders/{customer}": [READ_ORDERS], "/refunds": [REFUND], "/open": [OPEN]}
+
+
+def test_the_openapi_document_states_each_routes_access(issuer: DevIssuer) -> None:
+    app = app_trusting(issuer.url)
+    schema = document_access(app.openapi(), app.routes)
+
+    refund = schema["paths"]["/refunds"]["post"]
+    assert (refund["x-permission"], refund["x-roles"]) == ("payments:refund", ["admin", "finance"])
+    assert {"401", "403", "503"} <= set(refund["responses"])
+    assert refund["description"].endswith("Needs `payments:refund`: admin, finance.")
+    assert schema["paths"]["/open"]["get"]["x-public"] == "a test route anyone may call"
+    assert "401" not in schema["paths"]["/open"]["get"]["responses"]
