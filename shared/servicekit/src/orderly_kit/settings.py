@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from orderly_kit.auth import AuthSettings
+from orderly_kit.personal_data import DEVELOPMENT_KEYS, DEVELOPMENT_LOOKUP_KEY
 
 DAY = 24 * 3600
 
@@ -16,11 +17,25 @@ class ServiceSettings(BaseSettings):
     """Common settings. A service sets ``env_prefix`` (e.g. ``ORDER_``) in its subclass."""
 
     model_config = SettingsConfigDict(env_prefix="ORDERLY_", extra="ignore")
+    #: A service that keeps customers' personal data needs keys of its own in production.
+    holds_personal_data: ClassVar[bool] = False
 
     service_name: str = "orderly"
     environment: Literal["development", "production"] = "development"
     #: The identity provider (ORDERLY_AUTH_*): one for the whole suite.
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    data_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {k: SecretStr(v) for k, v in DEVELOPMENT_KEYS.items()},
+        description="key-encryption keys of customers' data keys by id, as JSON of base64"
+        ' 256-bit keys ({"k2": "…", "k1": "…"}); keep retired ones until rotate-keys is done',
+    )
+    data_key_id: str = Field(
+        default="dev-1", description="the key of DATA_KEYS that wraps new and rotated data keys"
+    )
+    data_lookup_key: SecretStr = Field(
+        default=SecretStr(DEVELOPMENT_LOOKUP_KEY),
+        description="base64 256-bit key of the keyed hashes personal data is looked up by",
+    )
     database_url: str = Field(
         default="postgresql+psycopg://postgres@127.0.0.1:5432/orderly",
         description="SQLAlchemy URL of this service's own database",
@@ -173,6 +188,11 @@ class ServiceSettings(BaseSettings):
             ]
             if self.auth.issuer is None:
                 missing.append("ORDERLY_AUTH_ISSUER")
+            if self.holds_personal_data and (
+                set(self.data_keys) & set(DEVELOPMENT_KEYS)
+                or self.data_lookup_key.get_secret_value() == DEVELOPMENT_LOOKUP_KEY
+            ):
+                missing += ["data_keys", "data_key_id", "data_lookup_key"]
             if missing:
                 prefix = self.model_config.get("env_prefix", "")
                 raise ValueError(

@@ -1,0 +1,251 @@
+"""Personal data encrypted at rest, field by field, under a key of each customer's own.
+
+Each customer has a data key (256-bit, random) kept in the service's ``customer_keys``
+table wrapped (AES key wrap, RFC 3394) by a key-encryption key from settings; the row
+names which one (``key_id``), so keys rotate: ``rotate`` re-wraps every data key with the
+active one, and the old one can be retired once no row names it. A field is sealed with
+AES-GCM under the customer's data key, with the customer and the field's name as
+associated data, so a sealed value moved to another row or column does not open.
+Looking a customer up by email uses ``lookup``: an HMAC of the normalised value under a
+key of its own, so equal emails match without the email being stored.
+
+Erasing a customer (``erase``) deletes their wrapped data key: every sealed copy of their
+data in this database, and in its backups, can no longer be opened — provided the
+backups of ``customer_keys`` itself are kept no longer than the erasure promise (a
+restored backup holds the wrapped key as it was). ``open`` then gives None, which the
+services show as erased. Other processes may hold the unwrapped key in memory for up
+to ``CACHE_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap, aes_key_wrap
+from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+if TYPE_CHECKING:
+    from orderly_kit.settings import ServiceSettings
+
+#: Sealed values start with this byte: the format, so it can change.
+FORMAT = b"\x01"
+NONCE_BYTES = 12
+#: An unwrapped data key is kept in memory this long (an erasure elsewhere takes effect
+#: in this process within it).
+CACHE_SECONDS = 60.0
+CACHE_SIZE = 10_000
+
+#: Development-only keys (make run, tests); production settings refuse them.
+DEVELOPMENT_KEYS = {
+    "dev-1": base64.b64encode(hashlib.sha256(b"orderly development data key 1").digest()).decode()
+}
+DEVELOPMENT_LOOKUP_KEY = base64.b64encode(
+    hashlib.sha256(b"orderly development lookup key").digest()
+).decode()
+
+
+class PersonalDataError(Exception):
+    """A key is missing or wrong, or a sealed value was tampered with or moved."""
+
+
+def add_customer_keys_table(metadata: MetaData) -> Table:
+    """The wrapped data key of each customer whose personal data this service keeps."""
+    return Table(
+        "customer_keys",
+        metadata,
+        Column("customer_id", String(64), primary_key=True),
+        # The key-encryption key that wraps it; null once erased.
+        Column("key_id", String(64), nullable=True),
+        Column("wrapped_key", LargeBinary, nullable=True),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("erased_at", DateTime(timezone=True), nullable=True),
+    )
+
+
+def decode_key(name: str, text: str) -> bytes:
+    try:
+        key = base64.b64decode(text, validate=True)
+    except ValueError:
+        raise PersonalDataError(f"key {name!r} is not base64") from None
+    if len(key) != 32:
+        raise PersonalDataError(f"key {name!r} must be 32 bytes (256 bits), not {len(key)}")
+    return key
+
+
+@dataclass
+class Vault:
+    """Seals and opens one service's personal data; ``table`` is its ``customer_keys``."""
+
+    table: Table
+    #: Key-encryption keys by id, base64; ``active`` wraps new and rotated data keys.
+    keys: Mapping[str, str]
+    active: str
+    lookup_key: str
+    _keks: dict[str, bytes] = field(init=False)
+    _lookup: bytes = field(init=False)
+    _cache: OrderedDict[str, tuple[float, bytes]] = field(default_factory=OrderedDict)
+
+    def __post_init__(self) -> None:
+        self._keks = {name: decode_key(name, text) for name, text in self.keys.items()}
+        if self.active not in self._keks:
+            raise PersonalDataError(f"the active key {self.active!r} is not among the keys")
+        self._lookup = decode_key("lookup", self.lookup_key)
+
+    # -- keys -------------------------------------------------------------------
+    async def key_for(self, session: AsyncSession, customer_id: str, *, now: datetime) -> bytes:
+        """The customer's data key, made (once, whoever races) if they have none yet.
+
+        Raises PersonalDataError for an erased customer: nothing new is kept for them.
+        """
+        cached = self._cached(customer_id)
+        if cached is not None:
+            return cached
+        await session.execute(
+            insert(self.table)
+            .values(
+                customer_id=customer_id,
+                key_id=self.active,
+                wrapped_key=aes_key_wrap(self._keks[self.active], os.urandom(32)),
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["customer_id"])
+        )
+        key = await self._load(session, customer_id)
+        if key is None:
+            raise PersonalDataError(f"customer {customer_id}'s personal data was erased")
+        return key
+
+    async def existing_key(self, session: AsyncSession, customer_id: str) -> bytes | None:
+        """The customer's data key, or None if they have none (or it was erased)."""
+        return self._cached(customer_id) or await self._load(session, customer_id)
+
+    async def _load(self, session: AsyncSession, customer_id: str) -> bytes | None:
+        row = (
+            await session.execute(
+                select(self.table.c.key_id, self.table.c.wrapped_key).where(
+                    self.table.c.customer_id == customer_id
+                )
+            )
+        ).first()
+        if row is None or row.wrapped_key is None:
+            return None
+        key = self._unwrap(row.key_id, row.wrapped_key)
+        self._remember(customer_id, key)
+        return key
+
+    def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        kek = self._keks.get(key_id)
+        if kek is None:
+            raise PersonalDataError(
+                f"a data key is wrapped by key {key_id!r}, which the settings do not hold"
+            )
+        try:
+            return aes_key_unwrap(kek, wrapped)
+        except InvalidUnwrap:
+            raise PersonalDataError(f"key {key_id!r} does not unwrap a data key") from None
+
+    def _cached(self, customer_id: str) -> bytes | None:
+        hit = self._cache.get(customer_id)
+        if hit is None or time.monotonic() - hit[0] > CACHE_SECONDS:
+            return None
+        self._cache.move_to_end(customer_id)
+        return hit[1]
+
+    def _remember(self, customer_id: str, key: bytes) -> None:
+        self._cache[customer_id] = (time.monotonic(), key)
+        self._cache.move_to_end(customer_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    # -- fields -----------------------------------------------------------------
+    def seal(self, key: bytes, customer_id: str, name: str, value: str) -> bytes:
+        """``value`` of field ``name`` of ``customer_id``, encrypted."""
+        nonce = os.urandom(NONCE_BYTES)
+        sealed = AESGCM(key).encrypt(nonce, value.encode(), _context(customer_id, name))
+        return FORMAT + nonce + sealed
+
+    def open(self, key: bytes | None, customer_id: str, name: str, sealed: bytes) -> str | None:
+        """The value sealed in field ``name`` of ``customer_id``; None once they are erased."""
+        if key is None:
+            return None
+        if not sealed.startswith(FORMAT):
+            raise PersonalDataError(f"field {name} is not a sealed value of a known format")
+        nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+        try:
+            return AESGCM(key).decrypt(nonce, body, _context(customer_id, name)).decode()
+        except InvalidTag:
+            raise PersonalDataError(
+                f"field {name} of customer {customer_id} does not open: altered, or moved from"
+                " another row or field"
+            ) from None
+
+    def lookup(self, value: str) -> str:
+        """A keyed hash of ``value`` (trimmed, lower-cased) to find it by, e.g. an email."""
+        normalised = value.strip().lower().encode()
+        return hmac.new(self._lookup, normalised, hashlib.sha256).hexdigest()
+
+    # -- operations -------------------------------------------------------------
+    async def rotate(self, session: AsyncSession, *, batch: int = 500) -> int:
+        """Re-wrap up to ``batch`` data keys still wrapped by another key with the active
+        one; returns how many (call until 0)."""
+        rows = (
+            await session.execute(
+                select(self.table.c.customer_id, self.table.c.key_id, self.table.c.wrapped_key)
+                .where(self.table.c.key_id != self.active, self.table.c.wrapped_key.is_not(None))
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            key = self._unwrap(row.key_id, row.wrapped_key)
+            await session.execute(
+                update(self.table)
+                .where(self.table.c.customer_id == row.customer_id)
+                .values(key_id=self.active, wrapped_key=aes_key_wrap(self._keks[self.active], key))
+            )
+        return len(rows)
+
+    async def erase(self, session: AsyncSession, customer_id: str, *, now: datetime) -> bool:
+        """Destroy the customer's data key; False if they had none or it was already gone."""
+        self._cache.pop(customer_id, None)
+        done = await session.execute(
+            update(self.table)
+            .where(self.table.c.customer_id == customer_id, self.table.c.wrapped_key.is_not(None))
+            .values(key_id=None, wrapped_key=None, erased_at=now)
+        )
+        if done.rowcount:  # type: ignore[attr-defined]
+            return True
+        # No key (yet): keep a tombstone, so that nothing new is kept for them either.
+        await session.execute(
+            insert(self.table)
+            .values(customer_id=customer_id, created_at=now, erased_at=now)
+            .on_conflict_do_nothing(index_elements=["customer_id"])
+        )
+        return False
+
+
+def vault_from(settings: ServiceSettings, table: Table) -> Vault:
+    """The vault the service's settings describe, over its ``customer_keys`` table."""
+    return Vault(
+        table=table,
+        keys={k: v.get_secret_value() for k, v in settings.data_keys.items()},
+        active=settings.data_key_id,
+        lookup_key=settings.data_lookup_key.get_secret_value(),
+    )
+
+
+def _context(customer_id: str, name: str) -> bytes:
+    return f"{customer_id}\x00{name}".encode()
