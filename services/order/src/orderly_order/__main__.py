@@ -1,14 +1,14 @@
-"""``python -m orderly_order [serve|migrate|asyncapi|sagas]``."""
+"""``python -m orderly_order [serve|migrate|asyncapi|sagas|customers]``."""
 
 from __future__ import annotations
 
 from orderly_kit import cli
 from orderly_order.bootstrap import build
-from orderly_order.entrypoints.cli import sagas
+from orderly_order.entrypoints.cli import customers, sagas
 
 
 def main() -> int:
-    return cli.main(build, commands={"sagas": sagas})
+    return cli.main(build, commands={"sagas": sagas, "customers": customers})
 
 
 if __name__ == "__main__":

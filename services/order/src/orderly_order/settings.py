@@ -14,6 +14,7 @@ from orderly_order.domain.order import Timeouts
 class OrderSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="ORDER_", extra="ignore")
 
+    holds_personal_data = True
     service_name: str = "order"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_order"
     http_port: int = 8001

@@ -16,17 +16,20 @@ from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxSignal
+from orderly_kit.personal_data import vault_from
 from orderly_order import use_cases
 from orderly_order.adapters import orm
 from orderly_order.adapters.orm import order_status_history, orders, outbox
 from orderly_order.bootstrap import MIGRATIONS
 from orderly_order.domain.order import OrderStateError, Timeouts
+from orderly_order.settings import OrderSettings
 from orderly_schemas.base import Allocation
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import OrderShipped, ShipmentDelivered, StockReserved
 from orderly_schemas.payment import CapturePayment, PaymentCaptured
 
 NOW = datetime.now(UTC)
+VAULT = vault_from(OrderSettings(), orm.customer_keys)
 T = Timeouts(reply=timedelta(seconds=30), max_resends=1, auto_complete=timedelta(0))
 
 
@@ -35,7 +38,12 @@ async def messaging(fresh_database: str) -> AsyncIterator[Messaging]:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
     db = Database(fresh_database, pool_size=5)
     yield Messaging(
-        database=db, outbox=orm.outbox, inbox=orm.inbox, service="order", signal=OutboxSignal()
+        database=db,
+        outbox=orm.outbox,
+        inbox=orm.inbox,
+        service="order",
+        signal=OutboxSignal(),
+        vault=VAULT,
     )
     await db.dispose()
 
@@ -239,6 +247,7 @@ async def test_deadlines_resend_then_compensate_and_survive_a_new_process(
         inbox=orm.inbox,
         service="order",
         signal=OutboxSignal(),
+        vault=VAULT,
     )
     assert await process_due_deadlines(restarted) == 1
     row = await order_row(messaging, event.order_id)

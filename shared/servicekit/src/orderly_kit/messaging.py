@@ -43,6 +43,7 @@ from orderly_kit.card_data import (
 from orderly_kit.clock import Clock, utc_now
 from orderly_kit.context import current_message_id, current_order_id
 from orderly_kit.db import Database, driver_connection
+from orderly_kit.personal_data import PersonalDataError, Vault
 from orderly_schemas.base import Message
 from orderly_schemas.catalogue import UnknownMessageTypeError
 from orderly_schemas.cloudevents import TRACEPARENT, TRACESTATE, Envelope, MissingHeaderError
@@ -117,6 +118,9 @@ POISON_ERRORS: tuple[type[BaseException], ...] = (
     UnknownMessageTypeError,
     json.JSONDecodeError,
     UnicodeDecodeError,
+    # An erased customer's data cannot be kept; a key the settings lack needs an operator
+    # (fix the settings, then replay the dead letter).
+    PersonalDataError,
 )
 
 
@@ -198,10 +202,12 @@ class UnitOfWork:
         cause: Envelope | None = None,
         pending: list[dict[str, Any]] | None = None,
         clock: Clock = utc_now,
+        vault: Vault | None = None,
     ) -> None:
         self.session = session
         self.now = clock
         """The service's clock: what time it is, for every decision this transaction makes."""
+        self._vault = vault
         self._outbox = outbox
         self._source = source
         self._cause = cause
@@ -212,6 +218,13 @@ class UnitOfWork:
     def cause(self) -> Envelope | None:
         """The envelope of the message being handled, or None outside a consumer."""
         return self._cause
+
+    @property
+    def vault(self) -> Vault:
+        """The service's personal-data vault (``orderly_kit.personal_data``)."""
+        if self._vault is None:
+            raise RuntimeError("this service keeps no personal data: it was built without a vault")
+        return self._vault
 
     def repository(self, build: Callable[[UnitOfWork], _Repository]) -> _Repository:
         """The repository ``build`` makes over this transaction.
@@ -297,6 +310,8 @@ class Messaging:
     card_data_topics: frozenset[str] = frozenset()
     #: What time it is, for every use case (a test's ManualClock moves it on).
     clock: Clock = utc_now
+    #: The personal-data vault of a service that keeps customers' personal data.
+    vault: Vault | None = None
 
     @property
     def source(self) -> str:
@@ -330,7 +345,12 @@ class Messaging:
         """A transaction for work not driven by a message (HTTP, schedules)."""
         async with self.database.transaction() as session:
             uow = UnitOfWork(
-                session, outbox=self.outbox, source=self.source, cause=cause, clock=self.clock
+                session,
+                outbox=self.outbox,
+                source=self.source,
+                cause=cause,
+                clock=self.clock,
+                vault=self.vault,
             )
             yield uow
         if uow.published:
@@ -478,6 +498,7 @@ class Messaging:
                     cause=received.envelope,
                     pending=pending,
                     clock=self.clock,
+                    vault=self.vault,
                 )
                 with _handling(received):
                     await route.handler(event, uow)

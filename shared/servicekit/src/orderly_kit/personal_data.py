@@ -13,8 +13,9 @@ Erasing a customer (``erase``) deletes their wrapped data key: every sealed copy
 data in this database, and in its backups, can no longer be opened — provided the
 backups of ``customer_keys`` itself are kept no longer than the erasure promise (a
 restored backup holds the wrapped key as it was). ``open`` then gives None, which the
-services show as erased. Other processes may hold the unwrapped key in memory for up
-to ``CACHE_SECONDS``.
+services show as erased. Every use reads the customer's row (reads join it beside the
+data), so an erasure holds at once in every process; what is kept in memory is only the
+unwrapping of a wrapped key, which saves the unwrap, never the read.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import base64
 import hashlib
 import hmac
 import os
-import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,9 +43,7 @@ if TYPE_CHECKING:
 #: Sealed values start with this byte: the format, so it can change.
 FORMAT = b"\x01"
 NONCE_BYTES = 12
-#: An unwrapped data key is kept in memory this long (an erasure elsewhere takes effect
-#: in this process within it).
-CACHE_SECONDS = 60.0
+#: Unwrapped data keys kept in memory, by their wrapped form.
 CACHE_SIZE = 10_000
 
 #: Development-only keys (make run, tests); production settings refuse them.
@@ -96,7 +94,7 @@ class Vault:
     lookup_key: str
     _keks: dict[str, bytes] = field(init=False)
     _lookup: bytes = field(init=False)
-    _cache: OrderedDict[str, tuple[float, bytes]] = field(default_factory=OrderedDict)
+    _cache: OrderedDict[bytes, bytes] = field(default_factory=OrderedDict)
 
     def __post_init__(self) -> None:
         self._keks = {name: decode_key(name, text) for name, text in self.keys.items()}
@@ -110,9 +108,6 @@ class Vault:
 
         Raises PersonalDataError for an erased customer: nothing new is kept for them.
         """
-        cached = self._cached(customer_id)
-        if cached is not None:
-            return cached
         await session.execute(
             insert(self.table)
             .values(
@@ -130,7 +125,14 @@ class Vault:
 
     async def existing_key(self, session: AsyncSession, customer_id: str) -> bytes | None:
         """The customer's data key, or None if they have none (or it was erased)."""
-        return self._cached(customer_id) or await self._load(session, customer_id)
+        return await self._load(session, customer_id)
+
+    def key_of_row(self, key_id: str | None, wrapped: bytes | None) -> bytes | None:
+        """The data key from a ``customer_keys`` row read beside the data (a join), or None
+        if there is none or it was erased."""
+        if key_id is None or wrapped is None:
+            return None
+        return self._unwrap(key_id, wrapped)
 
     async def _load(self, session: AsyncSession, customer_id: str) -> bytes | None:
         row = (
@@ -140,35 +142,28 @@ class Vault:
                 )
             )
         ).first()
-        if row is None or row.wrapped_key is None:
+        if row is None:
             return None
-        key = self._unwrap(row.key_id, row.wrapped_key)
-        self._remember(customer_id, key)
-        return key
+        return self.key_of_row(row.key_id, row.wrapped_key)
 
     def _unwrap(self, key_id: str, wrapped: bytes) -> bytes:
+        cached = self._cache.get(wrapped)
+        if cached is not None:
+            self._cache.move_to_end(wrapped)
+            return cached
         kek = self._keks.get(key_id)
         if kek is None:
             raise PersonalDataError(
                 f"a data key is wrapped by key {key_id!r}, which the settings do not hold"
             )
         try:
-            return aes_key_unwrap(kek, wrapped)
+            key = aes_key_unwrap(kek, wrapped)
         except InvalidUnwrap:
             raise PersonalDataError(f"key {key_id!r} does not unwrap a data key") from None
-
-    def _cached(self, customer_id: str) -> bytes | None:
-        hit = self._cache.get(customer_id)
-        if hit is None or time.monotonic() - hit[0] > CACHE_SECONDS:
-            return None
-        self._cache.move_to_end(customer_id)
-        return hit[1]
-
-    def _remember(self, customer_id: str, key: bytes) -> None:
-        self._cache[customer_id] = (time.monotonic(), key)
-        self._cache.move_to_end(customer_id)
+        self._cache[wrapped] = key
         while len(self._cache) > CACHE_SIZE:
             self._cache.popitem(last=False)
+        return key
 
     # -- fields -----------------------------------------------------------------
     def seal(self, key: bytes, customer_id: str, name: str, value: str) -> bytes:
@@ -220,7 +215,6 @@ class Vault:
 
     async def erase(self, session: AsyncSession, customer_id: str, *, now: datetime) -> bool:
         """Destroy the customer's data key; False if they had none or it was already gone."""
-        self._cache.pop(customer_id, None)
         done = await session.execute(
             update(self.table)
             .where(self.table.c.customer_id == customer_id, self.table.c.wrapped_key.is_not(None))

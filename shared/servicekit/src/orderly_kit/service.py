@@ -46,6 +46,7 @@ from orderly_kit.idle_polling import IdlePolling, Polling
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent
+from orderly_kit.personal_data import vault_from
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.subscriptions import Subscription
 from orderly_kit.unsafe_text_http import RefuseUnsafeText
@@ -367,13 +368,16 @@ def build_service(
     migrations_dir: Path,
     card_data_topics: Iterable[str] = (),
     card_data_http: bool = False,
+    customer_keys: Table | None = None,
     clock: Clock = utc_now,
 ) -> Service:
     """Build (but do not connect) a service from its settings.
 
     A message on one of ``card_data_topics`` that carries anything looking like a card
     number is dead-lettered at once, with the numbers removed; with ``card_data_http``,
-    a POST, PUT or PATCH body that does is refused with 422 naming the fields.
+    a POST, PUT or PATCH body that does is refused with 422 naming the fields. A service
+    that keeps customers' personal data passes its ``customer_keys`` table: its units of
+    work then seal and open that data with the vault the settings describe (``uow.vault``).
     """
     configure_logging(
         settings.service_name, level=settings.log_level, json_format=settings.log_json
@@ -396,6 +400,7 @@ def build_service(
         backoff_max_ms=settings.consumer_retry_backoff_max_ms,
         card_data_topics=frozenset(card_data_topics),
         clock=clock,
+        vault=None if customer_keys is None else vault_from(settings, customer_keys),
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     Sequence,
     String,
@@ -22,9 +23,12 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from orderly_kit.db import new_metadata
 from orderly_kit.messaging_tables import add_messaging_tables
+from orderly_kit.personal_data import add_customer_keys_table
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
+#: Each customer's data key, which seals their name, email and address in ``orders``.
+customer_keys = add_customer_keys_table(metadata)
 # An order's commands in the outbox, sent or not: whether they are still queued
 # (adapters/command_queue.py) when a saga deadline runs out.
 Index("ix_outbox_message_key", outbox.c.message_key)
@@ -39,11 +43,19 @@ orders = Table(
     Column("order_number", String(32), nullable=False, unique=True),
     Column("status", String(20), nullable=False),
     Column("customer_id", String(64), nullable=False),
-    Column("customer_email", String(320), nullable=False),
-    Column("customer_name", String(200), nullable=False),
+    # Personal data, sealed under the customer's data key (orderly_kit.personal_data);
+    # written once, when the order is placed. The email is found by its keyed hash.
+    Column("customer_email_sealed", LargeBinary, nullable=True),
+    Column("customer_name_sealed", LargeBinary, nullable=True),
+    Column("shipping_address_sealed", LargeBinary, nullable=True),
+    Column("customer_email_lookup", String(64), nullable=True),
+    # Orders placed before personal data was sealed keep it here until `customers
+    # seal-legacy` moves it into the sealed columns; new orders leave these empty.
+    Column("customer_email", String(320), nullable=True),
+    Column("customer_name", String(200), nullable=True),
     Column("currency", String(3), nullable=False),
     Column("total_amount", BigInteger, nullable=False),
-    Column("shipping_address", JSONB, nullable=False),
+    Column("shipping_address", JSONB, nullable=True),
     Column("payment_method", String(32), nullable=False),
     Column("payment_token", String(200), nullable=False),
     # What may be shown of the method (brand, last4, exp_month, exp_year): never a card number.
@@ -66,6 +78,7 @@ orders = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total_amount >= 0", name="total_not_negative"),
     Index("ix_orders_customer_id", "customer_id"),
+    Index("ix_orders_customer_email_lookup", "customer_email_lookup"),
     Index("ix_orders_status", "status", "status_since"),
     Index(
         "ix_orders_deadline_at",

@@ -16,6 +16,8 @@ from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orderly_kit.clock import Clock
+from orderly_kit.personal_data import Vault
 from orderly_order.adapters.orm import (
     order_lines,
     order_number_seq,
@@ -23,9 +25,16 @@ from orderly_order.adapters.orm import (
     orders,
     saga_operator_actions,
 )
+from orderly_order.adapters.personal_data import (
+    KEY_COLUMNS,
+    WITH_KEYS,
+    Contact,
+    open_contact,
+    sealed_columns,
+)
 from orderly_order.domain.order import Compensation, Order, Status
 from orderly_schemas.base import Money, OrderLine
-from orderly_schemas.checkout import Address, PaymentDetails
+from orderly_schemas.checkout import PaymentDetails
 
 
 @dataclass(frozen=True)
@@ -69,10 +78,20 @@ class Orders(Protocol):
 
 
 class OrderRepository:
-    """``Orders`` in PostgreSQL: every order read is locked FOR UPDATE."""
+    """``Orders`` in PostgreSQL: every order read is locked FOR UPDATE; the customer's
+    personal data is sealed by ``vault`` when an order is added and opened when read."""
 
-    def __init__(self, session: AsyncSession, *, caused_by: str | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        vault: Vault,
+        clock: Clock,
+        caused_by: str | None = None,
+    ) -> None:
         self.session = session
+        self.vault = vault
+        self.clock = clock
         self.caused_by = caused_by
 
     async def next_order_number(self) -> str:
@@ -90,10 +109,16 @@ class OrderRepository:
         row = (await self.session.execute(query, {"order_id": order_id})).mappings().first()
         if row is None:
             return None
-        return _to_order(row, row["lines"])
+        return _to_order(row, row["lines"], open_contact(self.vault, row))
 
     async def add(self, order: Order) -> None:
-        await self.session.execute(_INSERT_ORDER, _order_values(order))
+        contact = Contact(
+            name=order.customer_name, email=order.customer_email, address=order.shipping_address
+        )
+        sealed = await sealed_columns(
+            self.vault, self.session, order.customer_id, contact, now=self.clock()
+        )
+        await self.session.execute(_INSERT_ORDER, _order_values(order) | sealed)
         await self.session.execute(
             _INSERT_LINES,
             [
@@ -191,7 +216,11 @@ _LINES = (
 # compiled form up instead of building and keying them anew on every message.
 _NEXT_NUMBER = select(order_number_seq.next_value())
 _EXISTS = select(orders.c.order_id).where(orders.c.order_id == bindparam("order_id"))
-_GET = select(orders, _LINES.label("lines")).where(orders.c.order_id == bindparam("order_id"))
+_GET = (
+    select(orders, _LINES.label("lines"), *KEY_COLUMNS)
+    .select_from(WITH_KEYS)
+    .where(orders.c.order_id == bindparam("order_id"))
+)
 _GET_LOCKED = _GET.with_for_update(of=orders)
 _INSERT_ORDER = insert(orders)
 _INSERT_LINES = insert(order_lines)
@@ -212,11 +241,8 @@ def _order_values(order: Order) -> dict[str, Any]:
         "order_number": order.order_number,
         "status": order.status.value,
         "customer_id": order.customer_id,
-        "customer_email": order.customer_email,
-        "customer_name": order.customer_name,
         "currency": order.total.currency,
         "total_amount": order.total.amount,
-        "shipping_address": order.shipping_address.model_dump(mode="json"),
         "payment_method": order.payment.method,
         "payment_token": order.payment.token,
         "payment_display": order.payment.model_dump(
@@ -238,13 +264,13 @@ def _order_values(order: Order) -> dict[str, Any]:
     }
 
 
-def _to_order(row: Any, lines: list[Any]) -> Order:
+def _to_order(row: Any, lines: list[Any], contact: Contact) -> Order:
     return Order(
         order_id=row["order_id"],
         order_number=row["order_number"],
         customer_id=row["customer_id"],
-        customer_email=row["customer_email"],
-        customer_name=row["customer_name"],
+        customer_email=contact.email,
+        customer_name=contact.name,
         lines=[
             OrderLine(
                 sku=line["sku"],
@@ -254,7 +280,7 @@ def _to_order(row: Any, lines: list[Any]) -> Order:
             for line in lines
         ],
         total=Money(amount=row["total_amount"], currency=row["currency"]),
-        shipping_address=Address.model_validate(row["shipping_address"]),
+        shipping_address=contact.address,
         payment=PaymentDetails(
             method=row["payment_method"],
             token=row["payment_token"],

@@ -99,11 +99,12 @@ class Order:
     order_id: UUID
     order_number: str
     customer_id: str
-    customer_email: str
-    customer_name: str
+    #: The customer's personal data: None once it was erased (``erase-customer``).
+    customer_email: str | None
+    customer_name: str | None
     lines: list[OrderLine]
     total: Money
-    shipping_address: Address
+    shipping_address: Address | None
     payment: PaymentDetails
     placed_at: datetime
     status: Status
@@ -149,7 +150,7 @@ class Order:
         order.messages += [
             OrderConfirmed(
                 **order._public(now),
-                customer_email=order.customer_email,
+                customer_email=str(event.customer.email),
                 lines=order.lines,
                 total=order.total,
             ),
@@ -478,14 +479,23 @@ class Order:
         return ReserveStock(
             order_id=self.order_id,
             lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in self.lines],
-            ship_to=self.shipping_address,
+            ship_to=self._ship_to(),
         )
 
     def _capture_payment(self) -> CapturePayment:
         return CapturePayment(order_id=self.order_id, amount=self.total, payment=self.payment)
 
     def _ship_order(self) -> ShipOrder:
-        return ShipOrder(order_id=self.order_id, ship_to=self.shipping_address)
+        return ShipOrder(order_id=self.order_id, ship_to=self._ship_to())
+
+    def _ship_to(self) -> Address:
+        if self.shipping_address is None:
+            # Erasure waits for a customer's orders to end, so a live saga never gets here.
+            raise OrderStateError(
+                f"order {self.order_number}: the customer's personal data was erased, so"
+                " there is no address to ship to"
+            )
+        return self.shipping_address
 
     def _wait(self, until: datetime | None) -> None:
         self.deadline_at = until

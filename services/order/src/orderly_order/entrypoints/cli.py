@@ -6,6 +6,15 @@
 
 Every action is written to ``saga_operator_actions`` (who, what, why, the
 messages sent) and to the order's status history.
+
+    python -m orderly_order customers erase C00042
+    python -m orderly_order customers rotate-keys
+    python -m orderly_order customers seal-legacy
+
+``erase`` destroys the customer's data key (their name, email and addresses no longer
+open anywhere, backups included); ``rotate-keys`` re-wraps every data key with
+``ORDER_DATA_KEY_ID``'s key (then the old key can leave ``ORDER_DATA_KEYS``);
+``seal-legacy`` seals what orders placed before sealing keep in plaintext.
 """
 
 from __future__ import annotations
@@ -133,3 +142,46 @@ async def _act(service: Service, args: argparse.Namespace, settings: OrderSettin
         return 1
     print(f"{order.order_number}: {args.action} done by {operator}; now {order.status.value}")
     return 0
+
+
+def _customers_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orderly_order customers")
+    sub = parser.add_subparsers(dest="action", required=True)
+    erase = sub.add_parser("erase", help="destroy a customer's personal data (their data key)")
+    erase.add_argument("customer_id")
+    erase.add_argument("--operator", default=None, help="who (default: the login name)")
+    sub.add_parser("rotate-keys", help="re-wrap every data key with the active key")
+    sub.add_parser("seal-legacy", help="seal the plaintext personal data of older orders")
+    return parser
+
+
+async def customers(service: Service, argv: list[str]) -> int:
+    """The ``customers`` command."""
+    args = _customers_parser().parse_args(argv)
+    try:
+        if args.action == "erase":
+            try:
+                async with service.messaging.unit_of_work() as uow:
+                    erased = await use_cases.customers.erase_customer(uow, args.customer_id)
+            except use_cases.customers.CustomerHasOrdersInProgressError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
+            what = "data key destroyed" if erased.key_destroyed else "no data key was held"
+            print(f"customer {erased.customer_id} erased ({what}; {erased.orders} order(s))")
+            return 0
+        step = (
+            use_cases.customers.rotate_keys
+            if args.action == "rotate-keys"
+            else use_cases.customers.seal_legacy
+        )
+        total = 0
+        while True:
+            async with service.messaging.unit_of_work() as uow:
+                done = await step(uow)
+            total += done
+            if done == 0:
+                break
+        print(f"{args.action}: {total} done")
+        return 0
+    finally:
+        await service.database.dispose()

@@ -9,7 +9,9 @@ from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orderly_kit.personal_data import Vault
 from orderly_order.adapters.orm import order_lines, order_status_history, orders
+from orderly_order.adapters.personal_data import KEY_COLUMNS, WITH_KEYS, open_contact
 from orderly_order.domain.order import AWAITING, Status
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.checkout import Address
@@ -17,8 +19,10 @@ from orderly_schemas.checkout import Address
 
 class CustomerRead(BaseModel):
     customer_id: str
-    name: str
-    email: str
+    #: None once the customer's personal data was erased.
+    name: str | None
+    email: str | None
+    erased: bool = False
 
 
 class StatusChangeRead(BaseModel):
@@ -44,7 +48,7 @@ class OrderRead(BaseModel):
     customer: CustomerRead
     lines: list[OrderLine]
     total: Money
-    shipping_address: Address
+    shipping_address: Address | None
     payment_method: str
     payment: PaymentShown
     carrier: str | None
@@ -83,14 +87,22 @@ async def owner_of(session: AsyncSession, ref: str) -> tuple[UUID, str] | None:
     return None if customer is None else (order_id, customer)
 
 
-async def get_order(session: AsyncSession, order_id: UUID) -> OrderRead | None:
+async def get_order(session: AsyncSession, order_id: UUID, *, vault: Vault) -> OrderRead | None:
+    """The order as support and its customer see it, its personal data opened by ``vault``."""
     row = (
-        (await session.execute(select(orders).where(orders.c.order_id == order_id)))
+        (
+            await session.execute(
+                select(orders, *KEY_COLUMNS)
+                .select_from(WITH_KEYS)
+                .where(orders.c.order_id == order_id)
+            )
+        )
         .mappings()
         .first()
     )
     if row is None:
         return None
+    contact = open_contact(vault, row)
     lines = (
         await session.execute(
             select(order_lines)
@@ -110,7 +122,10 @@ async def get_order(session: AsyncSession, order_id: UUID) -> OrderRead | None:
         order_number=row["order_number"],
         status=row["status"],
         customer=CustomerRead(
-            customer_id=row["customer_id"], name=row["customer_name"], email=row["customer_email"]
+            customer_id=row["customer_id"],
+            name=contact.name,
+            email=contact.email,
+            erased=contact.erased,
         ),
         lines=[
             OrderLine(
@@ -121,7 +136,7 @@ async def get_order(session: AsyncSession, order_id: UUID) -> OrderRead | None:
             for line in lines
         ],
         total=Money(amount=row["total_amount"], currency=row["currency"]),
-        shipping_address=Address.model_validate(row["shipping_address"]),
+        shipping_address=contact.address,
         payment_method=row["payment_method"],
         payment=PaymentShown(method=row["payment_method"], **(row["payment_display"] or {})),
         carrier=row["carrier"],

@@ -1,5 +1,6 @@
-"""The order service's use cases, one module per capability: the order and its saga."""
+"""The order service's use cases, one module per capability: the order and its saga, and
+the customers' personal data."""
 
-from orderly_order.use_cases import orders
+from orderly_order.use_cases import customers, orders
 
-__all__ = ["orders"]
+__all__ = ["customers", "orders"]

@@ -46,7 +46,9 @@ DEADLINES = Counter(
 def _in_postgres(uow: UnitOfWork) -> OrderRepository:
     """The orders of ``uow``'s transaction; status changes name the message that caused them."""
     cause = uow.cause
-    return OrderRepository(uow.session, caused_by=cause.id if cause else None)
+    return OrderRepository(
+        uow.session, vault=uow.vault, clock=uow.now, caused_by=cause.id if cause else None
+    )
 
 
 def _repo(uow: UnitOfWork) -> Orders:
@@ -314,7 +316,11 @@ async def _operate(
     reason: str,
     act: Callable[[Order], object],
 ) -> Order:
-    repo = uow.repository(lambda u: OrderRepository(u.session, caused_by=f"operator:{operator}"))
+    repo = uow.repository(
+        lambda u: OrderRepository(
+            u.session, vault=u.vault, clock=u.now, caused_by=f"operator:{operator}"
+        )
+    )
     order = await repo.get(order_id)
     if order is None:
         raise OrderStateError(f"no order {order_id}")

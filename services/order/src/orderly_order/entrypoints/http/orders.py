@@ -60,6 +60,8 @@ def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["orders"])
     database = service.database
     messaging = service.messaging
+    vault = messaging.vault
+    assert vault is not None, "the order service is built with its customer_keys"
     assert isinstance(service.settings, OrderSettings)
     timeouts = service.settings.timeouts()
 
@@ -78,7 +80,7 @@ def router(service: Service) -> APIRouter:
         """An order with its lines, totals, status history, carrier and tracking numbers."""
         order_id = await resolve(ref, caller)
         async with database.sessions() as session:
-            order = await queries.orders.get_order(session, order_id)
+            order = await queries.orders.get_order(session, order_id, vault=vault)
         if order is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
         return order
@@ -108,7 +110,7 @@ def router(service: Service) -> APIRouter:
         except OrderStateError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         async with database.sessions() as session:
-            order = await queries.orders.get_order(session, order_id)
+            order = await queries.orders.get_order(session, order_id, vault=vault)
         assert order is not None
         return order
 
@@ -147,7 +149,7 @@ def router(service: Service) -> APIRouter:
         except OrderStateError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         async with database.sessions() as session:
-            order = await queries.orders.get_order(session, order_id)
+            order = await queries.orders.get_order(session, order_id, vault=vault)
         assert order is not None
         return order
 

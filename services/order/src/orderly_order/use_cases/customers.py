@@ -1,0 +1,62 @@
+"""What the order service does with a customer's personal data as a whole: erase it,
+re-wrap its keys with a new key, seal what older orders still keep in plaintext."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select, update
+
+from orderly_kit.messaging import UnitOfWork
+from orderly_order.adapters import personal_data
+from orderly_order.adapters.orm import orders
+from orderly_order.domain.order import TERMINAL
+
+
+class CustomerHasOrdersInProgressError(Exception):
+    """A customer with orders still under way cannot be erased: their saga needs the address."""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    customer_id: str
+    #: Whether a data key was destroyed (False: the customer had none, or was erased before).
+    key_destroyed: bool
+    orders: int
+
+
+async def erase_customer(uow: UnitOfWork, customer_id: str) -> Erasure:
+    """Destroy the customer's data key, so that every sealed copy of their name, email and
+    address (this database's and its backups') no longer opens; plaintext left by orders
+    placed before sealing is deleted. Refused while one of their orders is under way."""
+    session = uow.session
+    ended = orders.c.status.in_([s.value for s in TERMINAL])
+    done, under_way = (
+        await session.execute(
+            select(func.count().filter(ended), func.count().filter(~ended)).where(
+                orders.c.customer_id == customer_id
+            )
+        )
+    ).one()
+    if under_way:
+        raise CustomerHasOrdersInProgressError(
+            f"customer {customer_id} has {under_way} order(s) under way; erase them once"
+            " they have ended"
+        )
+    destroyed = await uow.vault.erase(session, customer_id, now=uow.now())
+    await session.execute(
+        update(orders)
+        .where(orders.c.customer_id == customer_id, orders.c.customer_email.is_not(None))
+        .values(customer_name=None, customer_email=None, shipping_address=None)
+    )
+    return Erasure(customer_id, destroyed, done)
+
+
+async def rotate_keys(uow: UnitOfWork, *, batch: int = 500) -> int:
+    """Re-wrap up to ``batch`` customers' data keys with the active key; how many."""
+    return await uow.vault.rotate(uow.session, batch=batch)
+
+
+async def seal_legacy(uow: UnitOfWork, *, batch: int = 500) -> int:
+    """Seal up to ``batch`` older orders' plaintext personal data; how many."""
+    return await personal_data.seal_legacy(uow.vault, uow.session, now=uow.now(), batch=batch)
