@@ -7,7 +7,7 @@ plaintext columns become nullable and stay for orders placed before, until
 them once every database has done so).
 
 Revision ID: d4e5f6a7b8c9
-Revises: b3c4d5e6f7a8
+Revises: 60e9c3a0954d
 Create Date: 2026-12-07 07:30:00
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "d4e5f6a7b8c9"
-down_revision: str | None = "b3c4d5e6f7a8"
+down_revision: str | None = "60e9c3a0954d"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
