@@ -2,6 +2,8 @@
 
 ``inventory`` is a small driver: it sends commands through the real handlers, each
 in its own unit of work, and reads back stock rows and the outbox as a user would.
+``client`` calls the HTTP API as wes of the warehouse staff; ``staff("ann")`` are the
+headers of a request by another of them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from orderly_dev.eventually import eventually
+from orderly_dev.identity import DevIssuer
 from orderly_dev.servers import serve_http
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
@@ -31,6 +34,7 @@ from orderly_inventory.domain.regions import NO_REGIONS
 from orderly_inventory.settings import DEV_WEBHOOK_SECRET, InventorySettings
 from orderly_inventory.use_cases import ledger
 from orderly_kit import migrations
+from orderly_kit.auth import Role
 from orderly_kit.clock import ManualClock
 from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
@@ -349,12 +353,24 @@ async def inventory(service: Service) -> AsyncIterator[Inventory]:
     assert await driver.discrepancies() == []
 
 
+Staff = Callable[[str], dict[str, str]]
+
+
 @pytest.fixture
-async def client(inventory: Inventory) -> AsyncIterator[httpx.AsyncClient]:
-    """The service's HTTP API in-process (ASGITransport: no lifespan, so nothing consumes).
+def staff(identity: DevIssuer) -> Staff:
+    """``headers=staff("ann")``: a request by ann, of the warehouse staff (her token's subject)."""
+    return lambda name: identity.headers(Role.WAREHOUSE, sub=name)
+
+
+@pytest.fixture
+async def client(inventory: Inventory, staff: Staff) -> AsyncIterator[httpx.AsyncClient]:
+    """The service's HTTP API in-process (ASGITransport: no lifespan, so nothing consumes),
+    called by wes of the warehouse staff.
 
     Through the driver, so that the levels must agree with the ledger after the test.
     """
     transport = httpx.ASGITransport(app=inventory.service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://inventory", headers=staff("wes")
+    ) as c:
         yield c

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from services.inventory.tests.integration.conftest import Inventory
+    from services.inventory.tests.integration.conftest import Inventory, Staff
 
 
 async def walk(client: httpx.AsyncClient, path: str, **params: Any) -> list[list[Any]]:
@@ -35,7 +35,7 @@ async def products(client: httpx.AsyncClient, *skus: str) -> None:
 
 
 def adjustment(quantity: int, **fields: Any) -> dict[str, Any]:
-    return {"quantity": quantity, "reason": "found behind the shelf", "actor": "ops-jane"} | fields
+    return {"quantity": quantity, "reason": "found behind the shelf"} | fields
 
 
 # -- warehouses ---------------------------------------------------------------------------
@@ -100,7 +100,7 @@ async def test_stock_levels_are_paged_and_filtered_by_warehouse_prefix_and_low_s
     await inventory.stock("TEE-1", east=1)
     await inventory.reserve(uuid4(), ("MUG-3", 10))  # east: all reserved
     await products(client, "MUG-3")
-    await client.put("/stock/MUG-3/east/safety-stock", json={"safety_stock": 2, "actor": "jo"})
+    await client.put("/stock/MUG-3/east/safety-stock", json={"safety_stock": 2})
 
     pages = await walk(client, "/stock", limit=4)
     west = await walk(client, "/stock", warehouse="west", sku_prefix="MUG-", limit=3)
@@ -140,9 +140,9 @@ async def test_a_safety_stock_that_crosses_alerts_at_once_both_ways(
     await inventory.stock("CAP", east=8)
     path = "/stock/CAP/east/safety-stock"
 
-    raised = await client.put(path, json={"safety_stock": 10, "actor": "ops-jane"})
-    same = await client.put(path, json={"safety_stock": 12, "actor": "ops-jane"})
-    lowered = await client.put(path, json={"safety_stock": 5, "actor": "ops-jane"})
+    raised = await client.put(path, json={"safety_stock": 10})
+    same = await client.put(path, json={"safety_stock": 12})
+    lowered = await client.put(path, json={"safety_stock": 5})
 
     assert raised.status_code == 200
     assert (raised.json()["low_stock"], lowered.json()["low_stock"]) == (True, False)
@@ -157,7 +157,7 @@ async def test_a_safety_stock_that_crosses_alerts_at_once_both_ways(
 async def test_safety_stock_of_unknown_things_is_404_naming_them(
     client: httpx.AsyncClient,
 ) -> None:
-    body = {"safety_stock": 1, "actor": "jo"}
+    body = {"safety_stock": 1}
 
     no_warehouse = await client.put("/stock/CAP/north/safety-stock", json=body)
     no_sku = await client.put("/stock/CAP/east/safety-stock", json=body)
@@ -173,23 +173,27 @@ async def test_safety_stock_of_unknown_things_is_404_naming_them(
 
 # -- adjustments --------------------------------------------------------------------------
 async def test_an_adjustment_moves_on_hand_once_and_a_retry_gets_the_first_answer(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("BAG", east=5)
     path = "/stock/BAG/east/adjustments"
     body = adjustment(3, adjustment_id="adj-1", reference="TICKET-9")
+    jane = staff("ops-jane")
 
-    first = await client.post(path, json=body)
-    retry = await client.post(path, json=body)
+    first = await client.post(path, json=body, headers=jane)
+    retry = await client.post(path, json=body, headers=jane)
 
     assert first.status_code == 201
     assert retry.status_code == 200
     assert retry.json() == first.json()
-    assert {k: first.json()[k] for k in ("adjustment_id", "quantity", "on_hand", "reference")} == {
+    assert {
+        k: first.json()[k] for k in ("adjustment_id", "quantity", "on_hand", "reference", "actor")
+    } == {
         "adjustment_id": "adj-1",
         "quantity": 3,
         "on_hand": 8,
         "reference": "TICKET-9",
+        "actor": "ops-jane",  # the subject of her token
     }
     assert await inventory.movements_of("BAG") == [
         ("opening", "east", 5, 0, "test"),

@@ -19,8 +19,8 @@ from orderly_inventory.bootstrap import build
 from orderly_inventory.entrypoints.cli import import_products, import_stock
 from orderly_inventory.settings import InventorySettings
 
-if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from services.inventory.tests.integration.conftest import Inventory
+if TYPE_CHECKING:  # fixtures' types; test modules cannot import conftest at run time
+    from services.inventory.tests.integration.conftest import Inventory, Staff
 
 CSV = {"Content-Type": "text/csv"}
 PRODUCTS = (
@@ -169,7 +169,7 @@ async def test_a_file_that_cannot_be_read_is_refused_as_a_whole(
 
 
 async def test_too_many_bytes_or_rows_is_a_413_that_says_to_split_the_file(
-    fresh_database: str, inventory: Inventory
+    fresh_database: str, inventory: Inventory, staff: Staff
 ) -> None:
     capped = build(
         InventorySettings(
@@ -180,7 +180,9 @@ async def test_too_many_bytes_or_rows_is_a_413_that_says_to_split_the_file(
     many_rows = "sku,name\n" + "".join(f"S-{n},Item {n}\n" for n in range(4))
     big = "sku,name,description\n" + f"A,B,{'x' * 300}\n"
     try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://inventory", headers=staff("wes")
+        ) as c:
             rows = await post_csv(c, "/imports/products", many_rows)
             size = await post_csv(c, "/imports/products", big)
             three = await post_csv(c, "/imports/products", many_rows.rsplit("S-3", 1)[0])
@@ -221,8 +223,8 @@ async def test_opening_stock_is_an_opening_movement_once_even_when_imported_twic
         "unchanged": 3,
     }
     assert await inventory.movements_of("MUG-001") == [
-        ("opening", "east", 120, 0, "erp-import"),
-        ("opening", "west", 40, 0, "erp-import"),
+        ("opening", "east", 120, 0, "wes"),
+        ("opening", "west", 40, 0, "wes"),
     ]
     # A level the import creates takes the row's safety stock, or its product's default.
     east, west = await inventory.level("MUG-001", "east"), await inventory.level("MUG-001", "west")
@@ -233,14 +235,15 @@ async def test_opening_stock_is_an_opening_movement_once_even_when_imported_twic
 
 
 async def test_a_json_stock_file_corrects_an_opening_balance_nothing_else_has_moved(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await post_csv(client, "/imports/products", PRODUCTS)
     await post_csv(client, "/imports/opening-stock", STOCK)
 
     response = await client.post(
-        "/imports/opening-stock?actor=erp-connector",
+        "/imports/opening-stock",
         json=[{"sku": "MUG-001", "warehouse": "east", "on_hand": 100}],
+        headers=staff("erp-connector"),  # the connector's token names it
     )
 
     assert response.status_code == 200

@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from orderly_inventory.adapters import orm
 
-if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from services.inventory.tests.integration.conftest import Inventory
+if TYPE_CHECKING:  # fixtures' types; test modules cannot import conftest at run time
+    from services.inventory.tests.integration.conftest import Inventory, Staff
 
 
 def receipt(receipt_id: str = "DN-1", **changes: Any) -> dict[str, Any]:
@@ -25,7 +25,6 @@ def receipt(receipt_id: str = "DN-1", **changes: Any) -> dict[str, Any]:
         "receipt_id": receipt_id,
         "warehouse": "east",
         "lines": [{"sku": "MUG", "quantity": 12}, {"sku": "TEE", "quantity": 5}],
-        "received_by": "erp",
     } | changes
 
 
@@ -45,16 +44,17 @@ async def test_a_receipt_posted_twice_with_the_same_id_receives_once(
     assert (first.status_code, retried.status_code) == (201, 200)
     assert retried.json() == first.json()
     body = first.json()
-    assert (body["purchase_order"], body["receipt_id"], body["warehouse"]) == (
+    assert (body["purchase_order"], body["receipt_id"], body["warehouse"], body["received_by"]) == (
         "PO-1001",
         "DN-1",
         "east",
+        "wes",  # the client's caller: the subject of its token
     )
     assert await on_hand(inventory, "MUG") == {"east": 15}
     assert await on_hand(inventory, "TEE") == {"east": 5, "west": 1}  # a new level at east
     assert await inventory.movements("PO-1001") == [
-        ("MUG", "east", "receipt", 12, 12, 0, "erp"),
-        ("TEE", "east", "receipt", 5, 5, 0, "erp"),
+        ("MUG", "east", "receipt", 12, 12, 0, "wes"),
+        ("TEE", "east", "receipt", 5, 5, 0, "wes"),
     ]
     sent = await inventory.sent("StockReceived")
     assert [
@@ -150,18 +150,18 @@ def returned(**changes: Any) -> dict[str, Any]:
             {"sku": "MUG", "quantity": 2, "condition": "resellable"},
             {"sku": "MUG", "quantity": 1, "condition": "damaged"},
         ],
-        "received_by": "dock-7",
     } | changes
 
 
 async def test_a_return_restocked_at_the_dock_twice_is_restocked_once_and_answered_twice(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", west=4)
     return_id = uuid4()
+    dock = staff("dock-7")
 
-    first = await client.post(f"/returns/{return_id}/restock", json=returned())
-    again = await client.post(f"/returns/{return_id}/restock", json=returned())
+    first = await client.post(f"/returns/{return_id}/restock", json=returned(), headers=dock)
+    again = await client.post(f"/returns/{return_id}/restock", json=returned(), headers=dock)
 
     assert (first.status_code, again.status_code) == (201, 200)
     assert again.json() == first.json()

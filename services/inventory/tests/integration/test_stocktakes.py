@@ -10,32 +10,23 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from orderly_inventory.adapters import orm
-from orderly_kit.service import Service
 
-if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
-    from services.inventory.tests.integration.conftest import Inventory
-
-
-@pytest.fixture
-async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=service.http)
-    async with httpx.AsyncClient(transport=transport, base_url="http://inventory") as c:
-        yield c
+if TYPE_CHECKING:  # fixtures' types; test modules cannot import conftest at run time
+    from services.inventory.tests.integration.conftest import Inventory, Staff
 
 
 async def open_count(
     client: httpx.AsyncClient, warehouse: str = "east", skus: list[str] | None = None
 ) -> dict[str, Any]:
-    body: dict[str, Any] = {"warehouse": warehouse, "opened_by": "sam"}
+    """A stock-take opened by the client's caller (wes)."""
+    body: dict[str, Any] = {"warehouse": warehouse}
     if skus is not None:
         body["skus"] = skus
     response = await client.post("/stock-takes", json=body)
@@ -44,22 +35,30 @@ async def open_count(
 
 
 async def count(
-    client: httpx.AsyncClient, stock_take: dict[str, Any], sku: str, quantity: int, by: str
+    client: httpx.AsyncClient,
+    stock_take: dict[str, Any],
+    sku: str,
+    quantity: int,
+    by: dict[str, str],
 ) -> dict[str, Any]:
+    """A count of ``sku`` by the counter whose headers are ``by``."""
     response = await client.post(
         f"/stock-takes/{stock_take['id']}/counts",
-        json={"sku": sku, "quantity": quantity, "counted_by": by},
+        json={"sku": sku, "quantity": quantity},
+        headers=by,
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
 
 
 async def approve(
-    client: httpx.AsyncClient, stock_take: dict[str, Any], **extra: str
+    client: httpx.AsyncClient,
+    stock_take: dict[str, Any],
+    by: dict[str, str] | None = None,
+    **body: str,
 ) -> httpx.Response:
-    return await client.post(
-        f"/stock-takes/{stock_take['id']}/approve", json={"approved_by": "pat", **extra}
-    )
+    """The approval, by the client's caller (wes) unless ``by`` gives another's headers."""
+    return await client.post(f"/stock-takes/{stock_take['id']}/approve", json=body, headers=by)
 
 
 async def adjustments(inventory: Inventory) -> list[tuple[str, str, int, int, str, str, str]]:
@@ -98,27 +97,29 @@ def lines_of(stock_take: dict[str, Any]) -> dict[str, tuple[Any, ...]]:
 
 
 async def test_a_stock_take_from_opening_to_approval(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=10, west=4)
     await inventory.stock("CAP", east=5)
     await inventory.stock("TEE", east=3)
 
     opened = await open_count(client)  # every SKU east holds
-    assert (opened["status"], opened["scope"], opened["opened_by"]) == ("open", "all", "sam")
+    assert (opened["status"], opened["scope"], opened["opened_by"]) == ("open", "all", "wes")
     assert lines_of(opened) == {
         "CAP": (5, 5, None, None, True, None),
         "MUG": (10, 10, None, None, True, None),
         "TEE": (3, 3, None, None, True, None),
     }
 
-    await count(client, opened, "MUG", 8, by="ann")
-    await count(client, opened, "MUG", 8, by="bob")
-    await count(client, opened, "CAP", 6, by="ann")
-    disputed = await count(client, opened, "CAP", 7, by="bob")
+    await count(client, opened, "MUG", 8, by=staff("ann"))
+    await count(client, opened, "MUG", 8, by=staff("bob"))
+    await count(client, opened, "CAP", 6, by=staff("ann"))
+    disputed = await count(client, opened, "CAP", 7, by=staff("bob"))
     assert (disputed["counted"], disputed["variance"], disputed["counters_agree"]) == (7, 2, False)
-    recounted = await count(client, opened, "CAP", 7, by="ann")  # ann recounts: now they agree
-    await count(client, opened, "TEE", 3, by="bob")
+    recounted = await count(
+        client, opened, "CAP", 7, by=staff("ann")
+    )  # ann recounts: now they agree
+    await count(client, opened, "TEE", 3, by=staff("bob"))
 
     assert (recounted["counted"], recounted["variance"]) == (7, 2)
     assert recounted["counters_agree"] is True
@@ -146,7 +147,7 @@ async def test_a_stock_take_from_opening_to_approval(
     only_variance = (await client.get(f"/stock-takes/{opened['id']}?only=variance")).json()
     assert [line["sku"] for line in only_variance["lines"]] == ["CAP", "MUG"]
 
-    response = await approve(client, opened)
+    response = await approve(client, opened, by=staff("pat"))
 
     assert response.status_code == 200, response.text
     approved = response.json()
@@ -175,7 +176,7 @@ async def test_a_stock_take_from_opening_to_approval(
 
 
 async def test_reservations_and_shipments_during_the_count_are_not_taken_for_variance(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=10)
     opened = await open_count(client, skus=["MUG"])
@@ -184,7 +185,7 @@ async def test_reservations_and_shipments_during_the_count_are_not_taken_for_var
     await inventory.reserve(shipped, ("MUG", 2))
     await inventory.ship(shipped)  # 2 left the shelf before the count: 8 expected
 
-    line = await count(client, opened, "MUG", 7, by="ann")  # one unit is missing
+    line = await count(client, opened, "MUG", 7, by=staff("ann"))  # one unit is missing
 
     assert (line["on_hand_at_open"], line["expected"], line["counted"], line["variance"]) == (
         10,
@@ -206,14 +207,14 @@ async def test_reservations_and_shipments_during_the_count_are_not_taken_for_var
 
 
 async def test_approving_twice_adjusts_once(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=10)
     await inventory.stock("CAP", east=10)
     first = await open_count(client, skus=["MUG"])
     second = await open_count(client, skus=["CAP"])
-    await count(client, first, "MUG", 9, by="ann")
-    await count(client, second, "CAP", 12, by="ann")
+    await count(client, first, "MUG", 9, by=staff("ann"))
+    await count(client, second, "CAP", 12, by=staff("ann"))
 
     once = await approve(client, first)
     again = await approve(client, first)
@@ -233,13 +234,13 @@ async def test_approving_twice_adjusts_once(
 
 
 async def test_a_count_below_the_reserved_units_is_refused_until_recounted(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=5)
     order = uuid4()
     await inventory.reserve(order, ("MUG", 4))
     opened = await open_count(client, skus=["MUG"])
-    await count(client, opened, "MUG", 2, by="ann")
+    await count(client, opened, "MUG", 2, by=staff("ann"))
 
     refused = await approve(client, opened)
 
@@ -254,7 +255,7 @@ async def test_a_count_below_the_reserved_units_is_refused_until_recounted(
     assert await adjustments(inventory) == []
     assert (await client.get(f"/stock-takes/{opened['id']}")).json()["status"] == "open"
 
-    await count(client, opened, "MUG", 4, by="bob")  # the recount finds the held units
+    await count(client, opened, "MUG", 4, by=staff("bob"))  # the recount finds the held units
     response = await approve(client, opened)
 
     assert response.status_code == 200, response.text
@@ -262,14 +263,14 @@ async def test_a_count_below_the_reserved_units_is_refused_until_recounted(
 
 
 async def test_a_sku_found_on_the_shelves_is_added_to_a_count_of_all_skus(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=1)
     await inventory.stock("CAP", west=5)  # known, but east has never held it
     opened = await open_count(client)
 
-    found = await count(client, opened, "CAP", 2, by="ann")
-    await count(client, opened, "MUG", 1, by="ann")
+    found = await count(client, opened, "CAP", 2, by=staff("ann"))
+    await count(client, opened, "MUG", 1, by=staff("ann"))
     response = await approve(client, opened)
 
     assert (found["on_hand_at_open"], found["expected"], found["variance"]) == (0, 0, 2)
@@ -278,12 +279,12 @@ async def test_a_sku_found_on_the_shelves_is_added_to_a_count_of_all_skus(
 
 
 async def test_uncounted_lines_stop_approval_unless_left_unchanged(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=5)
     await inventory.stock("CAP", east=5)
     opened = await open_count(client)
-    await count(client, opened, "MUG", 4, by="ann")
+    await count(client, opened, "MUG", 4, by=staff("ann"))
 
     refused = await approve(client, opened)
     response = await approve(client, opened, uncounted="leave_unchanged")
@@ -303,11 +304,11 @@ async def test_retried_openings_and_counts_record_nothing_new(
     inventory: Inventory, client: httpx.AsyncClient
 ) -> None:
     await inventory.stock("MUG", east=5)
-    opening = {"stock_take_id": str(uuid4()), "warehouse": "east", "opened_by": "sam"}
+    opening = {"stock_take_id": str(uuid4()), "warehouse": "east"}
     first = await client.post("/stock-takes", json={**opening, "skus": ["MUG"]})
     retry = await client.post("/stock-takes", json={**opening, "skus": ["MUG"]})
     other = await client.post("/stock-takes", json={**opening, "warehouse": "west"})
-    counting = {"count_id": str(uuid4()), "sku": "MUG", "quantity": 4, "counted_by": "ann"}
+    counting = {"count_id": str(uuid4()), "sku": "MUG", "quantity": 4}
     url = f"/stock-takes/{opening['stock_take_id']}/counts"
 
     counted = await client.post(url, json=counting)
@@ -334,7 +335,7 @@ async def test_stock_takes_are_listed_newest_first_a_page_at_a_time(
         await open_count(client, "west", ["A"]),
         await open_count(client, "east", ["B"]),
     ]
-    await client.post(f"/stock-takes/{opened[0]['id']}/cancel", json={"cancelled_by": "sam"})
+    await client.post(f"/stock-takes/{opened[0]['id']}/cancel")
     ids = [s["id"] for s in reversed(opened)]
 
     page1 = (await client.get("/stock-takes?limit=2")).json()
@@ -351,47 +352,39 @@ async def test_stock_takes_are_listed_newest_first_a_page_at_a_time(
 
 
 async def test_errors_name_what_is_wrong_and_what_to_do(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=5)
     await inventory.stock("CAP", east=5)
 
-    unknown_warehouse = await client.post(
-        "/stock-takes", json={"warehouse": "north", "opened_by": "sam"}
-    )
+    unknown_warehouse = await client.post("/stock-takes", json={"warehouse": "north"})
     unknown_sku = await client.post(
-        "/stock-takes", json={"warehouse": "east", "skus": ["MUG", "NOPE-1"], "opened_by": "sam"}
+        "/stock-takes", json={"warehouse": "east", "skus": ["MUG", "NOPE-1"]}
     )
-    malformed_warehouse = await client.post(
-        "/stock-takes", json={"warehouse": "east/2", "opened_by": "sam"}
-    )
+    malformed_warehouse = await client.post("/stock-takes", json={"warehouse": "east/2"})
     opened = await open_count(client, skus=["MUG"])
-    overlapping = await client.post("/stock-takes", json={"warehouse": "east", "opened_by": "x"})
+    overlapping = await client.post("/stock-takes", json={"warehouse": "east"})
     not_in_scope = await client.post(
-        f"/stock-takes/{opened['id']}/counts",
-        json={"sku": "CAP", "quantity": 1, "counted_by": "ann"},
+        f"/stock-takes/{opened['id']}/counts", json={"sku": "CAP", "quantity": 1}
     )
     negative = await client.post(
-        f"/stock-takes/{opened['id']}/counts",
-        json={"sku": "MUG", "quantity": -1, "counted_by": "ann"},
+        f"/stock-takes/{opened['id']}/counts", json={"sku": "MUG", "quantity": -1}
     )
-    nobody = await client.post(
-        f"/stock-takes/{opened['id']}/counts", json={"sku": "MUG", "quantity": 1}
-    )
-    missing = uuid4()
-    no_such = await client.post(
-        f"/stock-takes/{missing}/counts", json={"sku": "MUG", "quantity": 1, "counted_by": "ann"}
-    )
-    bad_cursor = await client.get("/stock-takes?cursor=not-a-cursor")
-    await count(client, opened, "MUG", 5, by="ann")
-    assert (await approve(client, opened)).status_code == 200
-    count_after = await client.post(
+    someone_else = await client.post(
         f"/stock-takes/{opened['id']}/counts",
         json={"sku": "MUG", "quantity": 1, "counted_by": "ann"},
     )
-    cancel_after = await client.post(
-        f"/stock-takes/{opened['id']}/cancel", json={"cancelled_by": "sam"}
+    missing = uuid4()
+    no_such = await client.post(
+        f"/stock-takes/{missing}/counts", json={"sku": "MUG", "quantity": 1}
     )
+    bad_cursor = await client.get("/stock-takes?cursor=not-a-cursor")
+    await count(client, opened, "MUG", 5, by=staff("ann"))
+    assert (await approve(client, opened)).status_code == 200
+    count_after = await client.post(
+        f"/stock-takes/{opened['id']}/counts", json={"sku": "MUG", "quantity": 1}
+    )
+    cancel_after = await client.post(f"/stock-takes/{opened['id']}/cancel")
 
     assert unknown_warehouse.status_code == 422
     assert unknown_warehouse.json()["detail"][0]["loc"] == ["body", "warehouse"]
@@ -412,8 +405,9 @@ async def test_errors_name_what_is_wrong_and_what_to_do(
     )
     assert negative.status_code == 422
     assert negative.json()["detail"][0]["loc"] == ["body", "quantity"]
-    assert nobody.status_code == 422
-    assert nobody.json()["detail"][0]["loc"] == ["body", "counted_by"]
+    # Who counts is the token's subject: a body naming a counter is refused.
+    assert someone_else.status_code == 422
+    assert someone_else.json()["detail"][0]["loc"] == ["body", "counted_by"]
     assert no_such.status_code == 404
     assert no_such.json() == {"detail": f"no stock-take {missing}"}
     assert bad_cursor.status_code == 422
@@ -428,15 +422,15 @@ async def test_errors_name_what_is_wrong_and_what_to_do(
 
 
 async def test_a_cancelled_stock_take_changes_nothing_and_cannot_be_approved(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=5)
     opened = await open_count(client, skus=["MUG"])
-    await count(client, opened, "MUG", 1, by="ann")
+    await count(client, opened, "MUG", 1, by=staff("ann"))
 
     cancelled = await client.post(
         f"/stock-takes/{opened['id']}/cancel",
-        json={"cancelled_by": "sam", "reason": "wrong aisle"},
+        json={"reason": "wrong aisle"},
     )
     refused = await approve(client, opened)
     reopened = await open_count(client, skus=["MUG"])  # the SKU is free to count again
@@ -447,26 +441,27 @@ async def test_a_cancelled_stock_take_changes_nothing_and_cannot_be_approved(
         "wrong aisle",
     )
     assert refused.status_code == 409
-    assert "was cancelled by sam" in refused.json()["detail"]
+    assert "was cancelled by wes" in refused.json()["detail"]
     assert reopened["status"] == "open"
     assert await inventory.levels("MUG") == {"east": (5, 0)}
     assert UUID(reopened["id"]) != UUID(opened["id"])
 
 
 async def test_counts_sent_at_the_same_moment_are_each_recorded_once(
-    inventory: Inventory, client: httpx.AsyncClient
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
 ) -> None:
     await inventory.stock("MUG", east=3)
     await inventory.stock("CAP", west=1)  # east has never held it: found while counting
     opened = await open_count(client)
     url = f"/stock-takes/{opened['id']}/counts"
-    retried = {"count_id": str(uuid4()), "sku": "MUG", "quantity": 3, "counted_by": "ann"}
+    retried = {"count_id": str(uuid4()), "sku": "MUG", "quantity": 3}
+    ann, bob = staff("ann"), staff("bob")
 
     answers = await asyncio.gather(
-        client.post(url, json=retried),
-        client.post(url, json=retried),
-        client.post(url, json={"sku": "CAP", "quantity": 2, "counted_by": "ann"}),
-        client.post(url, json={"sku": "CAP", "quantity": 2, "counted_by": "bob"}),
+        client.post(url, json=retried, headers=ann),
+        client.post(url, json=retried, headers=ann),
+        client.post(url, json={"sku": "CAP", "quantity": 2}, headers=ann),
+        client.post(url, json={"sku": "CAP", "quantity": 2}, headers=bob),
     )
 
     assert [a.status_code for a in answers] == [201, 201, 201, 201], [a.text for a in answers]

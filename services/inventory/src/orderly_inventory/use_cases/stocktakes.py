@@ -5,7 +5,7 @@ safe to repeat: a repeated opening (same id) or count (same count id) returns
 what the first recorded, and approving or cancelling twice changes nothing the
 second time. The actor of each step (``opened_by``, ``counted_by``,
 ``approved_by``, ``cancelled_by``) is whoever the caller says it is: the HTTP
-API takes it from the request.
+API passes the subject of the request's token.
 
 How variances stay real while the warehouse keeps working is explained in
 ``domain.stocktakes``; the locks each step takes in ``adapters.stocktakes``.

@@ -1,8 +1,12 @@
-"""HTTP API for warehouse staff: the warehouses and the products they stock."""
+"""HTTP API for warehouse staff: the warehouses and the products they stock.
+
+Who may call: warehouse staff read and add; support reads products and warehouses too,
+to answer a customer's question about an item.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import Field, StrictInt
 
 from orderly_inventory import queries, use_cases
@@ -10,7 +14,13 @@ from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import Body, Cursor, Limit, SkuPath, WarehouseCode
+from orderly_kit.auth import Permission, Role
 from orderly_kit.service import Service
+
+READ_CATALOGUE = Permission.of(
+    "catalogue:read", Role.WAREHOUSE, Role.SUPPORT, description="products and warehouses"
+)
+EDIT_CATALOGUE = Permission.of("catalogue:edit", Role.WAREHOUSE, description="add warehouses")
 
 
 class WarehouseCreate(Body):
@@ -27,7 +37,11 @@ def router(service: Service) -> APIRouter:
     database = service.database
     messaging = service.messaging
 
-    @r.get("/warehouses", response_model=list[queries.catalogue.WarehouseRead])
+    @r.get(
+        "/warehouses",
+        response_model=list[queries.catalogue.WarehouseRead],
+        dependencies=[Depends(READ_CATALOGUE)],
+    )
     async def list_warehouses() -> list[queries.catalogue.WarehouseRead]:
         """Every warehouse, in allocation priority order."""
         async with database.sessions() as session:
@@ -37,6 +51,7 @@ def router(service: Service) -> APIRouter:
         "/warehouses",
         response_model=queries.catalogue.WarehouseRead,
         status_code=status.HTTP_201_CREATED,
+        dependencies=[Depends(EDIT_CATALOGUE)],
     )
     async def add_warehouse(
         body: WarehouseCreate, response: Response
@@ -50,7 +65,11 @@ def router(service: Service) -> APIRouter:
             response.status_code = status.HTTP_200_OK
         return queries.catalogue.WarehouseRead.model_validate(body.model_dump())
 
-    @r.get("/products", response_model=Page[queries.catalogue.ProductRead])
+    @r.get(
+        "/products",
+        response_model=Page[queries.catalogue.ProductRead],
+        dependencies=[Depends(READ_CATALOGUE)],
+    )
     async def list_products(
         limit: Limit = 100, cursor: Cursor = None
     ) -> Page[queries.catalogue.ProductRead]:
@@ -62,7 +81,11 @@ def router(service: Service) -> APIRouter:
             )
         return Page(items=items, next=pages.next_cursor(last))
 
-    @r.get("/products/{sku}", response_model=queries.catalogue.ProductRead)
+    @r.get(
+        "/products/{sku}",
+        response_model=queries.catalogue.ProductRead,
+        dependencies=[Depends(READ_CATALOGUE)],
+    )
     async def get_product(sku: SkuPath) -> queries.catalogue.ProductRead:
         """One product: name, description, unit cost, default safety stock."""
         async with database.sessions() as session:

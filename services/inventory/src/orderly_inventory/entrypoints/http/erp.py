@@ -3,6 +3,10 @@
 An import is a CSV file (``text/csv``, a header row naming the columns) or a JSON
 array of row objects (``application/json``). It is applied all or nothing: a 422
 lists every rejected row (its number, field, value and reason) and nothing changes.
+
+Who may call: a connector (or a person) with a token of the warehouse role; the opening
+stock's movements name the token's subject. The export reads the ledger, so it needs what
+``GET /movements`` needs.
 """
 
 from __future__ import annotations
@@ -11,15 +15,21 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderly_inventory import formats, queries, use_cases
 from orderly_inventory.entrypoints.http.errors import invalid
+from orderly_inventory.entrypoints.http.ledger import READ_MOVEMENTS
 from orderly_inventory.entrypoints.http.params import SkuFilter, WarehouseFilter, known_warehouse
 from orderly_inventory.settings import InventorySettings
+from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
+
+IMPORT = Permission.of(
+    "imports:run", Role.WAREHOUSE, description="products and opening stock from ERP files"
+)
 
 PRODUCTS_CSV = (
     "sku,name,description,unit_cost,currency,default_safety_stock\n"
@@ -100,6 +110,7 @@ def router(service: Service) -> APIRouter:
         response_model=use_cases.catalogue.ProductImport,
         openapi_extra=_body(PRODUCTS_CSV, formats.catalogue.ProductRow),
         responses={422: {"description": "rows rejected (each listed); nothing imported"}},
+        dependencies=[Depends(IMPORT)],
     )
     async def import_products(request: Request) -> Any:
         """Create or replace products from an ERP file, all or nothing."""
@@ -122,9 +133,7 @@ def router(service: Service) -> APIRouter:
     )
     async def import_opening_stock(
         request: Request,
-        actor: Annotated[
-            str, Query(min_length=1, max_length=200, description="recorded on each movement")
-        ] = "erp-import",
+        caller: Annotated[Caller, Depends(IMPORT)],
         reference: Annotated[
             str | None,
             Query(min_length=1, max_length=200, description="e.g. the ERP's batch number"),
@@ -136,7 +145,7 @@ def router(service: Service) -> APIRouter:
             parsed = formats.catalogue.read_opening_stock(data, fmt, max_rows=max_rows)
             async with messaging.unit_of_work() as uow:
                 done = await use_cases.catalogue.import_opening_stock(
-                    uow, parsed, actor=actor, reference=reference
+                    uow, parsed, actor=caller.actor, reference=reference
                 )
         except formats.catalogue.ImportFileError as exc:
             raise file_error(exc) from None
@@ -148,6 +157,7 @@ def router(service: Service) -> APIRouter:
         "/movements/export",
         response_class=StreamingResponse,
         responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+        dependencies=[Depends(READ_MOVEMENTS)],
     )
     async def export_movements(
         since: Annotated[AwareDatetime, Query(alias="from", description="inclusive")],

@@ -1,10 +1,14 @@
-"""HTTP API for warehouse staff: the stock ledger, every movement with its reason."""
+"""HTTP API for warehouse staff: the stock ledger, every movement with its reason.
+
+Who may call: warehouse staff (the ledger, and its export in ``erp``, name who moved
+what; support answers customers from the stock levels, not from here).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
 from orderly_inventory import queries
 from orderly_inventory.domain.ledger import MovementKind
@@ -18,15 +22,24 @@ from orderly_inventory.entrypoints.http.params import (
     WarehouseFilter,
     known_warehouse,
 )
+from orderly_kit.auth import Permission, Role
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
+
+READ_MOVEMENTS = Permission.of(
+    "movements:read", Role.WAREHOUSE, description="the stock ledger, paged or exported"
+)
 
 
 def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["warehouse staff"])
     database = service.database
 
-    @r.get("/movements", response_model=Page[queries.ledger.MovementRead])
+    @r.get(
+        "/movements",
+        response_model=Page[queries.ledger.MovementRead],
+        dependencies=[Depends(READ_MOVEMENTS)],
+    )
     async def list_movements(
         sku: SkuFilter = None,
         warehouse: WarehouseFilter = None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import HTTPException, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.formats.catalogue import CODE_PATTERN, WarehouseCode
@@ -18,12 +18,12 @@ from orderly_kit.db import Database
 from orderly_schemas.base import Sku
 
 __all__ = [
-    "Actor",
     "Body",
     "CountedUnits",
     "Cursor",
     "Limit",
     "LineCreate",
+    "NoBody",
     "SkuFilter",
     "SkuPath",
     "Units",
@@ -43,19 +43,20 @@ WarehouseFilter = Annotated[
     Query(min_length=1, max_length=64, pattern=CODE_PATTERN, description="one warehouse"),
 ]
 
-Actor = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=200),
-    Field(description="who does this (a name or staff id; there is no authentication yet)"),
-]
 Units = Annotated[StrictInt, Field(gt=0, le=1_000_000)]
 CountedUnits = Annotated[StrictInt, Field(ge=0, le=1_000_000)]
 
 
 class Body(BaseModel):
-    """A request body: unknown fields are refused, so that a misspelt one is not ignored."""
+    """A request body: unknown fields are refused, so that a misspelt one is not ignored; so is
+    one naming who acts (``actor``, ``*_by``), which only the caller's token says."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NoBody(Body):
+    """A step that needs nothing more than its path: who takes it is the token's subject,
+    and a body naming anyone is refused like any unknown field."""
 
 
 class LineCreate(Body):

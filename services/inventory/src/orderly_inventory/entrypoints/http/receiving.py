@@ -2,23 +2,33 @@
 
 Every POST is safe to retry: a receipt or restock sent again under the same key
 returns what was done the first time (200 instead of 201) and moves no stock twice.
+
+Who may call: warehouse staff (the dock, or the ERP with a token of that role); who
+received or restocked is the token's subject, on the record and its movements.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Depends, Response, status
 from pydantic import BaseModel, Field
 
 from orderly_inventory import use_cases
 from orderly_inventory.adapters.receipts import ReceiptRepository
 from orderly_inventory.domain.receipts import GoodsReceipt, ReturnRestock
 from orderly_inventory.entrypoints.http.errors import found_or_404
-from orderly_inventory.entrypoints.http.params import Actor, Body, LineCreate, WarehouseCode
+from orderly_inventory.entrypoints.http.params import Body, LineCreate, WarehouseCode
+from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_schemas.inventory import RestockReturn, ReturnLine
+
+READ_RECEIPTS = Permission.of("receipts:read", Role.WAREHOUSE, description="goods receipts")
+RECEIVE_STOCK = Permission.of(
+    "receipts:book", Role.WAREHOUSE, description="receive goods, restock returns"
+)
 
 
 class GoodsReceiptCreate(Body):
@@ -33,7 +43,6 @@ class GoodsReceiptCreate(Body):
     )
     warehouse: WarehouseCode
     lines: list[LineCreate] = Field(min_length=1, max_length=1000)
-    received_by: Actor
 
 
 class GoodsReceiptRead(BaseModel):
@@ -68,7 +77,6 @@ class ReturnRestockCreate(Body):
     order_id: UUID
     warehouse: WarehouseCode
     lines: list[ReturnLine] = Field(min_length=1, max_length=1000)
-    received_by: Actor
 
 
 class ReturnRestockRead(BaseModel):
@@ -100,7 +108,11 @@ def router(service: Service) -> APIRouter:
     messaging = service.messaging
 
     @r.post("/goods-receipts", status_code=status.HTTP_201_CREATED, response_model=GoodsReceiptRead)
-    async def receive_goods(body: GoodsReceiptCreate, response: Response) -> GoodsReceiptRead:
+    async def receive_goods(
+        body: GoodsReceiptCreate,
+        response: Response,
+        caller: Annotated[Caller, Depends(RECEIVE_STOCK)],
+    ) -> GoodsReceiptRead:
         """Receive goods against a purchase order (201; 200 if this receipt_id was received)."""
         async with messaging.unit_of_work() as uow:
             receipt, new = await use_cases.receiving.receive_goods(
@@ -109,13 +121,17 @@ def router(service: Service) -> APIRouter:
                 receipt_id=body.receipt_id,
                 warehouse=body.warehouse,
                 lines=[(ln.sku, ln.quantity) for ln in body.lines],
-                received_by=body.received_by,
+                received_by=caller.actor,
             )
         if not new:
             response.status_code = status.HTTP_200_OK
         return GoodsReceiptRead.of(receipt)
 
-    @r.get("/goods-receipts/{goods_receipt_id}", response_model=GoodsReceiptRead)
+    @r.get(
+        "/goods-receipts/{goods_receipt_id}",
+        response_model=GoodsReceiptRead,
+        dependencies=[Depends(READ_RECEIPTS)],
+    )
     async def get_goods_receipt(goods_receipt_id: UUID) -> GoodsReceiptRead:
         """A goods receipt: its purchase order, receipt id, lines and who received it."""
         async with database.sessions() as session:
@@ -128,7 +144,10 @@ def router(service: Service) -> APIRouter:
         response_model=ReturnRestockRead,
     )
     async def restock_return(
-        return_id: UUID, body: ReturnRestockCreate, response: Response
+        return_id: UUID,
+        body: ReturnRestockCreate,
+        response: Response,
+        caller: Annotated[Caller, Depends(RECEIVE_STOCK)],
     ) -> ReturnRestockRead:
         """Restock a return received at the dock (201; 200 if it was restocked already)."""
         command = RestockReturn(
@@ -136,7 +155,7 @@ def router(service: Service) -> APIRouter:
         )
         async with messaging.unit_of_work() as uow:
             done, new = await use_cases.receiving.restock_return(
-                uow, command, actor=body.received_by, refuse_other_goods=True
+                uow, command, actor=caller.actor, refuse_other_goods=True
             )
         if not new:
             response.status_code = status.HTTP_200_OK

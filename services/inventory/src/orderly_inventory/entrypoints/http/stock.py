@@ -3,6 +3,10 @@
 Lists are paged by key: ``limit`` (1 to 500) and the ``cursor`` a page returns as
 ``next``. A malformed request is a 422 naming the field, an unknown warehouse or
 SKU a 404 naming it, a change the stock refuses a 409 saying what to do.
+
+Who may call: warehouse staff read and change stock; support reads it (is an item
+available, and where), to answer a customer. Who adjusts or sets a safety stock is the
+token's subject, recorded on the movement and in StockAdjusted.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from orderly_inventory import queries, use_cases
@@ -19,7 +23,6 @@ from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404, invalid
 from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import (
-    Actor,
     Body,
     Cursor,
     Limit,
@@ -29,17 +32,24 @@ from orderly_inventory.entrypoints.http.params import (
     known_warehouse,
 )
 from orderly_inventory.formats.catalogue import MAX_UNITS
+from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
+
+READ_STOCK = Permission.of(
+    "stock:read", Role.WAREHOUSE, Role.SUPPORT, description="stock levels and availability"
+)
+ADJUST_STOCK = Permission.of(
+    "stock:adjust", Role.WAREHOUSE, description="correct on-hand stock, set safety stock"
+)
 
 #: The tag of the routes for warehouse staff; reading a SKU's stock is tagged "stock".
 STAFF: list[str | Enum] = ["warehouse staff"]
 
 
 class SafetyStockUpdate(Body):
-    """The safety stock of a level, and who sets it."""
+    """The safety stock of a level."""
 
     safety_stock: StrictInt = Field(ge=0, le=MAX_UNITS)
-    actor: Actor
 
 
 class AdjustmentCreate(Body):
@@ -55,7 +65,6 @@ class AdjustmentCreate(Body):
     quantity: StrictInt = Field(ge=-MAX_UNITS, le=MAX_UNITS, description="units added (signed)")
     reason: str = Field(min_length=1, max_length=2000)
     reference: str | None = Field(default=None, min_length=1, max_length=200)
-    actor: Actor
 
     @field_validator("quantity")
     @classmethod
@@ -108,14 +117,24 @@ def router(service: Service) -> APIRouter:
     database = service.database
     messaging = service.messaging
 
-    @r.get("/stock/{sku}", response_model=queries.stock.StockRead, tags=["stock"])
+    @r.get(
+        "/stock/{sku}",
+        response_model=queries.stock.StockRead,
+        tags=["stock"],
+        dependencies=[Depends(READ_STOCK)],
+    )
     async def get_stock(sku: SkuPath) -> queries.stock.StockRead:
         """On hand, reserved and available units of a SKU, in total and per warehouse."""
         async with database.sessions() as session:
             found = await queries.stock.stock_of(session, sku)
         return found_or_404(found, f"no stock is recorded for sku {sku!r}")
 
-    @r.get("/stock", response_model=Page[queries.stock.LevelRead], tags=STAFF)
+    @r.get(
+        "/stock",
+        response_model=Page[queries.stock.LevelRead],
+        tags=STAFF,
+        dependencies=[Depends(READ_STOCK)],
+    )
     async def list_levels(
         warehouse: WarehouseFilter = None,
         sku_prefix: Annotated[
@@ -149,12 +168,15 @@ def router(service: Service) -> APIRouter:
         tags=STAFF,
     )
     async def set_safety_stock(
-        sku: SkuPath, warehouse: WarehousePath, body: SafetyStockUpdate
+        sku: SkuPath,
+        warehouse: WarehousePath,
+        body: SafetyStockUpdate,
+        caller: Annotated[Caller, Depends(ADJUST_STOCK)],
     ) -> queries.stock.LevelRead:
         """Set a level's safety stock; LowStockDetected or BackInStock at once if it crosses."""
         async with messaging.unit_of_work() as uow:
             level = await use_cases.stock.set_safety_stock(
-                uow, sku=sku, warehouse=warehouse, units=body.safety_stock, actor=body.actor
+                uow, sku=sku, warehouse=warehouse, units=body.safety_stock, actor=caller.actor
             )
         return queries.stock.LevelRead(
             sku=sku,
@@ -178,6 +200,7 @@ def router(service: Service) -> APIRouter:
         warehouse: WarehousePath,
         body: AdjustmentCreate,
         response: Response,
+        caller: Annotated[Caller, Depends(ADJUST_STOCK)],
         idempotency_key: Annotated[
             str | None, Header(min_length=1, max_length=200, alias="Idempotency-Key")
         ] = None,
@@ -194,7 +217,7 @@ def router(service: Service) -> APIRouter:
                 quantity=body.quantity,
                 reason=body.reason,
                 reference=body.reference,
-                actor=body.actor,
+                actor=caller.actor,
             )
         if done.replayed:
             response.status_code = status.HTTP_200_OK

@@ -1,10 +1,12 @@
 """HTTP API for warehouse staff: stock-takes (cycle counts), from opening to approval.
 
-Who does each step is a field of the request (``opened_by``, ``counted_by``,
-``approved_by``, ``cancelled_by``): there is no authentication yet (a later
-issue), so the API records whom the client names. Every POST is safe to retry:
-an opening or a count sent again with the same id records nothing new, and
-approving or cancelling twice changes nothing the second time.
+Who may call: warehouse staff read, open, count and cancel; approving is a permission of
+its own (it changes the stock by the variances: the privileged step), held by warehouse
+staff too. Who takes each step (``opened_by``, ``counted_by``, ``approved_by``,
+``cancelled_by``) is the token's subject; a body naming anyone is refused.
+
+Every POST is safe to retry: an opening or a count sent again with the same id records
+nothing new, and approving or cancelling twice changes nothing the second time.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from pydantic import BaseModel, Field
 
 from orderly_inventory.adapters.stocktakes import StockTakeRepository, Summary
@@ -28,7 +30,6 @@ from orderly_inventory.domain.stocktakes import (
 from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404, invalid
 from orderly_inventory.entrypoints.http.params import (
-    Actor,
     Body,
     CountedUnits,
     Cursor,
@@ -37,8 +38,19 @@ from orderly_inventory.entrypoints.http.params import (
     WarehouseFilter,
 )
 from orderly_inventory.use_cases import stocktakes
+from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
+
+READ_STOCK_TAKES = Permission.of(
+    "stock-takes:read", Role.WAREHOUSE, description="stock-takes, their lines and counts"
+)
+COUNT_STOCK = Permission.of(
+    "stock-takes:count", Role.WAREHOUSE, description="open a stock-take, count, cancel"
+)
+APPROVE_STOCK_TAKE = Permission.of(
+    "stock-takes:approve", Role.WAREHOUSE, description="apply a count's variances to the stock"
+)
 
 Note = Annotated[str | None, Field(default=None, max_length=2000)]
 LineFilter = Literal["counted", "uncounted", "variance", "disputed"]
@@ -63,7 +75,6 @@ class StockTakeOpen(Body):
         description="the SKUs to count; omit to count every SKU of the warehouse, and any"
         " SKU found on its shelves",
     )
-    opened_by: Actor
     note: Note
 
 
@@ -75,13 +86,11 @@ class CountCreate(Body):
     )
     sku: Sku
     quantity: CountedUnits
-    counted_by: Actor
 
 
 class StockTakeApprove(Body):
-    """Who approves, and what to do with lines nobody counted."""
+    """What to do with lines nobody counted."""
 
-    approved_by: Actor
     uncounted: UncountedPolicy = Field(
         default=UncountedPolicy.REFUSE,
         description="'refuse' (default) while any line is uncounted, or 'leave_unchanged'"
@@ -90,9 +99,8 @@ class StockTakeApprove(Body):
 
 
 class StockTakeCancel(Body):
-    """Who cancels, and why."""
+    """Why the stock-take is cancelled."""
 
-    cancelled_by: Actor
     reason: Note
 
 
@@ -178,7 +186,9 @@ def router(service: Service) -> APIRouter:
         response_model=StockTakeRead,
         responses={**_CONFLICT},
     )
-    async def open_stock_take(body: StockTakeOpen) -> StockTakeRead:
+    async def open_stock_take(
+        body: StockTakeOpen, caller: Annotated[Caller, Depends(COUNT_STOCK)]
+    ) -> StockTakeRead:
         """Open a count of a warehouse; each line keeps the on hand at this moment."""
         async with messaging.unit_of_work() as uow:
             opened = await stocktakes.open_stock_take(
@@ -186,12 +196,12 @@ def router(service: Service) -> APIRouter:
                 stock_take_id=body.stock_take_id,
                 warehouse=body.warehouse,
                 skus=body.skus,
-                opened_by=body.opened_by,
+                opened_by=caller.actor,
                 note=body.note,
             )
         return _read(opened)
 
-    @r.get("", response_model=StockTakePage)
+    @r.get("", response_model=StockTakePage, dependencies=[Depends(READ_STOCK_TAKES)])
     async def list_stock_takes(
         warehouse: WarehouseFilter = None,
         status_filter: Annotated[StockTakeStatus | None, Query(alias="status")] = None,
@@ -215,7 +225,12 @@ def router(service: Service) -> APIRouter:
         )
         return StockTakePage(items=[_summary(s) for s in items], next=following)
 
-    @r.get("/{stock_take_id}", response_model=StockTakeRead, responses={**_NOT_FOUND})
+    @r.get(
+        "/{stock_take_id}",
+        response_model=StockTakeRead,
+        responses={**_NOT_FOUND},
+        dependencies=[Depends(READ_STOCK_TAKES)],
+    )
     async def get_stock_take(
         stock_take_id: UUID,
         only: Annotated[
@@ -233,7 +248,9 @@ def router(service: Service) -> APIRouter:
         response_model=LineRead,
         responses={**_NOT_FOUND, **_CONFLICT},
     )
-    async def record_count(stock_take_id: UUID, body: CountCreate) -> LineRead:
+    async def record_count(
+        stock_take_id: UUID, body: CountCreate, caller: Annotated[Caller, Depends(COUNT_STOCK)]
+    ) -> LineRead:
         """Record a count (or a recount) of one SKU; returns the line as it now stands."""
         async with messaging.unit_of_work() as uow:
             line = await stocktakes.record_count(
@@ -242,7 +259,7 @@ def router(service: Service) -> APIRouter:
                 count_id=body.count_id,
                 sku=body.sku,
                 quantity=body.quantity,
-                counted_by=body.counted_by,
+                counted_by=caller.actor,
             )
         return _line(line)
 
@@ -251,14 +268,18 @@ def router(service: Service) -> APIRouter:
         response_model=StockTakeRead,
         responses={**_NOT_FOUND, **_CONFLICT},
     )
-    async def approve_stock_take(stock_take_id: UUID, body: StockTakeApprove) -> StockTakeRead:
+    async def approve_stock_take(
+        stock_take_id: UUID,
+        caller: Annotated[Caller, Depends(APPROVE_STOCK_TAKE)],
+        body: StockTakeApprove | None = None,
+    ) -> StockTakeRead:
         """Apply the variances as adjustments to the stock (once); StockAdjusted per SKU."""
         async with messaging.unit_of_work() as uow:
             approved = await stocktakes.approve_stock_take(
                 uow,
                 stock_take_id=stock_take_id,
-                approved_by=body.approved_by,
-                uncounted=body.uncounted,
+                approved_by=caller.actor,
+                uncounted=(body or StockTakeApprove()).uncounted,
             )
         return _read(approved)
 
@@ -267,14 +288,18 @@ def router(service: Service) -> APIRouter:
         response_model=StockTakeRead,
         responses={**_NOT_FOUND, **_CONFLICT},
     )
-    async def cancel_stock_take(stock_take_id: UUID, body: StockTakeCancel) -> StockTakeRead:
+    async def cancel_stock_take(
+        stock_take_id: UUID,
+        caller: Annotated[Caller, Depends(COUNT_STOCK)],
+        body: StockTakeCancel | None = None,
+    ) -> StockTakeRead:
         """Abandon an open stock-take without changing the stock."""
         async with messaging.unit_of_work() as uow:
             cancelled = await stocktakes.cancel_stock_take(
                 uow,
                 stock_take_id=stock_take_id,
-                cancelled_by=body.cancelled_by,
-                reason=body.reason,
+                cancelled_by=caller.actor,
+                reason=None if body is None else body.reason,
             )
         return _read(cancelled)
 

@@ -1,4 +1,9 @@
-"""HTTP API for tracking parcels: an order's shipment, and the carriers' tracking webhooks."""
+"""HTTP API for tracking parcels: an order's shipment, and the carriers' tracking webhooks.
+
+Who may call: warehouse staff and support read an order's shipment (support answers
+"where is my parcel?"); a carrier posts its tracking updates without a token, each signed
+with its HMAC secret, which the handler checks before it reads the update.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Path, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
 from pydantic import BaseModel, ValidationError
 
 from orderly_inventory import queries, use_cases
 from orderly_inventory.adapters.carrier import Carrier
 from orderly_inventory.entrypoints.http.errors import found_or_404, invalid_body
 from orderly_kit import webhook_signature
+from orderly_kit.auth import Permission, Public, Role
 from orderly_kit.service import Service
+
+READ_SHIPMENTS = Permission.of(
+    "shipments:read", Role.WAREHOUSE, Role.SUPPORT, description="an order's parcels and tracking"
+)
+SIGNED_BY_CARRIER = Public(
+    "a carrier's webhook: signed with its HMAC secret (Orderly-Signature), checked in the handler"
+)
 
 
 class WebhookReceipt(BaseModel):
@@ -35,7 +48,11 @@ def router(
     database = service.database
     messaging = service.messaging
 
-    @r.get("/shipments/{order_id}", response_model=queries.tracking.ShipmentRead)
+    @r.get(
+        "/shipments/{order_id}",
+        response_model=queries.tracking.ShipmentRead,
+        dependencies=[Depends(READ_SHIPMENTS)],
+    )
     async def get_shipment(order_id: UUID) -> queries.tracking.ShipmentRead:
         """The shipment of an order: its parcels, their tracking numbers and tracking history."""
         async with database.sessions() as session:
@@ -51,6 +68,7 @@ def router(
             401: {"description": "the signature does not match, or its timestamp is stale"},
             404: {"description": "unknown carrier, or a tracking number it never shipped"},
         },
+        dependencies=[Depends(SIGNED_BY_CARRIER)],
     )
     async def receive_carrier_webhook(
         carrier: Annotated[str, Path(min_length=1, max_length=100)],

@@ -2,6 +2,9 @@
 
 Every POST is safe to retry: a transfer step taken again returns the transfer as
 the first call left it (200 instead of 201 for a creation) and moves no stock twice.
+
+Who may call: warehouse staff. Who creates, dispatches, receives or cancels a transfer is
+the token's subject, on the transfer and its movements; a body naming anyone is refused.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from datetime import datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, Field
 
 from orderly_inventory import use_cases
@@ -19,17 +22,27 @@ from orderly_inventory.domain.transfers import Transfer, TransferStatus
 from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.params import (
-    Actor,
     Body,
     CountedUnits,
     Cursor,
     Limit,
     LineCreate,
+    NoBody,
     WarehouseCode,
     WarehouseFilter,
 )
+from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
+
+READ_TRANSFERS = Permission.of(
+    "transfers:read", Role.WAREHOUSE, description="transfers and what arrived of them"
+)
+MANAGE_TRANSFERS = Permission.of(
+    "transfers:manage",
+    Role.WAREHOUSE,
+    description="draft, edit, dispatch, receive and cancel transfers",
+)
 
 
 class TransferCreate(Body):
@@ -41,7 +54,6 @@ class TransferCreate(Body):
     from_warehouse: WarehouseCode
     to_warehouse: WarehouseCode
     lines: list[LineCreate] = Field(min_length=1, max_length=1000)
-    created_by: Actor
 
 
 class TransferUpdate(Body):
@@ -50,14 +62,6 @@ class TransferUpdate(Body):
     from_warehouse: WarehouseCode | None = None
     to_warehouse: WarehouseCode | None = None
     lines: list[LineCreate] | None = Field(default=None, min_length=1, max_length=1000)
-
-
-class TransferDispatch(Body):
-    dispatched_by: Actor
-
-
-class TransferCancel(Body):
-    cancelled_by: Actor
 
 
 class LineCount(Body):
@@ -69,7 +73,6 @@ class LineCount(Body):
 
 
 class TransferReceive(Body):
-    received_by: Actor
     lines: list[LineCount] = Field(min_length=1, max_length=1000)
 
 
@@ -137,7 +140,11 @@ def router(service: Service) -> APIRouter:
     messaging = service.messaging
 
     @r.post("/transfers", status_code=status.HTTP_201_CREATED, response_model=TransferRead)
-    async def create_transfer(body: TransferCreate, response: Response) -> TransferRead:
+    async def create_transfer(
+        body: TransferCreate,
+        response: Response,
+        caller: Annotated[Caller, Depends(MANAGE_TRANSFERS)],
+    ) -> TransferRead:
         """Draft a transfer between two warehouses (201; 200 if its transfer_id exists)."""
         async with messaging.unit_of_work() as uow:
             transfer, new = await use_cases.transfers.create_transfer(
@@ -146,13 +153,13 @@ def router(service: Service) -> APIRouter:
                 from_warehouse=body.from_warehouse,
                 to_warehouse=body.to_warehouse,
                 lines=[(ln.sku, ln.quantity) for ln in body.lines],
-                created_by=body.created_by,
+                created_by=caller.actor,
             )
         if not new:
             response.status_code = status.HTTP_200_OK
         return TransferRead.of(transfer)
 
-    @r.get("/transfers", response_model=TransferPage)
+    @r.get("/transfers", response_model=TransferPage, dependencies=[Depends(READ_TRANSFERS)])
     async def list_transfers(
         limit: Limit = 50,
         cursor: Cursor = None,
@@ -171,14 +178,22 @@ def router(service: Service) -> APIRouter:
         items, following = pages.cut(found, limit, lambda t: (t.created_at, t.transfer_id))
         return TransferPage(items=[TransferRead.of(t) for t in items], next=following)
 
-    @r.get("/transfers/{transfer_id}", response_model=TransferRead)
+    @r.get(
+        "/transfers/{transfer_id}",
+        response_model=TransferRead,
+        dependencies=[Depends(READ_TRANSFERS)],
+    )
     async def get_transfer(transfer_id: UUID) -> TransferRead:
         """A transfer with its lines and, once received, what arrived of each."""
         async with database.sessions() as session:
             found = await TransferRepository(session).get(transfer_id)
         return TransferRead.of(found_or_404(found, f"no transfer {transfer_id}"))
 
-    @r.patch("/transfers/{transfer_id}", response_model=TransferRead)
+    @r.patch(
+        "/transfers/{transfer_id}",
+        response_model=TransferRead,
+        dependencies=[Depends(MANAGE_TRANSFERS)],
+    )
     async def edit_transfer(transfer_id: UUID, body: TransferUpdate) -> TransferRead:
         """Change a draft's warehouses or lines (409 once dispatched or cancelled)."""
         lines = None if body.lines is None else [(ln.sku, ln.quantity) for ln in body.lines]
@@ -193,32 +208,44 @@ def router(service: Service) -> APIRouter:
         return TransferRead.of(transfer)
 
     @r.post("/transfers/{transfer_id}/dispatch", response_model=TransferRead)
-    async def dispatch_transfer(transfer_id: UUID, body: TransferDispatch) -> TransferRead:
+    async def dispatch_transfer(
+        transfer_id: UUID,
+        caller: Annotated[Caller, Depends(MANAGE_TRANSFERS)],
+        body: NoBody | None = None,
+    ) -> TransferRead:
         """Send a draft on its way: off the source's shelf, in transit to the destination."""
         async with messaging.unit_of_work() as uow:
             transfer = await use_cases.transfers.dispatch_transfer(
-                uow, transfer_id=transfer_id, dispatched_by=body.dispatched_by
+                uow, transfer_id=transfer_id, dispatched_by=caller.actor
             )
         return TransferRead.of(transfer)
 
     @r.post("/transfers/{transfer_id}/receive", response_model=TransferRead)
-    async def receive_transfer(transfer_id: UUID, body: TransferReceive) -> TransferRead:
+    async def receive_transfer(
+        transfer_id: UUID,
+        body: TransferReceive,
+        caller: Annotated[Caller, Depends(MANAGE_TRANSFERS)],
+    ) -> TransferRead:
         """Book a dispatched transfer's arrival: received and damaged units per SKU."""
         async with messaging.unit_of_work() as uow:
             transfer = await use_cases.transfers.receive_transfer(
                 uow,
                 transfer_id=transfer_id,
-                received_by=body.received_by,
+                received_by=caller.actor,
                 counts=[(ln.sku, ln.received, ln.damaged) for ln in body.lines],
             )
         return TransferRead.of(transfer)
 
     @r.post("/transfers/{transfer_id}/cancel", response_model=TransferRead)
-    async def cancel_transfer(transfer_id: UUID, body: TransferCancel) -> TransferRead:
+    async def cancel_transfer(
+        transfer_id: UUID,
+        caller: Annotated[Caller, Depends(MANAGE_TRANSFERS)],
+        body: NoBody | None = None,
+    ) -> TransferRead:
         """Abandon a draft (409 once dispatched)."""
         async with messaging.unit_of_work() as uow:
             transfer = await use_cases.transfers.cancel_transfer(
-                uow, transfer_id=transfer_id, cancelled_by=body.cancelled_by
+                uow, transfer_id=transfer_id, cancelled_by=caller.actor
             )
         return TransferRead.of(transfer)
 
