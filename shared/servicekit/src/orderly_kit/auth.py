@@ -37,6 +37,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 log = logging.getLogger(__name__)
 
 
+#: The longest subject a token may name: records keep who acted in 200 characters.
+MAX_SUBJECT = 200
+
+
 class Role(StrEnum):
     """The roles a token may carry; people's roles, then service principals'."""
 
@@ -229,6 +233,11 @@ class TokenVerifier:
         known = {r.value for r in Role}
         roles = frozenset(Role(n) for n in names if isinstance(n, str) and n in known)
         subject = str(claims["sub"])
+        if not 0 < len(subject) <= MAX_SUBJECT or not subject.isprintable():
+            # Records name who acted by the subject (columns of 200 characters).
+            raise InvalidTokenError(
+                f"the token's subject must be 1 to {MAX_SUBJECT} printable characters"
+            )
         customer = claims.get(s.customer_claim)
         customer_id = (str(customer) if customer else subject) if Role.CUSTOMER in roles else None
         jti = claims.get("jti")

@@ -118,6 +118,8 @@ async def test_a_public_route_needs_no_token(client: httpx.AsyncClient) -> None:
         ({"exp": 1_000_000}, "the token has expired"),
         ({"aud": "someone-else"}, "the token is not valid here: Audience doesn't match"),
         ({"iss": "http://127.0.0.1:1"}, "the token is not valid here: Invalid issuer"),
+        ({"sub": "x" * 201}, "the token's subject must be 1 to 200 printable characters"),
+        ({"sub": "eve\nadmin"}, "the token's subject must be 1 to 200 printable characters"),
     ],
 )
 async def test_a_token_not_for_us_is_401(
