@@ -9,9 +9,13 @@ from pydantic import ValidationError
 
 from orderly_inventory.settings import InventorySettings
 
+# Production connects encrypted (the kit's settings refuse anything else).
 SERVERS: dict[str, Any] = {
-    "database_url": "postgresql+psycopg://inventory@db/orderly_inventory",
-    "kafka_bootstrap_servers": "kafka:9092",
+    "database_url": "postgresql+psycopg://inventory@db/orderly_inventory?sslmode=verify-full",
+    "kafka_bootstrap_servers": "kafka:9093",
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_username": "inventory",
+    "kafka_password": "kafka-password",
 }
 
 

@@ -9,9 +9,13 @@ from pydantic import ValidationError
 
 from orderly_payment.settings import DEV_WEBHOOK_SECRET, PaymentSettings
 
+# Production connects encrypted (the kit's settings refuse anything else).
 SERVERS: dict[str, Any] = {
-    "database_url": "postgresql+psycopg://payment@db/payment",
-    "kafka_bootstrap_servers": "kafka:9092",
+    "database_url": "postgresql+psycopg://payment@db/payment?sslmode=verify-full",
+    "kafka_bootstrap_servers": "kafka:9093",
+    "kafka_security_protocol": "SASL_SSL",
+    "kafka_username": "payment",
+    "kafka_password": "kafka-password",
 }
 EVERY_PROVIDER = {
     "sim-card": "card-secret",

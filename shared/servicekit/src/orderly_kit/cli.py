@@ -163,8 +163,9 @@ async def dead_letters(service: Service, args: list[str]) -> int:
 async def _letters(service: Service, topic: str | None) -> list[DeadLetter]:
     consumer = service.messaging.service
     topics = [topic] if topic else (service.consumed_topics or list(ALL_TOPICS))
+    s = service.settings
     found = await deadletters.read(
-        service.settings.kafka_bootstrap_servers, topics, consumer=consumer
+        s.kafka_bootstrap_servers, topics, consumer=consumer, security=s.kafka_security()
     )
     letters = await deadletters.with_status(service.database, service.inbox, consumer, found)
     epoch = datetime.min.replace(tzinfo=UTC)
@@ -264,6 +265,7 @@ async def _replay(service: Service, letters: list[DeadLetter], ns: argparse.Name
         chosen,
         operator=ns.operator,
         client_id=f"{service.settings.service_name}-dead-letters",
+        security=service.settings.kafka_security(),
     ):
         print(done.audit_line())
     return code

@@ -24,6 +24,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Table, func, select, update
 
 from orderly_kit.db import Database
+from orderly_kit.kafka_security import PLAINTEXT, KafkaSecurity
 from orderly_kit.messaging import (
     DEAD_LETTERS_WAITING,
     DLQ_ATTEMPTS,
@@ -189,8 +190,10 @@ def dead_letter_topics(topics: Iterable[str]) -> list[str]:
     return sorted(set(names))
 
 
-async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _partitions(
+    bootstrap: str, topics: Sequence[str], security: KafkaSecurity
+) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security.client_options())
     await admin.start()
     try:
         described = await admin.describe_topics()
@@ -205,12 +208,21 @@ async def _partitions(bootstrap: str, topics: Sequence[str]) -> list[TopicPartit
     )
 
 
-async def read(bootstrap: str, topics: Iterable[str], *, consumer: str) -> list[DeadLetter]:
+async def read(
+    bootstrap: str,
+    topics: Iterable[str],
+    *,
+    consumer: str,
+    security: KafkaSecurity = PLAINTEXT,
+) -> list[DeadLetter]:
     """Every dead letter of ``consumer`` on the ``.dlq`` topics of ``topics``, up to their
     end when the read began (``topic_reader``); it commits nothing and waits for nothing."""
-    tps = await _partitions(bootstrap, dead_letter_topics(topics))
+    tps = await _partitions(bootstrap, dead_letter_topics(topics), security)
     letters = []
-    for r in await read_to_end(bootstrap, tps, client_id=f"{consumer}-dead-letters"):
+    found = await read_to_end(
+        bootstrap, tps, client_id=f"{consumer}-dead-letters", security=security
+    )
+    for r in found:
         headers = tuple((k, bytes(v)) for k, v in (r.headers or ()))
         if dict(headers).get(DLQ_CONSUMER, b"").decode(errors="replace") == consumer:
             letters.append(
@@ -301,15 +313,26 @@ class Replayed:
 
 
 async def replay(
-    bootstrap: str, letters: Sequence[DeadLetter], *, operator: str, client_id: str
+    bootstrap: str,
+    letters: Sequence[DeadLetter],
+    *,
+    operator: str,
+    client_id: str,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> AsyncIterator[Replayed]:
-    """Publish each letter's original message again, with its original key and id."""
+    """Publish each letter's original message again, with its original key and id.
+
+    This writes to the topics the service consumes, which a service's own Kafka user may
+    not (only their producers may): in a deployment with ACLs it runs as the
+    ``dead-letter-replay`` user, whose name and password the operator gives for the command.
+    """
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
         acks="all",
         # Duplicates are harmless (the inbox skips them); Tansu lacks idempotence anyway.
         enable_idempotence=False,
+        **security.client_options(),
     )
     await producer.start()
     try:

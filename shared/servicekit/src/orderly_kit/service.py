@@ -280,7 +280,9 @@ class Service:
         async def connect() -> None:
             if s.create_topics:
                 await topics_admin.ensure_topics(
-                    s.kafka_bootstrap_servers, partitions=s.topic_partitions
+                    s.kafka_bootstrap_servers,
+                    partitions=s.topic_partitions,
+                    security=s.kafka_security(),
                 )
             await self.broker.connect()
 
@@ -404,6 +406,8 @@ def build_service(
     )
     broker = KafkaBroker(
         settings.kafka_bootstrap_servers,
+        # SASL/SCRAM over TLS in production: this service's own Kafka user (ACLs).
+        security=settings.kafka_security().faststream_security(),
         client_id=settings.service_name,
         # Effectively-once comes from the outbox and inbox, never from Kafka idempotence.
         enable_idempotence=False,

@@ -6,17 +6,32 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from orderly_kit.auth import AuthSettings
+from orderly_kit.kafka_security import (
+    AUTHENTICATED,
+    ENCRYPTED,
+    KafkaSecurity,
+    SaslMechanism,
+    SecurityProtocol,
+)
 from orderly_kit.personal_data import DEVELOPMENT_KEYS, DEVELOPMENT_LOOKUP_KEY
 
 DAY = 24 * 3600
+#: The libpq sslmode values that refuse an unencrypted connection.
+ENCRYPTED_SSLMODES = ("require", "verify-ca", "verify-full")
 
 
 class ServiceSettings(BaseSettings):
     """Common settings. A service sets ``env_prefix`` (e.g. ``ORDER_``) in its subclass."""
 
-    model_config = SettingsConfigDict(env_prefix="ORDERLY_", extra="ignore")
+    # A refused setting's error names it and says why, never echoes the input: that holds
+    # the passwords and secrets of every setting.
+    model_config = SettingsConfigDict(
+        env_prefix="ORDERLY_", extra="ignore", hide_input_in_errors=True
+    )
     #: A service that keeps customers' personal data needs keys of its own in production.
     holds_personal_data: ClassVar[bool] = False
 
@@ -46,7 +61,34 @@ class ServiceSettings(BaseSettings):
         ge=0,
         description="a pooled connection idle this long is pinged before use (0: always)",
     )
+    database_allow_plaintext: bool = Field(
+        default=False,
+        description="in production, accept a DATABASE_URL without sslmode=require, verify-ca or"
+        " verify-full (an unencrypted connection)",
+    )
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="PLAINTEXT (the local broker), SASL_SSL (a Kafka user over TLS, production),"
+        " SSL (TLS without a user) or SASL_PLAINTEXT (a user, unencrypted)",
+    )
+    kafka_sasl_mechanism: SaslMechanism = Field(
+        default="SCRAM-SHA-512", description="how the Kafka user proves itself (SASL_*)"
+    )
+    kafka_username: str | None = Field(default=None, description="the Kafka user (SASL_*)")
+    kafka_password: SecretStr | None = Field(
+        default=None, description="the Kafka user's password (SASL_*); never logged"
+    )
+    kafka_ca_file: str | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates (SSL, SASL_SSL);"
+        " unset: the system's CAs",
+    )
+    kafka_allow_plaintext: bool = Field(
+        default=False,
+        description="in production, accept KAFKA_SECURITY_PROTOCOL PLAINTEXT or SASL_PLAINTEXT"
+        " (an unencrypted connection)",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
     migrate_on_start: bool = False
@@ -167,6 +209,69 @@ class ServiceSettings(BaseSettings):
         " orderly_webhook_deliveries_given_up from a webhook sender's table)",
     )
 
+    def kafka_security(self) -> KafkaSecurity:
+        """How this service's Kafka clients connect (every client the kit builds)."""
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=self.kafka_password,
+            ca_file=self.kafka_ca_file,
+        )
+
+    @model_validator(mode="after")
+    def _kafka_security_is_consistent(self) -> ServiceSettings:
+        prefix = self.model_config.get("env_prefix", "")
+        protocol = f"{prefix}KAFKA_SECURITY_PROTOCOL"
+        if self.kafka_security_protocol in AUTHENTICATED:
+            missing = [
+                f"{prefix}{name.upper()}"
+                for name in ("kafka_username", "kafka_password")
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise ValueError(
+                    f"{protocol} {self.kafka_security_protocol} signs in as a Kafka user: set "
+                    + " and ".join(missing)
+                )
+        elif self.kafka_username or self.kafka_password:
+            raise ValueError(
+                f"{prefix}KAFKA_USERNAME and {prefix}KAFKA_PASSWORD are used only with SASL: set"
+                f" {protocol} to SASL_SSL (it is {self.kafka_security_protocol})"
+            )
+        if self.kafka_ca_file and self.kafka_security_protocol not in ENCRYPTED:
+            raise ValueError(
+                f"{prefix}KAFKA_CA_FILE is used only over TLS: set {protocol} to SASL_SSL or SSL"
+                f" (it is {self.kafka_security_protocol})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _production_encrypts_its_connections(self) -> ServiceSettings:
+        """In production nothing travels unencrypted unless a setting says so by name."""
+        if self.environment != "production":
+            return self
+        prefix = self.model_config.get("env_prefix", "")
+        if self.kafka_security_protocol not in ENCRYPTED and not self.kafka_allow_plaintext:
+            raise ValueError(
+                f"in production the Kafka connection must be encrypted, and"
+                f" {prefix}KAFKA_SECURITY_PROTOCOL is {self.kafka_security_protocol}: use"
+                f" SASL_SSL (or SSL), or set {prefix}KAFKA_ALLOW_PLAINTEXT=true to accept an"
+                " unencrypted connection"
+            )
+        if not self.database_allow_plaintext:
+            sslmode = database_sslmode(self.database_url)
+            if sslmode not in ENCRYPTED_SSLMODES:
+                found = "no sslmode" if sslmode is None else f"sslmode={sslmode}"
+                # Never the URL itself: it may hold the password.
+                raise ValueError(
+                    f"in production the database connection must be encrypted, and"
+                    f" {prefix}DATABASE_URL has {found}: add sslmode=verify-full (or"
+                    f" verify-ca, require) to its query, or set"
+                    f" {prefix}DATABASE_ALLOW_PLAINTEXT=true to accept an unencrypted connection"
+                )
+        return self
+
     @model_validator(mode="after")
     def _heartbeat_within_session(self) -> ServiceSettings:
         if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
@@ -200,3 +305,15 @@ class ServiceSettings(BaseSettings):
                     + ", ".join(n if n.isupper() else f"{prefix}{n.upper()}" for n in missing)
                 )
         return self
+
+
+def database_sslmode(url: str) -> str | None:
+    """The ``sslmode`` a SQLAlchemy database URL asks libpq for, if any."""
+    try:
+        query = make_url(url).query
+    except ArgumentError:  # an unparsable URL fails where it is used, with the driver's reason
+        return None
+    mode = query.get("sslmode")
+    if isinstance(mode, tuple):  # given twice: libpq takes the last
+        mode = mode[-1]
+    return mode

@@ -16,12 +16,18 @@ from typing import Final
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
+from orderly_kit.kafka_security import PLAINTEXT, KafkaSecurity
+
 #: A partition that yields nothing for this long while short of its end is reported.
 STALL_SECONDS: Final = 30.0
 
 
 async def read_to_end(
-    bootstrap: str, partitions: Sequence[TopicPartition], *, client_id: str
+    bootstrap: str,
+    partitions: Sequence[TopicPartition],
+    *,
+    client_id: str,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``partitions`` up to their end when the read began."""
     if not partitions:
@@ -34,6 +40,7 @@ async def read_to_end(
         auto_offset_reset="earliest",
         fetch_max_wait_ms=100,
         client_id=client_id,
+        **security.client_options(),
     )
     await kafka.start()
     found: list[ConsumerRecord[bytes, bytes]] = []

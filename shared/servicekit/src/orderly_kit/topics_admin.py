@@ -7,6 +7,7 @@ from collections.abc import Iterable
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from orderly_kit.kafka_security import PLAINTEXT, KafkaSecurity
 from orderly_schemas.topics import ALL_TOPICS, dead_letter_topic
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,11 @@ async def ensure_topics(
     partitions: int,
     topics: Iterable[str] | None = None,
     replication_factor: int = 1,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> list[str]:
     """Create the missing topics; returns the names created."""
     wanted = all_topics_with_dead_letters() if topics is None else list(topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **security.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -11,6 +11,10 @@ count, so a command's partition is also its answer's.
 
 If the broker cannot be asked, every order counts as queued: re-sending into a
 broker that cannot be reached helps nobody, and nothing is compensated for it.
+
+Reading another service's committed offsets needs Describe on its consumer group: the
+order service's Kafka user is allowed exactly the groups of the services in ``COMMANDS``
+(tests/deploy derives its ACLs from this mapping).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orderly_kit.kafka_security import PLAINTEXT, KafkaSecurity
 from orderly_kit.service import consumer_group
 from orderly_order.adapters.orm import outbox
 from orderly_schemas import topics
@@ -59,6 +64,7 @@ class CommandQueue:
 
     bootstrap: str
     service: str = "order"
+    security: KafkaSecurity = PLAINTEXT
     _admin: AIOKafkaAdminClient | None = field(default=None, init=False)
     _ends: AIOKafkaConsumer | None = field(default=None, init=False)
 
@@ -129,6 +135,7 @@ class CommandQueue:
                 group_id=None,
                 enable_auto_commit=False,
                 client_id=f"{self.service}-command-queue",
+                **self.security.client_options(),
             )
             await _started(consumer.start, consumer.stop)
             self._ends = consumer
@@ -138,7 +145,9 @@ class CommandQueue:
     async def _admin_client(self) -> AIOKafkaAdminClient:
         if self._admin is None:
             admin = AIOKafkaAdminClient(
-                bootstrap_servers=self.bootstrap, client_id=f"{self.service}-command-queue"
+                bootstrap_servers=self.bootstrap,
+                client_id=f"{self.service}-command-queue",
+                **self.security.client_options(),
             )
             await _started(admin.start, admin.close)
             self._admin = admin

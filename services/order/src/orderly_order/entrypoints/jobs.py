@@ -29,7 +29,11 @@ def register(service: Service) -> None:
     settings = service.settings
     assert isinstance(settings, OrderSettings)
     timeouts = settings.timeouts()
-    queue = CommandQueue(settings.kafka_bootstrap_servers, service=settings.service_name)
+    queue = CommandQueue(
+        settings.kafka_bootstrap_servers,
+        service=settings.service_name,
+        security=settings.kafka_security(),
+    )
     service.on_stop(queue.close)
 
     async def process_deadlines() -> None:
