@@ -2,10 +2,12 @@
 
 Nothing here starts a container (there may be no Docker engine): the Kustomize overlays are
 built with ``kubectl kustomize`` and every resource is validated against the Kubernetes
-schemas (kubernetes-validate) or, for the operators' custom resources, against schemas of
-the fields we use; docker-compose.yml, the Prometheus, OpenTelemetry and Kafka topic files
-and the Dockerfile are read and checked against the settings classes, the topic list and
-the metrics that the services really have.
+schemas (kubernetes-validate), Strimzi's custom resources against Strimzi 1.0's own CRDs
+(vendored in ``crds/``) and the Prometheus Operator's against schemas of the fields we use;
+docker-compose.yml, the Prometheus, OpenTelemetry and Kafka topic files and the Dockerfile
+are read and checked against the settings classes, the topic list and the metrics that the
+services really have. The Kafka users' ACLs are checked against what each service declares
+it consumes and publishes (``orderly_dev.kafka_access``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,15 +34,18 @@ from opentelemetry.sdk.trace import TracerProvider
 from prometheus_client import REGISTRY, CollectorRegistry
 
 from orderly_analytics.settings import AnalyticsSettings
+from orderly_dev import kafka_access
 from orderly_inventory.settings import InventorySettings
 from orderly_kit import telemetry
+from orderly_kit.service import consumer_group
 from orderly_kit.settings import ServiceSettings
 from orderly_notification.settings import NotificationSettings
 from orderly_order.settings import OrderSettings
 from orderly_payment.settings import PaymentSettings
-from orderly_schemas.topics import ALL_TOPICS, dead_letter_topic
+from orderly_schemas.topics import ALL_TOPICS, CHECKOUT_ORDERS, dead_letter_topic
 
 REPO = Path(__file__).resolve().parents[2]
+CRDS = Path(__file__).resolve().parent / "crds"
 DEPLOY = REPO / "deploy"
 K8S = DEPLOY / "k8s"
 OVERLAYS = ("dev", "production")
@@ -59,6 +65,17 @@ PARTITIONS = 12
 WEBHOOK_SECRETS = {
     "inventory": ("orderly-carrier-webhook", "carrier-webhook-secret-example.env"),
     "payment": ("orderly-payment-webhook", "payment-webhook-secret-example.env"),
+}
+#: Where every pod finds the Kafka cluster's CA (Strimzi's orderly-cluster-ca-cert).
+KAFKA_CA_MOUNT = {"name": "kafka-ca", "mountPath": "/etc/orderly/kafka-ca", "readOnly": True}
+KAFKA_CA_FILE = "/etc/orderly/kafka-ca/ca.crt"
+#: The identity provider's settings, one set for the whole suite (the kit's auth settings,
+#: prefix ORDERLY_AUTH_): all the ConfigMap orderly-auth and compose set.
+SUITE_AUTH_SETTINGS = ("ORDERLY_AUTH_ISSUER", "ORDERLY_AUTH_AUDIENCE")
+#: Where each overlay's services find the identity provider.
+ISSUERS = {
+    "dev": "http://keycloak.keycloak.svc:8080/realms/orderly",
+    "production": "https://id.example.com/realms/orderly",
 }
 # The oldest Kubernetes minor still widely run, and the newest kubernetes-validate knows.
 K8S_VERSIONS = ("1.30", ".".join(latest_version().split(".")[:2]))
@@ -162,6 +179,16 @@ DURATION = (
     r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
 )
 STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+SECRET_KEY_SELECTOR = {
+    "type": "object",
+    "required": ["key"],
+    "additionalProperties": False,
+    "properties": {
+        "key": {"type": "string"},
+        "name": {"type": "string"},
+        "optional": {"type": "boolean"},
+    },
+}
 METADATA = {
     "type": "object",
     "required": ["name"],
@@ -189,31 +216,55 @@ def resource_schema(api_version: str, kind: str, spec: dict[str, Any]) -> dict[s
     }
 
 
+def kubernetes_structural(schema: dict[str, Any]) -> dict[str, Any]:
+    """A CRD's OpenAPI schema as the API server applies it, for a JSON Schema validator.
+
+    The API server drops fields a structural schema does not declare, and ``kubectl apply``
+    (server-side field validation, Strict) refuses them: so an object with ``properties``
+    allows no others unless it says ``x-kubernetes-preserve-unknown-fields``. An
+    ``x-kubernetes-int-or-string`` field takes either.
+    """
+    out = dict(schema)
+    if out.pop("x-kubernetes-int-or-string", False):
+        out.setdefault("anyOf", [{"type": "integer"}, {"type": "string"}])
+    if "properties" in out:
+        out["properties"] = {k: kubernetes_structural(v) for k, v in out["properties"].items()}
+        if not out.get("x-kubernetes-preserve-unknown-fields"):
+            out.setdefault("additionalProperties", False)
+    if isinstance(out.get("additionalProperties"), dict):
+        out["additionalProperties"] = kubernetes_structural(out["additionalProperties"])
+    if isinstance(out.get("items"), dict):
+        out["items"] = kubernetes_structural(out["items"])
+    # anyOf, oneOf and allOf only add constraints to fields declared here: no pruning in them.
+    return out
+
+
+def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
+    """The schema of every served version of the vendored CRDs (tests/deploy/crds/README.md),
+    by (apiVersion, kind); metadata is checked as the API server checks ObjectMeta."""
+    schemas = {}
+    for path in sorted(CRDS.glob("*/*.yaml")):
+        crd = load_yaml(path)
+        group, kind = crd["spec"]["group"], crd["spec"]["names"]["kind"]
+        for version in crd["spec"]["versions"]:
+            if not version["served"]:
+                continue
+            api_version = f"{group}/{version['name']}"
+            schema = kubernetes_structural(version["schema"]["openAPIV3Schema"])
+            schema["properties"] |= {
+                "apiVersion": {"const": api_version},
+                "kind": {"const": kind},
+                "metadata": METADATA,
+            }
+            schema["required"] = sorted({*schema.get("required", ()), "apiVersion", "kind"})
+            schemas[(api_version, kind)] = schema
+    return schemas
+
+
 CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
-    # Strimzi 0.4x, kafkatopics.kafka.strimzi.io v1beta2.
-    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): resource_schema(
-        "kafka.strimzi.io/v1beta2",
-        "KafkaTopic",
-        {
-            "type": "object",
-            "required": ["topicName", "partitions", "replicas", "config"],
-            "additionalProperties": False,
-            "properties": {
-                "topicName": {"type": "string", "pattern": r"^[a-zA-Z0-9._-]{1,249}$"},
-                "partitions": {"type": "integer", "minimum": 1},
-                "replicas": {"type": "integer", "minimum": 1, "maximum": 32767},
-                "config": {
-                    "type": "object",
-                    "additionalProperties": False,
-                    "properties": {
-                        "min.insync.replicas": {"type": "integer", "minimum": 1},
-                        "retention.ms": {"type": "integer", "minimum": -1},
-                    },
-                },
-            },
-        },
-    ),
-    # Prometheus Operator, prometheusrules.monitoring.coreos.com v1.
+    # Strimzi 1.0 (KafkaTopic, KafkaUser, Kafka, KafkaNodePool): its own CRDs, vendored.
+    **crd_schemas(),
+    # Prometheus Operator, prometheusrules.monitoring.coreos.com v1 (the fields we use).
     ("monitoring.coreos.com/v1", "PrometheusRule"): resource_schema(
         "monitoring.coreos.com/v1",
         "PrometheusRule",
@@ -254,7 +305,7 @@ CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
             },
         },
     ),
-    # Prometheus Operator, podmonitors.monitoring.coreos.com v1.
+    # Prometheus Operator, podmonitors.monitoring.coreos.com v1 (the fields we use).
     ("monitoring.coreos.com/v1", "PodMonitor"): resource_schema(
         "monitoring.coreos.com/v1",
         "PodMonitor",
@@ -277,6 +328,25 @@ CUSTOM_RESOURCE_SCHEMAS: dict[tuple[str, str], dict[str, Any]] = {
                             "port": {"type": "string"},
                             "path": {"type": "string"},
                             "interval": {"type": "string", "pattern": DURATION},
+                            "oauth2": {
+                                "type": "object",
+                                "required": ["clientId", "clientSecret", "tokenUrl"],
+                                "additionalProperties": False,
+                                "properties": {
+                                    "clientId": {
+                                        "type": "object",
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "secret": SECRET_KEY_SELECTOR,
+                                            "configMap": SECRET_KEY_SELECTOR,
+                                        },
+                                    },
+                                    "clientSecret": SECRET_KEY_SELECTOR,
+                                    "tokenUrl": {"type": "string", "minLength": 1},
+                                    "scopes": {"type": "array", "items": {"type": "string"}},
+                                    "endpointParams": STRING_MAP,
+                                },
+                            },
                             "relabelings": {
                                 "type": "array",
                                 "items": {
@@ -359,9 +429,28 @@ def test_the_validation_catches_mistakes() -> None:
     misspelt_deployment = yaml.safe_load(yaml.safe_dump(deployment))
     misspelt_deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
     unknown_kind = {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w"}}
+    user = next(r for r in kustomize("production") if r["kind"] == "KafkaUser")
+    # Strimzi 1.0 serves v1 only; v1beta2's single "operation" is gone from v1.
+    old_topic = {**topic, "apiVersion": "kafka.strimzi.io/v1beta2"}
+    unknown_operation = yaml.safe_load(yaml.safe_dump(user))
+    unknown_operation["spec"]["authorization"]["acls"][0]["operations"] = ["Produce"]
+    old_style_acl = yaml.safe_load(yaml.safe_dump(user))
+    acl = old_style_acl["spec"]["authorization"]["acls"][0]
+    acl["operation"] = acl.pop("operations")[0]
+    no_authentication_type = yaml.safe_load(yaml.safe_dump(user))
+    no_authentication_type["spec"]["authentication"] = {}
 
-    for wrong in (misspelt_topic, rule_without_expr, misspelt_deployment, unknown_kind):
-        assert list(validation_errors(wrong, K8S_VERSIONS[-1])), wrong["kind"]
+    for wrong in (
+        misspelt_topic,
+        rule_without_expr,
+        misspelt_deployment,
+        unknown_kind,
+        old_topic,
+        unknown_operation,
+        old_style_acl,
+        no_authentication_type,
+    ):
+        assert list(validation_errors(wrong, K8S_VERSIONS[-1])), wrong
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -404,22 +493,37 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
             assert container["securityContext"]["readOnlyRootFilesystem"] is True, where
             assert container["securityContext"]["allowPrivilegeEscalation"] is False, where
             assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"], where
-            (config_ref,) = container["envFrom"]
-            assert config_ref["configMapRef"]["name"] in config_maps, where
-            database_url, *others = container["env"]
-            assert database_url["name"] == f"{prefix(service)}DATABASE_URL", where
-            secret_ref = database_url["valueFrom"]["secretKeyRef"]
-            assert secret_ref["name"] == "orderly-database", where
-            assert secret_ref["key"] in secret_keys, where
-            # The inventory and payment services also need their webhook secrets (from
-            # their Secrets).
-            webhook = WEBHOOK_SECRETS.get(service)
-            expected = [] if webhook is None else list(read_env_file(K8S / webhook[1]))
-            assert [e["name"] for e in others] == expected, where
-            for other in others:
-                assert webhook is not None
-                ref = other["valueFrom"]["secretKeyRef"]
-                assert (ref["name"], ref["key"]) == (webhook[0], other["name"]), where
+            own_config, auth_config = (r["configMapRef"]["name"] for r in container["envFrom"])
+            assert own_config in config_maps, where
+            assert config_maps[auth_config]["data"].keys() <= set(SUITE_AUTH_SETTINGS), where
+            assert KAFKA_CA_MOUNT in container["volumeMounts"], where
+            # Everything secret comes from a Secret: the database URL, the Kafka user's
+            # password (Strimzi's Secret of the KafkaUser of the service's name) and, for
+            # the inventory and payment services, their webhook secrets.
+            from_secrets = {
+                e["name"]: (
+                    e["valueFrom"]["secretKeyRef"]["name"],
+                    e["valueFrom"]["secretKeyRef"]["key"],
+                )
+                for e in container["env"]
+            }
+            expected = {
+                f"{prefix(service)}DATABASE_URL": (
+                    "orderly-database",
+                    f"{prefix(service)}DATABASE_URL",
+                ),
+                f"{prefix(service)}KAFKA_PASSWORD": (service, "password"),
+            }
+            if service in WEBHOOK_SECRETS:
+                secret, example = WEBHOOK_SECRETS[service]
+                expected |= {name: (secret, name) for name in read_env_file(K8S / example)}
+            assert from_secrets == expected, where
+            assert f"{prefix(service)}DATABASE_URL" in secret_keys
+        kafka_ca = {v["name"]: v for v in spec["volumes"]}["kafka-ca"]
+        assert kafka_ca["secret"] == {
+            "secretName": "orderly-cluster-ca-cert",  # Strimzi's, for the cluster "orderly"
+            "items": [{"key": "ca.crt", "path": "ca.crt"}],
+        }
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -445,10 +549,15 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
     secret = read_env_file(K8S / "secret-example.env")
 
     for service, deployment in of_kind(resources, "Deployment").items():
-        (config_ref,) = containers(deployment)["app"]["envFrom"]
-        data = config_maps[config_ref["configMapRef"]["name"]]["data"]
+        own_ref, auth_ref = containers(deployment)["app"]["envFrom"]
+        data = config_maps[own_ref["configMapRef"]["name"]]["data"]
+        auth = config_maps[auth_ref["configMapRef"]["name"]]["data"]
         database_url = f"{prefix(service)}DATABASE_URL"
-        secrets = {database_url: secret[database_url]}
+        secrets = {
+            database_url: secret[database_url],
+            # From Strimzi's Secret of the service's KafkaUser.
+            f"{prefix(service)}KAFKA_PASSWORD": "generated-by-the-user-operator",
+        }
         if service in WEBHOOK_SECRETS:
             secrets |= read_env_file(K8S / WEBHOOK_SECRETS[service][1])
         assert unknown_setting_names(service, [*data, *secrets]) == [], service
@@ -460,6 +569,15 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
         assert settings.migrate_on_start is False  # the migrate init container does it
         assert settings.create_topics is False  # Strimzi does it
         assert settings.topic_partitions == PARTITIONS
+        # SCRAM over TLS as the service's own KafkaUser, verifying the brokers with the
+        # cluster CA; the database over TLS too (sslmode, or the settings refuse to start).
+        assert settings.kafka_security_protocol == "SASL_SSL"
+        assert settings.kafka_sasl_mechanism == "SCRAM-SHA-512"
+        assert settings.kafka_username == service
+        assert settings.kafka_ca_file == KAFKA_CA_FILE
+        assert not settings.kafka_allow_plaintext
+        assert not settings.database_allow_plaintext
+        assert auth == {"ORDERLY_AUTH_ISSUER": ISSUERS[overlay], "ORDERLY_AUTH_AUDIENCE": "orderly"}
     assert sorted(secret) == sorted(f"{prefix(s)}DATABASE_URL" for s in SERVICES)
 
 
@@ -476,12 +594,173 @@ def test_kafka_topics_are_the_contract_topics(overlay: str) -> None:
     topics = of_kind(kustomize(overlay), "KafkaTopic")
     replicas, min_insync = (3, 2) if overlay == "production" else (1, 1)
 
+    assert {t["apiVersion"] for t in topics.values()} == {"kafka.strimzi.io/v1"}  # Strimzi 1.0
     assert {t["spec"]["topicName"] for t in topics.values()} == EXPECTED_TOPICS
     for topic in topics.values():
         assert topic["metadata"]["labels"]["strimzi.io/cluster"] == "orderly"
         assert topic["spec"]["partitions"] == PARTITIONS
         assert topic["spec"]["replicas"] == replicas
         assert topic["spec"]["config"]["min.insync.replicas"] == min_insync
+
+
+# --- Kafka users and ACLs ------------------------------------------------------------------
+Grant = tuple[str, str, str, str]  # (user, resource type, resource name, operation)
+
+
+@functools.cache
+def declared_uses() -> dict[str, kafka_access.Uses]:
+    """What each built service consumes, publishes and inspects (in a subprocess)."""
+    return kafka_access.declared_uses(SERVICES)
+
+
+def kafka_user_grants(users: dict[str, dict[str, Any]]) -> set[Grant]:
+    return {
+        (name, acl["resource"]["type"], acl["resource"]["name"], operation)
+        for name, user in users.items()
+        for acl in user["spec"]["authorization"]["acls"]
+        for operation in acl["operations"]
+    }
+
+
+def compose_grants(text: str) -> set[Grant]:
+    """deploy/compose/kafka-acls.txt: ``<user> <topic|group> <operations> <name>...``."""
+    grants = set()
+    for line in text.splitlines():
+        if line.strip() and not line.startswith("#"):
+            user, resource, operations, *names = line.split()
+            grants |= {(user, resource, n, op) for n in names for op in operations.split(",")}
+    return grants
+
+
+def expected_grants() -> set[Grant]:
+    """From the code: what each service declares, with the reasons in orderly_dev.kafka_access."""
+    return {
+        (user, acl.resource, acl.name, operation)
+        for user, acls in kafka_access.users(declared_uses()).items()
+        for acl in acls
+        for operation in acl.operations
+    }
+
+
+def may(grants: set[Grant], user: str, operation: str, resource: str = "topic") -> set[str]:
+    return {n for u, r, n, op in grants if (u, r, op) == (user, resource, operation)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_kafka_user_has_exactly_the_acls_its_code_needs(overlay: str) -> None:
+    users = of_kind(kustomize(overlay), "KafkaUser")
+    found = kafka_user_grants(users)
+    uses = declared_uses()
+
+    assert found == expected_grants()
+    assert set(users) == {*SERVICES, kafka_access.CHECKOUT, kafka_access.DEAD_LETTER_REPLAY}
+    for name, user in users.items():
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == "orderly", name
+        assert user["spec"]["authentication"] == {"type": "scram-sha-512"}, name
+        assert user["spec"]["authorization"]["type"] == "simple", name
+        for acl in user["spec"]["authorization"]["acls"]:
+            assert acl["resource"]["patternType"] == "literal", name  # no prefixes, no "*"
+            assert acl.get("type", "allow") == "allow", name
+    # The rules themselves, read off the manifests: a service reads what it consumes, with
+    # its own group, writes what it publishes and the dead letters of what it reads.
+    for service in SERVICES:
+        consumed = set(uses[service].consumes)
+        dead_letters = {dead_letter_topic(t) for t in consumed}
+        assert may(found, service, "Read") == consumed | dead_letters, service
+        assert may(found, service, "Write") == set(uses[service].publishes) | dead_letters
+        assert may(found, service, "Read", "group") == {consumer_group(service)}, service
+        assert may(found, service, "Describe", "group") == set(uses[service].reads_offsets_of)
+    assert {op for *_, op in found} == {"Read", "Write", "Describe"}  # no Create, Alter, All
+
+
+@pytest.mark.slow
+def test_only_checkout_and_its_http_way_in_write_the_orders_topic() -> None:
+    found = kafka_user_grants(of_kind(kustomize("production"), "KafkaUser"))
+    publishers = {s for s, uses in declared_uses().items() if CHECKOUT_ORDERS in uses.publishes}
+
+    writers = {u for u, r, n, op in found if (r, n, op) == ("topic", CHECKOUT_ORDERS, "Write")}
+
+    # The order service publishes OrderPlaced from POST /orders (checkout's HTTP way in);
+    # dead-letter-replay re-publishes a dead-lettered OrderPlaced to the topic it came from.
+    assert publishers == {"order"}
+    assert writers == {kafka_access.CHECKOUT, kafka_access.DEAD_LETTER_REPLAY, *publishers}
+    assert may(found, kafka_access.CHECKOUT, "Write") == {CHECKOUT_ORDERS}
+    assert may(found, kafka_access.CHECKOUT, "Read") == set()
+
+
+@pytest.mark.slow
+def test_a_service_consuming_a_new_topic_fails_the_acl_check() -> None:
+    uses = dict(declared_uses())
+    analytics = uses["analytics"]
+    uses["analytics"] = kafka_access.Uses(
+        consumes=(*analytics.consumes, "payment.events.v1"), publishes=analytics.publishes
+    )
+    wanted = {
+        (user, acl.resource, acl.name, op)
+        for user, acls in kafka_access.users(uses).items()
+        for acl in acls
+        for op in acl.operations
+    }
+
+    missing = wanted - kafka_user_grants(of_kind(kustomize("production"), "KafkaUser"))
+
+    assert ("analytics", "topic", "payment.events.v1", "Read") in missing
+
+
+@pytest.mark.slow
+def test_the_kafka_access_files_are_generated_from_the_code() -> None:
+    acls = kafka_access.users(declared_uses())
+
+    assert (K8S / "base" / "kafka-users.yaml").read_text() == kafka_access.kafka_users_yaml(acls), (
+        "run: .venv/bin/python -m orderly_dev.kafka_access --write"
+    )
+    assert (DEPLOY / "compose" / "kafka-acls.txt").read_text() == kafka_access.compose_acls(acls), (
+        "run: .venv/bin/python -m orderly_dev.kafka_access --write"
+    )
+    assert compose_grants(kafka_access.compose_acls(acls)) == expected_grants()
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_service_signs_in_as_its_own_kafka_user(overlay: str) -> None:
+    resources = kustomize(overlay)
+    users, config_maps = of_kind(resources, "KafkaUser"), of_kind(resources, "ConfigMap")
+    used_secrets = set()
+
+    for service, deployment in of_kind(resources, "Deployment").items():
+        for container in containers(deployment).values():
+            own = config_maps[container["envFrom"][0]["configMapRef"]["name"]]["data"]
+            password = {e["name"]: e for e in container["env"]}[f"{prefix(service)}KAFKA_PASSWORD"]
+            secret = password["valueFrom"]["secretKeyRef"]
+            # Strimzi names a SCRAM user's Secret after the KafkaUser; key "password".
+            assert own[f"{prefix(service)}KAFKA_USERNAME"] in users
+            assert (secret["name"], secret["key"]) == (
+                own[f"{prefix(service)}KAFKA_USERNAME"],
+                "password",
+            )
+            used_secrets.add(secret["name"])
+    # The replay user's and checkout's passwords are in no Deployment.
+    assert used_secrets == set(SERVICES)
+
+
+def test_the_example_kafka_cluster_is_what_the_services_expect() -> None:
+    resources = list(yaml.safe_load_all((K8S / "kafka-cluster-example.yaml").read_text()))
+    (cluster,) = of_kind(tuple(resources), "Kafka").values()
+    pools = of_kind(tuple(resources), "KafkaNodePool")
+
+    assert [e for r in resources for e in validation_errors(r, K8S_VERSIONS[-1])] == []
+    assert (
+        cluster["metadata"]["name"] == "orderly"
+    )  # orderly-kafka-bootstrap, orderly-cluster-ca-cert
+    (listener,) = cluster["spec"]["kafka"]["listeners"]
+    assert (listener["port"], listener["type"], listener["tls"]) == (9093, "internal", True)
+    assert listener["authentication"] == {"type": "scram-sha-512"}
+    assert cluster["spec"]["kafka"]["authorization"] == {"type": "simple"}
+    assert cluster["spec"]["kafka"]["config"]["auto.create.topics.enable"] is False
+    assert set(cluster["spec"]["entityOperator"]) >= {"topicOperator", "userOperator"}
+    for pool in pools.values():
+        assert pool["metadata"]["labels"]["strimzi.io/cluster"] == "orderly"
+    assert sum(p["spec"]["replicas"] for p in pools.values() if "broker" in p["spec"]["roles"]) >= 3
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -506,10 +785,15 @@ def test_the_network_policy_lets_through_what_the_config_names(overlay: str) -> 
     for config_map in of_kind(resources, "ConfigMap").values():
         for name, value in config_map["data"].items():
             if name.endswith("KAFKA_BOOTSTRAP_SERVERS"):
-                assert value == "orderly-kafka-bootstrap:9092"  # Strimzi's name for "orderly"
+                # Strimzi's bootstrap service of "orderly", its TLS listener.
+                assert value == "orderly-kafka-bootstrap:9093"
             if name.endswith(("KAFKA_BOOTSTRAP_SERVERS", "OTLP_ENDPOINT")):
                 assert int(value.rsplit(":", 1)[1]) in egress_ports, name
-    assert {53, 5432} <= egress_ports
+            if name == "ORDERLY_AUTH_ISSUER":  # its discovery document and keys
+                issuer = urllib.parse.urlsplit(value)
+                assert (issuer.port or {"https": 443, "http": 80}[issuer.scheme]) in egress_ports
+    assert {53, 5432, 9093} <= egress_ports
+    assert 9092 not in egress_ports  # no plaintext listener
 
 
 def test_dev_runs_one_small_pod_per_service() -> None:

@@ -98,6 +98,7 @@ class Service:
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
     _consumer: Any = None  # FastStream's batch subscriber on every topic, built at start
     _published: list[type[Message]] = field(default_factory=list)
+    _groups_whose_offsets_are_read: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _on_stop: list[Job] = field(default_factory=list)
     _relay: OutboxRelay | None = None
@@ -206,6 +207,20 @@ class Service:
     def publishes(self, *classes: type[Message]) -> None:
         """Declare the messages this service publishes (through its outbox) for AsyncAPI."""
         self._published.extend(classes)
+
+    @property
+    def published_topics(self) -> list[str]:
+        """The topics this service publishes to (its outbox's), as declared."""
+        return sorted({cls.topic for cls in self._published})
+
+    def reads_offsets_of(self, *groups: str) -> None:
+        """Declare the consumer groups whose committed offsets this service reads: with ACLs,
+        its Kafka user needs Describe on them."""
+        self._groups_whose_offsets_are_read.extend(groups)
+
+    @property
+    def groups_whose_offsets_are_read(self) -> list[str]:
+        return sorted(set(self._groups_whose_offsets_are_read))
 
     def every(self, name: str, seconds: float, job: Job) -> None:
         """Run ``job`` every ``seconds`` while the service runs."""

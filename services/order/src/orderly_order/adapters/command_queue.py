@@ -13,8 +13,8 @@ If the broker cannot be asked, every order counts as queued: re-sending into a
 broker that cannot be reached helps nobody, and nothing is compensated for it.
 
 Reading another service's committed offsets needs Describe on its consumer group: the
-order service's Kafka user is allowed exactly the groups of the services in ``COMMANDS``
-(tests/deploy derives its ACLs from this mapping).
+order service declares the groups of the services in ``COMMANDS``
+(``Service.reads_offsets_of``), and its Kafka user's ACLs allow exactly those.
 """
 
 from __future__ import annotations

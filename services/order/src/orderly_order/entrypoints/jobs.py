@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client import Gauge
 
-from orderly_kit.service import Service
+from orderly_kit.service import Service, consumer_group
 from orderly_order import queries, use_cases
-from orderly_order.adapters.command_queue import CommandQueue
+from orderly_order.adapters.command_queue import COMMANDS, CommandQueue
 from orderly_order.domain.order import AWAITING, Status
 from orderly_order.settings import OrderSettings
 
@@ -35,6 +35,7 @@ def register(service: Service) -> None:
         security=settings.kafka_security(),
     )
     service.on_stop(queue.close)
+    service.reads_offsets_of(*(consumer_group(handler) for handler, _ in COMMANDS.values()))
 
     async def process_deadlines() -> None:
         acted_on = 1
