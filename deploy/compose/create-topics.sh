@@ -4,10 +4,15 @@
 # fails when the two drift apart. Creating only what is missing keeps a re-run quick.
 set -euo pipefail
 
-bootstrap="${BOOTSTRAP_SERVERS:-kafka:9092}"
+bootstrap="${BOOTSTRAP_SERVERS:-kafka:9091}"
 partitions="${PARTITIONS:-12}"
 replication="${REPLICATION_FACTOR:-1}"
 kafka_topics=/opt/kafka/bin/kafka-topics.sh
+# The admin user's client settings (SASL): the broker authenticates everyone.
+connection=(--bootstrap-server "$bootstrap")
+if [[ -n "${COMMAND_CONFIG:-}" ]]; then
+  connection+=(--command-config "$COMMAND_CONFIG")
+fi
 
 topics=(
   checkout.orders.v1
@@ -26,7 +31,7 @@ topics=(
   notification.events.v1.dlq
 )
 
-existing="$("$kafka_topics" --bootstrap-server "$bootstrap" --list)"
+existing="$("$kafka_topics" "${connection[@]}" --list)"
 for topic in "${topics[@]}"; do
   if grep -qxF "$topic" <<<"$existing"; then
     echo "exists:  $topic"
@@ -34,6 +39,6 @@ for topic in "${topics[@]}"; do
   fi
   # Messages are keyed by order id; the partition count bounds consumer parallelism and
   # cannot be lowered later without re-keying, so it is set here, not left to defaults.
-  "$kafka_topics" --bootstrap-server "$bootstrap" --create --if-not-exists \
+  "$kafka_topics" "${connection[@]}" --create --if-not-exists \
     --topic "$topic" --partitions "$partitions" --replication-factor "$replication"
 done

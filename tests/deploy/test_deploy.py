@@ -72,6 +72,8 @@ KAFKA_CA_FILE = "/etc/orderly/kafka-ca/ca.crt"
 #: The identity provider's settings, one set for the whole suite (the kit's auth settings,
 #: prefix ORDERLY_AUTH_): all the ConfigMap orderly-auth and compose set.
 SUITE_AUTH_SETTINGS = ("ORDERLY_AUTH_ISSUER", "ORDERLY_AUTH_AUDIENCE")
+#: Keycloak in compose, as the services reach it (its issuer's host).
+KEYCLOAK_URL = "http://keycloak:8080"
 #: Where each overlay's services find the identity provider.
 ISSUERS = {
     "dev": "http://keycloak.keycloak.svc:8080/realms/orderly",
@@ -936,13 +938,14 @@ def test_compose_builds_and_publishes_each_service() -> None:
 
 def test_compose_services_wait_for_what_they_need_and_report_health() -> None:
     services = compose()["services"]
-    one_shot_or_shell_less = {"topic-init", "inventory-seed", "otel-collector"}
+    one_shot_or_shell_less = {"topic-init", "kafka-access", "inventory-seed", "otel-collector"}
 
     for service in SERVICES:
         assert services[service]["depends_on"] == {
             "postgres": {"condition": "service_healthy"},
             "kafka": {"condition": "service_healthy"},
             "topic-init": {"condition": "service_completed_successfully"},
+            "kafka-access": {"condition": "service_completed_successfully"},
             "otel-collector": {"condition": "service_started"},
         }
         test = " ".join(services[service]["healthcheck"]["test"])
@@ -966,15 +969,28 @@ def test_compose_sets_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> Non
 
     for service in SERVICES:
         env = {k: str(v) for k, v in services[service]["environment"].items()}
-        assert unknown_setting_names(service, env) == [], service
+        own = {k: v for k, v in env.items() if k not in SUITE_AUTH_SETTINGS}
+        assert unknown_setting_names(service, own) == [], service
 
-        settings = settings_from_env(monkeypatch, service, env)
+        settings = settings_from_env(monkeypatch, service, own)
 
         assert settings.environment == "production"
         assert settings.migrate_on_start is True
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", CONTAINER_PORT)
         assert settings.kafka_bootstrap_servers == "kafka:9092"
         assert settings.otlp_endpoint == "http://otel-collector:4318"
+        # Its own Kafka user over SCRAM; plaintext on this one host, said explicitly.
+        assert (settings.kafka_security_protocol, settings.kafka_sasl_mechanism) == (
+            "SASL_PLAINTEXT",
+            "SCRAM-SHA-512",
+        )
+        assert settings.kafka_username == service
+        assert settings.kafka_allow_plaintext
+        assert settings.database_allow_plaintext
+        assert {k: v for k, v in env.items() if k in SUITE_AUTH_SETTINGS} == {
+            "ORDERLY_AUTH_ISSUER": f"{KEYCLOAK_URL}/realms/orderly",
+            "ORDERLY_AUTH_AUDIENCE": "orderly",
+        }
 
 
 def test_compose_demo_seed_runs_the_inventory_command_after_migration() -> None:
@@ -1029,9 +1045,133 @@ def test_compose_kafka_is_a_consistent_kraft_node() -> None:
     assert set(listeners) == set(protocols)
     assert set(advertised) <= set(listeners)
     assert kafka["KAFKA_CONTROLLER_LISTENER_NAMES"] in listeners
-    assert advertised[kafka["KAFKA_INTER_BROKER_LISTENER_NAME"]] == "kafka:9092"
     assert len(kafka["CLUSTER_ID"]) == 22  # a base64 UUID, as kafka-storage random-uuid makes
     assert kafka["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+    # Every listener authenticates; the services' and the host's with SCRAM users.
+    assert set(protocols.values()) == {"SASL_PLAINTEXT"}
+    mechanisms = {
+        name: kafka[f"KAFKA_LISTENER_NAME_{name}_SASL_ENABLED_MECHANISMS"] for name in listeners
+    }
+    assert advertised["CLIENTS"] == "kafka:9092"  # the services' bootstrap address
+    assert mechanisms["CLIENTS"] == mechanisms["HOST"] == "SCRAM-SHA-512"
+    # The broker and the controller sign in as admin (PLAIN): KRaft cannot use SCRAM there.
+    inter_broker = kafka["KAFKA_INTER_BROKER_LISTENER_NAME"]
+    assert mechanisms[inter_broker] == kafka["KAFKA_SASL_MECHANISM_INTER_BROKER_PROTOCOL"]
+    assert mechanisms["CONTROLLER"] == kafka["KAFKA_SASL_MECHANISM_CONTROLLER_PROTOCOL"]
+    # ACLs are enforced; only admin (the broker's own principal) passes them all.
+    assert kafka["KAFKA_AUTHORIZER_CLASS_NAME"].endswith(".StandardAuthorizer")
+    assert kafka["KAFKA_SUPER_USERS"] == "User:admin"
+    assert kafka["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] == "false"
+
+
+def compose_jaas_admin() -> tuple[str, str]:
+    """The admin's PLAIN login in the broker's JAAS file and in the admin steps' settings."""
+    jaas = (DEPLOY / "compose" / "kafka" / "broker-jaas.conf").read_text()
+    admin = read_env_file(DEPLOY / "compose" / "kafka" / "admin.properties")
+    broker = re.search(r'username="(\w+)"\s+password="([^"]+)"', jaas)
+    client = re.search(r'username="(\w+)" password="([^"]+)"', admin["sasl.jaas.config"])
+    assert broker
+    assert client
+    assert broker.groups() == client.groups()
+    assert f'user_{broker.group(1)}="{broker.group(2)}"' in jaas  # the broker accepts it
+    assert (admin["security.protocol"], admin["sasl.mechanism"]) == ("SASL_PLAINTEXT", "PLAIN")
+    return broker.group(1), broker.group(2)
+
+
+def test_compose_admin_steps_sign_in_as_the_super_user() -> None:
+    services = compose()["services"]
+    user, _ = compose_jaas_admin()
+    kafka = services["kafka"]["environment"]
+    admin_listener = f"kafka:{kafka['KAFKA_LISTENERS'].split('BROKER://:')[1].split(',')[0]}"
+
+    assert kafka["KAFKA_SUPER_USERS"] == f"User:{user}"
+    assert "/etc/kafka/orderly/broker-jaas.conf" in kafka["KAFKA_OPTS"]
+    for step in ("topic-init", "kafka-access"):
+        env = services[step]["environment"]
+        assert env["BOOTSTRAP_SERVERS"] == admin_listener, step
+        mount = f"./deploy/compose/kafka/admin.properties:{env['COMMAND_CONFIG']}:ro"
+        assert mount in services[step]["volumes"], step
+        assert services[step]["depends_on"] == {"kafka": {"condition": "service_healthy"}}
+
+
+def run_kafka_access(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """deploy/compose/kafka-access.sh with kafka-configs.sh and kafka-acls.sh replaced by
+    stubs that log their arguments (one call per line, arguments tab-separated)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("kafka-configs.sh", "kafka-acls.sh"):
+        stub = bin_dir / tool
+        stub.write_text(
+            f'#!/usr/bin/env bash\n(IFS=$\'\\t\'; echo "$*") >> "{tmp_path}/{tool}.log"\n'
+        )
+        stub.chmod(0o755)
+    return subprocess.run(
+        ["bash", str(DEPLOY / "compose" / "kafka-access.sh")],
+        env={"PATH": os.environ["PATH"], "KAFKA_BIN": str(bin_dir), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+
+
+def logged_calls(path: Path) -> list[list[str]]:
+    return [line.split("\t") for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_compose_kafka_access_creates_each_user_and_exactly_its_acls(tmp_path: Path) -> None:
+    spec = compose()["services"]["kafka-access"]
+    env = {k: str(v) for k, v in spec["environment"].items()}
+    env["ACLS_FILE"] = str(DEPLOY / "compose" / "kafka-acls.txt")
+
+    done = run_kafka_access(tmp_path, env)
+
+    assert done.returncode == 0, done.stderr
+    created: dict[str, str] = {}
+    for call in logged_calls(tmp_path / "kafka-configs.sh.log"):
+        user = call[call.index("--entity-name") + 1]
+        created[user] = call[call.index("--add-config") + 1]
+    acl_grants: set[Grant] = set()
+    for call in logged_calls(tmp_path / "kafka-acls.sh.log"):
+        assert call[:4] == [
+            "--bootstrap-server",
+            env["BOOTSTRAP_SERVERS"],
+            "--command-config",
+            env["COMMAND_CONFIG"],
+        ]
+        user = call[call.index("--allow-principal") + 1].removeprefix("User:")
+        flags = [token for token in call if token != "--add"]  # the one flag without a value
+        pairs = list(zip(flags[::2], flags[1::2], strict=True))
+        operations = [value for flag, value in pairs if flag == "--operation"]
+        for flag, name in pairs:
+            if flag in ("--topic", "--group"):
+                acl_grants |= {(user, flag[2:], name, op) for op in operations}
+    assert acl_grants == expected_grants()
+    passwords = {user: env[f"SCRAM_PASSWORD_{user.upper().replace('-', '_')}"] for user in created}
+    assert created == {
+        user: f"SCRAM-SHA-512=[iterations=8192,password={password}]"
+        for user, password in passwords.items()
+    }
+    assert set(created) == {*SERVICES, kafka_access.CHECKOUT, kafka_access.DEAD_LETTER_REPLAY}
+    # Each service signs in with the password its user was created with.
+    for service in SERVICES:
+        service_env = compose()["services"][service]["environment"]
+        assert service_env[f"{prefix(service)}KAFKA_USERNAME"] == service
+        assert service_env[f"{prefix(service)}KAFKA_PASSWORD"] == passwords[service]
+
+
+def test_compose_kafka_access_refuses_to_start_without_a_password(tmp_path: Path) -> None:
+    env = {k: str(v) for k, v in compose()["services"]["kafka-access"]["environment"].items()}
+    env["ACLS_FILE"] = str(DEPLOY / "compose" / "kafka-acls.txt")
+    del env["SCRAM_PASSWORD_CHECKOUT"]
+
+    done = run_kafka_access(tmp_path, env)
+
+    assert done.returncode == 1
+    assert (
+        "SCRAM_PASSWORD_CHECKOUT is not set: the password of the Kafka user checkout" in done.stderr
+    )
+    assert logged_calls(tmp_path / "kafka-configs.sh.log") == []  # nothing changed
 
 
 def test_compose_files_it_mounts_exist() -> None:
