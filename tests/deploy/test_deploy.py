@@ -37,6 +37,7 @@ from orderly_analytics.settings import AnalyticsSettings
 from orderly_dev import kafka_access
 from orderly_inventory.settings import InventorySettings
 from orderly_kit import telemetry
+from orderly_kit.auth import AuthSettings
 from orderly_kit.service import consumer_group
 from orderly_kit.settings import ServiceSettings
 from orderly_notification.settings import NotificationSettings
@@ -69,9 +70,10 @@ WEBHOOK_SECRETS = {
 #: Where every pod finds the Kafka cluster's CA (Strimzi's orderly-cluster-ca-cert).
 KAFKA_CA_MOUNT = {"name": "kafka-ca", "mountPath": "/etc/orderly/kafka-ca", "readOnly": True}
 KAFKA_CA_FILE = "/etc/orderly/kafka-ca/ca.crt"
-#: The identity provider's settings, one set for the whole suite (the kit's auth settings,
-#: prefix ORDERLY_AUTH_): all the ConfigMap orderly-auth and compose set.
-SUITE_AUTH_SETTINGS = ("ORDERLY_AUTH_ISSUER", "ORDERLY_AUTH_AUDIENCE")
+#: The identity provider's settings, one set for the whole suite (orderly_kit.auth): the
+#: ConfigMap orderly-auth and compose set these, the issuer and the audience.
+AUTH_PREFIX = str(AuthSettings.model_config["env_prefix"])
+SUITE_AUTH_SETTINGS = tuple(f"{AUTH_PREFIX}{name.upper()}" for name in AuthSettings.model_fields)
 #: Keycloak in compose, as the services reach it (its issuer's host).
 KEYCLOAK_URL = "http://keycloak:8080"
 #: Where each overlay's services find the identity provider.
@@ -98,9 +100,10 @@ def unknown_setting_names(service: str, names: Any) -> list[str]:
 def settings_from_env(
     monkeypatch: pytest.MonkeyPatch, service: str, env: dict[str, str]
 ) -> ServiceSettings:
-    """The service's settings as the process would read them from exactly ``env``."""
+    """The service's settings as the process would read them from exactly ``env`` (its own
+    settings and the suite's ORDERLY_AUTH_*, which the test session's issuer sets otherwise)."""
     pre = prefix(service)
-    for name in [n for n in os.environ if n.upper().startswith(pre)]:
+    for name in [n for n in os.environ if n.upper().startswith((pre, AUTH_PREFIX))]:
         monkeypatch.delenv(name)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -564,7 +567,7 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
             secrets |= read_env_file(K8S / WEBHOOK_SECRETS[service][1])
         assert unknown_setting_names(service, [*data, *secrets]) == [], service
 
-        settings = settings_from_env(monkeypatch, service, {**data, **secrets})
+        settings = settings_from_env(monkeypatch, service, {**data, **auth, **secrets})
 
         assert settings.environment == "production"
         assert (settings.http_host, settings.http_port) == ("0.0.0.0", CONTAINER_PORT)
@@ -579,7 +582,8 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
         assert settings.kafka_ca_file == KAFKA_CA_FILE
         assert not settings.kafka_allow_plaintext
         assert not settings.database_allow_plaintext
-        assert auth == {"ORDERLY_AUTH_ISSUER": ISSUERS[overlay], "ORDERLY_AUTH_AUDIENCE": "orderly"}
+        assert set(auth) == {"ORDERLY_AUTH_ISSUER", "ORDERLY_AUTH_AUDIENCE"}
+        assert (settings.auth.issuer, settings.auth.audience) == (ISSUERS[overlay], "orderly")
     assert sorted(secret) == sorted(f"{prefix(s)}DATABASE_URL" for s in SERVICES)
 
 
@@ -969,10 +973,11 @@ def test_compose_sets_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> Non
 
     for service in SERVICES:
         env = {k: str(v) for k, v in services[service]["environment"].items()}
-        own = {k: v for k, v in env.items() if k not in SUITE_AUTH_SETTINGS}
+        own = {k: v for k, v in env.items() if not k.startswith(AUTH_PREFIX)}
         assert unknown_setting_names(service, own) == [], service
+        assert set(env) - set(own) <= set(SUITE_AUTH_SETTINGS), service
 
-        settings = settings_from_env(monkeypatch, service, own)
+        settings = settings_from_env(monkeypatch, service, env)
 
         assert settings.environment == "production"
         assert settings.migrate_on_start is True
@@ -987,10 +992,9 @@ def test_compose_sets_only_real_settings(monkeypatch: pytest.MonkeyPatch) -> Non
         assert settings.kafka_username == service
         assert settings.kafka_allow_plaintext
         assert settings.database_allow_plaintext
-        assert {k: v for k, v in env.items() if k in SUITE_AUTH_SETTINGS} == {
-            "ORDERLY_AUTH_ISSUER": f"{KEYCLOAK_URL}/realms/orderly",
-            "ORDERLY_AUTH_AUDIENCE": "orderly",
-        }
+        # Keycloak's realm, for the audience its mappers put in every token.
+        assert settings.auth.issuer == f"{KEYCLOAK_URL}/realms/orderly"
+        assert settings.auth.audience == "orderly"
 
 
 def test_compose_demo_seed_runs_the_inventory_command_after_migration() -> None:

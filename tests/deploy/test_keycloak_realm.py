@@ -16,6 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
+from orderly_kit.auth import AuthSettings
+
 REPO = Path(__file__).resolve().parents[2]
 REALM_FILE = REPO / "deploy" / "keycloak" / "orderly-realm.json"
 ISSUER = "http://keycloak:8080/realms/orderly"
@@ -90,16 +92,21 @@ def test_services_sign_in_by_client_credentials_with_one_role(client_id: str) ->
 @pytest.mark.parametrize("client_id", [CONSOLE, *sorted(SERVICE_ROLES)])
 def test_every_access_token_carries_audience_roles_and_customer_id(client_id: str) -> None:
     mappers = mappers_by_type(clients()[client_id])
+    # Where the services look: the kit's auth settings at their defaults.
+    expected = AuthSettings(issuer=ISSUER)
 
     audience = mappers["oidc-audience-mapper"]
-    assert audience["included.custom.audience"] == "orderly"
+    assert audience["included.custom.audience"] == expected.audience == "orderly"
     assert audience["access.token.claim"] == "true"
     roles = mappers["oidc-usermodel-realm-role-mapper"]
-    assert (roles["claim.name"], roles["multivalued"]) == ("roles", "true")
+    assert (roles["claim.name"], roles["multivalued"]) == (expected.roles_claim, "true")
     assert roles["access.token.claim"] == "true"
     customer = mappers["oidc-usermodel-attribute-mapper"]
-    assert (customer["user.attribute"], customer["claim.name"]) == ("customer_id", "customer_id")
+    assert customer["user.attribute"] == "customer_id"
+    assert customer["claim.name"] == expected.customer_claim
     assert customer["access.token.claim"] == "true"
+    # Keycloak signs access tokens RS256 unless told otherwise.
+    assert realm().get("defaultSignatureAlgorithm", "RS256") in expected.algorithms
 
 
 def test_customer_id_is_a_declared_attribute_only_an_admin_may_change() -> None:
