@@ -63,9 +63,12 @@ CONTAINER_PORT = 8080
 EXPECTED_TOPICS = {*ALL_TOPICS, *(dead_letter_topic(t) for t in ALL_TOPICS)}
 PARTITIONS = 12
 #: The services that verify signed webhooks: the Secret of their secrets and its example file.
-WEBHOOK_SECRETS = {
+#: The Secrets a service reads besides its database URL and Kafka password, with the
+#: example env file an operator copies to make each.
+SERVICE_SECRETS = {
     "inventory": ("orderly-carrier-webhook", "carrier-webhook-secret-example.env"),
     "payment": ("orderly-payment-webhook", "payment-webhook-secret-example.env"),
+    "order": ("orderly-order-data-keys", "order-data-keys-secret-example.env"),
 }
 #: Where every pod finds the Kafka cluster's CA (Strimzi's orderly-cluster-ca-cert).
 KAFKA_CA_MOUNT = {"name": "kafka-ca", "mountPath": "/etc/orderly/kafka-ca", "readOnly": True}
@@ -504,7 +507,8 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
             assert KAFKA_CA_MOUNT in container["volumeMounts"], where
             # Everything secret comes from a Secret: the database URL, the Kafka user's
             # password (Strimzi's Secret of the KafkaUser of the service's name) and, for
-            # the inventory and payment services, their webhook secrets.
+            # the inventory and payment services their webhook secrets, for the order
+            # service the keys of customers' personal data.
             from_secrets = {
                 e["name"]: (
                     e["valueFrom"]["secretKeyRef"]["name"],
@@ -519,8 +523,8 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
                 ),
                 f"{prefix(service)}KAFKA_PASSWORD": (service, "password"),
             }
-            if service in WEBHOOK_SECRETS:
-                secret, example = WEBHOOK_SECRETS[service]
+            if service in SERVICE_SECRETS:
+                secret, example = SERVICE_SECRETS[service]
                 expected |= {name: (secret, name) for name in read_env_file(K8S / example)}
             assert from_secrets == expected, where
             assert f"{prefix(service)}DATABASE_URL" in secret_keys
@@ -563,8 +567,8 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
             # From Strimzi's Secret of the service's KafkaUser.
             f"{prefix(service)}KAFKA_PASSWORD": "generated-by-the-user-operator",
         }
-        if service in WEBHOOK_SECRETS:
-            secrets |= read_env_file(K8S / WEBHOOK_SECRETS[service][1])
+        if service in SERVICE_SECRETS:
+            secrets |= read_env_file(K8S / SERVICE_SECRETS[service][1])
         assert unknown_setting_names(service, [*data, *secrets]) == [], service
 
         settings = settings_from_env(monkeypatch, service, {**data, **auth, **secrets})
