@@ -21,6 +21,8 @@ Schema = dict[str, Any]
 
 BASELINE_DIR = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "baseline" / "v1"
 CURRENT = export.json_schemas()
+#: The breaks of v1 made on purpose (shared/schemas/baseline/v1.accepted.toml).
+ACCEPTED = compat.accepted_breaks(BASELINE_DIR)
 
 
 def baseline(message_type: str) -> Schema:
@@ -64,7 +66,42 @@ def test_the_baseline_holds_every_released_message_type() -> None:
 def test_the_current_model_still_reads_what_v1_producers_send(message_type: str) -> None:
     problems = compat.incompatibilities(message_type, baseline(message_type), CURRENT[message_type])
 
-    assert problems == [], "\n".join(problems)
+    unaccepted = compat.unaccepted(problems, ACCEPTED)
+    assert unaccepted == [], "\n".join(unaccepted)
+
+
+def test_every_accepted_break_still_matches_a_change_and_says_why() -> None:
+    assert ACCEPTED, "v1.accepted.toml lists the breaks made on purpose"
+    for accepted in ACCEPTED:
+        assert accepted.why.strip(), accepted.match.pattern
+    assert compat.check_baseline(BASELINE_DIR, CURRENT) == []
+
+
+def test_an_accepted_break_covers_only_what_it_matches_and_is_reported_once_stale(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "v1"
+    shutil.copytree(BASELINE_DIR, folder)
+    (tmp_path / "v1.accepted.toml").write_text(
+        "[[accepted]]\n"
+        "since = 2026-12-07\n"
+        "match = 'OrderPlaced\\.total\\.amount: maximum tightened from None to .*'\n"
+        "why = 'a bound the databases always had'\n"
+        "[[accepted]]\n"
+        "since = 2026-12-07\n"
+        "match = 'OrderPlaced\\.gift_wrap: removed'\n"
+        "why = 'nothing matches this one'\n"
+    )
+
+    problems = compat.check_baseline(folder, CURRENT)
+
+    tightened = "maximum tightened from None to 1000000000000000"
+    assert f"OrderPlaced.total.amount: {tightened}" not in problems
+    assert f"OrderPlaced.lines[].unit_price.amount: {tightened}" in problems
+    assert problems[-1] == (
+        "accepted break 'OrderPlaced\\.gift_wrap: removed' (2026-12-07) matches no change any"
+        " more; remove it from the accepted list"
+    )
 
 
 @pytest.mark.parametrize("message_type", sorted(CURRENT))
@@ -304,24 +341,32 @@ class OrderPlacedWithTextQuantities(Message):
 
 
 def test_a_model_that_drops_a_field_fails_against_the_baseline() -> None:
-    problems = compat.incompatibilities(
-        "OrderPlaced", baseline("OrderPlaced"), OrderPlacedWithoutPlacedAt.model_json_schema()
+    problems = compat.unaccepted(
+        compat.incompatibilities(
+            "OrderPlaced", baseline("OrderPlaced"), OrderPlacedWithoutPlacedAt.model_json_schema()
+        ),
+        ACCEPTED,
     )
 
     assert problems == ["OrderPlaced.placed_at: removed"]
 
 
 def test_a_model_that_changes_a_nested_type_fails_against_the_baseline() -> None:
-    problems = compat.incompatibilities(
-        "OrderPlaced", baseline("OrderPlaced"), OrderPlacedWithTextQuantities.model_json_schema()
+    text_quantities = OrderPlacedWithTextQuantities.model_json_schema()
+    problems = compat.unaccepted(
+        compat.incompatibilities("OrderPlaced", baseline("OrderPlaced"), text_quantities),
+        ACCEPTED,
     )
 
     assert problems == ["OrderPlaced.lines[].quantity: type changed from integer to string"]
 
 
 def test_a_model_that_adds_an_optional_field_passes_against_the_baseline() -> None:
-    problems = compat.incompatibilities(
-        "OrderPlaced", baseline("OrderPlaced"), OrderPlacedWithCoupon.model_json_schema()
+    problems = compat.unaccepted(
+        compat.incompatibilities(
+            "OrderPlaced", baseline("OrderPlaced"), OrderPlacedWithCoupon.model_json_schema()
+        ),
+        ACCEPTED,
     )
 
     assert problems == []

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Self
+from typing import Annotated, Any, ClassVar, Final, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
 
 from orderly_schemas.text import unsafe_text_error, unsafe_text_escaped
+
+#: The largest amount of money, in minor units: 10^15 (ten trillion euros in cents). The
+#: services keep amounts in BIGINT columns (up to about 9.2 * 10^18), so a sum of many such
+#: amounts (an order's lines, a day's revenue) still fits; 10^30 cents would not even fit one.
+MAX_AMOUNT: Final = 10**15
+#: The largest number of units of stock a quantity counts: 10^9. The services keep stock in
+#: INTEGER columns (up to 2^31 - 1, about 2.1 * 10^9), so one quantity added to another
+#: still fits. An order line, a return line and a transfer line are bounded far lower.
+MAX_UNITS: Final = 10**9
 
 CurrencyCode = Annotated[
     str,
@@ -64,7 +73,9 @@ class Money(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    amount: StrictInt = Field(ge=0, description="amount in minor units of the currency")
+    amount: StrictInt = Field(
+        ge=0, le=MAX_AMOUNT, description="amount in minor units of the currency, at most 10^15"
+    )
     currency: CurrencyCode
 
     def __add__(self, other: Money) -> Money:
@@ -100,4 +111,4 @@ class Allocation(BaseModel):
 
     sku: Sku
     warehouse: str = Field(min_length=1, max_length=64)
-    quantity: StrictInt = Field(gt=0)
+    quantity: StrictInt = Field(gt=0, le=MAX_UNITS)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from orderly_schemas import topics
 from orderly_schemas.base import AwareDatetime, Message, Money, OrderLine
@@ -69,6 +70,17 @@ class OrderPlaced(Message):
     shipping_address: Address
     payment: PaymentDetails
     placed_at: AwareDatetime
+
+    @field_validator("total")
+    @classmethod
+    def _total_is_not_zero(cls, total: Money) -> Money:
+        # A line may be free (a gift beside paid lines); a whole order of nothing has no
+        # payment to capture, and its saga would wait for one until cancelled.
+        if total.amount == 0:
+            raise PydanticCustomError(
+                "zero_total", "an order must cost something: a total of 0 cannot be paid"
+            )
+        return total
 
     @model_validator(mode="after")
     def _total_is_sum_of_lines(self) -> OrderPlaced:

@@ -13,6 +13,12 @@ Schemas are compared as pydantic emits them: ``$defs`` and ``$ref``, ``anyOf`` w
 path: ``OrderPlaced.lines[].quantity`` is ``quantity`` in each item of ``lines``;
 ``{}`` stands for the values of a map and ``[0]`` for a tuple position.
 
+A break made on purpose (a bound the services' databases always had, say) is listed
+beside the baseline folder ``v1/`` in ``v1.accepted.toml``: each entry a regular
+expression matching the whole of the messages it accepts, the date and the reason. An
+entry that matches nothing any more is reported too, so the list never outlives its
+breaks.
+
 ``python -m orderly_schemas.compat <baseline_dir>`` checks the current models
 against a folder of released ``<Type>.json`` files and exits 1 with the messages.
 """
@@ -21,8 +27,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
-from collections.abc import Mapping
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any, Final
 
@@ -76,8 +86,51 @@ def incompatibilities(message_type: str, old: Schema, new: Schema) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class AcceptedBreak:
+    """A break of a released baseline made on purpose: the messages it accepts, when, why."""
+
+    match: re.Pattern[str]
+    since: date
+    why: str
+
+    def accepts(self, problem: str) -> bool:
+        return self.match.fullmatch(problem) is not None
+
+
+def accepted_breaks(folder: Path) -> list[AcceptedBreak]:
+    """The breaks accepted against the baseline ``folder``: ``<folder>.accepted.toml``
+    beside it (``[[accepted]]`` entries of ``match``, ``since`` and ``why``), or none."""
+    path = folder.parent / f"{folder.name}.accepted.toml"
+    if not path.exists():
+        return []
+    entries = tomllib.loads(path.read_text())["accepted"]
+    return [
+        AcceptedBreak(match=re.compile(e["match"]), since=e["since"], why=e["why"]) for e in entries
+    ]
+
+
+def unaccepted(problems: Sequence[str], accepted: Sequence[AcceptedBreak]) -> list[str]:
+    """The ``problems`` that no accepted break covers."""
+    return [p for p in problems if not any(a.accepts(p) for a in accepted)]
+
+
 def check_baseline(folder: Path, current: Mapping[str, Schema]) -> list[str]:
-    """Compare the ``<Type>.json`` files of a baseline folder with ``current`` schemas."""
+    """Compare the ``<Type>.json`` files of a baseline folder with ``current`` schemas;
+    the breaks accepted beside it (``accepted_breaks``) are left out, and an accepted
+    break that matches none is a problem of its own."""
+    problems = _check_baseline(folder, current)
+    accepted = accepted_breaks(folder)
+    stale = [
+        f"accepted break '{a.match.pattern}' ({a.since}) matches no change any more;"
+        " remove it from the accepted list"
+        for a in accepted
+        if not any(a.accepts(p) for p in problems)
+    ]
+    return unaccepted(problems, accepted) + stale
+
+
+def _check_baseline(folder: Path, current: Mapping[str, Schema]) -> list[str]:
     files = sorted(folder.glob("*.json"))
     if not files:
         return [f"{folder}: no <Type>.json baseline schemas found"]

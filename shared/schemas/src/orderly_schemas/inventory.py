@@ -8,7 +8,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from orderly_schemas import topics
-from orderly_schemas.base import Allocation, AwareDatetime, Message, Sku, StockLine
+from orderly_schemas.base import MAX_UNITS, Allocation, AwareDatetime, Message, Sku, StockLine
 from orderly_schemas.checkout import Address
 
 
@@ -155,22 +155,24 @@ class StockEvent(Message):
 class LowStockDetected(StockEvent):
     """Available stock fell below the safety stock; said once until it recovers."""
 
-    available: StrictInt
-    safety_stock: StrictInt = Field(ge=0)
+    available: StrictInt = Field(ge=-MAX_UNITS, le=MAX_UNITS)
+    safety_stock: StrictInt = Field(ge=0, le=MAX_UNITS)
 
 
 class BackInStock(StockEvent):
     """Available stock is at or above the safety stock again after a LowStockDetected."""
 
-    available: StrictInt
-    safety_stock: StrictInt = Field(ge=0)
+    available: StrictInt = Field(ge=-MAX_UNITS, le=MAX_UNITS)
+    safety_stock: StrictInt = Field(ge=0, le=MAX_UNITS)
 
 
 class StockAdjusted(StockEvent):
     """On-hand stock was corrected: a stock-take, damage, a write-off or a manual fix."""
 
-    quantity_change: StrictInt = Field(description="signed units added to on hand")
-    on_hand: StrictInt = Field(ge=0, description="on hand after the adjustment")
+    quantity_change: StrictInt = Field(
+        ge=-MAX_UNITS, le=MAX_UNITS, description="signed units added to on hand"
+    )
+    on_hand: StrictInt = Field(ge=0, le=MAX_UNITS, description="on hand after the adjustment")
     reason: str
     reference: str | None = Field(default=None, description="stock-take, return or ticket id")
     actor: str
@@ -179,8 +181,8 @@ class StockAdjusted(StockEvent):
 class StockReceived(StockEvent):
     """Goods arrived into on-hand stock: a purchase-order receipt or a transfer's arrival."""
 
-    quantity: StrictInt = Field(gt=0)
-    on_hand: StrictInt = Field(ge=0, description="on hand after the receipt")
+    quantity: StrictInt = Field(gt=0, le=MAX_UNITS)
+    on_hand: StrictInt = Field(ge=0, le=MAX_UNITS, description="on hand after the receipt")
     reference: str = Field(description="purchase order number or transfer id")
     actor: str
 
@@ -192,8 +194,8 @@ class TransferLine(BaseModel):
 
     sku: Sku
     quantity: StrictInt = Field(gt=0, le=1_000_000)
-    received: StrictInt | None = Field(default=None, ge=0)
-    damaged: StrictInt | None = Field(default=None, ge=0)
+    received: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
+    damaged: StrictInt | None = Field(default=None, ge=0, le=1_000_000)
 
 
 class StockTransferred(Message):

@@ -1,0 +1,144 @@
+"""What no service can keep or act on is refused by the contract as a message is read,
+naming the field and the rule, never the value: so it is a 422 over HTTP and a dead
+letter on Kafka before any effect, and no consumer accepts what another refuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pydantic import ValidationError
+
+from orderly_schemas import Message, decode
+from orderly_schemas.base import MAX_AMOUNT, MAX_UNITS
+from orderly_schemas.checkout import OrderPlaced
+
+Payload = dict[str, Any]
+
+
+def refusal(message_type: str, payload: Payload) -> ValidationError:
+    """The error a consumer gets for ``payload`` as it arrives from Kafka."""
+    with pytest.raises(ValidationError) as caught:
+        decode(message_type, json.dumps(payload).encode())
+    return caught.value
+
+
+def locations(error: ValidationError) -> list[str]:
+    return [".".join(map(str, e["loc"])) for e in error.errors()]
+
+
+def as_json(examples: dict[str, Message], message_type: str) -> Payload:
+    payload: Payload = examples[message_type].model_dump(mode="json")
+    return payload
+
+
+def one_line_order(order: Payload, *, unit_price: int, quantity: int = 1) -> Payload:
+    order["lines"] = order["lines"][:1]
+    order["lines"][0].update(quantity=quantity)
+    order["lines"][0]["unit_price"]["amount"] = unit_price
+    order["total"]["amount"] = unit_price * quantity
+    return order
+
+
+# -- amounts and quantities: what the databases hold --------------------------------------
+def test_an_amount_beyond_what_the_databases_hold_is_refused_naming_each_field(
+    order_placed_json: Payload,
+) -> None:
+    order = one_line_order(order_placed_json, unit_price=10**30)
+
+    error = refusal("OrderPlaced", order)
+
+    assert locations(error) == ["lines.0.unit_price.amount", "total.amount"]
+    assert {e["msg"] for e in error.errors()} == {
+        f"Input should be less than or equal to {MAX_AMOUNT}"
+    }
+
+
+def test_the_largest_amount_is_accepted(order_placed_json: Payload) -> None:
+    order = one_line_order(order_placed_json, unit_price=MAX_AMOUNT)
+
+    read = decode("OrderPlaced", json.dumps(order))
+
+    assert isinstance(read, OrderPlaced)
+    assert read.total.amount == 10**15
+
+
+def test_lines_that_add_up_beyond_the_largest_total_are_refused(
+    order_placed_json: Payload,
+) -> None:
+    order = one_line_order(order_placed_json, unit_price=MAX_AMOUNT, quantity=2)
+
+    error = refusal("OrderPlaced", order)
+
+    assert locations(error) == ["total.amount"]
+
+
+@pytest.mark.parametrize(
+    ("message_type", "field", "value"),
+    [
+        ("CapturePayment", "amount.amount", 10**30),
+        ("RefundPayment", "amount.amount", 10**16),
+        ("StockReserved", "allocations.0.quantity", MAX_UNITS + 1),
+        ("StockReceived", "quantity", 10**30),
+        ("StockReceived", "on_hand", MAX_UNITS + 1),
+        ("StockAdjusted", "quantity_change", -(MAX_UNITS + 1)),
+        ("LowStockDetected", "safety_stock", 2**31),
+        ("StockTransferred", "lines.0.received", 10**30),
+    ],
+)
+def test_every_amount_and_quantity_is_bounded(
+    examples: dict[str, Message], message_type: str, field: str, value: int
+) -> None:
+    payload = as_json(examples, message_type)
+    *path, last = field.split(".")
+    target: Any = payload
+    for part in path:
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[last] = value
+
+    assert locations(refusal(message_type, payload)) == [field]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
+@pytest.mark.parametrize(
+    "field", ["total.amount", "lines.0.quantity", "lines.0.unit_price.amount", "payment.exp_month"]
+)
+def test_not_a_number_and_infinity_are_refused_wherever_a_number_is(
+    order_placed_json: Payload, field: str, number: str
+) -> None:
+    order_placed_json["payment"]["exp_month"] = 12
+    *path, last = field.split(".")
+    target: Any = order_placed_json
+    for part in path:
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[last] = "__NUMBER__"
+    body = json.dumps(order_placed_json).replace('"__NUMBER__"', number)
+
+    with pytest.raises(ValidationError) as caught:
+        decode("OrderPlaced", body)
+
+    assert locations(caught.value) == [field]
+
+
+# -- zero-total orders --------------------------------------------------------------------
+def test_an_order_of_nothing_to_pay_is_refused(order_placed_json: Payload) -> None:
+    for line in order_placed_json["lines"]:
+        line["unit_price"]["amount"] = 0
+    order_placed_json["total"]["amount"] = 0
+
+    error = refusal("OrderPlaced", order_placed_json)
+
+    assert [(e["type"], e["loc"]) for e in error.errors()] == [("zero_total", ("total",))]
+    assert "an order must cost something" in str(error)
+
+
+def test_a_free_line_beside_a_paid_one_is_accepted(order_placed_json: Payload) -> None:
+    gift = order_placed_json["lines"][1]
+    order_placed_json["total"]["amount"] -= gift["unit_price"]["amount"] * gift["quantity"]
+    gift["unit_price"]["amount"] = 0
+
+    order = decode("OrderPlaced", json.dumps(order_placed_json))
+
+    assert isinstance(order, OrderPlaced)
+    assert order.lines[1].unit_price.amount == 0
