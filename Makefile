@@ -71,7 +71,9 @@ docs: schemas venv
 	mkdir -p docs/asyncapi
 	for s in $(SERVICES); do $(BIN)/python -m orderly_$$s asyncapi > docs/asyncapi/$$s.json || exit 1; done
 
+## The contract's ISO code lists (from the pinned pycountry) and its JSON Schemas.
 schemas: venv
+	$(BIN)/python -m orderly_dev.iso_codes shared/schemas/src/orderly_schemas/iso_codes.py
 	$(BIN)/python -m orderly_schemas.export shared/schemas/jsonschema
 
 clean:

@@ -1,4 +1,5 @@
-"""The committed JSON Schemas are exactly what the models render now."""
+"""The committed JSON Schemas are exactly what the models render now, and the committed
+ISO code lists what the pinned pycountry gives."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from orderly_dev import iso_codes
 from orderly_schemas import export
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "jsonschema"
+ISO_CODES = SCHEMAS_DIR.parent / "src" / "orderly_schemas" / "iso_codes.py"
 RENDERED = {name: export.render(schema) for name, schema in export.json_schemas().items()}
 
 
@@ -27,3 +30,7 @@ def test_no_committed_json_schema_is_left_over_from_a_removed_message() -> None:
     stale = sorted(committed - set(RENDERED))
 
     assert stale == [], f"no model renders {stale}: delete them and run make schemas"
+
+
+def test_the_committed_iso_code_lists_are_what_pycountry_gives() -> None:
+    assert ISO_CODES.read_text() == iso_codes.render(), "iso_codes.py is stale: run make schemas"

@@ -121,6 +121,53 @@ def test_not_a_number_and_infinity_are_refused_wherever_a_number_is(
     assert locations(caught.value) == [field]
 
 
+# -- currency and country codes -------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("field", "code", "kind"),
+    [
+        ("total.currency", "ABC", "currency_code"),
+        ("lines.0.unit_price.currency", "XXX", "currency_code"),
+        ("shipping_address.country", "XY", "country_code"),
+        ("shipping_address.country", "UK", "country_code"),
+    ],
+    ids=["made-up-currency", "no-currency", "made-up-country", "uk-is-gb"],
+)
+def test_a_code_that_iso_does_not_define_is_refused(
+    order_placed_json: Payload, field: str, code: str, kind: str
+) -> None:
+    *path, last = field.split(".")
+    target: Any = order_placed_json
+    for part in path:
+        target = target[int(part)] if part.isdigit() else target[part]
+    target[last] = code
+
+    error = refusal("OrderPlaced", order_placed_json)
+
+    assert [(e["type"], ".".join(map(str, e["loc"]))) for e in error.errors()] == [(kind, field)]
+
+
+def test_iso_codes_are_accepted_beyond_the_usual_ones(order_placed_json: Payload) -> None:
+    for line in order_placed_json["lines"]:
+        line["unit_price"]["currency"] = "KWD"
+    order_placed_json["total"]["currency"] = "KWD"
+    order_placed_json["shipping_address"]["country"] = "AX"
+
+    order = decode("OrderPlaced", json.dumps(order_placed_json))
+
+    assert isinstance(order, OrderPlaced)
+    assert (order.total.currency, order.shipping_address.country) == ("KWD", "AX")
+
+
+def test_a_code_is_refused_on_every_topic_that_carries_it(examples: dict[str, Message]) -> None:
+    command = as_json(examples, "ShipOrder")
+    command["ship_to"]["country"] = "ZZ"
+    event = as_json(examples, "PaymentCaptured")
+    event["amount"]["currency"] = "ABC"
+
+    assert locations(refusal("ShipOrder", command)) == ["ship_to.country"]
+    assert locations(refusal("PaymentCaptured", event)) == ["amount.currency"]
+
+
 # -- zero-total orders --------------------------------------------------------------------
 def test_an_order_of_nothing_to_pay_is_refused(order_placed_json: Payload) -> None:
     for line in order_placed_json["lines"]:

@@ -6,7 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Final, Self
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic_core import PydanticCustomError
 
+from orderly_schemas.iso_codes import COUNTRIES, CURRENCIES
 from orderly_schemas.text import unsafe_text_error, unsafe_text_escaped
 
 #: The largest amount of money, in minor units: 10^15 (ten trillion euros in cents). The
@@ -18,9 +20,43 @@ MAX_AMOUNT: Final = 10**15
 #: still fits. An order line, a return line and a transfer line are bounded far lower.
 MAX_UNITS: Final = 10**9
 
+_CURRENCIES: Final = frozenset(CURRENCIES)
+_COUNTRIES: Final = frozenset(COUNTRIES)
+
+
+def _iso_4217(code: str) -> str:
+    if code not in _CURRENCIES:
+        raise PydanticCustomError("currency_code", "must be an ISO 4217 currency code, e.g. EUR")
+    return code
+
+
+def _iso_3166(code: str) -> str:
+    if code not in _COUNTRIES:
+        raise PydanticCustomError(
+            "country_code", "must be an ISO 3166-1 alpha-2 country code, e.g. DE"
+        )
+    return code
+
+
+# The code lists are the contract's own (orderly_schemas.iso_codes, generated from
+# pycountry): every consumer of one contract version accepts the same codes.
 CurrencyCode = Annotated[
     str,
-    Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code, e.g. EUR"),
+    Field(
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 currency code, e.g. EUR",
+        json_schema_extra={"enum": list(CURRENCIES)},
+    ),
+    AfterValidator(_iso_4217),
+]
+CountryCode = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Z]{2}$",
+        description="ISO 3166-1 alpha-2 country code, e.g. DE",
+        json_schema_extra={"enum": list(COUNTRIES)},
+    ),
+    AfterValidator(_iso_3166),
 ]
 Sku = Annotated[
     str,

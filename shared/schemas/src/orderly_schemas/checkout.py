@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, mo
 from pydantic_core import PydanticCustomError
 
 from orderly_schemas import topics
-from orderly_schemas.base import AwareDatetime, Message, Money, OrderLine
+from orderly_schemas.base import AwareDatetime, CountryCode, Message, Money, OrderLine
 
 PaymentMethod = Literal["credit_card", "debit_card", "mobile_wallet", "third_party"]
 
@@ -30,7 +30,7 @@ class Address(BaseModel):
     line2: str | None = Field(default=None, max_length=200)
     city: str = Field(min_length=1, max_length=100)
     postal_code: str = Field(min_length=1, max_length=20)
-    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    country: CountryCode
     region: str | None = Field(default=None, max_length=100)
 
 

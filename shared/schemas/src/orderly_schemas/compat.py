@@ -240,10 +240,10 @@ class _Checker:
         if new_values is None:
             return []
         if old_values is None:
-            return [self.say(path, f"now restricted to the values {new_values!r}")]
+            return [self.say(path, f"now restricted to {_listed(new_values)}")]
         removed = [v for v in old_values if v not in new_values]
         if removed:
-            return [self.say(path, f"value(s) {removed!r} removed; now only {new_values!r}")]
+            return [self.say(path, f"value(s) {removed!r} removed; now only {_listed(new_values)}")]
         return []
 
     def _bounds(self, path: str, old: Schema, new: Schema) -> list[str]:
@@ -316,6 +316,13 @@ class _Checker:
         if isinstance(old_items, dict) and isinstance(new_items, dict):
             problems += self.compare(f"{path}[]", old_items, new_items, seen)
         return problems
+
+
+def _listed(values: list[Any], most: int = 12) -> str:
+    """``the values ['a', 'b']``, or for a long list (ISO codes) how many and the first few."""
+    if len(values) <= most:
+        return f"the values {values!r}"
+    return f"{len(values)} values: {', '.join(map(repr, values[:5]))}, …"
 
 
 def _join(path: str, name: str) -> str:
