@@ -5,6 +5,7 @@ letter on Kafka before any effect, and no consumer accepts what another refuses.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -166,6 +167,70 @@ def test_a_code_is_refused_on_every_topic_that_carries_it(examples: dict[str, Me
 
     assert locations(refusal("ShipOrder", command)) == ["ship_to.country"]
     assert locations(refusal("PaymentCaptured", event)) == ["amount.currency"]
+
+
+# -- times ---------------------------------------------------------------------------------
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(
+    "number",
+    [1_773_480_413, 1_773_480_413_589, 1_773_480_413.5, "1773480413", True],
+    ids=["seconds", "milliseconds", "float", "digits-in-a-string", "boolean"],
+)
+def test_a_time_given_as_a_number_is_refused(order_placed_json: Payload, number: object) -> None:
+    order_placed_json["placed_at"] = number
+
+    error = refusal("OrderPlaced", order_placed_json)
+
+    assert [(e["type"], e["loc"]) for e in error.errors()] == [("datetime_type", ("placed_at",))]
+    assert "not a number" in str(error)
+
+
+def test_every_time_in_the_contract_refuses_a_number(examples: dict[str, Message]) -> None:
+    event = as_json(examples, "ShipmentDelivered")
+    event["delivered_at"] = 1_773_480_413
+
+    assert locations(refusal("ShipmentDelivered", event)) == ["delivered_at"]
+
+
+@pytest.mark.parametrize(
+    ("placed_at", "kind"),
+    [
+        ("1970-01-01T00:00:00Z", "placed_too_early"),
+        ("1999-12-31T23:59:59+00:00", "placed_too_early"),
+        (iso(datetime.now(UTC) + timedelta(hours=2)), "placed_in_the_future"),
+        ("2999-01-01T00:00:00Z", "placed_in_the_future"),
+    ],
+    ids=["epoch", "last-century", "two-hours-ahead", "far-future"],
+)
+def test_an_order_placed_far_in_the_past_or_in_the_future_is_refused(
+    order_placed_json: Payload, placed_at: str, kind: str
+) -> None:
+    order_placed_json["placed_at"] = placed_at
+
+    error = refusal("OrderPlaced", order_placed_json)
+
+    assert [(e["type"], e["loc"]) for e in error.errors()] == [(kind, ("placed_at",))]
+
+
+@pytest.mark.parametrize(
+    "placed_at",
+    [
+        "2000-01-01T00:00:00Z",
+        iso(datetime.now(UTC) - timedelta(days=60)),
+        iso(datetime.now(UTC) + timedelta(minutes=30)),
+        (datetime.now(UTC) + timedelta(minutes=50)).astimezone().isoformat(),
+    ],
+    ids=["first-moment", "replayed-weeks-later", "clock-ahead", "other-offset"],
+)
+def test_an_order_placed_within_the_bounds_is_read(
+    order_placed_json: Payload, placed_at: str
+) -> None:
+    order_placed_json["placed_at"] = placed_at
+
+    assert isinstance(decode("OrderPlaced", json.dumps(order_placed_json)), OrderPlaced)
 
 
 # -- zero-total orders --------------------------------------------------------------------

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar, Final, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 from pydantic_core import PydanticCustomError
 
 from orderly_schemas.iso_codes import COUNTRIES, CURRENCIES
@@ -64,13 +66,33 @@ Sku = Annotated[
 ]
 
 
+#: A number, or a number written as a string: pydantic would read either as a time.
+_NUMBER: Final = re.compile(r"\s*[+-]?[0-9]+(\.[0-9]*)?\s*")
+
+
+def _not_a_number(value: object) -> object:
+    # Left to itself pydantic reads 1700000000 (or "1700000000") as seconds, or
+    # milliseconds, since 1970: a producer that sends a number has its units or its
+    # format wrong, and the contract's schema says an ISO 8601 string.
+    if isinstance(value, int | float | Decimal) or (
+        isinstance(value, str) and _NUMBER.fullmatch(value)
+    ):
+        raise PydanticCustomError(
+            "datetime_type",
+            "must be an ISO 8601 date and time with a timezone (e.g. 2026-01-31T12:00:00Z),"
+            " not a number",
+        )
+    return value
+
+
 def _must_be_aware(value: datetime) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError("must be timezone-aware (e.g. 2026-01-31T12:00:00Z)")
     return value
 
 
-AwareDatetime = Annotated[datetime, AfterValidator(_must_be_aware)]
+#: Every time in the contract: an ISO 8601 string with a timezone, never a number.
+AwareDatetime = Annotated[datetime, BeforeValidator(_not_a_number), AfterValidator(_must_be_aware)]
 
 
 class Message(BaseModel):

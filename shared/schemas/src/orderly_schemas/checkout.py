@@ -2,14 +2,55 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from orderly_schemas import topics
 from orderly_schemas.base import AwareDatetime, CountryCode, Message, Money, OrderLine
+
+#: No order was placed before this: an earlier time is a mistake (a zero, a unit off by a
+#: thousand), not an old order.
+EARLIEST_PLACED_AT: Final = datetime(2000, 1, 1, tzinfo=UTC)
+#: How far ahead of the reader's clock an order may say it was placed: the producer's clock
+#: may run a little ahead of ours, never by more (a local time labelled UTC, a time in the
+#: wrong unit). There is no bound into the past but the one above, so that a message
+#: replayed from a dead-letter topic weeks later still reads.
+PLACED_AT_AHEAD: Final = timedelta(hours=1)
+
+
+def _placed_in_time(value: datetime) -> datetime:
+    if value < EARLIEST_PLACED_AT:
+        raise PydanticCustomError("placed_too_early", "must not be before 2000-01-01T00:00:00Z")
+    if value > datetime.now(UTC) + PLACED_AT_AHEAD:
+        raise PydanticCustomError(
+            "placed_in_the_future", "must not be more than one hour after the time it is read"
+        )
+    return value
+
+
+PlacedAt = Annotated[
+    AwareDatetime,
+    AfterValidator(_placed_in_time),
+    Field(
+        description=(
+            "when the customer placed the order: an ISO 8601 date and time with a timezone"
+            " (a number is refused), not before 2000-01-01T00:00:00Z and not more than one"
+            " hour after the clock of the service reading it"
+        )
+    ),
+]
 
 PaymentMethod = Literal["credit_card", "debit_card", "mobile_wallet", "third_party"]
 
@@ -69,7 +110,7 @@ class OrderPlaced(Message):
     total: Money
     shipping_address: Address
     payment: PaymentDetails
-    placed_at: AwareDatetime
+    placed_at: PlacedAt
 
     @field_validator("total")
     @classmethod

@@ -19,8 +19,7 @@ from orderly_kit.service import Service
 from orderly_order import queries, use_cases
 from orderly_order.domain.order import OrderStateError
 from orderly_order.settings import OrderSettings
-from orderly_schemas.base import AwareDatetime
-from orderly_schemas.checkout import OrderPlaced
+from orderly_schemas.checkout import OrderPlaced, PlacedAt
 
 PLACE = Permission.of("orders:place", Role.CHECKOUT, description="place an order at its prices")
 READ = Permission.of("orders:read", Role.SUPPORT, own=[Role.CUSTOMER])
@@ -40,7 +39,7 @@ class OrderCreate(OrderPlaced):
     order_id: UUID = Field(
         default_factory=uuid4, description="set it to make retries of this request idempotent"
     )
-    placed_at: AwareDatetime = Field(default_factory=lambda: datetime.now(UTC))
+    placed_at: PlacedAt = Field(default_factory=lambda: datetime.now(UTC))
 
 
 class OrderCancel(BaseModel):
