@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from orderly_schemas import Message, decode
+from orderly_schemas import Message, decode, export
 from orderly_schemas.base import MAX_AMOUNT, MAX_UNITS
 from orderly_schemas.checkout import OrderPlaced
 
@@ -231,6 +231,41 @@ def test_an_order_placed_within_the_bounds_is_read(
     order_placed_json["placed_at"] = placed_at
 
     assert isinstance(decode("OrderPlaced", json.dumps(order_placed_json)), OrderPlaced)
+
+
+# -- unknown fields ------------------------------------------------------------------------
+def test_an_unknown_field_at_any_depth_of_an_order_refuses_it_naming_each(
+    order_placed_json: Payload,
+) -> None:
+    order_placed_json["coupon"] = "SPRING"
+    order_placed_json["customer"]["phone"] = "+49 30 1234567"
+    order_placed_json["lines"][1]["unit_price"]["cents"] = 649
+    order_placed_json["shipping_address"]["line_2"] = "3. OG links"
+    order_placed_json["payment"]["card_holder"] = "Ada Lovelace"
+
+    error = refusal("OrderPlaced", order_placed_json)
+
+    assert [(e["type"], e["loc"], e["input"]) for e in error.errors()] == [
+        ("extra_forbidden", ("customer", "phone"), "(not shown)"),
+        ("extra_forbidden", ("lines", 1, "unit_price", "cents"), "(not shown)"),
+        ("extra_forbidden", ("shipping_address", "line_2"), "(not shown)"),
+        ("extra_forbidden", ("payment", "card_holder"), "(not shown)"),
+        ("extra_forbidden", ("coupon",), "(not shown)"),
+    ]
+    assert "Lovelace" not in str(error)
+
+
+def test_the_published_order_schema_is_closed_at_every_depth() -> None:
+    schema = export.json_schemas()["OrderPlaced"]
+
+    assert schema["additionalProperties"] is False
+    assert {name: d["additionalProperties"] for name, d in schema["$defs"].items()} == {
+        "Address": False,
+        "Customer": False,
+        "Money": False,
+        "OrderLine": False,
+        "PaymentDetails": False,
+    }
 
 
 # -- zero-total orders --------------------------------------------------------------------

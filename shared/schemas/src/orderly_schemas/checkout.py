@@ -18,7 +18,8 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from orderly_schemas import topics
-from orderly_schemas.base import AwareDatetime, CountryCode, Message, Money, OrderLine
+from orderly_schemas.base import AwareDatetime, CountryCode, Money, OrderLine
+from orderly_schemas.closed import ClosedMessage
 
 #: No order was placed before this: an earlier time is a mistake (a zero, a unit off by a
 #: thousand), not an old order.
@@ -99,8 +100,11 @@ class PaymentDetails(BaseModel):
     exp_year: int | None = Field(default=None, ge=2000, le=2199)
 
 
-class OrderPlaced(Message):
-    """A customer placed an order at checkout; the saga starts here."""
+class OrderPlaced(ClosedMessage):
+    """A customer placed an order at checkout; the saga starts here.
+
+    Closed at every depth: a field the contract does not define refuses the order.
+    """
 
     topic = topics.CHECKOUT_ORDERS
 

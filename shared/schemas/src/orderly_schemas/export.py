@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from orderly_schemas.catalogue import MESSAGE_TYPES
+from orderly_schemas.closed import ClosedMessage, close
 
 
 def json_schemas() -> dict[str, dict[str, Any]]:
@@ -16,6 +17,8 @@ def json_schemas() -> dict[str, dict[str, Any]]:
     schemas: dict[str, dict[str, Any]] = {}
     for cls in MESSAGE_TYPES:
         schema = cls.model_json_schema(mode="validation")
+        if issubclass(cls, ClosedMessage):
+            schema = close(schema)
         schema["$id"] = f"urn:orderly:schema:{cls.topic}:{cls.message_type()}"
         schema["x-topic"] = cls.topic
         schema["x-ce-type"] = cls.message_type()
