@@ -11,7 +11,11 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from orderly_schemas import BY_TYPE, MESSAGE_TYPES, Message, decode, topics
-from orderly_schemas.catalogue import UnknownMessageTypeError
+from orderly_schemas.catalogue import (
+    MisplacedMessageError,
+    UnknownMessageTypeError,
+    message_class_on,
+)
 
 SCHEMAS_DIR = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "jsonschema"
 TYPE_NAMES = [cls.message_type() for cls in MESSAGE_TYPES]
@@ -101,3 +105,14 @@ def test_a_consumer_reading_the_json_ignores_fields_it_does_not_know(
 def test_an_unknown_ce_type_is_refused_with_the_known_types() -> None:
     with pytest.raises(UnknownMessageTypeError, match="OrderPlaced"):
         decode("OrderTeleported", b"{}")
+
+
+def test_a_type_is_placed_on_its_own_topic_only() -> None:
+    assert message_class_on(topics.CHECKOUT_ORDERS, "OrderPlaced") is BY_TYPE["OrderPlaced"]
+    with pytest.raises(
+        MisplacedMessageError,
+        match=r"OrderCancelled belongs on order\.events\.v1, not on checkout\.orders\.v1",
+    ):
+        message_class_on(topics.CHECKOUT_ORDERS, "OrderCancelled")
+    with pytest.raises(UnknownMessageTypeError, match="OrderTeleported"):
+        message_class_on(topics.CHECKOUT_ORDERS, "OrderTeleported")

@@ -93,6 +93,10 @@ class UnknownMessageTypeError(LookupError):
     """A message named a CloudEvents type that this contract version does not define."""
 
 
+class MisplacedMessageError(LookupError):
+    """A message of a type the contract defines arrived on a topic it does not belong on."""
+
+
 def message_class(message_type: str) -> type[Message]:
     """The model class of ``message_type``."""
     try:
@@ -101,6 +105,17 @@ def message_class(message_type: str) -> type[Message]:
         raise UnknownMessageTypeError(
             f"unknown message type {message_type!r}; known types: {', '.join(sorted(BY_TYPE))}"
         ) from None
+
+
+def message_class_on(topic: str, message_type: str) -> type[Message]:
+    """The model class of ``message_type``, a type that belongs on ``topic``: raises
+    UnknownMessageTypeError for a type the contract does not define and
+    MisplacedMessageError for one of another topic (``OrderCancelled`` on
+    ``checkout.orders.v1``)."""
+    cls = message_class(message_type)
+    if cls.topic != topic:
+        raise MisplacedMessageError(f"{message_type} belongs on {cls.topic}, not on {topic}")
+    return cls
 
 
 def decode(message_type: str, body: bytes | str) -> Message:

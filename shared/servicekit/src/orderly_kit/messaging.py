@@ -45,7 +45,11 @@ from orderly_kit.context import current_message_id, current_order_id
 from orderly_kit.db import Database, driver_connection
 from orderly_kit.personal_data import PersonalDataError, Vault
 from orderly_schemas.base import Message
-from orderly_schemas.catalogue import UnknownMessageTypeError
+from orderly_schemas.catalogue import (
+    MisplacedMessageError,
+    UnknownMessageTypeError,
+    message_class_on,
+)
 from orderly_schemas.cloudevents import TRACEPARENT, TRACESTATE, Envelope, MissingHeaderError
 from orderly_schemas.topics import dead_letter_topic
 
@@ -116,6 +120,7 @@ POISON_ERRORS: tuple[type[BaseException], ...] = (
     ValidationError,
     MissingHeaderError,
     UnknownMessageTypeError,
+    MisplacedMessageError,
     json.JSONDecodeError,
     UnicodeDecodeError,
     # An erased customer's data cannot be kept; a key the settings lack needs an operator
@@ -409,8 +414,9 @@ class Messaging:
         partition's in one transaction, the partitions concurrently, except those of the
         topics in ``one_at_a_time``, which take turns.
 
-        Per partition, in order: records of types no route of their topic takes are
-        skipped (no effect, no inbox row); unreadable ones are dead-lettered alone; the
+        Per partition, in order: records of a type of their topic that no route takes are
+        skipped (no effect, no inbox row); unreadable ones, and those of a type the
+        contract does not define or places on another topic, are dead-lettered alone; the
         rest share ONE transaction (one multi-row inbox claim, the handlers, one multi-row
         outbox insert). If any handler fails, that transaction rolls back and the
         partition's records are handled one by one, each with its own retries and dead
@@ -454,12 +460,17 @@ class Messaging:
     async def _handle_partition(self, batch: list[_Received], routes: Routes) -> None:
         work: list[tuple[_Received, Route, Message]] = []
         for received in batch:
-            if received.error is None:
-                route = routes.get(received.envelope.type) if received.envelope else None
-                if route is None:
-                    continue  # a type this service does not handle
+            if received.error is None and received.envelope is not None:
+                route = routes.get(received.envelope.type)
                 try:
-                    work.append((received, route, route.model.model_validate_json(received.body)))
+                    if route is None:
+                        # A type of another topic, or one the contract does not define, is
+                        # a producer's mistake: dead-lettered, never skipped (a consumer of
+                        # that topic, or of a newer contract, would have acted on it).
+                        message_class_on(received.topic, received.envelope.type)
+                        continue  # a type of this topic that this service does not handle
+                    event = route.model.model_validate_json(received.body)
+                    work.append((received, route, event))
                     continue
                 except POISON_ERRORS as exc:
                     received.error = exc

@@ -32,8 +32,10 @@ def of_type(*classes: type[Message]) -> Callable[[Any], bool]:
 
 
 class Subscription:
-    """The handlers of one service on one topic (a type no handler takes is skipped), and
-    whether the topic's partitions may be handled concurrently."""
+    """The handlers of one service on one topic, and whether the topic's partitions may be
+    handled concurrently. A type of the topic that no handler takes is skipped; one the
+    contract places on another topic, or does not define, is dead-lettered
+    (``Messaging.handle_batch``)."""
 
     def __init__(self, topic: str, *, group_id: str, title: str, concurrently: bool) -> None:
         self.topic = topic
