@@ -66,6 +66,8 @@ class FakeOrders:
     """``Orders`` in memory: each unit of work gets its own copy of an order, as from a row."""
 
     rows: dict[UUID, Order] = field(default_factory=dict)
+    #: OrderPlaced published at POST /orders and not placed yet (in the outbox).
+    in_flight: dict[UUID, list[OrderPlaced]] = field(default_factory=dict)
     history: dict[UUID, list[Entry]] = field(default_factory=dict)
     audit: list[OperatorAction] = field(default_factory=list)
     numbered: int = 0
@@ -91,6 +93,12 @@ class FakeOrders:
         order.changes.clear()
         self.rows[order.order_id] = copy.deepcopy(order)
         self.rows[order.order_id].messages = []
+
+    async def hold_order_id(self, order_id: UUID) -> None:
+        """One unit of work at a time here: nothing to wait for."""
+
+    async def placed_in_flight(self, order_id: UUID) -> list[OrderPlaced]:
+        return list(self.in_flight.get(order_id, []))
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[Order]:
         due = [o for o in self.rows.values() if o.deadline_at and o.deadline_at <= now]
@@ -135,6 +143,15 @@ class Saga:
         event = event or make_order()
         await use_cases.orders.place_order(self.unit_of_work(), event, timeouts=T)
         return event
+
+    async def submitted(self, event: OrderPlaced) -> bool:
+        """``event`` sent to POST /orders: whether it was published (kept in flight)."""
+        uow = self.unit_of_work()
+        published = await use_cases.orders.submit_order(uow, event)
+        for message in uow.published:
+            assert isinstance(message, OrderPlaced)
+            self.orders.in_flight.setdefault(message.order_id, []).append(message)
+        return published
 
     async def reserved(self) -> OrderPlaced:
         event = await self.placed()
@@ -253,6 +270,64 @@ async def test_an_order_placed_twice_is_accepted_once(saga: Saga) -> None:
     assert uow.published == []
     assert list(saga.orders.rows) == [event.order_id]
     assert saga.timeline(event) == ["confirmed"]
+
+
+async def test_the_same_order_re_stamped_by_its_producer_is_accepted_once(saga: Saga) -> None:
+    event = await saga.placed()
+    restamped = event.model_copy(update={"placed_at": event.placed_at + timedelta(seconds=5)})
+
+    uow = saga.unit_of_work()
+    await use_cases.orders.place_order(uow, restamped, timeouts=T)
+
+    assert uow.published == []
+    assert saga.timeline(event) == ["confirmed"]
+
+
+async def test_another_order_under_a_taken_order_id_is_refused_naming_only_the_id(
+    saga: Saga,
+) -> None:
+    event = await saga.placed()
+    other = make_order(order_id=event.order_id)
+
+    uow = saga.unit_of_work()
+    with pytest.raises(use_cases.orders.OrderConflictError) as refused:
+        await use_cases.orders.place_order(uow, other, timeouts=T)
+
+    assert str(event.order_id) in str(refused.value)
+    assert other.customer.name not in str(refused.value)
+    assert uow.published == []
+    assert saga.orders.order(event.order_id).total == event.total
+
+
+async def test_an_order_placed_before_fingerprints_were_kept_takes_any_repeat_as_the_same(
+    saga: Saga,
+) -> None:
+    event = await saga.placed()
+    saga.orders.rows[event.order_id].placed_fingerprint = None
+
+    uow = saga.unit_of_work()
+    await use_cases.orders.place_order(uow, make_order(order_id=event.order_id), timeouts=T)
+
+    assert uow.published == []
+
+
+async def test_an_order_submitted_again_while_on_its_way_is_published_once(saga: Saga) -> None:
+    event = make_order()
+
+    assert await saga.submitted(event) is True
+    assert await saga.submitted(event) is False
+    with pytest.raises(use_cases.orders.OrderConflictError):
+        await saga.submitted(make_order(order_id=event.order_id))
+    assert len(saga.orders.in_flight[event.order_id]) == 1
+
+
+async def test_an_order_submitted_once_placed_is_compared_with_the_order(saga: Saga) -> None:
+    event = await saga.placed()
+
+    assert await saga.submitted(event) is False
+    with pytest.raises(use_cases.orders.OrderConflictError):
+        await saga.submitted(make_order(order_id=event.order_id))
+    assert saga.orders.in_flight == {}
 
 
 async def test_reserved_stock_asks_for_the_payment(saga: Saga) -> None:

@@ -74,6 +74,9 @@ orders = Table(
     Column("pending_compensations", JSONB, nullable=False, server_default="[]"),
     Column("refund_id", String(100), nullable=True),
     Column("cancel_reason", Text, nullable=True),
+    # What was ordered (domain.order.fingerprint): a repeat of the order id with another
+    # body is refused. None for orders placed before it was kept.
+    Column("placed_fingerprint", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total_amount >= 0", name="total_not_negative"),

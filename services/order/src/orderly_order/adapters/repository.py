@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
+from pydantic import ValidationError
 from sqlalchemy import bindparam, func, insert, literal_column, select, update
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from orderly_order.adapters.orm import (
     order_number_seq,
     order_status_history,
     orders,
+    outbox,
     saga_operator_actions,
 )
 from orderly_order.adapters.personal_data import (
@@ -33,8 +35,9 @@ from orderly_order.adapters.personal_data import (
     sealed_columns,
 )
 from orderly_order.domain.order import Compensation, Order, Status
+from orderly_schemas import topics
 from orderly_schemas.base import Money, OrderLine
-from orderly_schemas.checkout import PaymentDetails
+from orderly_schemas.checkout import OrderPlaced, PaymentDetails
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,16 @@ class Orders(Protocol):
 
     async def save(self, order: Order) -> None:
         """Store the order and its status changes (the order's ``changes`` are emptied)."""
+        ...
+
+    async def hold_order_id(self, order_id: UUID) -> None:
+        """Keep ``order_id`` for this unit of work: another one that holds it waits."""
+        ...
+
+    async def placed_in_flight(self, order_id: UUID) -> list[OrderPlaced]:
+        """The OrderPlaced messages this service published for ``order_id`` (``POST
+        /orders``) whose order may not exist yet: still in the outbox, or sent and kept
+        there for the outbox's retention."""
         ...
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[Order]:
@@ -140,6 +153,21 @@ class OrderRepository:
         values["saved_order_id"] = values.pop("order_id")
         await self.session.execute(_SAVE, values)
         await self._record_changes(order)
+
+    async def hold_order_id(self, order_id: UUID) -> None:
+        """A transaction-scoped advisory lock on the order id (its first 64 bits)."""
+        key = int.from_bytes(order_id.bytes[:8], "big", signed=True)
+        await self.session.execute(_HOLD_ORDER_ID, {"key": key})
+
+    async def placed_in_flight(self, order_id: UUID) -> list[OrderPlaced]:
+        payloads = (await self.session.scalars(_PLACED_IN_OUTBOX, {"key": str(order_id)})).all()
+        placed = []
+        for payload in payloads:
+            try:
+                placed.append(OrderPlaced.model_validate_json(payload))
+            except ValidationError:
+                continue  # published under an older contract; its order is what counts
+        return placed
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[Order]:
         """Due orders are claimed with SKIP LOCKED, so replicas share the work and a saga
@@ -230,6 +258,12 @@ _SAVE = (
     .values(updated_at=func.now())
 )
 _RECORD_HISTORY = insert(order_status_history)
+_HOLD_ORDER_ID = select(func.pg_advisory_xact_lock(bindparam("key")))
+_PLACED_IN_OUTBOX = select(outbox.c.payload).where(
+    outbox.c.topic == topics.CHECKOUT_ORDERS,
+    outbox.c.message_type == OrderPlaced.message_type(),
+    outbox.c.message_key == bindparam("key"),
+)
 
 #: The fields of PaymentDetails that may be shown to people.
 DISPLAY_FIELDS = ("brand", "last4", "exp_month", "exp_year")
@@ -261,6 +295,7 @@ def _order_values(order: Order) -> dict[str, Any]:
         "pending_compensations": sorted(c.value for c in order.pending),
         "refund_id": order.refund_id,
         "cancel_reason": order.cancel_reason,
+        "placed_fingerprint": order.placed_fingerprint,
     }
 
 
@@ -299,4 +334,5 @@ def _to_order(row: Any, lines: list[Any], contact: Contact) -> Order:
         pending={Compensation(c) for c in row["pending_compensations"]},
         refund_id=row["refund_id"],
         cancel_reason=row["cancel_reason"],
+        placed_fingerprint=row["placed_fingerprint"],
     )

@@ -13,6 +13,8 @@ back the others; a refund that keeps failing leaves the order needing attention.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -87,6 +89,19 @@ class Timeouts:
     auto_complete: timedelta = timedelta(days=7)
 
 
+def fingerprint(event: OrderPlaced) -> str:
+    """What was ordered under an order id: the SHA-256 (hex) of the canonical JSON of the
+    OrderPlaced (as the contract reads it, keys sorted, no spaces) without ``placed_at``.
+
+    The time is left out because it is when a producer stamped the message, not part of
+    the order: a retry re-stamped by its producer (``POST /orders`` stamps an order sent
+    without one as it arrives) is the same order.
+    """
+    body = event.model_dump(mode="json", exclude={"placed_at"})
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 @dataclass(frozen=True)
 class StatusChange:
     status: Status
@@ -122,6 +137,9 @@ class Order:
     #: The refund id of the current compensating refund (a new one per operator retry).
     refund_id: str | None = None
     cancel_reason: str | None = None
+    #: The ``fingerprint`` of the OrderPlaced that placed the order (None for an order
+    #: placed before fingerprints were kept).
+    placed_fingerprint: str | None = None
     #: Status changes and messages made since the order was loaded.
     changes: list[StatusChange] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
@@ -145,6 +163,7 @@ class Order:
             placed_at=event.placed_at,
             status=Status.CONFIRMED,
             status_since=now,
+            placed_fingerprint=fingerprint(event),
         )
         order.changes.append(StatusChange(Status.CONFIRMED, now))
         order.messages += [
@@ -158,6 +177,12 @@ class Order:
         ]
         order._wait(now + timeouts.reply)
         return order
+
+    def placed_by(self, event: OrderPlaced) -> bool:
+        """Whether ``event`` is the order placed under this id again (a redelivery or a
+        retry), rather than another order under the same id. An order placed before
+        fingerprints were kept takes any repeat as the same, as it always did."""
+        return self.placed_fingerprint in (None, fingerprint(event))
 
     # -- saga steps (each ignores a message that arrives in the wrong state) ----
     def stock_reserved(self, now: datetime, timeouts: Timeouts) -> bool:

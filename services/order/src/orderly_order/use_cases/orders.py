@@ -12,10 +12,10 @@ from uuid import UUID
 
 from prometheus_client import Counter
 
-from orderly_kit.messaging import UnitOfWork
+from orderly_kit.messaging import PoisonMessageError, UnitOfWork
 from orderly_order.adapters.command_queue import CommandsInFlight
 from orderly_order.adapters.repository import OperatorAction, OrderRepository, Orders
-from orderly_order.domain.order import Order, OrderStateError, Status, Timeouts
+from orderly_order.domain.order import Order, OrderStateError, Status, Timeouts, fingerprint
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
     OrderShipped,
@@ -62,10 +62,30 @@ async def _flush(uow: UnitOfWork, repo: Orders, order: Order) -> None:
     order.messages.clear()
 
 
+class OrderConflictError(PoisonMessageError):
+    """An order id that already names another order: the same id with another body.
+
+    It names the id only, never the body (the customer's data). On Kafka the message is
+    dead-lettered before any effect; over HTTP it is a 409.
+    """
+
+    def __init__(self, order_id: UUID) -> None:
+        super().__init__(
+            f"order {order_id} was already placed with another body (customer, lines, total,"
+            " address or payment differ); an order id names one order: place a new order"
+            " under a new id"
+        )
+        self.order_id = order_id
+
+
 async def place_order(uow: UnitOfWork, event: OrderPlaced, *, timeouts: Timeouts) -> None:
-    """Accept a placed order once, however often checkout sends it."""
+    """Accept a placed order once, however often checkout sends it; refuse another order
+    under an order id already taken (OrderConflictError)."""
     repo = _repo(uow)
     if await repo.exists(event.order_id):
+        placed = await repo.get(event.order_id)
+        if placed is not None and not placed.placed_by(event):
+            raise OrderConflictError(event.order_id)
         log.info("order %s already placed; ignoring the repeat", event.order_id)
         return
     order = Order.place(
@@ -74,6 +94,32 @@ async def place_order(uow: UnitOfWork, event: OrderPlaced, *, timeouts: Timeouts
     await repo.add(order)
     for message in order.messages:
         await uow.publish(message)
+
+
+async def submit_order(uow: UnitOfWork, event: OrderPlaced) -> bool:
+    """Publish an order a client sent over HTTP as OrderPlaced, unless it is a repeat of
+    one already placed or still on its way (then nothing happens): True if published.
+
+    Raises OrderConflictError if the order id already names another order. Requests for
+    one order id take turns, and an order published here is compared while it is still
+    in the outbox, so even a second request racing the first is refused. An order that
+    upstream checkout sent on Kafka is only known here once it is placed: until then, a
+    different body under its id is published and dead-lettered by ``place_order``.
+    """
+    repo = _repo(uow)
+    await repo.hold_order_id(event.order_id)
+    placed = await repo.get(event.order_id)
+    if placed is not None:
+        if not placed.placed_by(event):
+            raise OrderConflictError(event.order_id)
+        return False
+    in_flight = await repo.placed_in_flight(event.order_id)
+    if in_flight:
+        if any(fingerprint(sent) != fingerprint(event) for sent in in_flight):
+            raise OrderConflictError(event.order_id)
+        return False
+    await uow.publish(event)
+    return True
 
 
 async def _step(uow: UnitOfWork, order_id: UUID, name: str, act: Callable[[Order], bool]) -> None:

@@ -89,12 +89,20 @@ def router(service: Service) -> APIRouter:
         status_code=status.HTTP_202_ACCEPTED,
         response_model=OrderAccepted,
         dependencies=[Depends(PLACE)],
+        responses={409: {"description": "the order id already names another order"}},
     )
     async def create_order(order: OrderCreate) -> OrderAccepted:
-        """Validate an order and publish it as OrderPlaced; the saga takes it from there."""
+        """Validate an order and publish it as OrderPlaced; the saga takes it from there.
+
+        The same order again (same order id and body) changes nothing and is accepted
+        again; another order under an order id already taken is refused with 409.
+        """
         placed = OrderPlaced.model_validate(order.model_dump())
-        async with messaging.unit_of_work() as uow:
-            await uow.publish(placed)
+        try:
+            async with messaging.unit_of_work() as uow:
+                await use_cases.orders.submit_order(uow, placed)
+        except use_cases.orders.OrderConflictError as exc:
+            raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         return OrderAccepted(order_id=placed.order_id, status_url=f"/orders/{placed.order_id}")
 
     @r.post("/orders/{ref}/confirm-receipt", response_model=queries.orders.OrderRead)
