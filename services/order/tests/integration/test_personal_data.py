@@ -162,6 +162,7 @@ async def test_an_erased_customer_s_data_no_longer_opens(
         "erased": True,
     }
     assert shown["shipping_address"] is None
+    assert (await order_row(service, order))["placed_fingerprint"] is None
     assert (key["wrapped_key"], key["key_id"]) == (None, None)
     assert key["erased_at"] is not None
 
@@ -266,9 +267,14 @@ async def test_plaintext_left_by_an_order_placed_before_sealing_is_deleted_on_er
 
 
 def test_production_refuses_the_development_keys() -> None:
-    with pytest.raises(ValueError, match="ORDER_DATA_KEYS"):
+    with pytest.raises(ValueError, match="ORDER_DATA_KEYS") as refused:
         OrderSettings(
             environment="production",
-            database_url="postgresql+psycopg://order@db/orderly_order",
-            kafka_bootstrap_servers="kafka:9092",
+            database_url="postgresql+psycopg://order@db/orderly_order?sslmode=verify-full",
+            kafka_bootstrap_servers="kafka:9093",
+            kafka_security_protocol="SASL_SSL",
+            kafka_sasl_mechanism="SCRAM-SHA-512",
+            kafka_username="order",
+            kafka_password="not-a-real-one",
         )
+    assert "ORDER_DATA_LOOKUP_KEY" in str(refused.value)

@@ -28,7 +28,9 @@ class Erasure:
 async def erase_customer(uow: UnitOfWork, customer_id: str) -> Erasure:
     """Destroy the customer's data key, so that every sealed copy of their name, email and
     address (this database's and its backups') no longer opens; plaintext left by orders
-    placed before sealing is deleted. Refused while one of their orders is under way."""
+    placed before sealing is deleted, and so are the orders' fingerprints (a repeat of an
+    erased customer's order then counts as the same order). Refused while one of their
+    orders is under way."""
     session = uow.session
     ended = orders.c.status.in_([s.value for s in TERMINAL])
     done, under_way = (
@@ -48,6 +50,12 @@ async def erase_customer(uow: UnitOfWork, customer_id: str) -> Erasure:
         update(orders)
         .where(orders.c.customer_id == customer_id, orders.c.customer_email.is_not(None))
         .values(customer_name=None, customer_email=None, shipping_address=None)
+    )
+    # The fingerprint of each placed order hashes its contact data too (unkeyed).
+    await session.execute(
+        update(orders)
+        .where(orders.c.customer_id == customer_id, orders.c.placed_fingerprint.is_not(None))
+        .values(placed_fingerprint=None)
     )
     return Erasure(customer_id, destroyed, done)
 
