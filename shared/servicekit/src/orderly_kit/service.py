@@ -19,6 +19,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from faststream import AckPolicy, Context
 from faststream.kafka import KafkaBroker
 from faststream.specification import AsyncAPI
@@ -42,6 +43,7 @@ from orderly_kit.consumers import (
     start_with_retry,
 )
 from orderly_kit.db import Database
+from orderly_kit.http_errors import refuse_invalid
 from orderly_kit.idle_polling import IdlePolling, Polling
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
@@ -449,6 +451,7 @@ def build_service(
     if card_data_http:
         service.http.add_middleware(RejectCardNumbers)
     service.http.add_middleware(RefuseUnsafeText)
+    service.http.add_exception_handler(RequestValidationError, refuse_invalid)
     _add_upkeep_jobs(service)
     return service
 

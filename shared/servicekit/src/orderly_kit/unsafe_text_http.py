@@ -12,10 +12,10 @@ import json
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
-from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orderly_kit.http_body import read_body, replaying
+from orderly_kit.http_errors import unprocessable
 from orderly_schemas.text import text_rule, unsafe_text
 
 _WRITES: Final = frozenset({"POST", "PUT", "PATCH"})
@@ -70,6 +70,6 @@ class RefuseUnsafeText:
             detail = _in_body(body)
             receive = replaying(body, receive)
         if detail:
-            await JSONResponse({"detail": detail}, status_code=422)(scope, receive, send)
+            await unprocessable(detail)(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from orderly_analytics import queries
 from orderly_kit.auth import Permission, Role
+from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 
@@ -37,9 +38,10 @@ def router(service: Service) -> APIRouter:
     async def get_kpis(since: Since = None, until: Until = None) -> queries.order_stages.KpisRead:
         """Orders by status, completion rate and lead-time percentiles, by placement time."""
         if since is not None and until is not None and until <= since:
-            raise HTTPException(
-                status.HTTP_422_UNPROCESSABLE_CONTENT,
-                f"until ({until.isoformat()}) must be later than since ({since.isoformat()})",
+            raise invalid(
+                ("query", "until"),
+                f"must be later than since ({since.isoformat()})",
+                until.isoformat(),
             )
         async with database.sessions() as session:
             return await queries.order_stages.order_kpis(session, since=since, until=until)

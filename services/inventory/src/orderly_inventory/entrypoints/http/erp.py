@@ -19,11 +19,11 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderly_inventory import formats, queries, use_cases
-from orderly_inventory.entrypoints.http.errors import invalid
 from orderly_inventory.entrypoints.http.ledger import READ_MOVEMENTS
 from orderly_inventory.entrypoints.http.params import SkuFilter, WarehouseFilter, known_warehouse
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 

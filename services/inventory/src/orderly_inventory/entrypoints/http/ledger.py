@@ -13,7 +13,6 @@ from fastapi import APIRouter, Depends, Query
 from orderly_inventory import queries
 from orderly_inventory.domain.ledger import MovementKind
 from orderly_inventory.entrypoints.http import pages
-from orderly_inventory.entrypoints.http.errors import invalid
 from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import (
     Cursor,
@@ -23,6 +22,7 @@ from orderly_inventory.entrypoints.http.params import (
     known_warehouse,
 )
 from orderly_kit.auth import Permission, Role
+from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 

@@ -16,7 +16,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from orderly_inventory.entrypoints.http.errors import invalid
+from orderly_kit.http_errors import invalid
 
 T = TypeVar("T")
 #: A part of a sort key; a datetime or UUID travels as its ISO 8601 or hex text.

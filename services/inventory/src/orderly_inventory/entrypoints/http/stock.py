@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from orderly_inventory import queries, use_cases
 from orderly_inventory.entrypoints.http import pages
-from orderly_inventory.entrypoints.http.errors import found_or_404, invalid
+from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import (
     Body,
@@ -33,6 +33,7 @@ from orderly_inventory.entrypoints.http.params import (
 )
 from orderly_inventory.formats.catalogue import MAX_UNITS
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
 
 READ_STOCK = Permission.of(

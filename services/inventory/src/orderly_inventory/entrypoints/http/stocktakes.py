@@ -28,7 +28,7 @@ from orderly_inventory.domain.stocktakes import (
     totals,
 )
 from orderly_inventory.entrypoints.http import pages
-from orderly_inventory.entrypoints.http.errors import found_or_404, invalid
+from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.params import (
     Body,
     CountedUnits,
@@ -39,6 +39,7 @@ from orderly_inventory.entrypoints.http.params import (
 )
 from orderly_inventory.use_cases import stocktakes
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
 

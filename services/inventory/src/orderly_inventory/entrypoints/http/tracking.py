@@ -17,9 +17,10 @@ from pydantic import BaseModel, ValidationError
 
 from orderly_inventory import queries, use_cases
 from orderly_inventory.adapters.carrier import Carrier
-from orderly_inventory.entrypoints.http.errors import found_or_404, invalid_body
+from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_kit import webhook_signature
 from orderly_kit.auth import Permission, Public, Role
+from orderly_kit.http_errors import invalid_body
 from orderly_kit.service import Service
 
 READ_SHIPMENTS = Permission.of(

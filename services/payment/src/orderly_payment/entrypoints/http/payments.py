@@ -17,11 +17,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
 from orderly_payment import queries, use_cases
 from orderly_payment.use_cases.payments import Gateway, RefundRefusedError
@@ -60,13 +60,6 @@ IdempotencyKey = Annotated[
         " the same key returns the first refund and refunds nothing again",
     ),
 ]
-
-
-def invalid(where: str, field: str, message: str, value: Any) -> RequestValidationError:
-    """A 422 in FastAPI's own shape, naming ``field`` of the request's ``where``."""
-    return RequestValidationError(
-        [{"type": "value_error", "loc": (where, field), "msg": message, "input": value}]
-    )
 
 
 def _wants_csv(accept: str) -> bool:
@@ -122,11 +115,9 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         refund names the token's subject as who asked for it."""
         if idempotency_key is None:
             raise invalid(
-                "header",
-                "Idempotency-Key",
+                ("header", "Idempotency-Key"),
                 "required: send a key of your own (e.g. a UUID) so that a retried request"
                 " refunds once",
-                None,
             )
         try:
             async with messaging.unit_of_work() as uow:
@@ -169,7 +160,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         try:
             queries.reconciliation.check_period(first, last)
         except queries.reconciliation.PeriodError as exc:
-            raise invalid("query", exc.field, str(exc), last.isoformat()) from None
+            raise invalid(("query", exc.field), str(exc), last.isoformat()) from None
         if fmt is None:
             fmt = (
                 queries.reconciliation.ReportFormat.CSV

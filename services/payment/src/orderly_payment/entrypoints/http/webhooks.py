@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Request, status
-from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 
 from orderly_kit import webhook_signature
 from orderly_kit.auth import Public
+from orderly_kit.http_errors import invalid_body
 from orderly_kit.service import Service
 from orderly_payment import use_cases
 from orderly_payment.adapters.providers import ProviderError
@@ -86,10 +86,8 @@ def router(
             raise HTTPException(code, refused.reason) from None
         try:
             event = found.read_webhook(body)
-        except ValidationError as invalid:
-            raise RequestValidationError(
-                [{**e, "loc": ("body", *e["loc"])} for e in invalid.errors(include_url=False)]
-            ) from None
+        except ValidationError as unreadable:
+            raise invalid_body(unreadable) from None
         try:
             async with messaging.unit_of_work() as uow:
                 outcome = await use_cases.payments.receive_provider_webhook(

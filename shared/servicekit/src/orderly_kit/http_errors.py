@@ -1,0 +1,128 @@
+"""How every service answers a request it finds invalid: one 422, in FastAPI's shape.
+
+``{"detail": [{"type", "loc", "msg", "input"?, "ctx"?}]}`` is the shape of FastAPI's own
+validation errors, of a route's own checks (``invalid``, ``invalid_body``) and of the
+kit's guards (``unprocessable``). ``build_service`` installs ``refuse_invalid`` as every
+service's handler of RequestValidationError, and a service's own exception handler that
+answers 422 hands over to it, so no route answers 422 in another shape.
+
+What the request sent is echoed as an excerpt at most. FastAPI's errors carry the whole
+offending value in ``input`` (for a missing field, the whole object around it): a 12.7 MB
+order came back as an 11.4 MB answer. So every ``input`` is cut to ``EXCERPT_CHARS``
+characters (an object or a list: of its JSON text), a cut one marked with
+``"input_cut": true``, and anything in it that looks like a card number is removed. The
+rule is the same for every field, personal data included: the excerpt goes back only
+to the client that sent it, in the answer to that very request, and is never logged.
+Names taken from the request (an unknown field's name in ``loc``) and the strings of
+``ctx`` are cut alike, and at most ``MAX_ERRORS`` errors are listed, the last entry
+counting the rest, so that an answer stays small whatever was sent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from fastapi import Request, Response
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from orderly_kit.card_data import redact_card_numbers, without_card_numbers
+
+#: The most characters of a value sent that a 422 echoes (``input``, a name in ``loc``).
+EXCERPT_CHARS: Final = 100
+#: The longest message a 422 carries (messages are ours, but some quote what was sent).
+MESSAGE_CHARS: Final = 500
+#: The most errors a 422 lists.
+MAX_ERRORS: Final = 50
+_CUT: Final = "…"
+
+
+def invalid(loc: Sequence[str | int], message: str, value: object = None) -> RequestValidationError:
+    """A 422 naming ``loc`` (e.g. ``("query", "cursor")``) and saying ``message``; ``value``,
+    if given, is what the request sent there (echoed as an excerpt)."""
+    error: dict[str, Any] = {"type": "value_error", "loc": tuple(loc), "msg": message}
+    if value is not None:
+        error["input"] = value
+    return RequestValidationError([error])
+
+
+def invalid_body(error: ValidationError) -> RequestValidationError:
+    """A 422 of pydantic's errors in a body read by hand, located in the body as FastAPI does."""
+    return RequestValidationError(
+        [{**e, "loc": ("body", *e["loc"])} for e in error.errors(include_url=False)]
+    )
+
+
+def unprocessable(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
+    """The 422 of ``errors`` (FastAPI's error dicts), each echo of the request cut short."""
+    shown = [_bounded(e) for e in errors[:MAX_ERRORS]]
+    if (more := len(errors) - MAX_ERRORS) > 0:
+        shown.append(
+            {
+                "type": "too_many_errors",
+                "loc": [],
+                "msg": f"{more} more error(s) not listed: correct these and send again",
+            }
+        )
+    return JSONResponse({"detail": shown}, status_code=422)
+
+
+async def refuse_invalid(request: Request, exc: Exception) -> Response:
+    """Every service's handler of RequestValidationError: ``unprocessable``."""
+    del request
+    assert isinstance(exc, RequestValidationError)
+    return unprocessable(exc.errors())
+
+
+def excerpt(value: Any) -> tuple[Any, bool]:
+    """``value`` as a 422 may echo it, and whether it was cut: a string, a number, an
+    object or a list whose JSON text has at most ``EXCERPT_CHARS`` characters as it is
+    (card numbers removed); a longer one as the first ``EXCERPT_CHARS`` characters of
+    its text followed by an ellipsis."""
+    encoded = jsonable_encoder(value)
+    if isinstance(encoded, str):
+        text, cut = _cut(encoded, EXCERPT_CHARS)
+        return redact_card_numbers(text), cut
+    text = json.dumps(encoded, ensure_ascii=False, separators=(",", ":"))
+    if len(text) <= EXCERPT_CHARS:
+        return without_card_numbers(encoded), False
+    return redact_card_numbers(_cut(text, EXCERPT_CHARS)[0]), True
+
+
+def _bounded(error: Mapping[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {
+        "type": str(error.get("type", "value_error")),
+        "loc": [
+            part if isinstance(part, int) else _short(redact_card_numbers(str(part)))
+            for part in error.get("loc", ())
+        ],
+        "msg": _cut(str(error.get("msg", "")), MESSAGE_CHARS)[0],
+    }
+    if "input" in error:
+        shown["input"], cut = excerpt(error["input"])
+        if cut:
+            shown["input_cut"] = True
+    if error.get("ctx"):
+        shown["ctx"] = _short_strings(jsonable_encoder(error["ctx"]))
+    return shown
+
+
+def _cut(text: str, limit: int) -> tuple[str, bool]:
+    return (text, False) if len(text) <= limit else (text[:limit] + _CUT, True)
+
+
+def _short(text: str) -> str:
+    return _cut(text, EXCERPT_CHARS)[0]
+
+
+def _short_strings(data: Any) -> Any:
+    """JSON-like ``data`` with every string (key or value) cut to an excerpt."""
+    if isinstance(data, dict):
+        return {_short(str(k)): _short_strings(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_short_strings(v) for v in data]
+    return redact_card_numbers(_short(data)) if isinstance(data, str) else data
