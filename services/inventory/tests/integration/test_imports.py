@@ -199,6 +199,20 @@ async def test_too_many_bytes_or_rows_is_a_413_that_says_to_split_the_file(
     assert three.json()["created"] == 3
 
 
+async def test_a_file_larger_than_any_other_request_may_be_is_imported_within_its_own_limit(
+    client: httpx.AsyncClient,
+) -> None:
+    rows = [{"sku": f"PAD-{n}", "name": "Notepad", "description": "d" * 1900} for n in range(1000)]
+    data = json.dumps(rows).encode()
+    assert len(data) > 1024 * 1024  # more than any other request may send (HTTP_MAX_BODY_BYTES)
+
+    response = await client.post(
+        "/imports/products", content=data, headers={"content-type": "application/json"}
+    )
+
+    assert (response.status_code, response.json()["created"]) == (200, 1000)
+
+
 async def test_opening_stock_is_an_opening_movement_once_even_when_imported_twice(
     inventory: Inventory, client: httpx.AsyncClient
 ) -> None:

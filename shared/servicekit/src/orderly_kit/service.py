@@ -44,6 +44,7 @@ from orderly_kit.consumers import (
 )
 from orderly_kit.db import Database
 from orderly_kit.http_errors import refuse_invalid
+from orderly_kit.http_limits import LimitRequestBodies
 from orderly_kit.idle_polling import IdlePolling, Polling
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
@@ -451,6 +452,13 @@ def build_service(
     if card_data_http:
         service.http.add_middleware(RejectCardNumbers)
     service.http.add_middleware(RefuseUnsafeText)
+    # Added last, so it wraps the guards above: none of them reads more than the limit.
+    service.http.add_middleware(
+        LimitRequestBodies,
+        router=service.http.router,
+        max_body_bytes=settings.http_max_body_bytes,
+        body_timeout_seconds=settings.http_body_timeout_seconds,
+    )
     service.http.add_exception_handler(RequestValidationError, refuse_invalid)
     _add_upkeep_jobs(service)
     return service

@@ -91,6 +91,18 @@ class ServiceSettings(BaseSettings):
     )
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    http_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="a request body larger than this is refused with 413 before it is parsed"
+        " (routes that take files, such as imports, declare their own limit)",
+    )
+    http_body_timeout_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="a request body not received in full this long after its headers is"
+        " answered with 408 and the connection closed",
+    )
     migrate_on_start: bool = False
     create_topics: bool = False
     topic_partitions: int = Field(default=12, ge=1)
