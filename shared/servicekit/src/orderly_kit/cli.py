@@ -15,6 +15,7 @@ import uvicorn
 
 from orderly_kit import deadletters, migrations
 from orderly_kit.deadletters import DeadLetter, Status
+from orderly_kit.http_server import server_options
 from orderly_kit.service import Service
 from orderly_schemas.topics import ALL_TOPICS
 
@@ -46,6 +47,7 @@ def main(
             service.http,
             host=s.http_host,
             port=s.http_port,
+            **server_options(s),
             log_config=None,
             access_log=False,
             lifespan="on",

@@ -103,6 +103,12 @@ class ServiceSettings(BaseSettings):
         description="a request body not received in full this long after its headers is"
         " answered with 408 and the connection closed",
     )
+    http_header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="a connection that has not sent a request's complete headers this long"
+        " after it opened (or after the previous response) is answered with 408 and closed",
+    )
     migrate_on_start: bool = False
     create_topics: bool = False
     topic_partitions: int = Field(default=12, ge=1)

@@ -28,6 +28,9 @@ import psycopg
 import uvicorn
 from starlette.types import ASGIApp
 
+from orderly_kit.http_server import server_options
+from orderly_kit.settings import ServiceSettings
+
 log = logging.getLogger(__name__)
 
 
@@ -47,12 +50,21 @@ def wait_for_port(host: str, port: int, timeout: float = 30.0) -> None:
 
 
 @contextlib.asynccontextmanager
-async def serve_http(app: ASGIApp, *, port: int | None = None) -> AsyncIterator[str]:
-    """``app`` on ``port`` (else a free one), without its lifespan (Kafka stays off); its URL."""
+async def serve_http(
+    app: ASGIApp, *, port: int | None = None, settings: ServiceSettings | None = None
+) -> AsyncIterator[str]:
+    """``app`` on ``port`` (else a free one), without its lifespan (Kafka stays off), as a
+    service with ``settings`` is served (the kit's server options); its URL."""
     port = port or free_port()
     server = uvicorn.Server(
         uvicorn.Config(
-            app, host="127.0.0.1", port=port, lifespan="off", log_config=None, access_log=False
+            app,
+            host="127.0.0.1",
+            port=port,
+            **server_options(settings or ServiceSettings()),
+            lifespan="off",
+            log_config=None,
+            access_log=False,
         )
     )
     task = asyncio.create_task(server.serve())
