@@ -217,6 +217,33 @@ async def test_an_adjustment_moves_on_hand_once_and_a_retry_gets_the_first_answe
     ]
 
 
+async def test_a_card_number_in_free_text_or_a_header_is_refused_and_nothing_moves(
+    inventory: Inventory, client: httpx.AsyncClient
+) -> None:
+    await inventory.stock("BAG", east=5)
+    path = "/stock/BAG/east/adjustments"
+
+    in_reason = await client.post(
+        path, json=adjustment(3, reason="customer paid with 4111 1111 1111 1111")
+    )
+    in_key = await client.post(
+        path, json=adjustment(3), headers={"Idempotency-Key": "4111111111111111"}
+    )
+
+    assert (in_reason.status_code, in_key.status_code) == (422, 422)
+    assert in_reason.json()["detail"] == [
+        {
+            "type": "card_number",
+            "loc": ["body", "reason"],
+            "msg": "looks like a card number; send the provider's token instead",
+        }
+    ]
+    assert in_key.json()["detail"][0]["loc"] == ["header", "idempotency-key"]
+    assert "1111" not in in_reason.text + in_key.text
+    assert await inventory.movements_of("BAG") == [("opening", "east", 5, 0, "test")]
+    assert await inventory.sent("StockAdjusted") == []
+
+
 async def test_two_concurrent_requests_with_one_id_adjust_once(
     inventory: Inventory, client: httpx.AsyncClient
 ) -> None:

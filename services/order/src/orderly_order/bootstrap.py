@@ -29,7 +29,6 @@ def build(settings: OrderSettings | None = None, *, clock: Clock = utc_now) -> S
         migrations_dir=MIGRATIONS,
         # Card numbers never enter: upstream sends provider tokens only.
         card_data_topics=[topics.CHECKOUT_ORDERS],
-        card_data_http=True,
         # Customers' names, emails and addresses are sealed at rest, a key per customer.
         customer_keys=orm.customer_keys,
         clock=clock,

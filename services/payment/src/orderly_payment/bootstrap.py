@@ -66,7 +66,6 @@ def build(
         migrations_dir=MIGRATIONS,
         # Card numbers never enter: a command carries the provider's token only.
         card_data_topics=[topics.PAYMENT_COMMANDS],
-        card_data_http=True,
         clock=clock,
     )
     gateway = Gateway(

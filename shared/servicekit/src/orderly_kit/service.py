@@ -387,17 +387,20 @@ def build_service(
     inbox: Table,
     migrations_dir: Path,
     card_data_topics: Iterable[str] = (),
-    card_data_http: bool = False,
     customer_keys: Table | None = None,
     clock: Clock = utc_now,
 ) -> Service:
     """Build (but do not connect) a service from its settings.
 
     A message on one of ``card_data_topics`` that carries anything looking like a card
-    number is dead-lettered at once, with the numbers removed; with ``card_data_http``,
-    a POST, PUT or PATCH body that does is refused with 422 naming the fields. A service
-    that keeps customers' personal data passes its ``customer_keys`` table: its units of
-    work then seal and open that data with the vault the settings describe (``uow.vault``).
+    number is dead-lettered at once, with the numbers removed. A service that keeps
+    customers' personal data passes its ``customer_keys`` table: its units of work then
+    seal and open that data with the vault the settings describe (``uow.vault``).
+
+    Every HTTP request passes the kit's guards, outermost first: a body over its limit or
+    too slow is refused (413, 408), then text no store can keep and card numbers anywhere
+    in the request (422 naming where); every 422 is answered in one shape
+    (``http_errors``).
     """
     configure_logging(
         settings.service_name, level=settings.log_level, json_format=settings.log_json
@@ -449,8 +452,8 @@ def build_service(
         broker=broker,
         messaging=messaging,
     )
-    if card_data_http:
-        service.http.add_middleware(RejectCardNumbers)
+    # Each middleware added wraps those added before it.
+    service.http.add_middleware(RejectCardNumbers)
     service.http.add_middleware(RefuseUnsafeText)
     # Added last, so it wraps the guards above: none of them reads more than the limit.
     service.http.add_middleware(

@@ -241,6 +241,29 @@ async def test_without_an_idempotency_key_nothing_is_refunded(
     assert await shop.provider_refunds(order_id) == 0
 
 
+async def test_a_card_number_as_the_idempotency_key_is_refused_and_kept_nowhere(
+    shop: Shop, client: httpx.AsyncClient
+) -> None:
+    order_id = await shop.pay(4999)
+
+    response = await refund(client, order_id, 100, "4111111111111111")
+
+    assert (response.status_code, response.json()) == (
+        422,
+        {
+            "detail": [
+                {
+                    "type": "card_number",
+                    "loc": ["header", "idempotency-key"],
+                    "msg": "looks like a card number; send the provider's token instead",
+                }
+            ]
+        },
+    )
+    assert (await client.get(f"/payments/{order_id}")).json()["refunds"] == []
+    assert await shop.provider_refunds(order_id) == 0
+
+
 @pytest.mark.parametrize(
     ("key", "problem"),
     [("k" * 94, "at most 93 characters"), ("two words", "match pattern")],
