@@ -309,13 +309,21 @@ async def test_unknown_carriers_parcels_and_unreadable_bodies_are_named(
     other_carrier = await post(
         webhook.replace("/simpost/", "/fastship/"), update(numbers["east"], "in_transit")
     )
+    other_carrier_badly_signed = await post(
+        webhook.replace("/simpost/", "/fastship/"),
+        update(numbers["east"], "in_transit"),
+        secrets=["not-our-secret"],
+    )
     unknown_parcel = await post(webhook, update("SP000000000000", "in_transit"))
     unreadable = await post(webhook, {**update(numbers["east"], "in_transit"), "status": "lost"})
 
     assert (other_carrier.status_code, other_carrier.json()) == (
         404,
-        {"detail": "no carrier 'fastship' ships for us (known: simpost)"},
+        {"detail": "no carrier 'fastship' ships for us"},  # not which ones do
     )
+    # Badly signed, it learns not even that: the signature is checked first.
+    assert other_carrier_badly_signed.status_code == 401
+    assert "simpost" not in other_carrier_badly_signed.text.lower()
     assert unknown_parcel.status_code == 404
     assert unknown_parcel.json()["detail"].startswith(
         "no parcel with tracking number 'SP000000000000' was shipped with SimPost"

@@ -560,9 +560,10 @@ async def refund_by_hand(
     existing = await repo.refund(refund_id)
     if existing is not None:
         if existing.order_id != order_id or existing.amount != amount:
+            # Nothing of that other refund is told: its order and amount are not the caller's.
             raise RefundRefusedError(
-                f"idempotency key already used for a refund of {existing.amount.amount}"
-                f" {existing.amount.currency} of order {existing.order_id}"
+                "idempotency key already used for a different request: send a new key for"
+                " a new refund"
             )
         return ManualRefund(existing, replayed=True)
     payment = await repo.payment_of(order_id)

@@ -67,7 +67,10 @@ def router(
         responses={
             400: {"description": "the signature header is missing or malformed"},
             401: {"description": "the signature does not match, or its timestamp is stale"},
-            404: {"description": "unknown carrier, or a tracking number it never shipped"},
+            404: {
+                "description": "unknown carrier (answered to a signed request only), or a"
+                " tracking number it never shipped"
+            },
         },
         dependencies=[Depends(SIGNED_BY_CARRIER)],
     )
@@ -77,12 +80,6 @@ def router(
         signature: Annotated[str | None, Header(alias=webhook_signature.HEADER)] = None,
     ) -> WebhookReceipt:
         """A carrier's signed tracking update of one parcel; applied once per delivery id."""
-        found = carriers.get(carrier.lower())
-        if found is None:
-            known = ", ".join(sorted(carriers)) or "none"
-            raise HTTPException(
-                status.HTTP_404_NOT_FOUND, f"no carrier {carrier!r} ships for us (known: {known})"
-            )
         body = await request.body()
         try:
             webhook_signature.verify(
@@ -97,6 +94,10 @@ def router(
             if refused.malformed:
                 code = status.HTTP_400_BAD_REQUEST
             raise HTTPException(code, refused.reason) from None
+        # Only a signed request learns whether a carrier ships for us, and never which do.
+        found = carriers.get(carrier.lower())
+        if found is None:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no carrier {carrier!r} ships for us")
         try:
             update = found.read_tracking(body)
         except ValidationError as unreadable:
