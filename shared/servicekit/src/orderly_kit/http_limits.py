@@ -16,9 +16,9 @@ health checks. The guard wraps every other one (``build_service`` adds it last),
 guard reads more than the limit either.
 
 The 408 closes the connection (``Connection: close``): the client has stopped sending.
-The 413 does not, on purpose: a client still sending its body reads no answer until it
-has sent it, and a connection closed with its bytes unread is reset, the 413 lost with
-it (httpx saw only a ReadError). So the server reads on and drops the rest of the body,
+The 413 does not, on purpose: many clients (httpx among them) read no answer until they
+have sent the whole body, and a connection closed with bytes unread is reset, the 413
+lost with it (httpx saw only a ReadError). So the server reads on and drops the rest of the body,
 unparsed and unbuffered, and keeps the connection if the client sends another request;
 the kit's server (``http_server``) closes it if that takes longer than the header
 timeout.
