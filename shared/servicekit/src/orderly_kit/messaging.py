@@ -9,6 +9,9 @@ nothing. Transient errors are retried with
 exponential backoff; a poison message, or one that keeps failing, is written to
 ``<topic>.dlq`` through the outbox, in the same transaction as an inbox row that
 records it as dead-lettered, so dead letters are neither lost nor duplicated.
+
+A privileged action a unit of work records (``uow.audit``) is appended to the audit log
+as the transaction's last step, under the log's lock (``orderly_kit.audit``).
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ from sqlalchemy import Table
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orderly_kit import audit as audit_mod
 from orderly_kit import outbox as outbox_mod
+from orderly_kit.audit import Actor, AuditEntry
 from orderly_kit.card_data import (
     card_number_fields,
     describe,
@@ -41,7 +46,7 @@ from orderly_kit.card_data import (
     without_card_numbers,
 )
 from orderly_kit.clock import Clock, utc_now
-from orderly_kit.context import current_message_id, current_order_id
+from orderly_kit.context import current_message_id, current_order_id, current_request_id
 from orderly_kit.db import Database, driver_connection
 from orderly_kit.personal_data import PersonalDataError, Vault
 from orderly_schemas.base import Message
@@ -191,11 +196,15 @@ def _key_of(message: Message) -> str | None:
 
 
 class UnitOfWork:
-    """One transaction: the session for state changes and the outbox for messages.
+    """One transaction: the session for state changes, the outbox for messages, the audit
+    log for privileged actions.
 
     A message published is written to the outbox at once; with ``pending`` (the units of
     work of one consumed batch share it) it is kept there instead, and the kit writes
-    them all in one statement before the transaction commits.
+    them all in one statement before the transaction commits. An action audited is kept
+    in ``audit_pending`` for the kit to append as the transaction's last step; without
+    that list (a unit of work built by hand on a session) it is appended at once, which
+    is as safe but holds the audit log's lock for the rest of the transaction.
     """
 
     def __init__(
@@ -208,6 +217,7 @@ class UnitOfWork:
         pending: list[dict[str, Any]] | None = None,
         clock: Clock = utc_now,
         vault: Vault | None = None,
+        audit_pending: list[AuditEntry] | None = None,
     ) -> None:
         self.session = session
         self.now = clock
@@ -217,7 +227,9 @@ class UnitOfWork:
         self._source = source
         self._cause = cause
         self._pending = pending
+        self._audit_pending = audit_pending
         self.published: list[Message] = []
+        self.audited: list[AuditEntry] = []
 
     @property
     def cause(self) -> Envelope | None:
@@ -267,6 +279,39 @@ class UnitOfWork:
             self._pending.append(row)
         self.published.append(message)
         return envelope
+
+    async def audit(
+        self,
+        *,
+        actor: Actor,
+        action: str,
+        target: str,
+        before: Mapping[str, Any] | None = None,
+        after: Mapping[str, Any] | None = None,
+    ) -> AuditEntry:
+        """Record a privileged action in the audit log, committed with this transaction.
+
+        ``action`` reads <noun>.<verb> (``order.cancel``), ``target`` <type>:<id>
+        (``order:<uuid>``); ``before`` and ``after`` are what changed, as JSON objects.
+        The time is this transaction's clock, the request id the request's being served.
+        """
+        recorded = audit_mod.entry(
+            at=self.now(),
+            actor=actor,
+            action=action,
+            target=target,
+            request_id=current_request_id.get(),
+            before=before,
+            after=after,
+        )
+        if self._audit_pending is None:
+            await audit_mod.append(
+                self.session, audit_mod.table_in(self._outbox.metadata), [recorded]
+            )
+        else:
+            self._audit_pending.append(recorded)
+        self.audited.append(recorded)
+        return recorded
 
 
 #: A use case called for one consumed message: the decoded event and its unit of work.
@@ -322,6 +367,11 @@ class Messaging:
     def source(self) -> str:
         return f"/orderly/{self.service}"
 
+    @property
+    def audit_log(self) -> Table:
+        """This service's audit log (in its metadata beside the outbox)."""
+        return audit_mod.table_in(self.outbox.metadata)
+
     @functools.cached_property
     def _claim_statement(self) -> str:
         """The inbox claim (``_claim_many``): every row of a batch in one statement.
@@ -348,6 +398,7 @@ class Messaging:
     @asynccontextmanager
     async def unit_of_work(self, cause: Envelope | None = None) -> AsyncIterator[UnitOfWork]:
         """A transaction for work not driven by a message (HTTP, schedules)."""
+        audited: list[AuditEntry] = []
         async with self.database.transaction() as session:
             uow = UnitOfWork(
                 session,
@@ -356,8 +407,10 @@ class Messaging:
                 cause=cause,
                 clock=self.clock,
                 vault=self.vault,
+                audit_pending=audited,
             )
             yield uow
+            await audit_mod.append(session, self.audit_log, audited)
         if uow.published:
             self.signal.notify()
 
@@ -494,6 +547,7 @@ class Messaging:
     async def _handle_together(self, work: list[tuple[_Received, Route, Message]]) -> None:
         """One transaction: claim every message, run the handlers in order, write the outbox."""
         pending: list[dict[str, Any]] = []
+        audited: list[AuditEntry] = []
         async with self.database.transaction() as session:
             claimed = await self._claim_many(session, [received for received, _, _ in work])
             for received, route, event in work:
@@ -510,10 +564,12 @@ class Messaging:
                     pending=pending,
                     clock=self.clock,
                     vault=self.vault,
+                    audit_pending=audited,
                 )
                 with _handling(received):
                     await route.handler(event, uow)
             await outbox_mod.write_many(session, self.outbox, pending)
+            await audit_mod.append(session, self.audit_log, audited)
         if pending:
             self.signal.notify()
 

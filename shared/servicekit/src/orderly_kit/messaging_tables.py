@@ -1,4 +1,4 @@
-"""The outbox and inbox tables every service has in its own database."""
+"""The kit's tables every service has in its own database: outbox, inbox and audit log."""
 
 from __future__ import annotations
 
@@ -20,9 +20,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 
+from orderly_kit.audit import add_audit_table
+
 
 def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
-    """Add ``outbox`` and ``inbox`` to a service's metadata; returns (outbox, inbox)."""
+    """Add ``outbox``, ``inbox`` and ``audit_log`` to a service's metadata; returns (outbox,
+    inbox). The unit of work finds the audit log by the outbox's metadata (``audit.table_in``)."""
     outbox = Table(
         "outbox",
         metadata,
@@ -74,4 +77,5 @@ def add_messaging_tables(metadata: MetaData) -> tuple[Table, Table]:
             postgresql_where=text("outcome = 'dead_lettered'"),
         ),
     )
+    add_audit_table(metadata)
     return outbox, inbox

@@ -26,6 +26,7 @@ from faststream.specification import AsyncAPI
 from sqlalchemy import MetaData, Table
 
 from orderly_kit import (
+    audit,
     deadletters,
     health,
     housekeeping,
@@ -469,9 +470,11 @@ def build_service(
 
 def _add_upkeep_jobs(service: Service) -> None:
     """The jobs every service runs: count dead letters waiting and unsent outbox rows,
-    purge outbox and inbox, measure consumer lag, poll the broker less while idle."""
+    purge outbox and inbox, measure consumer lag, poll the broker less while idle, log
+    the audit log's head when it moved."""
     s = service.settings
     gauge = deadletters.WaitingGauge(s.service_name)
+    audit_head = audit.HeadLogger(s.service_name)
 
     # Both read service.database when they run, so a test may swap it after building.
     async def count_dead_letters_waiting() -> None:
@@ -494,12 +497,16 @@ def _add_upkeep_jobs(service: Service) -> None:
     async def count_outbox_unsent() -> None:
         await refresh_unsent(service.database, service.outbox, s.service_name)
 
+    async def log_audit_head() -> None:
+        await audit_head.log_head(service.database, service.messaging.audit_log)
+
     service.every("consumer-lag", s.consumer_lag_interval_seconds, refresh_consumer_lag)
     service.every(
         "dead-letters-waiting", s.dead_letters_gauge_interval_seconds, count_dead_letters_waiting
     )
     service.every("outbox-unsent", s.outbox_unsent_gauge_interval_seconds, count_outbox_unsent)
     service.every("housekeeping", s.housekeeping_interval_seconds, purge_outbox_and_inbox)
+    service.every("audit-head", s.audit_head_log_interval_seconds, log_audit_head)
     if s.consumer_idle_after_seconds > 0:
 
         async def poll_less_when_idle() -> None:

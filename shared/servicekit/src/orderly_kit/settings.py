@@ -226,6 +226,12 @@ class ServiceSettings(BaseSettings):
         description="how often orderly_dead_letters_waiting is counted from the inbox (and"
         " orderly_webhook_deliveries_given_up from a webhook sender's table)",
     )
+    audit_head_log_interval_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="how often the audit log's head (id and hash) is logged, when it has"
+        " moved: anchors in the log store that show the newest rows were not removed",
+    )
 
     def kafka_security(self) -> KafkaSecurity:
         """How this service's Kafka clients connect (every client the kit builds)."""

@@ -3,7 +3,8 @@
 It hands every use case the repository the test gave it (an in-memory one, written in
 the service's tests against the port in its ``adapters/``), keeps what is published in
 ``published`` (the kit's own ``publish`` makes each envelope and outbox row, which it
-keeps instead of writing), tells the time by a ``ManualClock`` and commits nothing.
+keeps instead of writing) and what is audited in ``audited``, tells the time by a
+``ManualClock`` and commits nothing.
 
 It lives here, beside ``checkout.make_order``, rather than in the kit: it is a test
 double, and the kit is the runtime every service ships.
@@ -59,6 +60,7 @@ class FakeUnitOfWork(UnitOfWork, Generic[R]):
             cause=cause,
             pending=[],
             clock=self.clock,
+            audit_pending=[],
         )
         self.repo = repository
 
