@@ -1,4 +1,4 @@
-"""JSON logs that carry the service, the order being worked on and the trace id."""
+"""JSON logs that carry the service, the order worked on, the request id and the trace id."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from opentelemetry import trace
 from pythonjsonlogger.json import JsonFormatter
 
 from orderly_kit.card_data import looks_like_card_number, redact_card_numbers
-from orderly_kit.context import current_message_id, current_order_id
+from orderly_kit.context import current_message_id, current_order_id, current_request_id
 
 
 class _ContextFilter(logging.Filter):
@@ -21,6 +21,7 @@ class _ContextFilter(logging.Filter):
         record.service = self.service
         record.order_id = current_order_id.get()
         record.message_id = current_message_id.get()
+        record.request_id = current_request_id.get()
         ctx = trace.get_current_span().get_span_context()
         record.trace_id = format(ctx.trace_id, "032x") if ctx.is_valid else None
         record.span_id = format(ctx.span_id, "016x") if ctx.is_valid else None
@@ -65,7 +66,7 @@ def configure_logging(service: str, *, level: str = "INFO", json_format: bool = 
         handler.setFormatter(
             JsonFormatter(
                 "%(asctime)s %(levelname)s %(name)s %(message)s %(service)s"
-                " %(order_id)s %(message_id)s %(trace_id)s %(span_id)s",
+                " %(order_id)s %(message_id)s %(request_id)s %(trace_id)s %(span_id)s",
                 rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
             )
         )

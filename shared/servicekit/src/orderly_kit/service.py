@@ -51,6 +51,7 @@ from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent
 from orderly_kit.personal_data import vault_from
+from orderly_kit.request_id_http import RequestId
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.subscriptions import Subscription
 from orderly_kit.unsafe_text_http import RefuseUnsafeText
@@ -456,13 +457,15 @@ def build_service(
     # Each middleware added wraps those added before it.
     service.http.add_middleware(RejectCardNumbers)
     service.http.add_middleware(RefuseUnsafeText)
-    # Added last, so it wraps the guards above: none of them reads more than the limit.
+    # Added after the guards, so it wraps them: none of them reads more than the limit.
     service.http.add_middleware(
         LimitRequestBodies,
         router=service.http.router,
         max_body_bytes=settings.http_max_body_bytes,
         body_timeout_seconds=settings.http_body_timeout_seconds,
     )
+    # Added last, so outermost: every answer carries the id, the guards' refusals too.
+    service.http.add_middleware(RequestId)
     service.http.add_exception_handler(RequestValidationError, refuse_invalid)
     _add_upkeep_jobs(service)
     return service
