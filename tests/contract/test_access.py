@@ -95,6 +95,7 @@ EVERY_SERVICE: dict[str, frozenset[Role] | str] = {
     "GET /health/ready": PUBLIC,
     "GET /health/consumers": PUBLIC,
     "GET /metrics": frozenset({METRICS, A}),
+    "GET /audit": frozenset({A}),
 }
 #: FastAPI's own pages: the API's description is not a secret (no data, no actions).
 DOCUMENTATION = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

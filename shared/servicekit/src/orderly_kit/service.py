@@ -27,6 +27,7 @@ from sqlalchemy import MetaData, Table
 
 from orderly_kit import (
     audit,
+    audit_http,
     deadletters,
     health,
     housekeeping,
@@ -467,6 +468,7 @@ def build_service(
     # Added last, so outermost: every answer carries the id, the guards' refusals too.
     service.http.add_middleware(RequestId)
     service.http.add_exception_handler(RequestValidationError, refuse_invalid)
+    service.http.include_router(audit_http.router(service))
     _add_upkeep_jobs(service)
     return service
 
