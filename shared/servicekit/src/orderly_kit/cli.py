@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import os
 import sys
@@ -133,17 +134,24 @@ def _dead_letters_parser(service: Service) -> argparse.ArgumentParser:
         action="store_true",
         help="also letters no longer waiting, and letters older than the inbox retention",
     )
-    rp.add_argument("--operator", default=_operator(), help="who replays (default: $USER)")
+    rp.add_argument("--operator", default=operator_name(), help="who replays (default: $USER)")
     dc = sub.add_parser("discard", help="give up on waiting letters that no fix can save")
     dc.add_argument("message_ids", nargs="+", metavar="message-id")
     dc.add_argument("--reason", required=True, help="recorded with the inbox row and logged")
     dc.add_argument("--topic", help=topic_help)
-    dc.add_argument("--operator", default=_operator(), help="who discards (default: $USER)")
+    dc.add_argument("--operator", default=operator_name(), help="who discards (default: $USER)")
     return parser
 
 
-def _operator() -> str:
-    return os.environ.get("USER") or os.environ.get("LOGNAME") or "unknown"
+def operator_name() -> str:
+    """Who runs a command, as the audit log names them unless they say (``--operator``)."""
+    name = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a container's uid without a passwd entry
+        return "unknown"
 
 
 async def dead_letters(service: Service, args: list[str]) -> int:
@@ -265,6 +273,7 @@ async def _replay(service: Service, letters: list[DeadLetter], ns: argparse.Name
     async for done in deadletters.replay(
         service.settings.kafka_bootstrap_servers,
         chosen,
+        messaging=service.messaging,
         operator=ns.operator,
         client_id=f"{service.settings.service_name}-dead-letters",
         security=service.settings.kafka_security(),
@@ -279,12 +288,7 @@ async def _discard(service: Service, letters: list[DeadLetter], ns: argparse.Nam
     if unknown:
         return _fail(f"no dead letter of this service has message id {', '.join(unknown)}")
     discarded = await deadletters.discard(
-        service.database,
-        service.inbox,
-        service.messaging.service,
-        ns.message_ids,
-        operator=ns.operator,
-        reason=ns.reason,
+        service.messaging, ns.message_ids, operator=ns.operator, reason=ns.reason
     )
     for message_id in ns.message_ids:
         if message_id in discarded:

@@ -7,6 +7,13 @@ original message again, with its ``ce_id`` unchanged, to the original topic. The
 consumer's inbox then claims the dead-lettered row again and the message takes
 effect once; every other consumer of that topic finds its own inbox row and skips
 it (which is why a replay must stay within the inbox retention).
+
+Both actions are audited (``dead_letter.replay``, ``dead_letter.discard``, target
+``dead_letter:<message id>``). A discard's audit row commits with its inbox change. A
+replay changes nothing in the database itself, so its row is written in a transaction
+around the send that commits once the broker has the message: a replay the broker
+refused leaves no row. Should that commit fail after the send, the message is out
+without its row (the log line remains); replaying it again is harmless.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from sqlalchemy import Table, func, select, update
 
+from orderly_kit.audit import Actor
 from orderly_kit.db import Database
 from orderly_kit.kafka_security import PLAINTEXT, KafkaSecurity
 from orderly_kit.messaging import (
@@ -40,6 +48,7 @@ from orderly_kit.messaging import (
     OUTCOME_DISCARDED,
     OUTCOME_PROCESSED,
     CardNumberError,
+    Messaging,
     fallback_message_id,
 )
 from orderly_kit.topic_reader import read_to_end
@@ -316,11 +325,13 @@ async def replay(
     bootstrap: str,
     letters: Sequence[DeadLetter],
     *,
+    messaging: Messaging,
     operator: str,
     client_id: str,
     security: KafkaSecurity = PLAINTEXT,
 ) -> AsyncIterator[Replayed]:
-    """Publish each letter's original message again, with its original key and id.
+    """Publish each letter's original message again, with its original key and id; each
+    replay audited in ``messaging``'s audit log.
 
     This writes to the topics the service consumes, which a service's own Kafka user may
     not (only their producers may): in a deployment with ACLs it runs as the
@@ -338,10 +349,20 @@ async def replay(
     try:
         for letter in letters:
             headers = [*letter.original_headers, (REPLAYED_FROM, letter.position.encode())]
-            sent = await producer.send_and_wait(
-                letter.original_topic, letter.value, key=letter.key, headers=headers
-            )
-            done = Replayed(letter, operator, datetime.now(UTC), sent.partition, sent.offset)
+            async with messaging.unit_of_work() as uow:
+                sent = await producer.send_and_wait(
+                    letter.original_topic, letter.value, key=letter.key, headers=headers
+                )
+                done = Replayed(letter, operator, uow.now(), sent.partition, sent.offset)
+                await uow.audit(
+                    actor=Actor.operator(operator),
+                    action="dead_letter.replay",
+                    target=f"dead_letter:{letter.message_id}",
+                    before={"status": letter.status.value, "dead_letter": letter.position},
+                    after={
+                        "replayed_to": f"{letter.original_topic}:{sent.partition}:{sent.offset}"
+                    },
+                )
             log.info(
                 "%s",
                 done.audit_line(),
@@ -353,26 +374,30 @@ async def replay(
 
 
 async def discard(
-    database: Database,
-    inbox: Table,
-    consumer: str,
-    message_ids: Sequence[str],
-    *,
-    operator: str,
-    reason: str,
+    messaging: Messaging, message_ids: Sequence[str], *, operator: str, reason: str
 ) -> list[str]:
-    """Mark waiting dead letters as given up; returns the ids that were waiting."""
-    note = f"\ndiscarded by {operator} at {datetime.now(UTC).isoformat()}: {reason}"
-    async with database.transaction() as session:
-        rows = await session.scalars(
+    """Mark waiting dead letters of ``messaging``'s service as given up, each audited in the
+    same transaction; returns the ids that were waiting."""
+    inbox = messaging.inbox
+    async with messaging.unit_of_work() as uow:
+        note = f"\ndiscarded by {operator} at {uow.now().isoformat()}: {reason}"
+        rows = await uow.session.scalars(
             update(inbox)
-            .where(inbox.c.consumer == consumer)
+            .where(inbox.c.consumer == messaging.service)
             .where(inbox.c.message_id.in_(message_ids))
             .where(inbox.c.outcome == OUTCOME_DEAD_LETTERED)
             .values(outcome=OUTCOME_DISCARDED, error=func.coalesce(inbox.c.error, "") + note)
             .returning(inbox.c.message_id)
         )
         discarded = list(rows)
+        for message_id in discarded:
+            await uow.audit(
+                actor=Actor.operator(operator),
+                action="dead_letter.discard",
+                target=f"dead_letter:{message_id}",
+                before={"status": Status.WAITING.value},
+                after={"status": Status.DISCARDED.value, "reason": reason},
+            )
     for message_id in discarded:
         log.info(
             "discarded dead letter %s by %s: %s",

@@ -4,6 +4,7 @@ A handler breaks; its message is dead-lettered after its attempts; the operator
 lists it (reason, attempts), shows it, fixes the handler and replays it: it takes
 effect exactly once and the waiting gauge drops to 0. Replaying again changes
 nothing. A message no fix can save is refused by ``replay`` and discarded instead.
+Every replay and discard is in the service's audit log, under the operator's name.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.eventually import eventually
 from orderly_dev.servers import Servers
 from orderly_dev.watch import read_records, read_topic
-from orderly_kit import cli, deadletters
+from orderly_kit import audit, cli, deadletters
 from orderly_kit.db import Database, new_metadata
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
@@ -39,6 +40,7 @@ from orderly_schemas.topics import dead_letter_topic
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
+audit_log = audit.table_in(metadata)
 effects = Table(
     "dl_effects",
     metadata,
@@ -133,6 +135,12 @@ async def scalar(service: Service, query: Any) -> Any:
         return await session.scalar(query)
 
 
+async def audited(service: Service) -> list[audit.AuditRow]:
+    async with service.database.sessions() as session:
+        rows = await session.execute(select(audit_log).order_by(audit_log.c.id))
+        return [audit.AuditRow.of(r) for r in rows.mappings()]
+
+
 def waiting_gauge(world: World) -> float | None:
     return REGISTRY.get_sample_value(
         "orderly_dead_letters_waiting", {"service": world.name, "topic": world.topic}
@@ -201,6 +209,16 @@ async def test_a_fixed_handler_takes_a_replayed_dead_letter_once(
     assert code == 0
     assert f"replayed {message_id} (OrderPlaced) from {dead_letter_topic(world.topic)}:" in out
     assert "by alice at " in out
+    [replay] = await audited(running)
+    assert (replay.entry.action, replay.entry.target) == (
+        "dead_letter.replay",
+        f"dead_letter:{message_id}",
+    )
+    assert (replay.entry.actor, replay.entry.roles) == ("alice", "operator")
+    assert replay.entry.before is not None
+    assert replay.entry.before["status"] == "waiting"
+    assert replay.entry.after is not None
+    assert str(replay.entry.after["replayed_to"]).startswith(f"{world.topic}:")
 
     async def processed() -> bool:
         outcome = await scalar(
@@ -236,6 +254,9 @@ async def test_a_fixed_handler_takes_a_replayed_dead_letter_once(
         what="the forced replay counted as a duplicate",
     )
     assert await effects_of(running, order.order_id) == 1
+    # the skipped replay did nothing, the forced one is audited like the first
+    assert [r.entry.action for r in await audited(running)] == ["dead_letter.replay"] * 2
+    assert audit.verify_chain(await audited(running)).ok
 
 
 async def test_replay_of_an_unknown_message_fails_clearly(
@@ -268,6 +289,9 @@ async def test_a_letter_without_envelope_is_refused_by_replay_and_discarded(
     )
     assert code == 0
     assert out.strip() == f"discarded {message_id} by bob: junk from a test producer"
+    [discard] = await audited(running)
+    assert (discard.entry.action, discard.entry.actor) == ("dead_letter.discard", "bob")
+    assert discard.entry.after == {"status": "discarded", "reason": "junk from a test producer"}
     await eventually(lambda: waiting_gauge(world) == 0.0, within=30, what="no letter waiting")
     [listed] = await letters_listed(world, capsys)
     assert listed["status"] == "discarded"
