@@ -160,3 +160,38 @@ async def test_only_the_customer_confirms_receipt(
     assert by_support.status_code == 403
     # The owner may ask; the order has not been delivered, so the answer is a conflict.
     assert by_owner.status_code == 409
+
+
+async def test_a_cancel_by_support_is_in_the_audit_log_with_its_request_and_the_customers_not(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    theirs = await an_order_of(service, "C-ADA")
+    own = await an_order_of(service, "C-BOB")
+    support = {**identity.headers(Role.SUPPORT, sub="alice"), "X-Request-ID": "call-4711"}
+
+    cancelled = await client.post(
+        f"/orders/{theirs.order_id}/cancel", headers=support, json={"reason": "asked by phone"}
+    )
+    await client.post(f"/orders/{own.order_id}/cancel", headers=customer(identity, "C-BOB"))
+    log = await client.get("/audit", headers=identity.headers(Role.ADMIN))
+
+    assert cancelled.headers["X-Request-ID"] == "call-4711"
+    [entry] = log.json()["items"]
+    assert entry["action"] == "order.cancel"
+    assert entry["target"] == f"order:{theirs.order_id}"
+    assert (entry["actor"], entry["roles"], entry["request_id"]) == (
+        "alice",
+        "support",
+        "call-4711",
+    )
+    assert entry["before"] == {"status": "confirmed"}
+    assert entry["after"] == {"status": "cancelling", "reason": "asked by phone"}
+
+
+async def test_only_admins_read_the_audit_log(
+    client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    assert (await client.get("/audit")).status_code == 401
+    assert (await client.get("/audit", headers=identity.headers(Role.SUPPORT))).status_code == 403
+    assert (await client.get("/audit", headers=customer(identity, "C-ADA"))).status_code == 403
+    assert (await client.get("/audit", headers=identity.headers(Role.ADMIN))).status_code == 200

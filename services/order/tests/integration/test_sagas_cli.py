@@ -13,13 +13,16 @@ import pytest
 from sqlalchemy import select, update
 
 from orderly_dev.checkout import make_order
-from orderly_kit import migrations
+from orderly_kit import audit, migrations
+from orderly_kit.cli import operator_name
 from orderly_kit.service import Service
 from orderly_order import use_cases
-from orderly_order.adapters.orm import orders, outbox, saga_operator_actions
+from orderly_order.adapters.orm import metadata, orders, outbox, saga_operator_actions
 from orderly_order.bootstrap import MIGRATIONS, build
 from orderly_order.entrypoints.cli import sagas
 from orderly_order.settings import OrderSettings
+
+audit_log = audit.table_in(metadata)
 
 
 @pytest.fixture
@@ -93,6 +96,18 @@ async def test_retry_and_compensate_act_once_and_are_audited(
         sent = (await s.scalars(select(outbox.c.message_type).order_by(outbox.c.id))).all()
     assert [a.action for a in actions] == ["retry", "compensate"]
     assert actions[0].operator == "ann"
+    async with service.database.sessions() as s:
+        audited = (
+            await s.execute(
+                select(
+                    audit_log.c.action, audit_log.c.actor, audit_log.c.roles, audit_log.c.target
+                ).order_by(audit_log.c.id)
+            )
+        ).all()
+    assert [tuple(a) for a in audited] == [
+        ("saga.retry", "ann", "operator", f"order:{order_id}"),
+        ("saga.compensate", operator_name(), "operator", f"order:{order_id}"),
+    ]
     assert sent == [
         "OrderConfirmed",
         "ReserveStock",

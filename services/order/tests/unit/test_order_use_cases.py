@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_dev.checkout import make_order
 from orderly_dev.unit_of_work import FakeUnitOfWork
+from orderly_kit.audit import Actor
 from orderly_kit.clock import ManualClock
 from orderly_order import use_cases
 from orderly_order.adapters.repository import OperatorAction
@@ -590,6 +591,47 @@ async def test_an_order_cannot_be_cancelled_once_it_has_shipped(saga: Saga) -> N
     assert saga.status(event) is Status.SHIPPED
 
 
+async def test_a_cancel_by_support_is_audited_and_the_customers_own_is_not(saga: Saga) -> None:
+    by_customer, by_support = await saga.paid(), await saga.paid()
+
+    customers = saga.unit_of_work()
+    await use_cases.orders.cancel_order(
+        customers, by_customer.order_id, reason="changed my mind", timeouts=T
+    )
+    supports = saga.unit_of_work()
+    await use_cases.orders.cancel_order(
+        supports,
+        by_support.order_id,
+        reason="asked by phone",
+        timeouts=T,
+        staff=Actor("alice", "support"),
+    )
+
+    assert customers.audited == []
+    [entry] = supports.audited
+    assert (entry.actor, entry.roles, entry.action, entry.target) == (
+        "alice",
+        "support",
+        "order.cancel",
+        f"order:{by_support.order_id}",
+    )
+    assert entry.before == {"status": "paid"}
+    assert entry.after == {"status": "cancelling", "reason": "asked by phone"}
+    assert entry.at == saga.clock()
+
+
+async def test_a_cancel_that_changes_nothing_is_not_audited(saga: Saga) -> None:
+    event = await saga.paid()
+    await saga.cancel(event)
+
+    again = saga.unit_of_work()
+    await use_cases.orders.cancel_order(
+        again, event.order_id, reason="twice", timeouts=T, staff=Actor("alice", "support")
+    )
+
+    assert again.audited == []
+
+
 async def test_cancelling_an_unknown_order_finds_nothing(saga: Saga) -> None:
     found = await use_cases.orders.cancel_order(
         saga.unit_of_work(), uuid4(), reason="who?", timeouts=T
@@ -735,3 +777,16 @@ async def test_an_operator_forcing_compensation_is_audited(saga: Saga) -> None:
             messages_sent=["RefundPayment", "ReleaseStock", "OrderCancelled"],
         )
     ]
+    [entry] = uow.audited
+    assert (entry.actor, entry.roles, entry.action, entry.target) == (
+        "ops-ann",
+        "operator",
+        "saga.compensate",
+        f"order:{event.order_id}",
+    )
+    assert entry.before == {"status": "reserved"}
+    assert entry.after == {
+        "status": "cancelling",
+        "reason": "customer called",
+        "sent": ["RefundPayment", "ReleaseStock", "OrderCancelled"],
+    }

@@ -5,7 +5,8 @@
     python -m orderly_order sagas compensate ORD-0000042 --reason "customer asked by phone"
 
 Every action is written to ``saga_operator_actions`` (who, what, why, the
-messages sent) and to the order's status history.
+messages sent), to the order's status history and to the audit log (``saga.retry``,
+``saga.compensate``), in the transaction that acts.
 
     python -m orderly_order customers erase C00042
     python -m orderly_order customers rotate-keys
@@ -20,12 +21,12 @@ open anywhere, backups included); ``rotate-keys`` re-wraps every data key with
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import re
 import sys
 from datetime import UTC, datetime, timedelta
 
+from orderly_kit.cli import operator_name
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
 from orderly_order.domain.order import AWAITING, OrderStateError, Status
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
         act = sub.add_parser(name, help=text)
         act.add_argument("order", help="an order number or order id")
         act.add_argument("--reason", required=True, help="why (kept in the audit trail)")
-        act.add_argument("--operator", default=None, help="who (default: the login name)")
+        act.add_argument("--operator", default=None, help="who (default: $USER)")
     return parser
 
 
@@ -121,7 +122,7 @@ def _as_json(s: queries.sagas.StuckSaga) -> dict[str, object]:
 
 
 async def _act(service: Service, args: argparse.Namespace, settings: OrderSettings) -> int:
-    operator = args.operator or getpass.getuser()
+    operator = args.operator or operator_name()
     async with service.database.sessions() as session:
         order_id = await queries.orders.order_id_for(session, args.order)
     if order_id is None:

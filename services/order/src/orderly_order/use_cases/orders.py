@@ -12,6 +12,7 @@ from uuid import UUID
 
 from prometheus_client import Counter
 
+from orderly_kit.audit import Actor
 from orderly_kit.messaging import PoisonMessageError, UnitOfWork
 from orderly_order.adapters.command_queue import CommandsInFlight
 from orderly_order.adapters.repository import OperatorAction, OrderRepository, Orders
@@ -264,9 +265,15 @@ async def confirm_receipt(uow: UnitOfWork, order_id: UUID) -> Order | None:
 
 
 async def cancel_order(
-    uow: UnitOfWork, order_id: UUID, *, reason: str, timeouts: Timeouts
+    uow: UnitOfWork,
+    order_id: UUID,
+    *,
+    reason: str,
+    timeouts: Timeouts,
+    staff: Actor | None = None,
 ) -> Order | None:
-    """The customer cancels; raises OrderStateError once the order has shipped.
+    """The customer, or ``staff`` (support, admin) for them, cancels; raises OrderStateError
+    once the order has shipped. A cancel by staff is audited.
 
     The order row is locked, so a cancel racing a saga step (or another cancel)
     runs strictly before or after it: exactly one outcome.
@@ -275,8 +282,17 @@ async def cancel_order(
     order = await repo.get(order_id)
     if order is None:
         return None
+    before = order.status
     if order.cancel(reason=reason, now=uow.now(), timeouts=timeouts):
         await _flush(uow, repo, order)
+        if staff is not None:
+            await uow.audit(
+                actor=staff,
+                action="order.cancel",
+                target=f"order:{order_id}",
+                before={"status": before},
+                after={"status": order.status, "reason": reason},
+            )
     return order
 
 
@@ -384,6 +400,13 @@ async def _operate(
             status_after=order.status,
             messages_sent=sent,
         )
+    )
+    await uow.audit(
+        actor=Actor.operator(operator),
+        action=f"saga.{action}",
+        target=f"order:{order_id}",
+        before={"status": before},
+        after={"status": order.status, "reason": reason, "sent": sent},
     )
     log.warning(
         "operator %s: %s on order %s (%s -> %s), sent %s: %s",

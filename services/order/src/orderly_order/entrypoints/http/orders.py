@@ -2,7 +2,7 @@
 
 Who may call: checkout places orders; a customer reads, cancels and confirms receipt of
 their own orders (another customer's order is a 404, as if it did not exist); support
-reads and cancels any order, giving a reason; admin may do everything.
+reads and cancels any order, giving a reason (audited); admin may do everything.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from uuid import UUID, uuid4
 from fastapi import APIRouter, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
+from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
@@ -136,8 +137,9 @@ def router(service: Service) -> APIRouter:
         Cancelling an order that is already being cancelled changes nothing.
         """
         reason = (body or OrderCancel()).reason
+        staff = Actor.of(caller) if caller.only_customer is None else None
         if reason is None:
-            if caller.only_customer is None:
+            if staff is not None:
                 raise HTTPException(
                     status.HTTP_422_UNPROCESSABLE_CONTENT,
                     [
@@ -152,7 +154,9 @@ def router(service: Service) -> APIRouter:
         order_id = await resolve(ref, caller)
         try:
             async with messaging.unit_of_work() as uow:
-                await use_cases.orders.cancel_order(uow, order_id, reason=reason, timeouts=timeouts)
+                await use_cases.orders.cancel_order(
+                    uow, order_id, reason=reason, timeouts=timeouts, staff=staff
+                )
         except OrderStateError as exc:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         async with database.sessions() as session:
