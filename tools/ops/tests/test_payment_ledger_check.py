@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from orderly_kit.audit import Actor
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxSignal
@@ -110,7 +111,7 @@ class Shop:
                 idempotency_key=str(uuid.uuid4()),
                 amount=Money(amount=amount, currency="EUR"),
                 reason="goodwill: late delivery",
-                requested_by="fin.anna",
+                requested_by=Actor("fin.anna", "finance"),
                 gateway=self.gateway,
             )
 

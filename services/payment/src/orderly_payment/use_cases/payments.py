@@ -26,6 +26,7 @@ from uuid import UUID
 
 from prometheus_client import Counter
 
+from orderly_kit.audit import Actor
 from orderly_kit.clock import Clock
 from orderly_kit.db import Database
 from orderly_kit.messaging import Messaging, PoisonMessageError, UnitOfWork
@@ -545,14 +546,15 @@ async def refund_by_hand(
     idempotency_key: str,
     amount: Money,
     reason: str,
-    requested_by: str,
+    requested_by: Actor,
     gateway: Gateway,
 ) -> ManualRefund:
     """A refund finance asks for: once per idempotency key, never more than is left to refund.
 
     A repeated request with the key returns the refund made the first time. Raises
     NoPaymentError, or RefundRefusedError with the reason (the key used for another
-    amount or order, nothing captured, more than is left, another currency).
+    amount or order, nothing captured, more than is left, another currency). The refund
+    is audited (``payment.refund``) with the outcome of its first attempt.
     """
     repo = PaymentRepository(uow.session)
     await repo.lock_order(order_id)
@@ -583,10 +585,23 @@ async def refund_by_hand(
         amount=amount,
         reason=reason,
         now=uow.now(),
-        requested_by=requested_by,
+        requested_by=requested_by.name,
     )
     await repo.add_refund(refund)
     refund = await _attempt_refund(uow, repo, refund, payment, gateway=gateway)
+    await uow.audit(
+        actor=requested_by,
+        action="payment.refund",
+        target=f"order:{order_id}",
+        after={
+            "refund_id": refund.refund_id,
+            "payment_id": refund.payment_id,
+            "amount": refund.amount.amount,
+            "currency": refund.amount.currency,
+            "status": refund.status,
+            "reason": reason,
+        },
+    )
     return ManualRefund(refund, replayed=False)
 
 

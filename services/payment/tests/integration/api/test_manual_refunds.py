@@ -1,5 +1,6 @@
 """POST /payments/{order_id}/refunds: finance refunds by hand, once per Idempotency-Key,
-never more than was captured, with a reason; who asked is the token's subject."""
+never more than was captured, with a reason; who asked is the token's subject, and the
+refund is in the audit log."""
 
 from __future__ import annotations
 
@@ -87,6 +88,36 @@ async def test_partial_refunds_up_to_the_captured_amount_then_refused(
     )
     assert [r["refund_id"] for r in payment["refunds"]] == ["manual:k1", "manual:k2"]
     assert await shop.provider_refunds(order_id) == 2
+
+
+async def test_a_refund_by_hand_is_audited_once_with_who_asked_and_why(
+    shop: Shop, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order_id = await shop.pay(4999)
+
+    done = await refund(client, order_id, 1000, "k1", caller={"X-Request-ID": "ticket-88"})
+    await refund(client, order_id, 1000, "k1")  # a retry: the first refund, nothing new
+    await refund(client, order_id, 9000, "k2")  # refused: nothing done
+    log = await client.get("/audit", headers=identity.headers(Role.ADMIN))
+    payment = (await client.get(f"/payments/{order_id}")).json()
+
+    assert done.status_code == 201
+    [entry] = log.json()["items"]
+    assert (entry["action"], entry["target"]) == ("payment.refund", f"order:{order_id}")
+    assert (entry["actor"], entry["roles"], entry["request_id"]) == (
+        "fin.anna",
+        "finance",
+        "ticket-88",
+    )
+    assert entry["before"] is None
+    assert entry["after"] == {
+        "refund_id": "manual:k1",
+        "payment_id": payment["payment_id"],
+        "amount": 1000,
+        "currency": "EUR",
+        "status": "succeeded",
+        "reason": "goodwill: parcel arrived late",
+    }
 
 
 async def test_a_refund_beyond_what_is_left_is_refused_and_nothing_is_sent(

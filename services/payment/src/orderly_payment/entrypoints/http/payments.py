@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
@@ -127,7 +128,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
                     idempotency_key=idempotency_key,
                     amount=Money(amount=body.amount, currency=body.currency),
                     reason=body.reason,
-                    requested_by=caller.actor,
+                    requested_by=Actor.of(caller),
                     gateway=gateway,
                 )
         except use_cases.payments.NoPaymentError as exc:
