@@ -3,13 +3,18 @@
     orderly-ops invariants [--since 2026-11-25T10:00Z] [--settle 60] [--baseline snap.json]
     orderly-ops payments [--since 2026-11-25T10:00Z] [--settle 60]
     orderly-ops stock-snapshot > snap.json
+    orderly-ops audit verify [--service order] [--anchor order=1234:<hash>]
 
 `payments` checks only the payment invariants: it lists each order whose payment
 ledger disagrees with the saga, and reads the order and payment databases alone.
 The database URLs come from the services' own variables (ORDER_DATABASE_URL,
 INVENTORY_DATABASE_URL, PAYMENT_DATABASE_URL, and optionally
 NOTIFICATION_DATABASE_URL, ANALYTICS_DATABASE_URL) or from --<service>-db.
-Exit status: 0 when every invariant holds, 1 when one is broken, 2 on bad input.
+`audit verify` walks each service's audit log (every service's, or --service's) and
+names the first row changed, removed or inserted; it prints each head (id and hash) to
+keep elsewhere and check later with --anchor (see orderly_ops.audit).
+Exit status: 0 when every invariant holds (every chain is intact), 1 when one is broken,
+2 on bad input.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import asdict
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from orderly_ops import audit
 from orderly_ops.invariants import (
     SERVICES,
     Databases,
@@ -83,7 +89,22 @@ def main(argv: list[str] | None = None) -> int:
         "stock-snapshot",
         help="per SKU, on hand + in transit + shipped less the ledger's other inflows, as JSON",
     )
+    aud = sub.add_parser("audit", help="the services' audit logs")
+    aud_sub = aud.add_subparsers(dest="audit_command", required=True)
+    ver = aud_sub.add_parser(
+        "verify", help="find a changed, removed or inserted row in each audit log's chain"
+    )
+    ver.add_argument("--service", choices=SERVICES, help="only this service's log")
+    ver.add_argument(
+        "--anchor",
+        action="append",
+        default=[],
+        metavar="SERVICE=ID:HASH",
+        help="a head printed before: that row must still have that hash (repeatable)",
+    )
     args = parser.parse_args(argv)
+    if args.command == "audit":
+        return _verify_audit(args)
     try:
         if args.command == "payments":
             urls = database_urls(_env(args), ("order", "payment"))
@@ -104,6 +125,23 @@ def main(argv: list[str] | None = None) -> int:
         report = check(dbs, baseline=baseline, since=args.since, settle=settle)
     _print(report, as_json=args.json)
     return 0 if report.ok else 1
+
+
+def _verify_audit(args: argparse.Namespace) -> int:
+    services = [args.service] if args.service else list(SERVICES)
+    try:
+        urls = database_urls(_env(args), services)
+        anchors = {a.service: a for a in map(audit.Anchor.parse, args.anchor)}
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if unknown := sorted(set(anchors) - set(urls)):
+        print(f"error: --anchor for a service not verified: {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    checks = audit.verify_all(urls, anchors)
+    for service, chain in checks.items():
+        print(audit.summary(service, chain))
+    return 0 if all(chain.ok for chain in checks.values()) else 1
 
 
 def _print(report: Report, *, as_json: bool) -> None:
