@@ -25,8 +25,9 @@ from sqlalchemy import select, text, update
 
 from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.identity import DevIssuer
-from orderly_kit import migrations
+from orderly_kit import audit, migrations
 from orderly_kit.auth import Role
+from orderly_kit.cli import operator_name
 from orderly_kit.service import Service
 from orderly_order.adapters.orm import customer_keys, orders, outbox
 from orderly_order.bootstrap import MIGRATIONS, build
@@ -38,6 +39,16 @@ from orderly_schemas.checkout import Customer, OrderPlaced
 NAME = "Marked Customerson"
 EMAIL = "marked.customerson@example.com"
 STREET = "17 Hidden Lane"
+
+
+async def audited(service: Service) -> list[tuple[Any, ...]]:
+    """The audit log: action, actor, target, after."""
+    log = audit.table_in(service.metadata)
+    async with service.database.sessions() as session:
+        rows = await session.execute(
+            select(log.c.action, log.c.actor, log.c.target, log.c.after).order_by(log.c.id)
+        )
+        return [tuple(r) for r in rows]
 
 
 def settings(database_url: str, **keys: Any) -> OrderSettings:
@@ -142,7 +153,10 @@ async def test_an_erased_customer_s_data_no_longer_opens(
     order = await place(service)
     await end(service, order)
 
-    assert await customers(build(settings(database_url)), ["erase", "C-MARKED"]) == 0
+    assert (
+        await customers(build(settings(database_url)), ["erase", "C-MARKED", "--operator", "dpo"])
+        == 0
+    )
 
     # A process that never saw the key (the service's own cache is this test's process).
     fresh = build(settings(database_url))
@@ -165,6 +179,9 @@ async def test_an_erased_customer_s_data_no_longer_opens(
     assert (await order_row(service, order))["placed_fingerprint"] is None
     assert (key["wrapped_key"], key["key_id"]) == (None, None)
     assert key["erased_at"] is not None
+    assert await audited(service) == [
+        ("customer.erase", "dpo", "customer:C-MARKED", {"key_destroyed": True, "orders": 1})
+    ]
 
 
 async def test_a_new_order_for_an_erased_customer_is_dead_lettered_not_kept(
@@ -215,6 +232,9 @@ async def test_keys_rotate_and_the_retired_key_can_go(
     await retired.database.dispose()
 
     assert shown["customer"]["email"] == EMAIL
+    assert await audited(service) == [
+        ("data_key.rotate", operator_name(), "data_key:k2", {"rewrapped": 1})
+    ]
 
 
 async def test_an_order_placed_before_sealing_is_read_then_sealed(

@@ -15,7 +15,9 @@ messages sent), to the order's status history and to the audit log (``saga.retry
 ``erase`` destroys the customer's data key (their name, email and addresses no longer
 open anywhere, backups included); ``rotate-keys`` re-wraps every data key with
 ``ORDER_DATA_KEY_ID``'s key (then the old key can leave ``ORDER_DATA_KEYS``);
-``seal-legacy`` seals what orders placed before sealing keep in plaintext.
+``seal-legacy`` seals what orders placed before sealing keep in plaintext. An erasure
+and each batch of re-wrapped keys are in the audit log (``customer.erase``,
+``data_key.rotate``), under ``--operator`` (default: $USER).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 
+from orderly_kit.audit import Actor
 from orderly_kit.cli import operator_name
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
@@ -150,8 +153,9 @@ def _customers_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="action", required=True)
     erase = sub.add_parser("erase", help="destroy a customer's personal data (their data key)")
     erase.add_argument("customer_id")
-    erase.add_argument("--operator", default=None, help="who (default: the login name)")
-    sub.add_parser("rotate-keys", help="re-wrap every data key with the active key")
+    erase.add_argument("--operator", default=None, help="who (default: $USER)")
+    rotate = sub.add_parser("rotate-keys", help="re-wrap every data key with the active key")
+    rotate.add_argument("--operator", default=None, help="who (default: $USER)")
     sub.add_parser("seal-legacy", help="seal the plaintext personal data of older orders")
     return parser
 
@@ -159,26 +163,28 @@ def _customers_parser() -> argparse.ArgumentParser:
 async def customers(service: Service, argv: list[str]) -> int:
     """The ``customers`` command."""
     args = _customers_parser().parse_args(argv)
+    operator = Actor.operator(getattr(args, "operator", None) or operator_name())
     try:
         if args.action == "erase":
             try:
                 async with service.messaging.unit_of_work() as uow:
-                    erased = await use_cases.customers.erase_customer(uow, args.customer_id)
+                    erased = await use_cases.customers.erase_customer(
+                        uow, args.customer_id, operator=operator
+                    )
             except use_cases.customers.CustomerHasOrdersInProgressError as exc:
                 print(f"error: {exc}", file=sys.stderr)
                 return 1
             what = "data key destroyed" if erased.key_destroyed else "no data key was held"
             print(f"customer {erased.customer_id} erased ({what}; {erased.orders} order(s))")
             return 0
-        step = (
-            use_cases.customers.rotate_keys
-            if args.action == "rotate-keys"
-            else use_cases.customers.seal_legacy
-        )
         total = 0
         while True:
             async with service.messaging.unit_of_work() as uow:
-                done = await step(uow)
+                done = await (
+                    use_cases.customers.rotate_keys(uow, operator=operator)
+                    if args.action == "rotate-keys"
+                    else use_cases.customers.seal_legacy(uow)
+                )
             total += done
             if done == 0:
                 break

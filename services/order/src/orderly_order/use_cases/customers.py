@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, update
 
+from orderly_kit.audit import Actor
 from orderly_kit.messaging import UnitOfWork
 from orderly_order.adapters import personal_data
 from orderly_order.adapters.orm import orders
@@ -25,12 +26,12 @@ class Erasure:
     orders: int
 
 
-async def erase_customer(uow: UnitOfWork, customer_id: str) -> Erasure:
+async def erase_customer(uow: UnitOfWork, customer_id: str, *, operator: Actor) -> Erasure:
     """Destroy the customer's data key, so that every sealed copy of their name, email and
     address (this database's and its backups') no longer opens; plaintext left by orders
     placed before sealing is deleted, and so are the orders' fingerprints (a repeat of an
     erased customer's order then counts as the same order). Refused while one of their
-    orders is under way."""
+    orders is under way. Audited (``customer.erase``) under ``operator``."""
     session = uow.session
     ended = orders.c.status.in_([s.value for s in TERMINAL])
     done, under_way = (
@@ -57,12 +58,27 @@ async def erase_customer(uow: UnitOfWork, customer_id: str) -> Erasure:
         .where(orders.c.customer_id == customer_id, orders.c.placed_fingerprint.is_not(None))
         .values(placed_fingerprint=None)
     )
+    await uow.audit(
+        actor=operator,
+        action="customer.erase",
+        target=f"customer:{customer_id}",
+        after={"key_destroyed": destroyed, "orders": done},
+    )
     return Erasure(customer_id, destroyed, done)
 
 
-async def rotate_keys(uow: UnitOfWork, *, batch: int = 500) -> int:
-    """Re-wrap up to ``batch`` customers' data keys with the active key; how many."""
-    return await uow.vault.rotate(uow.session, batch=batch)
+async def rotate_keys(uow: UnitOfWork, *, operator: Actor, batch: int = 500) -> int:
+    """Re-wrap up to ``batch`` customers' data keys with the active key; how many. A batch
+    that re-wrapped any is audited (``data_key.rotate``, with how many) under ``operator``."""
+    rewrapped = await uow.vault.rotate(uow.session, batch=batch)
+    if rewrapped:
+        await uow.audit(
+            actor=operator,
+            action="data_key.rotate",
+            target=f"data_key:{uow.vault.active}",
+            after={"rewrapped": rewrapped},
+        )
+    return rewrapped
 
 
 async def seal_legacy(uow: UnitOfWork, *, batch: int = 500) -> int:
