@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +18,8 @@ from orderly_inventory.formats.catalogue import (
 from orderly_inventory.formats.ledger import ExportFormat
 from orderly_inventory.queries.ledger import MovementFilter, stream_movements
 from orderly_inventory.settings import InventorySettings
+from orderly_kit.audit import Actor
+from orderly_kit.cli import operator_name
 from orderly_kit.service import Service
 
 
@@ -41,10 +42,6 @@ async def reconcile(service: Service, args: list[str]) -> int:
 
 
 # -- ERP connectors -----------------------------------------------------------------------
-def _operator() -> str:
-    return os.environ.get("USER") or os.environ.get("LOGNAME") or "erp-import"
-
-
 def _import_parser(command: str, what: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"inventory {command}",
@@ -97,7 +94,9 @@ async def import_products(service: Service, args: list[str]) -> int:
     try:
         parsed = read_products(*read, max_rows=settings.import_max_rows)
         async with service.messaging.unit_of_work() as uow:
-            done = await use_cases.catalogue.import_products(uow, parsed)
+            done = await use_cases.catalogue.import_products(
+                uow, parsed, actor=Actor.operator(operator_name())
+            )
     except ImportFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -116,7 +115,7 @@ async def import_products(service: Service, args: list[str]) -> int:
 async def import_stock(service: Service, args: list[str]) -> int:
     """``import-stock <file>``: set opening stock; 1 if any row is rejected."""
     parser = _import_parser("import-stock", "opening stock (and safety stock)")
-    parser.add_argument("--actor", default=_operator(), help="who imports (default: $USER)")
+    parser.add_argument("--actor", default=operator_name(), help="who imports (default: $USER)")
     parser.add_argument("--reference", help="recorded on each movement, e.g. the ERP batch")
     ns = parser.parse_args(args)
     settings = service.settings
@@ -128,7 +127,7 @@ async def import_stock(service: Service, args: list[str]) -> int:
         parsed = read_opening_stock(*read, max_rows=settings.import_max_rows)
         async with service.messaging.unit_of_work() as uow:
             done = await use_cases.catalogue.import_opening_stock(
-                uow, parsed, actor=ns.actor, reference=ns.reference
+                uow, parsed, actor=Actor.operator(ns.actor), reference=ns.reference
             )
     except ImportFileError as exc:
         print(f"error: {exc}", file=sys.stderr)

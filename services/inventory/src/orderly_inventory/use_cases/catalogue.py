@@ -10,7 +10,7 @@ was.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +27,7 @@ from orderly_inventory.formats.catalogue import (
     Rejection,
 )
 from orderly_inventory.use_cases import ledger
+from orderly_kit.audit import Actor
 from orderly_kit.messaging import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -60,27 +61,33 @@ class StockImport:
 
 
 async def import_products(
-    uow: UnitOfWork, parsed: Parsed[ProductRow], *, at: datetime | None = None
+    uow: UnitOfWork, parsed: Parsed[ProductRow], *, actor: Actor, at: datetime | None = None
 ) -> ProductImport:
-    """Create or replace every product of the file, or none if any row was rejected."""
+    """Create or replace every product of the file, or none if any row was rejected.
+
+    Audited (``catalogue.import``, with what it created and changed)."""
     if parsed.rejected:
         raise ImportRejectedError(parsed.total, parsed.rejected)
     created, updated = await CatalogueRepository(uow.session).upsert_products(
         [n.value.model_dump() for n in parsed.rows], at=at or uow.now()
     )
-    return ProductImport(
+    done = ProductImport(
         rows=parsed.total,
         created=created,
         updated=updated,
         unchanged=len(parsed.rows) - created - updated,
     )
+    await uow.audit(
+        actor=actor, action="catalogue.import", target="catalogue:products", after=asdict(done)
+    )
+    return done
 
 
 async def import_opening_stock(
     uow: UnitOfWork,
     parsed: Parsed[OpeningStockRow],
     *,
-    actor: str,
+    actor: Actor,
     reference: str | None = None,
     at: datetime | None = None,
 ) -> StockImport:
@@ -92,7 +99,8 @@ async def import_opening_stock(
     ``domain.corrections.opening_stock``); a row equal to what is there changes
     nothing, so a file imported twice moves stock once. A level the import creates
     takes the row's safety stock, or else its product's default. A changed safety
-    stock may make a level low (or no longer low): the alert is published once.
+    stock may make a level low (or no longer low): the alert is published once. Audited
+    (``stock.import_opening``).
     """
     now = at or uow.now()
     catalogue = CatalogueRepository(uow.session)
@@ -147,7 +155,7 @@ async def import_opening_stock(
                 level,
                 row.on_hand,
                 only_openings=(row.sku, row.warehouse) not in moved,
-                actor=actor,
+                actor=actor.name,
                 reference=reference,
             )
         except StockRuleError as refused:
@@ -182,18 +190,25 @@ async def import_opening_stock(
     )
     log.info(
         "opening stock imported by %s: %d rows, %d levels created, %d movements",
-        actor,
+        actor.name,
         parsed.total,
         len(created),
         len(opened),
     )
-    return StockImport(
+    done = StockImport(
         rows=parsed.total,
         levels_created=len(created),
         movements=len(opened),
         safety_stock_changed=len(changed),
         unchanged=unchanged,
     )
+    await uow.audit(
+        actor=actor,
+        action="stock.import_opening",
+        target="stock:opening",
+        after={**asdict(done), "reference": reference},
+    )
+    return done
 
 
 def _rejection(n: Numbered[Any], field: str, value: str, reason: str) -> Rejection:

@@ -19,6 +19,7 @@ from orderly_inventory.domain.corrections import adjustment, adjustment_notice
 from orderly_inventory.domain.errors import ConflictError, NotFoundError
 from orderly_inventory.domain.ledger import Level
 from orderly_inventory.use_cases import ledger
+from orderly_kit.audit import Actor
 from orderly_kit.messaging import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ async def adjust_stock(
     warehouse: str,
     quantity: int,
     reason: str,
-    actor: str,
+    actor: Actor,
     reference: str | None = None,
 ) -> Adjustment:
     """Correct on-hand stock by ``quantity`` (signed) units, once per ``adjustment_id``.
@@ -93,7 +94,7 @@ async def adjust_stock(
     An ADJUSTMENT movement and StockAdjusted (keyed by SKU). The same id again with
     the same request returns the first answer and changes nothing; with another
     request it raises ConflictError. Raises StockRuleError when the level would be
-    left with fewer units on hand than are reserved.
+    left with fewer units on hand than are reserved. Audited (``stock.adjust``).
     """
     now = uow.now()
     stock = StockRepository(uow.session)
@@ -104,14 +105,15 @@ async def adjust_stock(
         "quantity": quantity,
         "reason": reason,
         "reference": reference,
-        "actor": actor,
+        "actor": actor.name,
     }
     earlier = await stock.adjustment_of(adjustment_id)
     if earlier is not None:
         return _answer_again(adjustment_id, earlier, asked)
     movement = adjustment(
-        level, quantity, reason=reason, actor=actor, reference=reference or adjustment_id
+        level, quantity, reason=reason, actor=actor.name, reference=reference or adjustment_id
     )
+    on_hand_before = level.on_hand
     (after,) = await ledger.move(uow, [movement], at=now)
     movement_id = await stock.last_movement_id(sku, warehouse)
     if not await stock.record_adjustment(
@@ -129,7 +131,20 @@ async def adjust_stock(
             " choose a new id for a new adjustment"
         )
     await uow.publish(adjustment_notice(movement, after, at=now), key=sku)
-    log.info("%s at %s adjusted by %+d by %s: %s", sku, warehouse, quantity, actor, reason)
+    await uow.audit(
+        actor=actor,
+        action="stock.adjust",
+        target=f"stock:{sku}@{warehouse}",
+        before={"on_hand": on_hand_before},
+        after={
+            "on_hand": after.on_hand,
+            "quantity": quantity,
+            "reason": reason,
+            "reference": reference,
+            "adjustment_id": adjustment_id,
+        },
+    )
+    log.info("%s at %s adjusted by %+d by %s: %s", sku, warehouse, quantity, actor.name, reason)
     return Adjustment(
         adjustment_id=adjustment_id,
         sku=sku,
@@ -138,7 +153,7 @@ async def adjust_stock(
         on_hand=after.on_hand,
         reason=reason,
         reference=reference,
-        actor=actor,
+        actor=actor.name,
         movement_id=movement_id,
         occurred_at=now,
         replayed=False,

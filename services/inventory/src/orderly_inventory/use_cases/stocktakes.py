@@ -35,6 +35,7 @@ from orderly_inventory.domain.stocktakes import (
     name_skus,
 )
 from orderly_inventory.use_cases import ledger
+from orderly_kit.audit import Actor
 from orderly_kit.messaging import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -214,7 +215,7 @@ async def approve_stock_take(
     uow: UnitOfWork,
     *,
     stock_take_id: UUID,
-    approved_by: str,
+    approved_by: Actor,
     uncounted: UncountedPolicy = UncountedPolicy.REFUSE,
 ) -> StockTake:
     """Apply every line's variance to the stock as it is now, once; StockAdjusted per SKU.
@@ -223,7 +224,8 @@ async def approve_stock_take(
     variance", reference the stock-take id, actor ``approved_by``). Refused, with
     nothing applied, while lines are uncounted (unless ``uncounted`` says to leave
     them unchanged) or when a count would leave fewer units than are reserved.
-    Approving an approved stock-take again returns it unchanged.
+    Approving an approved stock-take again returns it unchanged. Audited
+    (``stocktake.approve``, with the variances applied).
     """
     repo = StockTakeRepository(uow.session)
     stock_take = await repo.get(stock_take_id, lock=Lock.UPDATE)
@@ -249,25 +251,26 @@ async def approve_stock_take(
             on_hand=a.quantity_change,
             reason=VARIANCE_REASON,
             reference=reference,
-            actor=approved_by,
+            actor=approved_by.name,
         )
         for a in adjustments
     ]
     levels = await ledger.move(uow, movements, at=now)
     for movement, level in zip(movements, levels, strict=True):
         await uow.publish(adjustment_notice(movement, level, at=now), key=movement.sku)
-    await repo.mark_approved(
-        stock_take_id,
-        by=approved_by,
-        at=now,
-        adjustments={
-            line.sku: line.variance for line in stock_take.lines if line.variance is not None
-        },
+    variances = {line.sku: line.variance for line in stock_take.lines if line.variance is not None}
+    await repo.mark_approved(stock_take_id, by=approved_by.name, at=now, adjustments=variances)
+    await uow.audit(
+        actor=approved_by,
+        action="stocktake.approve",
+        target=f"stocktake:{stock_take_id}",
+        before={"status": "open"},
+        after={"status": "approved", "warehouse": stock_take.warehouse, "variances": variances},
     )
     log.info(
         "stock-take %s approved by %s: %d sku(s) adjusted",
         stock_take_id,
-        approved_by,
+        approved_by.name,
         len(adjustments),
     )
     approved = await repo.get(stock_take_id)

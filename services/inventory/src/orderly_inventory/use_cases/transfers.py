@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import Any
 from uuid import UUID
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
@@ -31,6 +32,7 @@ from orderly_inventory.domain.transfers import (
     shortages,
 )
 from orderly_inventory.use_cases import ledger
+from orderly_kit.audit import Actor
 from orderly_kit.messaging import UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -110,8 +112,8 @@ async def edit_transfer(
     return edited
 
 
-async def cancel_transfer(uow: UnitOfWork, *, transfer_id: UUID, cancelled_by: str) -> Transfer:
-    """Abandon a draft; cancelling it again returns it unchanged."""
+async def cancel_transfer(uow: UnitOfWork, *, transfer_id: UUID, cancelled_by: Actor) -> Transfer:
+    """Abandon a draft; cancelling it again returns it unchanged. Audited."""
     transfers = TransferRepository(uow.session)
     transfer = await _locked(transfers, transfer_id)
     if not must_take(transfer, Step.CANCEL):
@@ -120,20 +122,23 @@ async def cancel_transfer(uow: UnitOfWork, *, transfer_id: UUID, cancelled_by: s
     cancelled = replace(
         transfer,
         status=TransferStatus.CANCELLED,
-        cancelled_by=cancelled_by,
+        cancelled_by=cancelled_by.name,
         cancelled_at=now,
         updated_at=now,
     )
     await transfers.save_step(cancelled)
+    await _audit(uow, cancelled_by, "transfer.cancel", transfer, cancelled)
     return cancelled
 
 
-async def dispatch_transfer(uow: UnitOfWork, *, transfer_id: UUID, dispatched_by: str) -> Transfer:
+async def dispatch_transfer(
+    uow: UnitOfWork, *, transfer_id: UUID, dispatched_by: Actor
+) -> Transfer:
     """Take the lines off the source's shelf and put them in transit to the destination.
 
     All lines or none: if the source cannot give one from its available stock (on
     hand less reserved), InsufficientStockError names every short SKU. Dispatching
-    again returns the transfer unchanged and publishes nothing.
+    again returns the transfer unchanged and publishes nothing. Audited.
     """
     transfers = TransferRepository(uow.session)
     transfer = await _locked(transfers, transfer_id)
@@ -149,16 +154,17 @@ async def dispatch_transfer(uow: UnitOfWork, *, transfer_id: UUID, dispatched_by
     if short:
         raise InsufficientStockError(transfer_id, short)
     now = uow.now()
-    await ledger.move(uow, dispatch_movements(transfer, actor=dispatched_by), at=now)
+    await ledger.move(uow, dispatch_movements(transfer, actor=dispatched_by.name), at=now)
     dispatched = replace(
         transfer,
         status=TransferStatus.DISPATCHED,
-        dispatched_by=dispatched_by,
+        dispatched_by=dispatched_by.name,
         dispatched_at=now,
         updated_at=now,
     )
     await transfers.save_step(dispatched)
     await uow.publish(dispatched.announcement(now), key=dispatched.reference)
+    await _audit(uow, dispatched_by, "transfer.dispatch", transfer, dispatched)
     return dispatched
 
 
@@ -166,14 +172,14 @@ async def receive_transfer(
     uow: UnitOfWork,
     *,
     transfer_id: UUID,
-    received_by: str,
+    received_by: Actor,
     counts: Sequence[tuple[str, int, int]],
 ) -> Transfer:
     """Take a dispatched transfer out of transit with the ``(sku, received, damaged)`` counted.
 
     Received units go onto the destination's shelf; damaged ones and the shortfall
     (lost in transit) are written off. Receiving again with the same counts returns
-    the transfer unchanged; other counts are a conflict.
+    the transfer unchanged; other counts are a conflict. Audited.
     """
     transfers = TransferRepository(uow.session)
     transfer = await _locked(transfers, transfer_id)
@@ -186,13 +192,43 @@ async def receive_transfer(
         transfer,
         lines=counted_lines(transfer, counts),
         status=TransferStatus.RECEIVED,
-        received_by=received_by,
+        received_by=received_by.name,
         received_at=now,
         updated_at=now,
     )
-    levels = await ledger.move(uow, receive_movements(received, actor=received_by), at=now)
+    levels = await ledger.move(uow, receive_movements(received, actor=received_by.name), at=now)
     await transfers.save_step(received)
     await uow.publish(received.announcement(now), key=received.reference)
     for arrival in received.arrivals(levels):
         await uow.publish(arrival, key=arrival.sku)
+    await _audit(
+        uow,
+        received_by,
+        "transfer.receive",
+        transfer,
+        received,
+        counts={sku: [whole, damaged] for sku, whole, damaged in counts},
+    )
     return received
+
+
+async def _audit(
+    uow: UnitOfWork,
+    actor: Actor,
+    action: str,
+    before: Transfer,
+    after: Transfer,
+    **more: Any,
+) -> None:
+    await uow.audit(
+        actor=actor,
+        action=action,
+        target=f"transfer:{after.transfer_id}",
+        before={"status": before.status},
+        after={
+            "status": after.status,
+            "from": after.from_warehouse,
+            "to": after.to_warehouse,
+            **more,
+        },
+    )

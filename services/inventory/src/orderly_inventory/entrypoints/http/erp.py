@@ -22,6 +22,7 @@ from orderly_inventory import formats, queries, use_cases
 from orderly_inventory.entrypoints.http.ledger import READ_MOVEMENTS
 from orderly_inventory.entrypoints.http.params import SkuFilter, WarehouseFilter, known_warehouse
 from orderly_inventory.settings import InventorySettings
+from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
@@ -97,16 +98,17 @@ def router(service: Service) -> APIRouter:
         response_model=use_cases.catalogue.ProductImport,
         openapi_extra=_body(PRODUCTS_CSV, formats.catalogue.ProductRow),
         responses={422: {"description": "rows rejected (each listed); nothing imported"}},
-        dependencies=[Depends(IMPORT)],
         max_body_size=max_bytes,
     )
-    async def import_products(request: Request) -> Any:
+    async def import_products(request: Request, caller: Annotated[Caller, Depends(IMPORT)]) -> Any:
         """Create or replace products from an ERP file, all or nothing."""
         data, fmt = await read_file(request)
         try:
             parsed = formats.catalogue.read_products(data, fmt, max_rows=max_rows)
             async with messaging.unit_of_work() as uow:
-                done = await use_cases.catalogue.import_products(uow, parsed)
+                done = await use_cases.catalogue.import_products(
+                    uow, parsed, actor=Actor.of(caller)
+                )
         except formats.catalogue.ImportFileError as exc:
             raise file_error(exc) from None
         except use_cases.catalogue.ImportRejectedError as exc:
@@ -134,7 +136,7 @@ def router(service: Service) -> APIRouter:
             parsed = formats.catalogue.read_opening_stock(data, fmt, max_rows=max_rows)
             async with messaging.unit_of_work() as uow:
                 done = await use_cases.catalogue.import_opening_stock(
-                    uow, parsed, actor=caller.actor, reference=reference
+                    uow, parsed, actor=Actor.of(caller), reference=reference
                 )
         except formats.catalogue.ImportFileError as exc:
             raise file_error(exc) from None

@@ -32,6 +32,7 @@ from orderly_inventory.entrypoints.http.params import (
     known_warehouse,
 )
 from orderly_inventory.formats.catalogue import MAX_UNITS
+from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
@@ -218,7 +219,7 @@ def router(service: Service) -> APIRouter:
                 quantity=body.quantity,
                 reason=body.reason,
                 reference=body.reference,
-                actor=caller.actor,
+                actor=Actor.of(caller),
             )
         if done.replayed:
             response.status_code = status.HTTP_200_OK

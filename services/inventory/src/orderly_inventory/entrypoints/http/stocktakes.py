@@ -38,6 +38,7 @@ from orderly_inventory.entrypoints.http.params import (
     WarehouseFilter,
 )
 from orderly_inventory.use_cases import stocktakes
+from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid
 from orderly_kit.service import Service
@@ -279,7 +280,7 @@ def router(service: Service) -> APIRouter:
             approved = await stocktakes.approve_stock_take(
                 uow,
                 stock_take_id=stock_take_id,
-                approved_by=caller.actor,
+                approved_by=Actor.of(caller),
                 uncounted=(body or StockTakeApprove()).uncounted,
             )
         return _read(approved)

@@ -31,6 +31,7 @@ from orderly_inventory.entrypoints.http.params import (
     WarehouseCode,
     WarehouseFilter,
 )
+from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
@@ -216,7 +217,7 @@ def router(service: Service) -> APIRouter:
         """Send a draft on its way: off the source's shelf, in transit to the destination."""
         async with messaging.unit_of_work() as uow:
             transfer = await use_cases.transfers.dispatch_transfer(
-                uow, transfer_id=transfer_id, dispatched_by=caller.actor
+                uow, transfer_id=transfer_id, dispatched_by=Actor.of(caller)
             )
         return TransferRead.of(transfer)
 
@@ -231,7 +232,7 @@ def router(service: Service) -> APIRouter:
             transfer = await use_cases.transfers.receive_transfer(
                 uow,
                 transfer_id=transfer_id,
-                received_by=caller.actor,
+                received_by=Actor.of(caller),
                 counts=[(ln.sku, ln.received, ln.damaged) for ln in body.lines],
             )
         return TransferRead.of(transfer)
@@ -245,7 +246,7 @@ def router(service: Service) -> APIRouter:
         """Abandon a draft (409 once dispatched)."""
         async with messaging.unit_of_work() as uow:
             transfer = await use_cases.transfers.cancel_transfer(
-                uow, transfer_id=transfer_id, cancelled_by=caller.actor
+                uow, transfer_id=transfer_id, cancelled_by=Actor.of(caller)
             )
         return TransferRead.of(transfer)
 
