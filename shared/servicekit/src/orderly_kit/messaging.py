@@ -367,9 +367,10 @@ class Messaging:
     def source(self) -> str:
         return f"/orderly/{self.service}"
 
-    @property
+    @functools.cached_property
     def audit_log(self) -> Table:
-        """This service's audit log (in its metadata beside the outbox)."""
+        """This service's audit log (in its metadata beside the outbox); looked up once, not
+        on every consumed batch."""
         return audit_mod.table_in(self.outbox.metadata)
 
     @functools.cached_property
