@@ -13,6 +13,7 @@ from uuid import UUID
 
 import pytest
 
+from orderly_kit.personal_data import development_vault
 from orderly_schemas import Message, Money, OrderLine, StockLine
 from orderly_schemas.base import Allocation
 from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails
@@ -59,6 +60,7 @@ from orderly_schemas.payment import (
     RefundFailed,
     RefundPayment,
 )
+from orderly_schemas.personal import CustomerErased, SealedPersonalData
 
 ORDER_ID = UUID("0b6f3c1e-5d7a-4f0e-9a51-2c8d4e6f7a90")
 ORDER_NUMBER = "ORD-2026-004217"
@@ -129,10 +131,31 @@ def _order_event() -> dict[str, Any]:
     }
 
 
+#: Seals personal data as the order service does, with the development keys.
+_VAULT = development_vault()
+_DATA_KEY = bytes(range(32))
+
+
+def sealed(**values: str) -> SealedPersonalData:
+    """``values`` of the example customer, sealed as the order service sends them."""
+    return _VAULT.sealed_data(_DATA_KEY, CUSTOMER_ID, values)
+
+
+def sealed_address() -> SealedPersonalData:
+    return sealed(shipping_address=address().model_dump_json())
+
+
 def order_confirmed() -> OrderConfirmed:
     return OrderConfirmed(
-        **_order_event(), customer_email=CUSTOMER_EMAIL, lines=order_lines(), total=TOTAL
+        **_order_event(),
+        personal=sealed(customer_email=CUSTOMER_EMAIL),
+        lines=order_lines(),
+        total=TOTAL,
     )
+
+
+def customer_erased() -> CustomerErased:
+    return CustomerErased(customer_id=CUSTOMER_ID, occurred_at=at(90 * 24 * 60))
 
 
 def order_rejected() -> OrderRejected:
@@ -163,7 +186,7 @@ def reserve_stock() -> ReserveStock:
     return ReserveStock(
         order_id=ORDER_ID,
         lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in order_lines()],
-        ship_to=address(),
+        personal=sealed_address(),
     )
 
 
@@ -172,7 +195,7 @@ def release_stock() -> ReleaseStock:
 
 
 def ship_order() -> ShipOrder:
-    return ShipOrder(order_id=ORDER_ID, ship_to=address())
+    return ShipOrder(order_id=ORDER_ID, personal=sealed_address())
 
 
 def stock_reserved() -> StockReserved:
@@ -439,6 +462,7 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     OrderDelivered: order_delivered,
     OrderCompleted: order_completed,
     OrderNeedsAttention: order_needs_attention,
+    CustomerErased: customer_erased,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
     ShipOrder: ship_order,

@@ -43,6 +43,7 @@ def build(
         version=__version__,
         metadata=orm.metadata,
         outbox=orm.outbox,
+        customer_keys=orm.customer_keys,
         inbox=orm.inbox,
         migrations_dir=MIGRATIONS,
         clock=clock,

@@ -65,6 +65,7 @@ def carrier_slug(name: str) -> str:
 class InventorySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="INVENTORY_", extra="ignore")
 
+    holds_personal_data = True
     service_name: str = "inventory"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_inventory"
     http_port: int = 8002

@@ -9,6 +9,7 @@ headers of a request by another of them.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
@@ -36,16 +37,28 @@ from orderly_inventory.use_cases import ledger
 from orderly_kit import migrations
 from orderly_kit.auth import Role
 from orderly_kit.clock import ManualClock
+from orderly_kit.personal_data import development_vault
 from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
+from orderly_schemas.personal import SHIPPING_ADDRESS, SealedPersonalData
 
 ADDRESS = Address(
     name="Ada Lovelace", line1="1 Market Street", city="London", postal_code="N1 9GU", country="GB"
 )
 TTL = timedelta(minutes=30)
+#: The customer the commands ship to.
+CUSTOMER_ID = "C-ADA"
+#: Seals as the order service does, with the development keys the service holds too.
+SEALER = development_vault()
+
+
+def sealed_address(address: Address, customer_id: str = CUSTOMER_ID) -> SealedPersonalData:
+    """``address`` as the order service sends it: sealed under the customer's data key."""
+    key = hashlib.sha256(customer_id.encode()).digest()
+    return SEALER.sealed_data(key, customer_id, {SHIPPING_ADDRESS: address.model_dump_json()})
 
 
 class Inventory:
@@ -176,7 +189,7 @@ class Inventory:
         command = ReserveStock(
             order_id=order_id,
             lines=[StockLine(sku=sku, quantity=n) for sku, n in lines],
-            ship_to=ship_to,
+            personal=None if ship_to is None else sealed_address(ship_to),
         )
         async with self.service.messaging.unit_of_work() as uow:
             await use_cases.fulfilment.reserve_stock(
@@ -201,7 +214,7 @@ class Inventory:
         async with self.service.messaging.unit_of_work(cause) as uow:
             await use_cases.fulfilment.ship_order(
                 uow,
-                ShipOrder(order_id=order_id, ship_to=ship_to),
+                ShipOrder(order_id=order_id, personal=sealed_address(ship_to)),
                 carrier=self.carrier,
                 pick_delay=pick_delay,
             )

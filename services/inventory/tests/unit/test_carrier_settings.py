@@ -16,6 +16,10 @@ SERVERS: dict[str, Any] = {
     "kafka_security_protocol": "SASL_SSL",
     "kafka_username": "inventory",
     "kafka_password": "kafka-password",
+    # Ship-to addresses are personal data: production keys of its own (base64, 32 bytes).
+    "data_keys": {"prod-1": "cHJvZHVjdGlvbi1rZXktZW5jcnlwdGlvbi1rZXktMDE="},
+    "data_key_id": "prod-1",
+    "data_lookup_key": "cHJvZHVjdGlvbi1sb29rdXAta2V5LW9mLTMyYnl0ZXM=",
 }
 
 

@@ -32,6 +32,7 @@ def build(
         metadata=orm.metadata,
         outbox=orm.outbox,
         inbox=orm.inbox,
+        customer_keys=orm.customer_keys,
         migrations_dir=MIGRATIONS,
         clock=clock,
     )

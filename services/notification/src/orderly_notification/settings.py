@@ -11,6 +11,7 @@ from orderly_kit.settings import ServiceSettings
 class NotificationSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATION_", extra="ignore")
 
+    holds_personal_data = True
     service_name: str = "notification"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_notification"
     http_port: int = 8004

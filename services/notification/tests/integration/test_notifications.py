@@ -23,11 +23,13 @@ from orderly_dev.notifications import (
 from orderly_kit import migrations
 from orderly_kit.db import Database
 from orderly_kit.messaging import UnitOfWork
+from orderly_kit.personal_data import vault_from
 from orderly_notification import use_cases
 from orderly_notification.adapters import orm
 from orderly_notification.adapters.orm import notifications, outbox, recipients
 from orderly_notification.bootstrap import MIGRATIONS
 from orderly_notification.domain.notifications import RecipientUnknownError
+from orderly_notification.settings import NotificationSettings
 from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import LowStockDetected
 from orderly_schemas.order import (
@@ -35,6 +37,11 @@ from orderly_schemas.order import (
     OrderEvent,
     OrderNeedsAttention,
 )
+
+#: How notifications name the customer of ``orderly_dev.notifications.common``.
+CUSTOMER = "customer:C00007"
+#: The service's vault as its development settings make it.
+VAULT = vault_from(NotificationSettings(), orm.customer_keys)
 
 
 @pytest.fixture
@@ -56,7 +63,7 @@ async def deliver(
     """Handle ``event`` as the consumer would, as the message ``message_id``."""
     cause = Envelope(id=message_id, type=event.message_type(), source="/test")
     async with database.transaction() as session:
-        uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
+        uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause, vault=VAULT)
         if isinstance(event, OrderConfirmed):
             await use_cases.notifications.send_order_confirmation(uow, event, channel=channel)
         else:
@@ -84,7 +91,12 @@ async def test_a_confirmation_remembers_the_customer_and_notifies_them(
 
     async with database.sessions() as s:
         recipient = (await s.execute(select(recipients))).mappings().one()
-    assert (recipient["order_id"], recipient["email"]) == (order_id, EMAIL)
+        [key] = (await s.execute(select(orm.customer_keys))).mappings()
+    # Kept sealed under this service's own key for the customer, never in plaintext.
+    assert (recipient["order_id"], recipient["email"]) == (order_id, None)
+    assert EMAIL.encode() not in recipient["email_sealed"]
+    own_key = VAULT.key_of_row(key["key_id"], key["wrapped_key"])
+    assert VAULT.open(own_key, "C00007", "customer_email", recipient["email_sealed"]) == EMAIL
     [row] = await notification_rows(database)
     assert (row["event_type"], row["template"], row["status"]) == (
         "OrderConfirmed",
@@ -92,7 +104,7 @@ async def test_a_confirmation_remembers_the_customer_and_notifies_them(
         "sent",
     )
     assert (row["recipient"], row["channel"], row["source_message_id"]) == (
-        EMAIL,
+        CUSTOMER,
         "recording",
         "m-confirmed",
     )
@@ -102,7 +114,7 @@ async def test_a_confirmation_remembers_the_customer_and_notifies_them(
     assert body["notification_id"] == str(row["notification_id"])
     assert (body["order_id"], body["recipient"], body["template"]) == (
         str(order_id),
-        EMAIL,
+        CUSTOMER,
         "order_confirmed",
     )
 
@@ -122,7 +134,7 @@ async def test_a_later_event_notifies_the_remembered_customer(
     row = (await notification_rows(database))[-1]
     assert (row["event_type"], row["recipient"], row["status"]) == (
         event.message_type(),
-        EMAIL,
+        CUSTOMER,
         "sent",
     )
     assert row["order_id"] == order_id
@@ -182,7 +194,7 @@ async def test_an_order_needing_attention_is_reported_to_finance_not_the_custome
 
     for _ in range(2):  # redelivered: reported once
         async with database.transaction() as session:
-            uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
+            uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause, vault=VAULT)
             await use_cases.notifications.notify_finance(
                 uow, event, channel=channel, recipient="finance@shop.example"
             )
@@ -203,7 +215,7 @@ async def test_a_low_stock_alert_goes_to_the_warehouse_team_once(
 
     for _ in range(2):  # redelivered: sent and recorded once
         async with database.transaction() as session:
-            uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause)
+            uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause, vault=VAULT)
             await use_cases.notifications.notify_warehouse(
                 uow, low, channel=channel, recipient="warehouse@shop.example"
             )

@@ -1,4 +1,5 @@
-"""The log channel writes each message as one structured log record."""
+"""The log channel writes each message as one structured log record, the recipient's
+address masked (personal data never reaches logs)."""
 
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ async def test_a_message_becomes_a_log_record_with_its_parts(
 
     [record] = [r for r in caplog.records if r.name == "orderly_notification.channel.log"]
     assert (record.recipient, record.subject, record.body) == (  # type: ignore[attr-defined]
-        "ada@example.com",
+        "a***@example.com",
         "Hello",
         "Your order",
     )
+    assert "ada@example.com" not in caplog.text
     assert record.channel == "log"  # type: ignore[attr-defined]

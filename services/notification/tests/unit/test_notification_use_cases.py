@@ -18,6 +18,7 @@ from orderly_dev.notifications import (
     AT,
     EMAIL,
     TOTAL,
+    VAULT,
     RecordingChannel,
     common,
     confirmed,
@@ -29,6 +30,7 @@ from orderly_notification import use_cases
 from orderly_notification.domain.notifications import (
     Notification,
     NotificationStatus,
+    Recipient,
     RecipientUnknownError,
 )
 from orderly_schemas.base import Message
@@ -37,18 +39,22 @@ from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
 
+#: How notifications name the customer of ``orderly_dev.notifications.common``.
+CUSTOMER = "customer:C00007"
+
 
 @dataclass
 class FakeNotifications:
     """``Notifications`` in memory: recipients by order, notifications by consumed message."""
 
-    recipients: dict[UUID, str] = field(default_factory=dict)
+    recipients: dict[UUID, Recipient] = field(default_factory=dict)
     by_message: dict[str, Notification] = field(default_factory=dict)
 
-    async def remember_recipient(self, *, order_id: UUID, email: str, customer_id: str) -> None:
-        self.recipients[order_id] = email
+    async def remember_recipient(self, *, order_id: UUID, customer_id: str, email: str) -> bool:
+        self.recipients[order_id] = Recipient.customer(customer_id, email)
+        return True
 
-    async def recipient_of(self, order_id: UUID) -> str | None:
+    async def recipient_of(self, order_id: UUID) -> Recipient | None:
         return self.recipients.get(order_id)
 
     async def add_once(self, notification: Notification) -> bool:
@@ -78,7 +84,7 @@ class Notifier:
             if message_id is None
             else Envelope(id=message_id, type=event.message_type(), source="/test")
         )
-        return FakeUnitOfWork(self.notifications, clock=self.clock, cause=cause)
+        return FakeUnitOfWork(self.notifications, clock=self.clock, cause=cause, vault=VAULT)
 
     async def deliver(self, event: OrderEvent, *, message_id: str | None) -> None:
         """Handle ``event`` as the consumer would, as the message ``message_id``."""
@@ -100,13 +106,13 @@ async def test_a_confirmation_remembers_the_customer_and_tells_them_once_recorde
 
     await notifier.deliver(confirmed(order_id), message_id="m-confirmed")
 
-    assert notifier.notifications.recipients == {order_id: EMAIL}
+    assert notifier.notifications.recipients == {order_id: Recipient(EMAIL, CUSTOMER)}
     [sent] = notifier.recorded()
     assert (sent.event_type, sent.template, sent.status, sent.recipient) == (
         "OrderConfirmed",
         "order_confirmed",
         NotificationStatus.SENT,
-        EMAIL,
+        CUSTOMER,  # named by id: the address is never recorded or published
     )
     assert (sent.source_message_id, sent.created_at) == ("m-confirmed", AT + timedelta(seconds=5))
     assert notifier.channel.sent == [(EMAIL, sent.subject)]
@@ -126,9 +132,9 @@ async def test_a_later_step_is_told_to_the_remembered_customer(index: int) -> No
     await notifier.deliver(event, message_id="m-later")
 
     told = notifier.notifications.by_message["m-later"]
-    assert (told.event_type, told.recipient, told.order_id) == (
+    assert (told.event_type, told.recipient, told.order_id) == (  # by id, sent to the address
         event.message_type(),
-        EMAIL,
+        CUSTOMER,
         order_id,
     )
     assert notifier.channel.sent[-1] == (EMAIL, told.subject)

@@ -28,13 +28,17 @@ from orderly_dev.identity import DevIssuer
 from orderly_kit import audit, migrations
 from orderly_kit.auth import Role
 from orderly_kit.cli import operator_name
+from orderly_kit.personal_data import Vault
 from orderly_kit.service import Service
 from orderly_order.adapters.orm import customer_keys, orders, outbox
 from orderly_order.bootstrap import MIGRATIONS, build
 from orderly_order.entrypoints.cli import customers
 from orderly_order.settings import OrderSettings
 from orderly_schemas import topics
-from orderly_schemas.checkout import Customer, OrderPlaced
+from orderly_schemas.checkout import Address, Customer, OrderPlaced
+from orderly_schemas.inventory import ReserveStock
+from orderly_schemas.order import OrderConfirmed
+from orderly_schemas.personal import CustomerErased
 
 NAME = "Marked Customerson"
 EMAIL = "marked.customerson@example.com"
@@ -140,6 +144,42 @@ async def test_an_order_keeps_its_customer_sealed_and_support_reads_it(
     assert shown["shipping_address"]["line1"] == STREET
 
 
+async def outbox_messages(service: Service) -> list[tuple[str, str]]:
+    """Every message in the outbox: its type and its payload."""
+    async with service.database.sessions() as session:
+        rows = await session.execute(
+            select(outbox.c.message_type, outbox.c.payload).order_by(outbox.c.id)
+        )
+        return [(t, p if isinstance(p, str) else bytes(p).decode()) for t, p in rows]
+
+
+async def test_what_the_saga_sends_carries_the_customer_sealed(service: Service) -> None:
+    await place(service)
+
+    sent = dict(await outbox_messages(service))
+    confirmed = OrderConfirmed.model_validate_json(sent["OrderConfirmed"])
+    reserve = ReserveStock.model_validate_json(sent["ReserveStock"])
+    # A service holding the key-encryption keys (inventory, notification) opens them.
+    reader = Vault(
+        table=customer_keys,
+        keys={k: v.get_secret_value() for k, v in service.settings.data_keys.items()},
+        active=service.settings.data_key_id,
+        lookup_key=service.settings.data_lookup_key.get_secret_value(),
+    )
+
+    assert [m for m, payload in sent.items() if plaintext_of(payload)] == []
+    assert (confirmed.customer_email, reserve.ship_to) == (None, None)
+    assert confirmed.personal is not None
+    assert reserve.personal is not None
+    assert reader.open_sealed(confirmed.personal) == {"customer_email": EMAIL}
+    address = Address.model_validate_json(reader.open_sealed(reserve.personal)["shipping_address"])
+    assert (address.name, address.line1) == (NAME, STREET)
+
+
+def plaintext_of(payload: str) -> list[str]:
+    return [s for s in (NAME, EMAIL, STREET) if s in payload]
+
+
 async def test_erasing_a_customer_is_refused_while_an_order_is_under_way(
     service: Service, database_url: str
 ) -> None:
@@ -182,6 +222,9 @@ async def test_an_erased_customer_s_data_no_longer_opens(
     assert await audited(service) == [
         ("customer.erase", "dpo", "customer:C-MARKED", {"key_destroyed": True, "orders": 1})
     ]
+    # Every other holder is told, keyed by the customer.
+    [(_, erased)] = [m for m in await outbox_messages(service) if m[0] == "CustomerErased"]
+    assert CustomerErased.model_validate_json(erased).customer_id == "C-MARKED"
 
 
 async def test_a_new_order_for_an_erased_customer_is_dead_lettered_not_kept(

@@ -24,7 +24,7 @@ from orderly_kit.clock import ManualClock
 from orderly_order import use_cases
 from orderly_order.adapters.repository import OperatorAction
 from orderly_order.domain.order import Order, OrderStateError, Status, Timeouts
-from orderly_schemas.base import Allocation
+from orderly_schemas.base import Allocation, Message
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
     OrderShipped,
@@ -108,6 +108,10 @@ class FakeOrders:
 
     async def record_operator_action(self, action: OperatorAction) -> None:
         self.audit.append(action)
+
+    async def outgoing(self, order: Order, message: Message) -> Message:
+        """Unsealed here: sealing is the repository's (tests/integration/test_personal_data)."""
+        return message
 
     def order(self, order_id: UUID) -> Order:
         return self.rows[order_id]

@@ -46,6 +46,7 @@ from orderly_schemas.payment import (
     RefundFailed,
     RefundPayment,
 )
+from orderly_schemas.personal import CustomerErased
 
 MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     OrderPlaced,
@@ -57,6 +58,7 @@ MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     OrderDelivered,
     OrderCompleted,
     OrderNeedsAttention,
+    CustomerErased,
     ReserveStock,
     ReleaseStock,
     ShipOrder,

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, model_validator
 
 from orderly_schemas import topics
 from orderly_schemas.base import MAX_UNITS, Allocation, AwareDatetime, Message, Sku, StockLine
 from orderly_schemas.checkout import Address
+from orderly_schemas.personal import SealedPersonalData
 
 
 class InventoryCommand(Message):
@@ -22,7 +23,12 @@ class ReserveStock(InventoryCommand):
     """Reserve every line, all or nothing."""
 
     lines: list[StockLine] = Field(min_length=1)
-    ship_to: Address | None = None
+    ship_to: Address | None = Field(
+        default=None, description="no longer sent (personal data): read from older commands"
+    )
+    personal: SealedPersonalData | None = Field(
+        default=None, description="the ship-to address, sealed (field shipping_address)"
+    )
 
 
 class ReleaseStock(InventoryCommand):
@@ -32,9 +38,21 @@ class ReleaseStock(InventoryCommand):
 
 
 class ShipOrder(InventoryCommand):
-    """Pick the reserved stock and hand it to the carrier."""
+    """Pick the reserved stock and hand it to the carrier; the address is in ``personal``
+    (sealed), or in ``ship_to`` in commands sent before personal data was sealed."""
 
-    ship_to: Address
+    ship_to: Address | None = Field(
+        default=None, description="no longer sent (personal data): read from older commands"
+    )
+    personal: SealedPersonalData | None = Field(
+        default=None, description="the ship-to address, sealed (field shipping_address)"
+    )
+
+    @model_validator(mode="after")
+    def _has_an_address(self) -> ShipOrder:
+        if self.ship_to is None and self.personal is None:
+            raise ValueError("a ShipOrder needs an address: personal (sealed) or ship_to")
+        return self
 
 
 class InventoryEvent(Message):

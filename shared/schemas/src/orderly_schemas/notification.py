@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from pydantic import Field
+
 from orderly_schemas import topics
 from orderly_schemas.base import AwareDatetime, Message
 
@@ -19,7 +21,12 @@ class NotificationEvent(Message):
 
 
 class NotificationSent(NotificationEvent):
-    recipient: str
+    recipient: str = Field(
+        description=(
+            "who it went to: a staff mailbox as configured, or customer:<customer id> for a"
+            " customer (never their address: personal data)"
+        )
+    )
 
 
 class NotificationFailed(NotificationEvent):

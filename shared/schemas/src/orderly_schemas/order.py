@@ -8,6 +8,7 @@ from pydantic import Field
 
 from orderly_schemas import topics
 from orderly_schemas.base import AwareDatetime, Message, Money, OrderLine
+from orderly_schemas.personal import SealedPersonalData
 
 
 class OrderEvent(Message):
@@ -20,9 +21,14 @@ class OrderEvent(Message):
 
 
 class OrderConfirmed(OrderEvent):
-    """The order was accepted and numbered; stock is being reserved."""
+    """The order was accepted and numbered; stock is being reserved. The customer's email
+    is in ``personal`` (sealed: field customer_email), or in ``customer_email`` in events
+    published before personal data was sealed."""
 
-    customer_email: str
+    customer_email: str | None = Field(
+        default=None, description="no longer sent (personal data): read from older events"
+    )
+    personal: SealedPersonalData | None = None
     lines: list[OrderLine]
     total: Money
 

@@ -1,4 +1,5 @@
-"""The command line every service shares: serve, migrate, asyncapi, dead-letters, webhooks."""
+"""The command line every service shares: serve, migrate, asyncapi, dead-letters, webhooks,
+and customers (for a service that keeps personal data)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ from typing import Any
 
 import uvicorn
 
+from orderly_kit import customers as customer_keys
 from orderly_kit import deadletters, migrations
+from orderly_kit.audit import Actor
 from orderly_kit.deadletters import DeadLetter, Status
 from orderly_kit.http_server import server_options
 from orderly_kit.service import Service
@@ -33,6 +36,7 @@ def main(
     extra: dict[str, Command] = {
         "dead-letters": dead_letters,
         "webhooks": webhooks,
+        "customers": customers,
         **(commands or {}),
     }
     parser = argparse.ArgumentParser()
@@ -71,6 +75,40 @@ def main(
     if service.settings.migrate_on_start:
         migrations.upgrade(service.migrations_dir, service.settings.database_url)
     return asyncio.run(extra[ns.command](service, ns.args))
+
+
+# -- customers ------------------------------------------------------------------------------
+def _customers_parser(service: Service) -> argparse.ArgumentParser:
+    name = service.settings.service_name
+    parser = argparse.ArgumentParser(
+        prog=f"{name} customers",
+        description=f"The keys the {name} service keeps customers' personal data under.",
+    )
+    sub = parser.add_subparsers(dest="action", required=True)
+    rotate = sub.add_parser("rotate-keys", help="re-wrap every data key with the active key")
+    rotate.add_argument("--operator", default=None, help="who (default: $USER)")
+    return parser
+
+
+async def customers(service: Service, args: list[str]) -> int:
+    """``customers rotate-keys``: re-wrap every customer's data key with the active
+    key-encryption key, in audited batches (the order service adds erase and seal-legacy)."""
+    ns = _customers_parser(service).parse_args(args)
+    if service.messaging.vault is None:
+        return _fail(f"the {service.settings.service_name} service keeps no personal data")
+    operator = Actor.operator(ns.operator or operator_name())
+    total = 0
+    try:
+        while True:
+            async with service.messaging.unit_of_work() as uow:
+                done = await customer_keys.rotate_keys(uow, operator=operator)
+            total += done
+            if done == 0:
+                break
+    finally:
+        await service.database.dispose()
+    print(f"{ns.action}: {total} done")
+    return 0
 
 
 # -- webhooks -------------------------------------------------------------------------------

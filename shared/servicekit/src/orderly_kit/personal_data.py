@@ -9,6 +9,12 @@ associated data, so a sealed value moved to another row or column does not open.
 Looking a customer up by email uses ``lookup``: an HMAC of the normalised value under a
 key of its own, so equal emails match without the email being stored.
 
+Between services personal data travels sealed (``orderly_schemas.personal``): the sender
+seals the fields under the customer's data key and sends that key wrapped by its active
+key-encryption key (``sealed_data``); a receiver holding the same key-encryption keys
+opens them (``open_sealed``) and keeps what it needs sealed again under its own data key
+for the customer (``own_key``), so every service's copy is erased with its own key.
+
 Erasing a customer (``erase``) deletes their wrapped data key: every sealed copy of their
 data in this database, and in its backups, can no longer be opened — provided the
 backups of ``customer_keys`` itself are kept no longer than the erasure promise (a
@@ -36,6 +42,8 @@ from cryptography.hazmat.primitives.keywrap import InvalidUnwrap, aes_key_unwrap
 from sqlalchemy import Column, DateTime, LargeBinary, MetaData, String, Table, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderly_schemas.personal import SealedPersonalData
 
 if TYPE_CHECKING:
     from orderly_kit.settings import ServiceSettings
@@ -108,17 +116,7 @@ class Vault:
 
         Raises PersonalDataError for an erased customer: nothing new is kept for them.
         """
-        await session.execute(
-            insert(self.table)
-            .values(
-                customer_id=customer_id,
-                key_id=self.active,
-                wrapped_key=aes_key_wrap(self._keks[self.active], os.urandom(32)),
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["customer_id"])
-        )
-        key = await self._load(session, customer_id)
+        key = await self.own_key(session, customer_id, now=now)
         if key is None:
             raise PersonalDataError(f"customer {customer_id}'s personal data was erased")
         return key
@@ -187,6 +185,68 @@ class Vault:
                 " another row or field"
             ) from None
 
+    # -- between services ---------------------------------------------------------
+    def sealed_data(
+        self, key: bytes, customer_id: str, values: Mapping[str, str]
+    ) -> SealedPersonalData:
+        """``values`` (field name → value) sealed for another service that holds the
+        key-encryption keys: the data key travels wrapped by the active one."""
+        return SealedPersonalData(
+            customer_id=customer_id,
+            key_id=self.active,
+            data_key=base64.b64encode(aes_key_wrap(self._keks[self.active], key)).decode(),
+            fields={
+                name: base64.b64encode(self.seal(key, customer_id, name, value)).decode()
+                for name, value in values.items()
+            },
+        )
+
+    def open_sealed(self, sealed: SealedPersonalData) -> dict[str, str]:
+        """Every field of personal data another service sealed (field name → value): its
+        data key travels wrapped by one of the key-encryption keys these settings hold.
+        Raises PersonalDataError for a key it does not hold or a field that does not open.
+        A service keeps what it needs sealed again under its own key (``own_key``)."""
+        key = self._unwrap(sealed.key_id, _b64("the data key", sealed.data_key))
+        opened = {}
+        for name in sealed.fields:
+            value = self.open(key, sealed.customer_id, name, self.sealed_field(sealed, name))
+            assert value is not None
+            opened[name] = value
+        return opened
+
+    async def own_key(
+        self, session: AsyncSession, customer_id: str, *, now: datetime
+    ) -> bytes | None:
+        """This service's data key for the customer, made (once, whoever races) the first
+        time; None if they were erased here, and then nothing new is kept for them."""
+        row = (
+            await session.execute(
+                select(self.table.c.key_id, self.table.c.wrapped_key).where(
+                    self.table.c.customer_id == customer_id
+                )
+            )
+        ).first()
+        if row is not None:
+            return self.key_of_row(row.key_id, row.wrapped_key)
+        await session.execute(
+            insert(self.table)
+            .values(
+                customer_id=customer_id,
+                key_id=self.active,
+                wrapped_key=aes_key_wrap(self._keks[self.active], os.urandom(32)),
+                created_at=now,
+            )
+            .on_conflict_do_nothing(index_elements=["customer_id"])
+        )
+        return await self._load(session, customer_id)
+
+    def sealed_field(self, sealed: SealedPersonalData, name: str) -> bytes:
+        """Field ``name`` of ``sealed`` as sealed bytes, to keep as they came."""
+        text = sealed.fields.get(name)
+        if text is None:
+            raise PersonalDataError(f"the sealed personal data carries no field {name}")
+        return _b64(f"field {name}", text)
+
     def lookup(self, value: str) -> str:
         """A keyed hash of ``value`` (trimmed, lower-cased) to find it by, e.g. an email."""
         normalised = value.strip().lower().encode()
@@ -239,6 +299,31 @@ def vault_from(settings: ServiceSettings, table: Table) -> Vault:
         active=settings.data_key_id,
         lookup_key=settings.data_lookup_key.get_secret_value(),
     )
+
+
+def development_vault(table: Table | None = None) -> Vault:
+    """A vault with the development keys, as ``make run`` and the tests' services have it
+    (``table``: the service's ``customer_keys``; by default one of no database, for sealing
+    and opening only)."""
+    return Vault(
+        table=table if table is not None else add_customer_keys_table(MetaData()),
+        keys=DEVELOPMENT_KEYS,
+        active=next(iter(DEVELOPMENT_KEYS)),
+        lookup_key=DEVELOPMENT_LOOKUP_KEY,
+    )
+
+
+def masked_email(email: str) -> str:
+    """``email`` as logs may show it: the first letter and the domain (``j***@example.com``)."""
+    local, at, domain = email.partition("@")
+    return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def _b64(what: str, text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        raise PersonalDataError(f"{what} is not base64") from None
 
 
 def _context(customer_id: str, name: str) -> bytes:

@@ -20,6 +20,7 @@ from orderly_kit.personal_data import (
     PersonalDataError,
     Vault,
     add_customer_keys_table,
+    masked_email,
 )
 
 NOW = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
@@ -138,6 +139,46 @@ async def test_erasing_a_customer_never_seen_keeps_nothing_for_them_later(
     with pytest.raises(PersonalDataError, match="was erased"):
         async with database.transaction() as session:
             await v.key_for(session, "C9", now=NOW)
+
+
+async def test_sealed_data_travels_to_a_service_holding_the_key_encryption_key(
+    database: Database,
+) -> None:
+    order, inventory = vault({"k1": K1}, "k1"), vault({"k0": K2, "k1": K1}, "k0")
+    async with database.transaction() as session:
+        key = await order.key_for(session, "C1", now=NOW)
+    sealed = order.sealed_data(key, "C1", {"customer_email": EMAIL, "customer_name": "Marked"})
+
+    assert EMAIL not in sealed.model_dump_json()
+    assert inventory.open_sealed(sealed) == {"customer_email": EMAIL, "customer_name": "Marked"}
+    with pytest.raises(PersonalDataError, match=r"key 'k1'.*settings do not hold"):
+        vault({"k2": K2}, "k2").open_sealed(sealed)
+    moved = sealed.model_copy(update={"customer_id": "C2"})
+    with pytest.raises(PersonalDataError, match="moved from another row or field"):
+        inventory.open_sealed(moved)
+    forged = sealed.model_copy(update={"data_key": base64.b64encode(os.urandom(40)).decode()})
+    with pytest.raises(PersonalDataError, match="does not unwrap"):
+        inventory.open_sealed(forged)
+
+
+async def test_a_receiver_keeps_its_own_key_and_forgets_it_on_erasure(
+    database: Database,
+) -> None:
+    receiver = vault({"k1": K1}, "k1")
+    async with database.transaction() as session:
+        first = await receiver.own_key(session, "C1", now=NOW)
+        again = await receiver.own_key(session, "C1", now=NOW)
+        assert first is not None
+        assert first == again
+        await receiver.erase(session, "C1", now=NOW)
+    async with database.transaction() as session:
+        assert await receiver.own_key(session, "C1", now=NOW) is None  # nothing kept anew
+        assert await receiver.own_key(session, "C9", now=NOW) is not None
+
+
+def test_logs_show_an_email_masked() -> None:
+    assert masked_email(EMAIL) == "m***@example.com"
+    assert masked_email("no-at-sign") == "***"
 
 
 def test_lookups_are_keyed_and_ignore_case_and_spaces() -> None:

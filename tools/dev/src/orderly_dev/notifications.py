@@ -6,11 +6,13 @@ through ``RecordingChannel`` and build the same events of one order.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from orderly_kit.personal_data import development_vault
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.order import (
     OrderCancelled,
@@ -22,6 +24,7 @@ from orderly_schemas.order import (
     OrderPaid,
     OrderRejected,
 )
+from orderly_schemas.personal import CUSTOMER_EMAIL
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EMAIL = "ada@example.com"
@@ -52,14 +55,23 @@ def common(order_id: UUID) -> dict[str, Any]:
     }
 
 
+#: Seals as the order service does with the development keys (the tests' services hold them).
+VAULT = development_vault()
+
+
 def confirmed(order_id: UUID) -> OrderConfirmed:
-    """The order's confirmation: the first event, with the customer's email."""
+    """The order's confirmation: the first event, with the customer's email sealed."""
     return OrderConfirmed(
         **common(order_id),
-        customer_email=EMAIL,
+        personal=VAULT.sealed_data(os.urandom(32), "C00007", {CUSTOMER_EMAIL: EMAIL}),
         lines=[OrderLine(sku="DEMO-0001", quantity=1, unit_price=TOTAL)],
         total=TOTAL,
     )
+
+
+def confirmed_before_sealing(order_id: UUID) -> OrderConfirmed:
+    """A confirmation as published before emails were sealed: the email in plaintext."""
+    return confirmed(order_id).model_copy(update={"personal": None, "customer_email": EMAIL})
 
 
 def later_events(order_id: UUID) -> list[OrderEvent]:

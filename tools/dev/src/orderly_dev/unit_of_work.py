@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orderly_kit.clock import ManualClock
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.messaging_tables import add_messaging_tables
+from orderly_kit.personal_data import Vault
 from orderly_schemas.cloudevents import Envelope
 
 #: The repository a test hands to its use cases.
@@ -51,6 +52,7 @@ class FakeUnitOfWork(UnitOfWork, Generic[R]):
         clock: ManualClock | None = None,
         cause: Envelope | None = None,
         service: str = "test",
+        vault: Vault | None = None,
     ) -> None:
         self.clock = clock or ManualClock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC))
         super().__init__(
@@ -60,6 +62,7 @@ class FakeUnitOfWork(UnitOfWork, Generic[R]):
             cause=cause,
             pending=[],
             clock=self.clock,
+            vault=vault,
             audit_pending=[],
         )
         self.repo = repository

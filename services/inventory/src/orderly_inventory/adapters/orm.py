@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
@@ -23,9 +24,12 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from orderly_kit.db import new_metadata
 from orderly_kit.messaging_tables import add_messaging_tables
+from orderly_kit.personal_data import add_customer_keys_table
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
+#: The data key of each customer whose ship-to address a picking keeps (sealed).
+customer_keys = add_customer_keys_table(metadata)
 
 warehouses = Table(
     "warehouses",
@@ -274,7 +278,11 @@ pickings = Table(
     "pickings",
     metadata,
     Column("order_id", UUID(as_uuid=True), primary_key=True),
-    Column("ship_to", JSONB, nullable=False),
+    # The address sealed under the customer's data key (customer_keys); ship_to only for
+    # pickings begun from a ShipOrder sent before personal data was sealed.
+    Column("customer_id", String(64), nullable=True),
+    Column("ship_to_sealed", LargeBinary, nullable=True),
+    Column("ship_to", JSONB, nullable=True),
     Column("status", String(20), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("due_at", DateTime(timezone=True), nullable=False),

@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_inventory.adapters.orm import (
     carrier_webhook_deliveries,
+    customer_keys,
     pickings,
     reservations,
     shipment_failures,
     shipment_tracking,
     shipments,
 )
+from orderly_inventory.adapters.personal_data import ShipTo, open_ship_to
 from orderly_inventory.domain.reservations import (
     ReservationStatus,
 )
@@ -33,14 +35,38 @@ from orderly_inventory.domain.shipments import (
     TrackingUpdate,
 )
 from orderly_kit.db import insert_unless_exists
+from orderly_kit.personal_data import Vault
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
 
+#: A picking's row, with its customer's wrapped data key beside it.
+_PICKINGS = select(
+    pickings,
+    customer_keys.c.key_id.label("pd_key_id"),
+    customer_keys.c.wrapped_key.label("pd_wrapped_key"),
+).select_from(
+    pickings.outerjoin(customer_keys, customer_keys.c.customer_id == pickings.c.customer_id)
+)
 
-def _to_picking(row: Any) -> Picking:
+
+def _to_picking(row: Any, vault: Vault | None) -> Picking:
+    if row["ship_to_sealed"] is not None and vault is None:
+        raise RuntimeError("a picking's sealed address needs the service's vault to open")
+    ship_to = (
+        Address.model_validate(row["ship_to"])
+        if vault is None
+        else open_ship_to(
+            vault,
+            customer_id=row["customer_id"],
+            sealed=row["ship_to_sealed"],
+            plaintext=row["ship_to"],
+            key_id=row["pd_key_id"],
+            wrapped_key=row["pd_wrapped_key"],
+        ).address
+    )
     return Picking(
         order_id=row["order_id"],
-        ship_to=Address.model_validate(row["ship_to"]),
+        ship_to=ship_to,
         status=PickingStatus(row["status"]),
         started_at=row["started_at"],
         due_at=row["due_at"],
@@ -66,8 +92,11 @@ def _to_shipment(row: Any) -> Shipment:
 
 
 class ShipmentRepository:
-    def __init__(self, session: AsyncSession) -> None:
+    """``vault`` opens the addresses pickings keep sealed (needed only to read pickings)."""
+
+    def __init__(self, session: AsyncSession, *, vault: Vault | None = None) -> None:
         self.session = session
+        self.vault = vault
 
     async def shipments_of(self, order_id: UUID, *, lock: bool = False) -> list[Shipment]:
         """The order's parcels in warehouse order (the first is the one events name)."""
@@ -197,16 +226,24 @@ class ShipmentRepository:
         )
 
     async def picking_of(self, order_id: UUID) -> Picking | None:
-        query = select(pickings).where(pickings.c.order_id == order_id)
+        query = _PICKINGS.where(pickings.c.order_id == order_id)
         row = (await self.session.execute(query)).mappings().first()
-        return None if row is None else _to_picking(row)
+        return None if row is None else _to_picking(row, self.vault)
 
-    async def add_picking(self, picking: Picking, *, cause: Envelope | None) -> None:
-        """Record a picking; ``cause`` (the ShipOrder) becomes the cause of its hand-over."""
+    async def add_picking(
+        self, picking: Picking, *, ship_to: ShipTo, cause: Envelope | None
+    ) -> None:
+        """Record a picking, its address kept as ``ship_to`` came (sealed, or from an older
+        command in plaintext); ``cause`` (the ShipOrder) becomes the cause of its hand-over."""
+        sealed = ship_to.sealed is not None
         await self.session.execute(
             insert(pickings).values(
                 order_id=picking.order_id,
-                ship_to=picking.ship_to.model_dump(mode="json"),
+                customer_id=ship_to.customer_id,
+                ship_to_sealed=ship_to.sealed,
+                ship_to=None
+                if sealed or ship_to.address is None
+                else ship_to.address.model_dump(mode="json"),
                 status=picking.status.value,
                 started_at=picking.started_at,
                 due_at=picking.due_at,
@@ -241,11 +278,10 @@ class ShipmentRepository:
         """
         c = pickings.c
         query = (
-            select(pickings)
-            .where(c.status == PickingStatus.PICKING.value, c.due_at <= now)
+            _PICKINGS.where(c.status == PickingStatus.PICKING.value, c.due_at <= now)
             .order_by(c.due_at, c.order_id)
             .limit(1)
-            .with_for_update(skip_locked=True)
+            .with_for_update(of=pickings, skip_locked=True)
         )
         if passing_over:
             query = query.where(c.order_id.not_in(list(passing_over)))
@@ -253,4 +289,6 @@ class ShipmentRepository:
         if row is None:
             return None
         headers = row["ship_order_headers"]
-        return _to_picking(row), None if headers is None else Envelope.from_headers(headers)
+        return _to_picking(row, self.vault), None if headers is None else Envelope.from_headers(
+            headers
+        )

@@ -28,6 +28,7 @@ from orderly_schemas.inventory import (
 )
 
 NO_RESERVED_STOCK = "no reserved stock for order"
+ADDRESS_ERASED = "the customer's personal data was erased: there is no address to ship to"
 #: ShipmentFailed's reason for the order once a ReleaseStock has cancelled its picking.
 RELEASED_WHILE_PICKING = "order was released while being picked"
 #: ... and once its reservation expired while it was being picked.
@@ -274,7 +275,7 @@ class Picking:
     """
 
     order_id: UUID
-    ship_to: Address
+    ship_to: Address | None  # None once the customer's personal data was erased
     status: PickingStatus
     started_at: datetime
     due_at: datetime

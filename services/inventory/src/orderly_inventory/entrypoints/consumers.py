@@ -10,6 +10,7 @@ from orderly_inventory.domain.allocation import Policy
 from orderly_inventory.domain.errors import InvalidInputError
 from orderly_inventory.domain.ledger import SAGA_ACTOR
 from orderly_inventory.domain.regions import NO_REGIONS, Regions
+from orderly_kit.customers import forget_erased_customers
 from orderly_kit.messaging import PoisonMessageError, UnitOfWork
 from orderly_kit.service import Service
 from orderly_schemas import topics
@@ -70,6 +71,9 @@ def register(
             await use_cases.receiving.restock_return(uow, command, actor=SAGA_ACTOR)
         except InvalidInputError as e:  # an unknown warehouse: no retry can cure it
             raise PoisonMessageError(str(e)) from e
+
+    # A customer's erasure destroys the key their ship-to addresses are sealed under.
+    forget_erased_customers(service)
 
     service.publishes(
         StockReserved,

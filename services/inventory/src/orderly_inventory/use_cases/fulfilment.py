@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
 from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError, Consignment
+from orderly_inventory.adapters.personal_data import address_in, ship_to_of
 from orderly_inventory.adapters.reservations import ReservationRepository
 from orderly_inventory.adapters.shipments import ShipmentRepository
 from orderly_inventory.adapters.stock import StockRepository
@@ -30,6 +31,7 @@ from orderly_inventory.domain.reservations import (
     release_acknowledgement,
 )
 from orderly_inventory.domain.shipments import (
+    ADDRESS_ERASED,
     EXPIRED_WHILE_PICKING,
     RELEASED_WHILE_PICKING,
     Picking,
@@ -89,11 +91,11 @@ async def reserve_stock(
     lines = [(line.sku, line.quantity) for line in command.lines]
     # Every row is locked (in (sku, warehouse) order) before anything is decided from it.
     available = await stock.lock_stock(sku for sku, _ in lines)
-    ship_to = command.ship_to
+    address = address_in(uow.vault, command)
     ship_region = (
         None
-        if ship_to is None
-        else regions.region_of(country=ship_to.country, postal_code=ship_to.postal_code)
+        if address is None
+        else regions.region_of(country=address.country, postal_code=address.postal_code)
     )
     result = allocate(lines, available, policy=policy, ship_region=ship_region)
     now = uow.now()
@@ -210,7 +212,7 @@ async def ship_order(
     the hand-over) is retried; the carrier's bookings are idempotent per parcel.
     """
     reservations = ReservationRepository(uow.session)
-    shipping = ShipmentRepository(uow.session)
+    shipping = ShipmentRepository(uow.session, vault=uow.vault)
     await reservations.lock_order(command.order_id)
     existing = await shipping.shipments_of(command.order_id)
     if existing:
@@ -241,15 +243,22 @@ async def ship_order(
     if isinstance(parcels, ShipmentFailed):
         await uow.publish(parcels)
         return
+    ship_to = await ship_to_of(uow.vault, uow.session, command, now=now)
+    if ship_to is None or ship_to.address is None:
+        # Erasure waits for a customer's orders to end; a ShipOrder this late has no address.
+        await uow.publish(
+            ShipmentFailed(order_id=command.order_id, occurred_at=now, reason=ADDRESS_ERASED)
+        )
+        return
     if pick_delay > timedelta(0):
         picking = Picking(
             order_id=command.order_id,
-            ship_to=command.ship_to,
+            ship_to=ship_to.address,
             status=PickingStatus.PICKING,
             started_at=now,
             due_at=now + pick_delay,
         )
-        await shipping.add_picking(picking, cause=uow.cause)
+        await shipping.add_picking(picking, ship_to=ship_to, cause=uow.cause)
         log.info("order %s is being picked until %s", command.order_id, picking.due_at)
         return
     await _hand_over(
@@ -257,7 +266,7 @@ async def ship_order(
         reservations,
         shipping,
         command.order_id,
-        command.ship_to,
+        ship_to.address,
         held,
         parcels,
         carrier=carrier,
@@ -370,7 +379,7 @@ async def complete_due_pickings(
         order_id: UUID | None = None
         try:
             async with messaging.database.transaction() as session:
-                shipping = ShipmentRepository(session)
+                shipping = ShipmentRepository(session, vault=messaging.vault)
                 reservations = ReservationRepository(session)
                 at = now or messaging.clock()
                 claimed = await shipping.claim_due_picking(now=at, passing_over=passed_over)
@@ -428,12 +437,15 @@ async def _complete_picking(
         order_id, status=ReservationStatus.RESERVED, lock=True
     )
     parcels = shipment_plan(order_id, held, at=now)
+    if picking.ship_to is None:  # the customer was erased while their parcels were picked
+        parcels = ShipmentFailed(order_id=order_id, occurred_at=now, reason=ADDRESS_ERASED)
     if isinstance(parcels, ShipmentFailed):
         await shipping.end_picking(
             order_id, status=PickingStatus.FAILED, reason=parcels.reason, at=now
         )
         await uow.publish(parcels)
         return
+    assert picking.ship_to is not None
     refusal = await _hand_over(
         uow,
         reservations,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from orderly_kit.personal_data import masked_email
+
 
 class Channel(Protocol):
     @property
@@ -26,9 +28,11 @@ class LogChannel:
         self._log = logger or logging.getLogger("orderly_notification.channel.log")
 
     async def send(self, *, recipient: str, subject: str, body: str) -> None:
+        # The address is personal data: logs show it masked (j***@example.com).
+        shown = masked_email(recipient)
         self._log.info(
             "notification to %s: %s",
-            recipient,
+            shown,
             subject,
-            extra={"channel": self.name, "recipient": recipient, "subject": subject, "body": body},
+            extra={"channel": self.name, "recipient": shown, "subject": subject, "body": body},
         )

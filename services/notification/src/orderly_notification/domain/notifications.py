@@ -20,13 +20,31 @@ class RecipientUnknownError(LookupError):
 
 
 @dataclass(frozen=True)
+class Recipient:
+    """Where a message goes (``address``: None once a customer's data was erased) and how
+    the notification names them (``shown_as``): a customer as ``customer:<id>``, never by
+    their address, which is personal data; a staff mailbox as itself."""
+
+    address: str | None
+    shown_as: str
+
+    @classmethod
+    def customer(cls, customer_id: str, email: str | None) -> Recipient:
+        return cls(address=email, shown_as=f"customer:{customer_id}")
+
+    @classmethod
+    def staff(cls, mailbox: str) -> Recipient:
+        return cls(address=mailbox, shown_as=mailbox)
+
+
+@dataclass(frozen=True)
 class Notification:
     notification_id: UUID
     order_id: UUID | None
     event_type: str
     template: str
     channel: str
-    recipient: str
+    recipient: str  # Recipient.shown_as
     subject: str
     body: str
     status: NotificationStatus

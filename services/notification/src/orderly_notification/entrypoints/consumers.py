@@ -3,6 +3,7 @@ inventory's low-stock alerts for the warehouse team."""
 
 from __future__ import annotations
 
+from orderly_kit.customers import forget_erased_customers
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.service import Service
 from orderly_notification import use_cases
@@ -76,5 +77,8 @@ def register(service: Service, *, channel: Channel) -> None:
         await use_cases.notifications.notify_warehouse(
             uow, event, channel=channel, recipient=warehouse
         )
+
+    # A customer's erasure destroys the key their email is sealed under.
+    forget_erased_customers(service)
 
     service.publishes(NotificationSent, NotificationFailed)

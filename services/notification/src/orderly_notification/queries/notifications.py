@@ -18,7 +18,10 @@ class NotificationRead(BaseModel):
     event_type: str = Field(description="the event that caused it, e.g. OrderDispatched")
     template: str
     channel: str
-    recipient: str
+    recipient: str = Field(
+        description="customer:<customer id> (a customer's address is never shown), or a staff"
+        " mailbox"
+    )
     subject: str
     body: str
     status: str = Field(description="sent or failed")

@@ -10,23 +10,25 @@ from __future__ import annotations
 import logging
 from uuid import uuid4
 
-from orderly_kit.messaging import UnitOfWork
+from orderly_kit.messaging import PoisonMessageError, UnitOfWork
 from orderly_notification.adapters.channels import Channel
 from orderly_notification.adapters.repository import NotificationRepository, Notifications
 from orderly_notification.domain.notifications import (
     Notification,
     NotificationStatus,
+    Recipient,
     RecipientUnknownError,
 )
 from orderly_notification.domain.templates import render
 from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
+from orderly_schemas.personal import CUSTOMER_EMAIL
 
 log = logging.getLogger(__name__)
 
 
 def _in_postgres(uow: UnitOfWork) -> NotificationRepository:
-    return NotificationRepository(uow.session)
+    return NotificationRepository(uow.session, vault=uow.vault, clock=uow.now)
 
 
 def _notifications(uow: UnitOfWork) -> Notifications:
@@ -36,11 +38,26 @@ def _notifications(uow: UnitOfWork) -> Notifications:
 async def send_order_confirmation(
     uow: UnitOfWork, event: OrderConfirmed, *, channel: Channel
 ) -> None:
-    """Remember the customer's address, then confirm the order to them."""
-    repo = _notifications(uow)
-    await repo.remember_recipient(
-        order_id=event.order_id, email=event.customer_email, customer_id=event.customer_id
+    """Remember the customer's address (sealed), then confirm the order to them."""
+    email = (
+        event.customer_email
+        if event.personal is None  # published before emails were sealed
+        else uow.vault.open_sealed(event.personal)[CUSTOMER_EMAIL]
     )
+    if email is None:
+        raise PoisonMessageError(
+            f"OrderConfirmed of order {event.order_number} carries no email, sealed or not"
+        )
+    repo = _notifications(uow)
+    if not await repo.remember_recipient(
+        order_id=event.order_id, customer_id=event.customer_id, email=email
+    ):
+        log.info(
+            "customer %s was erased: order %s is not confirmed to them",
+            event.customer_id,
+            event.order_number,
+        )
+        return
     await notify_customer(uow, event, channel=channel)
 
 
@@ -54,6 +71,11 @@ async def notify_customer(uow: UnitOfWork, event: OrderEvent, *, channel: Channe
             f"no recipient known for order {event.order_number} ({event.order_id}) yet;"
             f" {event.message_type()} waits for its OrderConfirmed"
         )
+    if recipient.address is None:
+        log.info(
+            "%s was erased: nothing sent about order %s", recipient.shown_as, event.order_number
+        )
+        return
     await _notify(uow, event, channel=channel, recipient=recipient)
 
 
@@ -61,14 +83,14 @@ async def notify_finance(
     uow: UnitOfWork, event: OrderNeedsAttention, *, channel: Channel, recipient: str
 ) -> None:
     """Tell the finance team about an order whose money the saga could not settle."""
-    await _notify(uow, event, channel=channel, recipient=recipient)
+    await _notify(uow, event, channel=channel, recipient=Recipient.staff(recipient))
 
 
 async def notify_warehouse(
     uow: UnitOfWork, event: LowStockDetected | BackInStock, *, channel: Channel, recipient: str
 ) -> None:
     """Tell the warehouse team that a SKU's available stock crossed its safety stock."""
-    await _notify(uow, event, channel=channel, recipient=recipient)
+    await _notify(uow, event, channel=channel, recipient=Recipient.staff(recipient))
 
 
 async def _notify(
@@ -76,8 +98,9 @@ async def _notify(
     event: OrderEvent | LowStockDetected | BackInStock,
     *,
     channel: Channel,
-    recipient: str,
+    recipient: Recipient,
 ) -> None:
+    assert recipient.address is not None
     if uow.cause is None:
         raise ValueError("a notification answers a consumed message; this unit of work has none")
     source_message_id = uow.cause.id
@@ -89,7 +112,7 @@ async def _notify(
         event_type=event.message_type(),
         template=message.template,
         channel=channel.name,
-        recipient=recipient,
+        recipient=recipient.shown_as,
         subject=message.subject,
         body=message.body,
         status=NotificationStatus.SENT,
@@ -104,7 +127,7 @@ async def _notify(
         log.info("message %s was already notified; nothing sent", source_message_id)
         return
     try:
-        await channel.send(recipient=recipient, subject=message.subject, body=message.body)
+        await channel.send(recipient=recipient.address, subject=message.subject, body=message.body)
     except Exception as exc:
         notification = notification.failed(f"{type(exc).__name__}: {exc}")
         await repo.record_failure(notification)

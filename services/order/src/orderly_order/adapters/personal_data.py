@@ -10,7 +10,7 @@ no longer opens: the order is read with None in its place and ``erased`` set.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit.personal_data import Vault
 from orderly_order.adapters.orm import customer_keys, orders
+from orderly_schemas.base import Message
 from orderly_schemas.checkout import Address
+from orderly_schemas.inventory import ReserveStock, ShipOrder
+from orderly_schemas.order import OrderConfirmed
+from orderly_schemas.personal import CUSTOMER_EMAIL, CUSTOMER_NAME, SHIPPING_ADDRESS
 
 #: Read beside an order: its customer's wrapped data key.
 KEY_COLUMNS = (
@@ -37,22 +41,41 @@ class Contact:
     email: str | None
     address: Address | None
     erased: bool = False
+    #: The customer's data key, as opened (None: erased, or placed before sealing).
+    key: bytes | None = field(default=None, repr=False, compare=False)
 
 
-async def sealed_columns(
-    vault: Vault, session: AsyncSession, customer_id: str, contact: Contact, *, now: datetime
-) -> dict[str, Any]:
-    """The ``orders`` columns that keep ``contact``, sealed (the customer's key is made on
-    their first order)."""
+def address_json(address: Address) -> str:
+    """How an address is sealed: JSON with sorted keys."""
+    return json.dumps(address.model_dump(mode="json"), sort_keys=True)
+
+
+def sealed_message(vault: Vault, key: bytes, customer_id: str, message: Message) -> Message:
+    """``message`` as it may leave the service: the personal data it carries sealed under
+    the customer's data key (``orderly_schemas.personal``); other messages as they are."""
+    if isinstance(message, OrderConfirmed) and message.customer_email is not None:
+        values = {CUSTOMER_EMAIL: message.customer_email}
+        update = {"customer_email": None}
+    elif isinstance(message, ReserveStock | ShipOrder) and message.ship_to is not None:
+        values = {SHIPPING_ADDRESS: address_json(message.ship_to)}
+        update = {"ship_to": None}
+    else:
+        return message
+    sealed = vault.sealed_data(key, customer_id, values)
+    return message.model_copy(update=update | {"personal": sealed})
+
+
+def sealed_columns(vault: Vault, key: bytes, customer_id: str, contact: Contact) -> dict[str, Any]:
+    """The ``orders`` columns that keep ``contact``, sealed under the customer's ``key``
+    (``Vault.key_for`` makes it on their first order)."""
     assert contact.name is not None
     assert contact.email is not None
     assert contact.address is not None
-    key = await vault.key_for(session, customer_id, now=now)
-    address = json.dumps(contact.address.model_dump(mode="json"), sort_keys=True)
+    address = address_json(contact.address)
     return {
-        "customer_name_sealed": vault.seal(key, customer_id, "customer_name", contact.name),
-        "customer_email_sealed": vault.seal(key, customer_id, "customer_email", contact.email),
-        "shipping_address_sealed": vault.seal(key, customer_id, "shipping_address", address),
+        "customer_name_sealed": vault.seal(key, customer_id, CUSTOMER_NAME, contact.name),
+        "customer_email_sealed": vault.seal(key, customer_id, CUSTOMER_EMAIL, contact.email),
+        "shipping_address_sealed": vault.seal(key, customer_id, SHIPPING_ADDRESS, address),
         "customer_email_lookup": vault.lookup(contact.email),
         "customer_name": None,
         "customer_email": None,
@@ -74,12 +97,13 @@ def open_contact(vault: Vault, row: RowMapping) -> Contact:
     key = vault.key_of_row(row["pd_key_id"], row["pd_wrapped_key"])
     if key is None:
         return Contact(name=None, email=None, address=None, erased=True)
-    address_json = vault.open(key, customer_id, "shipping_address", row["shipping_address_sealed"])
-    assert address_json is not None
+    address = vault.open(key, customer_id, SHIPPING_ADDRESS, row["shipping_address_sealed"])
+    assert address is not None
     return Contact(
-        name=vault.open(key, customer_id, "customer_name", row["customer_name_sealed"]),
-        email=vault.open(key, customer_id, "customer_email", row["customer_email_sealed"]),
-        address=Address.model_validate_json(address_json),
+        name=vault.open(key, customer_id, CUSTOMER_NAME, row["customer_name_sealed"]),
+        email=vault.open(key, customer_id, CUSTOMER_EMAIL, row["customer_email_sealed"]),
+        address=Address.model_validate_json(address),
+        key=key,
     )
 
 
@@ -113,7 +137,8 @@ async def seal_legacy(
             email=row["customer_email"],
             address=Address.model_validate(row["shipping_address"]),
         )
-        columns = await sealed_columns(vault, session, row["customer_id"], contact, now=now)
+        key = await vault.key_for(session, row["customer_id"], now=now)
+        columns = sealed_columns(vault, key, row["customer_id"], contact)
         await session.execute(
             update(orders).where(orders.c.order_id == row["order_id"]).values(**columns)
         )

@@ -33,10 +33,11 @@ from orderly_order.adapters.personal_data import (
     Contact,
     open_contact,
     sealed_columns,
+    sealed_message,
 )
 from orderly_order.domain.order import Compensation, Order, Status
 from orderly_schemas import topics
-from orderly_schemas.base import Money, OrderLine
+from orderly_schemas.base import Message, Money, OrderLine
 from orderly_schemas.checkout import OrderPlaced, PaymentDetails
 
 
@@ -89,6 +90,11 @@ class Orders(Protocol):
         """Audit what an operator did to an order's saga."""
         ...
 
+    async def outgoing(self, order: Order, message: Message) -> Message:
+        """``message`` of ``order`` as it may leave the service: any personal data in it
+        sealed under the customer's data key."""
+        ...
+
 
 class OrderRepository:
     """``Orders`` in PostgreSQL: every order read is locked FOR UPDATE; the customer's
@@ -106,6 +112,8 @@ class OrderRepository:
         self.vault = vault
         self.clock = clock
         self.caused_by = caused_by
+        # The data key of each order's customer, as opened when it was loaded or added.
+        self._keys: dict[UUID, bytes] = {}
 
     async def next_order_number(self) -> str:
         value = await self.session.scalar(_NEXT_NUMBER)
@@ -122,15 +130,18 @@ class OrderRepository:
         row = (await self.session.execute(query, {"order_id": order_id})).mappings().first()
         if row is None:
             return None
-        return _to_order(row, row["lines"], open_contact(self.vault, row))
+        contact = open_contact(self.vault, row)
+        if contact.key is not None:
+            self._keys[order_id] = contact.key
+        return _to_order(row, row["lines"], contact)
 
     async def add(self, order: Order) -> None:
         contact = Contact(
             name=order.customer_name, email=order.customer_email, address=order.shipping_address
         )
-        sealed = await sealed_columns(
-            self.vault, self.session, order.customer_id, contact, now=self.clock()
-        )
+        key = await self.vault.key_for(self.session, order.customer_id, now=self.clock())
+        self._keys[order.order_id] = key
+        sealed = sealed_columns(self.vault, key, order.customer_id, contact)
         await self.session.execute(_INSERT_ORDER, _order_values(order) | sealed)
         await self.session.execute(
             _INSERT_LINES,
@@ -195,6 +206,13 @@ class OrderRepository:
                 messages_sent=list(action.messages_sent),
             )
         )
+
+    async def outgoing(self, order: Order, message: Message) -> Message:
+        key = self._keys.get(order.order_id)
+        if key is None:  # placed before sealing: the customer gets a key now
+            key = await self.vault.key_for(self.session, order.customer_id, now=self.clock())
+            self._keys[order.order_id] = key
+        return sealed_message(self.vault, key, order.customer_id, message)
 
     async def _record_changes(self, order: Order) -> None:
         if order.changes:

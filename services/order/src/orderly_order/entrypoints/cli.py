@@ -28,6 +28,7 @@ import re
 import sys
 from datetime import UTC, datetime, timedelta
 
+from orderly_kit import customers as customer_keys
 from orderly_kit.audit import Actor
 from orderly_kit.cli import operator_name
 from orderly_kit.service import Service
@@ -181,7 +182,7 @@ async def customers(service: Service, argv: list[str]) -> int:
         while True:
             async with service.messaging.unit_of_work() as uow:
                 done = await (
-                    use_cases.customers.rotate_keys(uow, operator=operator)
+                    customer_keys.rotate_keys(uow, operator=operator)
                     if args.action == "rotate-keys"
                     else use_cases.customers.seal_legacy(uow)
                 )

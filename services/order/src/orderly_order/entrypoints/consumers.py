@@ -39,6 +39,7 @@ from orderly_schemas.payment import (
     RefundFailed,
     RefundPayment,
 )
+from orderly_schemas.personal import CustomerErased
 
 
 def register(service: Service) -> None:
@@ -113,6 +114,7 @@ def register(service: Service) -> None:
         OrderDelivered,
         OrderCompleted,
         OrderNeedsAttention,
+        CustomerErased,  # from the erase command (python -m orderly_order customers erase)
         ReserveStock,
         ReleaseStock,
         ShipOrder,

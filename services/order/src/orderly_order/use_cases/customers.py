@@ -1,5 +1,6 @@
-"""What the order service does with a customer's personal data as a whole: erase it,
-re-wrap its keys with a new key, seal what older orders still keep in plaintext."""
+"""What the order service does with a customer's personal data as a whole: erase it, and
+seal what older orders still keep in plaintext (re-wrapping keys is the kit's,
+``orderly_kit.customers.rotate_keys``, as in every service that keeps personal data)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from orderly_kit.messaging import UnitOfWork
 from orderly_order.adapters import personal_data
 from orderly_order.adapters.orm import orders
 from orderly_order.domain.order import TERMINAL
+from orderly_schemas.personal import CustomerErased
 
 
 class CustomerHasOrdersInProgressError(Exception):
@@ -28,7 +30,8 @@ class Erasure:
 
 async def erase_customer(uow: UnitOfWork, customer_id: str, *, operator: Actor) -> Erasure:
     """Destroy the customer's data key, so that every sealed copy of their name, email and
-    address (this database's and its backups') no longer opens; plaintext left by orders
+    address (this database's and its backups') no longer opens, and publish CustomerErased
+    so that every other service holding them does the same; plaintext left by orders
     placed before sealing is deleted, and so are the orders' fingerprints (a repeat of an
     erased customer's order then counts as the same order). Refused while one of their
     orders is under way. Audited (``customer.erase``) under ``operator``."""
@@ -58,6 +61,10 @@ async def erase_customer(uow: UnitOfWork, customer_id: str, *, operator: Actor) 
         .where(orders.c.customer_id == customer_id, orders.c.placed_fingerprint.is_not(None))
         .values(placed_fingerprint=None)
     )
+    # Every other holder of their personal data destroys its copy of the key too.
+    await uow.publish(
+        CustomerErased(customer_id=customer_id, occurred_at=uow.now()), key=customer_id
+    )
     await uow.audit(
         actor=operator,
         action="customer.erase",
@@ -65,20 +72,6 @@ async def erase_customer(uow: UnitOfWork, customer_id: str, *, operator: Actor) 
         after={"key_destroyed": destroyed, "orders": done},
     )
     return Erasure(customer_id, destroyed, done)
-
-
-async def rotate_keys(uow: UnitOfWork, *, operator: Actor, batch: int = 500) -> int:
-    """Re-wrap up to ``batch`` customers' data keys with the active key; how many. A batch
-    that re-wrapped any is audited (``data_key.rotate``, with how many) under ``operator``."""
-    rewrapped = await uow.vault.rotate(uow.session, batch=batch)
-    if rewrapped:
-        await uow.audit(
-            actor=operator,
-            action="data_key.rotate",
-            target=f"data_key:{uow.vault.active}",
-            after={"rewrapped": rewrapped},
-        )
-    return rewrapped
 
 
 async def seal_legacy(uow: UnitOfWork, *, batch: int = 500) -> int:

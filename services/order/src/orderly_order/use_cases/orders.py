@@ -58,8 +58,12 @@ def _repo(uow: UnitOfWork) -> Orders:
 
 async def _flush(uow: UnitOfWork, repo: Orders, order: Order) -> None:
     await repo.save(order)
+    await _publish(uow, repo, order)
+
+
+async def _publish(uow: UnitOfWork, repo: Orders, order: Order) -> None:
     for message in order.messages:
-        await uow.publish(message)
+        await uow.publish(await repo.outgoing(order, message))
     order.messages.clear()
 
 
@@ -93,8 +97,7 @@ async def place_order(uow: UnitOfWork, event: OrderPlaced, *, timeouts: Timeouts
         event, order_number=await repo.next_order_number(), now=uow.now(), timeouts=timeouts
     )
     await repo.add(order)
-    for message in order.messages:
-        await uow.publish(message)
+    await _publish(uow, repo, order)
 
 
 async def submit_order(uow: UnitOfWork, event: OrderPlaced) -> bool:
