@@ -65,11 +65,30 @@ PARTITIONS = 12
 #: The services that verify signed webhooks: the Secret of their secrets and its example file.
 #: The Secrets a service reads besides its database URL and Kafka password, with the
 #: example env file an operator copies to make each.
-SERVICE_SECRETS = {
-    "inventory": ("orderly-carrier-webhook", "carrier-webhook-secret-example.env"),
-    "payment": ("orderly-payment-webhook", "payment-webhook-secret-example.env"),
-    "order": ("orderly-order-data-keys", "order-data-keys-secret-example.env"),
+#: (Secret, example, shared): a shared Secret's keys lack the prefix, and each service reads
+#: them under its own (the personal-data keys: DATA_KEYS → ORDER_DATA_KEYS, …).
+PERSONAL_DATA_KEYS = ("orderly-personal-data-keys", "personal-data-keys-secret-example.env", True)
+SERVICE_SECRETS: dict[str, list[tuple[str, str, bool]]] = {
+    "inventory": [
+        ("orderly-carrier-webhook", "carrier-webhook-secret-example.env", False),
+        PERSONAL_DATA_KEYS,
+    ],
+    "payment": [("orderly-payment-webhook", "payment-webhook-secret-example.env", False)],
+    "order": [PERSONAL_DATA_KEYS],
+    "notification": [PERSONAL_DATA_KEYS],
 }
+
+
+def secret_env(service: str) -> dict[str, tuple[str, str, str]]:
+    """Each setting the service reads from a Secret of SERVICE_SECRETS → (Secret, key, example
+    value)."""
+    read = {}
+    for secret, example, shared in SERVICE_SECRETS.get(service, []):
+        for key, value in read_env_file(K8S / example).items():
+            read[f"{prefix(service)}{key}" if shared else key] = (secret, key, value)
+    return read
+
+
 #: Where every pod finds the Kafka cluster's CA (Strimzi's orderly-cluster-ca-cert).
 KAFKA_CA_MOUNT = {"name": "kafka-ca", "mountPath": "/etc/orderly/kafka-ca", "readOnly": True}
 KAFKA_CA_FILE = "/etc/orderly/kafka-ca/ca.crt"
@@ -523,9 +542,9 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
                 ),
                 f"{prefix(service)}KAFKA_PASSWORD": (service, "password"),
             }
-            if service in SERVICE_SECRETS:
-                secret, example = SERVICE_SECRETS[service]
-                expected |= {name: (secret, name) for name in read_env_file(K8S / example)}
+            expected |= {
+                name: (secret, key) for name, (secret, key, _) in secret_env(service).items()
+            }
             assert from_secrets == expected, where
             assert f"{prefix(service)}DATABASE_URL" in secret_keys
         kafka_ca = {v["name"]: v for v in spec["volumes"]}["kafka-ca"]
@@ -567,8 +586,7 @@ def test_config_maps_set_only_real_settings(overlay: str, monkeypatch: pytest.Mo
             # From Strimzi's Secret of the service's KafkaUser.
             f"{prefix(service)}KAFKA_PASSWORD": "generated-by-the-user-operator",
         }
-        if service in SERVICE_SECRETS:
-            secrets |= read_env_file(K8S / SERVICE_SECRETS[service][1])
+        secrets |= {name: value for name, (_, _, value) in secret_env(service).items()}
         assert unknown_setting_names(service, [*data, *secrets]) == [], service
 
         settings = settings_from_env(monkeypatch, service, {**data, **auth, **secrets})
