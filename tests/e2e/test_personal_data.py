@@ -1,0 +1,159 @@
+"""A customer's name, email and address are kept only sealed, and erasing them reaches every
+service that holds them.
+
+Against the five running services, checkout places an order (on checkout.orders.v1) for a
+marked customer whose name, email and street exist nowhere else, and the saga carries it
+to completion: confirmed, reserved, paid, shipped, delivered, completed, each step told to
+the customer. Then the scan: every row of every table of the five service databases,
+every record (key, value, headers) of every topic on the broker, and every service log,
+searched (ignoring case) for the name, the email and the street. It must find nothing.
+Excluded are exactly the OrderPlaced records of the marked order on checkout.orders.v1:
+the contract's way in carries what the customer typed, checkout publishes it, and that
+topic's retention is checkout's. To show that the scan can see what it looks for, it must
+find the email in those excluded records, and the order's id in a table, a topic and a log.
+
+Support still reads the customer's details on the order (opened from the sealed copy).
+After ``customers erase``, the order service's key and the copies the inventory and
+notification services keep of it are destroyed (CustomerErased), and the order shows the
+customer as erased.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from uuid import uuid4
+
+import httpx
+import psycopg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from orderly_dev.checkout import headers_for, make_order
+from orderly_dev.eventually import eventually
+from orderly_dev.scan import database_rows, every_record, hits, log_lines
+from orderly_dev.stack import Stack, database_name
+from orderly_dev.watch import OrderWatcher
+from orderly_kit.auth import Role
+from orderly_schemas import topics
+from orderly_schemas.checkout import Customer
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+#: The services that keep a customer's data key: their own copy, erased with the customer.
+KEY_HOLDERS = ("order", "inventory", "notification")
+
+
+def lowered(text: str) -> str:
+    return text.lower()
+
+
+def key_state(stack: Stack, service: str, customer_id: str) -> tuple[bool, bool] | None:
+    """(holds a wrapped key, erased) of the customer in the service's customer_keys."""
+    with psycopg.connect(stack.servers.postgres.libpq(database_name(service))) as conn:
+        row = conn.execute(
+            "SELECT wrapped_key IS NOT NULL, erased_at IS NOT NULL FROM customer_keys"
+            " WHERE customer_id = %s",
+            (customer_id,),
+        ).fetchone()
+    return None if row is None else (bool(row[0]), bool(row[1]))
+
+
+async def test_personal_data_is_kept_only_sealed_and_erased_everywhere(stack: Stack) -> None:
+    marker = uuid4().hex[:12]
+    name, email, street = f"Piimark {marker}", f"piimark.{marker}@example.com", f"{marker} Lane"
+    customer_id = f"C-PII-{marker}"
+    order = make_order(random.Random(marker))
+    order = order.model_copy(
+        update={
+            "customer": Customer(customer_id=customer_id, email=email, name=name),
+            "shipping_address": order.shipping_address.model_copy(
+                update={"name": name, "line1": street}
+            ),
+        }
+    )
+    bootstrap = stack.servers.kafka.bootstrap
+    support = stack.headers(Role.SUPPORT, sub="sam")
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(bootstrap) as watcher:
+            await producer.send_and_wait(
+                topics.CHECKOUT_ORDERS,
+                order.model_dump_json().encode(),
+                key=str(order.order_id).encode(),
+                headers=headers_for(order),
+            )
+            outcome = await watcher.wait_terminal([order.order_id], 120)
+    finally:
+        await producer.stop()
+    assert outcome[order.order_id] == "OrderCompleted"
+
+    async with httpx.AsyncClient(headers=support, timeout=10) as http:
+        # Every step was told to the customer (so notification has done its part).
+        async def all_told() -> bool:
+            r = await http.get(
+                f"{stack.url('notification')}/notifications",
+                params={"order_id": str(order.order_id)},
+            )
+            return "OrderCompleted" in {n["event_type"] for n in r.json()}
+
+        await eventually(all_told, within=30, what="the completion told to the customer")
+        shown = (await http.get(f"{stack.url('order')}/orders/{order.order_id}")).json()
+    assert (shown["customer"]["name"], shown["customer"]["email"]) == (name, email)
+    assert shown["shipping_address"]["line1"] == street
+
+    # The scan.
+    records = await every_record(bootstrap)
+
+    def placed(r: object) -> bool:
+        return (
+            getattr(r, "topic", None) == topics.CHECKOUT_ORDERS
+            and getattr(r, "key", None) == str(order.order_id).encode()
+        )
+
+    scanned = [r.document() for r in records if not placed(r)]
+    excluded = [r.document() for r in records if placed(r)]
+    documents = database_rows(stack) + scanned + log_lines(stack)
+    found = [
+        hit
+        for needle in (name, email, street)
+        for hit in hits(documents, needle.lower(), normalise=lowered)
+    ]
+    assert found == [], "the customer's personal data is kept in plaintext:\n" + "\n".join(found)
+
+    # The scan sees what it looks for: the email in the records it leaves out, and the
+    # order's id in a table, a topic and a log.
+    assert hits(excluded, email, normalise=lowered)
+    seen_in = {where.split(" ", 1)[0] for where in hits(documents, str(order.order_id))}
+    assert seen_in == {"db", "kafka", "log"}
+    assert {s: key_state(stack, s, customer_id) for s in KEY_HOLDERS} == dict.fromkeys(
+        KEY_HOLDERS, (True, False)
+    )
+
+    # Erasure reaches every holder of a copy of the key.
+    out = stack.run_command("order", "customers", "erase", customer_id, "--operator", "e2e")
+    assert f"customer {customer_id} erased (data key destroyed" in out, out
+
+    async def erased_everywhere() -> bool:
+        states = {s: key_state(stack, s, customer_id) for s in KEY_HOLDERS}
+        return states == dict.fromkeys(KEY_HOLDERS, (False, True))
+
+    await eventually(erased_everywhere, within=30, what="the customer's keys destroyed")
+    async with httpx.AsyncClient(headers=support, timeout=10) as http:
+        shown = (await http.get(f"{stack.url('order')}/orders/{order.order_id}")).json()
+    assert shown["customer"] == {
+        "customer_id": customer_id,
+        "name": None,
+        "email": None,
+        "erased": True,
+    }
+    assert shown["shipping_address"] is None
+    # Told on order.events.v1, keyed by the customer, carrying nothing but their id.
+    erasures = [
+        json.loads(r.value or b"{}")
+        for r in await every_record(bootstrap)
+        if r.topic == topics.ORDER_EVENTS and r.headers.get("ce_type") == "CustomerErased"
+    ]
+    assert {"customer_id": customer_id} in [{"customer_id": e["customer_id"]} for e in erasures]
