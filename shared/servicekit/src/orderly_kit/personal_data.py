@@ -218,26 +218,26 @@ class Vault:
         self, session: AsyncSession, customer_id: str, *, now: datetime
     ) -> bytes | None:
         """This service's data key for the customer, made (once, whoever races) the first
-        time; None if they were erased here, and then nothing new is kept for them."""
-        row = (
+        time; None if they were erased here, and then nothing new is kept for them.
+
+        One statement for a customer seen for the first time (the insert returns the key it
+        kept), two for one seen before (the insert keeps nothing, the read finds theirs).
+        """
+        made = (
             await session.execute(
-                select(self.table.c.key_id, self.table.c.wrapped_key).where(
-                    self.table.c.customer_id == customer_id
+                insert(self.table)
+                .values(
+                    customer_id=customer_id,
+                    key_id=self.active,
+                    wrapped_key=aes_key_wrap(self._keks[self.active], os.urandom(32)),
+                    created_at=now,
                 )
+                .on_conflict_do_nothing(index_elements=["customer_id"])
+                .returning(self.table.c.key_id, self.table.c.wrapped_key)
             )
         ).first()
-        if row is not None:
-            return self.key_of_row(row.key_id, row.wrapped_key)
-        await session.execute(
-            insert(self.table)
-            .values(
-                customer_id=customer_id,
-                key_id=self.active,
-                wrapped_key=aes_key_wrap(self._keks[self.active], os.urandom(32)),
-                created_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["customer_id"])
-        )
+        if made is not None:
+            return self.key_of_row(made.key_id, made.wrapped_key)
         return await self._load(session, customer_id)
 
     def sealed_field(self, sealed: SealedPersonalData, name: str) -> bytes:
