@@ -1,20 +1,22 @@
 """A customer's name, email and address are kept only sealed, and erasing them reaches every
 service that holds them.
 
-Against the five running services, checkout places an order (on checkout.orders.v1) for a
-marked customer whose name, email and street exist nowhere else, and the saga carries it
-to completion: confirmed, reserved, paid, shipped, delivered, completed, each step told to
-the customer. Then the scan: every row of every table of the five service databases,
-every record (key, value, headers) of every topic on the broker, and every service log,
-searched (ignoring case) for the name, the email and the street. It must find nothing.
-Excluded are exactly the OrderPlaced records of the marked order on checkout.orders.v1:
-the contract's way in carries what the customer typed, checkout publishes it, and that
-topic's retention is checkout's. To show that the scan can see what it looks for, it must
-find the email in those excluded records, and the order's id in a table, a topic and a log.
+Against the five running services, checkout places two orders for a marked customer whose
+name, email and street exist nowhere else (one on checkout.orders.v1, one through
+``POST /orders``), and the saga carries both to completion: confirmed, reserved, paid,
+shipped, delivered, completed, each step told to the customer. Then the scan: every row
+of every table of the five service databases, every record (key, value, headers) of every
+topic on the broker, and every service log, searched (ignoring case) for the name, the
+email and the street. It must find nothing. Excluded are exactly the OrderPlaced records
+of the two orders on checkout.orders.v1: the contract's way in carries what the customer
+typed, and that topic's retention is checkout's (the order service, which publishes the
+second on checkout's behalf, keeps no payload of it in its outbox once sent). To show that
+the scan can see what it looks for, it must find the email in both excluded records, and
+the order's id in a table, a topic and a log.
 
 Support still reads the customer's details on the order (opened from the sealed copy).
 After ``customers erase``, the order service's key and the copies the inventory and
-notification services keep of it are destroyed (CustomerErased), and the order shows the
+notification services keep of it are destroyed (CustomerErased), and the orders show the
 customer as erased.
 """
 
@@ -31,7 +33,7 @@ from aiokafka import AIOKafkaProducer
 
 from orderly_dev.checkout import headers_for, make_order
 from orderly_dev.eventually import eventually
-from orderly_dev.scan import database_rows, every_record, hits, log_lines
+from orderly_dev.scan import Record, database_rows, every_record, hits, log_lines
 from orderly_dev.stack import Stack, database_name
 from orderly_dev.watch import OrderWatcher
 from orderly_kit.auth import Role
@@ -63,15 +65,18 @@ async def test_personal_data_is_kept_only_sealed_and_erased_everywhere(stack: St
     marker = uuid4().hex[:12]
     name, email, street = f"Piimark {marker}", f"piimark.{marker}@example.com", f"{marker} Lane"
     customer_id = f"C-PII-{marker}"
-    order = make_order(random.Random(marker))
-    order = order.model_copy(
-        update={
-            "customer": Customer(customer_id=customer_id, email=email, name=name),
-            "shipping_address": order.shipping_address.model_copy(
-                update={"name": name, "line1": street}
-            ),
-        }
+    order, by_http = (
+        made.model_copy(
+            update={
+                "customer": Customer(customer_id=customer_id, email=email, name=name),
+                "shipping_address": made.shipping_address.model_copy(
+                    update={"name": name, "line1": street}
+                ),
+            }
+        )
+        for made in (make_order(random.Random(marker)), make_order(random.Random(marker[::-1])))
     )
+    ids = [order.order_id, by_http.order_id]
     bootstrap = stack.servers.kafka.bootstrap
     support = stack.headers(Role.SUPPORT, sub="sam")
 
@@ -85,19 +90,27 @@ async def test_personal_data_is_kept_only_sealed_and_erased_everywhere(stack: St
                 key=str(order.order_id).encode(),
                 headers=headers_for(order),
             )
-            outcome = await watcher.wait_terminal([order.order_id], 120)
+            async with httpx.AsyncClient(headers=stack.headers(Role.CHECKOUT)) as http:
+                r = await http.post(
+                    f"{stack.url('order')}/orders", json=json.loads(by_http.model_dump_json())
+                )
+                assert r.status_code == 202, r.text
+            outcome = await watcher.wait_terminal(ids, 120)
     finally:
         await producer.stop()
-    assert outcome[order.order_id] == "OrderCompleted"
+    assert outcome == dict.fromkeys(ids, "OrderCompleted")
 
     async with httpx.AsyncClient(headers=support, timeout=10) as http:
         # Every step was told to the customer (so notification has done its part).
         async def all_told() -> bool:
-            r = await http.get(
-                f"{stack.url('notification')}/notifications",
-                params={"order_id": str(order.order_id)},
-            )
-            return "OrderCompleted" in {n["event_type"] for n in r.json()}
+            for order_id in ids:
+                r = await http.get(
+                    f"{stack.url('notification')}/notifications",
+                    params={"order_id": str(order_id)},
+                )
+                if "OrderCompleted" not in {n["event_type"] for n in r.json()}:
+                    return False
+            return True
 
         await eventually(all_told, within=30, what="the completion told to the customer")
         shown = (await http.get(f"{stack.url('order')}/orders/{order.order_id}")).json()
@@ -107,11 +120,10 @@ async def test_personal_data_is_kept_only_sealed_and_erased_everywhere(stack: St
     # The scan.
     records = await every_record(bootstrap)
 
-    def placed(r: object) -> bool:
-        return (
-            getattr(r, "topic", None) == topics.CHECKOUT_ORDERS
-            and getattr(r, "key", None) == str(order.order_id).encode()
-        )
+    keys = {str(order_id).encode() for order_id in ids}
+
+    def placed(r: Record) -> bool:
+        return r.topic == topics.CHECKOUT_ORDERS and r.key in keys
 
     scanned = [r.document() for r in records if not placed(r)]
     excluded = [r.document() for r in records if placed(r)]
@@ -123,9 +135,9 @@ async def test_personal_data_is_kept_only_sealed_and_erased_everywhere(stack: St
     ]
     assert found == [], "the customer's personal data is kept in plaintext:\n" + "\n".join(found)
 
-    # The scan sees what it looks for: the email in the records it leaves out, and the
+    # The scan sees what it looks for: the email in both records it leaves out, and the
     # order's id in a table, a topic and a log.
-    assert hits(excluded, email, normalise=lowered)
+    assert len(hits(excluded, email, normalise=lowered)) == 2
     seen_in = {where.split(" ", 1)[0] for where in hits(documents, str(order.order_id))}
     assert seen_in == {"db", "kafka", "log"}
     assert {s: key_state(stack, s, customer_id) for s in KEY_HOLDERS} == dict.fromkeys(
@@ -142,14 +154,15 @@ async def test_personal_data_is_kept_only_sealed_and_erased_everywhere(stack: St
 
     await eventually(erased_everywhere, within=30, what="the customer's keys destroyed")
     async with httpx.AsyncClient(headers=support, timeout=10) as http:
-        shown = (await http.get(f"{stack.url('order')}/orders/{order.order_id}")).json()
-    assert shown["customer"] == {
-        "customer_id": customer_id,
-        "name": None,
-        "email": None,
-        "erased": True,
-    }
-    assert shown["shipping_address"] is None
+        for order_id in ids:
+            shown = (await http.get(f"{stack.url('order')}/orders/{order_id}")).json()
+            assert shown["customer"] == {
+                "customer_id": customer_id,
+                "name": None,
+                "email": None,
+                "erased": True,
+            }
+            assert shown["shipping_address"] is None
     # Told on order.events.v1, keyed by the customer, carrying nothing but their id.
     erasures = [
         json.loads(r.value or b"{}")

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -140,6 +140,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 500,
         poll_interval: float = 0.25,
+        forgotten_once_sent: Collection[str] = (),
     ) -> None:
         self.database = database
         self.outbox = outbox
@@ -167,9 +168,20 @@ class OutboxRelay:
             f" AND o.message_key = b.message_key AND o.id < (SELECT max(id) FROM batch)"
             f" AND o.id NOT IN (SELECT id FROM batch)) ORDER BY b.id"
         )
-        # Sent, and where to: one statement for the whole batch.
+        # Sent, and where to: one statement for the whole batch. A message of a type that
+        # carries personal data in plaintext (``forgotten_once_sent``) keeps no payload.
+        if any(not t.isidentifier() for t in forgotten_once_sent):
+            raise ValueError(f"not message types: {sorted(forgotten_once_sent)}")
+        forgotten = ", ".join(f"'{t}'" for t in sorted(forgotten_once_sent))
+        payload = (
+            f", payload = CASE WHEN {table}.message_type IN ({forgotten})"
+            f" THEN ''::bytea ELSE {table}.payload END"
+            if forgotten
+            else ""
+        )
         self._mark_sent = (
             f"UPDATE {table} SET sent_at = now(), kafka_partition = v.p, kafka_offset = v.o"
+            f"{payload}"
             " FROM unnest(%(ids)s::bigint[], %(partitions)s::int[], %(offsets)s::bigint[])"
             f" AS v(id, p, o) WHERE {table}.id = v.id"
         )

@@ -104,6 +104,7 @@ class Service:
     _subscriptions: dict[str, Subscription] = field(default_factory=dict)
     _consumer: Any = None  # FastStream's batch subscriber on every topic, built at start
     _published: list[type[Message]] = field(default_factory=list)
+    _forgotten_once_sent: set[str] = field(default_factory=set)
     _groups_whose_offsets_are_read: list[str] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _on_stop: list[Job] = field(default_factory=list)
@@ -214,6 +215,11 @@ class Service:
         """Declare the messages this service publishes (through its outbox) for AsyncAPI."""
         self._published.extend(classes)
 
+    def forgets_once_sent(self, *classes: type[Message]) -> None:
+        """Messages of these types carry personal data in plaintext (the contract's way in,
+        ``OrderPlaced``): the outbox keeps their payload only until it is sent."""
+        self._forgotten_once_sent.update(cls.message_type() for cls in classes)
+
     @property
     def published_topics(self) -> list[str]:
         """The topics this service publishes to (its outbox's), as declared."""
@@ -321,6 +327,7 @@ class Service:
             service=s.service_name,
             batch_size=s.outbox_batch_size,
             poll_interval=s.outbox_poll_interval_ms / 1000,
+            forgotten_once_sent=self._forgotten_once_sent,
         )
         self._tasks.append(asyncio.create_task(self._relay.run(), name="outbox-relay"))
         consumer = self.consumer()

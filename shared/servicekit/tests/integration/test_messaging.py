@@ -111,6 +111,45 @@ async def test_two_relays_publish_every_row_once_in_key_order(
     assert recorded == {m.body["n"]: (m.partition, m.offset) for m in published}
 
 
+async def test_a_message_carrying_personal_data_keeps_no_payload_once_sent(
+    servers: Servers, database: Database
+) -> None:
+    topic = await new_topic(servers)
+    async with database.transaction() as session:
+        for kind in ("Personal", "Plain"):
+            await write(
+                session,
+                outbox,
+                topic=topic,
+                key="k",
+                message_type=kind,
+                headers={"ce_id": str(uuid.uuid4()), "ce_type": kind},
+                payload=json.dumps({"kind": kind, "email": "ada@example.com"}).encode(),
+            )
+    broker = KafkaBroker(servers.kafka.bootstrap)
+    await broker.start()
+    relay = OutboxRelay(
+        database=database,
+        outbox=outbox,
+        broker=broker,
+        signal=OutboxSignal(),
+        service="test",
+        forgotten_once_sent=["Personal"],
+    )
+    try:
+        assert await relay.relay_once() == 2
+    finally:
+        await broker.stop()
+
+    published = await read_topic(servers.kafka.bootstrap, topic)
+    async with database.sessions() as session:
+        rows = await session.execute(select(outbox.c.message_type, outbox.c.payload))
+        kept: dict[str, bytes] = {kind: payload for kind, payload in rows}
+    assert [m.body["kind"] for m in published] == ["Personal", "Plain"]  # sent whole
+    assert kept["Personal"] == b""
+    assert json.loads(kept["Plain"])["kind"] == "Plain"
+
+
 async def _all_sent(database: Database) -> bool:
     async with database.transaction() as session:
         return await count_unsent(session, outbox) == 0

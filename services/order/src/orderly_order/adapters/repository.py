@@ -77,8 +77,8 @@ class Orders(Protocol):
 
     async def placed_in_flight(self, order_id: UUID) -> list[OrderPlaced]:
         """The OrderPlaced messages this service published for ``order_id`` (``POST
-        /orders``) whose order may not exist yet: still in the outbox, or sent and kept
-        there for the outbox's retention."""
+        /orders``) that are still in the outbox, unsent: once sent, the outbox keeps no
+        payload of theirs (personal data), and the order is known once it is placed."""
         ...
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[Order]:
@@ -281,6 +281,7 @@ _PLACED_IN_OUTBOX = select(outbox.c.payload).where(
     outbox.c.topic == topics.CHECKOUT_ORDERS,
     outbox.c.message_type == OrderPlaced.message_type(),
     outbox.c.message_key == bindparam("key"),
+    outbox.c.sent_at.is_(None),
 )
 
 #: The fields of PaymentDetails that may be shown to people.

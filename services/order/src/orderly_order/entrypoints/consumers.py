@@ -122,3 +122,6 @@ def register(service: Service) -> None:
         RefundPayment,
         OrderPlaced,  # from POST /orders, the ingress for clients without Kafka
     )
+    # OrderPlaced carries the customer's details as they typed them: once on Kafka, the
+    # outbox keeps nothing of it (orders keep them sealed).
+    service.forgets_once_sent(OrderPlaced)

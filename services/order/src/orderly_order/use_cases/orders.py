@@ -106,9 +106,10 @@ async def submit_order(uow: UnitOfWork, event: OrderPlaced) -> bool:
 
     Raises OrderConflictError if the order id already names another order. Requests for
     one order id take turns, and an order published here is compared while it is still
-    in the outbox, so even a second request racing the first is refused. An order that
-    upstream checkout sent on Kafka is only known here once it is placed: until then, a
-    different body under its id is published and dead-lettered by ``place_order``.
+    unsent in the outbox, so even a second request racing the first is refused. An order
+    on Kafka (sent by upstream checkout, or from here: the outbox then keeps none of its
+    personal data) is only known here once it is placed: until then, a different body
+    under its id is published and dead-lettered by ``place_order``.
     """
     repo = _repo(uow)
     await repo.hold_order_id(event.order_id)
