@@ -73,15 +73,21 @@ async def picking_row(inventory: Inventory, order_id: UUID) -> dict[str, object]
         return dict(row.one())
 
 
+async def picking_for_marked(inventory: Inventory) -> UUID:
+    """An order reserved and being picked for the marked address; its id."""
+    await inventory.stock("A", east=3)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 1), ship_to=MARKED)
+    await inventory.ship(order, ship_to=MARKED, pick_delay=PICKING)
+    return order
+
+
 async def test_a_picking_keeps_the_address_sealed_and_the_carrier_gets_it_opened(
     inventory: Inventory,
 ) -> None:
     carrier = recording(inventory)
-    await inventory.stock("A", east=3)
-    order = uuid4()
-    await inventory.reserve(order, ("A", 1), ship_to=MARKED)
 
-    await inventory.ship(order, ship_to=MARKED, pick_delay=PICKING)
+    order = await picking_for_marked(inventory)
     row = await picking_row(inventory, order)
     handed_over = await inventory.hand_over(after=DONE)
 
@@ -98,10 +104,7 @@ async def test_after_erasure_a_picking_has_no_address_and_its_shipment_fails(
     inventory: Inventory,
 ) -> None:
     carrier = recording(inventory)
-    await inventory.stock("A", east=3)
-    order = uuid4()
-    await inventory.reserve(order, ("A", 1), ship_to=MARKED)
-    await inventory.ship(order, ship_to=MARKED, pick_delay=PICKING)
+    order = await picking_for_marked(inventory)
 
     async with inventory.service.messaging.unit_of_work() as uow:
         erased = CustomerErased(customer_id="C-ADA", occurred_at=datetime.now(UTC))
@@ -150,10 +153,7 @@ async def test_an_address_sealed_under_a_key_the_service_does_not_hold_is_refuse
 async def test_rotating_the_key_encryption_key_rewraps_the_kept_keys_audited(
     inventory: Inventory,
 ) -> None:
-    await inventory.stock("A", east=3)
-    order = uuid4()
-    await inventory.reserve(order, ("A", 1), ship_to=MARKED)
-    await inventory.ship(order, ship_to=MARKED, pick_delay=PICKING)
+    order = await picking_for_marked(inventory)
     settings = inventory.service.settings
     assert isinstance(settings, InventorySettings)
     new_key = SecretStr(base64.b64encode(os.urandom(32)).decode())
