@@ -3,8 +3,31 @@
 The platform takes a payment provider's token plus display data (brand, last four
 digits, expiry), never a card number. The guards built on this module (the consumer
 guard in ``messaging``, the HTTP guard in ``card_data_http``, the log filter in
-``logging``) refuse or redact anything that looks like one, so that a number sent by
-mistake reaches no table, topic or log.
+``logging``) refuse or redact what this module calls a card number, one rule for all of
+them, so that a number sent by mistake reaches no table, topic or log.
+
+A card number is what a PCI scanner looks for: 13 to 19 digits (single spaces or dashes
+allowed between them) that pass the Luhn check and begin with the issuer prefix of a card
+network: ``CARD_NETWORKS``, the prefixes that the IIN table of Wikipedia's "Payment card
+number" (https://en.wikipedia.org/wiki/Payment_card_number, "Issuer identification
+number (IIN)") gives for Visa, Mastercard, American Express, Discover, JCB, UnionPay,
+Diners Club and Maestro. Other runs of digits pass: EAN-13 barcodes (SKUs), parcel
+tracking numbers, phone numbers with their country code (+86 138 1234 5678).
+
+The known cost: a run that begins with a network's prefix and passes the Luhn check by
+chance is refused all the same, as a scanner would refuse it. So about one in ten EAN-13
+barcodes that begin like a card is refused wherever it is sent: a German (400-440) or
+Japanese (45, 49) one begins like a Visa card, a Belgian (54) one like a Mastercard, some
+French (34, 37) ones like an American Express card.
+
+Finding the digits: a run is digits, each optionally followed by one space or dash, not
+touching a letter and not inside a UUID (whose groups, joined by dashes, often hold 13
+or more digits). Letters on either side end a run because the digit runs inside hex ids
+(trace ids, hashes, hex tokens) always touch a letter; a card number glued to a word
+("tok_4111…") is still found. A run holds a card number if some of its groups in a row
+(the digits between its spaces and dashes) spell one, so that "4111 1111 1111 1111
+12/27", a card number with its expiry, is found; a run without separators is taken
+whole (17 digits in a row are no card number).
 """
 
 from __future__ import annotations
@@ -18,36 +41,91 @@ MARKER: Final = "[card number removed]"
 #: The rule a refused field broke, as errors state it (never with the value).
 RULE: Final = "looks like a card number; send the provider's token instead"
 
-# 13 to 19 digits, each optionally followed by one space or dash, forming the whole run:
-# not inside a longer run of digits (however separated) and not touching a letter. No
-# Luhn check on purpose: anything that merely looks like a card number is refused, so
-# that a real one never reaches a provider, a table or a log. Letters on either side
-# end the match because the digit runs inside hex ids (trace ids, hashes, hex tokens)
-# always touch a letter; a card number glued to a word ("tok_4111…") still matches.
-_CARD_NUMBER = re.compile(
-    r"(?<![0-9A-Za-z])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,18}(?![ -]?[0-9])(?![A-Za-z])"
+#: The issuer prefixes of each card network, from the IIN table cited above (the two ends
+#: of a range have as many digits). Maestro's are those the table lists today, not the
+#: 50 and 56-69 often quoted for it: 69 would take in every Chinese barcode (690-699).
+CARD_NETWORKS: Final[dict[str, tuple[str, ...]]] = {
+    "Visa": ("4",),
+    "Mastercard": ("51-55", "2221-2720"),
+    "American Express": ("34", "37"),
+    "Discover": ("6011", "644-649", "65"),
+    "JCB": ("3528-3589",),
+    "UnionPay": ("62",),
+    "Diners Club": ("300-305", "36", "38-39"),
+    "Maestro": ("5018", "5020", "5038", "5893", "6304", "6759", "6761-6763", "676770", "676774"),
+}
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    low, _, high = prefix.partition("-")
+    return low, high or low
+
+
+_PREFIX_RANGES: Final = tuple(
+    _prefix_range(prefix) for prefixes in CARD_NETWORKS.values() for prefix in prefixes
 )
+
+# Digits, each optionally followed by one space or dash, forming the whole run: not
+# inside a longer run of digits (however separated) and not touching a letter.
+_DIGIT_RUN = re.compile(
+    r"(?<![0-9A-Za-z])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,}(?![ -]?[0-9])(?![A-Za-z])"
+)
+_SEPARATOR = re.compile("[ -]")
 # A UUID's groups, joined by dashes, often hold 13 or more digits in a row: mask them first.
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 FieldPath = tuple[str | int, ...]
 
 
+def is_card_number(digits: str) -> bool:
+    """True if ``digits`` (digits only) are 13 to 19 that begin with an issuer prefix and
+    pass the Luhn check."""
+    return (
+        13 <= len(digits) <= 19
+        and any(low <= digits[: len(low)] <= high for low, high in _PREFIX_RANGES)
+        and _passes_luhn(digits)
+    )
+
+
+def _passes_luhn(digits: str) -> bool:
+    total = 0
+    for n, digit in enumerate(reversed(digits)):
+        value = int(digit)
+        if n % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def _holds_card_number(run: str) -> bool:
+    groups = _SEPARATOR.split(run)
+    for first in range(len(groups)):
+        digits = ""
+        for group in groups[first:]:
+            digits += group
+            if len(digits) > 19:
+                break
+            if is_card_number(digits):
+                return True
+    return False
+
+
 def _card_number_spans(text: str) -> list[tuple[int, int]]:
-    if _CARD_NUMBER.search(text) is None:  # the common case, without masking
+    if _DIGIT_RUN.search(text) is None:  # the common case, without masking
         return []
     # Same-length masking keeps the offsets of the original text.
     masked = _UUID.sub(lambda m: "#" * len(m.group()), text)
-    return [m.span() for m in _CARD_NUMBER.finditer(masked)]
+    return [m.span() for m in _DIGIT_RUN.finditer(masked) if _holds_card_number(m.group())]
 
 
 def looks_like_card_number(text: str) -> bool:
-    """True if ``text`` holds 13 to 19 digits in a row (single spaces or dashes allowed)."""
+    """True if ``text`` holds a card number: 13 to 19 digits in a row (single spaces or
+    dashes allowed) with an issuer's prefix that pass the Luhn check."""
     return bool(_card_number_spans(text))
 
 
 def redact_card_numbers(text: str) -> str:
-    """``text`` with every card-number-like run replaced by ``MARKER``."""
+    """``text`` with every run of digits that holds a card number replaced by ``MARKER``."""
     spans = _card_number_spans(text)
     if not spans:
         return text

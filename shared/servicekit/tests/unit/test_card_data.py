@@ -1,4 +1,5 @@
-"""Card numbers are recognised wherever they hide, and ids, times and amounts are not."""
+"""Card numbers are recognised wherever they hide, and ids, times, amounts, barcodes,
+tracking and phone numbers are not."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ import uuid
 import pytest
 
 from orderly_kit.card_data import (
+    CARD_NETWORKS,
     MARKER,
     card_number_fields,
     card_number_locations,
     describe,
+    is_card_number,
     looks_like_card_number,
     redact_card_numbers,
     without_card_numbers,
@@ -27,16 +30,73 @@ from orderly_kit.card_data import (
         "4111 1111-1111 1111",  # mixed single separators
         "378282246310005",  # 15 digits
         "4222222222222",  # 13 digits
-        "6011000990139424123",  # 19 digits
+        "6011000990139424124",  # 19 digits
         "tok_4111111111111111",
         "card:5555-5555-5555-4444:x",
         "please charge 4000 0566 5566 5556, thanks",
         "Apt 3, card 4000056655665556",
         f"{uuid.UUID(int=0)} then 4000056655665556",  # a UUID hides nothing after it
+        "4111 1111 1111 1111 12/27",  # with the expiry after it
+        "4111-1111-1111-1111-0427",
+        "ref 12 4111111111111111",
     ],
 )
 def test_a_card_number_is_recognised(text: str) -> None:
     assert looks_like_card_number(text)
+
+
+# The networks' own test numbers (as their sandboxes publish them).
+TEST_CARDS = {
+    "Visa": "4111111111111111",
+    "Mastercard": "5555555555554444",
+    "Mastercard 2-series": "2223003122003222",
+    "American Express": "378282246310005",
+    "Discover": "6011111111111117",
+    "JCB": "3530111333300000",
+    "UnionPay": "6200000000000005",
+    "Diners Club": "30569309025904",
+    "Maestro": "6759649826438453",
+}
+
+
+@pytest.mark.parametrize("number", TEST_CARDS.values(), ids=TEST_CARDS.keys())
+def test_every_network_s_test_card_is_recognised(number: str) -> None:
+    assert is_card_number(number)
+    assert looks_like_card_number(f"card {number[:4]} {number[4:8]} {number[8:]}")
+
+
+def test_every_network_has_a_test_card() -> None:
+    assert {name.removesuffix(" 2-series") for name in TEST_CARDS} == set(CARD_NETWORKS)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "4006381333931",  # an EAN-13 barcode that begins like a Visa card: fails Luhn
+        "9787111636618",  # an EAN-13 of a book (ISBN): no issuer begins with 9
+        # EAN-13s that pass Luhn, of prefixes no issuer has: British (50, but not Maestro's
+        # 5018, 5020, 5038) and Chinese (69).
+        "5012345678023",
+        "6901234567892",
+        "961234567890126",  # a 15-digit tracking number: passes Luhn, no issuer's prefix
+        "8613812345678",  # a Chinese mobile with its country code: passes Luhn, too
+        "+86 138 1234 5678",
+        "+86-138-1234-5678",
+        "4111111111111112",  # a card number mistyped: fails Luhn
+        "41111111111111111",  # 17 digits in a row are taken whole
+        "1234567890123",
+    ],
+)
+def test_barcodes_tracking_and_phone_numbers_are_not_card_numbers(text: str) -> None:
+    assert not looks_like_card_number(text)
+
+
+def test_a_barcode_that_begins_like_a_card_and_passes_luhn_is_refused_the_known_cost() -> None:
+    # Two well-formed EAN-13s (GS1 check digit right) of one German maker: one in ten
+    # such barcodes passes the Luhn check too, and begins with Visa's 4.
+    passes, refused = "4006381333931", "4006381333924"
+
+    assert (looks_like_card_number(passes), looks_like_card_number(refused)) == (False, True)
 
 
 @pytest.mark.parametrize(
