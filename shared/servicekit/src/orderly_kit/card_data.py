@@ -2,7 +2,7 @@
 
 The platform takes a payment provider's token plus display data (brand, last four
 digits, expiry), never a card number. The guards built on this module (the consumer
-guard in ``messaging``, the HTTP guard in ``card_data_http``, the log filter in
+guard in ``messaging``, the HTTP guard in ``input_guard_http``, the log filter in
 ``logging``) refuse or redact what this module calls a card number, one rule for all of
 them, so that a number sent by mistake reaches no table, topic or log.
 
@@ -138,7 +138,8 @@ def redact_card_numbers(text: str) -> str:
     return "".join(parts)
 
 
-def _suspect(value: Any) -> bool:
+def carries_card_number(value: Any) -> bool:
+    """True if ``value`` (from JSON) is a string or an integer that holds a card number."""
     # A JSON integer counts too: a card number sent as a number is an easy mistake, and
     # no amount or quantity comes near 13 digits. Floats do not (their decimals would).
     if isinstance(value, str):
@@ -150,26 +151,36 @@ def _suspect(value: Any) -> bool:
     )
 
 
-def _walk(data: Any, path: FieldPath) -> Iterator[FieldPath]:
-    if isinstance(data, dict):
-        for key, value in data.items():
-            # A key is named in errors, so it is redacted there; one that is itself a
-            # card number is a finding of its own.
-            step = redact_card_numbers(str(key))
-            if step != str(key):
-                yield (*path, step)
-            yield from _walk(value, (*path, step))
-    elif isinstance(data, list):
-        for n, value in enumerate(data):
-            yield from _walk(value, (*path, n))
-    elif _suspect(data):
-        yield path
+def json_leaves(data: Any) -> Iterator[tuple[FieldPath, Any, bool]]:
+    """Every key and every value other than an object or a list in JSON-like ``data``, in
+    the order of its text, as (path, key or value, whether it is a key). A key's path
+    ends with the key, and every key in a path has its card numbers removed (a path is
+    named in errors, and may be a finding of its own)."""
+    # A stack rather than recursion: however deep the data, the walk cannot overflow.
+    stack: list[tuple[FieldPath, Any, bool]] = [((), data, False)]
+    while stack:
+        path, value, is_key = stack.pop()
+        if isinstance(value, dict) and not is_key:
+            children: list[tuple[FieldPath, Any, bool]] = []
+            for key, item in value.items():
+                at = (*path, redact_card_numbers(str(key)))
+                children += [(at, key, True), (at, item, False)]
+            stack += reversed(children)
+        elif isinstance(value, list | tuple) and not is_key:
+            stack += reversed([((*path, n), item, False) for n, item in enumerate(value)])
+        else:
+            yield path, value, is_key
 
 
 def card_number_locations(data: Any) -> list[FieldPath]:
-    """The path (keys and list indices) of every value in JSON-like ``data`` that looks
-    like a card number; ``()`` is ``data`` itself."""
-    return list(dict.fromkeys(_walk(data, ())))
+    """The path (keys and list indices) of every value in JSON-like ``data`` that holds a
+    card number, and of every key that is one; ``()`` is ``data`` itself."""
+    found = (
+        path
+        for path, value, is_key in json_leaves(data)
+        if (path[-1] != str(value) if is_key else carries_card_number(value))
+    )
+    return list(dict.fromkeys(found))
 
 
 def dotted(path: FieldPath) -> str:
@@ -188,11 +199,12 @@ def without_card_numbers(data: Any) -> Any:
     number is replaced by ``MARKER``."""
     if isinstance(data, dict):
         return {
-            (MARKER if _suspect(str(k)) else k): without_card_numbers(v) for k, v in data.items()
+            (MARKER if looks_like_card_number(str(k)) else k): without_card_numbers(v)
+            for k, v in data.items()
         }
     if isinstance(data, list):
         return [without_card_numbers(v) for v in data]
-    return MARKER if _suspect(data) else data
+    return MARKER if carries_card_number(data) else data
 
 
 def describe(fields: list[str]) -> str:

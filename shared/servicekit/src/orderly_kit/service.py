@@ -36,7 +36,6 @@ from orderly_kit import (
     topics_admin,
 )
 from orderly_kit.auth import TokenVerifier, document_access
-from orderly_kit.card_data_http import RejectCardNumbers
 from orderly_kit.clock import Clock, utc_now
 from orderly_kit.consumers import (
     ConsumerGroupHealth,
@@ -48,6 +47,7 @@ from orderly_kit.db import Database
 from orderly_kit.http_errors import refuse_invalid
 from orderly_kit.http_limits import LimitRequestBodies
 from orderly_kit.idle_polling import IdlePolling, Polling
+from orderly_kit.input_guard_http import RefuseCardDataAndUnsafeText
 from orderly_kit.logging import configure_logging
 from orderly_kit.messaging import Messaging
 from orderly_kit.outbox import OutboxRelay, OutboxSignal, refresh_unsent
@@ -55,7 +55,6 @@ from orderly_kit.personal_data import vault_from
 from orderly_kit.request_id_http import RequestId
 from orderly_kit.settings import ServiceSettings
 from orderly_kit.subscriptions import Subscription
-from orderly_kit.unsafe_text_http import RefuseUnsafeText
 from orderly_kit.webhook_sender import WebhookSender
 from orderly_schemas.base import Message
 
@@ -463,9 +462,8 @@ def build_service(
         messaging=messaging,
     )
     # Each middleware added wraps those added before it.
-    service.http.add_middleware(RejectCardNumbers)
-    service.http.add_middleware(RefuseUnsafeText)
-    # Added after the guards, so it wraps them: none of them reads more than the limit.
+    service.http.add_middleware(RefuseCardDataAndUnsafeText)
+    # Added after the input guard, so it wraps it: it reads no more than the limit.
     service.http.add_middleware(
         LimitRequestBodies,
         router=service.http.router,

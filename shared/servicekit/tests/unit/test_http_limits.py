@@ -20,8 +20,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import StreamingResponse
 from starlette.types import Message
 
-from orderly_kit.card_data_http import RejectCardNumbers
 from orderly_kit.http_limits import LimitRequestBodies
+from orderly_kit.input_guard_http import RefuseCardDataAndUnsafeText
 
 LIMIT = 1000
 IMPORT_LIMIT = 5000
@@ -29,7 +29,7 @@ IMPORT_LIMIT = 5000
 
 def app_with_limits(received: list[Any], *, body_timeout: float = 5.0) -> FastAPI:
     app = FastAPI()
-    app.add_middleware(RejectCardNumbers)  # a guard that reads every body before routing
+    app.add_middleware(RefuseCardDataAndUnsafeText)  # a guard that reads every body before routing
     app.add_middleware(
         LimitRequestBodies,
         router=app.router,
