@@ -56,14 +56,19 @@ CARD_NETWORKS: Final[dict[str, tuple[str, ...]]] = {
 }
 
 
-def _prefix_range(prefix: str) -> tuple[str, str]:
+def _prefixes(prefix: str) -> list[str]:
+    """``"644-649"`` as ``["644", "645", ..., "649"]``."""
     low, _, high = prefix.partition("-")
-    return low, high or low
+    return [str(n).zfill(len(low)) for n in range(int(low), int(high or low) + 1)]
 
 
-_PREFIX_RANGES: Final = tuple(
-    _prefix_range(prefix) for prefixes in CARD_NETWORKS.values() for prefix in prefixes
+# Every prefix written out (some 600), so that a look-up per length tells.
+_PREFIXES: Final = frozenset(
+    p for prefixes in CARD_NETWORKS.values() for prefix in prefixes for p in _prefixes(prefix)
 )
+_PREFIX_LENGTHS: Final = sorted({len(p) for p in _PREFIXES})
+#: The Luhn check's doubled digits, their own digits summed (7: 14, 1 + 4 = 5).
+_DOUBLED: Final = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 # Digits, each optionally followed by one space or dash, forming the whole run: not
 # inside a longer run of digits (however separated) and not touching a letter.
@@ -75,26 +80,35 @@ _SEPARATOR = re.compile("[ -]")
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
 FieldPath = tuple[str | int, ...]
+_NOT_UNDER_A_KEY: Final = object()
 
 
 def is_card_number(digits: str) -> bool:
     """True if ``digits`` (digits only) are 13 to 19 that begin with an issuer prefix and
     pass the Luhn check."""
-    return (
-        13 <= len(digits) <= 19
-        and any(low <= digits[: len(low)] <= high for low, high in _PREFIX_RANGES)
-        and _passes_luhn(digits)
-    )
+    return 13 <= len(digits) <= 19 and _has_issuer_prefix(digits) and _passes_luhn(digits)
+
+
+def card_number_within(digits: str) -> bool:
+    """True if some 13 to 19 of ``digits`` (digits only) in a row are a card number,
+    wherever they begin and end."""
+    for start in range(len(digits) - 12):
+        rest = digits[start : start + 19]
+        if _has_issuer_prefix(rest) and any(
+            _passes_luhn(rest[:end]) for end in range(13, len(rest) + 1)
+        ):
+            return True
+    return False
+
+
+def _has_issuer_prefix(digits: str) -> bool:
+    return any(digits[:n] in _PREFIXES for n in _PREFIX_LENGTHS)
 
 
 def _passes_luhn(digits: str) -> bool:
-    total = 0
-    for n, digit in enumerate(reversed(digits)):
-        value = int(digit)
-        if n % 2:
-            value = value * 2 - 9 if value > 4 else value * 2
-        total += value
-    return total % 10 == 0
+    kept = sum(map(int, digits[-1::-2]))
+    doubled = sum(_DOUBLED[int(d)] for d in digits[-2::-2])
+    return (kept + doubled) % 10 == 0
 
 
 def _holds_card_number(run: str) -> bool:
@@ -110,23 +124,29 @@ def _holds_card_number(run: str) -> bool:
     return False
 
 
-def _card_number_spans(text: str) -> list[tuple[int, int]]:
-    if _DIGIT_RUN.search(text) is None:  # the common case, without masking
-        return []
+def _card_numbers(text: str) -> Iterator[re.Match[str]]:
+    """Each run of ``text`` that holds a card number, one at a time (a yes or no stops at
+    the first)."""
     # Same-length masking keeps the offsets of the original text.
     masked = _UUID.sub(lambda m: "#" * len(m.group()), text)
-    return [m.span() for m in _DIGIT_RUN.finditer(masked) if _holds_card_number(m.group())]
+    for run in _DIGIT_RUN.finditer(masked):
+        if _holds_card_number(run.group()):
+            yield run
 
 
 def looks_like_card_number(text: str) -> bool:
     """True if ``text`` holds a card number: 13 to 19 digits in a row (single spaces or
     dashes allowed) with an issuer's prefix that pass the Luhn check."""
-    return bool(_card_number_spans(text))
+    if _DIGIT_RUN.search(text) is None:  # the common case, without masking
+        return False
+    return next(_card_numbers(text), None) is not None
 
 
 def redact_card_numbers(text: str) -> str:
     """``text`` with every run of digits that holds a card number replaced by ``MARKER``."""
-    spans = _card_number_spans(text)
+    if _DIGIT_RUN.search(text) is None:  # the common case, without masking
+        return text
+    spans = [run.span() for run in _card_numbers(text)]
     if not spans:
         return text
     parts: list[str] = []
@@ -157,19 +177,20 @@ def json_leaves(data: Any) -> Iterator[tuple[FieldPath, Any, bool]]:
     ends with the key, and every key in a path has its card numbers removed (a path is
     named in errors, and may be a finding of its own)."""
     # A stack rather than recursion: however deep the data, the walk cannot overflow.
-    stack: list[tuple[FieldPath, Any, bool]] = [((), data, False)]
+    # Each entry is (path, value, the key it is under or _NOT_UNDER_A_KEY).
+    stack: list[tuple[FieldPath, Any, Any]] = [((), data, _NOT_UNDER_A_KEY)]
     while stack:
-        path, value, is_key = stack.pop()
-        if isinstance(value, dict) and not is_key:
-            children: list[tuple[FieldPath, Any, bool]] = []
-            for key, item in value.items():
-                at = (*path, redact_card_numbers(str(key)))
-                children += [(at, key, True), (at, item, False)]
-            stack += reversed(children)
-        elif isinstance(value, list | tuple) and not is_key:
-            stack += reversed([((*path, n), item, False) for n, item in enumerate(value)])
+        path, value, key = stack.pop()
+        if key is not _NOT_UNDER_A_KEY:
+            yield path, key, True
+        if isinstance(value, dict):
+            stack += [
+                ((*path, redact_card_numbers(str(k))), v, k) for k, v in reversed(value.items())
+            ]
+        elif isinstance(value, list | tuple):
+            stack += [((*path, n), value[n], _NOT_UNDER_A_KEY) for n in reversed(range(len(value)))]
         else:
-            yield path, value, is_key
+            yield path, value, False
 
 
 def card_number_locations(data: Any) -> list[FieldPath]:

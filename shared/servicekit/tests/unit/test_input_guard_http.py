@@ -5,7 +5,9 @@ the value, before any route sees it; everything else reaches the route unchanged
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+import random
+import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import httpx
@@ -13,7 +15,11 @@ import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel
 
-from orderly_kit.input_guard_http import RefuseCardDataAndUnsafeText
+from orderly_kit.input_guard_http import (
+    RefuseCardDataAndUnsafeText,
+    _nothing_to_find,
+    _scan_body,
+)
 from orderly_schemas.text import NUL_RULE, SURROGATE_RULE
 
 CARD = "4000 0566 5566 5556"
@@ -299,20 +305,101 @@ async def test_barcodes_tracking_and_phone_numbers_reach_the_route(
     ]
 
 
-async def test_a_json_body_is_parsed_once_by_the_guard_and_once_by_the_route(
-    client: httpx.AsyncClient, received: list[Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    parsed: list[object] = []
+@pytest.fixture
+def parsed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every text that json.loads parses, whoever calls it (the guard, or FastAPI)."""
+    texts: list[object] = []
     loads = json.loads
 
     def counting_loads(s: Any, **kwargs: Any) -> Any:
-        parsed.append(s)
+        texts.append(s)
         return loads(s, **kwargs)
 
     monkeypatch.setattr(json, "loads", counting_loads)
-    body = json.dumps({"name": "Ada", "notes": ["4006381333931"]}).encode()
+    return texts
+
+
+async def test_a_json_body_is_parsed_once_by_the_guard_and_once_by_the_route(
+    client: httpx.AsyncClient, parsed: list[object]
+) -> None:
+    # Digits that would be a card number, but glued to a letter (as in a hex id): the
+    # guard must walk the body to tell.
+    body = json.dumps({"name": "Ada", "notes": ["x4111111111111111"]}).encode()
 
     r = await client.post("/customers", content=body, headers={"content-type": "application/json"})
 
     assert r.status_code == 200
     assert parsed == [body, body]
+
+
+async def test_a_body_that_cannot_hold_anything_refused_is_parsed_by_the_route_alone(
+    client: httpx.AsyncClient, parsed: list[object]
+) -> None:
+    notes = ["4006381333931", "+86 138 1234 5678", "2026-01-31T12:00:00Z", "Zoë"]
+    body = json.dumps({"name": "Ada", "notes": notes}).encode()
+
+    r = await client.post("/customers", content=body, headers={"content-type": "application/json"})
+
+    assert r.status_code == 200
+    assert parsed == [body]
+
+
+# Pieces of text built to mislead a look at the bytes: card numbers whole, spaced and
+# split by escapes; barcodes; letters, escapes and quotes around digits; NULs and
+# surrogates, raw and escaped.
+PIECES = [
+    "4111 1111 1111 1111",
+    "4111111111111111",
+    "4006381333924",
+    "4006381333931",
+    "411111",
+    "1111111111",
+    "12",
+    "0",
+    " ",
+    "-",
+    "x",
+    "é",
+    "—",
+    "😀",
+    "\x00",
+    "\ud800",
+    "\n",
+    "\t",
+    '"',
+    "\\",
+    "tok_",
+    "12345678-1234-1234-1234-123456789012",
+    "+86 138 1234 5678",
+]
+
+
+def misleading_bodies(rng: random.Random) -> Iterator[bytes]:
+    value = "".join(rng.choice(PIECES) for _ in range(rng.randint(1, 8)))
+    document = rng.choice([{"k": value}, [1, value], {value: 1}, {"n": rng.randrange(10**19)}])
+    yield json.dumps(document).encode()  # non-ASCII as \u escapes
+    yield json.dumps(document, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    # A digit, a space or a dash escaped (a JSON string may spell any character so).
+    escaped = re.sub(
+        rb"[0-9 -]",
+        lambda m: b"\\u%04x" % m.group()[0] if rng.random() < 0.2 else m.group(),
+        json.dumps(document).encode(),
+    )
+    yield escaped
+    yield escaped.decode().encode("utf-16")
+
+
+def test_a_body_let_through_unparsed_holds_nothing_that_either_rule_finds() -> None:
+    rng = random.Random(12)
+    let_through = refused = 0
+
+    for _ in range(3000):
+        for body in misleading_bodies(rng):
+            found = _scan_body(body, is_json=True)
+            if _nothing_to_find(body):
+                assert found == [], body
+                let_through += 1
+            refused += bool(found)
+
+    # Both cases were tried, many times.
+    assert (let_through > 1000, refused > 1000) == (True, True), (let_through, refused)
