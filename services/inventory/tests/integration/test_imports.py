@@ -18,6 +18,8 @@ import pytest
 from orderly_inventory.bootstrap import build
 from orderly_inventory.entrypoints.cli import import_products, import_stock
 from orderly_inventory.settings import InventorySettings
+from orderly_kit.card_data import RULE
+from orderly_schemas.text import NUL_RULE
 
 if TYPE_CHECKING:  # fixtures' types; test modules cannot import conftest at run time
     from services.inventory.tests.integration.conftest import Inventory, Staff
@@ -120,6 +122,51 @@ async def test_a_bad_products_file_reports_every_rejected_row_and_imports_nothin
         "sku 'GOOD-1' appears again (first on row 1): each may appear once in a file"
     )
     assert await products_listed(client) == []
+
+
+async def test_a_card_number_or_a_nul_in_a_csv_file_is_refused_by_row_and_column_unread(
+    client: httpx.AsyncClient,
+) -> None:
+    text = (
+        "sku,name,description\n"
+        "MUG-001,Enamel mug,paid with 4111 1111 1111 1111\n"
+        "\n"  # a blank line is no row, here as for the import's own report
+        "TEE-002,Logo\x00tee,\n"
+    )
+    stock = "sku,warehouse,on_hand\nMUG-001,ea\x00st,3\n"
+
+    products = await post_csv(client, "/imports/products", text)
+    opening = await post_csv(client, "/imports/opening-stock", stock)
+
+    assert products.status_code == 422
+    assert products.json()["detail"] == [
+        {"type": "card_number", "loc": ["body", 1, "description"], "msg": RULE},
+        {"type": "value_error", "loc": ["body", 2, "name"], "msg": NUL_RULE},
+    ]
+    assert "4111" not in products.text
+    assert [e["loc"] for e in opening.json()["detail"]] == [["body", 1, "warehouse"]]
+    assert await products_listed(client) == []
+
+
+async def test_barcodes_tracking_and_phone_numbers_in_a_csv_file_are_imported(
+    client: httpx.AsyncClient,
+) -> None:
+    text = (
+        "sku,name,description\n"
+        "4006381333931,Highlighter,EAN-13 of a German maker\n"
+        "9787111636618,Book,ISBN; supplier +86 138 1234 5678\n"
+        "CRATE-1,Crate,inbound on tracking 961234567890126\n"
+    )
+
+    response = await post_csv(client, "/imports/products", text)
+
+    assert response.status_code == 200
+    assert response.json()["created"] == 3
+    assert {p["sku"] for p in await products_listed(client)} == {
+        "4006381333931",
+        "9787111636618",
+        "CRATE-1",
+    }
 
 
 async def test_json_rows_are_typed_and_unknown_fields_are_named(

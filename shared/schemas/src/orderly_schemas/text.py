@@ -17,7 +17,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 #: A NUL, or a surrogate code point: in a Python string that JSON produced, a surrogate
 #: is always a lone one (a valid pair decodes to one character beyond U+FFFF).
-_UNSAFE: Final = re.compile("[\x00\ud800-\udfff]")
+UNSAFE_CHARACTER: Final = re.compile("[\x00\ud800-\udfff]")
 _NUL_ESCAPE: Final = "\\u0000"
 _NUL_ESCAPE_BYTES: Final = b"\\u0000"
 
@@ -29,7 +29,7 @@ FieldPath = tuple[str | int, ...]
 
 def text_rule(value: str) -> str | None:
     """Why ``value`` cannot be kept, or None if it can."""
-    found = _UNSAFE.search(value)
+    found = UNSAFE_CHARACTER.search(value)
     if found is None:
         return None
     return NUL_RULE if found.group() == "\x00" else SURROGATE_RULE

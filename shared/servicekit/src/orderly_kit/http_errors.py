@@ -57,18 +57,21 @@ def invalid_body(error: ValidationError) -> RequestValidationError:
     )
 
 
-def unprocessable(errors: Sequence[Mapping[str, Any]]) -> JSONResponse:
-    """The 422 of ``errors`` (FastAPI's error dicts), each echo of the request cut short."""
+def unprocessable(errors: Sequence[Mapping[str, Any]], *, unlisted: int | None = 0) -> JSONResponse:
+    """The 422 of ``errors`` (FastAPI's error dicts), each echo of the request cut short.
+    ``unlisted`` more were found but not kept (a guard keeps no more than a 422 lists);
+    None if it is not known how many more (a guard stopped looking)."""
     shown = [_bounded(e) for e in errors[:MAX_ERRORS]]
-    if (more := len(errors) - MAX_ERRORS) > 0:
-        shown.append(
-            {
-                "type": "too_many_errors",
-                "loc": [],
-                "msg": f"{more} more error(s) not listed: correct these and send again",
-            }
-        )
+    more = max(len(errors) - MAX_ERRORS, 0) + (unlisted or 0)
+    if unlisted is None:
+        shown.append(_too_many("more errors not listed"))
+    elif more:
+        shown.append(_too_many(f"{more} more error(s) not listed"))
     return JSONResponse({"detail": shown}, status_code=422)
+
+
+def _too_many(what: str) -> dict[str, Any]:
+    return {"type": "too_many_errors", "loc": [], "msg": f"{what}: correct these and send again"}
 
 
 async def refuse_invalid(request: Request, exc: Exception) -> Response:

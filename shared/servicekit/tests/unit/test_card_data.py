@@ -39,10 +39,22 @@ from orderly_kit.card_data import (
         "4111 1111 1111 1111 12/27",  # with the expiry after it
         "4111-1111-1111-1111-0427",
         "ref 12 4111111111111111",
+        "1 2 4111 1111 1111 1111 12 27",  # two groups of other digits on either side
+        "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
     ],
 )
 def test_a_card_number_is_recognised(text: str) -> None:
     assert looks_like_card_number(text)
+
+
+def test_a_run_is_looked_at_without_two_groups_at_either_end_at_most() -> None:
+    # So the work a run costs is bounded, however long: three groups after a card
+    # number hide it (as 20 digits in a row always did), and a run of a million groups
+    # is no slower to tell than to find.
+    long_run = " ".join(["4"] * 1_000_000)
+
+    assert not looks_like_card_number("4111 1111 1111 1111 12 27 123")
+    assert not looks_like_card_number(long_run)
 
 
 # The networks' own test numbers (as their sandboxes publish them).

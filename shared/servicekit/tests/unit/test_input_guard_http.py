@@ -4,6 +4,8 @@ the value, before any route sees it; everything else reaches the route unchanged
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import re
@@ -12,11 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
 from orderly_kit.input_guard_http import (
     RefuseCardDataAndUnsafeText,
+    _Findings,
     _nothing_to_find,
     _scan_body,
 )
@@ -51,6 +54,11 @@ async def client(received: list[Any]) -> AsyncIterator[httpx.AsyncClient]:
     async def pay(payment: Payment) -> dict[str, str]:
         received.append(payment)
         return {"token": payment.token}
+
+    @app.post("/imports")
+    async def import_file(request: Request) -> dict[str, int]:
+        received.append(await request.body())
+        return {}
 
     @app.patch("/raw")
     async def raw() -> dict[str, str]:
@@ -305,6 +313,98 @@ async def test_barcodes_tracking_and_phone_numbers_reach_the_route(
     ]
 
 
+async def post_csv(client: httpx.AsyncClient, data: bytes) -> httpx.Response:
+    return await client.post("/imports", content=data, headers={"content-type": "text/csv"})
+
+
+async def test_a_csv_file_names_the_row_and_column_of_each_finding(
+    client: httpx.AsyncClient, received: list[Any]
+) -> None:
+    data = (
+        b"sku,name,notes\r\n"
+        b"MUG-1,Mug,fine\r\n"
+        b"TEE-2,Ada\x00,4111 1111 1111 1111\r\n"
+        b"\r\n"  # a blank line is no row
+        b'CAP-3,"Cap, ""blue""","pay with\n5555-5555-5555-4444"\r\n'
+    )
+
+    r = await post_csv(client, data)
+
+    assert r.status_code == 422
+    assert r.json()["detail"] == [
+        {"type": "value_error", "loc": ["body", 2, "name"], "msg": NUL_RULE},
+        {"type": "card_number", "loc": ["body", 2, "notes"], "msg": RULE},
+        {"type": "card_number", "loc": ["body", 3, "notes"], "msg": RULE},
+    ]
+    assert received == []
+    assert "4111" not in r.text
+
+
+async def test_a_csv_header_is_row_0_and_a_cell_past_it_is_named_by_its_place(
+    client: httpx.AsyncClient,
+) -> None:
+    data = "sku,4111111111111111,\nA,B,,\udc80\n".encode(errors="surrogatepass")
+
+    r = await post_csv(client, data)
+
+    assert r.json()["detail"] == [
+        {"type": "card_number", "loc": ["body", 0, 2], "msg": RULE},
+        {"type": "value_error", "loc": ["body", 1, 4], "msg": SURROGATE_RULE},
+    ]
+
+
+async def test_a_clean_csv_file_reaches_the_route_as_it_was_sent(
+    client: httpx.AsyncClient, received: list[Any]
+) -> None:
+    data = "\ufeffsku,name\n4006381333931,Stabilo\n9787111636618,Book\nX,+86 138 1234 5678\n"
+
+    r = await post_csv(client, data.encode())
+
+    assert r.status_code == 200
+    assert received == [data.encode()]
+
+
+async def test_a_csv_file_that_is_not_utf_8_is_scanned_as_text(
+    client: httpx.AsyncClient, received: list[Any]
+) -> None:
+    data = "name,notes\nZoë,4111111111111111\n".encode("latin-1")
+
+    r = await post_csv(client, data)
+
+    assert r.json()["detail"] == [{"type": "card_number", "loc": ["body"], "msg": RULE}]
+
+
+async def test_a_csv_file_with_a_finding_in_every_row_is_read_no_further_than_fifty(
+    client: httpx.AsyncClient,
+) -> None:
+    data = ("sku,name\n" + "".join(f"S-{n},a\x00\n" for n in range(100_000))).encode()
+
+    r = await post_csv(client, data)
+
+    detail = r.json()["detail"]
+    assert [e["loc"] for e in detail[:2]] == [["body", 1, "name"], ["body", 2, "name"]]
+    assert detail[49]["loc"] == ["body", 50, "name"]
+    assert detail[50:] == [
+        {
+            "type": "too_many_errors",
+            "loc": [],
+            "msg": "more errors not listed: correct these and send again",
+        }
+    ]
+
+
+async def test_a_json_body_with_many_findings_lists_fifty_and_counts_the_rest(
+    client: httpx.AsyncClient,
+) -> None:
+    body = json.dumps({"name": "Ada", "notes": ["a\x00"] * 1000})
+
+    r = await client.post("/customers", content=body, headers={"content-type": "application/json"})
+
+    detail = r.json()["detail"]
+    assert len(detail) == 51
+    assert detail[-1]["msg"] == "950 more error(s) not listed: correct these and send again"
+
+
 @pytest.fixture
 def parsed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """Every text that json.loads parses, whoever calls it (the guard, or FastAPI)."""
@@ -322,9 +422,8 @@ def parsed(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 async def test_a_json_body_is_parsed_once_by_the_guard_and_once_by_the_route(
     client: httpx.AsyncClient, parsed: list[object]
 ) -> None:
-    # Digits that would be a card number, but glued to a letter (as in a hex id): the
-    # guard must walk the body to tell.
-    body = json.dumps({"name": "Ada", "notes": ["x4111111111111111"]}).encode()
+    # 13 digits in a row: the guard must walk the body to tell a barcode from a card.
+    body = json.dumps({"name": "Ada", "notes": ["4006381333931"]}).encode()
 
     r = await client.post("/customers", content=body, headers={"content-type": "application/json"})
 
@@ -335,7 +434,7 @@ async def test_a_json_body_is_parsed_once_by_the_guard_and_once_by_the_route(
 async def test_a_body_that_cannot_hold_anything_refused_is_parsed_by_the_route_alone(
     client: httpx.AsyncClient, parsed: list[object]
 ) -> None:
-    notes = ["4006381333931", "+86 138 1234 5678", "2026-01-31T12:00:00Z", "Zoë"]
+    notes = ["DEMO-0019", "+49 30 1234 5678", "2026-01-31T12:00:00.123456Z", "Zoë"]
     body = json.dumps({"name": "Ada", "notes": notes}).encode()
 
     r = await client.post("/customers", content=body, headers={"content-type": "application/json"})
@@ -387,19 +486,28 @@ def misleading_bodies(rng: random.Random) -> Iterator[bytes]:
     )
     yield escaped
     yield escaped.decode().encode("utf-16")
+    # As a CSV file: quoted, raw NULs and surrogates, a card number split across cells.
+    table = io.StringIO()
+    writer = csv.writer(table)
+    writer.writerow(["sku", value[:5]])
+    writer.writerow([value, rng.choice(PIECES), "4111"])
+    writer.writerow(["1111 1111 1111", value[::-1]])
+    yield table.getvalue().encode("utf-8", "surrogatepass")
 
 
 def test_a_body_let_through_unparsed_holds_nothing_that_either_rule_finds() -> None:
     rng = random.Random(12)
     let_through = refused = 0
 
-    for _ in range(3000):
+    for _ in range(1000):
         for body in misleading_bodies(rng):
-            found = _scan_body(body, is_json=True)
-            if _nothing_to_find(body):
-                assert found == [], body
-                let_through += 1
-            refused += bool(found)
+            for kind in ("json", "csv", "text"):
+                found = _Findings()
+                _scan_body(found, body, kind)
+                if _nothing_to_find(body):
+                    assert found.listed == [], (body, kind)
+                    let_through += 1
+                refused += bool(found)
 
     # Both cases were tried, many times.
     assert (let_through > 1000, refused > 1000) == (True, True), (let_through, refused)
