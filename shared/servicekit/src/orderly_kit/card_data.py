@@ -72,12 +72,11 @@ _PREFIX_LENGTHS: Final = sorted({len(p) for p in _PREFIXES})
 #: The Luhn check's doubled digits, their own digits summed (7: 14, 1 + 4 = 5).
 _DOUBLED: Final = str.maketrans("0123456789", "0246813579")
 
-# Digits, each optionally followed by one space or dash, forming the whole run: not
-# inside a longer run of digits (however separated) and not touching a letter.
+# Digits, each optionally followed by one space or dash, as far as they go (never a part
+# of a longer run of digits, however separated), not touching a letter.
 _DIGIT_RUN = re.compile(
     r"(?<![0-9A-Za-z])(?<![0-9][ -])[0-9](?:[ -]?[0-9]){12,}(?![ -]?[0-9])(?![A-Za-z])"
 )
-_SEPARATOR = re.compile("[ -]")
 # A UUID's groups, joined by dashes, often hold 13 or more digits in a row: mask them first.
 _UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
 
@@ -103,14 +102,16 @@ def _passes_luhn(digits: str) -> bool:
 
 
 def _holds_card_number(run: str) -> bool:
-    groups = _SEPARATOR.split(run)
-    digits = "".join(groups)
-    # Where the digits begin without none, one or two groups at the start; where they end
-    # without none, one or two at the end.
-    starts = [0, len(groups[0]), len(groups[0]) + len(groups[1]) if len(groups) > 1 else 0]
-    ends = [len(digits), len(digits) - len(groups[-1])]
-    ends.append(ends[1] - len(groups[-2]) if len(groups) > 1 else len(digits))
-    return any(is_card_number(digits[start:end]) for start in dict.fromkeys(starts) for end in ends)
+    # Split off no more than two groups at either end: a run may be a million groups long.
+    spaced = run.replace("-", " ")
+    head, tail = spaced.split(" ", 2), spaced.rsplit(" ", 2)
+    digits = spaced.replace(" ", "")
+    first, second = len(head[0]), len(head[1]) if len(head) > 1 else 0
+    last, before_last = len(tail[-1]), len(tail[-2]) if len(tail) > 1 else 0
+    # The digits without none, one or two groups at the start and at the end.
+    starts = {0, first, first + second}
+    ends = {len(digits), len(digits) - last, len(digits) - last - before_last}
+    return any(is_card_number(digits[start:end]) for start in starts for end in ends)
 
 
 def find_card_numbers(text: str) -> Iterator[re.Match[str]]:

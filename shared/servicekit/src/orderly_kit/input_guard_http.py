@@ -252,9 +252,7 @@ def _in_csv(found: _Findings, body: bytes) -> bool:
                 found.both_rules(cell, "body", 0, n)
             mark = next((m for m in marks if m > rows.line_num), 0)
         row = 0
-        for cells in rows:
-            if not mark:
-                break
+        for cells in rows if mark else ():  # no further than the last line with a finding
             if cells and (cells[0].strip() or "".join(cells).strip()):
                 row += 1  # a blank line is no row
             if mark > rows.line_num:
@@ -263,6 +261,8 @@ def _in_csv(found: _Findings, body: bytes) -> bool:
                 column = columns[n - 1] if n <= len(columns) else n
                 found.both_rules(cell, "body", row, column)
             mark = next((m for m in marks if m > rows.line_num), 0)
+            if not mark:
+                break
     except (csv.Error, StopIteration):
         return False
     return True
@@ -312,8 +312,8 @@ def _text_of(body: bytes, *, errors: str) -> io.TextIOWrapper:
 
 class RefuseCardDataAndUnsafeText:
     """ASGI middleware: 422 for a card number in the path, query, headers or (a POST, PUT
-    or PATCH) body, or text no store can keep in the path, query or JSON body, naming
-    every place (never the value)."""
+    or PATCH) body, or text no store can keep in the path, query, or a JSON or CSV body,
+    naming every place (never the value)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

@@ -364,6 +364,19 @@ async def test_a_clean_csv_file_reaches_the_route_as_it_was_sent(
     assert received == [data.encode()]
 
 
+async def test_a_csv_file_is_read_no_further_than_its_last_finding(
+    client: httpx.AsyncClient,
+) -> None:
+    # A cell larger than the csv module reads (128 KiB) after the finding: not read.
+    data = ("sku,name\nS-1,a\x00\nS-2," + "x" * 200_000 + "\n").encode()
+
+    r = await post_csv(client, data)
+
+    assert r.json()["detail"] == [
+        {"type": "value_error", "loc": ["body", 1, "name"], "msg": NUL_RULE}
+    ]
+
+
 async def test_a_csv_file_that_is_not_utf_8_is_scanned_as_text(
     client: httpx.AsyncClient, received: list[Any]
 ) -> None:
