@@ -36,6 +36,7 @@ decimal digits could pass for a card number and refuse a request at random.
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -96,6 +97,10 @@ _BYTES_PIECE: Final = 1024 * 1024
 _BYTES_OVERLAP: Final = 32
 #: How much of a body read as text is looked at in one piece (then to its line's end).
 _TEXT_PIECE: Final = 64 * 1024
+#: A body larger than this is scanned in a worker thread, off the event loop: an import of
+#: up to its own limit (10 MiB, and the guard runs before authentication) may take seconds
+#: to read row by row, and the service's other requests and health probes must not wait.
+SCANNED_IN_A_THREAD: Final = 256 * 1024
 
 
 class _Findings:
@@ -328,7 +333,9 @@ class RefuseCardDataAndUnsafeText:
             body = await read_body(receive)
             if body is None:
                 return  # the client went away before sending its body
-            if body:
+            if len(body) > SCANNED_IN_A_THREAD:
+                await asyncio.to_thread(_in_body, found, body, _body_kind(scope))
+            elif body:
                 _in_body(found, body, _body_kind(scope))
             receive = replaying(body, receive)
         if found:

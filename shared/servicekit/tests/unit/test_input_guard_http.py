@@ -9,6 +9,7 @@ import io
 import json
 import random
 import re
+import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 from fastapi import FastAPI, Request
 from pydantic import BaseModel
 
+from orderly_kit import input_guard_http
 from orderly_kit.input_guard_http import (
     RefuseCardDataAndUnsafeText,
     _Findings,
@@ -524,3 +526,28 @@ def test_a_body_let_through_unparsed_holds_nothing_that_either_rule_finds() -> N
 
     # Both cases were tried, many times.
     assert (let_through > 1000, refused > 1000) == (True, True), (let_through, refused)
+
+
+async def test_a_large_body_is_scanned_off_the_event_loop(
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scanned_in: list[str] = []
+    scan = input_guard_http._in_body
+
+    def recording(*args: Any) -> None:
+        scanned_in.append(threading.current_thread().name)
+        scan(*args)
+
+    monkeypatch.setattr(input_guard_http, "_in_body", recording)
+    rows = b"".join(b"SKU-%d,Mug,fine\r\n" % n for n in range(30_000))
+    large = b"sku,name,notes\r\n" + rows + b"LAST,Ada\x00,\r\n"
+    assert len(large) > input_guard_http.SCANNED_IN_A_THREAD
+
+    small = await post_csv(client, b"sku,name,notes\r\nA,Ada\x00,\r\n")
+    big = await post_csv(client, large)
+
+    assert [e["loc"] for e in small.json()["detail"]] == [["body", 1, "name"]]
+    assert [e["loc"] for e in big.json()["detail"]] == [["body", 30_001, "name"]]
+    loop_thread = threading.current_thread().name
+    assert scanned_in[0] == loop_thread
+    assert scanned_in[1] != loop_thread  # a worker's: the loop served others meanwhile
