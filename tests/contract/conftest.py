@@ -1,4 +1,5 @@
-"""Factories for the contract tests: one realistic example of every message type.
+"""Fixtures for the contract tests: one realistic example of every message type, and
+every service's HTTP app on a database of its own.
 
 They live in this conftest because test modules cannot import a sibling module
 under ``--import-mode=importlib``; tests reach them through the fixtures below.
@@ -6,14 +7,18 @@ under ``--import-mode=importlib``; tests reach them through the fixtures below.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 import pytest
 
+from orderly_dev.servers import Servers
+from orderly_dev.stack import SERVICES
 from orderly_kit.personal_data import development_vault
+from orderly_kit.service import Service
 from orderly_schemas import Message, Money, OrderLine, StockLine
 from orderly_schemas.base import Allocation
 from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails
@@ -503,3 +508,19 @@ def examples() -> dict[str, Message]:
 def order_placed_json() -> dict[str, Any]:
     """A valid OrderPlaced as the JSON upstream checkout sends (mutate it to break a rule)."""
     return order_placed().model_dump(mode="json")
+
+
+@pytest.fixture(scope="module")
+def services(servers: Servers, request: pytest.FixtureRequest) -> Iterator[dict[str, Service]]:
+    """Each service built on a migrated database of the test module's own, by service name
+    (not started: no Kafka, no jobs; its HTTP app answers all the same)."""
+    built: dict[str, Service] = {}
+    for name, spec in SERVICES.items():
+        db = f"{request.path.stem}_{name}"
+        servers.postgres.create_database(db, drop=True)
+        url = servers.postgres.url(db)
+        spec.migrate(url)
+        built[name] = spec.build(database_url=url, log_json=False)
+    yield built
+    for service in built.values():
+        asyncio.run(service.database.dispose())

@@ -13,12 +13,9 @@ changing who may call a route means changing it here too.
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 import pytest
@@ -26,10 +23,8 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from orderly_dev.identity import DevIssuer
 from orderly_dev.stack import SERVICES
-from orderly_kit import migrations
 from orderly_kit.auth import Permission, Public, Role, access_of
 from orderly_kit.service import Service
-from orderly_kit.settings import ServiceSettings
 
 C, S, W, F, A = Role.CUSTOMER, Role.SUPPORT, Role.WAREHOUSE, Role.FINANCE, Role.ADMIN
 CHECKOUT, METRICS = Role.CHECKOUT, Role.METRICS
@@ -118,21 +113,8 @@ def path_with_params(path: str) -> str:
     return re.sub(r"{([^}:]+)(:[^}]*)?}", value, path)
 
 
-def build(name: str, database_url: str | None = None) -> Service:
-    spec = SERVICES[name]
-    bootstrap = importlib.import_module(f"{spec.package}.bootstrap")
-    settings_module = importlib.import_module(f"{spec.package}.settings")
-    settings_class = next(
-        v
-        for v in vars(settings_module).values()
-        if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
-    )
-    overrides: dict[str, Any] = {"log_json": False}
-    if database_url:
-        overrides["database_url"] = database_url
-    settings = settings_class(**overrides)
-    service: Service = bootstrap.build(settings)
-    return service
+def build(name: str) -> Service:
+    return SERVICES[name].build(log_json=False)
 
 
 @dataclass(frozen=True)
@@ -189,22 +171,6 @@ def test_every_route_declares_who_may_call_it_as_the_matrix_says(name: str) -> N
 
 
 ALL_ROUTES = [r for name in sorted(SERVICES) for r in routes_of(name, build(name))]
-
-
-@pytest.fixture(scope="module")
-def services(servers: Any) -> Iterator[dict[str, Service]]:
-    """Each service built on its own migrated database (not started: no Kafka)."""
-    built: dict[str, Service] = {}
-    for name in SERVICES:
-        db = f"access_{name}"
-        servers.postgres.create_database(db, drop=True)
-        url = servers.postgres.url(db)
-        bootstrap = importlib.import_module(f"{SERVICES[name].package}.bootstrap")
-        migrations.upgrade(bootstrap.MIGRATIONS, url)
-        built[name] = build(name, url)
-    yield built
-    for service in built.values():
-        asyncio.run(service.database.dispose())
 
 
 @pytest.fixture

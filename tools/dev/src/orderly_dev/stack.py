@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import os
 import signal
 import subprocess
@@ -11,13 +12,16 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import httpx
 
 from orderly_dev.identity import DevIssuer
 from orderly_dev.servers import Servers, free_port, start_servers
+from orderly_kit import migrations
 from orderly_kit.auth import Role
+from orderly_kit.service import Service
+from orderly_kit.settings import ServiceSettings
 from orderly_kit.topics_admin import ensure_topics
 
 
@@ -26,6 +30,24 @@ class ServiceSpec:
     name: str
     package: str
     env_prefix: str
+
+    def build(self, **settings: Any) -> Service:
+        """The service wired in this process as its bootstrap wires it, its settings from the
+        environment but for ``settings``; nothing connects until it starts."""
+        bootstrap = importlib.import_module(f"{self.package}.bootstrap")
+        settings_module = importlib.import_module(f"{self.package}.settings")
+        settings_class = next(
+            v
+            for v in vars(settings_module).values()
+            if isinstance(v, type) and issubclass(v, ServiceSettings) and v is not ServiceSettings
+        )
+        service: Service = bootstrap.build(settings_class(**settings))
+        return service
+
+    def migrate(self, database_url: str) -> None:
+        """Bring the service's database at ``database_url`` to its newest schema."""
+        bootstrap = importlib.import_module(f"{self.package}.bootstrap")
+        migrations.upgrade(bootstrap.MIGRATIONS, database_url)
 
 
 SERVICES: dict[str, ServiceSpec] = {
