@@ -9,7 +9,10 @@ route sees it. Two rules, applied in one pass over the request:
   ``orderly_schemas.text``, by which a message on Kafka is refused the same way) in the
   path, a query parameter, or a JSON or CSV body. A NUL in a path (``GET /orders/%00``)
   reached PostgreSQL and came back as a 500; one in a body field was accepted, then
-  failed where it was stored.
+  failed where it was stored. A JSON body that is not text at all (bytes its encoding
+  does not decode) is refused the same way, naming the body: FastAPI's own answer was a
+  400 ``There was an error parsing the body``, the one refusal of a body in another
+  shape than every service's 422.
 
 The body is read once, within the limits the guard of ``http_limits`` (which wraps this
 one) sets on its size and how long it may take, and handed on to the route as the same
@@ -101,6 +104,8 @@ _TEXT_PIECE: Final = 64 * 1024
 #: up to its own limit (10 MiB, and the guard runs before authentication) may take seconds
 #: to read row by row, and the service's other requests and health probes must not wait.
 SCANNED_IN_A_THREAD: Final = 256 * 1024
+#: Why a JSON body that is not text is refused.
+NOT_TEXT_RULE: Final = "the body is not text: send JSON encoded in UTF-8"
 
 
 class _Findings:
@@ -123,6 +128,9 @@ class _Findings:
 
     def unsafe_text(self, rule: str, *loc: str | int) -> None:
         self._add({"type": "value_error", "loc": list(loc), "msg": rule})
+
+    def not_text(self, *loc: str | int) -> None:
+        self._add({"type": "json_invalid", "loc": list(loc), "msg": NOT_TEXT_RULE})
 
     def both_rules(self, text: str, *loc: str | int) -> None:
         """Both rules on one string."""
@@ -175,8 +183,20 @@ def _body_kind(scope: Scope) -> str:
 
 
 def _in_body(found: _Findings, body: bytes, kind: str) -> None:
-    if not _nothing_to_find(body):
+    if kind == "json" and not _is_text(body):
+        found.not_text("body")
+    elif not _nothing_to_find(body):
         _scan_body(found, body, kind)
+
+
+def _is_text(body: bytes) -> bool:
+    """Whether a JSON body decodes in the encoding JSON finds in its first bytes, as
+    ``json.loads`` reads it (a surrogate passes: the text rule names it)."""
+    try:
+        body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _nothing_to_find(body: bytes) -> bool:

@@ -20,6 +20,7 @@ from pydantic import BaseModel
 
 from orderly_kit import input_guard_http
 from orderly_kit.input_guard_http import (
+    NOT_TEXT_RULE,
     RefuseCardDataAndUnsafeText,
     _Findings,
     _nothing_to_find,
@@ -245,6 +246,18 @@ async def test_unsafe_text_anywhere_in_a_json_body_names_each_field(
         {"type": "value_error", "loc": ["body", "notes", 1], "msg": SURROGATE_RULE},
         {"type": "value_error", "loc": ["body", "extra", "k\x00"], "msg": NUL_RULE},
     ]
+    assert received == []
+
+
+async def test_a_json_body_that_is_not_text_is_a_422_naming_the_body(
+    client: httpx.AsyncClient, received: list[Any]
+) -> None:
+    body = b'{"name": "\xff\xfe"}'
+
+    r = await client.post("/customers", content=body, headers={"content-type": "application/json"})
+
+    assert r.status_code == 422
+    assert r.json() == {"detail": [{"type": "json_invalid", "loc": ["body"], "msg": NOT_TEXT_RULE}]}
     assert received == []
 
 
