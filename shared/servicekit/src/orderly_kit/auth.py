@@ -34,6 +34,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from orderly_kit.http_errors import ErrorDetail
+
 log = logging.getLogger(__name__)
 
 
@@ -370,12 +372,6 @@ def access_of(dependencies: Iterable[Any]) -> list[Permission | Public]:
 
 
 _ERROR = {"$ref": "#/components/schemas/ErrorDetail"}
-_ERROR_SCHEMA = {
-    "title": "ErrorDetail",
-    "type": "object",
-    "properties": {"detail": {"type": "string", "title": "Detail"}},
-    "required": ["detail"],
-}
 _REFUSALS = {
     "401": "no bearer token, or one that is expired, badly signed or not for this suite",
     "403": "the token's roles do not hold this permission",
@@ -417,5 +413,7 @@ def document_access(schema: dict[str, Any], routes: Iterable[Any]) -> dict[str, 
                     },
                 )
     if paths:
-        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorDetail"] = _ERROR_SCHEMA
+        schema.setdefault("components", {}).setdefault("schemas", {})["ErrorDetail"] = (
+            ErrorDetail.model_json_schema()
+        )
     return schema

@@ -9,16 +9,24 @@ broker is away, keeps serving lookups and commands.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from fastapi import APIRouter, Depends, Response
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from pydantic import BaseModel
 
 from orderly_kit.auth import PROBES, READ_METRICS
 
 if TYPE_CHECKING:
     from orderly_kit.service import Service
+
+
+class Readiness(BaseModel):
+    """Whether the API can serve, and what each of its checks found."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str]
 
 
 def router(service: Service) -> APIRouter:
@@ -30,7 +38,12 @@ def router(service: Service) -> APIRouter:
         """The process is up."""
         return {"status": "ok"}
 
-    @r.get("/health/ready", dependencies=probe)
+    @r.get(
+        "/health/ready",
+        dependencies=probe,
+        response_model=Readiness,
+        responses={503: {"model": Readiness, "description": "the database does not answer"}},
+    )
     async def ready() -> Response:
         """The API can serve: the database answers."""
         try:
@@ -44,7 +57,16 @@ def router(service: Service) -> APIRouter:
             status_code=200 if healthy else 503,
         )
 
-    @r.get("/health/consumers", dependencies=probe)
+    @r.get(
+        "/health/consumers",
+        dependencies=probe,
+        responses={
+            503: {
+                "description": "a consumer group is not assigned yet (the same body, waiting)",
+                "content": {"application/json": {"schema": {"type": "object"}}},
+            }
+        },
+    )
     async def consumers() -> Response:
         """Each consumer group: state, partitions, lag, last error; whether the consumer
         polls at its idle values; 503 until all are assigned."""
@@ -58,7 +80,7 @@ def router(service: Service) -> APIRouter:
             body["broker"] = f"error: {type(exc).__name__}: {exc}"
         return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
 
-    @r.get("/metrics", dependencies=[Depends(READ_METRICS)])
+    @r.get("/metrics", dependencies=[Depends(READ_METRICS)], response_class=PlainTextResponse)
     async def metrics() -> Response:
         """Prometheus metrics, for a token of the metrics role (Prometheus's oauth2 scrape)."""
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -16,19 +16,29 @@ to the client that sent it, in the answer to that very request, and is never log
 Names taken from the request (an unknown field's name in ``loc``) and the strings of
 ``ctx`` are cut alike, and at most ``MAX_ERRORS`` errors are listed, the last entry
 counting the rest, so that an answer stays small whatever was sent.
+
+Every other refusal is ``{"detail": "..."}`` (``ErrorDetail``): one sentence saying what
+was refused and what to do. A route documents each refusal it may answer in its
+``responses=`` with ``refusal(...)``; ``document_guards`` documents on every operation
+what the kit's guards may answer to any request (a 422 of this shape, and 413 and 408
+where a body is sent), so that each service's OpenAPI names every answer it can give.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from fastapi import Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import (
+    validation_error_definition,
+    validation_error_response_definition,
+)
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from orderly_kit.card_data import redact_card_numbers, without_card_numbers
 
@@ -39,6 +49,17 @@ MESSAGE_CHARS: Final = 500
 #: The most errors a 422 lists.
 MAX_ERRORS: Final = 50
 _CUT: Final = "…"
+
+
+class ErrorDetail(BaseModel):
+    """A refusal in one sentence: what was refused, and what to do."""
+
+    detail: str
+
+
+def refusal(description: str) -> dict[str, Any]:
+    """A refusal for a route's ``responses=``: when it is answered, as ``{"detail": "..."}``."""
+    return {"model": ErrorDetail, "description": description}
 
 
 def invalid(loc: Sequence[str | int], message: str, value: object = None) -> RequestValidationError:
@@ -94,6 +115,75 @@ def excerpt(value: Any) -> tuple[Any, bool]:
     if len(text) <= EXCERPT_CHARS:
         return without_card_numbers(encoded), False
     return redact_card_numbers(_cut(text, EXCERPT_CHARS)[0]), True
+
+
+_SCHEMAS: Final = "#/components/schemas/"
+#: FastAPI's shape of one validation error, and the mark of an ``input`` cut short.
+_VALIDATION_ERROR: Final[dict[str, Any]] = {
+    **validation_error_definition,
+    "properties": {
+        **cast(dict[str, Any], validation_error_definition["properties"]),
+        "input_cut": {
+            "title": "Input Cut",
+            "type": "boolean",
+            "description": f"``input`` is only the first {EXCERPT_CHARS} characters sent",
+        },
+    },
+}
+#: What the kit's guards may answer to any request: a 422 of its one shape, and for a body
+#: over its limit or too slow (``http_limits``) a 413 or a 408.
+_UNPROCESSABLE: Final = {
+    "description": "the request breaks a rule: each error names where (loc) and why (msg)",
+    "content": {"application/json": {"schema": {"$ref": f"{_SCHEMAS}HTTPValidationError"}}},
+}
+_BODY_REFUSALS: Final = {
+    "413": "the body is larger than this endpoint takes",
+    "408": "the body did not arrive in time: send it again",
+}
+
+
+def document_guards(schema: dict[str, Any]) -> dict[str, Any]:
+    """Write into the OpenAPI ``schema`` what the kit's guards may answer any operation:
+    422 (a NUL, a lone surrogate or a card number anywhere in the request, or whatever
+    the route finds invalid) in the shape ``unprocessable`` gives it, and 413 and 408
+    where the operation takes a body."""
+    operations = [
+        operation
+        for item in schema.get("paths", {}).values()
+        for method, operation in item.items()
+        if method in _METHODS
+    ]
+    if not operations:
+        return schema
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["ValidationError"] = _VALIDATION_ERROR
+    components.setdefault("HTTPValidationError", validation_error_response_definition)
+    components["ErrorDetail"] = ErrorDetail.model_json_schema()
+    for operation in operations:
+        responses = operation.setdefault("responses", {})
+        responses["422"] = {**_UNPROCESSABLE, **_described(responses.get("422"))}
+        if "requestBody" in operation:
+            for code, description in _BODY_REFUSALS.items():
+                responses.setdefault(
+                    code,
+                    {
+                        "description": description,
+                        "content": {
+                            "application/json": {"schema": {"$ref": f"{_SCHEMAS}ErrorDetail"}}
+                        },
+                    },
+                )
+    return schema
+
+
+_METHODS: Final = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
+
+
+def _described(response: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A route's own description of its 422, kept over the generic one."""
+    if response is None or response.get("description") in (None, "Validation Error"):
+        return {}
+    return {"description": response["description"]}
 
 
 def _bounded(error: Mapping[str, Any]) -> dict[str, Any]:

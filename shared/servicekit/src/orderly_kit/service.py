@@ -44,7 +44,7 @@ from orderly_kit.consumers import (
     start_with_retry,
 )
 from orderly_kit.db import Database
-from orderly_kit.http_errors import refuse_invalid
+from orderly_kit.http_errors import document_guards, refuse_invalid
 from orderly_kit.http_limits import LimitRequestBodies
 from orderly_kit.idle_polling import IdlePolling, Polling
 from orderly_kit.input_guard_http import RefuseCardDataAndUnsafeText
@@ -71,7 +71,7 @@ class ServiceApp(FastAPI):
     def openapi(self) -> dict[str, Any]:
         schema = super().openapi()
         if schema is not self._documented:
-            self._documented = document_access(schema, self.routes)
+            self._documented = document_guards(document_access(schema, self.routes))
         return schema
 
 

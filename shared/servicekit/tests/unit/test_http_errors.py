@@ -10,13 +10,20 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
+import jsonschema
 import pytest
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_kit.card_data import MARKER
-from orderly_kit.http_errors import EXCERPT_CHARS, MAX_ERRORS, invalid, refuse_invalid
+from orderly_kit.http_errors import (
+    EXCERPT_CHARS,
+    MAX_ERRORS,
+    document_guards,
+    invalid,
+    refuse_invalid,
+)
 
 CARD = "4000056655665556"
 
@@ -35,7 +42,7 @@ class Order(BaseModel):
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
+def app() -> FastAPI:
     app = FastAPI()
     app.add_exception_handler(RequestValidationError, refuse_invalid)
 
@@ -47,6 +54,15 @@ async def client() -> AsyncIterator[httpx.AsyncClient]:
     async def kpis(until: str) -> dict[str, str]:
         raise invalid(("query", "until"), "must be later than since", until)
 
+    @app.get("/warehouses")
+    async def warehouses() -> list[str]:
+        return ["WH-BER"]
+
+    return app
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
         yield c
@@ -161,3 +177,20 @@ async def test_a_routes_own_check_answers_in_the_same_shape(client: httpx.AsyncC
             ]
         },
     )
+
+
+async def test_the_openapi_document_names_the_guards_answers_in_their_shapes(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    schema = document_guards(app.openapi())
+    cut = await client.post("/orders", json=order(note="x" * 1000))
+
+    place = schema["paths"]["/orders"]["post"]["responses"]
+    listing = schema["paths"]["/warehouses"]["get"]["responses"]
+    assert {"413", "408", "422"} <= set(place)
+    assert "422" in listing
+    assert "413" not in listing
+    documented = place["422"]["content"]["application/json"]["schema"]
+    jsonschema.validate(cut.json(), {**documented, "components": schema["components"]})
+    item = schema["components"]["schemas"]["ValidationError"]
+    assert item["properties"]["input_cut"]["type"] == "boolean"
