@@ -78,12 +78,18 @@ def invalid_body(error: ValidationError) -> RequestValidationError:
     )
 
 
-def unprocessable(errors: Sequence[Mapping[str, Any]], *, unlisted: int | None = 0) -> JSONResponse:
+def unprocessable(
+    errors: Sequence[Mapping[str, Any]],
+    *,
+    unlisted: int | None = 0,
+    max_errors: int = MAX_ERRORS,
+) -> JSONResponse:
     """The 422 of ``errors`` (FastAPI's error dicts), each echo of the request cut short.
     ``unlisted`` more were found but not kept (a guard keeps no more than a 422 lists);
-    None if it is not known how many more (a guard stopped looking)."""
-    shown = [_bounded(e) for e in errors[:MAX_ERRORS]]
-    more = max(len(errors) - MAX_ERRORS, 0) + (unlisted or 0)
+    None if it is not known how many more (a guard stopped looking). A route whose errors
+    are bounded otherwise (an import's rows) may list more than ``MAX_ERRORS``."""
+    shown = [_bounded(e) for e in errors[:max_errors]]
+    more = max(len(errors) - max_errors, 0) + (unlisted or 0)
     if unlisted is None:
         shown.append(_too_many("more errors not listed"))
     elif more:

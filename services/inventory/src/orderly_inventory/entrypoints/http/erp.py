@@ -1,8 +1,10 @@
 """HTTP API for ERP connectors: product and opening-stock imports, the movement export.
 
 An import is a CSV file (``text/csv``, a header row naming the columns) or a JSON
-array of row objects (``application/json``). It is applied all or nothing: a 422
-lists every rejected row (its number, field, value and reason) and nothing changes.
+array of row objects (``application/json``). It is applied all or nothing: a 422 in
+the kit's one shape lists every rejected field of every row (``loc`` ``["body", row,
+field]``, row 1 being the first data row; ``msg`` the reason, ``input`` the value,
+``ctx.line`` the line of a CSV file) and nothing changes.
 
 Who may call: a connector (or a person) with a token of the warehouse role; the opening
 stock's movements name the token's subject. The export reads the ledger, so it needs what
@@ -20,11 +22,16 @@ from fastapi.responses import JSONResponse, StreamingResponse
 
 from orderly_inventory import formats, queries, use_cases
 from orderly_inventory.entrypoints.http.ledger import READ_MOVEMENTS
-from orderly_inventory.entrypoints.http.params import SkuFilter, WarehouseFilter, known_warehouse
+from orderly_inventory.entrypoints.http.params import (
+    UNKNOWN_WAREHOUSE,
+    SkuFilter,
+    WarehouseFilter,
+    known_warehouse,
+)
 from orderly_inventory.settings import InventorySettings
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
-from orderly_kit.http_errors import invalid
+from orderly_kit.http_errors import invalid, refusal, unprocessable
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 
@@ -54,16 +61,29 @@ def _body(example: str, model: type[Any]) -> dict[str, Any]:
     }
 
 
+#: What an import may answer besides its outcome.
+IMPORT_REFUSALS: dict[int | str, dict[str, Any]] = {
+    413: refusal("the file is larger, or has more rows, than one import takes"),
+    415: refusal("the Content-Type is not an import format: send text/csv or application/json"),
+    422: {"description": "the file cannot be read, or rows are rejected (each listed)"},
+}
+
+
 def rejected(error: use_cases.catalogue.ImportRejectedError) -> JSONResponse:
-    """The 422 of an import with rejected rows: every one of them."""
-    return JSONResponse(
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-        content={
-            "detail": str(error),
-            "rows": error.total,
-            "rejected": [asdict(r) for r in error.rejected],
-        },
-    )
+    """The 422 of an import with rejected rows: every one of them, each where the kit's
+    shape locates an error (the row, 1 being the first data row, and the field)."""
+    errors = [
+        {
+            "type": "import_row",
+            "loc": ("body", r.row, r.field),
+            "msg": r.reason,
+            **({} if r.value is None else {"input": r.value}),
+            **({} if r.line is None else {"ctx": {"line": r.line}}),
+        }
+        for r in error.rejected
+    ]
+    # All of them: an import's rows are bounded already (INVENTORY_IMPORT_MAX_ROWS).
+    return unprocessable(errors, max_errors=len(errors))
 
 
 def router(service: Service) -> APIRouter:
@@ -85,19 +105,16 @@ def router(service: Service) -> APIRouter:
             )
         return await request.body(), fmt
 
-    def file_error(exc: formats.catalogue.ImportFileError) -> HTTPException:
-        code = (
-            status.HTTP_413_CONTENT_TOO_LARGE
-            if isinstance(exc, formats.catalogue.ImportTooLargeError)
-            else status.HTTP_422_UNPROCESSABLE_CONTENT
-        )
-        return HTTPException(code, str(exc))
+    def file_error(exc: formats.catalogue.ImportFileError) -> Exception:
+        if isinstance(exc, formats.catalogue.ImportTooLargeError):
+            return HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, str(exc))
+        return invalid(("body",), str(exc))
 
     @r.post(
         "/imports/products",
         response_model=use_cases.catalogue.ProductImport,
         openapi_extra=_body(PRODUCTS_CSV, formats.catalogue.ProductRow),
-        responses={422: {"description": "rows rejected (each listed); nothing imported"}},
+        responses=IMPORT_REFUSALS,
         max_body_size=max_bytes,
     )
     async def import_products(request: Request, caller: Annotated[Caller, Depends(IMPORT)]) -> Any:
@@ -119,7 +136,7 @@ def router(service: Service) -> APIRouter:
         "/imports/opening-stock",
         response_model=use_cases.catalogue.StockImport,
         openapi_extra=_body(STOCK_CSV, formats.catalogue.OpeningStockRow),
-        responses={422: {"description": "rows rejected (each listed); nothing imported"}},
+        responses=IMPORT_REFUSALS,
         max_body_size=max_bytes,
     )
     async def import_opening_stock(
@@ -147,7 +164,10 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/movements/export",
         response_class=StreamingResponse,
-        responses={200: {"content": {"text/csv": {}, "application/json": {}}}},
+        responses={
+            200: {"content": {"text/csv": {"schema": {"type": "string"}}, "application/json": {}}},
+            404: UNKNOWN_WAREHOUSE,
+        },
         dependencies=[Depends(READ_MOVEMENTS)],
     )
     async def export_movements(

@@ -15,9 +15,11 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.formats.catalogue import CODE_PATTERN, WarehouseCode
 from orderly_kit.db import Database
+from orderly_kit.http_errors import refusal
 from orderly_schemas.base import Sku
 
 __all__ = [
+    "UNKNOWN_WAREHOUSE",
     "Body",
     "CountedUnits",
     "Cursor",
@@ -62,6 +64,10 @@ class NoBody(Body):
 class LineCreate(Body):
     sku: Sku
     quantity: Units
+
+
+#: The refusal ``known_warehouse`` answers, for the routes that filter by warehouse.
+UNKNOWN_WAREHOUSE = refusal("no warehouse has the code the warehouse filter names")
 
 
 async def known_warehouse(database: Database, code: str | None) -> None:
