@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.http_errors import refusal
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
 from orderly_order.domain.order import OrderStateError
@@ -26,6 +27,9 @@ PLACE = Permission.of("orders:place", Role.CHECKOUT, description="place an order
 READ = Permission.of("orders:read", Role.SUPPORT, own=[Role.CUSTOMER])
 CANCEL = Permission.of("orders:cancel", Role.SUPPORT, own=[Role.CUSTOMER])
 CONFIRM_RECEIPT = Permission.of("orders:confirm-receipt", own=[Role.CUSTOMER])
+
+#: The answer to an order the caller may not see, as to one that does not exist.
+NOT_FOUND = refusal("no order by this number or id that the caller may see")
 
 OrderRef = Annotated[
     str, Path(description="an order number (ORD-0000042) or an order id", max_length=64)
@@ -73,7 +77,7 @@ def router(service: Service) -> APIRouter:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
         return found[0]
 
-    @r.get("/orders/{ref}", response_model=queries.orders.OrderRead)
+    @r.get("/orders/{ref}", response_model=queries.orders.OrderRead, responses={404: NOT_FOUND})
     async def get_order(
         ref: OrderRef, caller: Annotated[Caller, Depends(READ)]
     ) -> queries.orders.OrderRead:
@@ -90,7 +94,7 @@ def router(service: Service) -> APIRouter:
         status_code=status.HTTP_202_ACCEPTED,
         response_model=OrderAccepted,
         dependencies=[Depends(PLACE)],
-        responses={409: {"description": "the order id already names another order"}},
+        responses={409: refusal("the order id already names another order")},
     )
     async def create_order(order: OrderCreate) -> OrderAccepted:
         """Validate an order and publish it as OrderPlaced; the saga takes it from there.
@@ -106,7 +110,11 @@ def router(service: Service) -> APIRouter:
             raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
         return OrderAccepted(order_id=placed.order_id, status_url=f"/orders/{placed.order_id}")
 
-    @r.post("/orders/{ref}/confirm-receipt", response_model=queries.orders.OrderRead)
+    @r.post(
+        "/orders/{ref}/confirm-receipt",
+        response_model=queries.orders.OrderRead,
+        responses={404: NOT_FOUND, 409: refusal("the order has not been delivered")},
+    )
     async def confirm_receipt(
         ref: OrderRef, caller: Annotated[Caller, Depends(CONFIRM_RECEIPT)]
     ) -> queries.orders.OrderRead:
@@ -125,7 +133,10 @@ def router(service: Service) -> APIRouter:
     @r.post(
         "/orders/{ref}/cancel",
         response_model=queries.orders.OrderRead,
-        responses={409: {"description": "the order has shipped (request a return) or ended"}},
+        responses={
+            404: NOT_FOUND,
+            409: refusal("the order has shipped (request a return) or ended"),
+        },
     )
     async def cancel_order(
         ref: OrderRef,
