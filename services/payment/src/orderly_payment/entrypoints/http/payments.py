@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
-from orderly_kit.http_errors import invalid
+from orderly_kit.http_errors import invalid, refusal
 from orderly_kit.service import Service
 from orderly_payment import queries, use_cases
 from orderly_payment.use_cases.payments import Gateway, RefundRefusedError
@@ -82,6 +82,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
     @r.get(
         "/payments/{order_id}",
         response_model=queries.payments.PaymentRead,
+        responses={404: refusal("no payment of this order has been attempted")},
         dependencies=[Depends(READ)],
     )
     async def get_payment(order_id: UUID) -> queries.payments.PaymentRead:
@@ -99,9 +100,12 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         response_model=queries.payments.RefundRead,
         status_code=status.HTTP_201_CREATED,
         responses={
-            200: {"description": "a retry with the same Idempotency-Key: the first refund"},
-            404: {"description": "the order has no payment"},
-            409: {"description": "refused, with the reason; nothing was sent to the provider"},
+            200: {
+                "model": queries.payments.RefundRead,
+                "description": "a retry with the same Idempotency-Key: the first refund",
+            },
+            404: refusal("the order has no payment"),
+            409: refusal("refused, with the reason; nothing was sent to the provider"),
         },
     )
     async def refund(
@@ -142,7 +146,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
     @r.get(
         "/reports/reconciliation",
         response_model=queries.reconciliation.ReconciliationReport,
-        responses={200: {"content": {"text/csv": {}}}},
+        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
         dependencies=[Depends(RECONCILE)],
     )
     async def reconciliation_report(

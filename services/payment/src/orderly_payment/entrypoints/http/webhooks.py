@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from orderly_kit import webhook_signature
 from orderly_kit.auth import Public
-from orderly_kit.http_errors import invalid_body
+from orderly_kit.http_errors import invalid_body, refusal
 from orderly_kit.service import Service
 from orderly_payment import use_cases
 from orderly_payment.adapters.providers import ProviderError
@@ -49,11 +49,11 @@ def router(
         "/providers/{provider}/webhooks",
         response_model=WebhookReceipt,
         responses={
-            400: {"description": "the signature header is missing or malformed"},
-            401: {"description": "the signature does not match, or its timestamp is stale"},
-            404: {"description": "unknown provider, or an operation the ledger does not hold"},
+            400: refusal("the signature header is missing or malformed"),
+            401: refusal("the signature does not match, or its timestamp is stale"),
+            404: refusal("unknown provider, or an operation the ledger does not hold"),
             422: {"description": "the body is not a webhook of this provider"},
-            503: {"description": "the provider did not answer the follow-up call: send again"},
+            503: refusal("the provider did not answer the follow-up call: send again"),
         },
         dependencies=[Depends(SIGNED_BY_PROVIDER)],
     )
