@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 
 from orderly_analytics import queries
 from orderly_kit.auth import Permission, Role
-from orderly_kit.http_errors import invalid
+from orderly_kit.http_errors import invalid, refusal
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 
@@ -49,6 +49,7 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/orders/{order_id}/stages",
         response_model=queries.order_stages.OrderStagesRead,
+        responses={404: refusal("no event of the order has reached analytics yet")},
         dependencies=[Depends(READ_STAGES)],
     )
     async def get_order_stages(order_id: UUID) -> queries.order_stages.OrderStagesRead:
