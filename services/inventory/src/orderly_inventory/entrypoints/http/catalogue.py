@@ -15,6 +15,7 @@ from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import Body, Cursor, Limit, SkuPath, WarehouseCode
 from orderly_kit.auth import Permission, Role
+from orderly_kit.http_errors import refusal
 from orderly_kit.service import Service
 
 READ_CATALOGUE = Permission.of(
@@ -51,6 +52,13 @@ def router(service: Service) -> APIRouter:
         "/warehouses",
         response_model=queries.catalogue.WarehouseRead,
         status_code=status.HTTP_201_CREATED,
+        responses={
+            200: {
+                "model": queries.catalogue.WarehouseRead,
+                "description": "the same warehouse again: nothing changed",
+            },
+            409: refusal("a warehouse of this code exists with another name, region or priority"),
+        },
         dependencies=[Depends(EDIT_CATALOGUE)],
     )
     async def add_warehouse(
@@ -84,6 +92,7 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/products/{sku}",
         response_model=queries.catalogue.ProductRead,
+        responses={404: refusal("no product has this SKU")},
         dependencies=[Depends(READ_CATALOGUE)],
     )
     async def get_product(sku: SkuPath) -> queries.catalogue.ProductRead:

@@ -15,6 +15,7 @@ from orderly_inventory.domain.ledger import MovementKind
 from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import (
+    UNKNOWN_WAREHOUSE,
     Cursor,
     Limit,
     SkuFilter,
@@ -38,6 +39,7 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/movements",
         response_model=Page[queries.ledger.MovementRead],
+        responses={404: UNKNOWN_WAREHOUSE},
         dependencies=[Depends(READ_MOVEMENTS)],
     )
     async def list_movements(

@@ -22,6 +22,7 @@ from orderly_inventory.domain.receipts import GoodsReceipt, ReturnRestock
 from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.params import Body, LineCreate, WarehouseCode
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.http_errors import refusal
 from orderly_kit.service import Service
 from orderly_schemas.inventory import RestockReturn, ReturnLine
 
@@ -107,7 +108,15 @@ def router(service: Service) -> APIRouter:
     database = service.database
     messaging = service.messaging
 
-    @r.post("/goods-receipts", status_code=status.HTTP_201_CREATED, response_model=GoodsReceiptRead)
+    @r.post(
+        "/goods-receipts",
+        status_code=status.HTTP_201_CREATED,
+        response_model=GoodsReceiptRead,
+        responses={
+            200: {"model": GoodsReceiptRead, "description": "this receipt_id was received already"},
+            409: refusal("this receipt_id was received with other goods or at another warehouse"),
+        },
+    )
     async def receive_goods(
         body: GoodsReceiptCreate,
         response: Response,
@@ -130,6 +139,7 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/goods-receipts/{goods_receipt_id}",
         response_model=GoodsReceiptRead,
+        responses={404: refusal("no goods receipt has this id")},
         dependencies=[Depends(READ_RECEIPTS)],
     )
     async def get_goods_receipt(goods_receipt_id: UUID) -> GoodsReceiptRead:
@@ -142,6 +152,10 @@ def router(service: Service) -> APIRouter:
         "/returns/{return_id}/restock",
         status_code=status.HTTP_201_CREATED,
         response_model=ReturnRestockRead,
+        responses={
+            200: {"model": ReturnRestockRead, "description": "the return was restocked already"},
+            409: refusal("the return was restocked before with other goods"),
+        },
     )
     async def restock_return(
         return_id: UUID,

@@ -23,6 +23,7 @@ from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import (
+    UNKNOWN_WAREHOUSE,
     Body,
     Cursor,
     Limit,
@@ -34,7 +35,7 @@ from orderly_inventory.entrypoints.http.params import (
 from orderly_inventory.formats.catalogue import MAX_UNITS
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
-from orderly_kit.http_errors import invalid
+from orderly_kit.http_errors import invalid, refusal
 from orderly_kit.service import Service
 
 READ_STOCK = Permission.of(
@@ -42,6 +43,10 @@ READ_STOCK = Permission.of(
 )
 ADJUST_STOCK = Permission.of(
     "stock:adjust", Role.WAREHOUSE, description="correct on-hand stock, set safety stock"
+)
+#: A level the path names that cannot be: ``use_cases.stock`` refuses it.
+UNKNOWN_LEVEL = refusal(
+    "no warehouse of this code, or the SKU is neither a product nor stocked there"
 )
 
 #: The tag of the routes for warehouse staff; reading a SKU's stock is tagged "stock".
@@ -122,6 +127,7 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/stock/{sku}",
         response_model=queries.stock.StockRead,
+        responses={404: refusal("no stock is recorded for this SKU")},
         tags=["stock"],
         dependencies=[Depends(READ_STOCK)],
     )
@@ -134,6 +140,7 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/stock",
         response_model=Page[queries.stock.LevelRead],
+        responses={404: UNKNOWN_WAREHOUSE},
         tags=STAFF,
         dependencies=[Depends(READ_STOCK)],
     )
@@ -167,6 +174,7 @@ def router(service: Service) -> APIRouter:
     @r.put(
         "/stock/{sku}/{warehouse}/safety-stock",
         response_model=queries.stock.LevelRead,
+        responses={404: UNKNOWN_LEVEL},
         tags=STAFF,
     )
     async def set_safety_stock(
@@ -195,6 +203,17 @@ def router(service: Service) -> APIRouter:
         "/stock/{sku}/{warehouse}/adjustments",
         response_model=AdjustmentRead,
         status_code=status.HTTP_201_CREATED,
+        responses={
+            200: {
+                "model": AdjustmentRead,
+                "description": "a retry with the same id: the first answer",
+            },
+            404: UNKNOWN_LEVEL,
+            409: refusal(
+                "the id was used for another adjustment, or the stock would break a rule"
+                " (fewer units on hand than reserved)"
+            ),
+        },
         tags=STAFF,
     )
     async def adjust_stock(

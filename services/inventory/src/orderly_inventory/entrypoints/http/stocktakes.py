@@ -40,7 +40,7 @@ from orderly_inventory.entrypoints.http.params import (
 from orderly_inventory.use_cases import stocktakes
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
-from orderly_kit.http_errors import invalid
+from orderly_kit.http_errors import invalid, refusal
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
 
@@ -58,9 +58,9 @@ Note = Annotated[str | None, Field(default=None, max_length=2000)]
 LineFilter = Literal["counted", "uncounted", "variance", "disputed"]
 
 _CONFLICT: dict[int | str, dict[str, Any]] = {
-    409: {"description": "the stock-take's state or another stock-take forbids it"}
+    409: refusal("the stock-take's state or another stock-take forbids it")
 }
-_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "no stock-take with this id"}}
+_NOT_FOUND: dict[int | str, dict[str, Any]] = {404: refusal("no stock-take has this id")}
 
 
 class StockTakeOpen(Body):

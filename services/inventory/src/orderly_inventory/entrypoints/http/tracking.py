@@ -20,7 +20,7 @@ from orderly_inventory.adapters.carrier import Carrier
 from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_kit import webhook_signature
 from orderly_kit.auth import Permission, Public, Role
-from orderly_kit.http_errors import invalid_body
+from orderly_kit.http_errors import invalid_body, refusal
 from orderly_kit.service import Service
 
 READ_SHIPMENTS = Permission.of(
@@ -52,6 +52,7 @@ def router(
     @r.get(
         "/shipments/{order_id}",
         response_model=queries.tracking.ShipmentRead,
+        responses={404: refusal("the order has no shipment")},
         dependencies=[Depends(READ_SHIPMENTS)],
     )
     async def get_shipment(order_id: UUID) -> queries.tracking.ShipmentRead:
@@ -65,12 +66,12 @@ def router(
         response_model=WebhookReceipt,
         tags=["carriers"],
         responses={
-            400: {"description": "the signature header is missing or malformed"},
-            401: {"description": "the signature does not match, or its timestamp is stale"},
-            404: {
-                "description": "unknown carrier (answered to a signed request only), or a"
-                " tracking number it never shipped"
-            },
+            400: refusal("the signature header is missing or malformed"),
+            401: refusal("the signature does not match, or its timestamp is stale"),
+            404: refusal(
+                "unknown carrier (answered to a signed request only), or a tracking number it"
+                " never shipped"
+            ),
         },
         dependencies=[Depends(SIGNED_BY_CARRIER)],
     )

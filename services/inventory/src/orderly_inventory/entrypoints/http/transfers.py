@@ -33,6 +33,7 @@ from orderly_inventory.entrypoints.http.params import (
 )
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.http_errors import refusal
 from orderly_kit.service import Service
 from orderly_schemas.base import Sku
 
@@ -135,12 +136,25 @@ class TransferPage(BaseModel):
     next: str | None = Field(description="pass it as ``cursor`` for the next page; null at the end")
 
 
+NO_TRANSFER = refusal("no transfer has this id")
+#: What a transfer's state, or the stock, forbids (``TransferStateError``, short stock).
+STATE_FORBIDS = refusal("the transfer's status, or the stock at its source, forbids this step")
+
+
 def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["transfers and receipts"])
     database = service.database
     messaging = service.messaging
 
-    @r.post("/transfers", status_code=status.HTTP_201_CREATED, response_model=TransferRead)
+    @r.post(
+        "/transfers",
+        status_code=status.HTTP_201_CREATED,
+        response_model=TransferRead,
+        responses={
+            200: {"model": TransferRead, "description": "this transfer_id exists: as it is"},
+            409: refusal("this transfer_id exists with other warehouses or lines"),
+        },
+    )
     async def create_transfer(
         body: TransferCreate,
         response: Response,
@@ -182,6 +196,7 @@ def router(service: Service) -> APIRouter:
     @r.get(
         "/transfers/{transfer_id}",
         response_model=TransferRead,
+        responses={404: NO_TRANSFER},
         dependencies=[Depends(READ_TRANSFERS)],
     )
     async def get_transfer(transfer_id: UUID) -> TransferRead:
@@ -193,6 +208,7 @@ def router(service: Service) -> APIRouter:
     @r.patch(
         "/transfers/{transfer_id}",
         response_model=TransferRead,
+        responses={404: NO_TRANSFER, 409: STATE_FORBIDS},
         dependencies=[Depends(MANAGE_TRANSFERS)],
     )
     async def edit_transfer(transfer_id: UUID, body: TransferUpdate) -> TransferRead:
@@ -208,7 +224,11 @@ def router(service: Service) -> APIRouter:
             )
         return TransferRead.of(transfer)
 
-    @r.post("/transfers/{transfer_id}/dispatch", response_model=TransferRead)
+    @r.post(
+        "/transfers/{transfer_id}/dispatch",
+        response_model=TransferRead,
+        responses={404: NO_TRANSFER, 409: STATE_FORBIDS},
+    )
     async def dispatch_transfer(
         transfer_id: UUID,
         caller: Annotated[Caller, Depends(MANAGE_TRANSFERS)],
@@ -221,7 +241,11 @@ def router(service: Service) -> APIRouter:
             )
         return TransferRead.of(transfer)
 
-    @r.post("/transfers/{transfer_id}/receive", response_model=TransferRead)
+    @r.post(
+        "/transfers/{transfer_id}/receive",
+        response_model=TransferRead,
+        responses={404: NO_TRANSFER, 409: STATE_FORBIDS},
+    )
     async def receive_transfer(
         transfer_id: UUID,
         body: TransferReceive,
@@ -237,7 +261,11 @@ def router(service: Service) -> APIRouter:
             )
         return TransferRead.of(transfer)
 
-    @r.post("/transfers/{transfer_id}/cancel", response_model=TransferRead)
+    @r.post(
+        "/transfers/{transfer_id}/cancel",
+        response_model=TransferRead,
+        responses={404: NO_TRANSFER, 409: STATE_FORBIDS},
+    )
     async def cancel_transfer(
         transfer_id: UUID,
         caller: Annotated[Caller, Depends(MANAGE_TRANSFERS)],
