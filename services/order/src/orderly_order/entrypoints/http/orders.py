@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_kit.audit import Actor
@@ -45,6 +45,33 @@ class OrderCreate(OrderPlaced):
         default_factory=uuid4, description="set it to make retries of this request idempotent"
     )
     placed_at: PlacedAt = Field(default_factory=lambda: datetime.now(UTC))
+
+
+#: An order as checkout sends it (its id and placement time are set when left out).
+ORDER_EXAMPLES = {
+    "two mugs": {
+        "summary": "two mugs, paid by card",
+        "value": {
+            "customer": {
+                "customer_id": "cus_8f2k3m",
+                "email": "ada@example.com",
+                "name": "Ada Lovelace",
+            },
+            "lines": [
+                {"sku": "MUG-001", "quantity": 2, "unit_price": {"amount": 1299, "currency": "EUR"}}
+            ],
+            "total": {"amount": 2598, "currency": "EUR"},
+            "shipping_address": {
+                "name": "Ada Lovelace",
+                "line1": "Hauptstraße 12",
+                "city": "Berlin",
+                "postal_code": "10115",
+                "country": "DE",
+            },
+            "payment": {"method": "credit_card", "token": "tok_visa"},
+        },
+    }
+}
 
 
 class OrderCancel(BaseModel):
@@ -96,7 +123,9 @@ def router(service: Service) -> APIRouter:
         dependencies=[Depends(PLACE)],
         responses={409: refusal("the order id already names another order")},
     )
-    async def create_order(order: OrderCreate) -> OrderAccepted:
+    async def create_order(
+        order: Annotated[OrderCreate, Body(openapi_examples=ORDER_EXAMPLES)],
+    ) -> OrderAccepted:
         """Validate an order and publish it as OrderPlaced; the saga takes it from there.
 
         The same order again (same order id and body) changes nothing and is accepted
