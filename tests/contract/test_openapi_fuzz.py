@@ -1,12 +1,13 @@
 """Every service's HTTP API fuzzed from its own OpenAPI document.
 
 Schemathesis generates requests for every operation, valid ones and ones that break the
-document's rules. Each valid one is sent with a token of every role that may call the
-operation (its ``x-roles``, which ``test_access`` checks against the matrix), each
-invalid one with a token of one of them (the gate lets every such role through alike,
-and the rules are checked after it), and each without a token where the operation is
-public. Every answer must be no 5xx, a status the operation documents,
-in a content type it documents for that status, and in the shape it documents.
+document's rules. Each valid one of its fuzzing and examples phases is sent with a token
+of every role that may call the operation (its ``x-roles``, which ``test_access`` checks
+against the matrix); each of its coverage phase (every boundary and broken rule, once)
+and each invalid one with a token of one of those roles, chosen by the request itself;
+each without a token where the operation is public. Every answer must be no 5xx, a
+status the operation documents, in a content type it documents for that status, and in
+the shape it documents.
 
 The apps run in this process on migrated databases of the module's own (the
 ``services`` fixture: not started, so no Kafka; what a route would publish waits in its
@@ -22,6 +23,7 @@ schemathesis' fixture-loaded schemas (``schemathesis.pytest.from_fixture``) set 
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -83,20 +85,31 @@ def clients(services: dict[str, Service]) -> Iterator[dict[str, ASGIClient]]:
         session.close()
 
 
+@pytest.fixture(scope="module")
+def tokens(identity: DevIssuer) -> dict[Role, dict[str, str]]:
+    """A caller's headers by role (a token lasts an hour, longer than the module runs)."""
+    return {role: identity.headers(role, sub=f"fuzz-{role.value}") for role in Role}
+
+
 def callers(
-    case: schemathesis.Case[Any], identity: DevIssuer
+    case: schemathesis.Case[Any], tokens: dict[Role, dict[str, str]]
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    """Each caller the operation lets in, by name, with the headers it sends: every role
-    it names for a valid request, one for a request that breaks the document's rules
-    (those are refused the same for every role the gate lets in); none where it is public."""
+    """Each caller to send ``case`` as, by name, with its headers: none where the operation
+    is public; else every role it names for a valid request of the fuzzing and examples
+    phases, and one of them, chosen by the request itself, for a request of the coverage
+    phase (its boundaries and broken rules are one request each, and many) or one that
+    breaks the document's rules (refused alike for every role the gate lets in)."""
     roles = case.operation.definition.raw.get("x-roles")
     if roles is None:
         yield "anonymous", {}
         return
-    if case.meta is not None and case.meta.generation.mode.is_negative:
-        roles = roles[:1]
-    for role in map(Role, roles):
-        yield role.value, identity.headers(role, sub=f"fuzz-{role.value}")
+    allowed = [Role(role) for role in roles]
+    meta = case.meta
+    if meta is not None and (meta.phase.name == "coverage" or meta.generation.mode.is_negative):
+        request = case.as_curl_command(base_url=BASE_URL).encode()
+        allowed = [allowed[zlib.crc32(request) % len(allowed)]]
+    for role in allowed:
+        yield role.value, tokens[role]
 
 
 def fuzzing(name: str) -> Callable[..., None]:
@@ -105,9 +118,11 @@ def fuzzing(name: str) -> Callable[..., None]:
     schema = schemathesis.openapi.from_dict(document, config=schemathesis.Config.from_dict(CONFIG))
 
     def test(
-        case: schemathesis.Case[Any], clients: dict[str, ASGIClient], identity: DevIssuer
+        case: schemathesis.Case[Any],
+        clients: dict[str, ASGIClient],
+        tokens: dict[Role, dict[str, str]],
     ) -> None:
-        for caller, headers in callers(case, identity):
+        for caller, headers in callers(case, tokens):
             response = case.call(session=clients[name], base_url=BASE_URL, headers=headers)
             try:
                 case.validate_response(response, checks=checks(), headers=headers)
