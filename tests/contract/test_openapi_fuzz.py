@@ -38,6 +38,8 @@ from orderly_dev.stack import SERVICES
 from orderly_kit.auth import Role
 from orderly_kit.service import Service
 
+pytestmark = pytest.mark.slow  # about a minute on two cores
+
 BASE_URL = "http://testserver"
 CONFIG: dict[str, Any] = {
     # The same requests on every run: a fixed seed, derandomized, no example database.
