@@ -19,6 +19,8 @@ topics=(
   checkout.orders.v1.dlq
   order.events.v1
   order.events.v1.dlq
+  order.returns.v1
+  order.returns.v1.dlq
   inventory.commands.v1
   inventory.commands.v1.dlq
   inventory.events.v1

@@ -66,6 +66,7 @@ from orderly_schemas.payment import (
     RefundPayment,
 )
 from orderly_schemas.personal import CustomerErased, SealedPersonalData
+from orderly_schemas.returns import ReturnApproved, ReturnRejected, ReturnRequested
 
 ORDER_ID = UUID("0b6f3c1e-5d7a-4f0e-9a51-2c8d4e6f7a90")
 ORDER_NUMBER = "ORD-2026-004217"
@@ -311,6 +312,40 @@ def return_restocked() -> ReturnRestocked:
     )
 
 
+RMA_ID = UUID("2c3d4e5f-6a7b-4c8d-9e0f-1a2b3c4d5e6f")
+
+
+def _return_event(minutes: int) -> dict[str, Any]:
+    return {
+        "return_id": RMA_ID,
+        "return_number": "RMA-0000042",
+        "order_id": ORDER_ID,
+        "order_number": ORDER_NUMBER,
+        "customer_id": CUSTOMER_ID,
+        "lines": [StockLine(sku="MUG-CERAMIC-350", quantity=1)],
+        "reason": "damaged",
+        "reason_text": "the handle came off in the box",
+        "resolution": "refund",
+        "occurred_at": at(minutes),
+    }
+
+
+def return_requested() -> ReturnRequested:
+    return ReturnRequested(**_return_event(5 * 24 * 60))
+
+
+def return_approved() -> ReturnApproved:
+    return ReturnApproved(**_return_event(5 * 24 * 60), approved_by="rule")
+
+
+def return_rejected() -> ReturnRejected:
+    return ReturnRejected(
+        **_return_event(6 * 24 * 60),
+        rejected_by="support-agent-17",
+        rejection_reason="the photos show wear from use, not damage in transit",
+    )
+
+
 def low_stock_detected() -> LowStockDetected:
     return LowStockDetected(
         sku="MUG-CERAMIC-350",
@@ -468,6 +503,9 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     OrderCompleted: order_completed,
     OrderNeedsAttention: order_needs_attention,
     CustomerErased: customer_erased,
+    ReturnRequested: return_requested,
+    ReturnApproved: return_approved,
+    ReturnRejected: return_rejected,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
     ShipOrder: ship_order,

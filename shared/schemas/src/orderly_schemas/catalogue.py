@@ -47,6 +47,7 @@ from orderly_schemas.payment import (
     RefundPayment,
 )
 from orderly_schemas.personal import CustomerErased
+from orderly_schemas.returns import ReturnApproved, ReturnRejected, ReturnRequested
 
 MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     OrderPlaced,
@@ -59,6 +60,9 @@ MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     OrderCompleted,
     OrderNeedsAttention,
     CustomerErased,
+    ReturnRequested,
+    ReturnApproved,
+    ReturnRejected,
     ReserveStock,
     ReleaseStock,
     ShipOrder,

@@ -4,6 +4,8 @@ from typing import Final
 
 CHECKOUT_ORDERS: Final = "checkout.orders.v1"
 ORDER_EVENTS: Final = "order.events.v1"
+#: Returns of delivered orders (keyed by order id): notification, analytics, support read it.
+ORDER_RETURNS: Final = "order.returns.v1"
 INVENTORY_COMMANDS: Final = "inventory.commands.v1"
 INVENTORY_EVENTS: Final = "inventory.events.v1"
 PAYMENT_COMMANDS: Final = "payment.commands.v1"
@@ -13,6 +15,7 @@ NOTIFICATION_EVENTS: Final = "notification.events.v1"
 ALL_TOPICS: Final = (
     CHECKOUT_ORDERS,
     ORDER_EVENTS,
+    ORDER_RETURNS,
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     PAYMENT_COMMANDS,

@@ -1,0 +1,67 @@
+"""Returns of delivered orders on ``order.returns.v1``: requested, then approved or rejected.
+
+The order service runs each return as a saga of its own on a delivered order and
+announces every step here, keyed by the order id, so that one order's returns and its
+lifecycle events keep their order per topic. No event names, addresses or emails a
+customer: ``customer_id`` is all a subscriber needs to look them up where it may.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from orderly_schemas import topics
+from orderly_schemas.base import AwareDatetime, Message, StockLine
+
+#: Why the customer sends the goods back; ``other`` needs ``reason_text``.
+ReturnReason = Literal["damaged", "wrong_item", "not_as_described", "no_longer_needed", "other"]
+#: What the customer gets for the goods: a refund (exchanges will add a value).
+Resolution = Literal["refund"]
+#: The longest free text of a return's reason, and of a rejection's.
+MAX_REASON_TEXT: Final = 1000
+#: The most lines a return has: one per SKU of its order (an order has at most 200 lines).
+MAX_RETURN_LINES: Final = 200
+
+
+class ReturnEvent(Message):
+    """A step of one return: which return, of which order, and what is sent back why."""
+
+    topic = topics.ORDER_RETURNS
+
+    return_id: UUID
+    return_number: str = Field(min_length=1, max_length=32, description="e.g. RMA-0000042")
+    order_id: UUID
+    order_number: str = Field(min_length=1, max_length=32)
+    customer_id: str = Field(min_length=1, max_length=64)
+    lines: list[StockLine] = Field(
+        min_length=1, max_length=MAX_RETURN_LINES, description="one line per SKU sent back"
+    )
+    reason: ReturnReason
+    reason_text: str | None = Field(
+        default=None,
+        max_length=MAX_REASON_TEXT,
+        description="the customer's words; always given with reason 'other'",
+    )
+    resolution: Resolution = "refund"
+    occurred_at: AwareDatetime
+
+
+class ReturnRequested(ReturnEvent):
+    """A customer, or support for them, asked to return delivered goods."""
+
+
+class ReturnApproved(ReturnEvent):
+    """The return was approved: by the rules at once (``approved_by`` 'rule'), or by
+    support (the agent's subject)."""
+
+    approved_by: str = Field(min_length=1, max_length=200)
+
+
+class ReturnRejected(ReturnEvent):
+    """Support refused the return, saying why."""
+
+    rejected_by: str = Field(min_length=1, max_length=200)
+    rejection_reason: str = Field(min_length=1, max_length=MAX_REASON_TEXT)
