@@ -1,0 +1,289 @@
+"""Returns of delivered orders: what may be returned, when, and who approves it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+
+from orderly_dev.checkout import make_order
+from orderly_order.domain.order import Order, Status, Timeouts
+from orderly_order.domain.returns import (
+    RULE,
+    InvalidReturnError,
+    OrderNotReturnableError,
+    Return,
+    ReturnPolicy,
+    ReturnStateError,
+    ReturnStatus,
+    ReturnWindowClosedError,
+    value_of,
+)
+from orderly_schemas.base import Money, OrderLine, StockLine
+from orderly_schemas.returns import ReturnReason
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+T = Timeouts()
+POLICY = ReturnPolicy(window=timedelta(days=30), auto_approve_max_amount=3000)
+MUG, TEA = "MUG-001", "TEA-002"
+
+
+def eur(amount: int) -> Money:
+    return Money(amount=amount, currency="EUR")
+
+
+def ordered(lines: list[OrderLine] | None = None) -> Order:
+    """An order of two mugs at 12.99 and a tea at 6.49, placed and confirmed."""
+    lines = lines or [
+        OrderLine(sku=MUG, quantity=2, unit_price=eur(1299)),
+        OrderLine(sku=TEA, quantity=1, unit_price=eur(649)),
+    ]
+    total = eur(sum(line.unit_price.amount * line.quantity for line in lines))
+    event = make_order().model_copy(update={"lines": lines, "total": total})
+    return Order.place(event, order_number="ORD-0000001", now=NOW, timeouts=T)
+
+
+def shipped(order: Order | None = None) -> Order:
+    order = order or ordered()
+    order.stock_reserved(NOW, T)
+    order.payment_captured("pay_1", order.total, NOW, T)
+    order.shipped("SimPost", ["SP1"], NOW, T)
+    return order
+
+
+def delivered(order: Order | None = None) -> Order:
+    order = shipped(order)
+    order.delivered(NOW, NOW, T)
+    return order
+
+
+def request(
+    order: Order,
+    lines: list[StockLine],
+    *,
+    reason: ReturnReason = "damaged",
+    text: str | None = None,
+    in_other_returns: Mapping[str, int] | None = None,
+    at: datetime = NOW + timedelta(days=3),
+) -> Return:
+    return Return.request(
+        order,
+        return_id=uuid4(),
+        return_number="RMA-0000001",
+        lines=lines,
+        reason=reason,
+        reason_text=text,
+        requested_by="user-C1",
+        in_other_returns=in_other_returns or {},
+        policy=POLICY,
+        now=at,
+    )
+
+
+def types(returned: Return) -> list[str]:
+    return [m.message_type() for m in returned.messages]
+
+
+def status_of(returned: Return) -> ReturnStatus:
+    """The status, read through a call so that type narrowing forgets earlier asserts."""
+    return returned.status
+
+
+def test_damaged_goods_worth_little_are_approved_at_once_by_rule() -> None:
+    returned = request(delivered(), [StockLine(sku=MUG, quantity=2)])
+
+    assert returned.status is ReturnStatus.APPROVED
+    assert returned.decided_by == RULE
+    assert types(returned) == ["ReturnRequested", "ReturnApproved"]
+
+
+def test_a_wrong_item_is_approved_by_rule_too() -> None:
+    returned = request(delivered(), [StockLine(sku=TEA, quantity=1)], reason="wrong_item")
+
+    assert returned.status is ReturnStatus.APPROVED
+
+
+def test_damaged_goods_worth_more_than_the_threshold_wait_for_support() -> None:
+    order = delivered(ordered([OrderLine(sku=MUG, quantity=3, unit_price=eur(1299))]))
+
+    returned = request(order, [StockLine(sku=MUG, quantity=3)])  # 38.97 > 30.00
+
+    assert returned.status is ReturnStatus.REQUESTED
+    assert returned.decided_by is None
+    assert types(returned) == ["ReturnRequested"]
+
+
+@pytest.mark.parametrize("reason", ["not_as_described", "no_longer_needed"])
+def test_other_reasons_wait_for_support_however_cheap(reason: ReturnReason) -> None:
+    returned = request(delivered(), [StockLine(sku=TEA, quantity=1)], reason=reason)
+
+    assert returned.status is ReturnStatus.REQUESTED
+
+
+def test_a_return_is_worth_each_sku_at_the_highest_price_the_order_paid() -> None:
+    order = ordered(
+        [
+            OrderLine(sku=MUG, quantity=1, unit_price=eur(1000)),
+            OrderLine(sku=MUG, quantity=1, unit_price=eur(2500)),
+        ]
+    )
+
+    assert value_of(order, [StockLine(sku=MUG, quantity=2)]) == eur(5000)
+
+
+def test_the_events_name_the_return_and_its_order_and_no_personal_data() -> None:
+    order = delivered()
+    returned = request(order, [StockLine(sku=MUG, quantity=1)], text="chipped rim")
+
+    requested = returned.messages[0].model_dump(mode="json")
+
+    assert requested["return_number"] == "RMA-0000001"
+    assert requested["order_number"] == "ORD-0000001"
+    assert requested["customer_id"] == order.customer_id
+    assert requested["lines"] == [{"sku": MUG, "quantity": 1}]
+    assert (requested["reason"], requested["reason_text"]) == ("damaged", "chipped rim")
+    assert requested["resolution"] == "refund"
+    wire = returned.messages[0].model_dump_json()
+    for personal in (order.customer_email, order.customer_name):
+        assert personal is not None
+        assert personal not in wire
+
+
+def test_a_completed_order_can_be_returned() -> None:
+    order = delivered()
+    order.complete(confirmed_by="customer", now=NOW)
+
+    returned = request(order, [StockLine(sku=MUG, quantity=1)])
+
+    assert order.status is Status.COMPLETED
+    assert returned.status is ReturnStatus.APPROVED
+
+
+@pytest.mark.parametrize("make", [ordered, shipped])
+def test_an_order_not_yet_delivered_cannot_be_returned(make: Callable[[], Order]) -> None:
+    with pytest.raises(OrderNotReturnableError, match=r"only goods of a delivered order"):
+        request(make(), [StockLine(sku=MUG, quantity=1)])
+
+
+def test_the_window_is_open_until_its_last_moment_after_delivery_and_then_closes() -> None:
+    closes = NOW + POLICY.window
+
+    last_moment = request(delivered(), [StockLine(sku=MUG, quantity=1)], at=closes)
+    with pytest.raises(ReturnWindowClosedError, match=r"return window of 30 days closed"):
+        request(delivered(), [StockLine(sku=MUG, quantity=1)], at=closes + timedelta(seconds=1))
+
+    assert last_moment.status is ReturnStatus.APPROVED
+
+
+def test_more_units_than_were_delivered_are_refused_naming_the_lines_quantity() -> None:
+    with pytest.raises(InvalidReturnError, match=r"at most 2 unit\(s\) of MUG-001") as refused:
+        request(delivered(), [StockLine(sku=TEA, quantity=1), StockLine(sku=MUG, quantity=3)])
+
+    assert refused.value.loc == ("lines", 1, "quantity")
+    assert refused.value.value == 3
+
+
+def test_units_in_other_returns_count_against_what_is_left() -> None:
+    order = delivered()
+
+    with pytest.raises(InvalidReturnError, match=r"2 delivered, 1 in other returns") as refused:
+        request(order, [StockLine(sku=MUG, quantity=2)], in_other_returns={MUG: 1})
+    last = request(order, [StockLine(sku=MUG, quantity=1)], in_other_returns={MUG: 1})
+
+    assert refused.value.loc == ("lines", 0, "quantity")
+    assert last.lines == [StockLine(sku=MUG, quantity=1)]
+
+
+def test_a_sku_the_order_does_not_have_is_refused() -> None:
+    with pytest.raises(InvalidReturnError, match=r"has no line of sku 'SOCK-9'") as refused:
+        request(delivered(), [StockLine(sku="SOCK-9", quantity=1)])
+
+    assert refused.value.loc == ("lines", 0, "sku")
+
+
+def test_a_sku_given_twice_is_refused() -> None:
+    lines = [StockLine(sku=MUG, quantity=1), StockLine(sku=MUG, quantity=1)]
+
+    with pytest.raises(InvalidReturnError, match=r"appears more than once") as refused:
+        request(delivered(), lines)
+
+    assert refused.value.loc == ("lines", 1, "sku")
+
+
+def test_a_return_of_nothing_is_refused() -> None:
+    with pytest.raises(InvalidReturnError, match=r"at least one line") as refused:
+        request(delivered(), [])
+
+    assert refused.value.loc == ("lines",)
+
+
+def test_the_reason_other_needs_the_customers_words() -> None:
+    order = delivered()
+
+    with pytest.raises(InvalidReturnError, match=r"say why") as refused:
+        request(order, [StockLine(sku=MUG, quantity=1)], reason="other", text="  ")
+    said = request(order, [StockLine(sku=MUG, quantity=1)], reason="other", text="a gift twice")
+
+    assert refused.value.loc == ("reason_text",)
+    assert said.status is ReturnStatus.REQUESTED
+
+
+def test_a_reason_not_on_the_list_is_refused() -> None:
+    with pytest.raises(InvalidReturnError, match=r"must be one of: damaged") as refused:
+        request(delivered(), [StockLine(sku=MUG, quantity=1)], reason="bored")  # type: ignore[arg-type]
+
+    assert refused.value.loc == ("reason",)
+
+
+def waiting() -> Return:
+    returned = request(delivered(), [StockLine(sku=TEA, quantity=1)], reason="no_longer_needed")
+    returned.messages.clear()
+    return returned
+
+
+def test_support_approves_a_waiting_return_once() -> None:
+    returned = waiting()
+    later = NOW + timedelta(days=4)
+
+    first = returned.approve(by="alice", now=later)
+    again = returned.approve(by="bob", now=later)
+
+    assert (first, again) == (True, False)
+    assert (returned.status, returned.decided_by, returned.decided_at) == (
+        ReturnStatus.APPROVED,
+        "alice",
+        later,
+    )
+    assert types(returned) == ["ReturnApproved"]
+
+
+def test_support_rejects_a_waiting_return_saying_why_once() -> None:
+    returned = waiting()
+
+    first = returned.reject(by="alice", reason="worn, not faulty", now=NOW)
+    again = returned.reject(by="alice", reason="still worn", now=NOW)
+
+    assert (first, again) == (True, False)
+    assert status_of(returned) is ReturnStatus.REJECTED
+    assert returned.rejection_reason == "worn, not faulty"
+    rejected = returned.messages[0].model_dump()
+    assert (rejected["rejected_by"], rejected["rejection_reason"]) == ("alice", "worn, not faulty")
+    assert types(returned) == ["ReturnRejected"]
+
+
+def test_a_decided_return_cannot_be_decided_the_other_way() -> None:
+    approved, rejected = waiting(), waiting()
+    approved.approve(by="alice", now=NOW)
+    rejected.reject(by="alice", reason="worn", now=NOW)
+
+    with pytest.raises(ReturnStateError, match=r"is approved; only a requested return"):
+        approved.reject(by="bob", reason="changed my mind", now=NOW)
+    with pytest.raises(ReturnStateError, match=r"is rejected; only a requested return"):
+        rejected.approve(by="bob", now=NOW)
+
+    assert (status_of(approved), status_of(rejected)) == (
+        ReturnStatus.APPROVED,
+        ReturnStatus.REJECTED,
+    )
