@@ -37,6 +37,10 @@ MATRIX: dict[str, dict[str, frozenset[Role] | str]] = {
         "POST /orders": frozenset({CHECKOUT, A}),
         "POST /orders/{ref}/confirm-receipt": frozenset({C, A}),
         "POST /orders/{ref}/cancel": frozenset({C, S, A}),
+        "POST /orders/{ref}/returns": frozenset({C, S, A}),
+        "GET /returns/{return_id}": frozenset({C, S, A}),
+        "POST /returns/{return_id}/approve": frozenset({S, A}),
+        "POST /returns/{return_id}/reject": frozenset({S, A}),
     },
     "payment": {
         "GET /payments/{order_id}": frozenset({F, S, A}),

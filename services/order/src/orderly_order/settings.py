@@ -9,6 +9,8 @@ from pydantic_settings import SettingsConfigDict
 
 from orderly_kit.settings import ServiceSettings
 from orderly_order.domain.order import Timeouts
+from orderly_order.domain.returns import ReturnPolicy
+from orderly_schemas.base import MAX_AMOUNT
 
 
 class OrderSettings(ServiceSettings):
@@ -52,6 +54,20 @@ class OrderSettings(ServiceSettings):
         default=15.0, gt=0, description="how often the sagas-per-state gauges are refreshed"
     )
 
+    return_window_days: int = Field(
+        default=30,
+        ge=0,
+        le=3650,
+        description="how many days after delivery a customer may request a return",
+    )
+    return_auto_approve_max_amount: int = Field(
+        default=5000,
+        ge=0,
+        le=MAX_AMOUNT,
+        description="a return of damaged or wrong goods worth at most this (minor units of"
+        " the order's currency) is approved at once; any other waits for support",
+    )
+
     def timeouts(self) -> Timeouts:
         return Timeouts(
             reply=timedelta(seconds=self.reply_timeout_seconds),
@@ -59,4 +75,10 @@ class OrderSettings(ServiceSettings):
             compensation=timedelta(seconds=self.compensation_timeout_seconds),
             delivery=timedelta(seconds=self.delivery_timeout_seconds),
             auto_complete=timedelta(seconds=self.auto_complete_after_seconds),
+        )
+
+    def return_policy(self) -> ReturnPolicy:
+        return ReturnPolicy(
+            window=timedelta(days=self.return_window_days),
+            auto_approve_max_amount=self.return_auto_approve_max_amount,
         )

@@ -130,3 +130,42 @@ saga_operator_actions = Table(
     Column("at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Index("ix_saga_operator_actions_order_id", "order_id", "id"),
 )
+
+#: Human-readable return numbers: RMA-0000001, RMA-0000002, …
+return_number_seq = Sequence("return_number_seq", metadata=metadata, start=1)
+
+#: Returns of delivered orders (domain.returns): one row per return, its lines beside it.
+returns = Table(
+    "returns",
+    metadata,
+    Column("return_id", UUID(as_uuid=True), primary_key=True),
+    Column("return_number", String(32), nullable=False, unique=True),
+    Column("order_id", UUID(as_uuid=True), ForeignKey("orders.order_id"), nullable=False),
+    # The order's, copied: both are fixed once the order is placed, and every event names them.
+    Column("order_number", String(32), nullable=False),
+    Column("customer_id", String(64), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("reason_text", Text, nullable=True),
+    Column("resolution", String(20), nullable=False),
+    Column("requested_by", String(200), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(200), nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=True),
+    Column("rejection_reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_returns_order_id", "order_id"),
+    Index("ix_returns_status", "status", "requested_at"),
+)
+
+return_lines = Table(
+    "return_lines",
+    metadata,
+    Column("return_id", UUID(as_uuid=True), ForeignKey("returns.return_id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    PrimaryKeyConstraint("return_id", "line_no", name="pk_return_lines"),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+)

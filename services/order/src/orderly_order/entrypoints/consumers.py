@@ -40,6 +40,7 @@ from orderly_schemas.payment import (
     RefundPayment,
 )
 from orderly_schemas.personal import CustomerErased
+from orderly_schemas.returns import ReturnApproved, ReturnRejected, ReturnRequested
 
 
 def register(service: Service) -> None:
@@ -121,6 +122,10 @@ def register(service: Service) -> None:
         CapturePayment,
         RefundPayment,
         OrderPlaced,  # from POST /orders, the ingress for clients without Kafka
+        # From the returns API (POST /orders/{ref}/returns, /returns/{id}/approve, /reject).
+        ReturnRequested,
+        ReturnApproved,
+        ReturnRejected,
     )
     # OrderPlaced carries the customer's details as they typed them: once on Kafka, the
     # outbox keeps nothing of it (orders keep them sealed).

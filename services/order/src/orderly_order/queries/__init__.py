@@ -1,5 +1,6 @@
-"""The order service's reads, one module per capability: orders, and sagas for operators."""
+"""The order service's reads, one module per capability: orders, returns, and sagas for
+operators."""
 
-from orderly_order.queries import orders, sagas
+from orderly_order.queries import orders, returns, sagas
 
-__all__ = ["orders", "sagas"]
+__all__ = ["orders", "returns", "sagas"]

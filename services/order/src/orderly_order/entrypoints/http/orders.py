@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
+from orderly_kit.db import Database
 from orderly_kit.http_errors import refusal
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
@@ -34,6 +35,15 @@ NOT_FOUND = refusal("no order by this number or id that the caller may see")
 OrderRef = Annotated[
     str, Path(description="an order number (ORD-0000042) or an order id", max_length=64)
 ]
+
+
+async def order_seen_by(database: Database, ref: str, caller: Caller) -> UUID:
+    """The order ``ref`` names if ``caller`` may see it; else 404, whether or not it exists."""
+    async with database.sessions() as session:
+        found = await queries.orders.owner_of(session, ref)
+    if found is None or not caller.may_see(found[1]):
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
+    return found[0]
 
 
 class OrderCreate(OrderPlaced):
@@ -96,20 +106,12 @@ def router(service: Service) -> APIRouter:
     assert isinstance(service.settings, OrderSettings)
     timeouts = service.settings.timeouts()
 
-    async def resolve(ref: str, caller: Caller) -> UUID:
-        """The order ``ref`` names if ``caller`` may see it; else 404, whether or not it exists."""
-        async with database.sessions() as session:
-            found = await queries.orders.owner_of(session, ref)
-        if found is None or not caller.may_see(found[1]):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
-        return found[0]
-
     @r.get("/orders/{ref}", response_model=queries.orders.OrderRead, responses={404: NOT_FOUND})
     async def get_order(
         ref: OrderRef, caller: Annotated[Caller, Depends(READ)]
     ) -> queries.orders.OrderRead:
         """An order with its lines, totals, status history, carrier and tracking numbers."""
-        order_id = await resolve(ref, caller)
+        order_id = await order_seen_by(database, ref, caller)
         async with database.sessions() as session:
             order = await queries.orders.get_order(session, order_id, vault=vault)
         if order is None:
@@ -148,7 +150,7 @@ def router(service: Service) -> APIRouter:
         ref: OrderRef, caller: Annotated[Caller, Depends(CONFIRM_RECEIPT)]
     ) -> queries.orders.OrderRead:
         """The customer confirms a delivered order arrived; the order completes."""
-        order_id = await resolve(ref, caller)
+        order_id = await order_seen_by(database, ref, caller)
         try:
             async with messaging.unit_of_work() as uow:
                 await use_cases.orders.confirm_receipt(uow, order_id)
@@ -191,7 +193,7 @@ def router(service: Service) -> APIRouter:
                     ],
                 )
             reason = "cancelled by the customer"
-        order_id = await resolve(ref, caller)
+        order_id = await order_seen_by(database, ref, caller)
         try:
             async with messaging.unit_of_work() as uow:
                 await use_cases.orders.cancel_order(

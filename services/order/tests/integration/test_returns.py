@@ -1,0 +1,395 @@
+"""Returns over HTTP on a real, migrated PostgreSQL: requested by customers and support,
+approved by rule or by support, rejected, refused, raced, and announced through the outbox.
+
+The service is built as in production but not started: its use cases carry an order to
+delivery, ASGITransport runs the real HTTP app, tokens come from the session's
+development issuer and a ManualClock tells the service the time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from orderly_dev.checkout import make_order
+from orderly_dev.identity import DevIssuer
+from orderly_kit import migrations
+from orderly_kit.auth import Role
+from orderly_kit.clock import ManualClock
+from orderly_kit.service import Service
+from orderly_order import use_cases
+from orderly_order.adapters.orm import outbox, returns
+from orderly_order.bootstrap import MIGRATIONS, build
+from orderly_order.settings import OrderSettings
+from orderly_schemas import topics
+from orderly_schemas.base import Allocation, Money, OrderLine
+from orderly_schemas.checkout import OrderPlaced
+from orderly_schemas.inventory import OrderShipped, ShipmentDelivered, StockReserved
+from orderly_schemas.payment import PaymentCaptured
+
+DELIVERED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+MUG, TEA = "MUG-001", "TEA-002"
+
+
+def eur(amount: int) -> Money:
+    return Money(amount=amount, currency="EUR")
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(DELIVERED_AT)
+
+
+@pytest.fixture
+async def service(fresh_database: str, clock: ManualClock) -> AsyncIterator[Service]:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    settings = OrderSettings(
+        database_url=fresh_database,
+        log_json=False,
+        return_window_days=30,
+        return_auto_approve_max_amount=3000,
+    )
+    built = build(settings, clock=clock)
+    yield built
+    await built.database.dispose()
+
+
+@pytest.fixture
+async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=service.http)
+    async with httpx.AsyncClient(transport=transport, base_url="http://order") as c:
+        yield c
+
+
+async def an_order_of(service: Service, customer_id: str, *, delivered: bool = True) -> OrderPlaced:
+    """An order of two mugs (12.99) and a tea (6.49) of ``customer_id``, carried by the saga
+    to its delivery (or only placed)."""
+    lines = [
+        OrderLine(sku=MUG, quantity=2, unit_price=eur(1299)),
+        OrderLine(sku=TEA, quantity=1, unit_price=eur(649)),
+    ]
+    order = make_order(random.Random(customer_id), order_id=uuid4())
+    order = order.model_copy(
+        update={
+            "customer": order.customer.model_copy(update={"customer_id": customer_id}),
+            "lines": lines,
+            "total": eur(2 * 1299 + 649),
+        }
+    )
+    oid, now = order.order_id, DELIVERED_AT
+    assert isinstance(service.settings, OrderSettings)
+    t = service.settings.timeouts()
+    orders = use_cases.orders
+    steps: list[Any] = [lambda uow: orders.place_order(uow, order, timeouts=t)]
+    if delivered:
+        allocations = [
+            Allocation(sku=line.sku, warehouse="east", quantity=line.quantity) for line in lines
+        ]
+        steps += [
+            lambda uow: orders.record_stock_reserved(
+                uow,
+                StockReserved(order_id=oid, occurred_at=now, allocations=allocations),
+                timeouts=t,
+            ),
+            lambda uow: orders.record_payment_captured(
+                uow,
+                PaymentCaptured(
+                    order_id=oid,
+                    occurred_at=now,
+                    payment_id="pay_1",
+                    amount=order.total,
+                    provider_reference="sim_1",
+                ),
+                timeouts=t,
+            ),
+            lambda uow: orders.record_order_shipped(
+                uow,
+                OrderShipped(
+                    order_id=oid,
+                    occurred_at=now,
+                    shipment_id=uuid4(),
+                    carrier="SimPost",
+                    tracking_number="SP1",
+                ),
+                timeouts=t,
+            ),
+            lambda uow: orders.record_shipment_delivered(
+                uow,
+                ShipmentDelivered(
+                    order_id=oid,
+                    occurred_at=now,
+                    shipment_id=uuid4(),
+                    tracking_number="SP1",
+                    delivered_at=now,
+                ),
+                timeouts=t,
+            ),
+        ]
+    for step in steps:
+        async with service.messaging.unit_of_work() as uow:
+            await step(uow)
+    return order
+
+
+def customer(identity: DevIssuer, customer_id: str) -> dict[str, str]:
+    return identity.headers(Role.CUSTOMER, sub=f"user-{customer_id}", customer_id=customer_id)
+
+
+def damaged_mugs(quantity: int = 1) -> dict[str, Any]:
+    return {"lines": [{"sku": MUG, "quantity": quantity}], "reason": "damaged"}
+
+
+async def returns_in_outbox(service: Service) -> list[tuple[str, str | None, str]]:
+    """(type, key, topic) of every return event in the outbox, in order."""
+    async with service.database.transaction() as s:
+        rows = await s.execute(
+            select(outbox.c.message_type, outbox.c.message_key, outbox.c.topic)
+            .where(outbox.c.topic == topics.ORDER_RETURNS)
+            .order_by(outbox.c.id)
+        )
+        return [tuple(r) for r in rows.tuples()]
+
+
+async def audited(client: httpx.AsyncClient, identity: DevIssuer) -> list[dict[str, Any]]:
+    log = await client.get("/audit", headers=identity.headers(Role.ADMIN))
+    items: list[dict[str, Any]] = log.json()["items"]
+    return items
+
+
+async def test_damaged_goods_of_little_value_are_approved_at_once_and_announced(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    clock.advance(timedelta(days=3))
+
+    created = await client.post(
+        f"/orders/{order.order_id}/returns",
+        json={**damaged_mugs(2), "reason_text": "both handles broke"},
+        headers=customer(identity, "C-ADA"),
+    )
+    read = await client.get(
+        f"/returns/{created.json()['return_id']}", headers=customer(identity, "C-ADA")
+    )
+
+    assert created.status_code == 201
+    body = created.json()
+    assert body["return_number"] == "RMA-0000001"
+    assert (body["status"], body["decided_by"]) == ("approved", "rule")
+    assert body["requested_by"] == "user-C-ADA"
+    assert body["lines"] == [{"sku": MUG, "quantity": 2}]
+    assert read.status_code == 200
+    assert read.json() == body
+    key = str(order.order_id)
+    assert await returns_in_outbox(service) == [
+        ("ReturnRequested", key, "order.returns.v1"),
+        ("ReturnApproved", key, "order.returns.v1"),
+    ]
+    assert await audited(client, identity) == []  # nobody privileged acted
+
+
+async def test_a_return_waits_for_support_who_approves_it_and_is_audited(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    created = await client.post(
+        f"/orders/{order.order_id}/returns",
+        json={"lines": [{"sku": TEA, "quantity": 1}], "reason": "no_longer_needed"},
+        headers=customer(identity, "C-ADA"),
+    )
+    return_id = created.json()["return_id"]
+    support = {**identity.headers(Role.SUPPORT, sub="alice"), "X-Request-ID": "call-4711"}
+
+    by_customer = await client.post(
+        f"/returns/{return_id}/approve", headers=customer(identity, "C-ADA")
+    )
+    approved = await client.post(f"/returns/{return_id}/approve", headers=support)
+    again = await client.post(f"/returns/{return_id}/approve", headers=support)
+
+    assert (created.status_code, created.json()["status"]) == (201, "requested")
+    assert by_customer.status_code == 403
+    assert approved.status_code == 200
+    assert (approved.json()["status"], approved.json()["decided_by"]) == ("approved", "alice")
+    assert again.status_code == 200
+    assert [t for t, _, _ in await returns_in_outbox(service)] == [
+        "ReturnRequested",
+        "ReturnApproved",
+    ]
+    [entry] = await audited(client, identity)
+    assert (entry["action"], entry["target"]) == ("return.approve", f"return:{return_id}")
+    assert (entry["actor"], entry["roles"], entry["request_id"]) == (
+        "alice",
+        "support",
+        "call-4711",
+    )
+    assert (entry["before"], entry["after"]) == ({"status": "requested"}, {"status": "approved"})
+
+
+async def test_support_rejects_a_return_saying_why_and_its_units_may_be_requested_again(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    ada = customer(identity, "C-ADA")
+    asked = {"lines": [{"sku": MUG, "quantity": 2}], "reason": "not_as_described"}
+    created = await client.post(f"/orders/{order.order_id}/returns", json=asked, headers=ada)
+    return_id = created.json()["return_id"]
+    support = identity.headers(Role.SUPPORT, sub="alice")
+
+    silent = await client.post(f"/returns/{return_id}/reject", headers=support, json={})
+    rejected = await client.post(
+        f"/returns/{return_id}/reject", headers=support, json={"reason": "as pictured online"}
+    )
+    approve_after = await client.post(f"/returns/{return_id}/approve", headers=support)
+    anew = await client.post(f"/orders/{order.order_id}/returns", json=asked, headers=ada)
+
+    assert silent.status_code == 422
+    assert silent.json()["detail"][0]["loc"] == ["body", "reason"]
+    assert rejected.status_code == 200
+    assert (rejected.json()["status"], rejected.json()["rejection_reason"]) == (
+        "rejected",
+        "as pictured online",
+    )
+    assert approve_after.status_code == 409
+    assert "is rejected" in approve_after.json()["detail"]
+    assert anew.status_code == 201
+    [entry] = await audited(client, identity)
+    assert entry["action"] == "return.reject"
+    assert entry["after"] == {"status": "rejected", "reason": "as pictured online"}
+    types = [t for t, _, _ in await returns_in_outbox(service)]
+    assert types == ["ReturnRequested", "ReturnRejected", "ReturnRequested"]
+
+
+async def test_support_requests_a_return_for_a_customer_who_then_reads_it(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+
+    created = await client.post(
+        f"/orders/{order.order_id}/returns",
+        json=damaged_mugs(),
+        headers=identity.headers(Role.SUPPORT, sub="alice"),
+    )
+    read = await client.get(
+        f"/returns/{created.json()['return_id']}", headers=customer(identity, "C-ADA")
+    )
+
+    assert created.status_code == 201
+    assert created.json()["requested_by"] == "alice"
+    assert read.status_code == 200
+
+
+async def test_more_units_than_delivered_are_refused_naming_the_field(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+
+    r = await client.post(
+        f"/orders/{order.order_id}/returns",
+        json=damaged_mugs(3),
+        headers=customer(identity, "C-ADA"),
+    )
+
+    assert r.status_code == 422
+    [error] = r.json()["detail"]
+    assert error["loc"] == ["body", "lines", 0, "quantity"]
+    assert "at most 2 unit(s) of MUG-001" in error["msg"]
+    assert error["input"] == 3
+    assert await returns_in_outbox(service) == []
+
+
+async def test_a_body_that_names_who_asks_is_refused(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+
+    r = await client.post(
+        f"/orders/{order.order_id}/returns",
+        json={**damaged_mugs(), "requested_by": "someone-else"},
+        headers=customer(identity, "C-ADA"),
+    )
+
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "requested_by"]
+
+
+async def test_a_return_after_the_window_is_refused(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    clock.advance(timedelta(days=30, seconds=1))
+
+    r = await client.post(
+        f"/orders/{order.order_id}/returns",
+        json=damaged_mugs(),
+        headers=customer(identity, "C-ADA"),
+    )
+
+    assert r.status_code == 409
+    assert "return window of 30 days closed on 2026-03-31" in r.json()["detail"]
+
+
+async def test_an_order_not_delivered_cannot_be_returned(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order = await an_order_of(service, "C-ADA", delivered=False)
+
+    r = await client.post(
+        f"/orders/{order.order_id}/returns",
+        json=damaged_mugs(),
+        headers=customer(identity, "C-ADA"),
+    )
+
+    assert r.status_code == 409
+    assert "is confirmed; only goods of a delivered order" in r.json()["detail"]
+
+
+async def test_two_concurrent_requests_for_the_same_units_end_with_one_return(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    ada = customer(identity, "C-ADA")
+
+    answers = await asyncio.gather(
+        *(
+            client.post(f"/orders/{order.order_id}/returns", json=damaged_mugs(2), headers=ada)
+            for _ in range(2)
+        )
+    )
+
+    assert sorted(a.status_code for a in answers) == [201, 422]
+    [refused] = [a for a in answers if a.status_code == 422]
+    assert "2 delivered, 2 in other returns" in refused.json()["detail"][0]["msg"]
+    async with service.database.transaction() as s:
+        assert len((await s.scalars(select(returns.c.return_id))).all()) == 1
+
+
+async def test_another_customers_order_and_return_are_not_found(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> None:
+    theirs = await an_order_of(service, "C-BOB")
+    created = await client.post(
+        f"/orders/{theirs.order_id}/returns",
+        json=damaged_mugs(),
+        headers=customer(identity, "C-BOB"),
+    )
+    ada = customer(identity, "C-ADA")
+
+    order_of_bob = await client.post(
+        f"/orders/{theirs.order_id}/returns", json=damaged_mugs(), headers=ada
+    )
+    missing_order = await client.post(
+        "/orders/ORD-9999999/returns", json=damaged_mugs(), headers=ada
+    )
+    return_of_bob = await client.get(f"/returns/{created.json()['return_id']}", headers=ada)
+    missing_return = await client.get(f"/returns/{uuid4()}", headers=ada)
+
+    assert (order_of_bob.status_code, missing_order.status_code) == (404, 404)
+    assert (return_of_bob.status_code, missing_return.status_code) == (404, 404)
+    assert "C-BOB" not in order_of_bob.text + return_of_bob.text
