@@ -191,6 +191,16 @@ def test_the_order_service_documents_the_public_order_lifecycle(
     assert {"OrderConfirmed", "OrderCompleted"} <= published["order.events.v1"]
 
 
+def test_the_order_service_documents_the_returns_on_their_own_topic(
+    generated: dict[str, Doc],
+) -> None:
+    doc = generated["order"]
+    published = {topic: message_types(doc, ch) for topic, ch in operations(doc, "send")}
+
+    assert published["order.returns.v1"] == {"ReturnRequested", "ReturnApproved", "ReturnRejected"}
+    assert not published["order.events.v1"] & published["order.returns.v1"]
+
+
 @pytest.mark.parametrize("service", SERVICES)
 def test_the_committed_document_is_up_to_date(generated: dict[str, Doc], service: str) -> None:
     path = DOCS_DIR / f"{service}.json"

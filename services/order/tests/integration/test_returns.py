@@ -139,6 +139,18 @@ async def an_order_of(service: Service, customer_id: str, *, delivered: bool = T
     return order
 
 
+async def ask_return(
+    client: httpx.AsyncClient,
+    order: OrderPlaced,
+    headers: dict[str, str],
+    body: dict[str, Any] | None = None,
+) -> httpx.Response:
+    """POST /orders/{id}/returns of ``order`` (one damaged mug, unless ``body`` says)."""
+    return await client.post(
+        f"/orders/{order.order_id}/returns", json=body or damaged_mugs(), headers=headers
+    )
+
+
 def customer(identity: DevIssuer, customer_id: str) -> dict[str, str]:
     return identity.headers(Role.CUSTOMER, sub=f"user-{customer_id}", customer_id=customer_id)
 
@@ -155,7 +167,7 @@ async def returns_in_outbox(service: Service) -> list[tuple[str, str | None, str
             .where(outbox.c.topic == topics.ORDER_RETURNS)
             .order_by(outbox.c.id)
         )
-        return [tuple(r) for r in rows.tuples()]
+        return [(kind, key, topic) for kind, key, topic in rows.tuples()]
 
 
 async def audited(client: httpx.AsyncClient, identity: DevIssuer) -> list[dict[str, Any]]:
@@ -170,10 +182,11 @@ async def test_damaged_goods_of_little_value_are_approved_at_once_and_announced(
     order = await an_order_of(service, "C-ADA")
     clock.advance(timedelta(days=3))
 
-    created = await client.post(
-        f"/orders/{order.order_id}/returns",
-        json={**damaged_mugs(2), "reason_text": "both handles broke"},
-        headers=customer(identity, "C-ADA"),
+    created = await ask_return(
+        client,
+        order,
+        customer(identity, "C-ADA"),
+        {**damaged_mugs(2), "reason_text": "both handles broke"},
     )
     read = await client.get(
         f"/returns/{created.json()['return_id']}", headers=customer(identity, "C-ADA")
@@ -199,10 +212,11 @@ async def test_a_return_waits_for_support_who_approves_it_and_is_audited(
     service: Service, client: httpx.AsyncClient, identity: DevIssuer
 ) -> None:
     order = await an_order_of(service, "C-ADA")
-    created = await client.post(
-        f"/orders/{order.order_id}/returns",
-        json={"lines": [{"sku": TEA, "quantity": 1}], "reason": "no_longer_needed"},
-        headers=customer(identity, "C-ADA"),
+    created = await ask_return(
+        client,
+        order,
+        customer(identity, "C-ADA"),
+        {"lines": [{"sku": TEA, "quantity": 1}], "reason": "no_longer_needed"},
     )
     return_id = created.json()["return_id"]
     support = {**identity.headers(Role.SUPPORT, sub="alice"), "X-Request-ID": "call-4711"}
@@ -238,7 +252,7 @@ async def test_support_rejects_a_return_saying_why_and_its_units_may_be_requeste
     order = await an_order_of(service, "C-ADA")
     ada = customer(identity, "C-ADA")
     asked = {"lines": [{"sku": MUG, "quantity": 2}], "reason": "not_as_described"}
-    created = await client.post(f"/orders/{order.order_id}/returns", json=asked, headers=ada)
+    created = await ask_return(client, order, ada, asked)
     return_id = created.json()["return_id"]
     support = identity.headers(Role.SUPPORT, sub="alice")
 
@@ -247,7 +261,7 @@ async def test_support_rejects_a_return_saying_why_and_its_units_may_be_requeste
         f"/returns/{return_id}/reject", headers=support, json={"reason": "as pictured online"}
     )
     approve_after = await client.post(f"/returns/{return_id}/approve", headers=support)
-    anew = await client.post(f"/orders/{order.order_id}/returns", json=asked, headers=ada)
+    anew = await ask_return(client, order, ada, asked)
 
     assert silent.status_code == 422
     assert silent.json()["detail"][0]["loc"] == ["body", "reason"]
@@ -271,11 +285,7 @@ async def test_support_requests_a_return_for_a_customer_who_then_reads_it(
 ) -> None:
     order = await an_order_of(service, "C-ADA")
 
-    created = await client.post(
-        f"/orders/{order.order_id}/returns",
-        json=damaged_mugs(),
-        headers=identity.headers(Role.SUPPORT, sub="alice"),
-    )
+    created = await ask_return(client, order, identity.headers(Role.SUPPORT, sub="alice"))
     read = await client.get(
         f"/returns/{created.json()['return_id']}", headers=customer(identity, "C-ADA")
     )
@@ -290,11 +300,7 @@ async def test_more_units_than_delivered_are_refused_naming_the_field(
 ) -> None:
     order = await an_order_of(service, "C-ADA")
 
-    r = await client.post(
-        f"/orders/{order.order_id}/returns",
-        json=damaged_mugs(3),
-        headers=customer(identity, "C-ADA"),
-    )
+    r = await ask_return(client, order, customer(identity, "C-ADA"), damaged_mugs(3))
 
     assert r.status_code == 422
     [error] = r.json()["detail"]
@@ -309,10 +315,11 @@ async def test_a_body_that_names_who_asks_is_refused(
 ) -> None:
     order = await an_order_of(service, "C-ADA")
 
-    r = await client.post(
-        f"/orders/{order.order_id}/returns",
-        json={**damaged_mugs(), "requested_by": "someone-else"},
-        headers=customer(identity, "C-ADA"),
+    r = await ask_return(
+        client,
+        order,
+        customer(identity, "C-ADA"),
+        {**damaged_mugs(), "requested_by": "someone-else"},
     )
 
     assert r.status_code == 422
@@ -325,11 +332,7 @@ async def test_a_return_after_the_window_is_refused(
     order = await an_order_of(service, "C-ADA")
     clock.advance(timedelta(days=30, seconds=1))
 
-    r = await client.post(
-        f"/orders/{order.order_id}/returns",
-        json=damaged_mugs(),
-        headers=customer(identity, "C-ADA"),
-    )
+    r = await ask_return(client, order, customer(identity, "C-ADA"))
 
     assert r.status_code == 409
     assert "return window of 30 days closed on 2026-03-31" in r.json()["detail"]
@@ -340,11 +343,7 @@ async def test_an_order_not_delivered_cannot_be_returned(
 ) -> None:
     order = await an_order_of(service, "C-ADA", delivered=False)
 
-    r = await client.post(
-        f"/orders/{order.order_id}/returns",
-        json=damaged_mugs(),
-        headers=customer(identity, "C-ADA"),
-    )
+    r = await ask_return(client, order, customer(identity, "C-ADA"))
 
     assert r.status_code == 409
     assert "is confirmed; only goods of a delivered order" in r.json()["detail"]
@@ -357,10 +356,7 @@ async def test_two_concurrent_requests_for_the_same_units_end_with_one_return(
     ada = customer(identity, "C-ADA")
 
     answers = await asyncio.gather(
-        *(
-            client.post(f"/orders/{order.order_id}/returns", json=damaged_mugs(2), headers=ada)
-            for _ in range(2)
-        )
+        *(ask_return(client, order, ada, damaged_mugs(2)) for _ in range(2))
     )
 
     assert sorted(a.status_code for a in answers) == [201, 422]
@@ -374,16 +370,10 @@ async def test_another_customers_order_and_return_are_not_found(
     service: Service, client: httpx.AsyncClient, identity: DevIssuer
 ) -> None:
     theirs = await an_order_of(service, "C-BOB")
-    created = await client.post(
-        f"/orders/{theirs.order_id}/returns",
-        json=damaged_mugs(),
-        headers=customer(identity, "C-BOB"),
-    )
+    created = await ask_return(client, theirs, customer(identity, "C-BOB"))
     ada = customer(identity, "C-ADA")
 
-    order_of_bob = await client.post(
-        f"/orders/{theirs.order_id}/returns", json=damaged_mugs(), headers=ada
-    )
+    order_of_bob = await ask_return(client, theirs, ada)
     missing_order = await client.post(
         "/orders/ORD-9999999/returns", json=damaged_mugs(), headers=ada
     )
