@@ -1,14 +1,21 @@
-"""Returns of delivered orders: what may be returned, when, and who approves it."""
+"""Returns of delivered orders: what may be returned, when, and who approves it; then the
+use cases on returns kept in memory (``test_returns.py`` in the integration tests runs
+them on PostgreSQL: locking, numbering, the outbox)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import pytest
 
 from orderly_dev.checkout import make_order
+from orderly_dev.unit_of_work import FakeUnitOfWork
+from orderly_kit.audit import Actor
+from orderly_kit.clock import ManualClock
+from orderly_order import use_cases
 from orderly_order.domain.order import Order, Status, Timeouts
 from orderly_order.domain.returns import (
     RULE,
@@ -287,3 +294,126 @@ def test_a_decided_return_cannot_be_decided_the_other_way() -> None:
         ReturnStatus.APPROVED,
         ReturnStatus.REJECTED,
     )
+
+
+@dataclass
+class FakeReturns:
+    """``Returns`` in memory: the orders returns are requested of, and the returns."""
+
+    orders: dict[UUID, Order] = field(default_factory=dict)
+    rows: dict[UUID, Return] = field(default_factory=dict)
+    numbered: int = 0
+
+    async def order_held(self, order_id: UUID) -> Order | None:
+        return self.orders.get(order_id)
+
+    async def units_in_returns(self, order_id: UUID) -> dict[str, int]:
+        units: dict[str, int] = {}
+        for returned in self.rows.values():
+            if returned.order_id == order_id and returned.status is not ReturnStatus.REJECTED:
+                for line in returned.lines:
+                    units[line.sku] = units.get(line.sku, 0) + line.quantity
+        return units
+
+    async def next_return_number(self) -> str:
+        self.numbered += 1
+        return f"RMA-{self.numbered:07d}"
+
+    async def add(self, returned: Return) -> None:
+        await self.save(returned)
+
+    async def get(self, return_id: UUID) -> Return | None:
+        found = self.rows.get(return_id)
+        return replace(found, messages=[]) if found else None
+
+    async def save(self, returned: Return) -> None:
+        # As a row keeps it: its messages go to the outbox, not into the table.
+        self.rows[returned.return_id] = replace(returned, messages=[])
+
+
+def world() -> tuple[FakeReturns, Order]:
+    order = delivered()
+    return FakeReturns(orders={order.order_id: order}), order
+
+
+def unit_of_work(repo: FakeReturns) -> FakeUnitOfWork[FakeReturns]:
+    return FakeUnitOfWork(repo, clock=ManualClock(NOW + timedelta(days=2)), service="order")
+
+
+async def ask(
+    repo: FakeReturns, order: Order, lines: list[StockLine], reason: ReturnReason
+) -> tuple[Return | None, FakeUnitOfWork[FakeReturns]]:
+    uow = unit_of_work(repo)
+    returned = await use_cases.returns.request_return(
+        uow,
+        order.order_id,
+        lines=lines,
+        reason=reason,
+        reason_text=None,
+        requested_by="user-C1",
+        policy=POLICY,
+    )
+    return returned, uow
+
+
+async def test_a_request_is_numbered_kept_and_announced_keyed_by_its_order() -> None:
+    repo, order = world()
+
+    returned, uow = await ask(repo, order, [StockLine(sku=MUG, quantity=1)], "damaged")
+
+    assert returned is not None
+    assert returned.return_number == "RMA-0000001"
+    assert repo.rows[returned.return_id].status is ReturnStatus.APPROVED
+    assert uow.published_types() == ["ReturnRequested", "ReturnApproved"]
+    assert uow.audited == []  # the rules are nobody privileged
+
+
+async def test_a_request_for_an_order_that_is_not_there_is_none() -> None:
+    repo, _ = world()
+
+    returned, uow = await ask(repo, ordered(), [StockLine(sku=MUG, quantity=1)], "damaged")
+
+    assert returned is None
+    assert uow.published == []
+
+
+async def test_a_second_request_counts_the_units_of_the_first_until_it_is_rejected() -> None:
+    repo, order = world()
+    first, _ = await ask(repo, order, [StockLine(sku=MUG, quantity=2)], "no_longer_needed")
+    assert first is not None
+
+    with pytest.raises(InvalidReturnError, match=r"2 delivered, 2 in other returns"):
+        await ask(repo, order, [StockLine(sku=MUG, quantity=1)], "damaged")
+    await use_cases.returns.reject_return(
+        unit_of_work(repo), first.return_id, reason="worn", staff=Actor("alice", "support")
+    )
+    again, _ = await ask(repo, order, [StockLine(sku=MUG, quantity=1)], "damaged")
+
+    assert again is not None
+
+
+async def test_supports_decision_is_audited_once_and_a_repeat_changes_nothing() -> None:
+    repo, order = world()
+    asked, _ = await ask(repo, order, [StockLine(sku=TEA, quantity=1)], "not_as_described")
+    assert asked is not None
+    alice = Actor("alice", "support")
+
+    first, second = unit_of_work(repo), unit_of_work(repo)
+    await use_cases.returns.approve_return(first, asked.return_id, staff=alice)
+    await use_cases.returns.approve_return(second, asked.return_id, staff=alice)
+
+    assert first.published_types() == ["ReturnApproved"]
+    [entry] = first.audited
+    assert (entry.action, entry.target) == ("return.approve", f"return:{asked.return_id}")
+    assert (second.published, second.audited) == ([], [])
+    assert repo.rows[asked.return_id].decided_by == "alice"
+
+
+async def test_deciding_a_return_that_is_not_there_is_none() -> None:
+    repo, _ = world()
+
+    found = await use_cases.returns.approve_return(
+        unit_of_work(repo), uuid4(), staff=Actor("alice", "support")
+    )
+
+    assert found is None
