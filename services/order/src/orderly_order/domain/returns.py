@@ -235,8 +235,8 @@ def _check_lines(
     if not lines:
         raise InvalidReturnError(("lines",), "a return needs at least one line")
     delivered: dict[str, int] = {}
-    for line in order.lines:
-        delivered[line.sku] = delivered.get(line.sku, 0) + line.quantity
+    for ordered in order.lines:
+        delivered[ordered.sku] = delivered.get(ordered.sku, 0) + ordered.quantity
     seen: set[str] = set()
     for i, line in enumerate(lines):
         if line.sku in seen:
