@@ -21,6 +21,8 @@ topics=(
   order.events.v1.dlq
   order.returns.v1
   order.returns.v1.dlq
+  customer.events.v1
+  customer.events.v1.dlq
   inventory.commands.v1
   inventory.commands.v1.dlq
   inventory.events.v1

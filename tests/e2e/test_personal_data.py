@@ -163,10 +163,10 @@ async def test_personal_data_is_kept_only_sealed_and_erased_everywhere(stack: St
                 "erased": True,
             }
             assert shown["shipping_address"] is None
-    # Told on order.events.v1, keyed by the customer, carrying nothing but their id.
+    # Told on customer.events.v1, keyed by the customer, carrying nothing but their id.
     erasures = [
         json.loads(r.value or b"{}")
         for r in await every_record(bootstrap)
-        if r.topic == topics.ORDER_EVENTS and r.headers.get("ce_type") == "CustomerErased"
+        if r.topic == topics.CUSTOMER_EVENTS and r.headers.get("ce_type") == "CustomerErased"
     ]
     assert {"customer_id": customer_id} in [{"customer_id": e["customer_id"]} for e in erasures]

@@ -59,7 +59,7 @@ class CustomerErased(Message):
     key, so whatever it holds of them can no longer be opened. Subscribers that keep
     personal data from order events must do the same."""
 
-    topic = topics.ORDER_EVENTS
+    topic = topics.CUSTOMER_EVENTS
 
     customer_id: str = Field(min_length=1, max_length=64)
     occurred_at: AwareDatetime

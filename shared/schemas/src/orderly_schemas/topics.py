@@ -6,6 +6,10 @@ CHECKOUT_ORDERS: Final = "checkout.orders.v1"
 ORDER_EVENTS: Final = "order.events.v1"
 #: Returns of delivered orders (keyed by order id): notification, analytics, support read it.
 ORDER_RETURNS: Final = "order.returns.v1"
+#: What happens to customers as a whole (keyed by customer id), kept for good: CustomerErased.
+#: Every service that keeps personal data reads it (a database restored from a backup
+#: replays it); it carries a handful of records, so reading it costs them nothing.
+CUSTOMER_EVENTS: Final = "customer.events.v1"
 INVENTORY_COMMANDS: Final = "inventory.commands.v1"
 INVENTORY_EVENTS: Final = "inventory.events.v1"
 PAYMENT_COMMANDS: Final = "payment.commands.v1"
@@ -16,6 +20,7 @@ ALL_TOPICS: Final = (
     CHECKOUT_ORDERS,
     ORDER_EVENTS,
     ORDER_RETURNS,
+    CUSTOMER_EVENTS,
     INVENTORY_COMMANDS,
     INVENTORY_EVENTS,
     PAYMENT_COMMANDS,

@@ -33,7 +33,7 @@ async def forget_customer(uow: UnitOfWork, event: CustomerErased) -> bool:
 def forget_erased_customers(service: Service) -> None:
     """Subscribe ``service`` (built with its ``customer_keys``) to CustomerErased."""
 
-    @service.subscriber(topics.ORDER_EVENTS).on(CustomerErased)
+    @service.subscriber(topics.CUSTOMER_EVENTS).on(CustomerErased)
     async def on_customer_erased(event: CustomerErased, uow: UnitOfWork) -> None:
         await forget_customer(uow, event)
 
