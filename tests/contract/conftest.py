@@ -29,8 +29,12 @@ from orderly_schemas.inventory import (
     Parcel,
     ReleaseStock,
     ReserveStock,
+    BookReturnParcel,
     RestockReturn,
     ReturnLine,
+    ReturnParcelBooked,
+    ReturnParcelRefused,
+    ReturnParcelTracked,
     ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
@@ -66,7 +70,16 @@ from orderly_schemas.payment import (
     RefundPayment,
 )
 from orderly_schemas.personal import CustomerErased, SealedPersonalData
-from orderly_schemas.returns import ReturnApproved, ReturnRejected, ReturnRequested
+from orderly_schemas.returns import (
+    ReturnApproved,
+    ReturnCompleted,
+    ReturnExpired,
+    ReturnLabelIssued,
+    ReturnNeedsAttention,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
+)
 
 ORDER_ID = UUID("0b6f3c1e-5d7a-4f0e-9a51-2c8d4e6f7a90")
 ORDER_NUMBER = "ORD-2026-004217"
@@ -346,6 +359,86 @@ def return_rejected() -> ReturnRejected:
     )
 
 
+def return_label_issued() -> ReturnLabelIssued:
+    return ReturnLabelIssued(
+        **_return_event(5 * 24 * 60 + 1),
+        carrier="DHL",
+        tracking_number="RT-00340434161094042557",
+        warehouse="hamburg-2",
+        expires_at=at(19 * 24 * 60),
+    )
+
+
+def return_received() -> ReturnReceived:
+    return ReturnReceived(
+        **_return_event(8 * 24 * 60),
+        warehouse="hamburg-2",
+        received=[ReturnLine(sku="MUG-CERAMIC-350", quantity=1, condition="damaged")],
+    )
+
+
+def return_completed() -> ReturnCompleted:
+    return ReturnCompleted(
+        **_return_event(8 * 24 * 60 + 5),
+        refunded=Money(amount=1299, currency="EUR"),
+        restocking_fee=Money(amount=0, currency="EUR"),
+        refund_id=f"return:{RMA_ID}",
+    )
+
+
+def return_expired() -> ReturnExpired:
+    return ReturnExpired(
+        **_return_event(19 * 24 * 60), expired_reason="the return label was not used in 14 days"
+    )
+
+
+def return_needs_attention() -> ReturnNeedsAttention:
+    return ReturnNeedsAttention(
+        **_return_event(8 * 24 * 60 + 40),
+        attention_reason="refund failed after 5 attempt(s): provider unavailable",
+    )
+
+
+def book_return_parcel() -> BookReturnParcel:
+    return BookReturnParcel(
+        order_id=ORDER_ID,
+        return_id=RMA_ID,
+        lines=[StockLine(sku="MUG-CERAMIC-350", quantity=1)],
+    )
+
+
+def return_parcel_booked() -> ReturnParcelBooked:
+    return ReturnParcelBooked(
+        order_id=ORDER_ID,
+        occurred_at=at(5 * 24 * 60 + 1),
+        return_id=RMA_ID,
+        warehouse="hamburg-2",
+        carrier="DHL",
+        tracking_number="RT-00340434161094042557",
+    )
+
+
+def return_parcel_refused() -> ReturnParcelRefused:
+    return ReturnParcelRefused(
+        order_id=ORDER_ID,
+        occurred_at=at(5 * 24 * 60 + 1),
+        return_id=RMA_ID,
+        reason="the carrier does not collect from this postcode",
+    )
+
+
+def return_parcel_tracked() -> ReturnParcelTracked:
+    return ReturnParcelTracked(
+        order_id=ORDER_ID,
+        occurred_at=at(7 * 24 * 60),
+        return_id=RMA_ID,
+        carrier="DHL",
+        tracking_number="RT-00340434161094042557",
+        status="delivered",
+        detail="received at the dock",
+    )
+
+
 def low_stock_detected() -> LowStockDetected:
     return LowStockDetected(
         sku="MUG-CERAMIC-350",
@@ -506,6 +599,15 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     ReturnRequested: return_requested,
     ReturnApproved: return_approved,
     ReturnRejected: return_rejected,
+    ReturnLabelIssued: return_label_issued,
+    ReturnReceived: return_received,
+    ReturnCompleted: return_completed,
+    ReturnExpired: return_expired,
+    ReturnNeedsAttention: return_needs_attention,
+    BookReturnParcel: book_return_parcel,
+    ReturnParcelBooked: return_parcel_booked,
+    ReturnParcelRefused: return_parcel_refused,
+    ReturnParcelTracked: return_parcel_tracked,
     ReserveStock: reserve_stock,
     ReleaseStock: release_stock,
     ShipOrder: ship_order,

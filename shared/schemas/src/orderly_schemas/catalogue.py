@@ -8,11 +8,15 @@ from orderly_schemas.base import Message
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
     BackInStock,
+    BookReturnParcel,
     LowStockDetected,
     OrderShipped,
     ReleaseStock,
     ReserveStock,
     RestockReturn,
+    ReturnParcelBooked,
+    ReturnParcelRefused,
+    ReturnParcelTracked,
     ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
@@ -47,7 +51,16 @@ from orderly_schemas.payment import (
     RefundPayment,
 )
 from orderly_schemas.personal import CustomerErased
-from orderly_schemas.returns import ReturnApproved, ReturnRejected, ReturnRequested
+from orderly_schemas.returns import (
+    ReturnApproved,
+    ReturnCompleted,
+    ReturnExpired,
+    ReturnLabelIssued,
+    ReturnNeedsAttention,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
+)
 
 MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     OrderPlaced,
@@ -63,10 +76,16 @@ MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     ReturnRequested,
     ReturnApproved,
     ReturnRejected,
+    ReturnLabelIssued,
+    ReturnReceived,
+    ReturnCompleted,
+    ReturnExpired,
+    ReturnNeedsAttention,
     ReserveStock,
     ReleaseStock,
     ShipOrder,
     RestockReturn,
+    BookReturnParcel,
     StockReserved,
     StockReservationFailed,
     StockReleased,
@@ -76,6 +95,9 @@ MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     ShipmentDelivered,
     ShipmentTracked,
     ReturnRestocked,
+    ReturnParcelBooked,
+    ReturnParcelRefused,
+    ReturnParcelTracked,
     LowStockDetected,
     BackInStock,
     StockAdjusted,

@@ -160,6 +160,46 @@ class ReturnRestocked(InventoryEvent):
     lines: list[ReturnLine] = Field(min_length=1)
 
 
+class BookReturnParcel(InventoryCommand):
+    """Book the carrier to collect goods a customer returns, from the address the order was
+    shipped to, and bring them to the warehouse that shipped them.
+
+    Answered with ReturnParcelBooked, or ReturnParcelRefused when no parcel can be booked;
+    a re-sent command is answered again with the same parcel.
+    """
+
+    return_id: UUID
+    lines: list[StockLine] = Field(min_length=1, max_length=200)
+
+
+class ReturnParcelBooked(InventoryEvent):
+    """The carrier will collect the return: its label's tracking number and destination."""
+
+    return_id: UUID
+    warehouse: str = Field(min_length=1, max_length=64, description="where the goods go back to")
+    carrier: str
+    tracking_number: str
+
+
+class ReturnParcelRefused(InventoryEvent):
+    """No return parcel can be booked (the carrier refused it, the order never shipped, or
+    the customer's address was erased); support must arrange the return."""
+
+    return_id: UUID
+    reason: str
+
+
+class ReturnParcelTracked(InventoryEvent):
+    """The carrier reported a return parcel's progress; ``delivered`` means the goods
+    reached the warehouse and wait for inspection (``POST /returns/{id}/restock``)."""
+
+    return_id: UUID
+    carrier: str
+    tracking_number: str
+    status: TrackingStatus
+    detail: str | None = None
+
+
 class StockEvent(Message):
     """A change of one SKU's stock in one warehouse, not tied to an order (keyed by SKU)."""
 

@@ -1,4 +1,9 @@
-"""Returns of delivered orders on ``order.returns.v1``: requested, then approved or rejected.
+"""Returns of delivered orders on ``order.returns.v1``: every step of each return's saga.
+
+requested → approved (by rule or support) or rejected → label issued (the carrier collects
+the goods) → received (inspected at the warehouse, restocked or written off) → completed
+(refunded); or expired (the label was never used), or needs attention (a step that keeps
+failing: support or finance must act).
 
 The order service runs each return as a saga of its own on a delivered order and
 announces every step here, keyed by the order id, so that one order's returns and its
@@ -14,7 +19,8 @@ from uuid import UUID
 from pydantic import Field
 
 from orderly_schemas import topics
-from orderly_schemas.base import AwareDatetime, Message, StockLine
+from orderly_schemas.base import AwareDatetime, Message, Money, StockLine
+from orderly_schemas.inventory import ReturnLine
 
 #: Why the customer sends the goods back; ``other`` needs ``reason_text``.
 ReturnReason = Literal["damaged", "wrong_item", "not_as_described", "no_longer_needed", "other"]
@@ -65,3 +71,45 @@ class ReturnRejected(ReturnEvent):
 
     rejected_by: str = Field(min_length=1, max_length=200)
     rejection_reason: str = Field(min_length=1, max_length=MAX_REASON_TEXT)
+
+
+class ReturnLabelIssued(ReturnEvent):
+    """The carrier will collect the goods: the label's tracking number, and the date after
+    which an unused label expires the return."""
+
+    carrier: str
+    tracking_number: str
+    warehouse: str = Field(min_length=1, max_length=64, description="where the goods go back to")
+    expires_at: AwareDatetime
+
+
+class ReturnReceived(ReturnEvent):
+    """The goods reached the warehouse and were inspected: each unit resellable (restocked)
+    or damaged (written off)."""
+
+    warehouse: str = Field(min_length=1, max_length=64)
+    received: list[ReturnLine] = Field(min_length=1, max_length=2 * MAX_RETURN_LINES)
+
+
+class ReturnCompleted(ReturnEvent):
+    """The return is settled: ``refunded`` went back to the customer (zero when no unit
+    qualified), after ``restocking_fee``."""
+
+    refunded: Money
+    restocking_fee: Money
+    refund_id: str | None = Field(
+        default=None, description="the RefundPayment's id; none when nothing was refunded"
+    )
+
+
+class ReturnExpired(ReturnEvent):
+    """The return label was never used: the return is closed without goods or refund."""
+
+    expired_reason: str = Field(min_length=1, max_length=MAX_REASON_TEXT)
+
+
+class ReturnNeedsAttention(ReturnEvent):
+    """A step of the return keeps failing (no label, a refund refused, goods not arriving
+    or not inspected in time): support or finance must act (``POST /returns/{id}/retry``)."""
+
+    attention_reason: str = Field(min_length=1, max_length=MAX_REASON_TEXT)
