@@ -41,6 +41,7 @@ MATRIX: dict[str, dict[str, frozenset[Role] | str]] = {
         "GET /returns/{return_id}": frozenset({C, S, A}),
         "POST /returns/{return_id}/approve": frozenset({S, A}),
         "POST /returns/{return_id}/reject": frozenset({S, A}),
+        "POST /returns/{return_id}/retry": frozenset({S, F, A}),
     },
     "payment": {
         "GET /payments/{order_id}": frozenset({F, S, A}),

@@ -197,7 +197,16 @@ def test_the_order_service_documents_the_returns_on_their_own_topic(
     doc = generated["order"]
     published = {topic: message_types(doc, ch) for topic, ch in operations(doc, "send")}
 
-    assert published["order.returns.v1"] == {"ReturnRequested", "ReturnApproved", "ReturnRejected"}
+    assert published["order.returns.v1"] == {
+        "ReturnRequested",
+        "ReturnApproved",
+        "ReturnRejected",
+        "ReturnLabelIssued",
+        "ReturnReceived",
+        "ReturnCompleted",
+        "ReturnExpired",
+        "ReturnNeedsAttention",
+    }
     assert not published["order.events.v1"] & published["order.returns.v1"]
 
 

@@ -68,6 +68,28 @@ class OrderSettings(ServiceSettings):
         " the order's currency) is approved at once; any other waits for support",
     )
 
+    return_restocking_fee_percent: int = Field(
+        default=10,
+        ge=0,
+        le=100,
+        description="kept of the refund of goods returned for a reason of the customer's"
+        " (no longer needed, other); none when the fault was ours",
+    )
+    return_label_valid_days: float = Field(
+        default=14, gt=0, description="a return label unused after this many days expires"
+    )
+    return_transit_days: float = Field(
+        default=14,
+        gt=0,
+        description="a return parcel on its way longer than this needs attention",
+    )
+    return_inspection_days: float = Field(
+        default=3,
+        gt=0,
+        description="goods arrived at the warehouse and not inspected after this long need"
+        " attention",
+    )
+
     def timeouts(self) -> Timeouts:
         return Timeouts(
             reply=timedelta(seconds=self.reply_timeout_seconds),
@@ -81,4 +103,11 @@ class OrderSettings(ServiceSettings):
         return ReturnPolicy(
             window=timedelta(days=self.return_window_days),
             auto_approve_max_amount=self.return_auto_approve_max_amount,
+            restocking_fee_percent=self.return_restocking_fee_percent,
+            reply=timedelta(seconds=self.reply_timeout_seconds),
+            max_resends=self.max_resends,
+            refund=timedelta(seconds=self.compensation_timeout_seconds),
+            label_valid=timedelta(days=self.return_label_valid_days),
+            transit=timedelta(days=self.return_transit_days),
+            inspection=timedelta(days=self.return_inspection_days),
         )

@@ -9,6 +9,7 @@ development issuer and a ManualClock tells the service the time.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -32,8 +33,16 @@ from orderly_order.settings import OrderSettings
 from orderly_schemas import topics
 from orderly_schemas.base import Allocation, Money, OrderLine
 from orderly_schemas.checkout import OrderPlaced
-from orderly_schemas.inventory import OrderShipped, ShipmentDelivered, StockReserved
-from orderly_schemas.payment import PaymentCaptured
+from orderly_schemas.inventory import (
+    OrderShipped,
+    ReturnLine,
+    ReturnParcelBooked,
+    ReturnParcelTracked,
+    ReturnRestocked,
+    ShipmentDelivered,
+    StockReserved,
+)
+from orderly_schemas.payment import PaymentCaptured, PaymentRefunded, RefundFailed
 
 DELIVERED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MUG, TEA = "MUG-001", "TEA-002"
@@ -168,6 +177,17 @@ async def returns_in_outbox(service: Service) -> list[tuple[str, str | None, str
             .order_by(outbox.c.id)
         )
         return [(kind, key, topic) for kind, key, topic in rows.tuples()]
+
+
+async def commands_in_outbox(service: Service) -> list[tuple[str, dict[str, Any]]]:
+    """(type, payload) of every command the order service sent, in order."""
+    async with service.database.transaction() as s:
+        rows = await s.execute(
+            select(outbox.c.message_type, outbox.c.payload)
+            .where(outbox.c.topic.in_([topics.INVENTORY_COMMANDS, topics.PAYMENT_COMMANDS]))
+            .order_by(outbox.c.id)
+        )
+        return [(kind, json.loads(payload)) for kind, payload in rows.tuples()]
 
 
 async def audited(client: httpx.AsyncClient, identity: DevIssuer) -> list[dict[str, Any]]:
@@ -383,3 +403,192 @@ async def test_another_customers_order_and_return_are_not_found(
     assert (order_of_bob.status_code, missing_order.status_code) == (404, 404)
     assert (return_of_bob.status_code, missing_return.status_code) == (404, 404)
     assert "C-BOB" not in order_of_bob.text + return_of_bob.text
+
+
+async def step(service: Service, act: Any) -> None:
+    async with service.messaging.unit_of_work() as uow:
+        await act(uow)
+
+
+async def test_a_return_runs_from_its_label_to_its_refund_and_every_step_is_kept(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    ada = customer(identity, "C-ADA")
+    created = await ask_return(client, order, ada, damaged_mugs(2))
+    oid = order.order_id
+    return_id = rid = created.json()["return_id"]
+    assert isinstance(service.settings, OrderSettings)
+    policy = service.settings.return_policy()
+    cases = use_cases.returns
+    booked = ReturnParcelBooked(
+        order_id=oid,
+        occurred_at=clock(),
+        return_id=rid,
+        warehouse="east",
+        carrier="SimPost",
+        tracking_number="SR00000000AB",
+    )
+
+    await step(service, lambda uow: cases.record_return_parcel_booked(uow, booked, policy=policy))
+    labelled = (await client.get(f"/returns/{return_id}", headers=ada)).json()
+    for status in ("in_transit", "delivered"):
+        tracked = ReturnParcelTracked(
+            order_id=oid,
+            occurred_at=clock(),
+            return_id=rid,
+            carrier="SimPost",
+            tracking_number="SR00000000AB",
+            status=status,
+        )
+        await step(
+            service,
+            lambda uow, t=tracked: cases.record_return_parcel_tracked(uow, t, policy=policy),
+        )
+    arrived = (await client.get(f"/returns/{return_id}", headers=ada)).json()
+    inspected = ReturnRestocked(
+        order_id=oid,
+        occurred_at=clock(),
+        return_id=rid,
+        warehouse="east",
+        lines=[
+            ReturnLine(sku=MUG, quantity=1, condition="resellable"),
+            ReturnLine(sku=MUG, quantity=1, condition="damaged"),
+        ],
+    )
+    for _ in range(2):  # redelivered: refunded once
+        await step(service, lambda uow: cases.record_return_received(uow, inspected, policy=policy))
+    refunding = (await client.get(f"/returns/{return_id}", headers=ada)).json()
+    refunded = PaymentRefunded(
+        order_id=oid,
+        occurred_at=clock(),
+        refund_id=f"return:{rid}",
+        amount=eur(2598),
+        provider_reference="re_1",
+    )
+    await step(service, lambda uow: cases.record_return_refunded(uow, refunded))
+    done = (await client.get(f"/returns/{return_id}", headers=ada)).json()
+
+    assert (labelled["status"], labelled["tracking_number"]) == ("label_issued", "SR00000000AB")
+    expires = datetime.fromisoformat(labelled["label_expires_at"])
+    assert expires == clock() + policy.label_valid
+    assert arrived["status"] == "arrived"
+    assert refunding["status"] == "refunding"
+    assert refunding["refunded"] == {"amount": 2598, "currency": "EUR"}
+    assert refunding["received"] == [
+        {"sku": MUG, "quantity": 1, "condition": "resellable"},
+        {"sku": MUG, "quantity": 1, "condition": "damaged"},
+    ]
+    assert (done["status"], done["deadline_at"]) == ("completed", None)
+    assert [h["status"] for h in done["history"]] == [
+        "requested",
+        "approved",
+        "label_issued",
+        "in_transit",
+        "arrived",
+        "refunding",
+        "completed",
+    ]
+    shown = (await client.get(f"/orders/{oid}", headers=ada)).json()["returns"]
+    assert [(r["return_number"], r["status"]) for r in shown] == [
+        (done["return_number"], "completed")
+    ]
+    assert [t for t, _, _ in await returns_in_outbox(service)] == [
+        "ReturnRequested",
+        "ReturnApproved",
+        "ReturnLabelIssued",
+        "ReturnReceived",
+        "ReturnCompleted",
+    ]
+    sent = await commands_in_outbox(service)
+    [book] = [p for t, p in sent if t == "BookReturnParcel"]
+    [refund] = [p for t, p in sent if t == "RefundPayment"]
+    assert (book["return_id"], book["lines"]) == (rid, [{"sku": MUG, "quantity": 2}])
+    assert (refund["refund_id"], refund["amount"]) == (
+        f"return:{rid}",
+        {"amount": 2598, "currency": "EUR"},
+    )
+
+
+async def test_finance_retries_a_refund_that_failed_and_it_is_audited(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    created = await ask_return(client, order, customer(identity, "C-ADA"))
+    rid = created.json()["return_id"]
+    assert isinstance(service.settings, OrderSettings)
+    policy = service.settings.return_policy()
+    cases = use_cases.returns
+    inspected = ReturnRestocked(
+        order_id=order.order_id,
+        occurred_at=clock(),
+        return_id=rid,
+        warehouse="east",
+        lines=[ReturnLine(sku=MUG, quantity=1, condition="resellable")],
+    )
+    await step(service, lambda uow: cases.record_return_received(uow, inspected, policy=policy))
+    failed = RefundFailed(
+        order_id=order.order_id,
+        occurred_at=clock(),
+        refund_id=f"return:{rid}",
+        amount=eur(1299),
+        reason="declined by the provider",
+        attempts=5,
+    )
+    await step(service, lambda uow: cases.record_return_refund_failed(uow, failed))
+    support_only = identity.headers(Role.WAREHOUSE, sub="wanda")
+    finance = identity.headers(Role.FINANCE, sub="fred")
+
+    stuck = await client.get(f"/returns/{rid}", headers=identity.headers(Role.SUPPORT))
+    refused = await client.post(f"/returns/{rid}/retry", headers=support_only)
+    retried = await client.post(f"/returns/{rid}/retry", headers=finance)
+    again = await client.post(f"/returns/{rid}/retry", headers=finance)
+
+    assert stuck.json()["status"] == "needs_attention"
+    assert stuck.json()["closing_reason"] == (
+        "refund failed after 5 attempt(s): declined by the provider"
+    )
+    assert refused.status_code == 403
+    assert retried.status_code == 200
+    assert (retried.json()["status"], retried.json()["refund_id"]) == (
+        "refunding",
+        f"return:{rid}#2",
+    )
+    assert again.status_code == 409
+    refunds = [p["refund_id"] for t, p in await commands_in_outbox(service) if t == "RefundPayment"]
+    assert refunds == [f"return:{rid}", f"return:{rid}#2"]
+    [entry] = [e for e in await audited(client, identity) if e["action"] == "return.retry"]
+    assert entry["before"]["status"] == "needs_attention"
+
+
+async def test_due_returns_are_claimed_from_postgresql_and_an_unused_label_expires(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    created = await ask_return(client, order, customer(identity, "C-ADA"))
+    rid = created.json()["return_id"]
+    assert isinstance(service.settings, OrderSettings)
+    policy = service.settings.return_policy()
+    cases = use_cases.returns
+    booked = ReturnParcelBooked(
+        order_id=order.order_id,
+        occurred_at=clock(),
+        return_id=rid,
+        warehouse="east",
+        carrier="SimPost",
+        tracking_number="SR00000000CD",
+    )
+    await step(service, lambda uow: cases.record_return_parcel_booked(uow, booked, policy=policy))
+
+    clock.advance(policy.label_valid - timedelta(seconds=1))
+    await step(service, lambda uow: cases.process_due_returns(uow, policy=policy))
+    waiting = (await client.get(f"/returns/{rid}", headers=identity.headers(Role.SUPPORT))).json()
+    clock.advance(timedelta(seconds=1))
+    await step(service, lambda uow: cases.process_due_returns(uow, policy=policy))
+    expired = (await client.get(f"/returns/{rid}", headers=identity.headers(Role.SUPPORT))).json()
+
+    assert waiting["status"] == "label_issued"
+    assert (expired["status"], expired["deadline_at"]) == ("expired", None)
+    assert expired["closing_reason"] == "the label was not used within 14 day(s)"
+    assert expired["history"][-1]["reason"] == expired["closing_reason"]
+    assert [t for t, _, _ in await returns_in_outbox(service)][-1] == "ReturnExpired"

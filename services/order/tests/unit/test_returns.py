@@ -21,15 +21,19 @@ from orderly_order.domain.returns import (
     RULE,
     InvalidReturnError,
     OrderNotReturnableError,
+    Refund,
     Return,
     ReturnPolicy,
     ReturnStateError,
     ReturnStatus,
     ReturnWindowClosedError,
+    return_of_refund,
     value_of,
 )
 from orderly_schemas.base import Money, OrderLine, StockLine
-from orderly_schemas.returns import ReturnReason
+from orderly_schemas.inventory import ReturnLine, ReturnParcelBooked, ReturnRestocked
+from orderly_schemas.payment import PaymentRefunded, RefundFailed, RefundPayment
+from orderly_schemas.returns import ReturnCompleted, ReturnReason
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 T = Timeouts()
@@ -103,7 +107,7 @@ def test_damaged_goods_worth_little_are_approved_at_once_by_rule() -> None:
 
     assert returned.status is ReturnStatus.APPROVED
     assert returned.decided_by == RULE
-    assert types(returned) == ["ReturnRequested", "ReturnApproved"]
+    assert types(returned) == ["ReturnRequested", "ReturnApproved", "BookReturnParcel"]
 
 
 def test_a_wrong_item_is_approved_by_rule_too() -> None:
@@ -254,8 +258,8 @@ def test_support_approves_a_waiting_return_once() -> None:
     returned = waiting()
     later = NOW + timedelta(days=4)
 
-    first = returned.approve(by="alice", now=later)
-    again = returned.approve(by="bob", now=later)
+    first = returned.approve(by="alice", now=later, policy=POLICY)
+    again = returned.approve(by="bob", now=later, policy=POLICY)
 
     assert (first, again) == (True, False)
     assert (returned.status, returned.decided_by, returned.decided_at) == (
@@ -263,7 +267,7 @@ def test_support_approves_a_waiting_return_once() -> None:
         "alice",
         later,
     )
-    assert types(returned) == ["ReturnApproved"]
+    assert types(returned) == ["ReturnApproved", "BookReturnParcel"]
 
 
 def test_support_rejects_a_waiting_return_saying_why_once() -> None:
@@ -282,13 +286,13 @@ def test_support_rejects_a_waiting_return_saying_why_once() -> None:
 
 def test_a_decided_return_cannot_be_decided_the_other_way() -> None:
     approved, rejected = waiting(), waiting()
-    approved.approve(by="alice", now=NOW)
+    approved.approve(by="alice", now=NOW, policy=POLICY)
     rejected.reject(by="alice", reason="worn", now=NOW)
 
     with pytest.raises(ReturnStateError, match=r"is approved; only a requested return"):
         approved.reject(by="bob", reason="changed my mind", now=NOW)
     with pytest.raises(ReturnStateError, match=r"is rejected; only a requested return"):
-        rejected.approve(by="bob", now=NOW)
+        rejected.approve(by="bob", now=NOW, policy=POLICY)
 
     assert (status_of(approved), status_of(rejected)) == (
         ReturnStatus.APPROVED,
@@ -330,6 +334,20 @@ class FakeReturns:
         # As a row keeps it: its messages go to the outbox, not into the table.
         self.rows[returned.return_id] = replace(returned, messages=[])
 
+    async def refunded_by_other_returns(self, returned: Return) -> int:
+        return sum(
+            r.refund.amount.amount
+            for r in self.rows.values()
+            if r.order_id == returned.order_id
+            and r.return_id != returned.return_id
+            and r.refund is not None
+        )
+
+    async def claim_due(self, now: datetime, *, limit: int) -> list[Return]:
+        due = [r for r in self.rows.values() if r.deadline_at is not None and r.deadline_at <= now]
+        due.sort(key=lambda r: r.deadline_at or now)
+        return [replace(r, messages=[]) for r in due[:limit]]
+
 
 def world() -> tuple[FakeReturns, Order]:
     order = delivered()
@@ -364,7 +382,7 @@ async def test_a_request_is_numbered_kept_and_announced_keyed_by_its_order() -> 
     assert returned is not None
     assert returned.return_number == "RMA-0000001"
     assert repo.rows[returned.return_id].status is ReturnStatus.APPROVED
-    assert uow.published_types() == ["ReturnRequested", "ReturnApproved"]
+    assert uow.published_types() == ["ReturnRequested", "ReturnApproved", "BookReturnParcel"]
     assert uow.audited == []  # the rules are nobody privileged
 
 
@@ -399,10 +417,10 @@ async def test_supports_decision_is_audited_once_and_a_repeat_changes_nothing() 
     alice = Actor("alice", "support")
 
     first, second = unit_of_work(repo), unit_of_work(repo)
-    await use_cases.returns.approve_return(first, asked.return_id, staff=alice)
-    await use_cases.returns.approve_return(second, asked.return_id, staff=alice)
+    await use_cases.returns.approve_return(first, asked.return_id, staff=alice, policy=POLICY)
+    await use_cases.returns.approve_return(second, asked.return_id, staff=alice, policy=POLICY)
 
-    assert first.published_types() == ["ReturnApproved"]
+    assert first.published_types() == ["ReturnApproved", "BookReturnParcel"]
     [entry] = first.audited
     assert (entry.action, entry.target) == ("return.approve", f"return:{asked.return_id}")
     assert (second.published, second.audited) == ([], [])
@@ -413,7 +431,366 @@ async def test_deciding_a_return_that_is_not_there_is_none() -> None:
     repo, _ = world()
 
     found = await use_cases.returns.approve_return(
-        unit_of_work(repo), uuid4(), staff=Actor("alice", "support")
+        unit_of_work(repo), uuid4(), staff=Actor("alice", "support"), policy=POLICY
     )
 
     assert found is None
+
+
+# The saga after approval: the parcel, the goods, the refund, the deadlines.
+
+LATER = NOW + timedelta(days=3, hours=1)
+
+
+def approved(
+    lines: list[StockLine] | None = None,
+    *,
+    reason: ReturnReason = "damaged",
+    order: Order | None = None,
+) -> tuple[Return, Order]:
+    order = order or delivered()
+    returned = request(order, lines or [StockLine(sku=MUG, quantity=1)], reason=reason)
+    if returned.status is ReturnStatus.REQUESTED:
+        returned.approve(by="alice", now=NOW + timedelta(days=3), policy=POLICY)
+    returned.messages.clear()
+    return returned, order
+
+
+def booked(returned: Return, at: datetime = LATER) -> Return:
+    returned.parcel_booked(
+        ReturnParcelBooked(
+            order_id=returned.order_id,
+            occurred_at=at,
+            return_id=returned.return_id,
+            warehouse="hamburg-2",
+            carrier="SimPost",
+            tracking_number="SR0123456789AB",
+        ),
+        at,
+        POLICY,
+    )
+    returned.messages.clear()
+    return returned
+
+
+def restocked(returned: Return, *lines: tuple[str, int, str]) -> ReturnRestocked:
+    return ReturnRestocked(
+        order_id=returned.order_id,
+        occurred_at=LATER,
+        return_id=returned.return_id,
+        warehouse="hamburg-2",
+        lines=[ReturnLine(sku=sku, quantity=n, condition=c) for sku, n, c in lines],
+    )
+
+
+def receive(
+    returned: Return, order: Order, *lines: tuple[str, int, str], refunded_before: int = 0
+) -> bool:
+    return returned.received_back(
+        restocked(returned, *lines),
+        order=order,
+        refunded_before=refunded_before,
+        now=LATER,
+        policy=POLICY,
+    )
+
+
+def refund_asked(returned: Return) -> RefundPayment:
+    [command] = [m for m in returned.messages if isinstance(m, RefundPayment)]
+    return command
+
+
+def test_an_approved_return_asks_inventory_for_its_parcel_and_waits_for_the_answer() -> None:
+    returned = request(delivered(), [StockLine(sku=MUG, quantity=1)])
+
+    [command] = [m for m in returned.messages if m.message_type() == "BookReturnParcel"]
+    assert command.model_dump()["lines"] == [{"sku": MUG, "quantity": 1}]
+    assert returned.deadline_at == NOW + timedelta(days=3) + POLICY.reply
+
+
+def test_the_booked_parcel_issues_a_label_that_expires_and_a_repeat_changes_nothing() -> None:
+    returned, _ = approved()
+
+    booked(returned)
+    again = returned.parcel_booked(
+        ReturnParcelBooked(
+            order_id=returned.order_id,
+            occurred_at=LATER,
+            return_id=returned.return_id,
+            warehouse="hamburg-2",
+            carrier="SimPost",
+            tracking_number="SR0123456789AB",
+        ),
+        LATER,
+        POLICY,
+    )
+
+    assert again is False
+    assert returned.status is ReturnStatus.LABEL_ISSUED
+    assert (returned.carrier, returned.tracking_number) == ("SimPost", "SR0123456789AB")
+    assert returned.label_expires_at == returned.deadline_at == LATER + POLICY.label_valid
+
+
+def test_a_label_never_used_expires_the_return_and_a_late_parcel_still_brings_it_back() -> None:
+    returned = booked(approved()[0])
+    expiry = LATER + POLICY.label_valid
+
+    assert returned.deadline_passed(expiry - timedelta(seconds=1), POLICY) is False
+    assert returned.deadline_passed(expiry, POLICY) is True
+    assert status_of(returned) is ReturnStatus.EXPIRED
+    assert types(returned) == ["ReturnExpired"]
+    assert returned.deadline_at is None
+
+    returned.parcel_tracked("in_transit", None, expiry + timedelta(days=1), POLICY)
+
+    assert status_of(returned) is ReturnStatus.IN_TRANSIT
+    assert returned.closing_reason is None
+
+
+def test_goods_that_arrive_wait_for_inspection_then_need_attention() -> None:
+    returned = booked(approved()[0])
+    returned.parcel_tracked("in_transit", None, LATER, POLICY)
+    returned.parcel_tracked("delivered", None, LATER + timedelta(days=2), POLICY)
+    assert status_of(returned) is ReturnStatus.ARRIVED
+
+    returned.deadline_passed(LATER + timedelta(days=2) + POLICY.inspection, POLICY)
+
+    assert status_of(returned) is ReturnStatus.NEEDS_ATTENTION
+    assert returned.closing_reason == "the goods arrived and were not inspected within 3 day(s)"
+    assert types(returned) == ["ReturnNeedsAttention"]
+
+
+def test_goods_received_in_order_are_refunded_in_full_when_the_fault_was_ours() -> None:
+    returned, order = approved([StockLine(sku=MUG, quantity=2)], reason="damaged")
+    booked(returned)
+
+    assert receive(returned, order, (MUG, 1, "resellable"), (MUG, 1, "damaged"))
+
+    assert returned.status is ReturnStatus.REFUNDING
+    assert types(returned) == ["ReturnReceived", "RefundPayment"]
+    command = refund_asked(returned)
+    assert (command.refund_id, command.amount) == (f"return:{returned.return_id}", eur(2598))
+    assert returned.deadline_at == LATER + POLICY.refund
+
+    returned.messages.clear()
+    assert returned.refund_settled(command.refund_id, LATER) is True
+    assert status_of(returned) is ReturnStatus.COMPLETED
+    [completed] = returned.messages
+    assert isinstance(completed, ReturnCompleted)
+    assert (completed.refunded, completed.restocking_fee) == (eur(2598), eur(0))
+    assert returned.deadline_at is None
+
+
+def test_a_change_of_mind_pays_the_restocking_fee_and_damage_of_the_customers_own() -> None:
+    returned, order = approved([StockLine(sku=MUG, quantity=2)], reason="no_longer_needed")
+
+    receive(returned, order, (MUG, 1, "resellable"), (MUG, 1, "damaged"))
+
+    # One mug qualifies (12.99), less 10 %: 11.70 back, 1.29 kept.
+    assert returned.refund == Refund(amount=eur(1170), fee=eur(129))
+    assert refund_asked(returned).amount == eur(1170)
+
+
+def test_nothing_refundable_completes_the_return_without_a_refund() -> None:
+    returned, order = approved([StockLine(sku=TEA, quantity=1)], reason="no_longer_needed")
+
+    receive(returned, order, (TEA, 1, "damaged"))
+
+    assert returned.status is ReturnStatus.COMPLETED
+    assert types(returned) == ["ReturnReceived", "ReturnCompleted"]
+    completed = returned.messages[-1]
+    assert isinstance(completed, ReturnCompleted)
+    assert (completed.refunded, completed.refund_id) == (eur(0), None)
+
+
+def test_goods_beyond_the_return_are_received_but_not_refunded() -> None:
+    returned, order = approved([StockLine(sku=MUG, quantity=1)])
+
+    receive(returned, order, (MUG, 2, "resellable"), (TEA, 1, "resellable"))
+
+    assert refund_asked(returned).amount == eur(1299)
+    assert len(returned.received) == 2
+
+
+def test_a_sku_listed_twice_is_refunded_at_what_the_order_paid_for_it_on_average() -> None:
+    order = delivered(
+        ordered(
+            [
+                OrderLine(sku=MUG, quantity=1, unit_price=eur(1000)),
+                OrderLine(sku=MUG, quantity=2, unit_price=eur(1301)),
+            ]
+        )
+    )
+    returned, _ = approved([StockLine(sku=MUG, quantity=2)], reason="wrong_item", order=order)
+
+    receive(returned, order, (MUG, 2, "resellable"))
+
+    assert refund_asked(returned).amount == eur((1000 + 2 * 1301) * 2 // 3)
+
+
+def test_the_refund_never_takes_the_order_past_what_was_captured() -> None:
+    returned, order = approved([StockLine(sku=MUG, quantity=2)])
+
+    receive(returned, order, (MUG, 2, "resellable"), refunded_before=order.total.amount - 500)
+
+    assert refund_asked(returned).amount == eur(500)
+
+
+def test_an_inspection_reported_twice_refunds_once() -> None:
+    returned, order = approved()
+    receive(returned, order, (MUG, 1, "resellable"))
+    returned.messages.clear()
+
+    assert receive(returned, order, (MUG, 1, "resellable")) is False
+    assert returned.messages == []
+
+
+def test_an_unanswered_parcel_request_is_sent_again_unless_still_queued_then_flagged() -> None:
+    returned, _ = approved()
+    due = returned.deadline_at
+    assert due is not None
+
+    returned.deadline_passed(due, POLICY, queued=True)
+    assert (types(returned), returned.resends) == ([], 0)
+    for n in range(1, POLICY.max_resends + 1):
+        assert returned.deadline_at is not None
+        returned.deadline_passed(returned.deadline_at, POLICY)
+        assert returned.resends == n
+    assert types(returned) == ["BookReturnParcel"] * POLICY.max_resends
+    assert returned.deadline_at is not None
+    returned.deadline_passed(returned.deadline_at, POLICY)
+
+    assert status_of(returned) is ReturnStatus.NEEDS_ATTENTION
+    assert returned.closing_reason == "no answer to the return parcel after 4 attempt(s)"
+    # A late answer still counts.
+    booked(returned)
+    assert status_of(returned) is ReturnStatus.LABEL_ISSUED
+
+
+def test_a_refund_that_keeps_failing_flags_finance_and_a_retry_asks_under_a_new_id() -> None:
+    returned, order = approved()
+    receive(returned, order, (MUG, 1, "resellable"))
+    first = refund_asked(returned).refund_id
+    returned.messages.clear()
+
+    returned.refund_failed(first, "provider unavailable", 5, LATER)
+    assert status_of(returned) is ReturnStatus.NEEDS_ATTENTION
+    assert returned.closing_reason == "refund failed after 5 attempt(s): provider unavailable"
+    returned.messages.clear()
+
+    returned.retry(LATER, POLICY)
+    second = refund_asked(returned).refund_id
+
+    assert second == f"return:{returned.return_id}#2"
+    assert return_of_refund(second) == return_of_refund(first) == returned.return_id
+    assert returned.refund_settled(first, LATER) is False
+    assert returned.refund_settled(second, LATER) is True
+    assert status_of(returned) is ReturnStatus.COMPLETED
+
+
+def test_a_refused_parcel_needs_attention_and_a_retry_asks_for_it_again() -> None:
+    returned, _ = approved()
+
+    returned.parcel_refused("SimPost does not collect from postal code 00000", LATER)
+    returned.retry(LATER, POLICY)
+
+    assert status_of(returned) is ReturnStatus.APPROVED
+    assert types(returned) == ["ReturnNeedsAttention", "BookReturnParcel"]
+    with pytest.raises(ReturnStateError, match=r"only a return that needs attention"):
+        returned.retry(LATER, POLICY)
+
+
+async def test_two_returns_of_one_order_never_refund_more_than_was_captured() -> None:
+    repo, order = world()
+    first, _ = await ask(repo, order, [StockLine(sku=MUG, quantity=2)], "damaged")
+    second, _ = await ask(repo, order, [StockLine(sku=TEA, quantity=1)], "damaged")
+    assert first is not None
+    assert second is not None
+    # As if a refund of the order had already taken all but 3.00 of the mugs' part.
+    order.total = eur(2 * 1299 + 300)
+
+    for returned, sku, n in ((first, MUG, 2), (second, TEA, 1)):
+        await use_cases.returns.record_return_received(
+            unit_of_work(repo), restocked(returned, (sku, n, "resellable")), policy=POLICY
+        )
+
+    refunds = [repo.rows[r.return_id].refund for r in (first, second)]
+    assert [r.amount.amount for r in refunds if r] == [2598, 300]
+
+
+async def test_a_restock_of_a_return_that_is_not_ours_is_skipped() -> None:
+    repo, order = world()
+    stranger = approved(order=order)[0]
+    uow = unit_of_work(repo)
+
+    await use_cases.returns.record_return_received(
+        uow, restocked(stranger, (MUG, 1, "resellable")), policy=POLICY
+    )
+
+    assert uow.published == []
+
+
+async def test_the_refunds_answers_find_their_return_by_the_refund_id() -> None:
+    repo, order = world()
+    asked, _ = await ask(repo, order, [StockLine(sku=MUG, quantity=1)], "damaged")
+    assert asked is not None
+    await use_cases.returns.record_return_received(
+        unit_of_work(repo), restocked(asked, (MUG, 1, "resellable")), policy=POLICY
+    )
+    refund_id = f"return:{asked.return_id}"
+
+    failed = unit_of_work(repo)
+    await use_cases.returns.record_return_refund_failed(
+        failed,
+        RefundFailed(
+            order_id=order.order_id,
+            occurred_at=LATER,
+            refund_id=refund_id,
+            amount=eur(1299),
+            reason="declined",
+        ),
+    )
+    await use_cases.returns.retry_return(
+        unit_of_work(repo), asked.return_id, staff=Actor("fred", "finance"), policy=POLICY
+    )
+    settled = unit_of_work(repo)
+    await use_cases.returns.record_return_refunded(
+        settled,
+        PaymentRefunded(
+            order_id=order.order_id,
+            occurred_at=LATER,
+            refund_id=f"{refund_id}#2",
+            amount=eur(1299),
+            provider_reference="re_1",
+        ),
+    )
+
+    assert failed.published_types() == ["ReturnNeedsAttention"]
+    assert settled.published_types() == ["ReturnCompleted"]
+    assert repo.rows[asked.return_id].status is ReturnStatus.COMPLETED
+
+
+@dataclass
+class StillQueued:
+    orders: set[UUID]
+
+    async def still_waiting(self, session: object, orders: object) -> set[UUID]:
+        return set(self.orders)
+
+
+async def test_due_returns_wait_again_while_their_command_is_queued() -> None:
+    repo, order = world()
+    asked, _ = await ask(repo, order, [StockLine(sku=MUG, quantity=1)], "damaged")
+    assert asked is not None
+    later = NOW + timedelta(days=3)
+
+    queued = FakeUnitOfWork(repo, clock=ManualClock(later), service="order")
+    await use_cases.returns.process_due_returns(
+        queued, policy=POLICY, queue=StillQueued({order.order_id})
+    )
+    resent = FakeUnitOfWork(repo, clock=ManualClock(later + POLICY.reply), service="order")
+    await use_cases.returns.process_due_returns(resent, policy=POLICY, queue=StillQueued(set()))
+
+    assert queued.published == []
+    assert resent.published_types() == ["BookReturnParcel"]
+    assert repo.rows[asked.return_id].resends == 1

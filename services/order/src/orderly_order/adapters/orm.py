@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
@@ -155,8 +156,41 @@ returns = Table(
     Column("rejection_reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The saga after approval: the return parcel, what came back, the refund, the wait.
+    Column("warehouse", String(64), nullable=True),
+    Column("carrier", String(64), nullable=True),
+    Column("tracking_number", String(64), nullable=True),
+    Column("label_expires_at", DateTime(timezone=True), nullable=True),
+    Column("received", JSONB, nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    Column("refund_id", String(100), nullable=True),
+    Column("refund_amount", BigInteger, nullable=True),
+    Column("restocking_fee", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("closing_reason", Text, nullable=True),
+    Column("attention_step", String(20), nullable=True),
+    Column("deadline_at", DateTime(timezone=True), nullable=True),
+    Column("resends", Integer, nullable=False, server_default=text("0")),
     Index("ix_returns_order_id", "order_id"),
     Index("ix_returns_status", "status", "requested_at"),
+    Index(
+        "ix_returns_deadline_at",
+        "deadline_at",
+        postgresql_where=text("deadline_at IS NOT NULL"),
+    ),
+)
+
+#: Every status a return moved to, when and why: its timeline.
+return_status_history = Table(
+    "return_status_history",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("return_id", UUID(as_uuid=True), ForeignKey("returns.return_id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Index("ix_return_status_history_return_id", "return_id", "id"),
 )
 
 return_lines = Table(

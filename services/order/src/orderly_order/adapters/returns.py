@@ -4,23 +4,34 @@
 the returns in PostgreSQL. A request holds its order's row FOR UPDATE (as every saga step
 does) before it counts the units already in returns, so of two requests for the same
 units the second counts the first's and is refused; a decision holds the return's row.
+A received return holds its order's row too before it adds up what the order's other
+returns refund, so two returns received at once never refund more than was captured.
+Due returns are claimed with SKIP LOCKED, so replicas share them and never wait on a
+return a saga step holds.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import RowMapping, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit.clock import Clock
 from orderly_kit.personal_data import Vault
-from orderly_order.adapters.orm import return_lines, return_number_seq, returns
+from orderly_order.adapters.orm import (
+    return_lines,
+    return_number_seq,
+    return_status_history,
+    returns,
+)
 from orderly_order.adapters.repository import OrderRepository
 from orderly_order.domain.order import Order
-from orderly_order.domain.returns import Return, ReturnStatus
-from orderly_schemas.base import StockLine
+from orderly_order.domain.returns import Refund, Return, ReturnStatus
+from orderly_schemas.base import Money, StockLine
+from orderly_schemas.inventory import ReturnLine
 
 
 class Returns(Protocol):
@@ -44,7 +55,15 @@ class Returns(Protocol):
         ...
 
     async def save(self, returned: Return) -> None:
-        """Store the return's status and decision."""
+        """Store where the return stands."""
+        ...
+
+    async def refunded_by_other_returns(self, returned: Return) -> int:
+        """Minor units the order's other returns refunded or are refunding."""
+        ...
+
+    async def claim_due(self, now: datetime, *, limit: int) -> list[Return]:
+        """Returns whose wait ran out by ``now``, held; none another transaction holds."""
         ...
 
 
@@ -79,7 +98,7 @@ class ReturnRepository:
                 resolution=returned.resolution,
                 requested_by=returned.requested_by,
                 requested_at=returned.requested_at,
-                **_decision(returned),
+                **_state(returned),
             )
         )
         await self.session.execute(
@@ -94,18 +113,62 @@ class ReturnRepository:
                 for n, line in enumerate(returned.lines, start=1)
             ],
         )
+        await self._record_history(returned)
 
     async def get(self, return_id: UUID) -> Return | None:
         row = (await self.session.execute(_GET_LOCKED, {"return_id": return_id})).mappings().first()
-        if row is None:
-            return None
+        return None if row is None else await self._loaded(row)
+
+    async def save(self, returned: Return) -> None:
+        await self.session.execute(
+            update(returns)
+            .where(returns.c.return_id == returned.return_id)
+            .values(**_state(returned), updated_at=func.now())
+        )
+        await self._record_history(returned)
+
+    async def _record_history(self, returned: Return) -> None:
+        if returned.changes:
+            await self.session.execute(
+                insert(return_status_history),
+                [
+                    {
+                        "return_id": returned.return_id,
+                        "status": change.status.value,
+                        "reason": change.reason,
+                        "at": change.at,
+                    }
+                    for change in returned.changes
+                ],
+            )
+            returned.changes.clear()
+
+    async def refunded_by_other_returns(self, returned: Return) -> int:
+        value = await self.session.scalar(
+            _REFUNDED_BY_OTHERS, {"order_id": returned.order_id, "return_id": returned.return_id}
+        )
+        return int(value or 0)
+
+    async def claim_due(self, now: datetime, *, limit: int) -> list[Return]:
+        rows = (await self.session.execute(_DUE, {"now": now, "limit": limit})).mappings().all()
+        return [await self._loaded(row) for row in rows]
+
+    async def _loaded(self, row: RowMapping) -> Return:
+        refund = None
+        if row["refund_amount"] is not None:
+            currency = row["currency"]
+            refund = Refund(
+                amount=Money(amount=row["refund_amount"], currency=currency),
+                fee=Money(amount=row["restocking_fee"], currency=currency),
+            )
+        step = row["attention_step"]
         return Return(
             return_id=row["return_id"],
             return_number=row["return_number"],
             order_id=row["order_id"],
             order_number=row["order_number"],
             customer_id=row["customer_id"],
-            lines=await lines_of(self.session, return_id),
+            lines=await lines_of(self.session, row["return_id"]),
             reason=row["reason"],
             reason_text=row["reason_text"],
             resolution=row["resolution"],
@@ -115,13 +178,19 @@ class ReturnRepository:
             decided_by=row["decided_by"],
             decided_at=row["decided_at"],
             rejection_reason=row["rejection_reason"],
-        )
-
-    async def save(self, returned: Return) -> None:
-        await self.session.execute(
-            update(returns)
-            .where(returns.c.return_id == returned.return_id)
-            .values(**_decision(returned), updated_at=func.now())
+            warehouse=row["warehouse"],
+            carrier=row["carrier"],
+            tracking_number=row["tracking_number"],
+            label_expires_at=row["label_expires_at"],
+            received=[ReturnLine.model_validate(line) for line in row["received"] or ()],
+            received_at=row["received_at"],
+            refund_id=row["refund_id"],
+            refund=refund,
+            completed_at=row["completed_at"],
+            closing_reason=row["closing_reason"],
+            attention_step=None if step is None else ReturnStatus(step),
+            deadline_at=row["deadline_at"],
+            resends=row["resends"],
         )
 
 
@@ -131,12 +200,28 @@ async def lines_of(session: AsyncSession, return_id: UUID) -> list[StockLine]:
     return [StockLine(sku=sku, quantity=quantity) for sku, quantity in found.tuples()]
 
 
-def _decision(returned: Return) -> dict[str, Any]:
+def _state(returned: Return) -> dict[str, Any]:
+    refund, step = returned.refund, returned.attention_step
     return {
         "status": returned.status.value,
         "decided_by": returned.decided_by,
         "decided_at": returned.decided_at,
         "rejection_reason": returned.rejection_reason,
+        "warehouse": returned.warehouse,
+        "carrier": returned.carrier,
+        "tracking_number": returned.tracking_number,
+        "label_expires_at": returned.label_expires_at,
+        "received": [line.model_dump(mode="json") for line in returned.received] or None,
+        "received_at": returned.received_at,
+        "refund_id": returned.refund_id,
+        "refund_amount": None if refund is None else refund.amount.amount,
+        "restocking_fee": None if refund is None else refund.fee.amount,
+        "currency": None if refund is None else refund.amount.currency,
+        "completed_at": returned.completed_at,
+        "closing_reason": returned.closing_reason,
+        "attention_step": None if step is None else step.value,
+        "deadline_at": returned.deadline_at,
+        "resends": returned.resends,
     }
 
 
@@ -149,6 +234,17 @@ _UNITS_IN_RETURNS = (
         returns.c.status != ReturnStatus.REJECTED.value,
     )
     .group_by(return_lines.c.sku)
+)
+_REFUNDED_BY_OTHERS = select(func.sum(returns.c.refund_amount)).where(
+    returns.c.order_id == bindparam("order_id"),
+    returns.c.return_id != bindparam("return_id"),
+)
+_DUE = (
+    select(returns)
+    .where(returns.c.deadline_at <= bindparam("now"))
+    .order_by(returns.c.deadline_at)
+    .limit(bindparam("limit"))
+    .with_for_update(skip_locked=True)
 )
 _GET_LOCKED = select(returns).where(returns.c.return_id == bindparam("return_id")).with_for_update()
 _LINES = (

@@ -5,13 +5,19 @@ from __future__ import annotations
 from orderly_kit.messaging import UnitOfWork
 from orderly_kit.service import Service
 from orderly_order import use_cases
+from orderly_order.domain.returns import is_return_refund
 from orderly_order.settings import OrderSettings
 from orderly_schemas import topics
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
+    BookReturnParcel,
     OrderShipped,
     ReleaseStock,
     ReserveStock,
+    ReturnParcelBooked,
+    ReturnParcelRefused,
+    ReturnParcelTracked,
+    ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
     ShipOrder,
@@ -40,13 +46,23 @@ from orderly_schemas.payment import (
     RefundPayment,
 )
 from orderly_schemas.personal import CustomerErased
-from orderly_schemas.returns import ReturnApproved, ReturnRejected, ReturnRequested
+from orderly_schemas.returns import (
+    ReturnApproved,
+    ReturnCompleted,
+    ReturnExpired,
+    ReturnLabelIssued,
+    ReturnNeedsAttention,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
+)
 
 
 def register(service: Service) -> None:
     """Subscribe the saga's handlers and declare what the saga publishes."""
     assert isinstance(service.settings, OrderSettings)
     timeouts = service.settings.timeouts()
+    policy = service.settings.return_policy()
 
     checkout = service.subscriber(topics.CHECKOUT_ORDERS)
 
@@ -84,6 +100,22 @@ def register(service: Service) -> None:
     async def on_shipment_delivered(event: ShipmentDelivered, uow: UnitOfWork) -> None:
         await use_cases.orders.record_shipment_delivered(uow, event, timeouts=timeouts)
 
+    @inventory.on(ReturnParcelBooked)
+    async def on_return_parcel_booked(event: ReturnParcelBooked, uow: UnitOfWork) -> None:
+        await use_cases.returns.record_return_parcel_booked(uow, event, policy=policy)
+
+    @inventory.on(ReturnParcelRefused)
+    async def on_return_parcel_refused(event: ReturnParcelRefused, uow: UnitOfWork) -> None:
+        await use_cases.returns.record_return_parcel_refused(uow, event)
+
+    @inventory.on(ReturnParcelTracked)
+    async def on_return_parcel_tracked(event: ReturnParcelTracked, uow: UnitOfWork) -> None:
+        await use_cases.returns.record_return_parcel_tracked(uow, event, policy=policy)
+
+    @inventory.on(ReturnRestocked)
+    async def on_return_restocked(event: ReturnRestocked, uow: UnitOfWork) -> None:
+        await use_cases.returns.record_return_received(uow, event, policy=policy)
+
     payment = service.subscriber(topics.PAYMENT_EVENTS)
 
     @payment.on(PaymentCaptured)
@@ -96,7 +128,10 @@ def register(service: Service) -> None:
 
     @payment.on(PaymentRefunded)
     async def on_payment_refunded(event: PaymentRefunded, uow: UnitOfWork) -> None:
-        await use_cases.orders.record_payment_refunded(uow, event)
+        if is_return_refund(event.refund_id):
+            await use_cases.returns.record_return_refunded(uow, event)
+        else:
+            await use_cases.orders.record_payment_refunded(uow, event)
 
     @payment.on(PaymentVoided)
     async def on_payment_voided(event: PaymentVoided, uow: UnitOfWork) -> None:
@@ -104,7 +139,10 @@ def register(service: Service) -> None:
 
     @payment.on(RefundFailed)
     async def on_refund_failed(event: RefundFailed, uow: UnitOfWork) -> None:
-        await use_cases.orders.record_refund_failed(uow, event)
+        if is_return_refund(event.refund_id):
+            await use_cases.returns.record_return_refund_failed(uow, event)
+        else:
+            await use_cases.orders.record_refund_failed(uow, event)
 
     service.publishes(
         OrderConfirmed,
@@ -122,10 +160,16 @@ def register(service: Service) -> None:
         CapturePayment,
         RefundPayment,
         OrderPlaced,  # from POST /orders, the ingress for clients without Kafka
-        # From the returns API (POST /orders/{ref}/returns, /returns/{id}/approve, /reject).
+        # Each return's saga (from the returns API, inventory's answers and the deadlines).
         ReturnRequested,
         ReturnApproved,
         ReturnRejected,
+        ReturnLabelIssued,
+        ReturnReceived,
+        ReturnCompleted,
+        ReturnExpired,
+        ReturnNeedsAttention,
+        BookReturnParcel,
     )
     # OrderPlaced carries the customer's details as they typed them: once on Kafka, the
     # outbox keeps nothing of it (orders keep them sealed).

@@ -1,4 +1,4 @@
-"""The order service's periodic jobs: saga deadlines and the sagas-per-state gauges."""
+"""The order service's periodic jobs: saga and return deadlines, the sagas-per-state gauges."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def register(service: Service) -> None:
     settings = service.settings
     assert isinstance(settings, OrderSettings)
     timeouts = settings.timeouts()
+    policy = settings.return_policy()
     queue = CommandQueue(
         settings.kafka_bootstrap_servers,
         service=settings.service_name,
@@ -45,6 +46,14 @@ def register(service: Service) -> None:
                     uow, timeouts=timeouts, queue=queue
                 )
 
+    async def process_return_deadlines() -> None:
+        acted_on = 1
+        while acted_on > 0:
+            async with service.messaging.unit_of_work() as uow:
+                acted_on = await use_cases.returns.process_due_returns(
+                    uow, policy=policy, queue=queue
+                )
+
     async def measure_sagas() -> None:
         async with service.database.sessions() as session:
             states = {s.status: s for s in await queries.sagas.saga_states(session, WATCHED)}
@@ -56,4 +65,5 @@ def register(service: Service) -> None:
             OLDEST.labels(status.value).set(max(age, 0.0))
 
     service.every("saga-deadlines", settings.deadline_poll_seconds, process_deadlines)
+    service.every("return-deadlines", settings.deadline_poll_seconds, process_return_deadlines)
     service.every("saga-gauges", settings.saga_metrics_poll_seconds, measure_sagas)

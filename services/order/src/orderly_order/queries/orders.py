@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,6 +13,7 @@ from orderly_kit.personal_data import Vault
 from orderly_order.adapters.orm import order_lines, order_status_history, orders
 from orderly_order.adapters.personal_data import KEY_COLUMNS, WITH_KEYS, open_contact
 from orderly_order.domain.order import AWAITING, Status
+from orderly_order.queries.returns import ReturnShown, returns_of
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.checkout import Address
 
@@ -62,6 +63,7 @@ class OrderRead(BaseModel):
     cancel_reason: str | None
     updated_at: datetime
     status_history: list[StatusChangeRead]
+    returns: list[ReturnShown] = Field(description="the order's returns; GET /returns/{id}")
 
 
 async def order_id_for(session: AsyncSession, ref: str) -> UUID | None:
@@ -152,4 +154,5 @@ async def get_order(session: AsyncSession, order_id: UUID, *, vault: Vault) -> O
         status_history=[
             StatusChangeRead(status=h["status"], at=h["at"], reason=h["reason"]) for h in history
         ],
+        returns=await returns_of(session, order_id),
     )

@@ -2,8 +2,9 @@
 
 Who may call: a customer requests returns of their own orders and reads their own returns
 (another customer's order or return is a 404, as if it did not exist); support requests
-one for any customer, reads any, and approves or rejects (audited); admin may do
-everything. Who asks and who decides is the token's subject, never a field of the body.
+one for any customer, reads any, and approves or rejects (audited); support or finance
+resume a return that needs attention (audited); admin may do everything. Who asks and
+who decides is the token's subject, never a field of the body.
 
 The domain's refusals (``domain.returns``) are answered by ``refused``, registered on the
 app by ``bootstrap``: a field that breaks a rule is the kit's 422 naming it, a return the
@@ -37,6 +38,12 @@ REQUEST = Permission.of(
 READ = Permission.of("returns:read", Role.SUPPORT, own=[Role.CUSTOMER])
 DECIDE = Permission.of(
     "returns:decide", Role.SUPPORT, description="approve or reject a requested return"
+)
+RETRY = Permission.of(
+    "returns:retry",
+    Role.SUPPORT,
+    Role.FINANCE,
+    description="resume a return that needs attention (a parcel refused, a refund failed)",
 )
 
 _RETURN_NOT_FOUND: dict[int | str, dict[str, Any]] = {
@@ -144,7 +151,7 @@ def router(service: Service) -> APIRouter:
         """Approve a requested return; approving it again changes nothing."""
         async with messaging.unit_of_work() as uow:
             returned = await use_cases.returns.approve_return(
-                uow, return_id, staff=Actor.of(caller)
+                uow, return_id, staff=Actor.of(caller), policy=policy
             )
         if returned is None:
             raise _no_return(return_id)
@@ -162,6 +169,24 @@ def router(service: Service) -> APIRouter:
         async with messaging.unit_of_work() as uow:
             returned = await use_cases.returns.reject_return(
                 uow, return_id, reason=body.reason, staff=Actor.of(caller)
+            )
+        if returned is None:
+            raise _no_return(return_id)
+        return await shown(return_id, caller)
+
+    @r.post(
+        "/returns/{return_id}/retry",
+        response_model=ReturnRead,
+        responses={**_RETURN_NOT_FOUND, 409: refusal("the return does not need attention")},
+    )
+    async def retry_return(
+        return_id: UUID, caller: Annotated[Caller, Depends(RETRY)]
+    ) -> ReturnRead:
+        """Resume a return that needs attention at the step it stopped (a refund is asked for
+        again under a new refund id)."""
+        async with messaging.unit_of_work() as uow:
+            returned = await use_cases.returns.retry_return(
+                uow, return_id, staff=Actor.of(caller), policy=policy
             )
         if returned is None:
             raise _no_return(return_id)
