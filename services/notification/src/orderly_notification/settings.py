@@ -20,6 +20,11 @@ class NotificationSettings(ServiceSettings):
         min_length=3,
         description="where orders needing attention (a refund that kept failing) are reported",
     )
+    support_recipient: str = Field(
+        default="support@orderly.example",
+        min_length=3,
+        description="where returns needing attention (ReturnNeedsAttention) are reported",
+    )
     warehouse_recipient: str = Field(
         default="warehouse@orderly.example",
         min_length=3,

@@ -195,7 +195,7 @@ async def test_an_order_needing_attention_is_reported_to_finance_not_the_custome
     for _ in range(2):  # redelivered: reported once
         async with database.transaction() as session:
             uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause, vault=VAULT)
-            await use_cases.notifications.notify_finance(
+            await use_cases.notifications.notify_staff(
                 uow, event, channel=channel, recipient="finance@shop.example"
             )
 

@@ -38,6 +38,7 @@ from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
+from orderly_schemas.returns import ReturnEvent, ReturnLabelIssued, ReturnNeedsAttention
 
 #: How notifications name the customer of ``orderly_dev.notifications.common``.
 CUSTOMER = "customer:C00007"
@@ -86,7 +87,7 @@ class Notifier:
         )
         return FakeUnitOfWork(self.notifications, clock=self.clock, cause=cause, vault=VAULT)
 
-    async def deliver(self, event: OrderEvent, *, message_id: str | None) -> None:
+    async def deliver(self, event: OrderEvent | ReturnEvent, *, message_id: str | None) -> None:
         """Handle ``event`` as the consumer would, as the message ``message_id``."""
         uow = self.unit_of_work(message_id, event)
         if isinstance(event, OrderConfirmed):
@@ -198,7 +199,7 @@ async def test_money_the_saga_could_not_settle_is_told_to_finance_not_the_custom
     event = OrderNeedsAttention(**common(order_id), reason="refund failed", amount=TOTAL)
     uow = notifier.unit_of_work("m-attention", event)
 
-    await use_cases.notifications.notify_finance(
+    await use_cases.notifications.notify_staff(
         uow, event, channel=notifier.channel, recipient="finance@shop.example"
     )
 
@@ -226,3 +227,60 @@ async def test_a_stock_alert_is_told_to_the_warehouse_team(
         alert.message_type(),
     )
     assert [type(m) for m in uow.published] == [NotificationSent]
+
+
+def a_return(order_id: UUID) -> dict[str, object]:
+    return {
+        **common(order_id),
+        "return_id": uuid4(),
+        "return_number": "RMA-0000003",
+        "lines": [{"sku": "MUG-1", "quantity": 1}],
+        "reason": "damaged",
+    }
+
+
+async def test_each_step_of_a_return_is_told_to_the_customer_of_its_order() -> None:
+    notifier = Notifier()
+    order_id = uuid4()
+    await notifier.deliver(confirmed(order_id), message_id="m-confirmed")
+    label = ReturnLabelIssued.model_validate(
+        {
+            **a_return(order_id),
+            "carrier": "SimPost",
+            "tracking_number": "SR0000000001",
+            "warehouse": "east",
+            "expires_at": AT + timedelta(days=14),
+        }
+    )
+
+    await notifier.deliver(label, message_id="m-label")
+
+    told = notifier.notifications.by_message["m-label"]
+    assert (told.template, told.recipient, told.order_id) == (
+        "return_label_issued",
+        CUSTOMER,
+        order_id,
+    )
+    assert "SR0000000001" in told.body
+    assert notifier.channel.sent[-1] == (EMAIL, told.subject)
+
+
+async def test_a_return_that_needs_attention_is_told_to_support_not_the_customer() -> None:
+    notifier = Notifier()
+    order_id = uuid4()
+    await notifier.deliver(confirmed(order_id), message_id="m-confirmed")
+    event = ReturnNeedsAttention.model_validate(
+        {**a_return(order_id), "attention_reason": "refund failed after 5 attempt(s): declined"}
+    )
+
+    await use_cases.notifications.notify_staff(
+        notifier.unit_of_work("m-attention", event),
+        event,
+        channel=notifier.channel,
+        recipient="support@shop.example",
+    )
+
+    told = notifier.notifications.by_message["m-attention"]
+    assert (told.template, told.recipient) == ("return_needs_attention", "support@shop.example")
+    assert f"POST /returns/{event.return_id}/retry" in told.body
+    assert EMAIL not in [to for to, _ in notifier.channel.sent[1:]]

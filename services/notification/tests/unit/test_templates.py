@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -11,7 +12,7 @@ import pytest
 from orderly_notification.domain.money import format_money
 from orderly_notification.domain.templates import render
 from orderly_schemas.base import Money, OrderLine
-from orderly_schemas.inventory import BackInStock, LowStockDetected
+from orderly_schemas.inventory import BackInStock, LowStockDetected, ReturnLine
 from orderly_schemas.order import (
     OrderCancelled,
     OrderCompleted,
@@ -22,6 +23,17 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+)
+from orderly_schemas.returns import (
+    ReturnApproved,
+    ReturnCompleted,
+    ReturnEvent,
+    ReturnExpired,
+    ReturnLabelIssued,
+    ReturnNeedsAttention,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
 )
 
 AT = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
@@ -158,3 +170,59 @@ def test_the_warehouse_team_learns_which_sku_is_low_where_and_by_how_much() -> N
     assert "GET /stock?warehouse=east&low_only=true" in low.body
     assert back.subject == "Back in stock: MUG-1 at east (12 available)"
     assert "is back at 12, at or above its safety stock of 10" in back.body
+
+
+RETURN: dict[str, Any] = {
+    **COMMON,
+    "return_id": uuid4(),
+    "return_number": "RMA-0000042",
+    "lines": [{"sku": "DEMO-0001", "quantity": 2}],
+    "reason": "no_longer_needed",
+}
+RETURN_EVENTS: list[ReturnEvent] = [
+    ReturnRequested(**RETURN),
+    ReturnApproved(**RETURN, approved_by="rule"),
+    ReturnRejected(**RETURN, rejected_by="alice", rejection_reason="worn"),
+    ReturnLabelIssued(
+        **RETURN, carrier="SimPost", tracking_number="SR01", warehouse="east", expires_at=AT
+    ),
+    ReturnReceived(
+        **RETURN,
+        warehouse="east",
+        received=[ReturnLine(sku="DEMO-0001", quantity=2, condition="damaged")],
+    ),
+    ReturnCompleted(**RETURN, refunded=eur(2250), restocking_fee=eur(250), refund_id="return:1"),
+    ReturnExpired(**RETURN, expired_reason="the label was not used within 14 day(s)"),
+    ReturnNeedsAttention(**RETURN, attention_reason="refund failed after 5 attempt(s): no"),
+]
+
+
+@pytest.mark.parametrize("event", RETURN_EVENTS, ids=lambda e: e.message_type())
+def test_every_return_message_names_the_return_and_has_a_template_of_its_own(
+    event: ReturnEvent,
+) -> None:
+    message = render(event)
+
+    assert "RMA-0000042" in message.subject
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", event.message_type()).lower()
+    assert message.template == snake
+
+
+def test_a_completed_return_states_the_refund_and_the_fee_kept() -> None:
+    body = render(RETURN_EVENTS[5]).body
+
+    assert "We refunded EUR 22.50" in body
+    assert "restocking fee of EUR 2.50" in body
+
+
+def test_a_return_that_refunds_nothing_says_so() -> None:
+    nothing = ReturnCompleted(**RETURN, refunded=eur(0), restocking_fee=eur(0))
+
+    assert "No refund is due" in render(nothing).body
+
+
+def test_the_label_message_gives_the_tracking_number_and_the_last_day() -> None:
+    body = render(RETURN_EVENTS[3]).body
+
+    assert "SR01" in body
+    assert "01 March 2026, 12:30 UTC" in body

@@ -1,5 +1,6 @@
-"""The message for each public order lifecycle event (no I/O): to the customer, or to
-finance for an order that needs attention; and the warehouse team's low-stock alerts."""
+"""The message for each public order lifecycle event and each step of a return (no I/O): to
+the customer, to finance for an order that needs attention, to support for a return that
+needs attention; and the warehouse team's low-stock alerts."""
 
 from __future__ import annotations
 
@@ -21,6 +22,17 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+)
+from orderly_schemas.returns import (
+    ReturnApproved,
+    ReturnCompleted,
+    ReturnEvent,
+    ReturnExpired,
+    ReturnLabelIssued,
+    ReturnNeedsAttention,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
 )
 
 SIGNATURE: Final = "\n\nThe Orderly team"
@@ -112,6 +124,84 @@ def _order_needs_attention(e: OrderNeedsAttention) -> tuple[str, str]:
     )
 
 
+def _units(e: ReturnEvent) -> str:
+    return "\n".join(f"  {line.quantity} x {line.sku}" for line in e.lines)
+
+
+def _return_requested(e: ReturnRequested) -> tuple[str, str]:
+    return (
+        f"We received your return request {e.return_number}",
+        f"You asked to return, from order {e.order_number}:\n\n{_units(e)}\n\n"
+        "We will tell you when it is approved and send you a return label.",
+    )
+
+
+def _return_approved(e: ReturnApproved) -> tuple[str, str]:
+    return (
+        f"Your return {e.return_number} is approved",
+        f"Your return {e.return_number} of order {e.order_number} is approved. A return label"
+        " follows in a separate message.",
+    )
+
+
+def _return_rejected(e: ReturnRejected) -> tuple[str, str]:
+    return (
+        f"We cannot accept your return {e.return_number}",
+        f"We are sorry: your return {e.return_number} of order {e.order_number} was not"
+        f" accepted ({e.rejection_reason}).\n\nReply to this message if you disagree.",
+    )
+
+
+def _return_label_issued(e: ReturnLabelIssued) -> tuple[str, str]:
+    return (
+        f"Your return label for {e.return_number}",
+        f"{e.carrier} will collect your return {e.return_number}. Label and tracking number:"
+        f" {e.tracking_number}.\n\nPlease hand the parcel over by {_when(e.expires_at)};"
+        " after that the label expires and the return is closed.",
+    )
+
+
+def _return_received(e: ReturnReceived) -> tuple[str, str]:
+    found = "\n".join(f"  {line.quantity} x {line.sku}: {line.condition}" for line in e.received)
+    return (
+        f"We received your return {e.return_number}",
+        f"Your return {e.return_number} reached our warehouse and was inspected:\n\n{found}"
+        "\n\nWe are refunding what qualifies.",
+    )
+
+
+def _return_completed(e: ReturnCompleted) -> tuple[str, str]:
+    if e.refunded.amount == 0:
+        outcome = "No refund is due for the goods as they came back."
+    else:
+        outcome = f"We refunded {format_money(e.refunded)} to your original payment method."
+    if e.restocking_fee.amount:
+        outcome += f" A restocking fee of {format_money(e.restocking_fee)} was kept."
+    return (
+        f"Your return {e.return_number} is complete",
+        f"Your return {e.return_number} of order {e.order_number} is complete. {outcome}",
+    )
+
+
+def _return_expired(e: ReturnExpired) -> tuple[str, str]:
+    return (
+        f"Your return {e.return_number} has expired",
+        f"Your return {e.return_number} of order {e.order_number} is closed:"
+        f" {e.expired_reason}.\n\nIf you still want to return the goods, ask us again while"
+        " the return window is open.",
+    )
+
+
+def _return_needs_attention(e: ReturnNeedsAttention) -> tuple[str, str]:
+    return (
+        f"Action needed: return {e.return_number}",
+        f"Return {e.return_number} of order {e.order_number} (customer {e.customer_id}) needs"
+        f" attention since {_when(e.occurred_at)}: {e.attention_reason}.\n\n"
+        f"Look it up with GET /returns/{e.return_id}; once settled, resume it with"
+        f" POST /returns/{e.return_id}/retry.",
+    )
+
+
 def _low_stock(e: LowStockDetected) -> tuple[str, str]:
     return (
         f"Low stock: {e.sku} at {e.warehouse} ({e.available} available)",
@@ -139,12 +229,24 @@ _TEMPLATES: Final[dict[type[Message], tuple[str, Callable[[Any], tuple[str, str]
     OrderDelivered: ("order_delivered", _order_delivered),
     OrderCompleted: ("order_completed", _order_completed),
     OrderNeedsAttention: ("order_needs_attention", _order_needs_attention),
+    ReturnRequested: ("return_requested", _return_requested),
+    ReturnApproved: ("return_approved", _return_approved),
+    ReturnRejected: ("return_rejected", _return_rejected),
+    ReturnLabelIssued: ("return_label_issued", _return_label_issued),
+    ReturnReceived: ("return_received", _return_received),
+    ReturnCompleted: ("return_completed", _return_completed),
+    ReturnExpired: ("return_expired", _return_expired),
+    ReturnNeedsAttention: ("return_needs_attention", _return_needs_attention),
     LowStockDetected: ("low-stock", _low_stock),
     BackInStock: ("back-in-stock", _back_in_stock),
 }
 
 
-def render(event: OrderEvent | LowStockDetected | BackInStock) -> RenderedMessage:
+#: What the service tells someone about: an order's step, a return's, a stock level's.
+Notified = OrderEvent | ReturnEvent | LowStockDetected | BackInStock
+
+
+def render(event: Notified) -> RenderedMessage:
     """The subject and body telling the customer (or the team) about ``event``."""
     try:
         template, fill = _TEMPLATES[type(event)]

@@ -1,5 +1,5 @@
-"""Kafka subscribers of the notification service: the public order lifecycle, and the
-inventory's low-stock alerts for the warehouse team."""
+"""Kafka subscribers of the notification service: the public order lifecycle, each step of a
+return, and the inventory's low-stock alerts for the warehouse team."""
 
 from __future__ import annotations
 
@@ -22,13 +22,25 @@ from orderly_schemas.order import (
     OrderPaid,
     OrderRejected,
 )
+from orderly_schemas.returns import (
+    ReturnApproved,
+    ReturnCompleted,
+    ReturnExpired,
+    ReturnLabelIssued,
+    ReturnNeedsAttention,
+    ReturnReceived,
+    ReturnRejected,
+    ReturnRequested,
+)
 
 
 def register(service: Service, *, channel: Channel) -> None:
-    """Subscribe to the order lifecycle and the stock alerts; declare the notification events."""
+    """Subscribe to the order lifecycle, the returns and the stock alerts; declare the
+    notification events."""
     assert isinstance(service.settings, NotificationSettings)
     finance = service.settings.finance_recipient
     warehouse = service.settings.warehouse_recipient
+    support = service.settings.support_recipient
     lifecycle = service.subscriber(topics.ORDER_EVENTS)
 
     @lifecycle.on(OrderConfirmed)
@@ -61,7 +73,41 @@ def register(service: Service, *, channel: Channel) -> None:
 
     @lifecycle.on(OrderNeedsAttention)
     async def on_order_needs_attention(event: OrderNeedsAttention, uow: UnitOfWork) -> None:
-        await use_cases.notifications.notify_finance(uow, event, channel=channel, recipient=finance)
+        await use_cases.notifications.notify_staff(uow, event, channel=channel, recipient=finance)
+
+    returns = service.subscriber(topics.ORDER_RETURNS)
+
+    @returns.on(ReturnRequested)
+    async def on_return_requested(event: ReturnRequested, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnApproved)
+    async def on_return_approved(event: ReturnApproved, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnRejected)
+    async def on_return_rejected(event: ReturnRejected, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnLabelIssued)
+    async def on_return_label_issued(event: ReturnLabelIssued, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnReceived)
+    async def on_return_received(event: ReturnReceived, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnCompleted)
+    async def on_return_completed(event: ReturnCompleted, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnExpired)
+    async def on_return_expired(event: ReturnExpired, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnNeedsAttention)
+    async def on_return_needs_attention(event: ReturnNeedsAttention, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_staff(uow, event, channel=channel, recipient=support)
 
     # Every other inventory event on the topic is skipped (and recorded in the inbox).
     inventory = service.subscriber(topics.INVENTORY_EVENTS)

@@ -1,4 +1,5 @@
-"""The notification service's use cases: tell the customer about each step of their order.
+"""The notification service's use cases: tell the customer about each step of their order
+and of their returns.
 
 A notification is sent inside the consuming transaction, so a crash after the
 channel accepted it but before the commit sends it again on redelivery: delivery
@@ -19,10 +20,11 @@ from orderly_notification.domain.notifications import (
     Recipient,
     RecipientUnknownError,
 )
-from orderly_notification.domain.templates import render
+from orderly_notification.domain.templates import Notified, render
 from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
 from orderly_schemas.personal import CUSTOMER_EMAIL
+from orderly_schemas.returns import ReturnEvent, ReturnNeedsAttention
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +63,9 @@ async def send_order_confirmation(
     await notify_customer(uow, event, channel=channel)
 
 
-async def notify_customer(uow: UnitOfWork, event: OrderEvent, *, channel: Channel) -> None:
+async def notify_customer(
+    uow: UnitOfWork, event: OrderEvent | ReturnEvent, *, channel: Channel
+) -> None:
     """Render the event's message, send it to the customer, record it and announce it, once."""
     repo = _notifications(uow)
     recipient = await repo.recipient_of(event.order_id)
@@ -79,10 +83,14 @@ async def notify_customer(uow: UnitOfWork, event: OrderEvent, *, channel: Channe
     await _notify(uow, event, channel=channel, recipient=recipient)
 
 
-async def notify_finance(
-    uow: UnitOfWork, event: OrderNeedsAttention, *, channel: Channel, recipient: str
+async def notify_staff(
+    uow: UnitOfWork,
+    event: OrderNeedsAttention | ReturnNeedsAttention,
+    *,
+    channel: Channel,
+    recipient: str,
 ) -> None:
-    """Tell the finance team about an order whose money the saga could not settle."""
+    """Tell a team (finance, support) about an order or a return the sagas could not settle."""
     await _notify(uow, event, channel=channel, recipient=Recipient.staff(recipient))
 
 
@@ -95,7 +103,7 @@ async def notify_warehouse(
 
 async def _notify(
     uow: UnitOfWork,
-    event: OrderEvent | LowStockDetected | BackInStock,
+    event: Notified,
     *,
     channel: Channel,
     recipient: Recipient,
@@ -108,7 +116,7 @@ async def _notify(
     message = render(event)
     notification = Notification(
         notification_id=uuid4(),
-        order_id=event.order_id if isinstance(event, OrderEvent) else None,
+        order_id=event.order_id if isinstance(event, OrderEvent | ReturnEvent) else None,
         event_type=event.message_type(),
         template=message.template,
         channel=channel.name,
@@ -135,7 +143,9 @@ async def _notify(
     await uow.publish(notification.outcome())
 
 
-def _about(event: OrderEvent | LowStockDetected | BackInStock) -> str:
+def _about(event: Notified) -> str:
+    if isinstance(event, ReturnEvent):
+        return f"return {event.return_number}"
     if isinstance(event, OrderEvent):
         return f"order {event.order_number}"
     return f"{event.sku} at {event.warehouse}"
