@@ -3,6 +3,7 @@ and names each kind of broken one (so a fault test that relies on it can fail)."
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -23,6 +24,10 @@ from orderly_ops.invariants import (
     NOTIFIED_ONCE,
     PROVIDER_RECORDED,
     RESERVED_MATCHES,
+    RETURN_REFUNDS_AGREE,
+    RETURNS_RESTOCKED,
+    RETURNS_SETTLED,
+    RETURNS_WITHIN_DELIVERED,
     STOCK_CONSERVED,
     STOCK_FOLLOWS_ORDERS,
     STOCK_MATCHES_LEDGER,
@@ -231,6 +236,61 @@ class World:
             s=status,
         )
 
+    def returned(
+        self,
+        order_id: uuid.UUID,
+        *,
+        quantity: int = 1,
+        status: str = "completed",
+        refund: int | None = 250,
+        restocked: bool = True,
+        deadline: datetime | None = None,
+    ) -> uuid.UUID:
+        """A return of ``quantity`` units of the order's SKU-1, received resellable (unless
+        it is still ``requested``), restocked at east and refunded ``refund`` under its own
+        refund id, as the three services record it."""
+        return_id = uuid.uuid4()
+        received = None
+        if status not in ("requested", "approved", "label_issued"):
+            received = [{"sku": "SKU-1", "quantity": quantity, "condition": "resellable"}]
+        run(
+            self.dbs.order,
+            "INSERT INTO returns (return_id, return_number, order_id, order_number, customer_id,"
+            " status, reason, resolution, requested_by, requested_at, received, refund_amount,"
+            " restocking_fee, currency, refund_id, deadline_at) SELECT :r, :n, order_id,"
+            " order_number, customer_id, :s, 'damaged', 'refund', 'C1', now(),"
+            " CAST(:received AS jsonb), :a, 0, 'EUR', :rid, :d FROM orders WHERE order_id = :id",
+            r=return_id,
+            n=f"RMA-{return_id.hex[:7]}",
+            s=status,
+            received=None if received is None else json.dumps(received),
+            a=refund,
+            rid=f"return:{return_id}" if refund else None,
+            d=deadline,
+            id=order_id,
+        )
+        run(
+            self.dbs.order,
+            "INSERT INTO return_lines (return_id, line_no, sku, quantity)"
+            " VALUES (:r, 1, 'SKU-1', :q)",
+            r=return_id,
+            q=quantity,
+        )
+        if received is not None and restocked:
+            run(
+                self.dbs.inventory,
+                "INSERT INTO return_restocks (return_id, order_id, warehouse, lines,"
+                " restocked_by, restocked_at) VALUES (:r, :id, 'east', CAST(:l AS jsonb), 't',"
+                " now())",
+                r=return_id,
+                id=order_id,
+                l=json.dumps(received),
+            )
+            self.move("return", quantity, on_hand=quantity)
+        if refund and status == "completed":
+            self.refund(order_id, refund, refund_id=f"return:{return_id}")
+        return return_id
+
     def completed(self, *, quantity: int = 2, total: int = 500) -> uuid.UUID:
         order_id = self.order("completed", total=total, quantity=quantity)
         self.reserve(order_id, quantity, "shipped")
@@ -266,7 +326,7 @@ def test_a_consistent_world_passes_every_invariant(dbs: Databases) -> None:
     report = check(dbs, baseline=world.baseline)
 
     assert report.ok, report.summary()
-    assert len(report.checked) == 14
+    assert len(report.checked) == 18
     assert report.stats["money"] == {
         "net_captured": 500,
         "kept_orders_value": 500,
@@ -447,6 +507,33 @@ def _dead_letter(w: World) -> None:
     )
 
 
+def _returned_and_refunded(w: World) -> None:
+    order_id = w.completed()
+    w.returned(order_id, quantity=1, refund=250)
+    w.returned(order_id, quantity=1, status="refunding", refund=250, deadline=NOW)
+    w.returned(w.completed(), status="label_issued", refund=None, deadline=NOW)
+
+
+def _returned_more_than_delivered(w: World) -> None:
+    order_id = w.completed(quantity=2)
+    w.returned(order_id, quantity=2, refund=500)
+    w.returned(order_id, quantity=1, status="requested", refund=None)
+
+
+def _return_refunded_twice(w: World) -> None:
+    order_id = w.completed()
+    return_id = w.returned(order_id, refund=100)
+    w.refund(order_id, 100, refund_id=f"return:{return_id}#2")
+
+
+def _return_received_but_not_restocked(w: World) -> None:
+    w.returned(w.completed(), restocked=False)
+
+
+def _return_waiting_without_a_deadline(w: World) -> None:
+    w.returned(w.completed(), status="label_issued", refund=None)
+
+
 @pytest.mark.parametrize(
     ("breakage", "invariants"),
     [
@@ -471,6 +558,12 @@ def _dead_letter(w: World) -> None:
         (_analytics_behind, {ANALYTICS_AGREES}),
         (_unsent, {NOTHING_UNSENT}),
         (_dead_letter, {NO_DEAD_LETTERS}),
+        # A return's refund is neither the saga's nor finance's: the order keeps its payment.
+        (_returned_and_refunded, set()),
+        (_returned_more_than_delivered, {RETURNS_WITHIN_DELIVERED}),
+        (_return_refunded_twice, {RETURN_REFUNDS_AGREE}),
+        (_return_received_but_not_restocked, {RETURNS_RESTOCKED}),
+        (_return_waiting_without_a_deadline, {RETURNS_SETTLED}),
     ],
     ids=lambda v: getattr(v, "__name__", "")[1:] if callable(v) else "",
 )

@@ -25,6 +25,11 @@ What it proves, in the words of the fault tests:
   marked succeeded has exactly one succeeded ledger entry (and no other refund has any);
 - no capture and no refund was executed twice at the provider, and every
   operation the provider executed is recorded by the payment service;
+- returns hold: no order has more units in its returns than it was delivered; each
+  return's refund is what the payment ledger returned under its refund id (never more);
+  every return received was restocked once with the goods it records; and every return
+  is final, waits for a person (support's decision, needs attention), or waits with a
+  deadline;
 - each customer was told of each step once, and of how their order ended;
 - analytics agrees with how each order ended;
 - nothing was left unsent in any outbox, and no dead letter is waiting.
@@ -44,6 +49,11 @@ from uuid import UUID
 from sqlalchemy import Connection, create_engine, text
 
 TERMINAL = ("completed", "rejected", "cancelled", "needs_attention")
+#: How a return's refund is named to the payment service (``return:<id>``, ``#2`` on retry).
+RETURN_REFUND = "return:"
+#: A return's states: ended, or waiting for a person (support's decision, needs attention).
+RETURN_FINAL = ("completed", "rejected", "expired")
+RETURN_WAITS_FOR_A_PERSON = ("requested", "needs_attention")
 SERVICES = ("order", "inventory", "payment", "notification", "analytics")
 
 
@@ -132,6 +142,16 @@ PROVIDER_RECORDED = "every provider operation is recorded by the payment service
 LEDGER_AGREES = "each order's payment ledger agrees with the saga"
 #: What ``orderly-ops payments`` checks: the order and payment databases alone.
 PAYMENT_INVARIANTS = (MONEY_BALANCES, EXECUTED_ONCE, PROVIDER_RECORDED, LEDGER_AGREES)
+RETURNS_WITHIN_DELIVERED = "no order has more units in its returns than were delivered"
+RETURN_REFUNDS_AGREE = "each return refunded what the payment ledger returned for it"
+RETURNS_RESTOCKED = "every return received was restocked once, with the goods it records"
+RETURNS_SETTLED = "every return is final, waits for a person, or waits with a deadline"
+RETURN_INVARIANTS = (
+    RETURNS_WITHIN_DELIVERED,
+    RETURN_REFUNDS_AGREE,
+    RETURNS_RESTOCKED,
+    RETURNS_SETTLED,
+)
 NOTIFIED_ONCE = "each customer was told of each step once, and of the outcome"
 ANALYTICS_AGREES = "analytics agrees with how each order ended"
 NOTHING_UNSENT = "nothing is left unsent in an outbox"
@@ -198,6 +218,7 @@ def check(
         _check_stock_follows_orders(report, conn, orders, _ordered(dbs, ids))
     with _reading(dbs.payment) as conn:
         _check_payments(report, conn, orders, settle)
+    _check_returns(report, dbs, orders, settle)
     if dbs.notification:
         with _reading(dbs.notification) as conn:
             _check_notifications(report, conn, orders)
@@ -405,10 +426,11 @@ class Ledger:
     refunds: int = 0  # succeeded refund attempts, whoever asked
     refunded: int = 0
     refunded_by_hand: int = 0  # of ``refunded``: refunds finance asked for (requested_by set)
+    refunded_by_returns: int = 0  # of ``refunded``: refunds of returns (``return:<id>``)
 
     @property
     def refunded_by_saga(self) -> int:
-        return self.refunded - self.refunded_by_hand
+        return self.refunded - self.refunded_by_hand - self.refunded_by_returns
 
 
 def ledger_status(entries: Iterable[tuple[str, str, int]], *, voided: bool = False) -> str:
@@ -457,7 +479,7 @@ def _ledgers(conn: Connection, ids: list[UUID]) -> dict[UUID, Ledger]:
             found[order_id].voided = True
     for r in conn.execute(
         text(
-            "SELECT o.order_id, o.kind, o.status, o.amount, r.requested_by"
+            "SELECT o.order_id, o.kind, o.status, o.amount, o.refund_id, r.requested_by"
             " FROM payment_operations o LEFT JOIN refunds r ON r.refund_id = o.refund_id"
             " WHERE o.order_id = ANY(:ids) ORDER BY o.id"
         ),
@@ -476,6 +498,8 @@ def _ledgers(conn: Connection, ids: list[UUID]) -> dict[UUID, Ledger]:
             ledger.refunded += amount
             if r.requested_by is not None:
                 ledger.refunded_by_hand += amount
+            elif (r.refund_id or "").startswith(RETURN_REFUND):
+                ledger.refunded_by_returns += amount
     return dict(found)
 
 
@@ -682,6 +706,101 @@ def _sums(conn: Connection, query: str, params: dict[str, Any]) -> dict[UUID, tu
 def _name(orders: Mapping[UUID, Mapping[str, Any]], order_id: UUID) -> str:
     found = orders.get(order_id)
     return str(found["order_number"]) if found else str(order_id)
+
+
+# -- returns --------------------------------------------------------------------------------
+def _check_returns(
+    report: Report, dbs: Databases, orders: Mapping[UUID, Mapping[str, Any]], settle: timedelta
+) -> None:
+    report.checked += list(RETURN_INVARIANTS)
+    ids = {"ids": list(orders)}
+    with _reading(dbs.order) as conn:
+        returns = {
+            r.return_id: r
+            for r in conn.execute(
+                text(
+                    "SELECT return_id, return_number, order_id, status, received,"
+                    " refund_amount, deadline_at, updated_at FROM returns"
+                    " WHERE order_id = ANY(:ids)"
+                ),
+                ids,
+            )
+        }
+        in_returns = conn.execute(
+            text(
+                "SELECT r.order_id, l.sku, SUM(l.quantity) FROM returns r"
+                " JOIN return_lines l ON l.return_id = r.return_id"
+                " WHERE r.order_id = ANY(:ids) AND r.status <> 'rejected'"
+                " GROUP BY r.order_id, l.sku"
+            ),
+            ids,
+        ).all()
+    ordered = _ordered(dbs, list(orders))
+    for order_id, sku, units in in_returns:
+        delivered = ordered.get(order_id, {}).get(sku, 0)
+        if units > delivered:
+            report.fail(
+                RETURNS_WITHIN_DELIVERED,
+                _name(orders, order_id),
+                f"{units} unit(s) of {sku} in returns, {delivered} ordered",
+            )
+
+    with _reading(dbs.payment) as conn:
+        refunded: dict[UUID, int] = defaultdict(int)
+        for refund_id, amount in conn.execute(
+            text(
+                "SELECT refund_id, amount FROM payment_operations WHERE kind = 'refund'"
+                " AND status = 'succeeded' AND order_id = ANY(:ids) AND refund_id LIKE :prefix"
+            ),
+            {**ids, "prefix": f"{RETURN_REFUND}%"},
+        ):
+            return_id = UUID(refund_id.removeprefix(RETURN_REFUND).partition("#")[0])
+            refunded[return_id] += int(amount)
+    for return_id, r in returns.items():
+        due, got = int(r.refund_amount or 0), refunded.pop(return_id, 0)
+        if got > due or (r.status == "completed" and got != due):
+            report.fail(
+                RETURN_REFUNDS_AGREE,
+                r.return_number,
+                f"{r.status}, refunds {due}; the payment ledger returned {got} for it",
+            )
+    for return_id, got in refunded.items():
+        report.fail(RETURN_REFUNDS_AGREE, str(return_id), f"{got} refunded for no known return")
+
+    with _reading(dbs.inventory) as conn:
+        restocks = {
+            r.return_id: r.lines
+            for r in conn.execute(
+                text("SELECT return_id, lines FROM return_restocks WHERE order_id = ANY(:ids)"),
+                ids,
+            )
+        }
+    for return_id, r in returns.items():
+        if r.received is None:
+            continue
+        restocked = restocks.get(return_id)
+        if restocked is None:
+            report.fail(RETURNS_RESTOCKED, r.return_number, "received, but never restocked")
+        elif _goods(restocked) != _goods(r.received):
+            report.fail(
+                RETURNS_RESTOCKED,
+                r.return_number,
+                f"received {_goods(r.received)}, inventory restocked {_goods(restocked)}",
+            )
+
+    cutoff = datetime.now(UTC) - settle
+    for r in returns.values():
+        waits = r.status not in RETURN_FINAL + RETURN_WAITS_FOR_A_PERSON
+        if waits and r.deadline_at is None and r.updated_at <= cutoff:
+            report.fail(RETURNS_SETTLED, r.return_number, f"{r.status} with no deadline")
+    report.stats["returns_by_status"] = _count_by(r.status for r in returns.values())
+
+
+def _goods(lines: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, int]]:
+    found: dict[tuple[str, str], int] = defaultdict(int)
+    for line in lines:
+        found[(line["sku"], line["condition"])] += int(line["quantity"])
+    return sorted((sku, condition, n) for (sku, condition), n in found.items())
 
 
 # -- read models ----------------------------------------------------------------------------
