@@ -3,7 +3,8 @@
 Starts embedded PostgreSQL, the Tansu broker and the five services, seeds the demo
 catalogue, places orders at a steady rate (a share of them asks for a sold-out
 item and must be rejected), follows ``order.events.v1`` until every order has
-finished, prints what happened and where to look, then keeps the suite running
+finished, returns goods of a few completed orders (refunded in full, in part, and
+rejected), prints what happened and where to look, then keeps the suite running
 until Ctrl-C (or SIGTERM) and stops everything it started.
 """
 
@@ -54,6 +55,7 @@ from orderly_dev.report import (
     summarize,
     tally,
 )
+from orderly_dev.returns import Json, Returns
 from orderly_dev.servers import Servers, start_servers
 from orderly_dev.stack import Stack, database_name
 from orderly_dev.watch import TERMINAL, OrderWatcher
@@ -73,6 +75,7 @@ class DemoResult:
     example_order_number: str | None
     example_sku: str
     seen_types: dict[UUID, list[str]]
+    completed: list[UUID]
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -194,7 +197,57 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
         example_order_number=example_body.get("order_number"),
         example_sku=str(lines[0]["sku"]) if lines else DEMO_SKUS[0],
         seen_types=seen_types,
+        completed=[oid for oid in order_ids if final.get(oid) == "OrderCompleted"],
     )
+
+
+#: The demo's returns: (reason, support approves, units damaged in the parcel, or None:
+#: support rejects it).
+RETURN_PLANS: tuple[tuple[str, int | None], ...] = (
+    ("damaged", 0),
+    ("no_longer_needed", 1),
+    ("not_as_described", None),
+)
+
+
+async def return_some(stack: Stack, completed: Sequence[UUID], console: Console) -> list[Json]:
+    """Return goods of the first completed orders, one plan each: the customer asks, the
+    rules or support decide, the carrier brings the parcel back, the warehouse inspects
+    it, and the payment service refunds; returns each return as it ended."""
+    console.print(f"\n[bold]Returning goods of {min(len(completed), len(RETURN_PLANS))} orders[/]")
+    ended: list[Json] = []
+    support = stack.headers(Role.SUPPORT, sub="demo-support")
+    async with httpx.AsyncClient(timeout=10) as client:
+        returns = Returns(stack, client)
+        for order_id, (reason, damaged) in zip(completed, RETURN_PLANS, strict=False):
+            got = await client.get(f"{stack.url('order')}/orders/{order_id}", headers=support)
+            got.raise_for_status()
+            order = got.json()
+            line = max(order["lines"], key=lambda ln: ln["quantity"])
+            units = min(line["quantity"], 2)
+            asked = await returns.ask(
+                order_id,
+                order["customer"]["customer_id"],
+                [{"sku": line["sku"], "quantity": units}],
+                reason,
+            )
+            if damaged is None:
+                await returns.reject(asked["return_id"], "the goods are as the listing shows")
+            else:
+                if asked["status"] == "requested":
+                    await returns.approve(asked["return_id"])
+                arrived = await returns.reached(asked["return_id"], "arrived")
+                broken = min(damaged, units)
+                found = [
+                    {"sku": line["sku"], "quantity": n, "condition": condition}
+                    for n, condition in ((units - broken, "resellable"), (broken, "damaged"))
+                    if n
+                ]
+                inspected = await returns.inspect(arrived, found)
+                assert inspected.status_code in (200, 201), inspected.text
+                await returns.reached(asked["return_id"], "completed")
+            ended.append(await returns.seen(asked["return_id"]))
+    return ended
 
 
 def first_end_time(watcher: OrderWatcher, order_id: UUID) -> float | None:
@@ -210,7 +263,32 @@ def print_starting(console: Console, servers: Servers) -> None:
     console.print(f"  data, logs  {servers.root}")
 
 
-def print_summary(console: Console, stack: Stack, result: DemoResult) -> None:
+def print_returns(console: Console, returned: Sequence[Json]) -> None:
+    table = Table(title="Returns")
+    for col in ("return", "order", "reason", "status", "refunded", "fee", "steps"):
+        table.add_column(col, justify="right" if col in ("refunded", "fee") else "left")
+    for r in returned:
+        table.add_row(
+            r["return_number"],
+            r["order_number"],
+            r["reason"],
+            r["status"],
+            _money(r["refunded"]),
+            _money(r["restocking_fee"]),
+            " → ".join(h["status"] for h in r["history"]),
+        )
+    console.print(table)
+
+
+def _money(money: Json | None) -> str:
+    if money is None:
+        return "-"
+    return f"{money['currency']} {money['amount'] / 100:.2f}"
+
+
+def print_summary(
+    console: Console, stack: Stack, result: DemoResult, returned: Sequence[Json] = ()
+) -> None:
     outcomes = result.outcomes
     wanted = {
         s: sum(1 for v in result.expected.values() if v == s) for s in ("Completed", "Rejected")
@@ -237,6 +315,8 @@ def print_summary(console: Console, stack: Stack, result: DemoResult) -> None:
         f"throughput: {result.terminal_per_second:.1f} finished orders/s over the run"
         f" (the checkout fell at most {result.run.max_lag * 1000:.0f} ms behind its schedule)"
     )
+    if returned:
+        print_returns(console, returned)
 
     urls = Table(title="Where to look")
     urls.add_column("what")
@@ -249,6 +329,8 @@ def print_summary(console: Console, stack: Stack, result: DemoResult) -> None:
     if "order" in stack.processes:
         number = result.example_order_number or "<order number>"
         links.append(("an order", f"{stack.url('order')}/orders/{number}"))
+        if returned:
+            links.append(("a return", f"{stack.url('order')}/returns/{returned[0]['return_id']}"))
     if "inventory" in stack.processes:
         links.append(("stock of an item", f"{stack.url('inventory')}/stock/{result.example_sku}"))
     if "analytics" in stack.processes:
@@ -316,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     issuer: DevIssuer | None = None
     result: DemoResult | None = None
     leftovers: list[str] = []
-    failed = False
+    failed = returns_failed = False
     try:
         console.rule("[bold]Orderly")
         console.print("Starting PostgreSQL (embedded) and Kafka (Tansu)…")
@@ -336,7 +418,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         console.print("Seeding the demo catalogue (inventory seed-demo)…")
         stack.run_command("inventory", "seed-demo")
         result = run_async(place_and_watch(stack, args, console))
-        print_summary(console, stack, result)
+        try:
+            returned = run_async(return_some(stack, result.completed, console))
+        except (AssertionError, TimeoutError, httpx.HTTPError) as exc:
+            console.print(Text(f"the demo's returns did not end as expected: {exc}", style="red"))
+            returned, returns_failed = [], True
+        print_summary(console, stack, result, returned)
         if not args.exit_after:
             console.print("\nThe suite keeps running. [bold]Ctrl-C[/] stops everything.")
             wait_for_signal()
@@ -360,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     if result is None:
         return EXIT_INTERRUPTED
-    return 0 if result.outcomes.ok and not leftovers else 1
+    return 0 if result.outcomes.ok and not leftovers and not returns_failed else 1
 
 
 if __name__ == "__main__":
