@@ -215,16 +215,19 @@ class World:
             a=amount,
         )
 
-    def told(self, order_id: uuid.UUID, template: str, *, times: int = 1) -> None:
+    def told(
+        self, order_id: uuid.UUID, template: str, *, times: int = 1, subject: str = "s"
+    ) -> None:
         for _ in range(times):
             run(
                 self.dbs.notification or "",
                 "INSERT INTO notifications (notification_id, order_id, event_type, template,"
                 " channel, recipient, subject, body, status, source_message_id) VALUES"
-                " (:n, :id, 'X', :t, 'log', 'a@b.c', 's', 'b', 'sent', :m)",
+                " (:n, :id, 'X', :t, 'log', 'a@b.c', :s, 'b', 'sent', :m)",
                 n=uuid.uuid4(),
                 id=order_id,
                 t=template,
+                s=subject,
                 m=str(uuid.uuid4()),
             )
 
@@ -485,6 +488,12 @@ def _told_twice(w: World) -> None:
     w.told(order_id, "order_completed")
 
 
+def _two_returns_of_one_order_told_once_each(w: World) -> None:
+    order_id = w.completed()
+    for number in ("RMA-0000001", "RMA-0000002"):
+        w.told(order_id, "return_completed", subject=f"Your return {number} is complete")
+
+
 def _analytics_behind(w: World) -> None:
     order_id = w.order("rejected")
     w.told(order_id, "order_rejected")
@@ -555,6 +564,7 @@ def _return_waiting_without_a_deadline(w: World) -> None:
         (_shipped_without_a_capture, {EVERY_ORDER_TERMINAL, LEDGER_AGREES}),
         (_missing_check_constraint, {STOCK_NOT_NEGATIVE}),
         (_told_twice, {NOTIFIED_ONCE}),
+        (_two_returns_of_one_order_told_once_each, set()),
         (_analytics_behind, {ANALYTICS_AGREES}),
         (_unsent, {NOTHING_UNSENT}),
         (_dead_letter, {NO_DEAD_LETTERS}),

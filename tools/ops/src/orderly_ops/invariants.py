@@ -812,19 +812,23 @@ def _check_notifications(
     report: Report, conn: Connection, orders: Mapping[UUID, Mapping[str, Any]]
 ) -> None:
     report.checked.append(NOTIFIED_ONCE)
+    # By subject too: an order's returns are told with the same templates, each naming
+    # its return in the subject.
     sent: dict[UUID, dict[str, int]] = defaultdict(dict)
-    for order_id, template, count in conn.execute(
+    twice: dict[UUID, list[str]] = defaultdict(list)
+    for order_id, template, subject, count in conn.execute(
         text(
-            "SELECT order_id, template, COUNT(*) FROM notifications"
-            " WHERE order_id = ANY(:ids) GROUP BY order_id, template"
+            "SELECT order_id, template, subject, COUNT(*) FROM notifications"
+            " WHERE order_id = ANY(:ids) GROUP BY order_id, template, subject"
         ),
         {"ids": list(orders)},
     ):
-        sent[order_id][template] = int(count)
+        sent[order_id][template] = sent[order_id].get(template, 0) + int(count)
+        if count > 1:
+            twice[order_id].append(f"{template} ({subject}) sent {count} times")
     for order_id, o in orders.items():
-        for template, count in sent[order_id].items():
-            if count > 1:
-                report.fail(NOTIFIED_ONCE, o["order_number"], f"{template} sent {count} times")
+        for problem in twice[order_id]:
+            report.fail(NOTIFIED_ONCE, o["order_number"], problem)
         ending = _ENDINGS.get(o["status"])
         if ending and f"order_{ending}" not in sent[order_id]:
             report.fail(NOTIFIED_ONCE, o["order_number"], f"{ending} but never told so")
