@@ -12,6 +12,7 @@ import os
 import random
 import signal
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import httpx
@@ -27,6 +28,7 @@ from orderly_dev.faults import (
     statuses,
     wait_terminal,
 )
+from orderly_dev.returns import Returns
 from orderly_dev.stack import Stack
 from orderly_dev.watch import read_topic
 from orderly_kit.auth import Role
@@ -263,6 +265,58 @@ def test_a_refund_that_keeps_failing_needs_attention_and_finance_is_told(
     assert events(faults, topics.ORDER_EVENTS, stuck.order_id)[-1] == "OrderNeedsAttention"
     eventually_sync(
         lambda: finance_told(faults, stuck.order_id), within=30, what="finance told of the refund"
+    )
+    assert_invariants(faults, since=started, baseline=baseline)
+
+
+def test_a_return_whose_refund_keeps_failing_needs_attention_and_support_is_told(
+    faults: Stack, started: datetime, baseline: dict[str, int]
+) -> None:
+    (order,) = orders(1, payment_token="tok_refundfail_issuer")
+    asyncio.run(place_orders(faults, [order]))
+    assert wait_terminal(faults, [order.order_id], 120)[order.order_id] == "completed"
+    line = order.lines[0]
+
+    async def return_one() -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=10) as client:
+            returns = Returns(faults, client)
+            asked = await returns.ask(
+                order.order_id,
+                order.customer.customer_id,
+                [{"sku": line.sku, "quantity": 1}],
+                "wrong_item",
+            )
+            if asked["status"] == "requested":
+                await returns.approve(asked["return_id"])
+            arrived = await returns.reached(asked["return_id"], "arrived")
+            inspected = await returns.inspect(
+                arrived, [{"sku": line.sku, "quantity": 1, "condition": "resellable"}]
+            )
+            assert inspected.status_code == 201, inspected.text
+            return await returns.reached(asked["return_id"], "needs_attention", within=90)
+
+    stuck = asyncio.run(return_one())
+
+    assert stuck["closing_reason"].startswith("refund failed after 3 attempt(s)")
+    assert [h["status"] for h in stuck["history"]][-2:] == ["refunding", "needs_attention"]
+    refunds = [op for op in provider_operations(faults, order.order_id) if op[0] == "refund"]
+    assert [op[:2] for op in refunds] == [("refund", "failed")] * 3  # PAYMENT_REFUND_MAX_ATTEMPTS
+    eventually_sync(
+        lambda: (
+            [
+                r.recipient
+                for r in query(
+                    faults,
+                    "notification",
+                    "SELECT recipient FROM notifications WHERE order_id = :id"
+                    " AND template = 'return_needs_attention'",
+                    id=order.order_id,
+                )
+            ]
+            == ["support@orderly.example"]
+        ),
+        within=30,
+        what="support told of the return's refund",
     )
     assert_invariants(faults, since=started, baseline=baseline)
 

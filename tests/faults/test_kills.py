@@ -10,9 +10,12 @@ import asyncio
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.structs import TopicPartition
@@ -30,6 +33,7 @@ from orderly_dev.faults import (
     wait_quiet,
     wait_terminal,
 )
+from orderly_dev.returns import Returns
 from orderly_dev.servers import free_port
 from orderly_dev.stack import SERVICES, ServiceProcess, Stack
 from orderly_kit.topic_reader import read_to_end
@@ -193,6 +197,97 @@ async def republish_all(bootstrap: str, names: list[str]) -> dict[tuple[str, str
     return sent
 
 
+RETURNS_LOAD = 30  # returns per kill test
+
+
+def test_returns_finish_with_order_inventory_and_payment_killed_mid_way(faults: Stack) -> None:
+    """Returns of freshly completed orders, while the three services a return goes
+    through are killed one after another and restarted: each return ends once, refunded
+    once, restocked once."""
+    started, baseline = datetime.now(UTC), snapshot(faults)
+    rng = random.Random(RETURNS_LOAD)
+    load = [make_order(rng) for _ in range(RETURNS_LOAD)]
+    asyncio.run(place_orders(faults, load, rate_per_second=RATE))
+    final = wait_terminal(faults, [o.order_id for o in load], 120)
+    assert set(final.values()) == {"completed"}, counts(final)
+    orders = query(
+        faults,
+        "order",
+        "SELECT o.order_id, o.customer_id, l.sku FROM orders o"
+        " JOIN order_lines l ON l.order_id = o.order_id AND l.line_no = 1"
+        " WHERE o.order_id = ANY(:ids)",
+        ids=[o.order_id for o in load],
+    )
+
+    def kill_one_after_another() -> None:
+        for victim in ("order", "inventory", "payment"):
+            time.sleep(1.5)
+            faults.processes[victim].kill()
+            time.sleep(2)
+            faults.restart(victim)
+
+    ended = asyncio.run(returns_with_fault(faults, orders, kill_one_after_another))
+
+    assert Counter(r["status"] for r in ended.values()) == {
+        "completed": RETURNS_LOAD - RETURNS_LOAD // 5,
+        "rejected": RETURNS_LOAD // 5,
+    }
+    refunded = sum(r["refunded"]["amount"] for r in ended.values() if r["refunded"])
+    payments = query(
+        faults,
+        "payment",
+        "SELECT COALESCE(SUM(amount), 0) AS total, COUNT(*) AS n FROM payment_operations"
+        " WHERE kind = 'refund' AND status = 'succeeded' AND refund_id = ANY(:ids)",
+        ids=[r["refund_id"] for r in ended.values() if r["refund_id"]],
+    )
+    assert (payments[0].total, payments[0].n) == (refunded, RETURNS_LOAD - RETURNS_LOAD // 5)
+    assert_invariants(faults, since=started, baseline=baseline)
+
+
+async def returns_with_fault(
+    stack: Stack, orders: list[Any], fault: Callable[[], None]
+) -> dict[str, Any]:
+    """Ask a return of one unit of each order's first line (every fifth rejected by
+    support, the others approved), act as the warehouse on each parcel that arrives,
+    while ``fault`` runs in a thread; returns every return once it ended."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        returns = Returns(stack, client)
+        asked = []
+        for i, o in enumerate(orders):
+            reason = "no_longer_needed" if i % 5 == 0 else "damaged"
+            one = [{"sku": o.sku, "quantity": 1}]
+            asked.append(await returns.ask(o.order_id, o.customer_id, one, reason))
+        for i, r in enumerate(asked):
+            if i % 5 == 0:
+                await returns.reject(r["return_id"], "worn")
+            elif r["status"] == "requested":
+                await returns.approve(r["return_id"])
+        faulting = asyncio.create_task(asyncio.to_thread(fault))
+        ended: dict[str, Any] = {}
+        inspected: set[str] = set()
+        deadline = time.monotonic() + 240
+        while len(ended) < len(asked):
+            assert time.monotonic() < deadline, f"returns still open: {len(asked) - len(ended)}"
+            for r in asked:
+                rid = r["return_id"]
+                if rid in ended:
+                    continue
+                try:
+                    seen = await returns.seen(rid)
+                    if seen["status"] in ("completed", "rejected"):
+                        ended[rid] = seen
+                    elif seen["status"] == "arrived" and rid not in inspected:
+                        line = seen["lines"][0]
+                        done = await returns.inspect(seen, [{**line, "condition": "resellable"}])
+                        if done.status_code in (200, 201):
+                            inspected.add(rid)
+                except httpx.HTTPError:
+                    pass  # a service is down: ask again on the next round
+            await asyncio.sleep(0.5)
+        await faulting
+        return ended
+
+
 def state_of_everything(stack: Stack) -> dict[str, object]:
     """What a replay must not change: every order, stock level, payment, refund, notification."""
     return {
@@ -213,6 +308,13 @@ def state_of_everything(stack: Stack) -> dict[str, object]:
         "provider": query(stack, "payment", "SELECT COUNT(*) FROM sim_provider_operations"),
         "notifications": query(stack, "notification", "SELECT COUNT(*) FROM notifications"),
         "stages": query(stack, "analytics", "SELECT order_id, status FROM order_stages ORDER BY 1"),
+        "returns": query(
+            stack,
+            "order",
+            "SELECT return_id, status, refund_amount, resends FROM returns ORDER BY 1",
+        ),
+        "return history": query(stack, "order", "SELECT COUNT(*) FROM return_status_history"),
+        "restocks": query(stack, "inventory", "SELECT COUNT(*) FROM return_restocks"),
     }
 
 
@@ -225,6 +327,7 @@ def test_replaying_every_topic_from_the_first_offset_changes_nothing(faults: Sta
     replayed = [
         topics.CHECKOUT_ORDERS,
         topics.ORDER_EVENTS,
+        topics.ORDER_RETURNS,
         topics.INVENTORY_COMMANDS,
         topics.INVENTORY_EVENTS,
         topics.PAYMENT_COMMANDS,
