@@ -95,6 +95,17 @@ class InventorySettings(ServiceSettings):
         description="the simulated carrier reports a parcel delivered (or, to postal code 00001,"
         " failed) this long after booking",
     )
+    carrier_return_in_transit_after_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="the simulated carrier reports a return parcel collected and in transit"
+        " this long after booking (never later than its delivery)",
+    )
+    carrier_return_delivered_after_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="... and delivered to the warehouse this long after booking",
+    )
     delivery_poll_seconds: float = Field(
         default=1.0,
         gt=0,

@@ -1,4 +1,5 @@
-"""The simulated carrier: tracking numbers derived per parcel, its schedule, "00000" refused."""
+"""The simulated carrier: tracking numbers derived per parcel (and per return), its
+schedules, "00000" refused."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 from orderly_inventory.adapters.carrier import (
     Carrier,
     CarrierRefusedError,
+    ReturnSchedule,
     SimulatedCarrier,
     TrackingSchedule,
+    return_tracking_number,
     tracking_number,
 )
 from orderly_inventory.domain.shipments import ShipmentStatus
@@ -82,3 +85,36 @@ def test_its_webhook_body_is_read_as_a_tracking_update() -> None:
         "with the driver",
     )
     assert update.delivery_id == "6f1c0d5e-3f47-4b7b-9a51-0c8d2e0b9a10"
+
+
+def test_a_return_parcel_has_its_own_simpost_number_derived_from_the_return() -> None:
+    return_id = uuid4()
+
+    number = return_tracking_number("SimPost", return_id)
+
+    assert re.fullmatch(r"SR[0-9A-F]{12}", number)
+    assert return_tracking_number("SimPost", return_id) == number  # a retried booking
+    assert return_tracking_number("SimPost", uuid4()) != number
+
+
+async def test_a_return_collected_from_postal_code_00000_is_refused_with_a_reason() -> None:
+    carrier: Carrier = SimulatedCarrier(NOWHERE, "SimPost")
+    nowhere = ADDRESS.model_copy(update={"postal_code": "00000"})
+
+    with pytest.raises(CarrierRefusedError) as refused:
+        await carrier.book_return(
+            order_id=uuid4(), return_id=uuid4(), warehouse="east", collect_from=nowhere, lines=[]
+        )
+
+    assert refused.value.reason == "SimPost does not collect returns from this postal code"
+
+
+def test_a_return_parcel_is_reported_in_transit_then_delivered() -> None:
+    schedule = ReturnSchedule(
+        in_transit_after=timedelta(seconds=9), delivered_after=timedelta(seconds=4)
+    )
+
+    assert schedule.offsets() == [
+        (ShipmentStatus.IN_TRANSIT, timedelta(seconds=4)),
+        (ShipmentStatus.DELIVERED, timedelta(seconds=4)),
+    ]

@@ -1,9 +1,10 @@
 """Carriers: the port the service ships through, and the simulated carrier of the suite.
 
-A carrier is booked once per parcel (one per warehouse of an order) and later
-reports each parcel's progress by webhook (``POST /carriers/{carrier}/webhooks``,
-signed, see ``webhook_signature``). The port has both sides: ``book`` and
-``cancel`` going out, ``read_tracking`` translating the carrier's webhook body.
+A carrier is booked once per parcel (one per warehouse of an order), and once per
+return to collect it, and later reports each parcel's progress by webhook
+(``POST /carriers/{carrier}/webhooks``, signed, see ``webhook_signature``). The port has
+both sides: ``book``, ``book_return`` and ``cancel`` going out, ``read_tracking``
+translating the carrier's webhook body.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "Carrier",
     "CarrierRefusedError",
     "Consignment",
+    "ReturnSchedule",
     "SimulatedCarrier",
     "TrackingSchedule",
     "TrackingWebhook",
@@ -62,6 +64,23 @@ class Carrier(Protocol):
         Idempotent per (order, warehouse): booking again returns the same consignment.
         Raises CarrierRefusedError when the carrier declines the booking for good; any
         other exception is taken as transient and the command is retried.
+        """
+        ...
+
+    async def book_return(
+        self,
+        *,
+        order_id: UUID,
+        return_id: UUID,
+        warehouse: str,
+        collect_from: Address,
+        lines: Sequence[ParcelLine],
+    ) -> Consignment:
+        """Book the collection of a return from ``collect_from``, to ``warehouse``.
+
+        Idempotent per return: booking again returns the same consignment. Raises
+        CarrierRefusedError when the carrier declines for good; any other exception is
+        taken as transient and the command is retried.
         """
         ...
 
@@ -108,17 +127,36 @@ class TrackingSchedule:
         ]
 
 
+@dataclass(frozen=True)
+class ReturnSchedule:
+    """When the simulated carrier reports a return parcel's progress, counted from its
+    booking: collected and in transit, then delivered to the warehouse."""
+
+    in_transit_after: timedelta = timedelta(seconds=1)
+    delivered_after: timedelta = timedelta(seconds=5)
+
+    def offsets(self) -> list[tuple[ShipmentStatus, timedelta]]:
+        """Each report's offset, none later than the delivery."""
+        last = self.delivered_after
+        return [
+            (ShipmentStatus.IN_TRANSIT, min(self.in_transit_after, last)),
+            (ShipmentStatus.DELIVERED, last),
+        ]
+
+
 class SimulatedCarrier:
     """A carrier with its own durable record (``sim_carrier_updates``), committed on its own.
 
     Booking is deterministic: the tracking number ("SP" + 12 hex digits) is derived
-    from (carrier, order, warehouse), so a booking retried after the shipper's
-    transaction rolled back gets the same number. Each booking schedules the
-    parcel's tracking updates (``TrackingSchedule``), which ``send_due_updates``
+    from (carrier, order, warehouse), a return's ("SR" + 12 hex digits) from (carrier,
+    return), so a booking retried after the shipper's transaction rolled back gets the
+    same number. Each booking schedules the parcel's tracking updates
+    (``TrackingSchedule``; a return's ``ReturnSchedule``), which ``send_due_updates``
     POSTs, signed, to the shipper's webhook.
 
-    Test hooks, driven by the ship-to ``postal_code``: ``REFUSED_POSTAL_CODE`` (00000)
-    refuses the booking (the saga's "shipment fails" path); ``UNDELIVERABLE_POSTAL_CODE``
+    Test hooks, driven by the ship-to (or collection) ``postal_code``:
+    ``REFUSED_POSTAL_CODE`` (00000) refuses the booking (the saga's "shipment fails"
+    path, and a return the carrier will not collect); ``UNDELIVERABLE_POSTAL_CODE``
     (00001) books, then the parcel fails in transit instead of being delivered.
     """
 
@@ -131,11 +169,13 @@ class SimulatedCarrier:
         name: str = "SimPost",
         *,
         schedule: TrackingSchedule | None = None,
+        return_schedule: ReturnSchedule | None = None,
         clock: Clock = utc_now,
     ) -> None:
         self.name = name
         self._database = database
         self.schedule = schedule or TrackingSchedule()
+        self.return_schedule = return_schedule or ReturnSchedule()
         #: The service's: when a parcel is booked, and so when each of its updates is due.
         self.clock = clock
         self.sender = webhook_sender.WebhookSender(
@@ -160,25 +200,52 @@ class SimulatedCarrier:
                 f"{self.name} does not deliver to postal code {self.REFUSED_POSTAL_CODE}"
             )
         number = tracking_number(self.name, order_id, warehouse)
-        booked_at = self.clock()
-        rows = []
+        reports = []
         for status, offset in self.schedule.offsets():
             detail = None
             if status is ShipmentStatus.DELIVERED and postal_code == self.UNDELIVERABLE_POSTAL_CODE:
                 status = ShipmentStatus.FAILED
                 detail = f"no such address: {self.name} cannot deliver to postal code {postal_code}"
-            rows.append(
-                {
-                    "delivery_id": _delivery_id(self.name, number, status),
-                    "carrier": self.name,
-                    "tracking_number": number,
-                    "order_id": order_id,
-                    "status": status.value,
-                    "detail": detail,
-                    "due_at": booked_at + offset,
-                    "next_attempt_at": booked_at + offset,
-                }
-            )
+            reports.append((status, offset, detail))
+        return await self._schedule(number, order_id, reports)
+
+    async def book_return(
+        self,
+        *,
+        order_id: UUID,
+        return_id: UUID,
+        warehouse: str,
+        collect_from: Address,
+        lines: Sequence[ParcelLine],
+    ) -> Consignment:
+        del warehouse, lines
+        if collect_from.postal_code.strip() == self.REFUSED_POSTAL_CODE:
+            raise CarrierRefusedError(f"{self.name} does not collect returns from this postal code")
+        number = return_tracking_number(self.name, return_id)
+        reports = [(status, offset, None) for status, offset in self.return_schedule.offsets()]
+        return await self._schedule(number, order_id, reports)
+
+    async def _schedule(
+        self,
+        number: str,
+        order_id: UUID,
+        reports: Sequence[tuple[ShipmentStatus, timedelta, str | None]],
+    ) -> Consignment:
+        """Record the parcel's updates, each due its offset after now; its consignment."""
+        booked_at = self.clock()
+        rows = [
+            {
+                "delivery_id": _delivery_id(self.name, number, status),
+                "carrier": self.name,
+                "tracking_number": number,
+                "order_id": order_id,
+                "status": status.value,
+                "detail": detail,
+                "due_at": booked_at + offset,
+                "next_attempt_at": booked_at + offset,
+            }
+            for status, offset, detail in reports
+        ]
         async with self._database.engine.begin() as conn:
             # Booked before (a retry): the first booking's schedule stands.
             await conn.execute(insert_unless_exists(updates, tuple(rows[0])), rows)
@@ -231,6 +298,12 @@ def tracking_number(carrier: str, order_id: UUID, warehouse: str) -> str:
     """The simulated carrier's tracking number of an order's parcel from ``warehouse``."""
     digest = hashlib.sha256(f"{carrier}:{order_id}:{warehouse}".encode()).hexdigest()
     return "SP" + digest[:12].upper()
+
+
+def return_tracking_number(carrier: str, return_id: UUID) -> str:
+    """The simulated carrier's tracking number of a return's parcel."""
+    digest = hashlib.sha256(f"{carrier}:return:{return_id}".encode()).hexdigest()
+    return "SR" + digest[:12].upper()
 
 
 def _delivery_id(carrier: str, number: str, status: ShipmentStatus) -> UUID:
