@@ -42,7 +42,7 @@ REFUSED_ADDRESS = Address(
 )
 
 
-async def test_without_a_pick_delay_ship_order_ships_at_once_and_records_no_picking(
+async def test_without_a_pick_delay_ship_order_ships_at_once_and_records_the_picking_done(
     inventory: Inventory,
 ) -> None:
     await inventory.stock("A", east=3)
@@ -52,7 +52,8 @@ async def test_without_a_pick_delay_ship_order_ships_at_once_and_records_no_pick
     await inventory.ship(order)
 
     assert await inventory.kinds() == ["StockReserved", "OrderShipped"]
-    assert await inventory.picking(order) is None
+    # Kept for its (sealed) address, which a return of the order is collected from.
+    assert await inventory.picking(order) == ("shipped", None)
     assert await inventory.hand_over(after=timedelta(days=1)) == 0
     assert await inventory.levels("A") == {"east": (1, 0)}
 

@@ -198,7 +198,8 @@ async def ship_order(
 ) -> None:
     """Pick the reserved stock and hand it to the carrier, one parcel per warehouse, once.
 
-    With no ``pick_delay`` the parcels leave at once. Otherwise the warehouse picks
+    With no ``pick_delay`` the parcels leave at once (and the picking is recorded done,
+    keeping the address sealed for a return's collection). Otherwise the warehouse picks
     first: a Picking is recorded, nothing is published, the stock stays reserved, and
     the picking job (``complete_due_pickings``) hands the parcels over when it is due,
     unless a ReleaseStock or the reservation's expiry cancels it first. A ShipOrder
@@ -261,7 +262,7 @@ async def ship_order(
         await shipping.add_picking(picking, ship_to=ship_to, cause=uow.cause)
         log.info("order %s is being picked until %s", command.order_id, picking.due_at)
         return
-    await _hand_over(
+    refusal = await _hand_over(
         uow,
         reservations,
         shipping,
@@ -272,6 +273,18 @@ async def ship_order(
         carrier=carrier,
         now=now,
     )
+    if refusal is None and ship_to.sealed is not None:
+        # Picked at once: the picking is kept, done, for its address, which a return of the
+        # order is collected from (use_cases.returns). Only sealed: no plaintext is added.
+        done = Picking(
+            order_id=command.order_id,
+            ship_to=ship_to.address,
+            status=PickingStatus.SHIPPED,
+            started_at=now,
+            due_at=now,
+            ended_at=now,
+        )
+        await shipping.add_picking(done, ship_to=ship_to, cause=None)
 
 
 async def _hand_over(
