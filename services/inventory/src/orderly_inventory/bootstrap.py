@@ -7,7 +7,12 @@ from pathlib import Path
 
 from orderly_inventory import __version__
 from orderly_inventory.adapters import orm
-from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier, TrackingSchedule
+from orderly_inventory.adapters.carrier import (
+    Carrier,
+    ReturnSchedule,
+    SimulatedCarrier,
+    TrackingSchedule,
+)
 from orderly_inventory.domain.errors import InventoryError
 from orderly_inventory.entrypoints import consumers, jobs
 from orderly_inventory.entrypoints.http import (
@@ -57,6 +62,10 @@ def build(
                 seconds=settings.carrier_out_for_delivery_after_seconds
             ),
             delivered_after=timedelta(seconds=settings.delivery_delay_seconds),
+        ),
+        return_schedule=ReturnSchedule(
+            in_transit_after=timedelta(seconds=settings.carrier_return_in_transit_after_seconds),
+            delivered_after=timedelta(seconds=settings.carrier_return_delivered_after_seconds),
         ),
         clock=clock,
     )

@@ -42,7 +42,7 @@ from orderly_kit.service import Service
 from orderly_schemas.base import StockLine
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
-from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
+from orderly_schemas.inventory import BookReturnParcel, ReleaseStock, ReserveStock, ShipOrder
 from orderly_schemas.personal import SHIPPING_ADDRESS, SealedPersonalData
 
 ADDRESS = Address(
@@ -218,6 +218,24 @@ class Inventory:
                 carrier=self.carrier,
                 pick_delay=pick_delay,
             )
+
+    async def book_return(self, order_id: UUID, return_id: UUID, *lines: tuple[str, int]) -> None:
+        """The return saga's BookReturnParcel of ``lines`` (sku, units), sent once more."""
+        self._carrier_catches_up()
+        command = BookReturnParcel(
+            order_id=order_id,
+            return_id=return_id,
+            lines=[StockLine(sku=sku, quantity=n) for sku, n in lines],
+        )
+        async with self.service.messaging.unit_of_work() as uow:
+            await use_cases.returns.book_return_parcel(uow, command, carrier=self.carrier)
+
+    async def return_parcel(self, return_id: UUID) -> dict[str, Any] | None:
+        """The return's parcel row, if its booking was answered."""
+        query = select(orm.return_parcels).where(orm.return_parcels.c.return_id == return_id)
+        async with self.service.database.sessions() as s:
+            row = (await s.execute(query)).mappings().first()
+            return None if row is None else dict(row)
 
     async def hand_over(
         self, *, after: timedelta = timedelta(0), service: Service | None = None

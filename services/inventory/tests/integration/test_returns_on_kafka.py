@@ -1,9 +1,11 @@
-"""RestockReturn through the real consumer: the service started in-process on a private Tansu.
+"""RestockReturn and BookReturnParcel through the real consumer: the service started
+in-process on a private Tansu.
 
-What the return saga will do: send RestockReturn on inventory.commands.v1 and wait
-for ReturnRestocked on inventory.events.v1. Kafka may deliver the command again
-(same message id) and the saga may re-send it (a new message, same return id):
-either way stock moves once, and a re-send is answered again.
+What the return saga will do: send BookReturnParcel, then RestockReturn, on
+inventory.commands.v1 and wait for ReturnParcelBooked (or ReturnParcelRefused), then
+ReturnRestocked, on inventory.events.v1. Kafka may deliver a command again (same message
+id) and the saga may re-send it (a new message, same return id): either way stock moves
+once, and a re-send is answered again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -19,17 +21,19 @@ from sqlalchemy import Row, insert, select
 
 from orderly_dev.eventually import eventually
 from orderly_dev.servers import Kafka
-from orderly_dev.watch import OrderWatcher
+from orderly_dev.watch import OrderWatcher, Seen
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.bootstrap import build
 from orderly_inventory.domain.ledger import Movement, MovementKind
+from orderly_inventory.domain.returns import NEVER_SHIPPED
 from orderly_inventory.settings import InventorySettings
 from orderly_inventory.use_cases import ledger
 from orderly_kit.service import Service
 from orderly_schemas import topics
+from orderly_schemas.base import StockLine
 from orderly_schemas.cloudevents import Envelope
-from orderly_schemas.inventory import RestockReturn, ReturnLine
+from orderly_schemas.inventory import BookReturnParcel, InventoryCommand, RestockReturn, ReturnLine
 
 
 @pytest.fixture
@@ -68,7 +72,7 @@ async def running(fresh_database: str, kafka: Kafka) -> AsyncIterator[Service]:
         await service.stop()
 
 
-async def send(producer: AIOKafkaProducer, command: RestockReturn, envelope: Envelope) -> None:
+async def send(producer: AIOKafkaProducer, command: InventoryCommand, envelope: Envelope) -> None:
     await producer.send_and_wait(
         command.topic,
         command.model_dump_json().encode(),
@@ -77,7 +81,7 @@ async def send(producer: AIOKafkaProducer, command: RestockReturn, envelope: Env
     )
 
 
-def envelope_of(command: RestockReturn) -> Envelope:
+def envelope_of(command: InventoryCommand) -> Envelope:
     """A new message from the saga (a new ce_id) carrying ``command``."""
     return Envelope(
         type=command.message_type(),
@@ -87,9 +91,31 @@ def envelope_of(command: RestockReturn) -> Envelope:
     )
 
 
-def answers(watcher: OrderWatcher, order_id: UUID) -> int:
-    """How many ReturnRestocked of the order were seen."""
-    return watcher.types(order_id).count("ReturnRestocked")
+async def answers_to_three_sends(
+    kafka: Kafka, command: InventoryCommand, answer: str
+) -> tuple[list[Seen], Envelope]:
+    """Send ``command``, then the same message again (Kafka redelivers it), then a re-send
+    (a new message): the ``answer`` events of the order seen by then, and the first message.
+    """
+    order = command.order_id
+    first = envelope_of(command)
+
+    def answered() -> int:
+        return watcher.types(order).count(answer)
+
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
+            await send(producer, command, first)
+            await eventually(lambda: answered() >= 1, within=30, what="an answer")
+            await send(producer, command, first)  # Kafka delivers the same message again
+            await send(producer, command, envelope_of(command))  # the saga re-sends it
+            # Same key, same partition: once the re-send is answered, the redelivery was handled.
+            await eventually(lambda: answered() >= 2, within=15, what="2 answers")
+    finally:
+        await producer.stop()
+    return [e for e in watcher.events[order] if e.type == answer], first
 
 
 async def movements(service: Service, reference: str) -> list[tuple[str, str, int, int]]:
@@ -123,31 +149,16 @@ async def test_a_return_is_restocked_once_however_often_the_command_comes(
             ReturnLine(sku="MUG", quantity=1, condition="damaged"),
         ],
     )
-    first = envelope_of(command)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
-    await producer.start()
-    try:
-        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
-            await send(producer, command, first)
-            await eventually(lambda: answers(watcher, order) >= 1, within=30, what="an answer")
-            assert await on_hand(running, "MUG", "west") == 6
-            assert await movements(running, str(return_id)) == [
-                ("MUG", "write_off", 1, 0),
-                ("MUG", "return", 2, 2),
-            ]
 
-            await send(producer, command, first)  # Kafka delivers the same message again
-            await send(producer, command, envelope_of(command))  # the saga re-sends it
-            # Same key, same partition: once the re-send is answered, the redelivery was handled.
-            await eventually(lambda: answers(watcher, order) >= 2, within=15, what="2 answers")
-            seen = answers(watcher, order)
-    finally:
-        await producer.stop()
+    restocked, first = await answers_to_three_sends(kafka, command, "ReturnRestocked")
 
-    assert seen == 2  # the redelivery was skipped by the inbox; the re-send answered again
+    # The redelivery was skipped by the inbox; the re-send answered again; stock moved once.
+    assert len(restocked) == 2
     assert await on_hand(running, "MUG", "west") == 6
-    assert len(await movements(running, str(return_id))) == 2
-    restocked = [e for e in watcher.events[order] if e.type == "ReturnRestocked"]
+    assert await movements(running, str(return_id)) == [
+        ("MUG", "write_off", 1, 0),
+        ("MUG", "return", 2, 2),
+    ]
     assert restocked[0].body == restocked[1].body
     assert restocked[0].body["lines"] == [
         {"sku": "MUG", "quantity": 2, "condition": "resellable"},
@@ -191,3 +202,19 @@ async def test_a_return_into_an_unknown_warehouse_is_dead_lettered_with_the_reas
         dead = (await s.execute(restocks)).tuples().all()
     assert dead == [(topics.dead_letter_topic(topics.INVENTORY_COMMANDS),)]
     assert await on_hand(running, "MUG", "west") == 4
+
+
+async def test_a_return_parcel_of_an_order_never_shipped_is_refused_to_each_command(
+    running: Service, kafka: Kafka
+) -> None:
+    command = BookReturnParcel(
+        order_id=uuid4(), return_id=uuid4(), lines=[StockLine(sku="MUG", quantity=1)]
+    )
+
+    refused, first = await answers_to_three_sends(kafka, command, "ReturnParcelRefused")
+
+    assert len(refused) == 2
+    assert refused[0].body == refused[1].body
+    assert refused[0].body["reason"] == NEVER_SHIPPED
+    assert refused[0].body["return_id"] == str(command.return_id)
+    assert refused[0].headers["ce_causationid"] == first.id

@@ -446,6 +446,40 @@ return_restocks = Table(
     Column("restocked_at", DateTime(timezone=True), nullable=False),
 )
 
+#: A return's parcel, booked with the carrier to come back to the warehouse that shipped
+#: the goods, once per return: a re-sent BookReturnParcel finds its row and is answered
+#: again. A refused booking is kept too ('refused', with its reason and no parcel).
+return_parcels = Table(
+    "return_parcels",
+    metadata,
+    Column("return_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("warehouse", String(64), ForeignKey("warehouses.code"), nullable=True),
+    Column("carrier", String(100), nullable=True),
+    Column("tracking_number", String(64), nullable=True),
+    #: [{"sku": ..., "quantity": ...}] in SKU order: what the customer sends back.
+    Column("lines", JSONB, nullable=False),
+    Column("reason", String(2000), nullable=True),
+    #: When the carrier reported the current status, and what it said.
+    Column("status_at", DateTime(timezone=True), nullable=True),
+    Column("status_detail", String(2000), nullable=True),
+    Column("booked_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("tracking_number", name="uq_return_parcels_tracking_number"),
+    CheckConstraint(
+        "status IN ('booked', 'in_transit', 'out_for_delivery', 'delivered', 'failed',"
+        " 'received', 'refused')",
+        name="status_known",
+    ),
+    CheckConstraint(
+        "(status = 'refused') = (reason IS NOT NULL)"
+        " AND (status = 'refused' OR (warehouse IS NOT NULL AND carrier IS NOT NULL"
+        " AND tracking_number IS NOT NULL))",
+        name="booked_or_refused",
+    ),
+)
+
 #: A manual correction of on-hand stock, by the id its client chose (the body's
 #: adjustment_id or an Idempotency-Key header): a retried request finds its row and
 #: gets the first answer back instead of adjusting twice.

@@ -16,11 +16,15 @@ from orderly_kit.service import Service
 from orderly_schemas import topics
 from orderly_schemas.inventory import (
     BackInStock,
+    BookReturnParcel,
     LowStockDetected,
     OrderShipped,
     ReleaseStock,
     ReserveStock,
     RestockReturn,
+    ReturnParcelBooked,
+    ReturnParcelRefused,
+    ReturnParcelTracked,
     ReturnRestocked,
     ShipmentDelivered,
     ShipmentFailed,
@@ -69,8 +73,14 @@ def register(
     async def on_restock_return(command: RestockReturn, uow: UnitOfWork) -> None:
         try:
             await use_cases.receiving.restock_return(uow, command, actor=SAGA_ACTOR)
-        except InvalidInputError as e:  # an unknown warehouse: no retry can cure it
+        except InvalidInputError as e:
+            # An unknown warehouse, or not the one the return's parcel goes to (or another
+            # order's return): no retry can cure it.
             raise PoisonMessageError(str(e)) from e
+
+    @commands.on(BookReturnParcel)
+    async def on_book_return_parcel(command: BookReturnParcel, uow: UnitOfWork) -> None:
+        await use_cases.returns.book_return_parcel(uow, command, carrier=carrier)
 
     # A customer's erasure destroys the key their ship-to addresses are sealed under.
     forget_erased_customers(service)
@@ -85,6 +95,9 @@ def register(
         ShipmentTracked,
         ShipmentDelivered,
         ReturnRestocked,
+        ReturnParcelBooked,
+        ReturnParcelRefused,
+        ReturnParcelTracked,
         StockTransferred,
         StockReceived,
         StockAdjusted,
