@@ -402,3 +402,60 @@ async def test_pending_updates_survive_a_restart(
     assert sent == 6
     assert (await inventory.kinds())[-1] == "ShipmentDelivered"
     assert [r["status"] for r in await inventory.shipments(order)] == ["delivered"] * 2
+
+
+# -- a return's parcel, on its way back ------------------------------------------------------------
+async def returning_parcel(inventory: Inventory) -> tuple[UUID, UUID, str]:
+    """A delivered order's return, booked: (order, return, its parcel's tracking number)."""
+    await inventory.stock("A", west=2)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 1))
+    await inventory.ship(order)
+    return_id = uuid4()
+    await inventory.book_return(order, return_id, ("A", 1))
+    [(_, _, booked)] = await inventory.sent("ReturnParcelBooked")
+    return order, return_id, booked["tracking_number"]
+
+
+async def test_a_return_parcel_is_tracked_back_to_the_warehouse_by_webhook(
+    inventory: Inventory, webhook: str
+) -> None:
+    order, return_id, number = await returning_parcel(inventory)
+
+    await inventory.send_tracking(webhook, after=ALL_DUE)
+
+    tracked = await inventory.sent("ReturnParcelTracked")
+    assert [(key, body["status"]) for _, key, body in tracked] == [
+        (str(order), "in_transit"),
+        (str(order), "delivered"),
+    ]
+    assert {(b["return_id"], b["carrier"], b["tracking_number"]) for *_, b in tracked} == {
+        (str(return_id), "SimPost", number)
+    }
+    parcel = await inventory.return_parcel(return_id)
+    assert parcel is not None
+    assert parcel["status"] == "delivered"
+    # The order's own parcel was tracked as before, and nothing of it came from the return.
+    assert events(await inventory.published(), "ShipmentDelivered") == [
+        ("ShipmentDelivered", (await inventory.shipments(order))[0]["tracking_number"])
+    ]
+
+
+async def test_a_return_parcels_replayed_or_late_update_changes_nothing(
+    inventory: Inventory, webhook: str
+) -> None:
+    _, return_id, number = await returning_parcel(inventory)
+    delivered = update(number, "delivered", detail="at the dock")
+
+    answers = [
+        (await post(webhook, body)).json()["outcome"]
+        for body in (delivered, delivered, update(number, "in_transit"))
+    ]
+
+    assert answers == ["applied", "duplicate", "stale"]
+    assert events(await inventory.published(), "ReturnParcelTracked") == [
+        ("ReturnParcelTracked", "delivered")
+    ]
+    parcel = await inventory.return_parcel(return_id)
+    assert parcel is not None
+    assert (parcel["status"], parcel["status_detail"]) == ("delivered", "at the dock")

@@ -1,4 +1,5 @@
-"""Tracking: the carrier's reports of each parcel, until the order is delivered (or lost).
+"""Tracking: the carrier's reports of each parcel, until the order is delivered (or lost),
+and of each return's parcel on its way back to the warehouse.
 
 A report runs in the caller's unit of work and takes the order's lock, then the
 parcel's row (the lock order in ``adapters``); a report delivered twice (the same
@@ -13,8 +14,11 @@ from datetime import timedelta
 from enum import StrEnum
 
 from orderly_inventory.adapters.reservations import ReservationRepository
+from orderly_inventory.adapters.returns import ReturnParcelRepository
 from orderly_inventory.adapters.shipments import ShipmentRepository
+from orderly_inventory.domain.returns import ReturnParcel
 from orderly_inventory.domain.shipments import (
+    Shipment,
     ShipmentStatus,
     TrackingUpdate,
     advances,
@@ -45,41 +49,73 @@ async def record_tracking_update(
 
     When the order's last parcel is delivered, ShipmentDelivered (once, naming that
     parcel); a parcel that fails in transit gives ShipmentFailed naming it and the
-    carrier's detail. A report whose delivery id was seen before, or that would move
-    the parcel backwards, changes nothing. Raises UnknownParcelError for a tracking
-    number that no shipment of ``carrier`` has (the carrier may try again later: its
-    booking's transaction may not have committed yet).
+    carrier's detail. A return's parcel (``use_cases.returns``) is tracked alike and
+    announces each step with ReturnParcelTracked. A report whose delivery id was seen
+    before, or that would move the parcel backwards, changes nothing. Raises
+    UnknownParcelError for a tracking number that no parcel of ``carrier`` has (the
+    carrier may try again later: its booking's transaction may not have committed yet).
     """
     shipping = ShipmentRepository(uow.session)
-    reservations = ReservationRepository(uow.session)
-    found = await shipping.shipment_by_tracking_number(update.tracking_number)
+    returning = ReturnParcelRepository(uow.session)
+    found = await _parcel(shipping, returning, update.tracking_number)
     order_id = found.order_id if found is not None else update.order_id
     if order_id is None:
         raise _unknown(update, carrier)
-    # Waits for a ShipOrder of the order still in flight, which may be recording this parcel.
-    await reservations.lock_order(order_id)
-    shipment = await shipping.shipment_by_tracking_number(update.tracking_number, lock=True)
-    if shipment is None or shipment.order_id != order_id or shipment.carrier != carrier:
+    # Waits for a command of the order still in flight, which may be recording this parcel.
+    await ReservationRepository(uow.session).lock_order(order_id)
+    parcel = await _parcel(shipping, returning, update.tracking_number, lock=True)
+    if parcel is None or parcel.order_id != order_id or parcel.carrier != carrier:
         raise _unknown(update, carrier)
     if not await shipping.record_webhook_delivery(carrier, update.delivery_id, at=uow.now()):
         log.info("tracking update %s of %s received before", update.delivery_id, carrier)
         return TrackingOutcome.DUPLICATE
+    if isinstance(parcel, ReturnParcel):
+        return await _track_return_parcel(uow, returning, parcel, update)
+    return await _track_shipment(uow, shipping, parcel, update)
+
+
+async def _parcel(
+    shipping: ShipmentRepository,
+    returning: ReturnParcelRepository,
+    tracking_number: str,
+    *,
+    lock: bool = False,
+) -> Shipment | ReturnParcel | None:
+    """The shipment with ``tracking_number``, or else the return parcel."""
+    shipment = await shipping.shipment_by_tracking_number(tracking_number, lock=lock)
+    return shipment or await returning.parcel_by_tracking_number(tracking_number, lock=lock)
+
+
+async def _track_shipment(
+    uow: UnitOfWork, shipping: ShipmentRepository, shipment: Shipment, update: TrackingUpdate
+) -> TrackingOutcome:
     if not advances(shipment, update):
-        log.info(
-            "parcel %s is %s; a late %s report is ignored",
-            shipment.tracking_number,
-            shipment.status.value,
-            update.status.value,
-        )
-        return TrackingOutcome.STALE
+        return _stale(shipment.tracking_number, shipment.status.value, update)
     tracked = await shipping.record_tracking(shipment, update)
     for event in tracking_report(tracked, update):
         await uow.publish(event)
     if tracked.status is ShipmentStatus.DELIVERED:
-        delivered = delivery_notice(await shipping.shipments_of(order_id), update)
+        delivered = delivery_notice(await shipping.shipments_of(shipment.order_id), update)
         if delivered is not None:
             await uow.publish(delivered)
     return TrackingOutcome.APPLIED
+
+
+async def _track_return_parcel(
+    uow: UnitOfWork, returning: ReturnParcelRepository, parcel: ReturnParcel, update: TrackingUpdate
+) -> TrackingOutcome:
+    if not parcel.advances(update):
+        return _stale(parcel.tracking_number, parcel.status.value, update)
+    await returning.record_tracking(parcel, update, at=uow.now())
+    await uow.publish(parcel.progress_report(update))
+    return TrackingOutcome.APPLIED
+
+
+def _stale(tracking_number: str | None, status: str, update: TrackingUpdate) -> TrackingOutcome:
+    log.info(
+        "parcel %s is %s; a late %s report is ignored", tracking_number, status, update.status.value
+    )
+    return TrackingOutcome.STALE
 
 
 def _unknown(update: TrackingUpdate, carrier: str) -> UnknownParcelError:
