@@ -21,6 +21,7 @@ from orderly_inventory.entrypoints.http import (
     errors,
     ledger,
     receiving,
+    returns,
     stock,
     stocktakes,
     tracking,
@@ -100,6 +101,7 @@ def build(
     service.http.include_router(stocktakes.router(service))
     service.http.include_router(transfers.router(service))
     service.http.include_router(receiving.router(service))
+    service.http.include_router(returns.router(service))
     service.http.include_router(catalogue.router(service))
     service.http.include_router(stock.router(service))
     service.http.include_router(ledger.router(service))

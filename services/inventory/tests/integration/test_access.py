@@ -77,6 +77,7 @@ ROUTES: dict[tuple[str, str], tuple[Who, str, Any]] = {
         None,
     ),
     ("POST", "/returns/{return_id}/restock"): ("warehouse", f"/returns/{NOWHERE}/restock", {}),
+    ("GET", "/returns/{return_id}/parcel"): ("support", f"/returns/{NOWHERE}/parcel", None),
     ("GET", "/warehouses"): ("support", "/warehouses", None),
     ("POST", "/warehouses"): ("warehouse", "/warehouses", {}),
     ("GET", "/products"): ("support", "/products", None),

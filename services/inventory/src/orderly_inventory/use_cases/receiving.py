@@ -2,7 +2,8 @@
 
 Each runs inside the caller's unit of work (one transaction with the outbox) and
 first takes the lock of its own record (a goods receipt's or a return's key, by
-inserting it), so a retried request waits for the first and then finds it done.
+inserting it; a return's parcel row before that, if it has one), so a retried request
+waits for the first and then finds it done.
 Stock changes only through ``ledger.move``; stock rows are locked in (sku,
 warehouse) order.
 """
@@ -16,6 +17,7 @@ from uuid import uuid4
 
 from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.adapters.receipts import ReceiptRepository
+from orderly_inventory.adapters.returns import ReturnParcelRepository
 from orderly_inventory.domain.receipts import (
     Condition,
     GoodsReceipt,
@@ -91,9 +93,17 @@ async def restock_return(
     again; stock moves only the first time (returned with True). A later command for
     the same return with other goods is answered with what was done, or refused
     (ReturnConflictError) with ``refuse_other_goods`` (a person at the dock, who can
-    be told).
+    be told). A return that came back in a parcel booked for it (``use_cases.returns``)
+    is restocked only at the parcel's warehouse and for its order (InvalidInputError
+    naming the field), and its parcel is then received; a return that came back
+    another way is restocked wherever it arrived. What arrived is restocked, whatever
+    the return announced: the order service decides what it refunds.
     """
     check_warehouse(command.warehouse, await CatalogueRepository(uow.session).warehouse_codes())
+    parcels = ReturnParcelRepository(uow.session)
+    parcel = await parcels.parcel_of(command.return_id, lock=True)
+    if parcel is not None:
+        parcel.check_restock(order_id=command.order_id, warehouse=command.warehouse)
     asked = ReturnRestock(
         return_id=command.return_id,
         order_id=command.order_id,
@@ -118,5 +128,7 @@ async def restock_return(
                 raise ReturnConflictError(done)
             log.warning("return %s restocked before with other goods; kept", command.return_id)
         log.info("return %s already restocked; answered again", command.return_id)
+    if parcel is not None and await parcels.mark_received(command.return_id, at=uow.now()):
+        log.info("return %s received in its parcel %s", command.return_id, parcel.tracking_number)
     await uow.publish(done.answer())
     return done, first
