@@ -24,12 +24,12 @@ from orderly_schemas.base import Allocation
 from orderly_schemas.checkout import Address, Customer, OrderPlaced, PaymentDetails
 from orderly_schemas.inventory import (
     BackInStock,
+    BookReturnParcel,
     LowStockDetected,
     OrderShipped,
     Parcel,
     ReleaseStock,
     ReserveStock,
-    BookReturnParcel,
     RestockReturn,
     ReturnLine,
     ReturnParcelBooked,
