@@ -70,6 +70,9 @@ DEV_DEFAULTS: dict[str, dict[str, str]] = {
         "INVENTORY_CARRIER_IN_TRANSIT_AFTER_SECONDS": "0.2",
         "INVENTORY_CARRIER_OUT_FOR_DELIVERY_AFTER_SECONDS": "0.6",
         "INVENTORY_DELIVERY_DELAY_SECONDS": "1",
+        # ... and a return parcel's: in transit, then delivered to the warehouse.
+        "INVENTORY_CARRIER_RETURN_IN_TRANSIT_AFTER_SECONDS": "0.2",
+        "INVENTORY_CARRIER_RETURN_DELIVERED_AFTER_SECONDS": "1",
     },
 }
 
