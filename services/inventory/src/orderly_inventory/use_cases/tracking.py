@@ -39,7 +39,8 @@ class TrackingOutcome(StrEnum):
 
 
 class UnknownParcelError(LookupError):
-    """A tracking update for a tracking number no shipment of this carrier has."""
+    """A tracking update for a tracking number no parcel of this carrier (an order's or a
+    return's) has."""
 
 
 async def record_tracking_update(
