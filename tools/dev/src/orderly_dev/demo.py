@@ -265,19 +265,21 @@ def print_starting(console: Console, servers: Servers) -> None:
 
 def print_returns(console: Console, returned: Sequence[Json]) -> None:
     table = Table(title="Returns")
-    for col in ("return", "order", "reason", "status", "refunded", "fee", "steps"):
-        table.add_column(col, justify="right" if col in ("refunded", "fee") else "left")
+    for col in ("return", "reason", "status", "refunded", "fee"):
+        numeric = col in ("refunded", "fee")
+        table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     for r in returned:
         table.add_row(
             r["return_number"],
-            r["order_number"],
             r["reason"],
             r["status"],
             _money(r["refunded"]),
             _money(r["restocking_fee"]),
-            " → ".join(h["status"] for h in r["history"]),
         )
     console.print(table)
+    for r in returned:
+        steps = " → ".join(h["status"] for h in r["history"])
+        console.print(f"  {r['return_number']} of {r['order_number']}: {steps}", highlight=False)
 
 
 def _money(money: Json | None) -> str:
