@@ -29,6 +29,7 @@ from orderly_kit.service import Service
 from orderly_order import use_cases
 from orderly_order.adapters.orm import outbox, returns
 from orderly_order.bootstrap import MIGRATIONS, build
+from orderly_order.domain.returns import ReturnPolicy
 from orderly_order.settings import OrderSettings
 from orderly_schemas import topics
 from orderly_schemas.base import Allocation, Money, OrderLine
@@ -405,6 +406,17 @@ async def test_another_customers_order_and_return_are_not_found(
     assert "C-BOB" not in order_of_bob.text + return_of_bob.text
 
 
+async def a_damaged_mug_returned(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer
+) -> tuple[OrderPlaced, str, ReturnPolicy]:
+    """A delivered order of C-ADA's, a return of one damaged mug (approved by rule), and
+    the service's return policy."""
+    order = await an_order_of(service, "C-ADA")
+    created = await ask_return(client, order, customer(identity, "C-ADA"))
+    assert isinstance(service.settings, OrderSettings)
+    return order, created.json()["return_id"], service.settings.return_policy()
+
+
 async def step(service: Service, act: Any) -> None:
     async with service.messaging.unit_of_work() as uow:
         await act(uow)
@@ -513,11 +525,7 @@ async def test_a_return_runs_from_its_label_to_its_refund_and_every_step_is_kept
 async def test_finance_retries_a_refund_that_failed_and_it_is_audited(
     service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
 ) -> None:
-    order = await an_order_of(service, "C-ADA")
-    created = await ask_return(client, order, customer(identity, "C-ADA"))
-    rid = created.json()["return_id"]
-    assert isinstance(service.settings, OrderSettings)
-    policy = service.settings.return_policy()
+    order, rid, policy = await a_damaged_mug_returned(service, client, identity)
     cases = use_cases.returns
     inspected = ReturnRestocked(
         order_id=order.order_id,
@@ -564,11 +572,7 @@ async def test_finance_retries_a_refund_that_failed_and_it_is_audited(
 async def test_due_returns_are_claimed_from_postgresql_and_an_unused_label_expires(
     service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
 ) -> None:
-    order = await an_order_of(service, "C-ADA")
-    created = await ask_return(client, order, customer(identity, "C-ADA"))
-    rid = created.json()["return_id"]
-    assert isinstance(service.settings, OrderSettings)
-    policy = service.settings.return_policy()
+    order, rid, policy = await a_damaged_mug_returned(service, client, identity)
     cases = use_cases.returns
     booked = ReturnParcelBooked(
         order_id=order.order_id,
