@@ -80,6 +80,14 @@ from orderly_schemas.returns import (
     ReturnRejected,
     ReturnRequested,
 )
+from orderly_schemas.support import (
+    CaseClosed,
+    CaseOpened,
+    CaseSlaBreached,
+    CaseStatusChanged,
+    FeedbackGiven,
+    LineRating,
+)
 
 ORDER_ID = UUID("0b6f3c1e-5d7a-4f0e-9a51-2c8d4e6f7a90")
 ORDER_NUMBER = "ORD-2026-004217"
@@ -87,6 +95,7 @@ CUSTOMER_ID = "cus_8f2k3m"
 CUSTOMER_EMAIL = "ada.lovelace@example.com"
 SHIPMENT_ID = UUID("7d1e2f3a-4b5c-4d6e-8f70-1a2b3c4d5e6f")
 NOTIFICATION_ID = UUID("c3a9e0f1-2b4d-4c6e-8a0b-9d8e7f6a5b4c")
+CASE_ID = UUID("5e8a2c4d-6f1b-4a3e-9c7d-0b2e4f6a8c1d")
 PLACED_AT = datetime(2026, 3, 14, 9, 26, 53, 589_000, tzinfo=UTC)
 TRACKING_NUMBER = "00340434161234567890"
 
@@ -585,6 +594,56 @@ def notification_failed() -> NotificationFailed:
     )
 
 
+def feedback_given() -> FeedbackGiven:
+    return FeedbackGiven(
+        order_id=ORDER_ID,
+        order_number=ORDER_NUMBER,
+        customer_id=CUSTOMER_ID,
+        rating=4,
+        line_ratings=[
+            LineRating(sku="MUG-CERAMIC-350", rating=5),
+            LineRating(sku="TEA.EARLGREY_100g", rating=3),
+        ],
+        has_comment=True,
+        edited=False,
+        occurred_at=at(4 * 24 * 60),
+    )
+
+
+def _case_event(minutes: int) -> dict[str, Any]:
+    return {
+        "case_id": CASE_ID,
+        "case_number": "CS-0000042",
+        "category": "damaged",
+        "customer_id": CUSTOMER_ID,
+        "order_id": ORDER_ID,
+        "order_number": ORDER_NUMBER,
+        "return_id": RMA_ID,
+        "occurred_at": at(minutes),
+    }
+
+
+def case_opened() -> CaseOpened:
+    return CaseOpened(
+        **_case_event(4 * 24 * 60),
+        opened_by="customer",
+        first_response_due_at=at(4 * 24 * 60 + 4 * 60),
+        resolution_due_at=at(7 * 24 * 60),
+    )
+
+
+def case_status_changed() -> CaseStatusChanged:
+    return CaseStatusChanged(**_case_event(4 * 24 * 60 + 30), from_status="new", to_status="open")
+
+
+def case_sla_breached() -> CaseSlaBreached:
+    return CaseSlaBreached(**_case_event(7 * 24 * 60 + 1), sla="resolution", due_at=at(7 * 24 * 60))
+
+
+def case_closed() -> CaseClosed:
+    return CaseClosed(**_case_event(8 * 24 * 60), satisfaction=4)
+
+
 FACTORIES: dict[type[Message], Callable[[], Message]] = {
     OrderPlaced: order_placed,
     OrderConfirmed: order_confirmed,
@@ -635,6 +694,11 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     PaymentVoided: payment_voided,
     NotificationSent: notification_sent,
     NotificationFailed: notification_failed,
+    FeedbackGiven: feedback_given,
+    CaseOpened: case_opened,
+    CaseStatusChanged: case_status_changed,
+    CaseSlaBreached: case_sla_breached,
+    CaseClosed: case_closed,
 }
 
 

@@ -61,6 +61,13 @@ from orderly_schemas.returns import (
     ReturnRejected,
     ReturnRequested,
 )
+from orderly_schemas.support import (
+    CaseClosed,
+    CaseOpened,
+    CaseSlaBreached,
+    CaseStatusChanged,
+    FeedbackGiven,
+)
 
 MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     OrderPlaced,
@@ -112,6 +119,11 @@ MESSAGE_TYPES: Final[tuple[type[Message], ...]] = (
     RefundFailed,
     NotificationSent,
     NotificationFailed,
+    FeedbackGiven,
+    CaseOpened,
+    CaseStatusChanged,
+    CaseSlaBreached,
+    CaseClosed,
 )
 
 BY_TYPE: Final[dict[str, type[Message]]] = {m.message_type(): m for m in MESSAGE_TYPES}

@@ -15,6 +15,9 @@ INVENTORY_EVENTS: Final = "inventory.events.v1"
 PAYMENT_COMMANDS: Final = "payment.commands.v1"
 PAYMENT_EVENTS: Final = "payment.events.v1"
 NOTIFICATION_EVENTS: Final = "notification.events.v1"
+#: After-sales cases and order feedback (keyed by order id, or by case id for a case
+#: without an order): no free text and no personal data, only ids, categories and scores.
+SUPPORT_EVENTS: Final = "support.events.v1"
 
 ALL_TOPICS: Final = (
     CHECKOUT_ORDERS,
@@ -26,6 +29,7 @@ ALL_TOPICS: Final = (
     PAYMENT_COMMANDS,
     PAYMENT_EVENTS,
     NOTIFICATION_EVENTS,
+    SUPPORT_EVENTS,
 )
 
 DEAD_LETTER_SUFFIX: Final = ".dlq"
