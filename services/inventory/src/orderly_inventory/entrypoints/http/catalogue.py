@@ -10,12 +10,12 @@ from fastapi import APIRouter, Depends, Response, status
 from pydantic import Field, StrictInt
 
 from orderly_inventory import queries, use_cases
-from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404
-from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import Body, Cursor, Limit, SkuPath, WarehouseCode
+from orderly_kit import pages
 from orderly_kit.auth import Permission, Role
 from orderly_kit.http_errors import refusal
+from orderly_kit.pages import Page
 from orderly_kit.service import Service
 
 READ_CATALOGUE = Permission.of(

@@ -12,8 +12,6 @@ from fastapi import APIRouter, Depends, Query
 
 from orderly_inventory import queries
 from orderly_inventory.domain.ledger import MovementKind
-from orderly_inventory.entrypoints.http import pages
-from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import (
     UNKNOWN_WAREHOUSE,
     Cursor,
@@ -22,8 +20,10 @@ from orderly_inventory.entrypoints.http.params import (
     WarehouseFilter,
     known_warehouse,
 )
+from orderly_kit import pages
 from orderly_kit.auth import Permission, Role
 from orderly_kit.http_errors import invalid
+from orderly_kit.pages import Page
 from orderly_kit.service import Service
 from orderly_schemas.base import AwareDatetime
 

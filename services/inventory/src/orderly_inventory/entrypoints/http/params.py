@@ -16,6 +16,7 @@ from orderly_inventory.adapters.catalogue import CatalogueRepository
 from orderly_inventory.formats.catalogue import CODE_PATTERN, WarehouseCode
 from orderly_kit.db import Database
 from orderly_kit.http_errors import refusal
+from orderly_kit.pages import Cursor, Limit
 from orderly_schemas.base import Sku
 
 __all__ = [
@@ -37,8 +38,6 @@ __all__ = [
 
 SkuPath = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 WarehousePath = Annotated[str, Path(min_length=1, max_length=64, pattern=CODE_PATTERN)]
-Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items (1 to 500)")]
-Cursor = Annotated[str | None, Query(max_length=500, description="the `next` of the previous page")]
 SkuFilter = Annotated[str | None, Query(min_length=1, max_length=64, pattern=CODE_PATTERN)]
 WarehouseFilter = Annotated[
     str | None,

@@ -19,9 +19,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response, status
 from pydantic import BaseModel, Field, StrictInt, field_validator
 
 from orderly_inventory import queries, use_cases
-from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404
-from orderly_inventory.entrypoints.http.pages import Page
 from orderly_inventory.entrypoints.http.params import (
     UNKNOWN_WAREHOUSE,
     Body,
@@ -33,9 +31,11 @@ from orderly_inventory.entrypoints.http.params import (
     known_warehouse,
 )
 from orderly_inventory.formats.catalogue import MAX_UNITS
+from orderly_kit import pages
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid, refusal
+from orderly_kit.pages import Page
 from orderly_kit.service import Service
 
 READ_STOCK = Permission.of(

@@ -27,7 +27,6 @@ from orderly_inventory.domain.stocktakes import (
     UncountedPolicy,
     totals,
 )
-from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.params import (
     Body,
@@ -38,6 +37,7 @@ from orderly_inventory.entrypoints.http.params import (
     WarehouseFilter,
 )
 from orderly_inventory.use_cases import stocktakes
+from orderly_kit import pages
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid, refusal

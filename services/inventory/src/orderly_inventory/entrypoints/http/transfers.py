@@ -19,7 +19,6 @@ from pydantic import BaseModel, Field
 from orderly_inventory import use_cases
 from orderly_inventory.adapters.transfers import TransferRepository
 from orderly_inventory.domain.transfers import Transfer, TransferStatus
-from orderly_inventory.entrypoints.http import pages
 from orderly_inventory.entrypoints.http.errors import found_or_404
 from orderly_inventory.entrypoints.http.params import (
     Body,
@@ -31,6 +30,7 @@ from orderly_inventory.entrypoints.http.params import (
     WarehouseCode,
     WarehouseFilter,
 )
+from orderly_kit import pages
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import refusal

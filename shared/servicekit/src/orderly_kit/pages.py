@@ -2,7 +2,8 @@
 
 A cursor is the sort key of the last item of a page, as JSON in URL-safe base64;
 ``encode`` writes it and ``decode`` reads it back or refuses it with a 422 naming
-``cursor``. Every list of the API pages this way.
+``cursor``. Every list of every service's API pages this way (the audit log, paged by id,
+aside).
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ import base64
 import json
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Annotated, Any, Generic, TypeVar
 from uuid import UUID
 
+from fastapi import Query
 from pydantic import BaseModel, Field
 
 from orderly_kit.http_errors import invalid
@@ -22,6 +24,10 @@ T = TypeVar("T")
 #: A part of a sort key; a datetime or UUID travels as its ISO 8601 or hex text.
 Part = str | int | datetime | UUID
 NOT_A_CURSOR = "not a cursor of this list: pass the `next` of the previous page"
+
+#: The query parameters of a list: how many items a page holds, and where it starts.
+Limit = Annotated[int, Query(ge=1, le=500, description="at most this many items (1 to 500)")]
+Cursor = Annotated[str | None, Query(max_length=500, description="the `next` of the previous page")]
 
 
 class Page(BaseModel, Generic[T]):
