@@ -302,6 +302,13 @@ class Caller:
         only = self.only_customer
         return only is None or only == customer_id
 
+    def must_see(self, customer_id: str | None, what: str) -> None:
+        """404 ``no <what>`` unless something of ``customer_id`` was found (None: nothing
+        was) and this caller may see it: the same answer whether or not it exists, so a
+        customer learns nothing of another customer's things."""
+        if customer_id is None or not self.may_see(customer_id):
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no {what}")
+
     @property
     def actor(self) -> str:
         """Who acts, as records name it: the token's subject."""

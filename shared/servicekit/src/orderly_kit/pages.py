@@ -17,6 +17,7 @@ from uuid import UUID
 
 from fastapi import Query
 from pydantic import BaseModel, Field
+from sqlalchemy import ColumnElement, literal, tuple_
 
 from orderly_kit.http_errors import invalid
 
@@ -71,6 +72,12 @@ def cut(
     """A page of ``found`` (read with one item more than ``limit``) and its ``next``."""
     items = list(found[:limit])
     return items, next_cursor(key(items[-1]) if len(found) > limit else None)
+
+
+def older_than(columns: Sequence[ColumnElement[Any]], key: tuple[Any, ...]) -> ColumnElement[bool]:
+    """The rows after the item whose sort key is ``key`` in a list sorted by ``columns``,
+    each descending (newest first): those whose key is less."""
+    return tuple_(*columns) < tuple_(*(literal(part) for part in key))
 
 
 def _part(part: object, kind: type[Part]) -> Part:
