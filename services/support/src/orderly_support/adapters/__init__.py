@@ -1,0 +1,1 @@
+"""The support service's tables and repositories, one module per capability."""

@@ -1,0 +1,1 @@
+"""Kafka consumers, HTTP routes, jobs and commands: translate, then delegate to the use cases."""
