@@ -1,6 +1,6 @@
 # One recipe for every Orderly service; the service is a build argument:
 #   docker build --build-arg SERVICE=order -t orderly/order:dev .
-# SERVICE is one of: order, inventory, payment, notification, analytics.
+# SERVICE is one of: order, inventory, payment, notification, analytics, support.
 # The image only runs the service; its bind address and port come from the environment
 # (<PREFIX>_HTTP_HOST=0.0.0.0, <PREFIX>_HTTP_PORT=8080, as docker-compose.yml and deploy/k8s set).
 
@@ -10,7 +10,7 @@ ARG PYTHON_IMAGE=python:3.11-slim
 FROM ${PYTHON_IMAGE} AS build
 ARG SERVICE
 RUN test -n "${SERVICE}" \
-    || { echo "build with --build-arg SERVICE=<order|inventory|payment|notification|analytics>" >&2; exit 1; }
+    || { echo "build with --build-arg SERVICE=<order|inventory|payment|notification|analytics|support>" >&2; exit 1; }
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1
 RUN python -m venv /opt/orderly

@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PACKAGES := shared/schemas shared/servicekit services/order services/inventory \
-            services/payment services/notification services/analytics tools/dev tools/ops
+            services/payment services/notification services/analytics services/support \
+            tools/dev tools/ops
 STAMP := $(VENV)/.installed
-SERVICES := order inventory payment notification analytics
+SERVICES := order inventory payment notification analytics support
 
 .PHONY: run test test-fast deploy-check bench bench-startup bench-stock lint format docs schemas venv clean
 
@@ -48,7 +49,7 @@ bench: venv
 	$(BIN)/python -m orderly_dev.bench $(ARGS)
 
 ## From a (re)start to the API serving and to every consumer group assigned: fresh,
-## after SIGTERM and after SIGKILL, all five services at once.
+## after SIGTERM and after SIGKILL, all six services at once.
 bench-startup: venv
 	$(BIN)/python -m orderly_dev.bench_startup $(ARGS)
 

@@ -2,7 +2,7 @@
 
 ``servers`` is an embedded PostgreSQL and a Tansu broker (or the servers named by
 ORDERLY_DEV_POSTGRES_URL / ORDERLY_DEV_KAFKA_BOOTSTRAP, or testcontainers with
-ORDERLY_DEV_TESTCONTAINERS=1 and a Docker engine). ``stack`` adds the five
+ORDERLY_DEV_TESTCONTAINERS=1 and a Docker engine). ``stack`` adds the six
 services as separate processes on top of the same servers. ``identity`` is a development
 OpenID Connect issuer whose URL every service built in the session trusts
 (ORDERLY_AUTH_ISSUER); ``identity.headers(Role.SUPPORT)`` is a caller with that role.
@@ -52,7 +52,7 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Kafka]:
 
 @pytest.fixture(scope="session")
 def stack(servers: Servers, identity: DevIssuer) -> Iterator[Stack]:
-    """The whole suite running: five service processes on the session's servers."""
+    """The whole suite running: six service processes on the session's servers."""
     st = Stack(servers=servers, partitions=4, identity=identity)
     st.prepare()
     try:

@@ -33,6 +33,8 @@ topics=(
   payment.events.v1.dlq
   notification.events.v1
   notification.events.v1.dlq
+  support.events.v1
+  support.events.v1.dlq
 )
 
 existing="$("$kafka_topics" "${connection[@]}" --list)"

@@ -22,3 +22,7 @@ REVOKE CONNECT ON DATABASE orderly_notification FROM PUBLIC;
 CREATE ROLE orderly_analytics LOGIN PASSWORD 'orderly_analytics';
 CREATE DATABASE orderly_analytics OWNER orderly_analytics;
 REVOKE CONNECT ON DATABASE orderly_analytics FROM PUBLIC;
+
+CREATE ROLE orderly_support LOGIN PASSWORD 'orderly_support';
+CREATE DATABASE orderly_support OWNER orderly_support;
+REVOKE CONNECT ON DATABASE orderly_support FROM PUBLIC;

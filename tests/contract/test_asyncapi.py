@@ -23,7 +23,7 @@ from orderly_schemas import BY_TYPE
 
 pytestmark = pytest.mark.slow
 
-SERVICES = ("order", "inventory", "payment", "notification", "analytics")
+SERVICES = ("order", "inventory", "payment", "notification", "analytics", "support")
 DOCS_DIR = Path(__file__).resolve().parents[2] / "docs" / "asyncapi"
 
 Doc = dict[str, Any]
@@ -208,6 +208,25 @@ def test_the_order_service_documents_the_returns_on_their_own_topic(
         "ReturnNeedsAttention",
     }
     assert not published["order.events.v1"] & published["order.returns.v1"]
+
+
+def test_the_support_service_documents_cases_and_feedback_read_from_the_order_lifecycle(
+    generated: dict[str, Doc],
+) -> None:
+    doc = generated["support"]
+    consumed = {topic: message_types(doc, ch) for topic, ch in operations(doc, "receive")}
+    published = {topic: message_types(doc, ch) for topic, ch in operations(doc, "send")}
+
+    assert consumed == {"order.events.v1": {"OrderConfirmed", "OrderDelivered", "OrderCompleted"}}
+    assert published == {
+        "support.events.v1": {
+            "FeedbackGiven",
+            "CaseOpened",
+            "CaseStatusChanged",
+            "CaseSlaBreached",
+            "CaseClosed",
+        }
+    }
 
 
 @pytest.mark.parametrize("service", SERVICES)

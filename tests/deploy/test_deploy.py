@@ -44,6 +44,7 @@ from orderly_notification.settings import NotificationSettings
 from orderly_order.settings import OrderSettings
 from orderly_payment.settings import PaymentSettings
 from orderly_schemas.topics import ALL_TOPICS, CHECKOUT_ORDERS, dead_letter_topic
+from orderly_support.settings import SupportSettings
 
 REPO = Path(__file__).resolve().parents[2]
 CRDS = Path(__file__).resolve().parent / "crds"
@@ -56,9 +57,10 @@ SETTINGS: dict[str, type[ServiceSettings]] = {
     "payment": PaymentSettings,
     "notification": NotificationSettings,
     "analytics": AnalyticsSettings,
+    "support": SupportSettings,
 }
 SERVICES = tuple(SETTINGS)
-HOST_PORTS = dict(zip(SERVICES, range(8001, 8006), strict=True))
+HOST_PORTS = dict(zip(SERVICES, range(8001, 8007), strict=True))
 CONTAINER_PORT = 8080
 EXPECTED_TOPICS = {*ALL_TOPICS, *(dead_letter_topic(t) for t in ALL_TOPICS)}
 PARTITIONS = 12
@@ -920,7 +922,7 @@ def test_every_alert_says_how_bad_and_what_to_do() -> None:
         assert rule["annotations"]["description"]
 
 
-def test_prometheus_scrapes_the_five_services_and_loads_the_alerts() -> None:
+def test_prometheus_scrapes_every_service_and_loads_the_alerts() -> None:
     config = load_yaml(DEPLOY / "prometheus" / "prometheus.yml")
     (job,) = [j for j in config["scrape_configs"] if j["job_name"] == "orderly"]
     mounts = compose()["services"]["prometheus"]["volumes"]

@@ -150,7 +150,7 @@ def test_compose_runs_a_pinned_keycloak_that_imports_the_realm() -> None:
     assert mount in keycloak["volumes"]
     # The issuer is the same whichever address a token is asked at.
     assert f"{keycloak['environment']['KC_HOSTNAME']}/realms/{realm()['realm']}" == ISSUER
-    for service in ("order", "inventory", "payment", "notification", "analytics"):
+    for service in ("order", "inventory", "payment", "notification", "analytics", "support"):
         environment = services[service]["environment"]
         assert environment["ORDERLY_AUTH_ISSUER"] == ISSUER, service
         assert environment["ORDERLY_AUTH_AUDIENCE"] == "orderly", service

@@ -1,13 +1,13 @@
 """Card numbers never enter the platform: every way in refuses them, and none is stored.
 
-Against the five running services, a Luhn-valid test card number is sent every way it
+Against the six running services, a Luhn-valid test card number is sent every way it
 could come in: as the payment token of an OrderPlaced (plain and spaced), in an
 OrderPlaced's free-text address line, as the token of a CapturePayment and in the
 reason of a RefundPayment sent straight to payment.commands.v1, and in the bodies of
 POST /orders and POST /orders/{ref}/cancel. Each is refused: a dead letter naming the
 field, or a 422 naming the field.
 
-Then the scan: every row of every table of the five service databases, every record
+Then the scan: every row of every table of the six service databases, every record
 (key, value, headers) of every topic on the broker, and every service log, searched for
 the number's digits after removing spaces and dashes from the scanned text. It must
 find nothing. Excluded are exactly the records this test itself published to the input

@@ -1,11 +1,11 @@
 """A customer's name, email and address are kept only sealed, and erasing them reaches every
 service that holds them.
 
-Against the five running services, checkout places two orders for a marked customer whose
+Against the six running services, checkout places two orders for a marked customer whose
 name, email and street exist nowhere else (one on checkout.orders.v1, one through
 ``POST /orders``), and the saga carries both to completion: confirmed, reserved, paid,
 shipped, delivered, completed, each step told to the customer. Then the scan: every row
-of every table of the five service databases, every record (key, value, headers) of every
+of every table of the six service databases, every record (key, value, headers) of every
 topic on the broker, and every service log, searched (ignoring case) for the name, the
 email and the street. It must find nothing. Excluded are exactly the OrderPlaced records
 of the two orders on checkout.orders.v1: the contract's way in carries what the customer

@@ -1,4 +1,4 @@
-"""The whole suite, end to end: five service processes, their databases and the broker."""
+"""The whole suite, end to end: six service processes, their databases and the broker."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Each test drives real orders into a failure, then checks the order's final state,
 the stock, the payment records and the events published, and finally every
-invariant across the five databases (orderly_ops).
+invariant across the six databases (orderly_ops).
 """
 
 from __future__ import annotations

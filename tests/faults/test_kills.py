@@ -1,7 +1,7 @@
 """Processes die: SIGKILL mid-load, a second replica killed, a whole history replayed.
 
 After each fault every order must reach a terminal state and every invariant
-must hold across the five databases (orderly_ops.invariants).
+must hold across the six databases (orderly_ops.invariants).
 """
 
 from __future__ import annotations

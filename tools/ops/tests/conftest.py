@@ -15,6 +15,7 @@ from orderly_notification.bootstrap import MIGRATIONS as NOTIFICATION
 from orderly_ops.invariants import Databases
 from orderly_order.bootstrap import MIGRATIONS as ORDER
 from orderly_payment.bootstrap import MIGRATIONS as PAYMENT
+from orderly_support.bootstrap import MIGRATIONS as SUPPORT
 
 
 @pytest.fixture(scope="session")
@@ -27,6 +28,7 @@ def template(servers: Servers) -> dict[str, str]:
         ("payment", PAYMENT),
         ("notification", NOTIFICATION),
         ("analytics", ANALYTICS),
+        ("support", SUPPORT),
     ):
         name = f"tpl_{service}_{uuid.uuid4().hex[:6]}"
         servers.postgres.create_database(name)

@@ -210,5 +210,6 @@ async def test_every_service_s_log_is_verified_by_default(
         "payment",
         "notification",
         "analytics",
+        "support",
     ]
     assert lines[2].startswith("payment: intact, 1 rows, head 1 ")

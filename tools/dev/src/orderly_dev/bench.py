@@ -1,6 +1,6 @@
 """``make bench``: open-loop saga load through the suite, beside the raw limits of its servers.
 
-One run, one set of servers: the stack starts (PostgreSQL, Tansu, five services);
+One run, one set of servers: the stack starts (PostgreSQL, Tansu, six services);
 while the services idle, pgbench measures the PostgreSQL server and aiokafka
 measures the broker; then OrderPlaced events are sent at a fixed rate, each at
 its scheduled time whatever the suite answers (open loop: latencies count from
@@ -939,7 +939,7 @@ def print_report(console: Console, data: dict[str, Any]) -> None:
         )
         for name, share in idle["cpu_share_of_one_core"].items():
             i.add_row(name, f"{share:.1%}")
-        i.add_row("the five services", f"{idle['services_total_share_of_one_core']:.1%}")
+        i.add_row("the six services", f"{idle['services_total_share_of_one_core']:.1%}")
         console.print(i)
 
     if data.get("sweep"):
@@ -1194,7 +1194,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             data["suite_error"] = "--raw-only: the suite was not started"
             data["raw_when"] = "no services running"
         else:
-            console.print("Starting the five services…")
+            console.print("Starting the six services…")
             stack = Stack(servers=servers, partitions=args.partitions, settings=FAST_SETTINGS)
             try:
                 stack.prepare()

@@ -1,7 +1,7 @@
 """``make bench-startup``: how long a (re)started service takes to serve and to consume.
 
-The five services start on one embedded PostgreSQL and Tansu broker, as ``make run``
-starts them; then, for each scenario, all five are stopped the given way and started
+The six services start on one embedded PostgreSQL and Tansu broker, as ``make run``
+starts them; then, for each scenario, all six are stopped the given way and started
 again at the same moment, and for each process this measures, from its start:
 
 - ``api``: the first 200 from ``/health/ready`` (the HTTP API serves);

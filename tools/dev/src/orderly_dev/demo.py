@@ -1,6 +1,6 @@
 """``make run``: the whole suite on this machine, with a demo checkout placing orders.
 
-Starts embedded PostgreSQL, the Tansu broker and the five services, seeds the demo
+Starts embedded PostgreSQL, the Tansu broker and the six services, seeds the demo
 catalogue, places orders at a steady rate (a share of them asks for a sold-out
 item and must be rejected), follows ``order.events.v1`` until every order has
 finished, returns goods of a few completed orders (refunded in full, in part, and

@@ -23,7 +23,7 @@ from orderly_schemas.checkout import OrderPlaced
 
 
 def databases(stack: Stack) -> Databases:
-    """The stack's five databases, as the invariant checker wants them."""
+    """The stack's six databases, as the invariant checker wants them."""
     url = stack.servers.postgres.url
     return Databases(**{s: url(database_name(s)) for s in SERVICES})
 
@@ -85,7 +85,7 @@ def snapshot(stack: Stack) -> dict[str, int]:
 
 
 def unsent(stack: Stack) -> int:
-    """Outbox rows not yet published, over the five services."""
+    """Outbox rows not yet published, over the six services."""
     return sum(
         int(query(stack, name, "SELECT COUNT(*) AS n FROM outbox WHERE sent_at IS NULL")[0].n)
         for name in SERVICES
@@ -165,7 +165,7 @@ def assert_invariants(
 def subscriptions() -> Mapping[tuple[str, str], frozenset[str]]:
     """Every (service, topic) the suite consumes, and the message types handled there.
 
-    Read once from the services' wiring (building all five): ``wait_quiet`` asks for it
+    Read once from the services' wiring (building all six): ``wait_quiet`` asks for it
     every half second, and it cannot change while the process runs.
     """
     found: dict[tuple[str, str], frozenset[str]] = {}

