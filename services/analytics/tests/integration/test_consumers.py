@@ -15,13 +15,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka import TestKafkaBroker
 from sqlalchemy import func, select
 
 from orderly_analytics.adapters.orm import inbox, order_stages, outbox
 from orderly_analytics.bootstrap import MIGRATIONS, build
 from orderly_analytics.settings import AnalyticsSettings
 from orderly_dev.checkout import make_order
+from orderly_dev.producer import publish
 from orderly_kit import migrations
 from orderly_kit.card_data import MARKER
 from orderly_kit.service import Service
@@ -50,19 +51,6 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
     built.consumer()  # the subscriber start() builds, for FastStream's test broker
     yield built
     await built.database.dispose()
-
-
-async def publish(broker: KafkaBroker, event: Event, *, message_id: str | None = None) -> None:
-    envelope = Envelope(type=event.message_type(), source="/test", subject=str(event.order_id))
-    headers = envelope.to_headers()
-    if message_id is not None:
-        headers["ce_id"] = message_id
-    await broker.publish(
-        event.model_dump_json().encode(),
-        topic=event.topic,
-        key=str(event.order_id).encode(),
-        headers=headers,
-    )
 
 
 async def stages(service: Service) -> dict[str, Any]:

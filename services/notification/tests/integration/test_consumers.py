@@ -16,6 +16,7 @@ from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import select
 
 from orderly_dev.notifications import AT, confirmed, later_events
+from orderly_dev.producer import publish
 from orderly_kit import migrations
 from orderly_kit.service import Service
 from orderly_notification.adapters.orm import notifications, outbox
@@ -40,18 +41,6 @@ async def service(fresh_database: str) -> AsyncIterator[Service]:
 def every_event() -> list[OrderEvent]:
     order_id = uuid4()
     return [confirmed(order_id), *later_events(order_id)]
-
-
-async def publish(broker: KafkaBroker, event: OrderEvent, *, message_id: str) -> None:
-    envelope = Envelope(
-        id=message_id, type=event.message_type(), source="/test", subject=str(event.order_id)
-    )
-    await broker.publish(
-        event.model_dump_json().encode(),
-        topic=event.topic,
-        key=str(event.order_id).encode(),
-        headers=envelope.to_headers(),
-    )
 
 
 async def notified_types(service: Service) -> list[str]:

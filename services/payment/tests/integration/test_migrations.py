@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 from uuid import uuid4
 
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from sqlalchemy import CheckConstraint, create_engine, text
+from sqlalchemy import create_engine, text
 
+from orderly_dev import schema
 from orderly_kit import migrations
 from orderly_payment.adapters import orm
 from orderly_payment.bootstrap import MIGRATIONS
@@ -17,45 +15,19 @@ from orderly_payment.bootstrap import MIGRATIONS
 INITIAL = "883c28b87eed"
 
 
-def _differences(url: str) -> tuple[list[object], set[str]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), orm.metadata)
-            checks = set(
-                conn.execute(
-                    text("SELECT conname FROM pg_constraint WHERE contype = 'c'")
-                ).scalars()
-            )
-    finally:
-        engine.dispose()
-    return diff, checks
-
-
 async def test_head_matches_the_tables_in_code_including_checks(fresh_database: str) -> None:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
 
-    diff, checks = await asyncio.to_thread(_differences, fresh_database)
+    diff, checks = await asyncio.to_thread(schema.differences, fresh_database, orm.metadata)
 
     assert diff == []
-    declared = {
-        c.name
-        for table in orm.metadata.tables.values()
-        for c in table.constraints
-        if isinstance(c, CheckConstraint)
-    }
-    assert declared <= checks
+    assert schema.declared_checks(orm.metadata) <= checks
 
 
 async def test_the_migrations_downgrade_and_upgrade_again(fresh_database: str) -> None:
     await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
 
-    def down_and_up() -> None:
-        config = migrations.alembic_config(MIGRATIONS, fresh_database)
-        command.downgrade(config, "base")
-        command.upgrade(config, "heads")
-
-    await asyncio.to_thread(down_and_up)
+    await asyncio.to_thread(schema.round_trip, MIGRATIONS, fresh_database)
 
 
 async def test_payments_and_refunds_made_before_the_ledger_become_its_entries(

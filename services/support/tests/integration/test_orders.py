@@ -14,15 +14,14 @@ import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import func, select
 
+from orderly_dev.producer import publish
 from orderly_kit.service import Service
 from orderly_schemas.base import Money, OrderLine
-from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.order import (
     OrderCompleted,
     OrderConfirmed,
     OrderDelivered,
     OrderDispatched,
-    OrderEvent,
 )
 from orderly_support.adapters.orm import inbox, orders
 
@@ -36,19 +35,6 @@ async def consuming(service: Service) -> AsyncIterator[KafkaBroker]:
     service.consumer()  # the subscriber start() builds, for FastStream's test broker
     async with TestKafkaBroker(service.broker) as broker:
         yield broker
-
-
-async def publish(broker: KafkaBroker, event: OrderEvent, *, message_id: str | None = None) -> None:
-    envelope = Envelope(type=event.message_type(), source="/test", subject=str(event.order_id))
-    headers = envelope.to_headers()
-    if message_id is not None:
-        headers["ce_id"] = message_id
-    await broker.publish(
-        event.model_dump_json().encode(),
-        topic=event.topic,
-        key=str(event.order_id).encode(),
-        headers=headers,
-    )
 
 
 def lifecycle() -> dict[str, Any]:
