@@ -75,14 +75,14 @@ class KnownOrderRepository:
     async def held(self, order_id: UUID) -> KnownOrder | None:
         """The order, its row locked for this unit of work."""
         row = (await self.session.execute(_HELD, {"order_id": order_id})).mappings().first()
-        return None if row is None else known(row)
+        return None if row is None else _known(row)
 
     async def get(self, order_id: UUID) -> KnownOrder | None:
         row = (await self.session.execute(_GET, {"order_id": order_id})).mappings().first()
-        return None if row is None else known(row)
+        return None if row is None else _known(row)
 
 
-def known(row: RowMapping) -> KnownOrder:
+def _known(row: RowMapping) -> KnownOrder:
     return KnownOrder(
         order_id=row["order_id"],
         order_number=row["order_number"],
