@@ -47,11 +47,24 @@ async def a_delivered_order(stack: Stack, sku: str, quantity: int = 3) -> OrderP
     async with Checkout(stack.servers.kafka.bootstrap) as checkout:
         await checkout.place(order)
     await eventually(
-        lambda: view(stack, f"/orders/{order.order_id}")["status"] == "completed",
+        lambda: status_of(stack, order) == "completed",
         within=60,
         what=f"order {order.order_id} completed",
     )
     return order
+
+
+def status_of(stack: Stack, order: OrderPlaced) -> str | None:
+    """The order's status; None until the order service has read it from checkout's topic."""
+    r = httpx.get(
+        f"{stack.url('order')}/orders/{order.order_id}",
+        headers=stack.headers(Role.SUPPORT),
+        timeout=10,
+    )
+    if r.status_code == 404:
+        return None
+    r.raise_for_status()
+    return r.json()["status"]  # type: ignore[no-any-return]
 
 
 def view(stack: Stack, path: str, service: str = "order") -> Any:
