@@ -41,8 +41,8 @@ async def order_seen_by(database: Database, ref: str, caller: Caller) -> UUID:
     """The order ``ref`` names if ``caller`` may see it; else 404, whether or not it exists."""
     async with database.sessions() as session:
         found = await queries.orders.owner_of(session, ref)
-    if found is None or not caller.may_see(found[1]):
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
+    caller.must_see(found[1] if found else None, f"order {ref!r}")
+    assert found is not None
     return found[0]
 
 

@@ -102,8 +102,8 @@ def router(service: Service) -> APIRouter:
         """The return if ``caller`` may see it; else 404, whether or not it exists."""
         async with database.sessions() as session:
             found = await queries.returns.get_return(session, return_id)
-        if found is None or not caller.may_see(found.customer_id):
-            raise _no_return(return_id)
+        caller.must_see(found.customer_id if found else None, f"return {str(return_id)!r}")
+        assert found is not None
         return found
 
     @r.post(
