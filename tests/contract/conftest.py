@@ -29,6 +29,10 @@ from orderly_schemas.inventory import (
     OrderShipped,
     Parcel,
     ReleaseStock,
+    ReplacementDelivered,
+    ReplacementFailed,
+    ReplacementRefused,
+    ReplacementShipped,
     ReserveStock,
     RestockReturn,
     ReturnLine,
@@ -40,6 +44,7 @@ from orderly_schemas.inventory import (
     ShipmentFailed,
     ShipmentTracked,
     ShipOrder,
+    ShipReplacement,
     StockAdjusted,
     StockReceived,
     StockReleased,
@@ -52,6 +57,7 @@ from orderly_schemas.inventory import (
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import (
     OrderCancelled,
+    OrderClaimed,
     OrderCompleted,
     OrderConfirmed,
     OrderDelivered,
@@ -59,10 +65,14 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+    OrderReshipped,
 )
 from orderly_schemas.payment import (
     CapturePayment,
+    ChargeFailed,
+    ChargePayment,
     PaymentCaptured,
+    PaymentCharged,
     PaymentFailed,
     PaymentRefunded,
     PaymentVoided,
@@ -78,6 +88,8 @@ from orderly_schemas.returns import (
     ReturnNeedsAttention,
     ReturnReceived,
     ReturnRejected,
+    ReturnReplacementShipped,
+    ReturnReplacementUnavailable,
     ReturnRequested,
 )
 from orderly_schemas.support import (
@@ -644,6 +656,144 @@ def case_closed() -> CaseClosed:
     return CaseClosed(**_case_event(8 * 24 * 60), satisfaction=4)
 
 
+CLAIM_ID = UUID("8d9e0f1a-2b3c-4d5e-8f6a-7b8c9d0e1f2a")
+REPLACEMENT_ID = UUID("3f4a5b6c-7d8e-4f9a-8b1c-2d3e4f5a6b7c")
+REPLACEMENT_SHIPMENT_ID = UUID("6a7b8c9d-0e1f-4a2b-9c3d-4e5f6a7b8c9d")
+REPLACEMENT_TRACKING = "SIM-RP-7Q2K9X4M"
+
+
+def order_claimed() -> OrderClaimed:
+    return OrderClaimed(
+        **(_order_event() | {"occurred_at": at(6 * 24 * 60)}),
+        claim_id=CLAIM_ID,
+        claim_number="CLM-0000007",
+        kind="lost",
+        resolution="reshipment",
+        carrier="DHL",
+        opened_by="support:agent-17",
+    )
+
+
+def order_reshipped() -> OrderReshipped:
+    return OrderReshipped(
+        **(_order_event() | {"occurred_at": at(6 * 24 * 60 + 30)}),
+        claim_id=CLAIM_ID,
+        replacement_id=REPLACEMENT_ID,
+        carrier="DHL",
+        tracking_numbers=[REPLACEMENT_TRACKING],
+    )
+
+
+def ship_replacement() -> ShipReplacement:
+    return ShipReplacement(
+        order_id=ORDER_ID,
+        replacement_id=REPLACEMENT_ID,
+        lines=[StockLine(sku="MUG-CERAMIC-350", quantity=2)],
+        reason="claim CLM-0000007: parcel lost in transit",
+        personal=sealed_address(),
+    )
+
+
+def replacement_shipped() -> ReplacementShipped:
+    return ReplacementShipped(
+        order_id=ORDER_ID,
+        occurred_at=at(6 * 24 * 60 + 30),
+        replacement_id=REPLACEMENT_ID,
+        parcels=[
+            Parcel(
+                shipment_id=REPLACEMENT_SHIPMENT_ID,
+                warehouse="berlin-1",
+                carrier="DHL",
+                tracking_number=REPLACEMENT_TRACKING,
+                lines=[StockLine(sku="MUG-CERAMIC-350", quantity=2)],
+            )
+        ],
+    )
+
+
+def replacement_refused() -> ReplacementRefused:
+    return ReplacementRefused(
+        order_id=ORDER_ID,
+        occurred_at=at(6 * 24 * 60 + 1),
+        replacement_id=REPLACEMENT_ID,
+        reason="insufficient stock",
+        short_skus=["MUG-CERAMIC-350"],
+    )
+
+
+def replacement_delivered() -> ReplacementDelivered:
+    return ReplacementDelivered(
+        order_id=ORDER_ID,
+        occurred_at=at(8 * 24 * 60 + 1),
+        replacement_id=REPLACEMENT_ID,
+        delivered_at=at(8 * 24 * 60),
+    )
+
+
+def replacement_failed() -> ReplacementFailed:
+    return ReplacementFailed(
+        order_id=ORDER_ID,
+        occurred_at=at(8 * 24 * 60 + 1),
+        replacement_id=REPLACEMENT_ID,
+        reason="parcel lost in transit",
+    )
+
+
+def charge_payment() -> ChargePayment:
+    return ChargePayment(
+        order_id=ORDER_ID,
+        charge_id=f"exchange:{RMA_ID}",
+        amount=eur(350),
+        payment=payment_details(),
+        reason="exchange RMA-0000042: price difference",
+    )
+
+
+def payment_charged() -> PaymentCharged:
+    return PaymentCharged(
+        order_id=ORDER_ID,
+        occurred_at=at(5 * 24 * 60 + 2),
+        charge_id=f"exchange:{RMA_ID}",
+        amount=eur(350),
+        provider_reference="ch_3OxT2e2eZvKYlo2C7",
+    )
+
+
+def charge_failed() -> ChargeFailed:
+    return ChargeFailed(
+        order_id=ORDER_ID,
+        occurred_at=at(5 * 24 * 60 + 2),
+        charge_id=f"exchange:{RMA_ID}",
+        amount=eur(350),
+        reason="card declined: insufficient_funds",
+    )
+
+
+def _exchange_event(minutes: int) -> dict[str, Any]:
+    return _return_event(minutes) | {
+        "reason": "no_longer_needed",
+        "reason_text": None,
+        "resolution": "exchange",
+        "replacement": [StockLine(sku="MUG-CERAMIC-500", quantity=1)],
+    }
+
+
+def return_replacement_shipped() -> ReturnReplacementShipped:
+    return ReturnReplacementShipped(
+        **_exchange_event(5 * 24 * 60 + 30),
+        replacement_id=REPLACEMENT_ID,
+        carrier="DHL",
+        tracking_numbers=[REPLACEMENT_TRACKING],
+    )
+
+
+def return_replacement_unavailable() -> ReturnReplacementUnavailable:
+    return ReturnReplacementUnavailable(
+        **(_exchange_event(5 * 24 * 60 + 1) | {"resolution": "refund"}),
+        unavailable_reason="MUG-CERAMIC-500 is out of stock; the return is refunded instead",
+    )
+
+
 FACTORIES: dict[type[Message], Callable[[], Message]] = {
     OrderPlaced: order_placed,
     OrderConfirmed: order_confirmed,
@@ -699,6 +849,18 @@ FACTORIES: dict[type[Message], Callable[[], Message]] = {
     CaseStatusChanged: case_status_changed,
     CaseSlaBreached: case_sla_breached,
     CaseClosed: case_closed,
+    OrderClaimed: order_claimed,
+    OrderReshipped: order_reshipped,
+    ShipReplacement: ship_replacement,
+    ReplacementShipped: replacement_shipped,
+    ReplacementRefused: replacement_refused,
+    ReplacementDelivered: replacement_delivered,
+    ReplacementFailed: replacement_failed,
+    ChargePayment: charge_payment,
+    PaymentCharged: payment_charged,
+    ChargeFailed: charge_failed,
+    ReturnReplacementShipped: return_replacement_shipped,
+    ReturnReplacementUnavailable: return_replacement_unavailable,
 }
 
 

@@ -200,6 +200,65 @@ class ReturnParcelTracked(InventoryEvent):
     detail: str | None = None
 
 
+class ShipReplacement(InventoryCommand):
+    """Reserve ``lines`` and ship them as a parcel of their own to the order's address: a
+    reshipment of a parcel lost or damaged in transit (a claim), or an exchange's new goods.
+
+    Nothing is charged and the order's own reservation is untouched: the replacement is
+    taken from available stock in any warehouse. Answered once per ``replacement_id`` with
+    ReplacementShipped, or ReplacementRefused when the stock is short or there is nowhere
+    to ship; a re-sent command is answered again with the same outcome. The address is in
+    ``personal`` (sealed, field shipping_address) as the order service sends it; ``ship_to``
+    is read only from a producer that does not seal.
+    """
+
+    replacement_id: UUID
+    lines: list[StockLine] = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)
+    ship_to: Address | None = Field(
+        default=None, description="the address in plaintext, from a producer that does not seal"
+    )
+    personal: SealedPersonalData | None = Field(
+        default=None, description="the ship-to address, sealed (field shipping_address)"
+    )
+
+    @model_validator(mode="after")
+    def _has_an_address(self) -> ShipReplacement:
+        if self.ship_to is None and self.personal is None:
+            raise ValueError("a ShipReplacement needs an address: personal (sealed) or ship_to")
+        return self
+
+
+class ReplacementShipped(InventoryEvent):
+    """A replacement left the warehouse(s): its parcels (each tracked by ShipmentTracked
+    under its ``shipment_id``, like the order's own parcels)."""
+
+    replacement_id: UUID
+    parcels: list[Parcel] = Field(min_length=1)
+
+
+class ReplacementRefused(InventoryEvent):
+    """No replacement was shipped: ``short_skus`` lacked stock, or there was no address."""
+
+    replacement_id: UUID
+    reason: str
+    short_skus: list[str] = Field(default_factory=list)
+
+
+class ReplacementDelivered(InventoryEvent):
+    """The replacement's last parcel was delivered."""
+
+    replacement_id: UUID
+    delivered_at: AwareDatetime
+
+
+class ReplacementFailed(InventoryEvent):
+    """A parcel of the replacement was lost or could not be delivered."""
+
+    replacement_id: UUID
+    reason: str
+
+
 class StockEvent(Message):
     """A change of one SKU's stock in one warehouse, not tied to an order (keyed by SKU)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -76,3 +77,31 @@ class OrderNeedsAttention(OrderEvent):
 
     reason: str
     amount: Money | None = Field(default=None, description="the money at stake, if any")
+
+
+#: What happened to the goods on their way: lost, or delivered damaged by the carrier.
+ClaimKind = Literal["lost", "damaged"]
+#: How support settles a claim: the goods sent again (no new payment), or the money back.
+ClaimResolution = Literal["reshipment", "refund"]
+
+
+class OrderClaimed(OrderEvent):
+    """Support settled a claim on a shipped order whose parcel was lost or damaged in
+    transit: the order leaves 'needs attention' and is reshipped (OrderReshipped follows)
+    or refunded in full (OrderCancelled follows)."""
+
+    claim_id: UUID
+    claim_number: str = Field(min_length=1, max_length=32, description="e.g. CLM-0000042")
+    kind: ClaimKind
+    resolution: ClaimResolution
+    carrier: str | None = Field(default=None, description="the carrier the goods were lost by")
+    opened_by: str = Field(min_length=1, max_length=200)
+
+
+class OrderReshipped(OrderEvent):
+    """The claim's replacement left the warehouse: the order is shipped again."""
+
+    claim_id: UUID
+    replacement_id: UUID
+    carrier: str
+    tracking_numbers: list[str] = Field(min_length=1)

@@ -34,6 +34,17 @@ class RefundPayment(PaymentCommand):
     reason: str
 
 
+class ChargePayment(PaymentCommand):
+    """Charge ``amount`` more to the method the order was paid with (an exchange's price
+    difference); ``charge_id`` makes it idempotent. Answered with PaymentCharged or
+    ChargeFailed; a charged amount can be refunded like the capture."""
+
+    charge_id: str = Field(min_length=1, max_length=100)
+    amount: Money
+    payment: PaymentDetails
+    reason: str = Field(min_length=1, max_length=1000)
+
+
 class PaymentEvent(Message):
     topic = topics.PAYMENT_EVENTS
 
@@ -71,3 +82,19 @@ class RefundFailed(PaymentEvent):
     amount: Money
     reason: str
     attempts: int = Field(default=1, ge=1, description="provider attempts made before giving up")
+
+
+class PaymentCharged(PaymentEvent):
+    """The extra charge was captured."""
+
+    charge_id: str
+    amount: Money
+    provider_reference: str
+
+
+class ChargeFailed(PaymentEvent):
+    """The extra charge was declined, or its provider kept failing."""
+
+    charge_id: str
+    amount: Money
+    reason: str

@@ -24,8 +24,9 @@ from orderly_schemas.inventory import ReturnLine
 
 #: Why the customer sends the goods back; ``other`` needs ``reason_text``.
 ReturnReason = Literal["damaged", "wrong_item", "not_as_described", "no_longer_needed", "other"]
-#: What the customer gets for the goods: a refund (exchanges will add a value).
-Resolution = Literal["refund"]
+#: What the customer gets for the goods: a refund, or other goods in exchange
+#: (``replacement``), the price difference charged or refunded.
+Resolution = Literal["refund", "exchange"]
 #: The longest free text of a return's reason, and of a rejection's.
 MAX_REASON_TEXT: Final = 1000
 #: The most lines a return has: one per SKU of its order (an order has at most 200 lines).
@@ -52,6 +53,11 @@ class ReturnEvent(Message):
         description="the customer's words; always given with reason 'other'",
     )
     resolution: Resolution = "refund"
+    replacement: list[StockLine] = Field(
+        default_factory=list,
+        max_length=MAX_RETURN_LINES,
+        description="with resolution 'exchange': the goods sent in place of ``lines``",
+    )
     occurred_at: AwareDatetime
 
 
@@ -93,12 +99,16 @@ class ReturnReceived(ReturnEvent):
 
 class ReturnCompleted(ReturnEvent):
     """The return is settled: ``refunded`` went back to the customer (zero when no unit
-    qualified), after ``restocking_fee``."""
+    qualified), after ``restocking_fee``; for an exchange, ``charged`` is the price
+    difference the customer paid."""
 
     refunded: Money
     restocking_fee: Money
     refund_id: str | None = Field(
         default=None, description="the RefundPayment's id; none when nothing was refunded"
+    )
+    charged: Money | None = Field(
+        default=None, description="an exchange's price difference charged (ChargePayment)"
     )
 
 
@@ -113,3 +123,19 @@ class ReturnNeedsAttention(ReturnEvent):
     or not inspected in time): support or finance must act (``POST /returns/{id}/retry``)."""
 
     attention_reason: str = Field(min_length=1, max_length=MAX_REASON_TEXT)
+
+
+class ReturnReplacementShipped(ReturnEvent):
+    """An exchange's new goods left the warehouse (at approval or on receipt of the
+    return, as policy says)."""
+
+    replacement_id: UUID
+    carrier: str
+    tracking_numbers: list[str] = Field(min_length=1)
+
+
+class ReturnReplacementUnavailable(ReturnEvent):
+    """The exchange's new goods could not be reserved (or its price difference not
+    charged): the return goes on as a refund (``resolution`` is 'refund' from here)."""
+
+    unavailable_reason: str = Field(min_length=1, max_length=MAX_REASON_TEXT)
