@@ -42,6 +42,8 @@ MATRIX: dict[str, dict[str, frozenset[Role] | str]] = {
         "POST /returns/{return_id}/approve": frozenset({S, A}),
         "POST /returns/{return_id}/reject": frozenset({S, A}),
         "POST /returns/{return_id}/retry": frozenset({S, F, A}),
+        "POST /orders/{ref}/claims": frozenset({S, A}),
+        "GET /claims/{claim_id}": frozenset({C, S, A}),
     },
     "payment": {
         "GET /payments/{order_id}": frozenset({F, S, A}),

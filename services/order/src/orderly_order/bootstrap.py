@@ -10,7 +10,7 @@ from orderly_order import __version__
 from orderly_order.adapters import orm
 from orderly_order.domain.returns import ReturnError
 from orderly_order.entrypoints import consumers, jobs
-from orderly_order.entrypoints.http import orders, returns
+from orderly_order.entrypoints.http import claims, orders, returns
 from orderly_order.settings import OrderSettings
 from orderly_schemas import topics
 
@@ -38,5 +38,6 @@ def build(settings: OrderSettings | None = None, *, clock: Clock = utc_now) -> S
     jobs.register(service)
     service.http.include_router(orders.router(service))
     service.http.include_router(returns.router(service))
+    service.http.include_router(claims.router(service))
     service.http.add_exception_handler(ReturnError, returns.refused)
     return service

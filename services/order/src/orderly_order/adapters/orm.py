@@ -78,6 +78,9 @@ orders = Table(
     # What was ordered (domain.order.fingerprint): a repeat of the order id with another
     # body is refused. None for orders placed before it was kept.
     Column("placed_fingerprint", String(64), nullable=True),
+    # The claim that settled a lost or damaged shipment, and its replacement shipment.
+    Column("claim_id", UUID(as_uuid=True), nullable=True),
+    Column("replacement_id", UUID(as_uuid=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("total_amount >= 0", name="total_not_negative"),
@@ -202,4 +205,27 @@ return_lines = Table(
     Column("quantity", Integer, nullable=False),
     PrimaryKeyConstraint("return_id", "line_no", name="pk_return_lines"),
     CheckConstraint("quantity > 0", name="quantity_positive"),
+)
+
+
+#: Human-readable claim numbers: CLM-0000001, …
+claim_number_seq = Sequence("claim_number_seq", metadata=metadata, start=1)
+
+#: Claims on orders whose parcel was lost or damaged in transit: how support settled each,
+#: and where it stands (kept in step with its order's status by ``OrderRepository.save``).
+claims = Table(
+    "claims",
+    metadata,
+    Column("claim_id", UUID(as_uuid=True), primary_key=True),
+    Column("claim_number", String(32), nullable=False, unique=True),
+    Column("order_id", UUID(as_uuid=True), ForeignKey("orders.order_id"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("resolution", String(20), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("opened_by", String(200), nullable=False),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("replacement_id", UUID(as_uuid=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Index("ix_claims_order_id", "order_id"),
+    Index("ix_claims_status", "status", "opened_at"),
 )

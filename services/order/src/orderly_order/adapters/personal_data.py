@@ -21,7 +21,7 @@ from orderly_kit.personal_data import Vault
 from orderly_order.adapters.orm import customer_keys, orders
 from orderly_schemas.base import Message
 from orderly_schemas.checkout import Address
-from orderly_schemas.inventory import ReserveStock, ShipOrder
+from orderly_schemas.inventory import ReserveStock, ShipOrder, ShipReplacement
 from orderly_schemas.order import OrderConfirmed
 from orderly_schemas.personal import CUSTOMER_EMAIL, CUSTOMER_NAME, SHIPPING_ADDRESS
 
@@ -56,7 +56,10 @@ def sealed_message(vault: Vault, key: bytes, customer_id: str, message: Message)
     if isinstance(message, OrderConfirmed) and message.customer_email is not None:
         values = {CUSTOMER_EMAIL: message.customer_email}
         update = {"customer_email": None}
-    elif isinstance(message, ReserveStock | ShipOrder) and message.ship_to is not None:
+    elif (
+        isinstance(message, ReserveStock | ShipOrder | ShipReplacement)
+        and message.ship_to is not None
+    ):
         values = {SHIPPING_ADDRESS: address_json(message.ship_to)}
         update = {"ship_to": None}
     else:

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from orderly_kit.clock import Clock
 from orderly_kit.personal_data import Vault
 from orderly_order.adapters.orm import (
+    claims,
     order_lines,
     order_number_seq,
     order_status_history,
@@ -35,6 +36,8 @@ from orderly_order.adapters.personal_data import (
     sealed_columns,
     sealed_message,
 )
+from orderly_order.domain.claims import FINAL as CLAIM_FINAL
+from orderly_order.domain.claims import follows
 from orderly_order.domain.order import Compensation, Order, Status
 from orderly_schemas import topics
 from orderly_schemas.base import Message, Money, OrderLine
@@ -163,6 +166,12 @@ class OrderRepository:
         values = _order_values(order)
         values["saved_order_id"] = values.pop("order_id")
         await self.session.execute(_SAVE, values)
+        if order.claim_id is not None and order.changes:
+            # The claim follows its order (domain.claims); a settled claim stays settled.
+            await self.session.execute(
+                _FOLLOW_CLAIM,
+                {"followed_claim_id": order.claim_id, "claim_status": follows(order.status).value},
+            )
         await self._record_changes(order)
 
     async def hold_order_id(self, order_id: UUID) -> None:
@@ -276,6 +285,14 @@ _SAVE = (
     .values(updated_at=func.now())
 )
 _RECORD_HISTORY = insert(order_status_history)
+_FOLLOW_CLAIM = (
+    update(claims)
+    .where(
+        claims.c.claim_id == bindparam("followed_claim_id"),
+        claims.c.status.not_in([s.value for s in CLAIM_FINAL]),
+    )
+    .values(status=bindparam("claim_status"), updated_at=func.now())
+)
 _HOLD_ORDER_ID = select(func.pg_advisory_xact_lock(bindparam("key")))
 _PLACED_IN_OUTBOX = select(outbox.c.payload).where(
     outbox.c.topic == topics.CHECKOUT_ORDERS,
@@ -315,6 +332,8 @@ def _order_values(order: Order) -> dict[str, Any]:
         "refund_id": order.refund_id,
         "cancel_reason": order.cancel_reason,
         "placed_fingerprint": order.placed_fingerprint,
+        "claim_id": order.claim_id,
+        "replacement_id": order.replacement_id,
     }
 
 
@@ -354,4 +373,6 @@ def _to_order(row: Any, lines: list[Any], contact: Contact) -> Order:
         refund_id=row["refund_id"],
         cancel_reason=row["cancel_reason"],
         placed_fingerprint=row["placed_fingerprint"],
+        claim_id=row["claim_id"],
+        replacement_id=row["replacement_id"],
     )

@@ -23,9 +23,12 @@ from uuid import UUID
 
 from orderly_schemas.base import Message, Money, OrderLine, StockLine
 from orderly_schemas.checkout import Address, OrderPlaced, PaymentDetails
-from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder
+from orderly_schemas.inventory import ReleaseStock, ReserveStock, ShipOrder, ShipReplacement
 from orderly_schemas.order import (
+    ClaimKind,
+    ClaimResolution,
     OrderCancelled,
+    OrderClaimed,
     OrderCompleted,
     OrderConfirmed,
     OrderDelivered,
@@ -33,6 +36,7 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+    OrderReshipped,
 )
 from orderly_schemas.payment import CapturePayment, RefundPayment
 
@@ -42,6 +46,7 @@ class Status(StrEnum):
     RESERVED = "reserved"  # stock held; awaiting payment
     PAID = "paid"  # captured; awaiting shipment
     SHIPPED = "shipped"  # with the carrier; awaiting delivery
+    RESHIPPING = "reshipping"  # a claim's replacement asked of inventory; awaiting shipment
     DELIVERED = "delivered"  # awaiting the customer's confirmation or the auto-confirm delay
     COMPLETED = "completed"
     REJECTED = "rejected"
@@ -59,6 +64,7 @@ AWAITING = {
     Status.RESERVED: "payment",
     Status.PAID: "shipment",
     Status.SHIPPED: "delivery",
+    Status.RESHIPPING: "replacement shipment",
     Status.DELIVERED: "receipt confirmation",
     Status.CANCELLING: "compensations",
 }
@@ -140,6 +146,10 @@ class Order:
     #: The ``fingerprint`` of the OrderPlaced that placed the order (None for an order
     #: placed before fingerprints were kept).
     placed_fingerprint: str | None = None
+    #: The claim support settled on the order's lost or damaged parcel, and the replacement
+    #: shipment it asked for (``settle_claim``); None when the order was never claimed.
+    claim_id: UUID | None = None
+    replacement_id: UUID | None = None
     #: Status changes and messages made since the order was loaded.
     changes: list[StatusChange] = field(default_factory=list)
     messages: list[Message] = field(default_factory=list)
@@ -293,7 +303,7 @@ class Order:
         """The customer cancels; False if the order is already being or was cancelled."""
         if self.status in (Status.CANCELLING, Status.CANCELLED):
             return False
-        if self.status in (Status.SHIPPED, Status.DELIVERED):
+        if self.status in (Status.SHIPPED, Status.DELIVERED, Status.RESHIPPING):
             raise OrderStateError(
                 f"order {self.order_number} is {self.status.value}: it has left the warehouse"
                 " and can no longer be cancelled; request a return instead"
@@ -366,6 +376,13 @@ class Order:
             self.deadline_at = now + self._patience(timeouts)
             return True
         waited_for = AWAITING[self.status]
+        if self.status is Status.RESHIPPING:
+            self._needs_attention(
+                f"no answer to the reshipment request after {self.resends} re-sends",
+                now,
+                money=False,
+            )
+            return True
         if self.status is Status.CANCELLING:
             names = ", ".join(sorted(c.value for c in self.pending))
             self._needs_attention(
@@ -380,6 +397,128 @@ class Order:
             after_release=self._may_ship(),
         )
         return True
+
+    # -- claims: a parcel lost or damaged in transit ----------------------------------
+    def claimable(self) -> bool:
+        """Whether a claim may settle the order: it needs attention because its goods
+        left with the carrier and never arrived whole (nothing is being compensated)."""
+        return (
+            self.status is Status.NEEDS_ATTENTION
+            and self.cancel_reason is None
+            and self.carrier is not None
+        )
+
+    def settle_claim(
+        self,
+        *,
+        claim_id: UUID,
+        claim_number: str,
+        kind: ClaimKind,
+        resolution: ClaimResolution,
+        opened_by: str,
+        replacement_id: UUID | None,
+        now: datetime,
+        timeouts: Timeouts,
+    ) -> None:
+        """Support settles a claim: the goods are sent again (ShipReplacement, no new
+        payment) or the payment is refunded in full; the order leaves 'needs attention'."""
+        if not self.claimable():
+            raise OrderStateError(
+                f"order {self.order_number} is {self.status.value}: only an order whose"
+                " shipment was lost, failed or never confirmed delivered (it needs attention)"
+                " can be settled by a claim"
+            )
+        self.claim_id = claim_id
+        self.messages.append(
+            OrderClaimed(
+                **self._public(now),
+                claim_id=claim_id,
+                claim_number=claim_number,
+                kind=kind,
+                resolution=resolution,
+                carrier=self.carrier,
+                opened_by=opened_by,
+            )
+        )
+        if resolution == "refund":
+            self._refund_claim(
+                f"claim {claim_number}: goods {kind} in transit, refunded", now, timeouts
+            )
+            return
+        if replacement_id is None:
+            raise ValueError("a reshipment needs the id of its replacement shipment")
+        self.replacement_id = replacement_id
+        self._move(
+            Status.NEEDS_ATTENTION, Status.RESHIPPING, now, f"claim {claim_number}: reshipment"
+        )
+        self.messages.append(self._ship_replacement())
+        self._wait(now + timeouts.reply)
+
+    def replacement_shipped(
+        self,
+        replacement_id: UUID,
+        carrier: str,
+        tracking_numbers: list[str],
+        now: datetime,
+        timeouts: Timeouts,
+    ) -> bool:
+        """The claim's replacement left the warehouse: the order is shipped again. Accepted
+        late too, from 'needs attention' after the request went unanswered."""
+        if replacement_id != self.replacement_id or not (
+            self.status is Status.RESHIPPING or self.claimable()
+        ):
+            return False
+        assert self.claim_id is not None
+        self._move(self.status, Status.SHIPPED, now, "replacement shipped")
+        self.carrier = carrier
+        self.tracking_numbers = list(tracking_numbers)
+        self.messages.append(
+            OrderReshipped(
+                **self._public(now),
+                claim_id=self.claim_id,
+                replacement_id=replacement_id,
+                carrier=carrier,
+                tracking_numbers=self.tracking_numbers,
+            )
+        )
+        self._wait(now + timeouts.delivery)
+        return True
+
+    def replacement_refused(
+        self, replacement_id: UUID, reason: str, now: datetime, timeouts: Timeouts
+    ) -> bool:
+        """Inventory cannot send the replacement: the customer is refunded instead."""
+        if replacement_id != self.replacement_id or self.status is not Status.RESHIPPING:
+            return False
+        self._refund_claim(
+            f"the replacement could not be shipped ({reason}): refunded instead", now, timeouts
+        )
+        return True
+
+    def replacement_delivered(
+        self, replacement_id: UUID, delivered_at: datetime, now: datetime, timeouts: Timeouts
+    ) -> bool:
+        if replacement_id != self.replacement_id:
+            return False
+        return self.delivered(delivered_at, now, timeouts)
+
+    def replacement_failed(self, replacement_id: UUID, reason: str, now: datetime) -> bool:
+        """The replacement was lost too: a person decides again (another claim)."""
+        if replacement_id != self.replacement_id or self.status is not Status.SHIPPED:
+            return False
+        self._needs_attention(f"replacement failed in transit: {reason}", now, money=False)
+        return True
+
+    def _refund_claim(self, reason: str, now: datetime, timeouts: Timeouts) -> None:
+        assert self.claim_id is not None
+        self._compensate(
+            reason,
+            now,
+            timeouts,
+            refund=True,
+            release=False,
+            refund_id=claim_refund_id(self.claim_id),
+        )
 
     # -- operator actions -------------------------------------------------------------
     def retry_current_step(self, now: datetime, timeouts: Timeouts) -> list[Message]:
@@ -432,16 +571,19 @@ class Order:
         *,
         refund: bool,
         after_release: bool = False,
+        release: bool = True,
+        refund_id: str | None = None,
     ) -> None:
         """Undo what was done; with ``after_release`` the refund waits for the stock to be back
-        (and the cancellation is announced then), because the goods might ship first."""
+        (and the cancellation is announced then), because the goods might ship first.
+        Without ``release`` no stock is held any more (the goods left with the carrier)."""
         self.status = Status.CANCELLING
         self.status_since = now
         self.changes.append(StatusChange(Status.CANCELLING, now, reason))
         self.cancel_reason = reason
-        self.pending = {Compensation.RELEASE_STOCK}
+        self.pending = {Compensation.RELEASE_STOCK} if release else set()
         if refund:
-            self.refund_id = f"{self.order_id}:cancel"
+            self.refund_id = refund_id or f"{self.order_id}:cancel"
             self.pending.add(
                 Compensation.REFUND_AFTER_RELEASE if after_release else Compensation.REFUND_PAYMENT
             )
@@ -478,6 +620,8 @@ class Order:
             return [self._capture_payment()]
         if self.status is Status.PAID:
             return [self._ship_order()]
+        if self.status is Status.RESHIPPING:
+            return [self._ship_replacement()]
         return self._compensations()
 
     def _acknowledge(self, compensation: Compensation, now: datetime) -> bool:
@@ -513,6 +657,16 @@ class Order:
     def _ship_order(self) -> ShipOrder:
         return ShipOrder(order_id=self.order_id, ship_to=self._ship_to())
 
+    def _ship_replacement(self) -> ShipReplacement:
+        assert self.replacement_id is not None
+        return ShipReplacement(
+            order_id=self.order_id,
+            replacement_id=self.replacement_id,
+            lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in self.lines],
+            reason=f"order {self.order_number}: replacement of goods lost or damaged in transit",
+            ship_to=self._ship_to(),
+        )
+
     def _ship_to(self) -> Address:
         if self.shipping_address is None:
             # Erasure waits for a customer's orders to end, so a live saga never gets here.
@@ -543,7 +697,19 @@ class Order:
         )
 
 
+#: How a claim's refund is named to the payment service (``claim:<claim id>``, and
+#: ``claim:<claim id>#<n>`` when an operator asks again after the payment service gave up).
+CLAIM_REFUND_PREFIX = "claim:"
+
+
+def claim_refund_id(claim_id: UUID) -> str:
+    return f"{CLAIM_REFUND_PREFIX}{claim_id}"
+
+
 def _next_refund_id(order_id: UUID, current: str) -> str:
+    if current.startswith(CLAIM_REFUND_PREFIX):
+        claim, _, asked = current.partition("#")
+        return f"{claim}#{int(asked or 1) + 1}"
     base = f"{order_id}:cancel"
     tries = int(current.rsplit(":", 1)[1]) if current.count(":") > 1 else 1
     return f"{base}:{tries + 1}"

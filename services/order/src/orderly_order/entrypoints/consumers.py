@@ -13,6 +13,10 @@ from orderly_schemas.inventory import (
     BookReturnParcel,
     OrderShipped,
     ReleaseStock,
+    ReplacementDelivered,
+    ReplacementFailed,
+    ReplacementRefused,
+    ReplacementShipped,
     ReserveStock,
     ReturnParcelBooked,
     ReturnParcelRefused,
@@ -21,6 +25,7 @@ from orderly_schemas.inventory import (
     ShipmentDelivered,
     ShipmentFailed,
     ShipOrder,
+    ShipReplacement,
     StockReleased,
     StockReservationExpired,
     StockReservationFailed,
@@ -28,6 +33,7 @@ from orderly_schemas.inventory import (
 )
 from orderly_schemas.order import (
     OrderCancelled,
+    OrderClaimed,
     OrderCompleted,
     OrderConfirmed,
     OrderDelivered,
@@ -35,6 +41,7 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+    OrderReshipped,
 )
 from orderly_schemas.payment import (
     CapturePayment,
@@ -116,6 +123,22 @@ def register(service: Service) -> None:
     async def on_return_restocked(event: ReturnRestocked, uow: UnitOfWork) -> None:
         await use_cases.returns.record_return_received(uow, event, policy=policy)
 
+    @inventory.on(ReplacementShipped)
+    async def on_replacement_shipped(event: ReplacementShipped, uow: UnitOfWork) -> None:
+        await use_cases.claims.record_replacement_shipped(uow, event, timeouts=timeouts)
+
+    @inventory.on(ReplacementRefused)
+    async def on_replacement_refused(event: ReplacementRefused, uow: UnitOfWork) -> None:
+        await use_cases.claims.record_replacement_refused(uow, event, timeouts=timeouts)
+
+    @inventory.on(ReplacementDelivered)
+    async def on_replacement_delivered(event: ReplacementDelivered, uow: UnitOfWork) -> None:
+        await use_cases.claims.record_replacement_delivered(uow, event, timeouts=timeouts)
+
+    @inventory.on(ReplacementFailed)
+    async def on_replacement_failed(event: ReplacementFailed, uow: UnitOfWork) -> None:
+        await use_cases.claims.record_replacement_failed(uow, event)
+
     payment = service.subscriber(topics.PAYMENT_EVENTS)
 
     @payment.on(PaymentCaptured)
@@ -153,10 +176,13 @@ def register(service: Service) -> None:
         OrderDelivered,
         OrderCompleted,
         OrderNeedsAttention,
+        OrderClaimed,  # a claim settled (POST /orders/{ref}/claims)
+        OrderReshipped,
         CustomerErased,  # from the erase command (python -m orderly_order customers erase)
         ReserveStock,
         ReleaseStock,
         ShipOrder,
+        ShipReplacement,
         CapturePayment,
         RefundPayment,
         OrderPlaced,  # from POST /orders, the ingress for clients without Kafka

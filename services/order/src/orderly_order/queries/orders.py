@@ -13,6 +13,7 @@ from orderly_kit.personal_data import Vault
 from orderly_order.adapters.orm import order_lines, order_status_history, orders
 from orderly_order.adapters.personal_data import KEY_COLUMNS, WITH_KEYS, open_contact
 from orderly_order.domain.order import AWAITING, Status
+from orderly_order.queries.claims import ClaimShown, claims_of
 from orderly_order.queries.returns import ReturnShown, returns_of
 from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.checkout import Address
@@ -64,6 +65,9 @@ class OrderRead(BaseModel):
     updated_at: datetime
     status_history: list[StatusChangeRead]
     returns: list[ReturnShown] = Field(description="the order's returns; GET /returns/{id}")
+    claims: list[ClaimShown] = Field(
+        description="claims on its goods lost or damaged in transit; GET /claims/{id}"
+    )
 
 
 async def order_id_for(session: AsyncSession, ref: str) -> UUID | None:
@@ -155,4 +159,5 @@ async def get_order(session: AsyncSession, order_id: UUID, *, vault: Vault) -> O
             StatusChangeRead(status=h["status"], at=h["at"], reason=h["reason"]) for h in history
         ],
         returns=await returns_of(session, order_id),
+        claims=await claims_of(session, order_id),
     )

@@ -56,7 +56,7 @@ def _repo(uow: UnitOfWork) -> Orders:
     return uow.repository(_in_postgres)
 
 
-async def _flush(uow: UnitOfWork, repo: Orders, order: Order) -> None:
+async def flush_order(uow: UnitOfWork, repo: Orders, order: Order) -> None:
     await repo.save(order)
     await _publish(uow, repo, order)
 
@@ -127,14 +127,16 @@ async def submit_order(uow: UnitOfWork, event: OrderPlaced) -> bool:
     return True
 
 
-async def _step(uow: UnitOfWork, order_id: UUID, name: str, act: Callable[[Order], bool]) -> None:
+async def apply_step(
+    uow: UnitOfWork, order_id: UUID, name: str, act: Callable[[Order], bool]
+) -> None:
     repo = _repo(uow)
     order = await repo.get(order_id)
     if order is None:
         # Replies only exist for orders we placed; the kit retries, then dead-letters.
         raise LookupError(f"{name} for unknown order {order_id}")
     if act(order):
-        await _flush(uow, repo, order)
+        await flush_order(uow, repo, order)
     else:
         log.info("%s ignored: order %s is %s", name, order.order_number, order.status.value)
 
@@ -142,13 +144,13 @@ async def _step(uow: UnitOfWork, order_id: UUID, name: str, act: Callable[[Order
 async def record_stock_reserved(
     uow: UnitOfWork, event: StockReserved, *, timeouts: Timeouts
 ) -> None:
-    await _step(
+    await apply_step(
         uow, event.order_id, "StockReserved", lambda o: o.stock_reserved(uow.now(), timeouts)
     )
 
 
 async def record_stock_reservation_failed(uow: UnitOfWork, event: StockReservationFailed) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "StockReservationFailed",
@@ -159,7 +161,7 @@ async def record_stock_reservation_failed(uow: UnitOfWork, event: StockReservati
 async def record_stock_reservation_expired(
     uow: UnitOfWork, event: StockReservationExpired, *, timeouts: Timeouts
 ) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "StockReservationExpired",
@@ -170,7 +172,7 @@ async def record_stock_reservation_expired(
 async def record_stock_released(
     uow: UnitOfWork, event: StockReleased, *, timeouts: Timeouts
 ) -> None:
-    await _step(
+    await apply_step(
         uow, event.order_id, "StockReleased", lambda o: o.stock_released(uow.now(), timeouts)
     )
 
@@ -178,7 +180,7 @@ async def record_stock_released(
 async def record_payment_captured(
     uow: UnitOfWork, event: PaymentCaptured, *, timeouts: Timeouts
 ) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "PaymentCaptured",
@@ -189,7 +191,7 @@ async def record_payment_captured(
 async def record_payment_failed(
     uow: UnitOfWork, event: PaymentFailed, *, timeouts: Timeouts
 ) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "PaymentFailed",
@@ -198,7 +200,7 @@ async def record_payment_failed(
 
 
 async def record_payment_refunded(uow: UnitOfWork, event: PaymentRefunded) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "PaymentRefunded",
@@ -207,13 +209,13 @@ async def record_payment_refunded(uow: UnitOfWork, event: PaymentRefunded) -> No
 
 
 async def record_payment_voided(uow: UnitOfWork, event: PaymentVoided) -> None:
-    await _step(
+    await apply_step(
         uow, event.order_id, "PaymentVoided", lambda o: o.refund_settled(event.refund_id, uow.now())
     )
 
 
 async def record_refund_failed(uow: UnitOfWork, event: RefundFailed) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "RefundFailed",
@@ -222,7 +224,7 @@ async def record_refund_failed(uow: UnitOfWork, event: RefundFailed) -> None:
 
 
 async def record_order_shipped(uow: UnitOfWork, event: OrderShipped, *, timeouts: Timeouts) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "OrderShipped",
@@ -238,7 +240,7 @@ def _tracking_numbers(event: OrderShipped) -> list[str]:
 async def record_shipment_failed(
     uow: UnitOfWork, event: ShipmentFailed, *, timeouts: Timeouts
 ) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "ShipmentFailed",
@@ -249,7 +251,7 @@ async def record_shipment_failed(
 async def record_shipment_delivered(
     uow: UnitOfWork, event: ShipmentDelivered, *, timeouts: Timeouts
 ) -> None:
-    await _step(
+    await apply_step(
         uow,
         event.order_id,
         "ShipmentDelivered",
@@ -264,7 +266,7 @@ async def confirm_receipt(uow: UnitOfWork, order_id: UUID) -> Order | None:
     if order is None:
         return None
     if order.complete(confirmed_by="customer", now=uow.now()):
-        await _flush(uow, repo, order)
+        await flush_order(uow, repo, order)
     return order
 
 
@@ -288,7 +290,7 @@ async def cancel_order(
         return None
     before = order.status
     if order.cancel(reason=reason, now=uow.now(), timeouts=timeouts):
-        await _flush(uow, repo, order)
+        await flush_order(uow, repo, order)
         if staff is not None:
             await uow.audit(
                 actor=staff,
@@ -327,7 +329,7 @@ async def process_due_deadlines(
         held = order.order_id in queued
         if order.deadline_passed(now, timeouts, queued=held):
             DEADLINES.labels(before.value, _action(before, order, resends, held)).inc()
-            await _flush(uow, repo, order)
+            await flush_order(uow, repo, order)
     return len(loaded)
 
 
@@ -393,7 +395,7 @@ async def _operate(
     before = order.status
     act(order)
     sent = [m.message_type() for m in order.messages]
-    await _flush(uow, repo, order)
+    await flush_order(uow, repo, order)
     await repo.record_operator_action(
         OperatorAction(
             order_id=order_id,

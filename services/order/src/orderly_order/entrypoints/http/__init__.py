@@ -1,1 +1,1 @@
-"""The order service's HTTP API, one module per capability: orders."""
+"""The order service's HTTP API, one module per capability: orders, returns, claims."""
