@@ -15,6 +15,8 @@ from sqlalchemy import create_engine, text
 from orderly_ops import cli
 from orderly_ops.invariants import (
     ANALYTICS_AGREES,
+    CLAIM_REFUNDS_AGREE,
+    CLAIMS_FOLLOW_ORDERS,
     EVERY_ORDER_TERMINAL,
     EXECUTED_ONCE,
     LEDGER_AGREES,
@@ -302,6 +304,34 @@ class World:
         self.staged(order_id, "completed")
         return order_id
 
+    def claimed(self, *, status: str = "refunded", refunded: bool = True) -> uuid.UUID:
+        """An order whose parcel was lost in transit, settled by a refund claim: the goods
+        shipped and never came back, the payment refunded under the claim's refund id."""
+        order_id = self.order("cancelled", total=400)
+        self.reserve(order_id, 2, "shipped")
+        self.capture(order_id, 400)
+        claim_id = uuid.uuid4()
+        run(
+            self.dbs.order,
+            "UPDATE orders SET claim_id = :c WHERE order_id = :id",
+            c=claim_id,
+            id=order_id,
+        )
+        run(
+            self.dbs.order,
+            "INSERT INTO claims (claim_id, claim_number, order_id, kind, resolution, status,"
+            " opened_by, opened_at) VALUES (:c, :n, :id, 'lost', 'refund', :s, 'agent', now())",
+            c=claim_id,
+            n=f"CLM-{claim_id.hex[:7]}",
+            id=order_id,
+            s=status,
+        )
+        if refunded:
+            self.refund(order_id, 400, refund_id=f"claim:{claim_id}")
+        self.told(order_id, "order_cancelled")
+        self.staged(order_id, "cancelled")
+        return order_id
+
     def cancelled(self, *, total: int = 300) -> uuid.UUID:
         order_id = self.order("cancelled", total=total)
         self.reserve(order_id, 2, "released")
@@ -329,7 +359,7 @@ def test_a_consistent_world_passes_every_invariant(dbs: Databases) -> None:
     report = check(dbs, baseline=world.baseline)
 
     assert report.ok, report.summary()
-    assert len(report.checked) == 18
+    assert len(report.checked) == 20
     assert report.stats["money"] == {
         "net_captured": 500,
         "kept_orders_value": 500,
@@ -706,3 +736,20 @@ def test_the_ledger_status_is_the_payment_services_own(
     ours = ledger_status(((k, s, amounts[k]) for k, s in entries), voided=voided)
 
     assert ours == payment.settled(ops, NOW, voided=voided).status.value
+
+
+def test_a_claim_refunded_in_full_passes_and_one_the_ledger_never_refunded_fails(
+    dbs: Databases,
+) -> None:
+    world = World(dbs)
+    world.claimed()
+    assert check(dbs, baseline=world.baseline).ok
+
+    world.claimed(refunded=False)
+    assert broken(dbs, world) == {CLAIM_REFUNDS_AGREE, MONEY_BALANCES, LEDGER_AGREES}
+
+
+def test_a_claim_that_does_not_follow_its_order_fails(dbs: Databases) -> None:
+    world = World(dbs)
+    world.claimed(status="reshipped")
+    assert broken(dbs, world) == {CLAIMS_FOLLOW_ORDERS, CLAIM_REFUNDS_AGREE}

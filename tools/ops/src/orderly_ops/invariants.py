@@ -155,6 +155,20 @@ RETURN_INVARIANTS = (
     RETURNS_RESTOCKED,
     RETURNS_SETTLED,
 )
+CLAIMS_FOLLOW_ORDERS = "every claim is settled, superseded, or where its order stands"
+CLAIM_REFUNDS_AGREE = "each claim refunded its order in full, and no other claim refunded"
+CLAIM_INVARIANTS = (CLAIMS_FOLLOW_ORDERS, CLAIM_REFUNDS_AGREE)
+CLAIM_REFUND = "claim:"
+#: Where a claim stands while its order stands somewhere (orderly_order.domain.claims,
+#: restated: orderly-ops ships without the services' code).
+CLAIM_FOLLOWS = {
+    "reshipping": ("reshipping",),
+    "reshipped": ("shipped",),
+    "delivered": ("delivered", "completed"),
+    "refunding": ("cancelling",),
+    "refunded": ("cancelled",),
+    "needs_attention": ("needs_attention",),
+}
 NOTIFIED_ONCE = "each customer was told of each step once, and of the outcome"
 ANALYTICS_AGREES = "analytics agrees with how each order ended"
 NOTHING_UNSENT = "nothing is left unsent in an outbox"
@@ -222,6 +236,7 @@ def check(
     with _reading(dbs.payment) as conn:
         _check_payments(report, conn, orders, settle)
     _check_returns(report, dbs, orders, settle)
+    _check_claims(report, dbs, orders)
     if dbs.notification:
         with _reading(dbs.notification) as conn:
             _check_notifications(report, conn, orders)
@@ -253,7 +268,8 @@ def check_payments(
 # -- orders ---------------------------------------------------------------------------------
 def _orders(url: str, since: datetime | None) -> dict[UUID, dict[str, Any]]:
     query = (
-        "SELECT order_id, order_number, status, total_amount, currency, status_since FROM orders"
+        "SELECT order_id, order_number, status, total_amount, currency, status_since, claim_id"
+        " FROM orders"
     )
     with _reading(url) as conn:
         if since is None:
@@ -403,7 +419,8 @@ def _check_stock_follows_orders(
                 report.fail(
                     STOCK_FOLLOWS_ORDERS, who, f"completed but shipped {shipped or 'nothing'}"
                 )
-        elif o["status"] in ("rejected", "cancelled") and shipped:
+        elif o["status"] in ("rejected", "cancelled") and shipped and o["claim_id"] is None:
+            # A claim refunds goods lost in transit: they shipped, and never came back.
             report.fail(STOCK_FOLLOWS_ORDERS, who, f"{o['status']} but shipped {shipped}")
         if reserved and o["status"] != "needs_attention":
             report.fail(STOCK_FOLLOWS_ORDERS, who, f"{o['status']} but still holds {reserved}")
@@ -797,6 +814,48 @@ def _check_returns(
         if waits and r.deadline_at is None and r.updated_at <= cutoff:
             report.fail(RETURNS_SETTLED, r.return_number, f"{r.status} with no deadline")
     report.stats["returns_by_status"] = _count_by(r.status for r in returns.values())
+
+
+def _check_claims(report: Report, dbs: Databases, orders: Mapping[UUID, Mapping[str, Any]]) -> None:
+    report.checked += list(CLAIM_INVARIANTS)
+    ids = {"ids": list(orders)}
+    with _reading(dbs.order) as conn:
+        claims = conn.execute(
+            text(
+                "SELECT claim_id, claim_number, order_id, status FROM claims"
+                " WHERE order_id = ANY(:ids)"
+            ),
+            ids,
+        ).all()
+    with _reading(dbs.payment) as conn:
+        refunded: dict[UUID, int] = defaultdict(int)
+        for refund_id, amount in conn.execute(
+            text(
+                "SELECT refund_id, amount FROM payment_operations WHERE kind = 'refund'"
+                " AND status = 'succeeded' AND order_id = ANY(:ids) AND refund_id LIKE :prefix"
+            ),
+            {**ids, "prefix": f"{CLAIM_REFUND}%"},
+        ):
+            claim_id = UUID(refund_id.removeprefix(CLAIM_REFUND).partition("#")[0])
+            refunded[claim_id] += int(amount)
+    for c in claims:
+        order = orders[c.order_id]
+        if c.status != "superseded" and order["status"] not in CLAIM_FOLLOWS.get(c.status, ()):
+            report.fail(
+                CLAIMS_FOLLOW_ORDERS, c.claim_number, f"{c.status}, its order {order['status']}"
+            )
+        got = refunded.pop(c.claim_id, 0)
+        if (c.status == "refunded" and got != order["total_amount"]) or (
+            c.status in ("reshipping", "reshipped", "delivered") and got
+        ):
+            report.fail(
+                CLAIM_REFUNDS_AGREE,
+                c.claim_number,
+                f"{c.status}; the payment ledger refunded {got} of {order['total_amount']}",
+            )
+    for claim_id, got in refunded.items():
+        report.fail(CLAIM_REFUNDS_AGREE, str(claim_id), f"{got} refunded for no known claim")
+    report.stats["claims_by_status"] = _count_by(c.status for c in claims)
 
 
 def _goods(lines: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, int]]:
