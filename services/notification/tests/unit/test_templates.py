@@ -15,6 +15,7 @@ from orderly_schemas.base import Money, OrderLine
 from orderly_schemas.inventory import BackInStock, LowStockDetected, ReturnLine
 from orderly_schemas.order import (
     OrderCancelled,
+    OrderClaimed,
     OrderCompleted,
     OrderConfirmed,
     OrderDelivered,
@@ -23,6 +24,7 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+    OrderReshipped,
 )
 from orderly_schemas.returns import (
     ReturnApproved,
@@ -68,6 +70,22 @@ EVENTS: list[OrderEvent] = [
     OrderNeedsAttention(
         **COMMON, reason="refund failed after 5 attempt(s): rejected", amount=eur(2999)
     ),
+    OrderClaimed(
+        **COMMON,
+        claim_id=uuid4(),
+        claim_number="CLM-0000007",
+        kind="lost",
+        resolution="reshipment",
+        carrier="SimPost",
+        opened_by="agent-7",
+    ),
+    OrderReshipped(
+        **COMMON,
+        claim_id=uuid4(),
+        replacement_id=uuid4(),
+        carrier="SimPost",
+        tracking_numbers=["SR0001"],
+    ),
 ]
 
 
@@ -91,6 +109,8 @@ def test_each_event_has_its_own_template() -> None:
         "order_delivered",
         "order_completed",
         "order_needs_attention",
+        "order_claimed",
+        "order_reshipped",
     ]
 
 
@@ -226,3 +246,23 @@ def test_the_label_message_gives_the_tracking_number_and_the_last_day() -> None:
 
     assert "SR01" in body
     assert "01 March 2026, 12:30 UTC" in body
+
+
+def test_a_claim_tells_the_customer_what_happened_and_what_we_do_naming_the_claim() -> None:
+    reship, refund = (
+        EVENTS[8],
+        EVENTS[8].model_copy(update={"resolution": "refund", "kind": "damaged"}),
+    )
+
+    assert "CLM-0000007" in render(reship).subject
+    assert "was lost on its way with SimPost" in render(reship).body
+    assert "sending the same goods again, at no cost" in render(reship).body
+    assert "arrived damaged" in render(refund).body
+    assert "refunding the full amount" in render(refund).body
+    assert "SR0001" in render(EVENTS[9]).body
+
+
+def test_an_order_needing_attention_again_is_told_under_another_subject() -> None:
+    again = EVENTS[7].model_copy(update={"occurred_at": datetime(2026, 3, 9, 8, 0, tzinfo=UTC)})
+
+    assert render(again).subject != render(EVENTS[7]).subject

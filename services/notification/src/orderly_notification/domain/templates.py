@@ -14,6 +14,7 @@ from orderly_schemas.base import Message
 from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.order import (
     OrderCancelled,
+    OrderClaimed,
     OrderCompleted,
     OrderConfirmed,
     OrderDelivered,
@@ -22,6 +23,7 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+    OrderReshipped,
 )
 from orderly_schemas.returns import (
     ReturnApproved,
@@ -116,11 +118,40 @@ def _order_completed(e: OrderCompleted) -> tuple[str, str]:
 def _order_needs_attention(e: OrderNeedsAttention) -> tuple[str, str]:
     at_stake = f" Amount at stake: {format_money(e.amount)}." if e.amount else ""
     return (
-        f"Action needed: order {e.order_number}",
+        # The time tells apart an order that needs attention again (after a claim).
+        f"Action needed: order {e.order_number} ({_when(e.occurred_at)})",
         f"Order {e.order_number} (customer {e.customer_id}) needs attention since"
         f" {_when(e.occurred_at)}: {e.reason}.{at_stake}\n\n"
         f"Look it up with GET /orders/{e.order_number}; once settled, retry with"
         f" `python -m orderly_order sagas retry {e.order_number} --reason ...`.",
+    )
+
+
+def _order_claimed(e: OrderClaimed) -> tuple[str, str]:
+    what = "was lost" if e.kind == "lost" else "arrived damaged"
+    by = f" with {e.carrier}" if e.carrier else ""
+    if e.resolution == "reshipment":
+        return (
+            f"We are sending order {e.order_number} again ({e.claim_number})",
+            f"We are sorry: your parcel of order {e.order_number} {what} on its way{by}.\n\n"
+            "We are sending the same goods again, at no cost to you; you will get the new"
+            f" tracking number when they leave our warehouse.\n\nYour claim: {e.claim_number}",
+        )
+    return (
+        f"We are refunding order {e.order_number} ({e.claim_number})",
+        f"We are sorry: your parcel of order {e.order_number} {what} on its way{by}.\n\n"
+        "We are refunding the full amount to your original payment method.\n\n"
+        f"Your claim: {e.claim_number}",
+    )
+
+
+def _order_reshipped(e: OrderReshipped) -> tuple[str, str]:
+    numbers = ", ".join(e.tracking_numbers)
+    noun = "number" if len(e.tracking_numbers) == 1 else "numbers"
+    return (
+        f"Your replacement for order {e.order_number} is on its way",
+        f"The replacement for your order {e.order_number} has left our warehouse with"
+        f" {e.carrier}.\n\nTracking {noun}: {numbers}",
     )
 
 
@@ -229,6 +260,8 @@ _TEMPLATES: Final[dict[type[Message], tuple[str, Callable[[Any], tuple[str, str]
     OrderDelivered: ("order_delivered", _order_delivered),
     OrderCompleted: ("order_completed", _order_completed),
     OrderNeedsAttention: ("order_needs_attention", _order_needs_attention),
+    OrderClaimed: ("order_claimed", _order_claimed),
+    OrderReshipped: ("order_reshipped", _order_reshipped),
     ReturnRequested: ("return_requested", _return_requested),
     ReturnApproved: ("return_approved", _return_approved),
     ReturnRejected: ("return_rejected", _return_rejected),

@@ -14,6 +14,7 @@ from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import (
     OrderCancelled,
+    OrderClaimed,
     OrderCompleted,
     OrderConfirmed,
     OrderDelivered,
@@ -21,6 +22,7 @@ from orderly_schemas.order import (
     OrderNeedsAttention,
     OrderPaid,
     OrderRejected,
+    OrderReshipped,
 )
 from orderly_schemas.returns import (
     ReturnApproved,
@@ -74,6 +76,14 @@ def register(service: Service, *, channel: Channel) -> None:
     @lifecycle.on(OrderNeedsAttention)
     async def on_order_needs_attention(event: OrderNeedsAttention, uow: UnitOfWork) -> None:
         await use_cases.notifications.notify_staff(uow, event, channel=channel, recipient=finance)
+
+    @lifecycle.on(OrderClaimed)
+    async def on_order_claimed(event: OrderClaimed, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @lifecycle.on(OrderReshipped)
+    async def on_order_reshipped(event: OrderReshipped, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
 
     returns = service.subscriber(topics.ORDER_RETURNS)
 
