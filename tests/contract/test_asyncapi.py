@@ -206,8 +206,13 @@ def test_the_order_service_documents_the_returns_on_their_own_topic(
         "ReturnCompleted",
         "ReturnExpired",
         "ReturnNeedsAttention",
+        "ReturnReplacementShipped",
+        "ReturnReplacementUnavailable",
     }
     assert not published["order.events.v1"] & published["order.returns.v1"]
+    assert {"OrderClaimed", "OrderReshipped"} <= published["order.events.v1"]
+    assert {"ShipReplacement"} <= published["inventory.commands.v1"]
+    assert {"ChargePayment"} <= published["payment.commands.v1"]
 
 
 def test_the_support_service_documents_cases_and_feedback_read_from_the_order_lifecycle(

@@ -35,6 +35,8 @@ from orderly_schemas.returns import (
     ReturnNeedsAttention,
     ReturnReceived,
     ReturnRejected,
+    ReturnReplacementShipped,
+    ReturnReplacementUnavailable,
     ReturnRequested,
 )
 
@@ -199,6 +201,11 @@ RETURN: dict[str, Any] = {
     "lines": [{"sku": "DEMO-0001", "quantity": 2}],
     "reason": "no_longer_needed",
 }
+EXCHANGE: dict[str, Any] = {
+    **RETURN,
+    "resolution": "exchange",
+    "replacement": [{"sku": "DEMO-0009", "quantity": 1}],
+}
 RETURN_EVENTS: list[ReturnEvent] = [
     ReturnRequested(**RETURN),
     ReturnApproved(**RETURN, approved_by="rule"),
@@ -214,6 +221,10 @@ RETURN_EVENTS: list[ReturnEvent] = [
     ReturnCompleted(**RETURN, refunded=eur(2250), restocking_fee=eur(250), refund_id="return:1"),
     ReturnExpired(**RETURN, expired_reason="the label was not used within 14 day(s)"),
     ReturnNeedsAttention(**RETURN, attention_reason="refund failed after 5 attempt(s): no"),
+    ReturnReplacementShipped(
+        **EXCHANGE, replacement_id=uuid4(), carrier="SimPost", tracking_numbers=["SR-X1"]
+    ),
+    ReturnReplacementUnavailable(**EXCHANGE, unavailable_reason="DEMO-0009 is out of stock"),
 ]
 
 
@@ -266,3 +277,15 @@ def test_an_order_needing_attention_again_is_told_under_another_subject() -> Non
     again = EVENTS[7].model_copy(update={"occurred_at": datetime(2026, 3, 9, 8, 0, tzinfo=UTC)})
 
     assert render(again).subject != render(EVENTS[7]).subject
+
+
+def test_an_exchange_tells_the_replacement_its_tracking_and_what_was_charged() -> None:
+    shipped, unavailable = RETURN_EVENTS[8], RETURN_EVENTS[9]
+    done = ReturnCompleted(**EXCHANGE, refunded=eur(0), restocking_fee=eur(0), charged=eur(600))
+
+    assert "1 x DEMO-0009" in render(shipped).body
+    assert "SR-X1" in render(shipped).body
+    assert "DEMO-0009 is out of stock" in render(unavailable).body
+    assert "no restocking fee" in render(unavailable).body
+    assert "replacement is on its way" in render(done).body
+    assert "price difference of EUR 6.00 was charged" in render(done).body

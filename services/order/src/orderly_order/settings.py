@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from orderly_kit.settings import ServiceSettings
 from orderly_order.domain.order import Timeouts
-from orderly_order.domain.returns import ReturnPolicy
+from orderly_order.domain.returns import ExchangeShips, ReturnPolicy
 from orderly_schemas.base import MAX_AMOUNT
 
 
@@ -89,6 +89,11 @@ class OrderSettings(ServiceSettings):
         description="goods arrived at the warehouse and not inspected after this long need"
         " attention",
     )
+    exchange_ships: ExchangeShips = Field(
+        default="on_receipt",
+        description="when an exchange's replacement ships: on_receipt (once the returned goods"
+        " are received and inspected: nothing risked) or on_approval (the customer waits less)",
+    )
 
     def timeouts(self) -> Timeouts:
         return Timeouts(
@@ -110,4 +115,5 @@ class OrderSettings(ServiceSettings):
             label_valid=timedelta(days=self.return_label_valid_days),
             transit=timedelta(days=self.return_transit_days),
             inspection=timedelta(days=self.return_inspection_days),
+            exchange_ships=self.exchange_ships,
         )

@@ -32,10 +32,12 @@ from orderly_order.bootstrap import MIGRATIONS, build
 from orderly_order.domain.returns import ReturnPolicy
 from orderly_order.settings import OrderSettings
 from orderly_schemas import topics
-from orderly_schemas.base import Allocation, Money, OrderLine
+from orderly_schemas.base import Allocation, Money, OrderLine, StockLine
 from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
     OrderShipped,
+    Parcel,
+    ReplacementShipped,
     ReturnLine,
     ReturnParcelBooked,
     ReturnParcelTracked,
@@ -43,7 +45,7 @@ from orderly_schemas.inventory import (
     ShipmentDelivered,
     StockReserved,
 )
-from orderly_schemas.payment import PaymentCaptured, PaymentRefunded, RefundFailed
+from orderly_schemas.payment import PaymentCaptured, PaymentCharged, PaymentRefunded, RefundFailed
 
 DELIVERED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 MUG, TEA = "MUG-001", "TEA-002"
@@ -596,3 +598,98 @@ async def test_due_returns_are_claimed_from_postgresql_and_an_unused_label_expir
     assert expired["closing_reason"] == "the label was not used within 14 day(s)"
     assert expired["history"][-1]["reason"] == expired["closing_reason"]
     assert [t for t, _, _ in await returns_in_outbox(service)][-1] == "ReturnExpired"
+
+
+async def test_an_exchange_for_a_dearer_item_is_charged_the_difference_then_shipped_sealed(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    support = identity.headers(Role.SUPPORT, sub="alice")
+    body = {
+        "lines": [{"sku": MUG, "quantity": 1}],
+        "reason": "no_longer_needed",
+        "resolution": "exchange",
+        "replacement": [
+            {"sku": "MUG-XL", "quantity": 1, "unit_price": {"amount": 1899, "currency": "EUR"}}
+        ],
+    }
+    priced_by_customer = await ask_return(client, order, customer(identity, "C-ADA"), body)
+    created = await ask_return(client, order, support, body)
+    rid = created.json()["return_id"]
+    await client.post(f"/returns/{rid}/approve", headers=support)
+    assert isinstance(service.settings, OrderSettings)
+    policy = service.settings.return_policy()
+    cases = use_cases.returns
+    oid = order.order_id
+    inspected = ReturnRestocked(
+        order_id=oid,
+        occurred_at=clock(),
+        return_id=rid,
+        warehouse="east",
+        lines=[ReturnLine(sku=MUG, quantity=1, condition="resellable")],
+    )
+    await step(service, lambda uow: cases.record_return_received(uow, inspected, policy=policy))
+    replacing = (await client.get(f"/returns/{rid}", headers=support)).json()
+    [charge] = [p for t, p in await commands_in_outbox(service) if t == "ChargePayment"]
+    charged = PaymentCharged(
+        order_id=oid,
+        occurred_at=clock(),
+        charge_id=charge["charge_id"],
+        amount=eur(600),
+        provider_reference="ch_1",
+    )
+    for _ in range(2):  # redelivered: shipped once
+        await step(
+            service, lambda uow: cases.record_replacement_charged(uow, charged, policy=policy)
+        )
+    [ship] = [p for t, p in await commands_in_outbox(service) if t == "ShipReplacement"]
+    shipped = ReplacementShipped(
+        order_id=oid,
+        occurred_at=clock(),
+        replacement_id=ship["replacement_id"],
+        parcels=[
+            Parcel(
+                shipment_id=uuid4(),
+                warehouse="east",
+                carrier="SimPost",
+                tracking_number="SR-XL-1",
+                lines=[StockLine(sku="MUG-XL", quantity=1)],
+            )
+        ],
+    )
+    handled: list[bool] = []
+
+    async def ship_it(uow: Any) -> None:
+        handled.append(await cases.record_replacement_shipped(uow, shipped, policy=policy))
+
+    await step(service, ship_it)
+    done = (await client.get(f"/returns/{rid}", headers=support)).json()
+
+    assert priced_by_customer.status_code == 422
+    assert priced_by_customer.json()["detail"][0]["loc"] == ["body", "replacement", 0, "unit_price"]
+    assert created.status_code == 201
+    assert created.json()["replacement"] == [
+        {"sku": "MUG-XL", "quantity": 1, "unit_price": {"amount": 1899, "currency": "EUR"}}
+    ]
+    assert (replacing["status"], replacing["replacement_state"]) == ("replacing", "charging")
+    assert (charge["charge_id"], charge["amount"]) == (
+        f"exchange:{rid}",
+        {"amount": 600, "currency": "EUR"},
+    )
+    assert charge["payment"]["token"] == order.payment.token
+    assert ship["ship_to"] is None
+    assert ship["personal"] is not None  # the address sealed, never in plaintext
+    assert ship["lines"] == [{"sku": "MUG-XL", "quantity": 1}]
+    assert handled == [True]
+    assert (done["status"], done["replacement_state"], done["replacement_tracking"]) == (
+        "completed",
+        "shipped",
+        ["SR-XL-1"],
+    )
+    assert done["charged"] == {"amount": 600, "currency": "EUR"}
+    assert done["refunded"] == {"amount": 0, "currency": "EUR"}
+    assert [t for t, _, _ in await returns_in_outbox(service)][-3:] == [
+        "ReturnReceived",
+        "ReturnReplacementShipped",
+        "ReturnCompleted",
+    ]

@@ -22,6 +22,8 @@ from orderly_order.domain.returns import (
     InvalidReturnError,
     OrderNotReturnableError,
     Refund,
+    ReplacementAsked,
+    ReplacementState,
     Return,
     ReturnPolicy,
     ReturnStateError,
@@ -30,9 +32,14 @@ from orderly_order.domain.returns import (
     return_of_refund,
     value_of,
 )
-from orderly_schemas.base import Money, OrderLine, StockLine
-from orderly_schemas.inventory import ReturnLine, ReturnParcelBooked, ReturnRestocked
-from orderly_schemas.payment import PaymentRefunded, RefundFailed, RefundPayment
+from orderly_schemas.base import Message, Money, OrderLine, StockLine
+from orderly_schemas.inventory import (
+    ReturnLine,
+    ReturnParcelBooked,
+    ReturnRestocked,
+    ShipReplacement,
+)
+from orderly_schemas.payment import ChargePayment, PaymentRefunded, RefundFailed, RefundPayment
 from orderly_schemas.returns import ReturnCompleted, ReturnReason
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -258,8 +265,8 @@ def test_support_approves_a_waiting_return_once() -> None:
     returned = waiting()
     later = NOW + timedelta(days=4)
 
-    first = returned.approve(by="alice", now=later, policy=POLICY)
-    again = returned.approve(by="bob", now=later, policy=POLICY)
+    first = returned.approve(by="alice", now=later, policy=POLICY, order=delivered())
+    again = returned.approve(by="bob", now=later, policy=POLICY, order=delivered())
 
     assert (first, again) == (True, False)
     assert (returned.status, returned.decided_by, returned.decided_at) == (
@@ -286,13 +293,13 @@ def test_support_rejects_a_waiting_return_saying_why_once() -> None:
 
 def test_a_decided_return_cannot_be_decided_the_other_way() -> None:
     approved, rejected = waiting(), waiting()
-    approved.approve(by="alice", now=NOW, policy=POLICY)
+    approved.approve(by="alice", now=NOW, policy=POLICY, order=delivered())
     rejected.reject(by="alice", reason="worn", now=NOW)
 
     with pytest.raises(ReturnStateError, match=r"is approved; only a requested return"):
         approved.reject(by="bob", reason="changed my mind", now=NOW)
     with pytest.raises(ReturnStateError, match=r"is rejected; only a requested return"):
-        rejected.approve(by="bob", now=NOW, policy=POLICY)
+        rejected.approve(by="bob", now=NOW, policy=POLICY, order=delivered())
 
     assert (status_of(approved), status_of(rejected)) == (
         ReturnStatus.APPROVED,
@@ -310,6 +317,17 @@ class FakeReturns:
 
     async def order_held(self, order_id: UUID) -> Order | None:
         return self.orders.get(order_id)
+
+    async def order_as_placed(self, order_id: UUID) -> Order | None:
+        return self.orders.get(order_id)
+
+    async def outgoing(self, order: Order, message: Message) -> Message:
+        return message  # sealing is the adapter's (integration tests)
+
+    async def with_replacement(self, replacement_id: UUID) -> UUID | None:
+        return next(
+            (r.return_id for r in self.rows.values() if r.replacement_id == replacement_id), None
+        )
 
     async def units_in_returns(self, order_id: UUID) -> dict[str, int]:
         units: dict[str, int] = {}
@@ -451,7 +469,7 @@ def approved(
     order = order or delivered()
     returned = request(order, lines or [StockLine(sku=MUG, quantity=1)], reason=reason)
     if returned.status is ReturnStatus.REQUESTED:
-        returned.approve(by="alice", now=NOW + timedelta(days=3), policy=POLICY)
+        returned.approve(by="alice", now=NOW + timedelta(days=3), policy=POLICY, order=order)
     returned.messages.clear()
     return returned, order
 
@@ -794,3 +812,256 @@ async def test_due_returns_wait_again_while_their_command_is_queued() -> None:
     assert queued.published == []
     assert resent.published_types() == ["BookReturnParcel"]
     assert repo.rows[asked.return_id].resends == 1
+
+
+# -- exchanges -------------------------------------------------------------------------
+ON_APPROVAL = ReturnPolicy(
+    window=timedelta(days=30), auto_approve_max_amount=3000, exchange_ships="on_approval"
+)
+BIG_MUG = "MUG-BIG"
+
+
+def exchange(
+    order: Order,
+    replacement: list[ReplacementAsked],
+    *,
+    lines: list[StockLine] | None = None,
+    policy: ReturnPolicy = POLICY,
+    reason: ReturnReason = "damaged",
+) -> Return:
+    returned = Return.request(
+        order,
+        return_id=uuid4(),
+        return_number="RMA-0000009",
+        lines=lines or [StockLine(sku=MUG, quantity=1)],
+        reason=reason,
+        reason_text=None,
+        requested_by="alice",
+        in_other_returns={},
+        policy=policy,
+        now=NOW + timedelta(days=3),
+        resolution="exchange",
+        replacement=replacement,
+        may_price=True,
+    )
+    if returned.status is ReturnStatus.REQUESTED:
+        returned.approve(by="alice", now=NOW + timedelta(days=3), policy=policy, order=order)
+    return booked(returned)
+
+
+def shipped_back(returned: Return, order: Order, *, tracking: str = "SR-X") -> bool:
+    assert returned.replacement_id is not None
+    return returned.replacement_shipped(
+        returned.replacement_id,
+        "SimPost",
+        [tracking],
+        order=order,
+        refunded_before=0,
+        now=LATER,
+        policy=POLICY,
+    )
+
+
+def test_a_like_for_like_exchange_ships_on_receipt_and_refunds_nothing() -> None:
+    order = delivered()
+    returned = exchange(order, [ReplacementAsked(sku=MUG, quantity=1)])
+    assert returned.replacement == [OrderLine(sku=MUG, quantity=1, unit_price=eur(1299))]
+    assert returned.status is ReturnStatus.LABEL_ISSUED  # approved by rule: damaged, no dearer
+
+    assert receive(returned, order, (MUG, 1, "damaged"))
+    assert status_of(returned) is ReturnStatus.REPLACING
+    [ship] = [m for m in returned.messages if isinstance(m, ShipReplacement)]
+    assert [(s.sku, s.quantity) for s in ship.lines] == [(MUG, 1)]
+    assert ship.replacement_id == returned.replacement_id
+    assert ship.ship_to == order.shipping_address
+    returned.messages.clear()
+
+    assert shipped_back(returned, order)
+    assert status_of(returned) is ReturnStatus.COMPLETED
+    assert types(returned) == ["ReturnReplacementShipped", "ReturnCompleted"]
+    done = returned.messages[-1]
+    assert isinstance(done, ReturnCompleted)
+    assert (done.refunded, done.charged, done.resolution) == (eur(0), None, "exchange")
+    assert [(s.sku, s.quantity) for s in done.replacement] == [(MUG, 1)]
+
+
+def test_a_dearer_replacement_is_charged_the_difference_before_it_ships() -> None:
+    order = delivered()
+    returned = exchange(
+        order,
+        [ReplacementAsked(sku=BIG_MUG, quantity=1, unit_price=eur(1899))],
+        reason="no_longer_needed",
+    )
+    receive(returned, order, (MUG, 1, "resellable"))
+    [charge] = [m for m in returned.messages if isinstance(m, ChargePayment)]
+    assert (charge.amount, charge.charge_id) == (eur(600), f"exchange:{returned.return_id}")
+    assert charge.payment == order.payment
+    assert returned.replacement_state is ReplacementState.CHARGING
+    returned.messages.clear()
+
+    charged = returned.replacement_charged(
+        charge.charge_id, eur(600), order=order, refunded_before=0, now=LATER, policy=POLICY
+    )
+    assert charged
+    assert types(returned) == ["ShipReplacement"]
+    returned.messages.clear()
+    shipped_back(returned, order)
+    done = returned.messages[-1]
+    assert isinstance(done, ReturnCompleted)
+    assert (done.refunded, done.charged, done.restocking_fee) == (eur(0), eur(600), eur(0))
+
+
+def test_a_cheaper_replacement_refunds_the_difference_once_it_shipped() -> None:
+    order = delivered()
+    returned = exchange(order, [ReplacementAsked(sku=TEA, quantity=1)])  # 6.49 for 12.99
+    receive(returned, order, (MUG, 1, "resellable"))
+    returned.messages.clear()
+    shipped_back(returned, order)
+
+    assert status_of(returned) is ReturnStatus.REFUNDING
+    assert refund_asked(returned).amount == eur(1299 - 649)
+
+
+def test_a_replacement_out_of_stock_turns_the_exchange_into_a_refund_of_goods_and_charge() -> None:
+    order = delivered()
+    returned = exchange(order, [ReplacementAsked(sku=BIG_MUG, quantity=1, unit_price=eur(1899))])
+    receive(returned, order, (MUG, 1, "resellable"))
+    returned.replacement_charged(
+        f"exchange:{returned.return_id}",
+        eur(600),
+        order=order,
+        refunded_before=0,
+        now=LATER,
+        policy=POLICY,
+    )
+    returned.messages.clear()
+    assert returned.replacement_id is not None
+
+    assert returned.replacement_refused(
+        returned.replacement_id,
+        "insufficient stock",
+        order=order,
+        refunded_before=0,
+        now=LATER,
+        policy=POLICY,
+    )
+    assert types(returned) == ["ReturnReplacementUnavailable", "RefundPayment"]
+    assert returned.resolution == "refund"
+    assert refund_asked(returned).amount == eur(1299 + 600)  # the goods, and what was charged
+
+
+def test_a_declined_difference_turns_the_exchange_into_a_refund_without_a_fee() -> None:
+    order = delivered()
+    returned = exchange(
+        order,
+        [ReplacementAsked(sku=BIG_MUG, quantity=1, unit_price=eur(1899))],
+        reason="no_longer_needed",
+    )
+    receive(returned, order, (MUG, 1, "resellable"))
+    returned.messages.clear()
+
+    assert returned.charge_failed(
+        f"exchange:{returned.return_id}",
+        "card declined",
+        order=order,
+        refunded_before=0,
+        now=LATER,
+        policy=POLICY,
+    )
+    assert types(returned) == ["ReturnReplacementUnavailable", "RefundPayment"]
+    assert refund_asked(returned).amount == eur(1299)
+
+
+def test_on_approval_the_replacement_ships_at_once_and_the_return_settles_on_receipt() -> None:
+    order = delivered()
+    returned = Return.request(
+        order,
+        return_id=uuid4(),
+        return_number="RMA-0000010",
+        lines=[StockLine(sku=MUG, quantity=1)],
+        reason="damaged",
+        reason_text=None,
+        requested_by="user-C1",
+        in_other_returns={},
+        policy=ON_APPROVAL,
+        now=NOW + timedelta(days=3),
+        resolution="exchange",
+        replacement=[ReplacementAsked(sku=MUG, quantity=1)],
+    )
+    assert types(returned) == [
+        "ReturnRequested",
+        "ReturnApproved",
+        "BookReturnParcel",
+        "ShipReplacement",
+    ]
+    booked(returned)
+    shipped_back(returned, order)
+    assert returned.status is ReturnStatus.LABEL_ISSUED  # the goods are still to come back
+    assert returned.replacement_state is ReplacementState.SHIPPED
+    returned.messages.clear()
+
+    receive(returned, order, (MUG, 1, "damaged"))
+    assert status_of(returned) is ReturnStatus.COMPLETED
+
+
+def test_an_unanswered_replacement_is_asked_again_with_its_order_then_needs_attention() -> None:
+    order = delivered()
+    returned = exchange(order, [ReplacementAsked(sku=MUG, quantity=1)])
+    receive(returned, order, (MUG, 1, "damaged"))
+    returned.messages.clear()
+    due = returned.deadline_at
+    assert due is not None
+
+    assert returned.deadline_passed(due, POLICY, order=order)
+    assert types(returned) == ["ShipReplacement"]
+    for _ in range(POLICY.max_resends):
+        assert returned.deadline_at is not None
+        returned.deadline_passed(returned.deadline_at, POLICY, order=order)
+    assert status_of(returned) is ReturnStatus.NEEDS_ATTENTION
+    returned.messages.clear()
+    returned.retry(LATER, POLICY, order)
+    assert (status_of(returned), types(returned)) == (ReturnStatus.REPLACING, ["ShipReplacement"])
+
+
+def test_an_exchange_is_refused_naming_the_field_at_fault() -> None:
+    order = delivered()
+    cases = [
+        ([], "exchange", True, ("replacement",)),
+        (
+            [ReplacementAsked(sku=BIG_MUG, quantity=1)],
+            "exchange",
+            True,
+            ("replacement", 0, "unit_price"),
+        ),
+        (
+            [ReplacementAsked(sku=MUG, quantity=1, unit_price=eur(1))],
+            "exchange",
+            False,
+            ("replacement", 0, "unit_price"),
+        ),
+        (
+            [ReplacementAsked(sku=BIG_MUG, quantity=1, unit_price=Money(amount=1, currency="USD"))],
+            "exchange",
+            True,
+            ("replacement", 0, "unit_price", "currency"),
+        ),
+        ([ReplacementAsked(sku=MUG, quantity=1)], "refund", True, ("replacement",)),
+    ]
+    for replacement, resolution, may_price, loc in cases:
+        with pytest.raises(InvalidReturnError) as refused:
+            Return.request(
+                order,
+                return_id=uuid4(),
+                return_number="RMA-0000011",
+                lines=[StockLine(sku=MUG, quantity=1)],
+                reason="damaged",
+                reason_text=None,
+                requested_by="user-C1",
+                in_other_returns={},
+                policy=POLICY,
+                now=NOW + timedelta(days=3),
+                resolution=resolution,  # type: ignore[arg-type]
+                replacement=replacement,
+                may_price=may_price,
+            )
+        assert refused.value.loc == loc

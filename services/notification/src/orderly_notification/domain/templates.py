@@ -34,6 +34,8 @@ from orderly_schemas.returns import (
     ReturnNeedsAttention,
     ReturnReceived,
     ReturnRejected,
+    ReturnReplacementShipped,
+    ReturnReplacementUnavailable,
     ReturnRequested,
 )
 
@@ -202,15 +204,39 @@ def _return_received(e: ReturnReceived) -> tuple[str, str]:
 
 
 def _return_completed(e: ReturnCompleted) -> tuple[str, str]:
-    if e.refunded.amount == 0:
+    if e.resolution == "exchange" and e.refunded.amount == 0:
+        outcome = "Your replacement is on its way."
+    elif e.refunded.amount == 0:
         outcome = "No refund is due for the goods as they came back."
     else:
         outcome = f"We refunded {format_money(e.refunded)} to your original payment method."
     if e.restocking_fee.amount:
         outcome += f" A restocking fee of {format_money(e.restocking_fee)} was kept."
+    if e.charged is not None:
+        outcome += f" The price difference of {format_money(e.charged)} was charged."
     return (
         f"Your return {e.return_number} is complete",
         f"Your return {e.return_number} of order {e.order_number} is complete. {outcome}",
+    )
+
+
+def _return_replacement_shipped(e: ReturnReplacementShipped) -> tuple[str, str]:
+    goods = "\n".join(f"  {line.quantity} x {line.sku}" for line in e.replacement)
+    return (
+        f"Your exchange {e.return_number}: the replacement is on its way",
+        f"The goods you get in exchange (return {e.return_number} of order {e.order_number})"
+        f" have left our warehouse with {e.carrier}:\n{goods}\n\n"
+        f"Tracking: {', '.join(e.tracking_numbers)}",
+    )
+
+
+def _return_replacement_unavailable(e: ReturnReplacementUnavailable) -> tuple[str, str]:
+    return (
+        f"Your exchange {e.return_number} becomes a refund",
+        f"We are sorry: we cannot send the goods you chose in exchange (return"
+        f" {e.return_number} of order {e.order_number}): {e.unavailable_reason}.\n\n"
+        "We refund the goods you send back instead, with no restocking fee, and anything"
+        " you paid for the exchange.",
     )
 
 
@@ -270,6 +296,11 @@ _TEMPLATES: Final[dict[type[Message], tuple[str, Callable[[Any], tuple[str, str]
     ReturnCompleted: ("return_completed", _return_completed),
     ReturnExpired: ("return_expired", _return_expired),
     ReturnNeedsAttention: ("return_needs_attention", _return_needs_attention),
+    ReturnReplacementShipped: ("return_replacement_shipped", _return_replacement_shipped),
+    ReturnReplacementUnavailable: (
+        "return_replacement_unavailable",
+        _return_replacement_unavailable,
+    ),
     LowStockDetected: ("low-stock", _low_stock),
     BackInStock: ("back-in-stock", _back_in_stock),
 }

@@ -32,6 +32,8 @@ from orderly_schemas.returns import (
     ReturnNeedsAttention,
     ReturnReceived,
     ReturnRejected,
+    ReturnReplacementShipped,
+    ReturnReplacementUnavailable,
     ReturnRequested,
 )
 
@@ -105,6 +107,18 @@ def register(service: Service, *, channel: Channel) -> None:
 
     @returns.on(ReturnReceived)
     async def on_return_received(event: ReturnReceived, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnReplacementShipped)
+    async def on_return_replacement_shipped(
+        event: ReturnReplacementShipped, uow: UnitOfWork
+    ) -> None:
+        await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    @returns.on(ReturnReplacementUnavailable)
+    async def on_return_replacement_unavailable(
+        event: ReturnReplacementUnavailable, uow: UnitOfWork
+    ) -> None:
         await use_cases.notifications.notify_customer(uow, event, channel=channel)
 
     @returns.on(ReturnCompleted)

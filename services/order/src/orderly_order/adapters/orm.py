@@ -175,7 +175,20 @@ returns = Table(
     Column("attention_step", String(20), nullable=True),
     Column("deadline_at", DateTime(timezone=True), nullable=True),
     Column("resends", Integer, nullable=False, server_default=text("0")),
+    # An exchange's replacement: its lines at their prices, its shipment, the difference.
+    Column("replacement", JSONB, nullable=True),
+    Column("replacement_id", UUID(as_uuid=True), nullable=True),
+    Column("replacement_state", String(20), nullable=True),
+    Column("replacement_carrier", String(64), nullable=True),
+    Column("replacement_tracking", JSONB, nullable=True),
+    Column("charge_id", String(100), nullable=True),
+    Column("charged", BigInteger, nullable=False, server_default=text("0")),
     Index("ix_returns_order_id", "order_id"),
+    Index(
+        "ix_returns_replacement_id",
+        "replacement_id",
+        postgresql_where=text("replacement_id IS NOT NULL"),
+    ),
     Index("ix_returns_status", "status", "requested_at"),
     Index(
         "ix_returns_deadline_at",

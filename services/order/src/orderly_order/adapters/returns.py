@@ -29,8 +29,8 @@ from orderly_order.adapters.orm import (
 )
 from orderly_order.adapters.repository import OrderRepository
 from orderly_order.domain.order import Order
-from orderly_order.domain.returns import Refund, Return, ReturnStatus
-from orderly_schemas.base import Money, StockLine
+from orderly_order.domain.returns import Refund, ReplacementState, Return, ReturnStatus
+from orderly_schemas.base import Message, Money, OrderLine, StockLine
 from orderly_schemas.inventory import ReturnLine
 
 
@@ -40,6 +40,14 @@ class Returns(Protocol):
     async def order_held(self, order_id: UUID) -> Order | None:
         """The order, held for this unit of work: no other one changes it or requests a
         return of it meanwhile."""
+        ...
+
+    async def order_as_placed(self, order_id: UUID) -> Order | None:
+        """The order, not held: its lines, payment method and address (which never change)."""
+        ...
+
+    async def outgoing(self, order: Order, message: Message) -> Message:
+        """``message`` as it may leave the service: an address in it sealed."""
         ...
 
     async def units_in_returns(self, order_id: UUID) -> dict[str, int]:
@@ -66,6 +74,10 @@ class Returns(Protocol):
         """Returns whose wait ran out by ``now``, held; none another transaction holds."""
         ...
 
+    async def with_replacement(self, replacement_id: UUID) -> UUID | None:
+        """The return whose exchange's replacement shipment is ``replacement_id``."""
+        ...
+
 
 class ReturnRepository:
     """``Returns`` in PostgreSQL; the order is loaded (and locked) by ``OrderRepository``."""
@@ -76,6 +88,12 @@ class ReturnRepository:
 
     async def order_held(self, order_id: UUID) -> Order | None:
         return await self.orders.get(order_id)
+
+    async def order_as_placed(self, order_id: UUID) -> Order | None:
+        return await self.orders.get(order_id, lock=False)
+
+    async def outgoing(self, order: Order, message: Message) -> Message:
+        return await self.orders.outgoing(order, message)
 
     async def units_in_returns(self, order_id: UUID) -> dict[str, int]:
         rows = await self.session.execute(_UNITS_IN_RETURNS, {"order_id": order_id})
@@ -153,6 +171,10 @@ class ReturnRepository:
         rows = (await self.session.execute(_DUE, {"now": now, "limit": limit})).mappings().all()
         return [await self._loaded(row) for row in rows]
 
+    async def with_replacement(self, replacement_id: UUID) -> UUID | None:
+        found = await self.session.scalar(_WITH_REPLACEMENT, {"replacement_id": replacement_id})
+        return found
+
     async def _loaded(self, row: RowMapping) -> Return:
         refund = None
         if row["refund_amount"] is not None:
@@ -161,7 +183,7 @@ class ReturnRepository:
                 amount=Money(amount=row["refund_amount"], currency=currency),
                 fee=Money(amount=row["restocking_fee"], currency=currency),
             )
-        step = row["attention_step"]
+        step, state = row["attention_step"], row["replacement_state"]
         return Return(
             return_id=row["return_id"],
             return_number=row["return_number"],
@@ -191,6 +213,12 @@ class ReturnRepository:
             attention_step=None if step is None else ReturnStatus(step),
             deadline_at=row["deadline_at"],
             resends=row["resends"],
+            replacement=[OrderLine.model_validate(line) for line in row["replacement"] or ()],
+            replacement_state=None if state is None else ReplacementState(state),
+            replacement_carrier=row["replacement_carrier"],
+            replacement_tracking=list(row["replacement_tracking"] or ()),
+            charge_id=row["charge_id"],
+            charged=row["charged"],
         )
 
 
@@ -201,7 +229,7 @@ async def lines_of(session: AsyncSession, return_id: UUID) -> list[StockLine]:
 
 
 def _state(returned: Return) -> dict[str, Any]:
-    refund, step = returned.refund, returned.attention_step
+    refund, step, state = returned.refund, returned.attention_step, returned.replacement_state
     return {
         "status": returned.status.value,
         "decided_by": returned.decided_by,
@@ -222,10 +250,20 @@ def _state(returned: Return) -> dict[str, Any]:
         "attention_step": None if step is None else step.value,
         "deadline_at": returned.deadline_at,
         "resends": returned.resends,
+        "replacement": [line.model_dump(mode="json") for line in returned.replacement] or None,
+        "replacement_state": None if state is None else state.value,
+        "replacement_carrier": returned.replacement_carrier,
+        "replacement_tracking": returned.replacement_tracking or None,
+        "charge_id": returned.charge_id,
+        "charged": returned.charged,
+        "replacement_id": returned.replacement_id,
     }
 
 
 _NEXT_NUMBER = select(return_number_seq.next_value())
+_WITH_REPLACEMENT = select(returns.c.return_id).where(
+    returns.c.replacement_id == bindparam("replacement_id")
+)
 _UNITS_IN_RETURNS = (
     select(return_lines.c.sku, func.sum(return_lines.c.quantity))
     .join(returns, returns.c.return_id == return_lines.c.return_id)

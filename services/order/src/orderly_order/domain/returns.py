@@ -14,6 +14,15 @@ locked (``adapters/returns.py``), so two requests for the same units never both 
 Damaged or wrong goods worth no more than a threshold are approved at once, by rule;
 any other return waits for support to approve or reject it (rejecting says why).
 
+An exchange is a return whose customer gets other goods (``replacement``, each line at
+a price: the order's for its own SKUs, support's quote for others) instead of money. Its
+replacement ships as a replacement shipment (ShipReplacement) at approval or once the
+goods are received, as policy says (``ReturnPolicy.exchange_ships``); a price difference
+the customer owes is charged first (ChargePayment), one in their favour refunded when the
+return settles. A replacement that cannot be reserved, or a difference that cannot be
+charged, turns the exchange into a refund (anything charged is refunded with it). The
+return settles once the goods are received and the replacement is shipped or given up.
+
 A return collects the messages its decisions cause, as the order does; the use cases
 publish them through the outbox.
 """
@@ -24,19 +33,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Final, TypedDict, get_args
-from uuid import UUID
+from typing import Final, Literal, TypedDict, get_args
+from uuid import UUID, uuid5
 
 from orderly_order.domain.order import Order, Status
-from orderly_schemas.base import Message, Money, StockLine
+from orderly_schemas.base import Message, Money, OrderLine, StockLine
 from orderly_schemas.inventory import (
     BookReturnParcel,
     ReturnLine,
     ReturnParcelBooked,
     ReturnRestocked,
+    ShipReplacement,
     TrackingStatus,
 )
-from orderly_schemas.payment import RefundPayment
+from orderly_schemas.payment import ChargePayment, RefundPayment
 from orderly_schemas.returns import (
     Resolution,
     ReturnApproved,
@@ -47,6 +57,8 @@ from orderly_schemas.returns import (
     ReturnReason,
     ReturnReceived,
     ReturnRejected,
+    ReturnReplacementShipped,
+    ReturnReplacementUnavailable,
     ReturnRequested,
 )
 
@@ -60,6 +72,20 @@ RETURNABLE: Final = frozenset({Status.DELIVERED, Status.COMPLETED})
 OUR_FAULT: Final = frozenset({"damaged", "wrong_item", "not_as_described"})
 #: How the refund of a return is named to the payment service.
 REFUND_PREFIX: Final = "return:"
+#: How an exchange's price difference is named to the payment service.
+CHARGE_PREFIX: Final = "exchange:"
+#: When an exchange's replacement ships: at approval (the customer waits less; the goods
+#: are trusted to come back) or once the returned goods are received (nothing is risked).
+ExchangeShips = Literal["on_approval", "on_receipt"]
+
+
+class ReplacementState(StrEnum):
+    """Where an exchange's replacement stands."""
+
+    CHARGING = "charging"  # the price difference asked of the payment service
+    SHIPPING = "shipping"  # ShipReplacement asked of inventory
+    SHIPPED = "shipped"
+    UNAVAILABLE = "unavailable"  # not reserved, or the difference not charged: a refund
 
 
 class ReturnStatus(StrEnum):
@@ -70,6 +96,7 @@ class ReturnStatus(StrEnum):
     LABEL_ISSUED = "label_issued"  # waiting for the customer to hand the goods over
     IN_TRANSIT = "in_transit"
     ARRIVED = "arrived"  # at the warehouse, waiting for inspection
+    REPLACING = "replacing"  # received; an exchange's replacement still being charged or shipped
     REFUNDING = "refunding"
     COMPLETED = "completed"
     REJECTED = "rejected"
@@ -143,10 +170,16 @@ class ReturnPolicy:
     #: How long a parcel may travel, and then wait at the warehouse, before someone looks.
     transit: timedelta = timedelta(days=14)
     inspection: timedelta = timedelta(days=3)
+    exchange_ships: ExchangeShips = "on_receipt"
 
-    def approves(self, reason: str, value: Money) -> bool:
-        """Whether a return for ``reason`` worth ``value`` is approved without support."""
-        return reason in self.auto_approve_reasons and value.amount <= self.auto_approve_max_amount
+    def approves(self, reason: str, value: Money, replacement: int = 0) -> bool:
+        """Whether a return for ``reason`` worth ``value`` is approved without support; an
+        exchange only if its replacement (minor units) costs no more than the goods."""
+        return (
+            reason in self.auto_approve_reasons
+            and value.amount <= self.auto_approve_max_amount
+            and replacement <= value.amount
+        )
 
 
 @dataclass
@@ -201,6 +234,14 @@ class Return:
     #: When the current wait runs out, and how often its command was sent again.
     deadline_at: datetime | None = None
     resends: int = 0
+    #: An exchange's new goods, each at its price, and where their shipment stands.
+    replacement: list[OrderLine] = field(default_factory=list)
+    replacement_state: ReplacementState | None = None
+    replacement_carrier: str | None = None
+    replacement_tracking: list[str] = field(default_factory=list)
+    #: The price difference charged (minor units; the charge's id once asked for).
+    charge_id: str | None = None
+    charged: int = 0
     #: Status changes since it was loaded (the adapter appends them to its history).
     changes: list[ReturnChange] = field(default_factory=list)
     #: Messages its decisions caused since it was loaded.
@@ -220,10 +261,15 @@ class Return:
         in_other_returns: Mapping[str, int],
         policy: ReturnPolicy,
         now: datetime,
+        resolution: Resolution = "refund",
+        replacement: Sequence[ReplacementAsked] = (),
+        may_price: bool = False,
     ) -> Return:
-        """A return of ``lines`` of ``order``, approved at once if the rules approve it.
+        """A return of ``lines`` of ``order``, approved at once if the rules approve it;
+        with ``resolution`` 'exchange', for the goods ``replacement`` lists.
 
         ``in_other_returns``: units per SKU in the order's returns that were not rejected.
+        ``may_price``: the caller may quote the price of replacement goods (support).
         Raises OrderNotReturnableError, ReturnWindowClosedError or InvalidReturnError.
         """
         _check_returnable(order, policy, now)
@@ -236,6 +282,7 @@ class Return:
                 ("reason_text",), "say why the goods are returned when the reason is 'other'"
             )
         _check_lines(order, lines, in_other_returns)
+        priced = _priced_replacement(order, resolution, replacement, may_price=may_price)
         returned = cls(
             return_id=return_id,
             return_number=return_number,
@@ -245,29 +292,42 @@ class Return:
             lines=list(lines),
             reason=reason,
             reason_text=reason_text,
-            resolution="refund",
+            resolution=resolution,
             status=ReturnStatus.REQUESTED,
             requested_by=requested_by,
             requested_at=now,
+            replacement=priced,
         )
         returned.changes.append(ReturnChange(ReturnStatus.REQUESTED, now, None))
         returned.messages.append(ReturnRequested(**returned._announced(now)))
-        if policy.approves(reason, value_of(order, lines)):
-            returned.approve(by=RULE, now=now, policy=policy)
+        if policy.approves(reason, value_of(order, lines), returned.replacement_value):
+            returned.approve(by=RULE, now=now, policy=policy, order=order)
         return returned
+
+    @property
+    def exchange(self) -> bool:
+        return self.resolution == "exchange"
+
+    @property
+    def replacement_value(self) -> int:
+        """What the replacement costs, in minor units of the order's currency."""
+        return sum(line.unit_price.amount * line.quantity for line in self.replacement)
 
     @property
     def final(self) -> bool:
         return self.status in FINAL
 
-    def approve(self, *, by: str, now: datetime, policy: ReturnPolicy) -> bool:
-        """Approve a requested return and ask inventory for its parcel; approving an
-        approved one changes nothing (False)."""
+    def approve(self, *, by: str, now: datetime, policy: ReturnPolicy, order: Order) -> bool:
+        """Approve a requested return and ask inventory for its parcel (and, for an exchange
+        whose replacement ships at approval, start the replacement); approving an approved
+        one changes nothing (False)."""
         if self.status is ReturnStatus.APPROVED:
             return False
         self._decide(ReturnStatus.APPROVED, by, now)
         self.messages.append(ReturnApproved(**self._announced(now), approved_by=by))
         self._book_parcel(now, policy)
+        if self.exchange and policy.exchange_ships == "on_approval":
+            self._start_replacement(order, value_of_average(order, self.lines), now)
         return True
 
     def reject(self, *, by: str, reason: str, now: datetime) -> bool:
@@ -353,14 +413,149 @@ class Return:
         self.messages.append(
             ReturnReceived(**self._announced(now), warehouse=event.warehouse, received=event.lines)
         )
+        if self.exchange and self.replacement_state is None:  # it ships on receipt
+            self._start_replacement(order, credit_of(self, order), now)
+        if self.replacement_state in (ReplacementState.CHARGING, ReplacementState.SHIPPING):
+            self._move(ReturnStatus.REPLACING, until=now + self._patience(policy), now=now)
+            return True
+        self._settle(order, refunded_before, now, policy)
+        return True
+
+    # -- an exchange's replacement --------------------------------------------------------
+    def replacement_charged(
+        self,
+        charge_id: str,
+        amount: Money,
+        *,
+        order: Order,
+        refunded_before: int,
+        now: datetime,
+        policy: ReturnPolicy,
+    ) -> bool:
+        """The price difference was charged: the replacement is asked of inventory."""
+        if charge_id != self.charge_id or self.replacement_state is not ReplacementState.CHARGING:
+            return False
+        self.charged = amount.amount
+        self._ship_replacement(order, now)
+        self._after_replacement_step(order, refunded_before, now, policy)
+        return True
+
+    def charge_failed(
+        self,
+        charge_id: str,
+        reason: str,
+        *,
+        order: Order,
+        refunded_before: int,
+        now: datetime,
+        policy: ReturnPolicy,
+    ) -> bool:
+        if charge_id != self.charge_id or self.replacement_state is not ReplacementState.CHARGING:
+            return False
+        self._replacement_unavailable(f"the price difference could not be charged: {reason}", now)
+        self._after_replacement_step(order, refunded_before, now, policy)
+        return True
+
+    def replacement_shipped(
+        self,
+        replacement_id: UUID,
+        carrier: str,
+        tracking_numbers: list[str],
+        *,
+        order: Order,
+        refunded_before: int,
+        now: datetime,
+        policy: ReturnPolicy,
+    ) -> bool:
+        if replacement_id != self.replacement_id or (
+            self.replacement_state is not ReplacementState.SHIPPING
+        ):
+            return False
+        self.replacement_state = ReplacementState.SHIPPED
+        self.replacement_carrier = carrier
+        self.replacement_tracking = list(tracking_numbers)
+        self.messages.append(
+            ReturnReplacementShipped(
+                **self._announced(now),
+                replacement_id=replacement_id,
+                carrier=carrier,
+                tracking_numbers=self.replacement_tracking,
+            )
+        )
+        self._after_replacement_step(order, refunded_before, now, policy)
+        return True
+
+    def replacement_refused(
+        self,
+        replacement_id: UUID,
+        reason: str,
+        *,
+        order: Order,
+        refunded_before: int,
+        now: datetime,
+        policy: ReturnPolicy,
+    ) -> bool:
+        if replacement_id != self.replacement_id or (
+            self.replacement_state is not ReplacementState.SHIPPING
+        ):
+            return False
+        self._replacement_unavailable(f"the replacement could not be sent: {reason}", now)
+        self._after_replacement_step(order, refunded_before, now, policy)
+        return True
+
+    @property
+    def replacement_id(self) -> UUID | None:
+        """The replacement shipment's id: one per return, the same however often asked."""
+        if self.replacement_state is None:
+            return None
+        return uuid5(self.return_id, "replacement")
+
+    def _start_replacement(self, order: Order, credit: int, now: datetime) -> None:
+        """Charge what the replacement costs beyond ``credit``, else ship it at once."""
+        owed = self.replacement_value - credit
+        if owed > 0:
+            self.replacement_state = ReplacementState.CHARGING
+            self.charge_id = f"{CHARGE_PREFIX}{self.return_id}"
+            self.messages.append(self._charge_command(order, owed))
+        else:
+            self._ship_replacement(order, now)
+
+    def _ship_replacement(self, order: Order, now: datetime) -> None:
+        if order.shipping_address is None:
+            self._replacement_unavailable("the customer's address was erased", now)
+            return
+        self.replacement_state = ReplacementState.SHIPPING
+        self.messages.append(self._ship_replacement_command(order))
+
+    def _replacement_unavailable(self, reason: str, now: datetime) -> None:
+        self.replacement_state = ReplacementState.UNAVAILABLE
+        self.resolution = "refund"
+        self.messages.append(
+            ReturnReplacementUnavailable(**self._announced(now), unavailable_reason=reason)
+        )
+
+    def _after_replacement_step(
+        self, order: Order, refunded_before: int, now: datetime, policy: ReturnPolicy
+    ) -> None:
+        """Settle a return that waited for its replacement; else wait on for the next step."""
+        if not self._at_or_stuck_at(ReturnStatus.REPLACING):
+            return
+        if self.replacement_state in (ReplacementState.SHIPPED, ReplacementState.UNAVAILABLE):
+            self._settle(order, refunded_before, now, policy)
+        else:
+            self._move(ReturnStatus.REPLACING, until=now + self._patience(policy), now=now)
+
+    def _settle(
+        self, order: Order, refunded_before: int, now: datetime, policy: ReturnPolicy
+    ) -> None:
+        """The goods are in and any replacement is shipped or given up: refund what is due."""
         self.refund = refund_of(self, order, policy=policy, refunded_before=refunded_before)
         if self.refund.amount.amount == 0:
             self._complete(now)
-            return True
+            return
         self.refund_id = f"{REFUND_PREFIX}{self.return_id}"
         self._move(ReturnStatus.REFUNDING, until=now + policy.refund, now=now)
         self.messages.append(self._refund_command())
-        return True
 
     def refund_settled(self, refund_id: str, now: datetime) -> bool:
         """The payment service refunded the return."""
@@ -376,21 +571,29 @@ class Return:
         self._needs_attention(f"refund failed after {attempts} attempt(s): {reason}", now)
         return True
 
-    def deadline_passed(self, now: datetime, policy: ReturnPolicy, *, queued: bool = False) -> bool:
+    def deadline_passed(
+        self,
+        now: datetime,
+        policy: ReturnPolicy,
+        *,
+        queued: bool = False,
+        order: Order | None = None,
+    ) -> bool:
         """Act on a wait that ran out; ``queued``: the command is still in a queue, so it is
-        waited for again, never sent again (a long queue is not an unanswered command)."""
+        waited for again, never sent again (a long queue is not an unanswered command).
+        ``order``: the return's order, to send a replacement's command again (REPLACING)."""
         if self.deadline_at is None or now < self.deadline_at:
             return False
-        if self.status in (ReturnStatus.APPROVED, ReturnStatus.REFUNDING):
-            patience = policy.reply if self.status is ReturnStatus.APPROVED else policy.refund
+        if self.status in AWAITS_COMMANDS:
+            patience = self._patience(policy)
             if queued:
                 self._wait(now + patience)
             elif self.resends < policy.max_resends:
                 self.resends += 1
                 self._wait(now + patience)
-                self.messages.append(self._current_command())
+                self.messages.append(self._current_command(order))
             else:
-                step = "return parcel" if self.status is ReturnStatus.APPROVED else "refund"
+                step = _STEP_NAMES[self.status]
                 self._needs_attention(
                     f"no answer to the {step} after {self.resends + 1} attempt(s)", now
                 )
@@ -413,7 +616,7 @@ class Return:
             self._wait(None)
         return True
 
-    def retry(self, now: datetime, policy: ReturnPolicy) -> bool:
+    def retry(self, now: datetime, policy: ReturnPolicy, order: Order | None = None) -> bool:
         """Support or finance resumes a return that needs attention at the step it stopped:
         the parcel asked for again, the refund asked for again (under a new refund id, as
         the payment service gave up on the old one for good), or the goods awaited again."""
@@ -432,6 +635,9 @@ class Return:
             self.refund_id = _next_refund_id(self.refund_id)
             self._move(ReturnStatus.REFUNDING, until=now + policy.refund, now=now)
             self.messages.append(self._refund_command())
+        elif step is ReturnStatus.REPLACING:
+            self._move(ReturnStatus.REPLACING, until=now + self._patience(policy), now=now)
+            self.messages.append(self._current_command(order))
         else:
             wait = policy.inspection if step is ReturnStatus.ARRIVED else policy.transit
             self._move(step, until=now + wait, now=now)
@@ -441,10 +647,44 @@ class Return:
         self._move(ReturnStatus.APPROVED, until=now + policy.reply, now=now)
         self.messages.append(self._current_command())
 
-    def _current_command(self) -> Message:
+    def _patience(self, policy: ReturnPolicy) -> timedelta:
+        """How long the current command may go unanswered: a refund or a charge as long as
+        the payment service's retries, anything else a reply's time."""
+        slow = self.status is ReturnStatus.REFUNDING or (
+            self.status is ReturnStatus.REPLACING
+            and self.replacement_state is ReplacementState.CHARGING
+        )
+        return policy.refund if slow else policy.reply
+
+    def _current_command(self, order: Order | None = None) -> Message:
         if self.status is ReturnStatus.REFUNDING:
             return self._refund_command()
+        if self.status is ReturnStatus.REPLACING:
+            if order is None:
+                raise ValueError("a replacement's command is sent again with its order")
+            if self.replacement_state is ReplacementState.CHARGING:
+                return self._charge_command(order, self.replacement_value - credit_of(self, order))
+            return self._ship_replacement_command(order)
         return BookReturnParcel(order_id=self.order_id, return_id=self.return_id, lines=self.lines)
+
+    def _charge_command(self, order: Order, amount: int) -> ChargePayment:
+        assert self.charge_id is not None
+        return ChargePayment(
+            order_id=self.order_id,
+            charge_id=self.charge_id,
+            amount=Money(amount=amount, currency=order.total.currency),
+            payment=order.payment,
+            reason=f"exchange {self.return_number} of order {self.order_number}: price difference",
+        )
+
+    def _ship_replacement_command(self, order: Order) -> ShipReplacement:
+        return ShipReplacement(
+            order_id=self.order_id,
+            replacement_id=uuid5(self.return_id, "replacement"),
+            lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in self.replacement],
+            reason=f"exchange {self.return_number} of order {self.order_number}",
+            ship_to=order.shipping_address,
+        )
 
     def _refund_command(self) -> RefundPayment:
         assert self.refund is not None
@@ -460,12 +700,14 @@ class Return:
         assert self.refund is not None
         self.completed_at = now
         self._move(ReturnStatus.COMPLETED, until=None, now=now)
+        charged = Money(amount=self.charged, currency=self.refund.amount.currency)
         self.messages.append(
             ReturnCompleted(
                 **self._announced(now),
                 refunded=self.refund.amount,
                 restocking_fee=self.refund.fee,
                 refund_id=self.refund_id if self.refund.amount.amount else None,
+                charged=charged if self.charged else None,
             )
         )
 
@@ -519,8 +761,38 @@ class Return:
             reason=self.reason,
             reason_text=self.reason_text,
             resolution=self.resolution,
+            replacement=[
+                StockLine(sku=line.sku, quantity=line.quantity) for line in self.replacement
+            ],
             occurred_at=now,
         )
+
+
+#: The states that wait for an answer to a command, and what each waits for.
+_STEP_NAMES: Final = {
+    ReturnStatus.APPROVED: "return parcel",
+    ReturnStatus.REPLACING: "replacement",
+    ReturnStatus.REFUNDING: "refund",
+}
+AWAITS_COMMANDS: Final = frozenset(_STEP_NAMES)
+
+
+@dataclass(frozen=True)
+class ReplacementAsked:
+    """A line of the goods an exchange asks for; its price only when support quotes it."""
+
+    sku: str
+    quantity: int
+    unit_price: Money | None = None
+
+
+def is_exchange_charge(charge_id: str) -> bool:
+    return charge_id.startswith(CHARGE_PREFIX)
+
+
+def return_of_charge(charge_id: str) -> UUID:
+    """The return an exchange's charge id names (``exchange:<id>``)."""
+    return UUID(charge_id.removeprefix(CHARGE_PREFIX))
 
 
 def is_return_refund(refund_id: str) -> bool:
@@ -544,28 +816,116 @@ def refund_of(
     two prices), rounded down; less the restocking fee when the reason is the customer's;
     and never more than the order's capture less ``refunded_before`` (its other returns).
     The order carries no shipping charge (its total is its lines), so none is refunded.
+
+    An exchange charges no fee (the customer buys again): its replacement shipped, it
+    refunds what the goods are worth beyond the replacement, less what was charged for it
+    (nothing if they are worth less: the difference was charged before it shipped); given
+    up, it refunds the goods and anything charged.
     """
+    gross = credit_of(returned, order)
+    ours = returned.reason in OUR_FAULT
+    fee = (
+        0
+        if ours or returned.exchange or returned.replacement_state
+        else (gross * policy.restocking_fee_percent // 100)
+    )
+    due = gross - fee
+    if returned.replacement_state is ReplacementState.SHIPPED:
+        due = max(gross + returned.charged - returned.replacement_value, 0)
+    elif returned.replacement_state is ReplacementState.UNAVAILABLE:
+        due = gross + returned.charged
+    left = max(order.total.amount + returned.charged - refunded_before, 0)
+    currency = order.total.currency
+    return Refund(
+        amount=Money(amount=min(due, left), currency=currency),
+        fee=Money(amount=fee, currency=currency),
+    )
+
+
+def credit_of(returned: Return, order: Order) -> int:
+    """What the goods received back are worth (minor units): per SKU the units received up
+    to the units asked for — resellable ones, and damaged ones too when the fault was ours
+    — each at what the order paid for its SKU on average, rounded down."""
     ours = returned.reason in OUR_FAULT
     asked = {line.sku: line.quantity for line in returned.lines}
     accepted: dict[str, int] = {}
     for line in returned.received:
         if line.sku in asked and (line.condition == "resellable" or ours):
             accepted[line.sku] = accepted.get(line.sku, 0) + line.quantity
+    paid, units = _paid_per_sku(order)
+    return sum(
+        paid[sku] * min(n, asked[sku]) // units[sku] for sku, n in accepted.items() if sku in paid
+    )
+
+
+def value_of_average(order: Order, lines: Sequence[StockLine]) -> int:
+    """What ``lines`` of ``order`` are worth at the order's average price per SKU."""
+    paid, units = _paid_per_sku(order)
+    return sum(paid[line.sku] * line.quantity // units[line.sku] for line in lines)
+
+
+def _paid_per_sku(order: Order) -> tuple[dict[str, int], dict[str, int]]:
     paid: dict[str, int] = {}
     units: dict[str, int] = {}
     for ordered in order.lines:
         paid[ordered.sku] = paid.get(ordered.sku, 0) + ordered.unit_price.amount * ordered.quantity
         units[ordered.sku] = units.get(ordered.sku, 0) + ordered.quantity
-    gross = sum(
-        paid[sku] * min(n, asked[sku]) // units[sku] for sku, n in accepted.items() if sku in paid
-    )
-    fee = 0 if ours else gross * policy.restocking_fee_percent // 100
-    left = max(order.total.amount - refunded_before, 0)
+    return paid, units
+
+
+def _priced_replacement(
+    order: Order,
+    resolution: Resolution,
+    asked: Sequence[ReplacementAsked],
+    *,
+    may_price: bool,
+) -> list[OrderLine]:
+    """An exchange's replacement, each line at its price: support's quote, or what the order
+    paid for its SKU on average. Raises InvalidReturnError naming the field at fault."""
+    if resolution != "exchange":
+        if asked:
+            raise InvalidReturnError(
+                ("replacement",), "only an exchange (resolution 'exchange') lists a replacement"
+            )
+        return []
+    if not asked:
+        raise InvalidReturnError(("replacement",), "an exchange needs at least one line")
+    paid, units = _paid_per_sku(order)
     currency = order.total.currency
-    return Refund(
-        amount=Money(amount=min(gross - fee, left), currency=currency),
-        fee=Money(amount=fee, currency=currency),
-    )
+    priced: list[OrderLine] = []
+    seen: set[str] = set()
+    for i, line in enumerate(asked):
+        if line.sku in seen:
+            raise InvalidReturnError(
+                ("replacement", i, "sku"),
+                f"sku {line.sku!r} appears more than once; give one line per SKU",
+                value=line.sku,
+            )
+        seen.add(line.sku)
+        if line.unit_price is not None:
+            if not may_price:
+                raise InvalidReturnError(
+                    ("replacement", i, "unit_price"),
+                    "only support quotes the price of replacement goods",
+                )
+            if line.unit_price.currency != currency:
+                raise InvalidReturnError(
+                    ("replacement", i, "unit_price", "currency"),
+                    f"must be the order's currency, {currency}",
+                    value=line.unit_price.currency,
+                )
+            price = line.unit_price
+        elif line.sku in paid:
+            price = Money(amount=paid[line.sku] // units[line.sku], currency=currency)
+        else:
+            raise InvalidReturnError(
+                ("replacement", i, "unit_price"),
+                f"order {order.order_number} has no line of sku {line.sku!r}, so its price is"
+                " unknown: support quotes it",
+                value=line.sku,
+            )
+        priced.append(OrderLine(sku=line.sku, quantity=line.quantity, unit_price=price))
+    return priced
 
 
 def _next_refund_id(current: str) -> str:
@@ -649,4 +1009,5 @@ class _Announced(TypedDict):
     reason: ReturnReason
     reason_text: str | None
     resolution: Resolution
+    replacement: list[StockLine]
     occurred_at: datetime

@@ -45,7 +45,10 @@ from orderly_schemas.order import (
 )
 from orderly_schemas.payment import (
     CapturePayment,
+    ChargeFailed,
+    ChargePayment,
     PaymentCaptured,
+    PaymentCharged,
     PaymentFailed,
     PaymentRefunded,
     PaymentVoided,
@@ -61,6 +64,8 @@ from orderly_schemas.returns import (
     ReturnNeedsAttention,
     ReturnReceived,
     ReturnRejected,
+    ReturnReplacementShipped,
+    ReturnReplacementUnavailable,
     ReturnRequested,
 )
 
@@ -123,13 +128,16 @@ def register(service: Service) -> None:
     async def on_return_restocked(event: ReturnRestocked, uow: UnitOfWork) -> None:
         await use_cases.returns.record_return_received(uow, event, policy=policy)
 
+    # A replacement ships an exchange's new goods (a return asked for it) or a claim's.
     @inventory.on(ReplacementShipped)
     async def on_replacement_shipped(event: ReplacementShipped, uow: UnitOfWork) -> None:
-        await use_cases.claims.record_replacement_shipped(uow, event, timeouts=timeouts)
+        if not await use_cases.returns.record_replacement_shipped(uow, event, policy=policy):
+            await use_cases.claims.record_replacement_shipped(uow, event, timeouts=timeouts)
 
     @inventory.on(ReplacementRefused)
     async def on_replacement_refused(event: ReplacementRefused, uow: UnitOfWork) -> None:
-        await use_cases.claims.record_replacement_refused(uow, event, timeouts=timeouts)
+        if not await use_cases.returns.record_replacement_refused(uow, event, policy=policy):
+            await use_cases.claims.record_replacement_refused(uow, event, timeouts=timeouts)
 
     @inventory.on(ReplacementDelivered)
     async def on_replacement_delivered(event: ReplacementDelivered, uow: UnitOfWork) -> None:
@@ -155,6 +163,14 @@ def register(service: Service) -> None:
             await use_cases.returns.record_return_refunded(uow, event)
         else:
             await use_cases.orders.record_payment_refunded(uow, event)
+
+    @payment.on(PaymentCharged)
+    async def on_payment_charged(event: PaymentCharged, uow: UnitOfWork) -> None:
+        await use_cases.returns.record_replacement_charged(uow, event, policy=policy)
+
+    @payment.on(ChargeFailed)
+    async def on_charge_failed(event: ChargeFailed, uow: UnitOfWork) -> None:
+        await use_cases.returns.record_charge_failed(uow, event, policy=policy)
 
     @payment.on(PaymentVoided)
     async def on_payment_voided(event: PaymentVoided, uow: UnitOfWork) -> None:
@@ -195,7 +211,10 @@ def register(service: Service) -> None:
         ReturnCompleted,
         ReturnExpired,
         ReturnNeedsAttention,
+        ReturnReplacementShipped,
+        ReturnReplacementUnavailable,
         BookReturnParcel,
+        ChargePayment,  # an exchange's price difference
     )
     # OrderPlaced carries the customer's details as they typed them: once on Kafka, the
     # outbox keeps nothing of it (orders keep them sealed).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_order.adapters.orm import return_status_history, returns
 from orderly_order.adapters.returns import lines_of
-from orderly_schemas.base import Money, StockLine
+from orderly_schemas.base import Money, OrderLine, StockLine
 from orderly_schemas.inventory import ReturnLine
 from orderly_schemas.returns import Resolution, ReturnReason
 
@@ -40,7 +41,8 @@ class ReturnRead(BaseModel):
     customer_id: str
     status: str = Field(
         description="requested (waiting for support), approved (a return parcel asked for),"
-        " label_issued, in_transit, arrived (waiting for inspection), refunding, completed;"
+        " label_issued, in_transit, arrived (waiting for inspection), replacing (an"
+        " exchange's replacement being charged or shipped), refunding, completed;"
         " or rejected, expired (the label was never used), needs_attention"
     )
     lines: list[StockLine]
@@ -64,6 +66,16 @@ class ReturnRead(BaseModel):
     completed_at: datetime | None
     closing_reason: str | None = Field(description="why it expired, or needs attention")
     deadline_at: datetime | None = Field(description="when its current wait runs out")
+    replacement: list[OrderLine] = Field(
+        description="an exchange's new goods, each at its price (empty for a refund)"
+    )
+    replacement_state: str | None = Field(
+        description="charging (the price difference), shipping, shipped, or unavailable (the"
+        " exchange became a refund)"
+    )
+    replacement_carrier: str | None
+    replacement_tracking: list[str]
+    charged: Money | None = Field(description="the price difference charged for an exchange")
     history: list[ReturnStep] = Field(description="every status it moved to, oldest first")
 
 
@@ -83,6 +95,9 @@ async def get_return(session: AsyncSession, return_id: UUID) -> ReturnRead | Non
         received=row["received"] or [],
         refunded=_money(row["refund_amount"], currency),
         restocking_fee=_money(row["restocking_fee"], currency),
+        replacement=row["replacement"] or [],
+        replacement_tracking=row["replacement_tracking"] or [],
+        charged=_money(row["charged"] or None, _exchange_currency(row["replacement"])),
         history=[
             ReturnStep(status=h.status, at=h.at, reason=h.reason)
             for h in await session.execute(
@@ -105,7 +120,23 @@ async def returns_of(session: AsyncSession, order_id: UUID) -> list[ReturnShown]
 
 
 #: The fields ``get_return`` builds rather than reads from a column of the same name.
-_BUILT = frozenset({"lines", "received", "refunded", "restocking_fee", "history"})
+_BUILT = frozenset(
+    {
+        "lines",
+        "received",
+        "refunded",
+        "restocking_fee",
+        "history",
+        "replacement",
+        "replacement_tracking",
+        "charged",
+    }
+)
+
+
+def _exchange_currency(replacement: list[dict[str, Any]] | None) -> str | None:
+    """The currency an exchange is priced in: its replacement's (the order's)."""
+    return str(replacement[0]["unit_price"]["currency"]) if replacement else None
 
 
 def _money(amount: int | None, currency: str | None) -> Money | None:

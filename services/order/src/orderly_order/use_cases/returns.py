@@ -23,16 +23,28 @@ from orderly_kit.audit import Actor
 from orderly_kit.messaging import UnitOfWork
 from orderly_order.adapters.command_queue import CommandsInFlight
 from orderly_order.adapters.returns import ReturnRepository, Returns
-from orderly_order.domain.returns import Return, ReturnPolicy, ReturnStatus, return_of_refund
+from orderly_order.domain.order import Order
+from orderly_order.domain.returns import (
+    AWAITS_COMMANDS,
+    ReplacementAsked,
+    Return,
+    ReturnPolicy,
+    ReturnStatus,
+    return_of_charge,
+    return_of_refund,
+)
 from orderly_schemas.base import StockLine
 from orderly_schemas.inventory import (
+    ReplacementRefused,
+    ReplacementShipped,
     ReturnParcelBooked,
     ReturnParcelRefused,
     ReturnParcelTracked,
     ReturnRestocked,
+    ShipReplacement,
 )
-from orderly_schemas.payment import PaymentRefunded, RefundFailed
-from orderly_schemas.returns import ReturnReason
+from orderly_schemas.payment import ChargeFailed, PaymentCharged, PaymentRefunded, RefundFailed
+from orderly_schemas.returns import Resolution, ReturnReason
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +68,9 @@ async def request_return(
     reason_text: str | None,
     requested_by: str,
     policy: ReturnPolicy,
+    resolution: Resolution = "refund",
+    replacement: Sequence[ReplacementAsked] = (),
+    may_price: bool = False,
 ) -> Return | None:
     """Request a return of delivered lines of the order; None if there is no such order.
 
@@ -77,9 +92,12 @@ async def request_return(
         in_other_returns=await repo.units_in_returns(order_id),
         policy=policy,
         now=uow.now(),
+        resolution=resolution,
+        replacement=replacement,
+        may_price=may_price,
     )
     await repo.add(returned)
-    await _publish(uow, returned)
+    await _publish(uow, repo, returned, order)
     return returned
 
 
@@ -94,8 +112,9 @@ async def approve_return(
     if returned is None:
         return None
     before = returned.status
-    if returned.approve(by=staff.name, now=uow.now(), policy=policy):
-        await _decided(uow, repo, returned)
+    order = await _order_of(repo, returned)
+    if returned.approve(by=staff.name, now=uow.now(), policy=policy, order=order):
+        await _decided(uow, repo, returned, order)
         await uow.audit(
             actor=staff,
             action="return.approve",
@@ -138,8 +157,9 @@ async def retry_return(
     if returned is None:
         return None
     before, why = returned.status, returned.closing_reason
-    returned.retry(uow.now(), policy)
-    await _decided(uow, repo, returned)
+    order = await _order_of(repo, returned)
+    returned.retry(uow.now(), policy, order)
+    await _decided(uow, repo, returned, order)
     await uow.audit(
         actor=staff,
         action="return.retry",
@@ -200,7 +220,7 @@ async def record_return_received(
     if returned.received_back(
         event, order=order, refunded_before=refunded_before, now=uow.now(), policy=policy
     ):
-        await _decided(uow, repo, returned)
+        await _decided(uow, repo, returned, order)
     else:
         _ignored("ReturnRestocked", returned)
 
@@ -223,6 +243,98 @@ async def record_return_refund_failed(uow: UnitOfWork, event: RefundFailed) -> N
     )
 
 
+async def record_replacement_charged(
+    uow: UnitOfWork, event: PaymentCharged, *, policy: ReturnPolicy
+) -> None:
+    """An exchange's price difference was charged: its replacement is asked for."""
+    await _exchange_step(
+        uow,
+        event.order_id,
+        return_of_charge(event.charge_id),
+        "PaymentCharged",
+        lambda r, o, before: r.replacement_charged(
+            event.charge_id,
+            event.amount,
+            order=o,
+            refunded_before=before,
+            now=uow.now(),
+            policy=policy,
+        ),
+    )
+
+
+async def record_charge_failed(
+    uow: UnitOfWork, event: ChargeFailed, *, policy: ReturnPolicy
+) -> None:
+    """An exchange's price difference could not be charged: the return becomes a refund."""
+    await _exchange_step(
+        uow,
+        event.order_id,
+        return_of_charge(event.charge_id),
+        "ChargeFailed",
+        lambda r, o, before: r.charge_failed(
+            event.charge_id,
+            event.reason,
+            order=o,
+            refunded_before=before,
+            now=uow.now(),
+            policy=policy,
+        ),
+    )
+
+
+async def record_replacement_shipped(
+    uow: UnitOfWork, event: ReplacementShipped, *, policy: ReturnPolicy
+) -> bool:
+    """An exchange's replacement left the warehouse; False if no return asked for it."""
+    return_id = await uow.repository(_in_postgres).with_replacement(event.replacement_id)
+    if return_id is None:
+        return False
+    carrier = event.parcels[0].carrier
+    tracking = [p.tracking_number for p in event.parcels]
+    await _exchange_step(
+        uow,
+        event.order_id,
+        return_id,
+        "ReplacementShipped",
+        lambda r, o, before: r.replacement_shipped(
+            event.replacement_id,
+            carrier,
+            tracking,
+            order=o,
+            refunded_before=before,
+            now=uow.now(),
+            policy=policy,
+        ),
+    )
+    return True
+
+
+async def record_replacement_refused(
+    uow: UnitOfWork, event: ReplacementRefused, *, policy: ReturnPolicy
+) -> bool:
+    """An exchange's replacement cannot be sent: the return becomes a refund; False if no
+    return asked for it."""
+    return_id = await uow.repository(_in_postgres).with_replacement(event.replacement_id)
+    if return_id is None:
+        return False
+    await _exchange_step(
+        uow,
+        event.order_id,
+        return_id,
+        "ReplacementRefused",
+        lambda r, o, before: r.replacement_refused(
+            event.replacement_id,
+            event.reason,
+            order=o,
+            refunded_before=before,
+            now=uow.now(),
+            policy=policy,
+        ),
+    )
+    return True
+
+
 async def process_due_returns(
     uow: UnitOfWork,
     *,
@@ -238,15 +350,14 @@ async def process_due_returns(
     now = uow.now()
     repo: Returns = uow.repository(_in_postgres)
     loaded = await repo.claim_due(now, limit=batch)
-    awaiting = [
-        r.order_id for r in loaded if r.status in (ReturnStatus.APPROVED, ReturnStatus.REFUNDING)
-    ]
+    awaiting = [r.order_id for r in loaded if r.status in AWAITS_COMMANDS]
     queued = await queue.still_waiting(uow.session, awaiting) if queue and awaiting else set()
     for returned in loaded:
         before = returned.status
-        if returned.deadline_passed(now, policy, queued=returned.order_id in queued):
+        order = await _order_of(repo, returned) if before is ReturnStatus.REPLACING else None
+        if returned.deadline_passed(now, policy, queued=returned.order_id in queued, order=order):
             RETURN_DEADLINES.labels(before.value, returned.status.value).inc()
-            await _decided(uow, repo, returned)
+            await _decided(uow, repo, returned, order)
     return len(loaded)
 
 
@@ -266,12 +377,48 @@ def _ignored(name: str, returned: Return) -> None:
     log.info("%s ignored: return %s is %s", name, returned.return_number, returned.status.value)
 
 
-async def _decided(uow: UnitOfWork, repo: Returns, returned: Return) -> None:
+async def _exchange_step(
+    uow: UnitOfWork,
+    order_id: UUID,
+    return_id: UUID,
+    name: str,
+    act: Callable[[Return, Order, int], bool],
+) -> None:
+    """A step of an exchange's replacement: it may settle the return, so the order is held
+    first (then the return), as when goods are received."""
+    repo: Returns = uow.repository(_in_postgres)
+    order = await repo.order_held(order_id)
+    returned = await repo.get(return_id)
+    if order is None or returned is None:
+        raise LookupError(f"{name} for unknown return {return_id}")
+    if act(returned, order, await repo.refunded_by_other_returns(returned)):
+        await _decided(uow, repo, returned, order)
+    else:
+        _ignored(name, returned)
+
+
+async def _order_of(repo: Returns, returned: Return) -> Order:
+    """The return's order as it was placed (lines, payment method, address), unlocked: an
+    exchange's commands are built from it."""
+    order = await repo.order_as_placed(returned.order_id)
+    assert order is not None, "a return is of an order this service keeps"
+    return order
+
+
+async def _decided(
+    uow: UnitOfWork, repo: Returns, returned: Return, order: Order | None = None
+) -> None:
     await repo.save(returned)
-    await _publish(uow, returned)
+    await _publish(uow, repo, returned, order)
 
 
-async def _publish(uow: UnitOfWork, returned: Return) -> None:
+async def _publish(
+    uow: UnitOfWork, repo: Returns, returned: Return, order: Order | None = None
+) -> None:
     for message in returned.messages:
+        if isinstance(message, ShipReplacement):
+            # It carries the customer's address: sealed under their data key.
+            assert order is not None
+            message = await repo.outgoing(order, message)
         await uow.publish(message)
     returned.messages.clear()

@@ -25,12 +25,12 @@ from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid, refusal, refuse_invalid
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
-from orderly_order.domain.returns import InvalidReturnError, ReturnError
+from orderly_order.domain.returns import InvalidReturnError, ReplacementAsked, ReturnError
 from orderly_order.entrypoints.http.orders import NOT_FOUND, OrderRef, order_seen_by
 from orderly_order.queries.returns import ReturnRead
 from orderly_order.settings import OrderSettings
-from orderly_schemas.base import StockLine
-from orderly_schemas.returns import MAX_REASON_TEXT, MAX_RETURN_LINES, ReturnReason
+from orderly_schemas.base import Money, Sku, StockLine
+from orderly_schemas.returns import MAX_REASON_TEXT, MAX_RETURN_LINES, Resolution, ReturnReason
 
 REQUEST = Permission.of(
     "returns:request", Role.SUPPORT, own=[Role.CUSTOMER], description="request a return"
@@ -51,6 +51,19 @@ _RETURN_NOT_FOUND: dict[int | str, dict[str, Any]] = {
 }
 
 
+class ReplacementLine(BaseModel):
+    """Goods an exchange sends instead: a SKU of the order is priced as the order paid for
+    it; any other needs support's quote (``unit_price``, in the order's currency)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    quantity: int = Field(gt=0, le=10_000)
+    unit_price: Money | None = Field(
+        default=None, description="support's quote; only support may give one"
+    )
+
+
 class ReturnCreate(BaseModel):
     """Delivered goods to send back, and why."""
 
@@ -67,6 +80,15 @@ class ReturnCreate(BaseModel):
         min_length=1,
         max_length=MAX_REASON_TEXT,
         description="in the customer's words; required with reason 'other'",
+    )
+    resolution: Resolution = Field(
+        default="refund",
+        description="refund: the money back; exchange: the goods in ``replacement`` instead",
+    )
+    replacement: list[ReplacementLine] = Field(
+        default_factory=list,
+        max_length=MAX_RETURN_LINES,
+        description="an exchange's new goods, one line per SKU",
     )
 
 
@@ -118,8 +140,9 @@ def router(service: Service) -> APIRouter:
     async def request_return(
         ref: OrderRef, body: ReturnCreate, caller: Annotated[Caller, Depends(REQUEST)]
     ) -> ReturnRead:
-        """Request a return of delivered goods; damaged or wrong goods of little value are
-        approved at once, any other return waits for support."""
+        """Request a return of delivered goods, for a refund or in exchange for other goods;
+        damaged or wrong goods of little value are approved at once (an exchange if its
+        replacement costs no more), any other return waits for support."""
         order_id = await order_seen_by(database, ref, caller)
         async with messaging.unit_of_work() as uow:
             returned = await use_cases.returns.request_return(
@@ -130,6 +153,14 @@ def router(service: Service) -> APIRouter:
                 reason_text=body.reason_text,
                 requested_by=caller.actor,
                 policy=policy,
+                resolution=body.resolution,
+                replacement=[
+                    ReplacementAsked(
+                        sku=line.sku, quantity=line.quantity, unit_price=line.unit_price
+                    )
+                    for line in body.replacement
+                ],
+                may_price=caller.only_customer is None,
             )
         if returned is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
