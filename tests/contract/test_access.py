@@ -43,6 +43,7 @@ MATRIX: dict[str, dict[str, frozenset[Role] | str]] = {
         "POST /returns/{return_id}/reject": frozenset({S, A}),
         "POST /returns/{return_id}/retry": frozenset({S, F, A}),
         "POST /orders/{ref}/claims": frozenset({S, A}),
+        "GET /orders/{ref}/timeline": frozenset({S, A}),
         "GET /claims/{claim_id}": frozenset({C, S, A}),
     },
     "payment": {

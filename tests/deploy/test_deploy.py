@@ -796,8 +796,8 @@ def test_the_example_kafka_cluster_is_what_the_services_expect() -> None:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_the_network_policy_lets_through_what_the_config_names(overlay: str) -> None:
     resources = kustomize(overlay)
-    (policy,) = of_kind(resources, "NetworkPolicy").values()
-    spec = policy["spec"]
+    policies = of_kind(resources, "NetworkPolicy")
+    spec = policies["orderly-services"]["spec"]
     egress_ports = {p["port"] for rule in spec["egress"] for p in rule.get("ports", [])}
     kafka_peers = [
         peer["podSelector"]["matchLabels"]
@@ -824,6 +824,36 @@ def test_the_network_policy_lets_through_what_the_config_names(overlay: str) -> 
                 assert (issuer.port or {"https": 443, "http": 80}[issuer.scheme]) in egress_ports
     assert {53, 5432, 9093} <= egress_ports
     assert 9092 not in egress_ports  # no plaintext listener
+    _check_the_timelines_path(policies, resources)
+
+
+def _check_the_timelines_path(policies: dict[str, Any], resources: Any) -> None:
+    """The one pod-to-pod HTTP path: the order service reads the services its timeline
+    URLs name (ORDER_*_URL), on their Services' port, and nothing else reaches them."""
+    egress = policies["orderly-timeline-egress"]["spec"]
+    ingress = policies["orderly-timeline-ingress"]["spec"]
+    (order_config,) = [
+        c["data"]
+        for c in of_kind(resources, "ConfigMap").values()
+        if "ORDER_HTTP_PORT" in c["data"]
+    ]
+    urls = {k: v for k, v in order_config.items() if k.startswith("ORDER_") and k.endswith("_URL")}
+    named = {urllib.parse.urlsplit(u).hostname for u in urls.values()}
+    ports = {urllib.parse.urlsplit(u).port for u in urls.values()}
+    services = {n: s for n, s in of_kind(resources, "Service").items() if n in named}
+    [(to,)] = [rule["to"] for rule in egress["egress"]]
+    allowed = set(to["podSelector"]["matchExpressions"][0]["values"])
+
+    assert named == {"inventory", "payment", "notification", "support"}
+    assert set(services) == named  # each URL names a Service of the suite
+    assert allowed == named
+    assert ports == {p["port"] for rule in egress["egress"] for p in rule["ports"]}
+    assert ports == {p["port"] for s in services.values() for p in s["spec"]["ports"]}
+    assert egress["podSelector"]["matchLabels"] == {"app.kubernetes.io/name": "order"}
+    assert set(ingress["podSelector"]["matchExpressions"][0]["values"]) == named
+    assert [
+        peer["podSelector"]["matchLabels"] for rule in ingress["ingress"] for peer in rule["from"]
+    ] == [{"app.kubernetes.io/name": "order"}]
 
 
 def test_dev_runs_one_small_pod_per_service() -> None:

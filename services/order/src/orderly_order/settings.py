@@ -89,6 +89,23 @@ class OrderSettings(ServiceSettings):
         description="goods arrived at the warehouse and not inspected after this long need"
         " attention",
     )
+    # Where support's timeline of an order reads what the other services keep of it (each
+    # answers GET with the caller's own token); a service left out is shown as unavailable.
+    inventory_url: str | None = Field(
+        default=None, description="the inventory service's base URL (parcels and tracking)"
+    )
+    payment_url: str | None = Field(
+        default=None, description="the payment service's base URL (captures, refunds)"
+    )
+    notification_url: str | None = Field(
+        default=None, description="the notification service's base URL (messages sent)"
+    )
+    support_url: str | None = Field(
+        default=None, description="the support service's base URL (cases and feedback)"
+    )
+    timeline_timeout_seconds: float = Field(
+        default=2.0, gt=0, le=30, description="how long the timeline waits for each service"
+    )
     exchange_ships: ExchangeShips = Field(
         default="on_receipt",
         description="when an exchange's replacement ships: on_receipt (once the returned goods"
@@ -103,6 +120,16 @@ class OrderSettings(ServiceSettings):
             delivery=timedelta(seconds=self.delivery_timeout_seconds),
             auto_complete=timedelta(seconds=self.auto_complete_after_seconds),
         )
+
+    def neighbours(self) -> dict[str, str]:
+        """The services the timeline reads, by name, that have a URL."""
+        urls = {
+            "inventory": self.inventory_url,
+            "payment": self.payment_url,
+            "notification": self.notification_url,
+            "support": self.support_url,
+        }
+        return {name: url.rstrip("/") for name, url in urls.items() if url}
 
     def return_policy(self) -> ReturnPolicy:
         return ReturnPolicy(

@@ -380,3 +380,40 @@ async def test_two_claims_at_once_settle_the_order_once(
     assert sorted(a.status_code for a in answers) == [201, 409]
     claimed = [k for k, _ in await outgoing(service, topics.ORDER_EVENTS) if k == "OrderClaimed"]
     assert claimed == ["OrderClaimed"]
+
+
+async def test_the_timeline_shows_what_this_service_keeps_and_names_who_did_not_answer(
+    fresh_database: str, clock: ManualClock, identity: DevIssuer
+) -> None:
+    await asyncio.to_thread(migrations.upgrade, MIGRATIONS, fresh_database)
+    settings = OrderSettings(
+        database_url=fresh_database,
+        log_json=False,
+        payment_url="http://127.0.0.1:9",  # nothing listens: refused at once
+    )
+    built = build(settings, clock=clock)
+    try:
+        order = await a_lost_order(built)
+        transport = httpx.ASGITransport(app=built.http)
+        async with httpx.AsyncClient(transport=transport, base_url="http://order") as c:
+            await claim(c, order, support(identity), "refund")
+            timeline = await c.get(f"/orders/{order.order_id}/timeline", headers=support(identity))
+            by_customer = await c.get(
+                f"/orders/{order.order_id}/timeline",
+                headers=identity.headers(Role.CUSTOMER, sub="u", customer_id="C-ADA"),
+            )
+    finally:
+        await built.database.dispose()
+    body = timeline.json()
+
+    assert timeline.status_code == 200
+    assert by_customer.status_code == 403
+    steps = [(e["source"], e["what"]) for e in body["entries"]]
+    assert steps[:2] == [("order", "confirmed"), ("order", "reserved")]
+    assert {("order", "needs_attention"), ("claim", "opened"), ("order", "cancelling")} <= set(
+        steps
+    )
+    assert body["unavailable"]["payment"] == "payment: ConnectError"
+    assert body["unavailable"]["shipment"] == "inventory: no URL set (ORDER_INVENTORY_URL)"
+    assert set(body["unavailable"]) == {"shipment", "payment", "notifications", "cases", "feedback"}
+    assert order.customer.name not in timeline.text

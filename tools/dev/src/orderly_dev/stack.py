@@ -199,6 +199,7 @@ class Stack:
     processes: dict[str, ServiceProcess] = field(default_factory=dict)
     identity: DevIssuer | None = None
     _own_identity: bool = False
+    _ports: dict[str, int] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.identity is None:
@@ -245,9 +246,24 @@ class Stack:
                 "ORDERLY_AUTH_ISSUER": self.issuer.url,
             }
         )
+        if name == "order":  # support's timeline reads the others over HTTP
+            env.update(
+                {
+                    f"{p}{other.upper()}_URL": f"http://127.0.0.1:{self.port_of(other)}"
+                    for other in ("inventory", "payment", "notification", "support")
+                }
+            )
         env.update(DEV_DEFAULTS.get(name, {}))
         env.update(self.settings.get(name, {}))
         return env
+
+    def port_of(self, name: str) -> int:
+        """The port service ``name`` listens on (a free one, kept from its first use)."""
+        while name not in self._ports:
+            port = free_port()  # not yet bound: never hand one port to two services
+            if port not in self._ports.values():
+                self._ports[name] = port
+        return self._ports[name]
 
     def prepare(self, services: Iterable[str] = SERVICES) -> None:
         for name in services:
@@ -257,7 +273,7 @@ class Stack:
     def process(self, name: str) -> ServiceProcess:
         """The process of service ``name``, on a free port (made, not started, on first use)."""
         if name not in self.processes:
-            port = free_port()
+            port = self.port_of(name)
             self.processes[name] = ServiceProcess(
                 SERVICES[name], port, self.service_env(name, port), self.root / f"{name}.log"
             )

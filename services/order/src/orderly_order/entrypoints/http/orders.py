@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, status
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Request, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from orderly_kit.audit import Actor
@@ -20,6 +20,7 @@ from orderly_kit.db import Database
 from orderly_kit.http_errors import refusal
 from orderly_kit.service import Service
 from orderly_order import queries, use_cases
+from orderly_order.adapters.neighbours import Neighbours, reads_of
 from orderly_order.domain.order import OrderStateError
 from orderly_order.settings import OrderSettings
 from orderly_schemas.checkout import OrderPlaced, PlacedAt
@@ -28,6 +29,11 @@ PLACE = Permission.of("orders:place", Role.CHECKOUT, description="place an order
 READ = Permission.of("orders:read", Role.SUPPORT, own=[Role.CUSTOMER])
 CANCEL = Permission.of("orders:cancel", Role.SUPPORT, own=[Role.CUSTOMER])
 CONFIRM_RECEIPT = Permission.of("orders:confirm-receipt", own=[Role.CUSTOMER])
+TIMELINE = Permission.of(
+    "orders:timeline",
+    Role.SUPPORT,
+    description="an order's whole story across the services (read with the caller's token)",
+)
 
 #: The answer to an order the caller may not see, as to one that does not exist.
 NOT_FOUND = refusal("no order by this number or id that the caller may see")
@@ -105,6 +111,9 @@ def router(service: Service) -> APIRouter:
     assert vault is not None, "the order service is built with its customer_keys"
     assert isinstance(service.settings, OrderSettings)
     timeouts = service.settings.timeouts()
+    neighbours = Neighbours(
+        service.settings.neighbours(), timeout=service.settings.timeline_timeout_seconds
+    )
 
     @r.get("/orders/{ref}", response_model=queries.orders.OrderRead, responses={404: NOT_FOUND})
     async def get_order(
@@ -117,6 +126,33 @@ def router(service: Service) -> APIRouter:
         if order is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
         return order
+
+    @r.get(
+        "/orders/{ref}/timeline",
+        response_model=queries.timeline.Timeline,
+        responses={404: NOT_FOUND},
+    )
+    async def get_timeline(
+        ref: OrderRef, request: Request, caller: Annotated[Caller, Depends(TIMELINE)]
+    ) -> queries.timeline.Timeline:
+        """Everything that happened to an order, oldest first: its status history, returns,
+        exchanges and claims, its parcels' tracking, its payment's captures, charges and
+        refunds, the messages sent, its cases and feedback. The other services are read
+        with the caller's token; one that does not answer is named in ``unavailable``."""
+        order_id = await order_seen_by(database, ref, caller)
+        async with database.sessions() as session:
+            order = await queries.orders.get_order(session, order_id, vault=vault)
+            if order is None:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, f"no order {ref!r}")
+            returns = [
+                found
+                for shown in order.returns
+                if (found := await queries.returns.get_return(session, shown.return_id))
+            ]
+        read = await neighbours.read(
+            reads_of(order_id), authorization=request.headers["Authorization"]
+        )
+        return queries.timeline.assemble(order, returns, read)
 
     @r.post(
         "/orders",
