@@ -187,3 +187,110 @@ async def test_a_change_of_mind_returned_half_damaged_is_refunded_in_part_less_t
     assert on_hand(stack, sku, arrived["warehouse"]) == before + 1
     payment = view(stack, f"/payments/{order.order_id}", "payment")
     assert [r["amount"] for r in payment["refunds"]] == [PRICE - PRICE // 10]
+
+
+def units_on_hand(stack: Stack, sku: str) -> int:
+    return sum(
+        level["on_hand"] for level in view(stack, f"/stock/{sku}", "inventory")["warehouses"]
+    )
+
+
+async def test_an_exchange_ships_its_replacement_once_the_goods_are_received(
+    stack: Stack, returns: Returns
+) -> None:
+    sku, other = "DEMO-0014", "DEMO-0015"
+    order = await a_delivered_order(stack, sku)
+    asked = await returns.ask(
+        order.order_id,
+        order.customer.customer_id,
+        [{"sku": sku, "quantity": 1}],
+        "damaged",
+        replacement=[
+            {"sku": other, "quantity": 1, "unit_price": {"amount": PRICE, "currency": "EUR"}}
+        ],
+        by_support=True,
+    )
+    arrived = await returns.reached(asked["return_id"], "arrived")
+    before = units_on_hand(stack, other)
+
+    inspected = await returns.inspect(
+        arrived, [{"sku": sku, "quantity": 1, "condition": "damaged"}]
+    )
+    done = await returns.reached(asked["return_id"], "completed")
+
+    assert (asked["status"], asked["decided_by"]) == ("approved", "rule")
+    assert inspected.status_code == 201, inspected.text
+    assert (done["resolution"], done["replacement_state"]) == ("exchange", "shipped")
+    assert done["replacement_tracking"]
+    assert done["refunded"] == {"amount": 0, "currency": "EUR"}
+    assert done["charged"] is None
+    assert units_on_hand(stack, other) == before - 1  # the replacement left the shelf
+    assert view(stack, f"/payments/{order.order_id}", "payment")["refunds"] == []
+    assert "replacing" in [h["status"] for h in done["history"]]
+
+
+async def test_an_exchange_for_a_dearer_item_charges_the_difference(
+    stack: Stack, returns: Returns
+) -> None:
+    sku, dearer = "DEMO-0016", "DEMO-0020"
+    order = await a_delivered_order(stack, sku)
+    asked = await returns.ask(
+        order.order_id,
+        order.customer.customer_id,
+        [{"sku": sku, "quantity": 1}],
+        "no_longer_needed",
+        replacement=[
+            {"sku": dearer, "quantity": 1, "unit_price": {"amount": PRICE + 500, "currency": "EUR"}}
+        ],
+        by_support=True,
+    )
+    await returns.approve(asked["return_id"])
+    arrived = await returns.reached(asked["return_id"], "arrived")
+
+    await returns.inspect(arrived, [{"sku": sku, "quantity": 1, "condition": "resellable"}])
+    done = await returns.reached(asked["return_id"], "completed")
+    payment = view(stack, f"/payments/{order.order_id}", "payment")
+
+    assert done["charged"] == {"amount": 500, "currency": "EUR"}
+    assert done["restocking_fee"] == {"amount": 0, "currency": "EUR"}  # none on an exchange
+    assert done["refunded"] == {"amount": 0, "currency": "EUR"}
+    assert [(c["charge_id"], c["amount"]) for c in payment["charges"]] == [
+        (f"exchange:{asked['return_id']}", 500)
+    ]
+
+
+async def test_an_exchange_for_goods_out_of_stock_is_refunded_instead(
+    stack: Stack, returns: Returns
+) -> None:
+    sku = "DEMO-0010"
+    order = await a_delivered_order(stack, sku)
+    asked = await returns.ask(
+        order.order_id,
+        order.customer.customer_id,
+        [{"sku": sku, "quantity": 1}],
+        "no_longer_needed",
+        replacement=[
+            {
+                "sku": "DEMO-SOLDOUT",
+                "quantity": 1,
+                "unit_price": {"amount": PRICE, "currency": "EUR"},
+            }
+        ],
+        by_support=True,
+    )
+    await returns.approve(asked["return_id"])
+    arrived = await returns.reached(asked["return_id"], "arrived")
+
+    await returns.inspect(arrived, [{"sku": sku, "quantity": 1, "condition": "resellable"}])
+    done = await returns.reached(asked["return_id"], "completed")
+
+    assert (done["resolution"], done["replacement_state"]) == ("refund", "unavailable")
+    # The customer wanted goods we cannot send: the whole price back, no restocking fee.
+    assert done["refunded"] == {"amount": PRICE, "currency": "EUR"}
+    assert done["restocking_fee"] == {"amount": 0, "currency": "EUR"}
+
+    async def told() -> bool:
+        sent = view(stack, f"/notifications?order_id={order.order_id}", "notification")
+        return "return_replacement_unavailable" in {n["template"] for n in sent}
+
+    await eventually(told, within=30, what="the customer told the exchange became a refund")

@@ -3,8 +3,9 @@
 Starts embedded PostgreSQL, the Tansu broker and the six services, seeds the demo
 catalogue, places orders at a steady rate (a share of them asks for a sold-out
 item and must be rejected), follows ``order.events.v1`` until every order has
-finished, returns goods of a few completed orders (refunded in full, in part, and
-rejected), prints what happened and where to look, then keeps the suite running
+finished, returns goods of a few completed orders (refunded in full, in part, rejected,
+and exchanged), settles a parcel lost in transit with a claim (a reshipment) and a support
+case about it, prints what happened and where to look, then keeps the suite running
 until Ctrl-C (or SIGTERM) and stops everything it started.
 """
 
@@ -44,6 +45,7 @@ from orderly_dev.bench import (
     wait_for_ends,
 )
 from orderly_dev.checkout import DEMO_SKUS, Checkout, make_order
+from orderly_dev.eventually import eventually
 from orderly_dev.identity import DEFAULT_PORT, DevIssuer
 from orderly_dev.report import (
     LatencySummary,
@@ -55,7 +57,7 @@ from orderly_dev.report import (
     summarize,
     tally,
 )
-from orderly_dev.returns import Json, Returns
+from orderly_dev.returns import Claims, Json, Returns
 from orderly_dev.servers import Servers, start_servers
 from orderly_dev.stack import Stack, database_name
 from orderly_dev.watch import TERMINAL, OrderWatcher
@@ -201,12 +203,13 @@ async def place_and_watch(stack: Stack, args: argparse.Namespace, console: Conso
     )
 
 
-#: The demo's returns: (reason, support approves, units damaged in the parcel, or None:
-#: support rejects it).
-RETURN_PLANS: tuple[tuple[str, int | None], ...] = (
-    ("damaged", 0),
-    ("no_longer_needed", 1),
-    ("not_as_described", None),
+#: The demo's returns: (reason, units damaged in the parcel, or None: support rejects it,
+#: and whether the customer wants the same goods again in exchange instead of money).
+RETURN_PLANS: tuple[tuple[str, int | None, bool], ...] = (
+    ("damaged", 0, False),
+    ("no_longer_needed", 1, False),
+    ("not_as_described", None, False),
+    ("damaged", 1, True),
 )
 
 
@@ -219,7 +222,7 @@ async def return_some(stack: Stack, completed: Sequence[UUID], console: Console)
     support = stack.headers(Role.SUPPORT, sub="demo-support")
     async with httpx.AsyncClient(timeout=10) as client:
         returns = Returns(stack, client)
-        for order_id, (reason, damaged) in zip(completed, RETURN_PLANS, strict=False):
+        for order_id, (reason, damaged, exchange) in zip(completed, RETURN_PLANS, strict=False):
             got = await client.get(f"{stack.url('order')}/orders/{order_id}", headers=support)
             got.raise_for_status()
             order = got.json()
@@ -230,6 +233,7 @@ async def return_some(stack: Stack, completed: Sequence[UUID], console: Console)
                 order["customer"]["customer_id"],
                 [{"sku": line["sku"], "quantity": units}],
                 reason,
+                replacement=[{"sku": line["sku"], "quantity": units}] if exchange else (),
             )
             if damaged is None:
                 await returns.reject(asked["return_id"], "the goods are as the listing shows")
@@ -250,6 +254,83 @@ async def return_some(stack: Stack, completed: Sequence[UUID], console: Console)
     return ended
 
 
+#: The carrier loses an order's own parcels to this postal code; a replacement arrives.
+LOST_ONCE_POSTAL_CODE = "00002"
+
+
+@dataclass
+class AfterSales:
+    """What the demo's claim and case came to."""
+
+    claim: Json
+    order: Json
+    case: Json
+
+
+async def settle_a_lost_parcel(stack: Stack, console: Console) -> AfterSales:
+    """An order whose parcel the carrier loses: the customer opens a case, support settles
+    it with a claim (the goods sent again from stock), answers and resolves the case, and
+    the customer rates it once the replacement arrived."""
+    console.print("\n[bold]A parcel lost in transit: a case, and a claim that reships it[/]")
+    order = make_order(random.Random(7), order_id=uuid4(), postal_code=LOST_ONCE_POSTAL_CODE)
+    customer_id = order.customer.customer_id
+    support = stack.headers(Role.SUPPORT, sub="demo-support")
+    customer = stack.headers(Role.CUSTOMER, customer_id=customer_id)
+    async with Checkout(stack.servers.kafka.bootstrap) as checkout:
+        await checkout.place(order)
+    async with httpx.AsyncClient(timeout=10) as client:
+        orders = f"{stack.url('order')}/orders/{order.order_id}"
+        cases = f"{stack.url('support')}/cases"
+
+        async def needs_attention() -> bool:
+            r = await client.get(orders, headers=support)
+            return r.status_code == 200 and r.json()["status"] == "needs_attention"
+
+        await eventually(needs_attention, within=90, what="the lost order needing attention")
+        opened = await client.post(
+            cases,
+            json={
+                "category": "delivery",
+                "subject": "My parcel never came",
+                "message": "The tracking says the parcel failed in transit.",
+                "order": str(order.order_id),
+            },
+            headers=customer,
+        )
+        assert opened.status_code == 201, opened.text
+        case_id = opened.json()["case_id"]
+        claim = await Claims(stack, client).open(order.order_id, "reshipment")
+        for path, body in (
+            ("messages", {"body": f"We are sending your goods again ({claim['claim_number']})."}),
+            ("status", {"status": "resolved"}),
+        ):
+            r = await client.post(f"{cases}/{case_id}/{path}", json=body, headers=support)
+            assert r.status_code in (200, 201), r.text
+        claim = await Claims(stack, client).reached(claim["claim_id"], "delivered", within=90)
+        rated = await client.post(
+            f"{cases}/{case_id}/satisfaction", json={"score": 5}, headers=customer
+        )
+        assert rated.status_code in (200, 201), rated.text
+        seen_order = (await client.get(orders, headers=support)).json()
+        seen_case = (await client.get(f"{cases}/{case_id}", headers=support)).json()
+    return AfterSales(claim=claim, order=seen_order, case=seen_case)
+
+
+def print_after_sales(console: Console, after: AfterSales) -> None:
+    claim, order, case = after.claim, after.order, after.case
+    steps = " → ".join(h["status"] for h in order["status_history"])
+    console.print(
+        f"  {claim['claim_number']} ({claim['kind']}, {claim['resolution']}) of"
+        f" {order['order_number']}: {claim['status']}; the order: {steps}",
+        highlight=False,
+    )
+    console.print(
+        f"  case {case['case_number']} ({case['category']}): {case['status']},"
+        f" satisfaction {case.get('satisfaction')}",
+        highlight=False,
+    )
+
+
 def first_end_time(watcher: OrderWatcher, order_id: UUID) -> float | None:
     return next(
         (e.published_at for e in watcher.events.get(order_id, ()) if e.type in TERMINAL), None
@@ -265,13 +346,14 @@ def print_starting(console: Console, servers: Servers) -> None:
 
 def print_returns(console: Console, returned: Sequence[Json]) -> None:
     table = Table(title="Returns")
-    for col in ("return", "reason", "status", "refunded", "fee"):
+    for col in ("return", "reason", "resolution", "status", "refunded", "fee"):
         numeric = col in ("refunded", "fee")
         table.add_column(col, justify="right" if numeric else "left", no_wrap=True)
     for r in returned:
         table.add_row(
             r["return_number"],
             r["reason"],
+            r["resolution"],
             r["status"],
             _money(r["refunded"]),
             _money(r["restocking_fee"]),
@@ -289,7 +371,11 @@ def _money(money: Json | None) -> str:
 
 
 def print_summary(
-    console: Console, stack: Stack, result: DemoResult, returned: Sequence[Json] = ()
+    console: Console,
+    stack: Stack,
+    result: DemoResult,
+    returned: Sequence[Json] = (),
+    after: AfterSales | None = None,
 ) -> None:
     outcomes = result.outcomes
     wanted = {
@@ -319,6 +405,9 @@ def print_summary(
     )
     if returned:
         print_returns(console, returned)
+    if after is not None:
+        console.print("[bold]After sales[/]")
+        print_after_sales(console, after)
 
     urls = Table(title="Where to look")
     urls.add_column("what")
@@ -333,6 +422,10 @@ def print_summary(
         links.append(("an order", f"{stack.url('order')}/orders/{number}"))
         if returned:
             links.append(("a return", f"{stack.url('order')}/returns/{returned[0]['return_id']}"))
+        if after is not None:
+            links.append(("a claim", f"{stack.url('order')}/claims/{after.claim['claim_id']}"))
+    if "support" in stack.processes and after is not None:
+        links.append(("a case", f"{stack.url('support')}/cases/{after.case['case_id']}"))
     if "inventory" in stack.processes:
         links.append(("stock of an item", f"{stack.url('inventory')}/stock/{result.example_sku}"))
     if "analytics" in stack.processes:
@@ -425,7 +518,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (AssertionError, TimeoutError, httpx.HTTPError) as exc:
             console.print(Text(f"the demo's returns did not end as expected: {exc}", style="red"))
             returned, returns_failed = [], True
-        print_summary(console, stack, result, returned)
+        after: AfterSales | None = None
+        try:
+            after = run_async(settle_a_lost_parcel(stack, console))
+        except (AssertionError, TimeoutError, httpx.HTTPError) as exc:
+            console.print(Text(f"the demo's claim did not end as expected: {exc}", style="red"))
+            returns_failed = True
+        print_summary(console, stack, result, returned, after)
         if not args.exit_after:
             console.print("\nThe suite keeps running. [bold]Ctrl-C[/] stops everything.")
             wait_for_signal()

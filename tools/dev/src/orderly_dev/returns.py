@@ -1,5 +1,5 @@
-"""Returns driven over the HTTP APIs as a customer, support and the warehouse drive them:
-``make run``'s demo and the end-to-end tests go through here."""
+"""Returns, exchanges and claims driven over the HTTP APIs as a customer, support and the
+warehouse drive them: ``make run``'s demo and the end-to-end tests go through here."""
 
 from __future__ import annotations
 
@@ -30,15 +30,25 @@ class Returns:
         lines: Sequence[Json],
         reason: str,
         reason_text: str | None = None,
+        *,
+        replacement: Sequence[Json] = (),
+        by_support: bool = False,
     ) -> Json:
-        """The customer asks to return ``lines`` of their order (201, else AssertionError)."""
+        """The customer (or support for them) asks to return ``lines`` of their order, for
+        a refund, or in exchange for ``replacement`` (201, else AssertionError). Only
+        support may quote a price for replacement goods the order does not have."""
         body: Json = {"lines": list(lines), "reason": reason}
         if reason_text:
             body["reason_text"] = reason_text
+        if replacement:
+            body |= {"resolution": "exchange", "replacement": list(replacement)}
+        who = (
+            self.stack.headers(Role.SUPPORT, sub="demo-support")
+            if by_support
+            else self.stack.headers(Role.CUSTOMER, customer_id=customer_id)
+        )
         r = await self.client.post(
-            f"{self.stack.url('order')}/orders/{order_id}/returns",
-            json=body,
-            headers=self.stack.headers(Role.CUSTOMER, customer_id=customer_id),
+            f"{self.stack.url('order')}/orders/{order_id}/returns", json=body, headers=who
         )
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
@@ -90,3 +100,40 @@ class Returns:
         )
         assert r.status_code == 200, r.text
         return r.json()  # type: ignore[no-any-return]
+
+
+class Claims:
+    """The claims API of a running stack: support settles a parcel lost in transit."""
+
+    def __init__(self, stack: Stack, client: httpx.AsyncClient) -> None:
+        self.stack = stack
+        self.client = client
+
+    async def open(self, order_id: UUID | str, resolution: str, kind: str = "lost") -> Json:
+        """Support opens a claim on the order (201, else AssertionError)."""
+        r = await self.client.post(
+            f"{self.stack.url('order')}/orders/{order_id}/claims",
+            json={"kind": kind, "resolution": resolution},
+            headers=self.stack.headers(Role.SUPPORT, sub="demo-support"),
+        )
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    async def seen(self, claim_id: str) -> Json:
+        r = await self.client.get(
+            f"{self.stack.url('order')}/claims/{claim_id}",
+            headers=self.stack.headers(Role.SUPPORT, sub="demo-support"),
+        )
+        r.raise_for_status()
+        return r.json()  # type: ignore[no-any-return]
+
+    async def reached(self, claim_id: str, *statuses: str, within: float = 60) -> Json:
+        """The claim once it is in one of ``statuses``."""
+
+        async def found() -> Json | None:
+            seen = await self.seen(claim_id)
+            return seen if seen["status"] in statuses else None
+
+        return await eventually(
+            found, within=within, what=f"claim {claim_id} {' or '.join(statuses)}"
+        )
