@@ -38,9 +38,11 @@ from orderly_payment.domain.payments import RefundRetryPolicy
 from orderly_payment.use_cases.payments import Gateway
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails, PaymentMethod
-from orderly_schemas.payment import CapturePayment, RefundPayment
+from orderly_schemas.payment import CapturePayment, ChargePayment, RefundPayment
 
 TOTAL = Money(amount=4999, currency="EUR")
+#: What an exchange charges more, by default.
+DIFFERENCE = Money(amount=700, currency="EUR")
 #: Waits of a real length (40 s doubling to 120 s): a test moves the clock on through them.
 RETRY = RefundRetryPolicy(
     max_attempts=5, backoff=timedelta(seconds=40), backoff_max=timedelta(seconds=120)
@@ -56,6 +58,7 @@ class CountingProvider(SimulatedProvider):
         self.captures = 0
         self.voids = 0
         self.refunds = 0
+        self.charges = 0
 
     async def authorize(
         self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
@@ -96,6 +99,14 @@ class CountingProvider(SimulatedProvider):
             order_id=order_id,
             payment_reference=payment_reference,
             amount=amount,
+        )
+
+    async def charge(
+        self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
+    ) -> ProviderResult:
+        self.charges += 1
+        return await super().charge(
+            idempotency_key=idempotency_key, order_id=order_id, amount=amount, token=token
         )
 
 
@@ -151,6 +162,21 @@ def refund_command(
     )
 
 
+def charge_command(
+    order_id: UUID,
+    charge_id: str = "exchange:rma-1",
+    amount: Money = DIFFERENCE,
+    token: str = "tok_visa_ok",
+) -> ChargePayment:
+    return ChargePayment(
+        order_id=order_id,
+        charge_id=charge_id,
+        amount=amount,
+        payment=PaymentDetails(method="credit_card", token=token),
+        reason="exchange: the replacement costs more",
+    )
+
+
 class Payments:
     """Drives the handlers the way the saga would and shows what a user would see."""
 
@@ -173,6 +199,18 @@ class Payments:
         async with self.messaging.unit_of_work() as uow:
             await use_cases.payments.refund_payment(
                 uow, refund_command(order_id, refund_id, amount), gateway=self.gateway
+            )
+
+    async def charge(
+        self,
+        order_id: UUID,
+        charge_id: str = "exchange:rma-1",
+        amount: Money = DIFFERENCE,
+        token: str = "tok_visa_ok",
+    ) -> None:
+        async with self.messaging.unit_of_work() as uow:
+            await use_cases.payments.charge_payment(
+                uow, charge_command(order_id, charge_id, amount, token), gateway=self.gateway
             )
 
     async def retry_due(self) -> int:

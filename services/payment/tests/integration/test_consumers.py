@@ -21,13 +21,13 @@ from orderly_kit import migrations
 from orderly_kit.card_data import MARKER
 from orderly_kit.clock import ManualClock
 from orderly_kit.service import Service
-from orderly_payment.adapters.orm import outbox, payment_operations, payments
+from orderly_payment.adapters.orm import charges, outbox, payment_operations, payments
 from orderly_payment.bootstrap import MIGRATIONS, build
 from orderly_payment.settings import PaymentSettings
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails
 from orderly_schemas.cloudevents import Envelope
-from orderly_schemas.payment import CapturePayment, RefundPayment
+from orderly_schemas.payment import CapturePayment, ChargePayment, RefundPayment
 from orderly_schemas.topics import dead_letter_topic
 
 
@@ -57,7 +57,10 @@ def capture(token: str) -> CapturePayment:
 
 
 async def publish(
-    broker: KafkaBroker, command: CapturePayment | RefundPayment, *, message_id: str
+    broker: KafkaBroker,
+    command: CapturePayment | RefundPayment | ChargePayment,
+    *,
+    message_id: str,
 ) -> None:
     envelope = Envelope(
         id=message_id, type=command.message_type(), source="/test", subject=str(command.order_id)
@@ -206,3 +209,47 @@ async def test_the_service_retries_a_rejected_refund_on_its_schedule(
             .all()
         )
     assert attempts == ["failed", "failed", "succeeded"]
+
+
+async def test_a_charge_after_the_capture_is_taken_once_however_often_it_is_delivered(
+    service: Service,
+) -> None:
+    command = capture("tok_visa_ok")
+    first, declined = (
+        ChargePayment(
+            order_id=command.order_id,
+            charge_id=f"exchange:{n}",
+            amount=Money(amount=350, currency="EUR"),
+            payment=PaymentDetails(method="credit_card", token=token),
+            reason="exchange: the replacement costs more",
+        )
+        for n, token in ((1, "tok_visa_ok"), (2, "tok_decline_expired_1"))
+    )
+
+    async with TestKafkaBroker(service.broker) as broker:
+        await publish(broker, command, message_id="capture-1")
+        for _ in range(2):
+            await publish(broker, first, message_id="charge-1")
+        await publish(broker, first, message_id="charge-1-resent")
+        await publish(broker, declined, message_id="charge-2")
+
+    assert [(t, kind) for t, kind, _ in await outbox_rows(service)] == [
+        ("payment.events.v1", "PaymentCaptured"),
+        ("payment.events.v1", "PaymentCharged"),
+        ("payment.events.v1", "PaymentCharged"),  # the re-sent command, answered again
+        ("payment.events.v1", "ChargeFailed"),
+    ]
+    async with service.database.sessions() as session:
+        rows = await session.execute(
+            select(charges.c.charge_id, charges.c.status, charges.c.failure_reason).order_by(
+                charges.c.charge_id
+            )
+        )
+        assert rows.tuples().all() == [
+            ("exchange:1", "succeeded", None),
+            ("exchange:2", "failed", "card expired"),
+        ]
+        taken = await session.execute(
+            select(payment_operations.c.status).where(payment_operations.c.kind == "charge")
+        )
+        assert sorted(taken.scalars().all()) == ["failed", "succeeded"]

@@ -215,6 +215,8 @@ async def test_executed_totals_count_succeeded_operations_per_order(database: Da
             captured_amount=1000,
             refunds=1,
             refunded_amount=400,
+            charges=0,
+            charged_amount=0,
         )
     ]
 

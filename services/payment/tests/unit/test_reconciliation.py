@@ -55,6 +55,8 @@ def test_totals_are_per_currency_and_never_mixed() -> None:
             net=captured - refunded,
             captures=1 if captured else 0,
             refunds=1 if refunded else 0,
+            charged=0,
+            charges=0,
         )
 
     found = totals(

@@ -57,8 +57,8 @@ payments = Table(
     CheckConstraint("last4 ~ '^[0-9]{4}$'", name="last4_is_four_digits"),
 )
 
-#: The payment ledger: every provider operation (authorize, capture, void, refund attempt)
-#: under its idempotency key, written as requested before the call, then answered.
+#: The payment ledger: every provider operation (authorize, capture, void, charge, refund
+#: attempt) under its idempotency key, written as requested before the call, then answered.
 #: Written ahead on a connection of its own, so no foreign keys to rows of the caller's
 #: transaction.
 payment_operations = Table(
@@ -78,9 +78,14 @@ payment_operations = Table(
     # For a refund attempt: the refund and the attempt's number.
     Column("refund_id", String(100), nullable=True),
     Column("attempt", Integer, nullable=True),
+    # For a charge, its id; for a refund attempt, the charge it returns money of (none: the
+    # capture).
+    Column("charge_id", String(100), nullable=True),
     Column("requested_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("answered_at", DateTime(timezone=True), nullable=True),
-    CheckConstraint("kind IN ('authorize', 'capture', 'void', 'refund')", name="kind_known"),
+    CheckConstraint(
+        "kind IN ('authorize', 'capture', 'void', 'refund', 'charge')", name="kind_known"
+    ),
     CheckConstraint(
         "status IN ('requested', 'pending', 'succeeded', 'failed')", name="status_known"
     ),
@@ -90,6 +95,11 @@ payment_operations = Table(
         name="refund_attempt_named",
     ),
     CheckConstraint("attempt IS NULL OR attempt >= 1", name="attempt_positive"),
+    CheckConstraint(
+        "CASE kind WHEN 'charge' THEN charge_id IS NOT NULL WHEN 'refund' THEN true"
+        " ELSE charge_id IS NULL END",
+        name="charge_named",
+    ),
     Index("ix_payment_operations_order_id", "order_id"),
     Index("ix_payment_operations_payment_id", "payment_id"),
     Index(
@@ -99,9 +109,16 @@ payment_operations = Table(
         unique=True,
         postgresql_where=text("refund_id IS NOT NULL"),
     ),
+    # One provider charge per charge id.
+    Index(
+        "ix_payment_operations_charge",
+        "charge_id",
+        unique=True,
+        postgresql_where=text("kind = 'charge'"),
+    ),
     # Webhooks name the operation by the provider's reference.
     Index("ix_payment_operations_provider_reference", "provider", "provider_reference"),
-    # The reconciliation report: succeeded captures and refunds by day.
+    # The reconciliation report: succeeded captures, charges and refunds by day.
     Index(
         "ix_payment_operations_answered",
         "answered_at",
@@ -144,6 +161,30 @@ refunds = Table(
         "next_attempt_at",
         postgresql_where=text("status = 'pending'"),
     ),
+)
+
+#: One row per ChargePayment (its charge id): refused before the provider (failed, with
+#: our reason), or sent as the ledger entry ``charge:<charge id>`` and kept in step with it
+#: (pending until the provider's answer is known).
+charges = Table(
+    "charges",
+    metadata,
+    Column("charge_id", String(100), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    # None for a charge refused because the order has no payment.
+    Column("payment_id", String(40), ForeignKey("payments.payment_id"), nullable=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("provider_reference", String(200), nullable=True),
+    Column("reason", Text, nullable=False),
+    Column("failure_reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("amount >= 0", name="amount_not_negative"),
+    CheckConstraint("status IN ('pending', 'succeeded', 'failed')", name="status_known"),
+    Index("ix_charges_order_id", "order_id"),
+    Index("ix_charges_payment_id", "payment_id"),
 )
 
 #: Orders whose payment was voided: no capture may happen for them. One row per
@@ -192,14 +233,16 @@ sim_provider_operations = Table(
     Column("outcome", String(10), nullable=False),
     Column("failure_reason", Text, nullable=True),
     Column("reference", String(200), nullable=False, unique=True),
-    # For a capture or void, the authorization; for a refund, the capture.
+    # For a capture or void, the authorization; for a refund, the capture or charge.
     Column("payment_reference", String(200), nullable=True),
     # How the payment method behaves later (refunds that fail, answers held back...).
     Column("behaviour", String(20), nullable=False, server_default="normal"),
     # Set when the answer is sent later by webhook: until then a repeated call hears "pending".
     Column("answer_at", DateTime(timezone=True), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    CheckConstraint("kind IN ('authorize', 'capture', 'void', 'refund')", name="kind_known"),
+    CheckConstraint(
+        "kind IN ('authorize', 'capture', 'void', 'refund', 'charge')", name="kind_known"
+    ),
     CheckConstraint("outcome IN ('succeeded', 'failed')", name="outcome_known"),
     CheckConstraint("amount >= 0", name="amount_not_negative"),
     Index("ix_sim_provider_operations_order_id", "order_id"),

@@ -115,7 +115,14 @@ class PaymentProvider(Protocol):
     async def refund(
         self, *, idempotency_key: str, order_id: UUID, payment_reference: str, amount: Money
     ) -> ProviderResult:
-        """Return ``amount`` of the capture ``payment_reference``."""
+        """Return ``amount`` of the capture or charge ``payment_reference``."""
+        ...
+
+    async def charge(
+        self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
+    ) -> ProviderResult:
+        """Take ``amount`` from the payment method behind ``token``: authorized and captured
+        in one operation, refunded by its own reference."""
         ...
 
     def read_webhook(self, body: bytes) -> WebhookEvent:
@@ -154,7 +161,7 @@ WEBHOOK_PREFIX: Final = "tok_webhook"  # answered later by webhook: approved...
 WEBHOOK_DECLINE_PREFIX: Final = "tok_webhook_decline"  # ...or declined
 REFUND_FAIL_PREFIX: Final = "tok_refundfail"
 REFUND_FLAKY_PREFIX: Final = "tok_refundflaky"
-HOLD_PREFIX: Final = "tok_hold"  # the capture executes, then its answer is held back
+HOLD_PREFIX: Final = "tok_hold"  # the capture (a charge) executes, then its answer is held
 REFUND_HOLD_PREFIX: Final = "tok_refundhold"  # each refund executes, then is held back
 
 DECLINED: Final = "card declined by issuer"
@@ -175,6 +182,7 @@ AUTHORIZE: Final = "authorize"
 CAPTURE: Final = "capture"
 VOID: Final = "void"
 REFUND: Final = "refund"
+CHARGE: Final = "charge"
 SUCCEEDED: Final = "succeeded"
 FAILED: Final = "failed"
 
@@ -187,11 +195,22 @@ REFUND_HOLD: Final = "refund_hold"
 #: Webhook event types a simulated provider sends.
 AUTHORIZATION_SUCCEEDED: Final = "authorization.succeeded"
 AUTHORIZATION_FAILED: Final = "authorization.failed"
-WebhookType = Literal["authorization.succeeded", "authorization.failed"]
+CHARGE_SUCCEEDED: Final = "charge.succeeded"
+CHARGE_FAILED: Final = "charge.failed"
+WebhookType = Literal[
+    "authorization.succeeded", "authorization.failed", "charge.succeeded", "charge.failed"
+]
 #: The operation each event type answers, and whether it approves it.
 _WEBHOOK_ANSWERS: Final[dict[str, tuple[OperationKind, bool]]] = {
     AUTHORIZATION_SUCCEEDED: (OperationKind.AUTHORIZE, True),
     AUTHORIZATION_FAILED: (OperationKind.AUTHORIZE, False),
+    CHARGE_SUCCEEDED: (OperationKind.CHARGE, True),
+    CHARGE_FAILED: (OperationKind.CHARGE, False),
+}
+#: The webhook that answers a pending operation of each kind: (approved, declined).
+_WEBHOOK_TYPES: Final[dict[str, tuple[WebhookType, WebhookType]]] = {
+    AUTHORIZE: (AUTHORIZATION_SUCCEEDED, AUTHORIZATION_FAILED),
+    CHARGE: (CHARGE_SUCCEEDED, CHARGE_FAILED),
 }
 
 
@@ -216,7 +235,7 @@ class SimulatedWebhook(BaseModel):
     data: SimulatedWebhookData
 
 
-_SHORT: Final = {AUTHORIZE: "au", CAPTURE: "ch", VOID: "vo", REFUND: "re"}
+_SHORT: Final = {AUTHORIZE: "au", CAPTURE: "ch", VOID: "vo", REFUND: "re", CHARGE: "sa"}
 
 
 def _behaviour(token: str) -> str:
@@ -249,11 +268,11 @@ class SimulatedProvider:
 
     Approves every token but ``tok_decline…`` (``tok_decline_funds…`` and the other
     codes of DECLINE_REASONS say why) and ``tok_timeout…``, which never answers.
-    ``tok_webhook…`` authorizations answer "pending" and are approved by a webhook
-    ``webhook_delay`` later (``tok_webhook_decline…``: declined). Refunds of a
-    ``tok_refundfail…`` payment always fail, those of ``tok_refundflaky…`` fail
-    twice and then succeed. The capture of a ``tok_hold…`` payment (each refund of a
-    ``tok_refundhold…`` one) executes and then keeps its answer back for
+    ``tok_webhook…`` authorizations and charges answer "pending" and are approved by a
+    webhook ``webhook_delay`` later (``tok_webhook_decline…``: declined). Refunds of a
+    ``tok_refundfail…`` payment (or charge) always fail, those of ``tok_refundflaky…``
+    fail twice and then succeed. The capture or charge of a ``tok_hold…`` payment (each
+    refund of a ``tok_refundhold…`` one) executes and then keeps its answer back for
     ``hold_seconds``, as a lost response would: the caller can be killed meanwhile.
 
     Each operation commits in the provider's own transaction, independently of the
@@ -300,16 +319,28 @@ class SimulatedProvider:
     async def authorize(
         self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
     ) -> ProviderResult:
+        return await self._take(AUTHORIZE, idempotency_key, order_id, amount, token)
+
+    async def charge(
+        self, *, idempotency_key: str, order_id: UUID, amount: Money, token: str
+    ) -> ProviderResult:
+        return await self._take(CHARGE, idempotency_key, order_id, amount, token)
+
+    async def _take(
+        self, kind: str, idempotency_key: str, order_id: UUID, amount: Money, token: str
+    ) -> ProviderResult:
+        """Authorize, or charge, the method behind ``token`` once per key, as its prefix says."""
         if token.startswith(TIMEOUT_PREFIX):
             # Holds nothing and records nothing: the caller cannot know that.
             raise ProviderTimeoutError(
-                f"authorize {idempotency_key}: no answer from the provider ({self._name})"
+                f"{kind} {idempotency_key}: no answer from the provider ({self._name})"
             )
+        behaviour = _behaviour(token)
         async with self._database.engine.begin() as conn:
             recorded = await self._recorded(conn, idempotency_key)
             if recorded is not None:
                 return recorded.result
-            reference = self._reference(AUTHORIZE, idempotency_key)
+            reference = self._reference(kind, idempotency_key)
             later = token.startswith(WEBHOOK_PREFIX)
             if token.startswith(WEBHOOK_DECLINE_PREFIX):
                 reason: str | None = WEBHOOK_DECLINED
@@ -319,26 +350,29 @@ class SimulatedProvider:
             recorded = await self._record(
                 conn,
                 idempotency_key,
-                kind=AUTHORIZE,
+                kind=kind,
                 order_id=order_id,
                 amount=amount,
                 succeeded=reason is None,
                 reference=reference,
                 failure_reason=reason,
-                behaviour=_behaviour(token),
+                behaviour=behaviour,
                 answer_at=answer_at,
             )
             if later and answer_at is not None:
+                approved, declined = _WEBHOOK_TYPES[kind]
                 await self._owe_webhook(
                     conn,
-                    event_type=AUTHORIZATION_FAILED if reason else AUTHORIZATION_SUCCEEDED,
+                    event_type=declined if reason else approved,
                     reference=reference,
                     order_id=order_id,
                     amount=amount,
                     reason=reason,
                     due_at=answer_at,
                 )
-            return recorded.result
+        if (kind, behaviour) == (CHARGE, HOLD):
+            await asyncio.sleep(self.hold_seconds)  # executed; the answer is "lost" for now
+        return recorded.result
 
     async def capture(
         self, *, idempotency_key: str, order_id: UUID, authorization_reference: str, amount: Money
@@ -381,9 +415,11 @@ class SimulatedProvider:
         self, *, idempotency_key: str, order_id: UUID, payment_reference: str, amount: Money
     ) -> ProviderResult:
         async def judge(conn: AsyncConnection) -> tuple[str | None, str]:
-            capture = await _operation(conn, payment_reference, CAPTURE)
-            refusal = await _refund_refusal(conn, capture, payment_reference, amount)
-            return refusal, capture["behaviour"] if capture else NORMAL
+            taken = await _operation(conn, payment_reference, CAPTURE) or await _operation(
+                conn, payment_reference, CHARGE
+            )
+            refusal = await _refund_refusal(conn, taken, payment_reference, amount)
+            return refusal, taken["behaviour"] if taken else NORMAL
 
         return await self._execute(
             REFUND, idempotency_key, order_id, amount, of=payment_reference, judge=judge
@@ -636,10 +672,13 @@ class ExecutedTotals:
     captured_amount: int
     refunds: int
     refunded_amount: int
+    charges: int
+    charged_amount: int
 
 
 async def executed_totals(database: Database) -> list[ExecutedTotals]:
-    """Succeeded captures and refunds per order (and currency), from the providers' record."""
+    """Succeeded captures, charges and refunds per order (and currency), from the providers'
+    record."""
     query = text(f"SELECT * FROM {ORDER_TOTALS_VIEW} ORDER BY order_id, currency")
     async with database.engine.connect() as conn:
         return [_totals(row) for row in (await conn.execute(query)).mappings()]
@@ -653,4 +692,6 @@ def _totals(row: Any) -> ExecutedTotals:
         captured_amount=row["captured_amount"],
         refunds=row["refunds"],
         refunded_amount=row["refunded_amount"],
+        charges=row["charges"],
+        charged_amount=row["charged_amount"],
     )

@@ -1,4 +1,5 @@
-"""Stores and loads payments, refunds and voids (SQLAlchemy Core, in the caller's transaction)."""
+"""Stores and loads payments, charges, refunds and voids (SQLAlchemy Core, in the caller's
+transaction)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit.db import Database, insert_unless_exists
 from orderly_payment.adapters.orm import (
+    charges,
     payment_operations,
     payment_voids,
     payments,
@@ -21,6 +23,8 @@ from orderly_payment.adapters.orm import (
 from orderly_payment.domain.ledger import Operation, OperationKind, OperationStatus, PaymentStatus
 from orderly_payment.domain.payments import (
     CardDisplay,
+    Charge,
+    ChargeStatus,
     Payment,
     PaymentVoid,
     Refund,
@@ -34,7 +38,7 @@ class PaymentRepository:
         self.session = session
 
     async def lock_order(self, order_id: UUID) -> None:
-        """Serialise this transaction with every other capture or refund of the order.
+        """Serialise this transaction with every other capture, charge or refund of the order.
 
         An advisory lock, because the first capture has no row to lock yet; it is
         released when the transaction ends.
@@ -141,6 +145,31 @@ class PaymentRepository:
             .values(outcome=outcome)
         )
 
+    # -- charges --------------------------------------------------------------------
+    async def charge(self, charge_id: str) -> Charge | None:
+        query = select(charges).where(charges.c.charge_id == charge_id)
+        row = (await self.session.execute(query)).mappings().first()
+        return None if row is None else _to_charge(row)
+
+    async def charges_of(self, payment_id: str) -> list[Charge]:
+        """The payment's charges, oldest first."""
+        query = (
+            select(charges)
+            .where(charges.c.payment_id == payment_id)
+            .order_by(charges.c.created_at, charges.c.charge_id)
+        )
+        return [_to_charge(r) for r in (await self.session.execute(query)).mappings()]
+
+    async def add_charge(self, charge: Charge) -> None:
+        await self.session.execute(insert(charges).values(**_charge_values(charge)))
+
+    async def update_charge(self, charge: Charge) -> None:
+        await self.session.execute(
+            update(charges)
+            .where(charges.c.charge_id == charge.charge_id)
+            .values(**_charge_values(charge))
+        )
+
     # -- voids ----------------------------------------------------------------------
     async def void(self, refund_id: str) -> PaymentVoid | None:
         query = select(payment_voids).where(payment_voids.c.refund_id == refund_id)
@@ -201,22 +230,16 @@ class PaymentRepository:
             .values(**_refund_values(refund))
         )
 
-    async def last_attempt(self, refund_id: str) -> Operation | None:
-        """The refund's latest provider operation."""
-        query = (
-            select(payment_operations)
-            .where(payment_operations.c.refund_id == refund_id)
-            .order_by(payment_operations.c.attempt.desc())
-            .limit(1)
-        )
-        row = (await self.session.execute(query)).mappings().first()
-        return None if row is None else _to_operation(row)
-
 
 async def write_ahead(
-    database: Database, operation: Operation, *, payment: Payment | None = None
+    database: Database,
+    operation: Operation,
+    *,
+    payment: Payment | None = None,
+    charge: Charge | None = None,
 ) -> Operation:
-    """Record ``operation`` as requested (and ``payment``, if new) before the provider hears it.
+    """Record ``operation`` as requested (and ``payment`` or ``charge``, if new) before the
+    provider hears it.
 
     Committed on a connection of its own, so that no rollback of the caller's
     transaction, and no crash, can erase the fact that money may have moved. Returns
@@ -227,6 +250,11 @@ async def write_ahead(
             new = _payment_values(payment)
             await conn.execute(
                 insert_unless_exists(payments, tuple(new), conflict=("order_id",)), new
+            )
+        if charge is not None:
+            new = _charge_values(charge)
+            await conn.execute(
+                insert_unless_exists(charges, tuple(new), conflict=("charge_id",)), new
             )
         requested = _operation_values(operation)
         await conn.execute(
@@ -284,6 +312,7 @@ def _operation_values(operation: Operation) -> dict[str, Any]:
         "reason": operation.reason,
         "refund_id": operation.refund_id,
         "attempt": operation.attempt,
+        "charge_id": operation.charge_id,
         "requested_at": operation.requested_at,
         "answered_at": operation.answered_at,
     }
@@ -306,6 +335,37 @@ def _refund_values(refund: Refund) -> dict[str, Any]:
         "created_at": refund.created_at,
         "updated_at": refund.updated_at,
     }
+
+
+def _charge_values(charge: Charge) -> dict[str, Any]:
+    return {
+        "charge_id": charge.charge_id,
+        "order_id": charge.order_id,
+        "payment_id": charge.payment_id,
+        "amount": charge.amount.amount,
+        "currency": charge.amount.currency,
+        "status": charge.status.value,
+        "provider_reference": charge.provider_reference,
+        "reason": charge.reason,
+        "failure_reason": charge.failure_reason,
+        "created_at": charge.created_at,
+        "updated_at": charge.updated_at,
+    }
+
+
+def _to_charge(row: Any) -> Charge:
+    return Charge(
+        charge_id=row["charge_id"],
+        order_id=row["order_id"],
+        payment_id=row["payment_id"],
+        amount=Money(amount=row["amount"], currency=row["currency"]),
+        status=ChargeStatus(row["status"]),
+        provider_reference=row["provider_reference"],
+        reason=row["reason"],
+        failure_reason=row["failure_reason"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
 
 
 def _to_payment(row: Any) -> Payment:
@@ -372,4 +432,5 @@ def _to_operation(row: Any) -> Operation:
         answered_at=row["answered_at"],
         refund_id=row["refund_id"],
         attempt=row["attempt"],
+        charge_id=row["charge_id"],
     )

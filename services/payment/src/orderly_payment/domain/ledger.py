@@ -1,15 +1,22 @@
 """The payment ledger: every provider operation, as requested and then as answered (no I/O).
 
-Each authorize, capture, void and refund attempt is one entry under its own
-idempotency key. It is written as *requested* before the provider is called (and
+Each authorize, capture, void, charge and refund attempt is one entry under its
+own idempotency key. It is written as *requested* before the provider is called (and
 committed on its own, so a crash cannot erase the fact that money may have
 moved), then *succeeded* or *failed* with the provider's reference and reason, or
 *pending* when the provider will answer later by webhook. A payment's status is
 never stored on its own authority: it follows from these entries.
+
+A charge takes more from the method after the capture (an exchange's price
+difference), authorized and captured in one provider call. Money taken, the
+capture and the charges, is refunded from the capture first and then from each
+charge in the order it was taken: a provider refunds an operation of its own, so a
+refund of more than is left of one takes one attempt for each it draws on.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -24,6 +31,7 @@ class OperationKind(StrEnum):
     CAPTURE = "capture"
     VOID = "void"
     REFUND = "refund"
+    CHARGE = "charge"  # more taken after the capture, authorized and captured at once
 
 
 class OperationStatus(StrEnum):
@@ -63,6 +71,11 @@ def void_key(order_id: UUID) -> str:
     return f"void:{order_id}"
 
 
+def charge_key(charge_id: str) -> str:
+    """One provider charge per ChargePayment (its charge id), however often it is sent."""
+    return f"charge:{charge_id}"
+
+
 def refund_attempt_key(refund_id: str, attempt: int) -> str:
     """One provider operation per attempt: a retry is new, a redelivered attempt is not."""
     return f"refund:{refund_id}:{attempt}"
@@ -85,6 +98,9 @@ class Operation:
     answered_at: datetime | None
     refund_id: str | None = None
     attempt: int | None = None  # of a refund
+    #: Of a charge, its id; of a refund attempt, the charge it returns money of (None: the
+    #: capture).
+    charge_id: str | None = None
 
     @classmethod
     def requested(
@@ -99,6 +115,7 @@ class Operation:
         now: datetime,
         refund_id: str | None = None,
         attempt: int | None = None,
+        charge_id: str | None = None,
     ) -> Operation:
         return cls(
             idempotency_key=idempotency_key,
@@ -114,6 +131,7 @@ class Operation:
             answered_at=None,
             refund_id=refund_id,
             attempt=attempt,
+            charge_id=charge_id,
         )
 
     def answered(
@@ -149,10 +167,50 @@ def captured_amount(ops: Iterable[Operation]) -> int:
     return sum(o.amount.amount for o in _succeeded(ops, OperationKind.CAPTURE))
 
 
+def charged_amount(ops: Iterable[Operation]) -> int:
+    """What succeeded charges took after the capture, in minor units."""
+    return sum(o.amount.amount for o in _succeeded(ops, OperationKind.CHARGE))
+
+
+def returned_by(ops: Iterable[Operation], refund_id: str) -> int:
+    """What the succeeded attempts of one refund returned, in minor units."""
+    return sum(
+        o.amount.amount for o in _succeeded(ops, OperationKind.REFUND) if o.refund_id == refund_id
+    )
+
+
+@dataclass(frozen=True)
+class Taken:
+    """Money the provider took, the capture or a charge, and what is left of it to refund."""
+
+    charge_id: str | None  # None: the capture
+    reference: str  # the provider's, which its refunds name
+    refundable: int  # minor units
+
+
+def taken(ops: Iterable[Operation]) -> list[Taken]:
+    """The capture, then each charge in the order taken, less what refunds of each returned."""
+    ops = list(ops)
+    returned: dict[str | None, int] = defaultdict(int)
+    for o in _succeeded(ops, OperationKind.REFUND):
+        returned[o.charge_id] += o.amount.amount
+    return [
+        Taken(o.charge_id, o.provider_reference or "", o.amount.amount - returned[o.charge_id])
+        for o in ops
+        if o.kind in (OperationKind.CAPTURE, OperationKind.CHARGE)
+        and o.status is OperationStatus.SUCCEEDED
+    ]
+
+
+def refund_source(ops: Iterable[Operation]) -> Taken | None:
+    """What a refund's next attempt returns money of: the first money taken with some left."""
+    return next((t for t in taken(ops) if t.refundable > 0), None)
+
+
 def payment_status(ops: Iterable[Operation]) -> PaymentStatus:
     """The payment's status as its ledger entries have it."""
     ops = list(ops)
-    captured = captured_amount(ops)
+    captured = captured_amount(ops) + charged_amount(ops)
     if captured:
         refunded = refunded_amount(ops)
         if refunded == 0:

@@ -1,12 +1,16 @@
-"""Payments, refunds and voids: what was decided, and the events that announce it (no I/O).
+"""Payments, charges, refunds and voids: what was decided, and the events that announce it
+(no I/O).
 
 A payment is one per order: an authorization and then its capture (see ``ledger``
 for the operations and how the status follows from them). Once captured or failed
-it is final: a repeated CapturePayment re-announces the recorded outcome. A refund is one
+it is final: a repeated CapturePayment re-announces the recorded outcome. A charge is
+one ChargePayment (its charge id): more taken from a captured payment's method in
+the payment's currency, decided once and re-announced as decided. A refund is one
 RefundPayment (its refund id), carried out by one or more provider attempts: a
 rejected attempt is retried with backoff until one succeeds or the attempts run
-out. A void records that an order's payment was never captured and never may be:
-a RefundPayment that finds nothing captured voids the order instead.
+out, and a refund of more than is left of the capture draws on the charges, one
+attempt each. A void records that an order's payment was never captured and never
+may be: a RefundPayment that finds nothing captured voids the order instead.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from orderly_payment.domain.ledger import (
 )
 from orderly_schemas.base import Money
 from orderly_schemas.payment import (
+    ChargeFailed,
+    ChargePayment,
     PaymentCaptured,
+    PaymentCharged,
     PaymentFailed,
     PaymentRefunded,
     PaymentVoided,
@@ -36,6 +43,12 @@ from orderly_schemas.payment import (
 
 NO_CAPTURED_PAYMENT = "no captured payment for order"
 CANCELLED_BEFORE_CAPTURE = "order cancelled before its payment was captured"
+
+
+class ChargeStatus(StrEnum):
+    PENDING = "pending"  # sent; the provider's answer is awaited (a webhook, or a re-send)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
 
 
 class RefundStatus(StrEnum):
@@ -260,9 +273,25 @@ class Refund:
         policy: RefundRetryPolicy,
         jitter: float,
         now: datetime,
+        left: int = 0,
     ) -> Refund:
-        """The refund after one more provider call: succeeded, retried later, or failed."""
+        """The refund after one more provider call: succeeded, retried later, or failed.
+
+        ``left``: what the refund still has to return once this call's amount is back (more
+        than zero when the call returned part of it, of the capture or of one charge); the
+        next part is then due at once.
+        """
         attempts = self.attempts + 1
+        if approved and left > 0:
+            return replace(
+                self,
+                status=RefundStatus.PENDING,
+                provider_reference=reference,
+                failure_reason=None,
+                attempts=attempts,
+                next_attempt_at=now,
+                updated_at=now,
+            )
         if approved:
             return replace(
                 self,
@@ -332,11 +361,13 @@ def refused_refund(command: RefundPayment, reason: str, *, now: datetime) -> Ref
     )
 
 
-def refund_refusal(payment: Payment, *, refunded: int, requested: Money) -> str | None:
+def refund_refusal(
+    payment: Payment, *, charged: int, refunded: int, requested: Money
+) -> str | None:
     """Why a refund of ``requested`` must not reach the provider, or None if it may.
 
-    ``refunded`` is what succeeded refunds of ``payment`` already returned, in its
-    currency's minor units.
+    ``charged`` is what succeeded charges took after the capture, ``refunded`` what
+    succeeded refunds of ``payment`` already returned, both in its currency's minor units.
     """
     if not payment.captured:
         return NO_CAPTURED_PAYMENT
@@ -348,11 +379,121 @@ def refund_refusal(payment: Payment, *, refunded: int, requested: Money) -> str 
         )
     if requested.amount <= 0:
         return f"refund amount must be greater than zero (got {requested.amount})"
-    refundable = captured.amount - refunded
+    refundable = captured.amount + charged - refunded
     if requested.amount > refundable:
+        taken = f"{captured.amount} captured, " + (f"{charged} charged, " if charged else "")
         return (
             f"refund exceeds captured amount: {requested.amount} requested, {refundable}"
-            f" refundable ({captured.amount} captured, {refunded} already refunded,"
+            f" refundable ({taken}{refunded} already refunded,"
             f" {captured.currency} minor units)"
         )
+    return None
+
+
+@dataclass(frozen=True)
+class Charge:
+    """One ChargePayment (its charge id): more taken from the order's payment method.
+
+    Refused before the provider (``payment_id`` None when the order has no payment), or
+    sent as one ledger entry (``charge:<charge id>``) whose answer it follows.
+    """
+
+    charge_id: str
+    order_id: UUID
+    payment_id: str | None
+    amount: Money
+    status: ChargeStatus
+    provider_reference: str | None
+    reason: str  # why the charge was asked for
+    failure_reason: str | None  # the provider's refusal, ours, or why no answer came yet
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def requested(cls, command: ChargePayment, *, payment_id: str, now: datetime) -> Charge:
+        """A charge accepted for the provider, before its answer."""
+        return cls(
+            charge_id=command.charge_id,
+            order_id=command.order_id,
+            payment_id=payment_id,
+            amount=command.amount,
+            status=ChargeStatus.PENDING,
+            provider_reference=None,
+            reason=command.reason,
+            failure_reason=None,
+            created_at=now,
+            updated_at=now,
+        )
+
+    @classmethod
+    def refused(
+        cls, command: ChargePayment, refusal: str, *, payment: Payment | None, now: datetime
+    ) -> Charge:
+        """A charge that must not reach the provider (see ``charge_refusal``)."""
+        return cls(
+            charge_id=command.charge_id,
+            order_id=command.order_id,
+            payment_id=payment.payment_id if payment else None,
+            amount=command.amount,
+            status=ChargeStatus.FAILED,
+            provider_reference=None,
+            reason=command.reason,
+            failure_reason=refusal,
+            created_at=now,
+            updated_at=now,
+        )
+
+    def settled(self, operation: Operation, now: datetime) -> Charge:
+        """The charge as its ledger entry ``operation`` now has it."""
+        status = {
+            OperationStatus.SUCCEEDED: ChargeStatus.SUCCEEDED,
+            OperationStatus.FAILED: ChargeStatus.FAILED,
+        }.get(operation.status, ChargeStatus.PENDING)
+        settled = replace(
+            self,
+            status=status,
+            provider_reference=operation.provider_reference,
+            failure_reason=operation.reason,
+        )
+        # Unchanged, it keeps its time: a re-announced outcome is the same event again.
+        return self if settled == self else replace(settled, updated_at=now)
+
+    def outcome(self) -> PaymentCharged | ChargeFailed | None:
+        """The event that announces the charge's outcome; None while it is pending."""
+        if self.status is ChargeStatus.SUCCEEDED:
+            return PaymentCharged(
+                order_id=self.order_id,
+                occurred_at=self.updated_at,
+                charge_id=self.charge_id,
+                amount=self.amount,
+                provider_reference=self.provider_reference or "",
+            )
+        if self.status is ChargeStatus.FAILED:
+            return ChargeFailed(
+                order_id=self.order_id,
+                occurred_at=self.updated_at,
+                charge_id=self.charge_id,
+                amount=self.amount,
+                reason=self.failure_reason or "charge failed",
+            )
+        return None
+
+
+def charge_refusal(payment: Payment | None, requested: Money) -> str | None:
+    """Why a charge of ``requested`` must not reach the provider, or None if it may.
+
+    Only a captured payment is charged more (a refunded one too: its method took money),
+    in the currency it was captured in, and by more than nothing.
+    """
+    if payment is None:
+        return "no captured payment to charge: no payment of the order was attempted"
+    if not payment.captured:
+        return f"no captured payment to charge: the order's payment is {payment.status.value}"
+    if requested.currency != payment.amount.currency:
+        return (
+            f"charge currency {requested.currency} differs from the payment's currency"
+            f" {payment.amount.currency}"
+        )
+    if requested.amount <= 0:
+        return f"charge amount must be greater than zero (got {requested.amount})"
     return None

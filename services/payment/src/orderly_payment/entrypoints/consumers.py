@@ -9,7 +9,10 @@ from orderly_payment.use_cases.payments import Gateway
 from orderly_schemas import topics
 from orderly_schemas.payment import (
     CapturePayment,
+    ChargeFailed,
+    ChargePayment,
     PaymentCaptured,
+    PaymentCharged,
     PaymentFailed,
     PaymentRefunded,
     PaymentVoided,
@@ -30,4 +33,16 @@ def register(service: Service, *, gateway: Gateway) -> None:
     async def on_refund_payment(command: RefundPayment, uow: UnitOfWork) -> None:
         await use_cases.payments.refund_payment(uow, command, gateway=gateway)
 
-    service.publishes(PaymentCaptured, PaymentFailed, PaymentRefunded, PaymentVoided, RefundFailed)
+    @commands.on(ChargePayment)
+    async def on_charge_payment(command: ChargePayment, uow: UnitOfWork) -> None:
+        await use_cases.payments.charge_payment(uow, command, gateway=gateway)
+
+    service.publishes(
+        PaymentCaptured,
+        PaymentFailed,
+        PaymentRefunded,
+        PaymentVoided,
+        RefundFailed,
+        PaymentCharged,
+        ChargeFailed,
+    )

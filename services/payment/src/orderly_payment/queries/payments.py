@@ -1,4 +1,4 @@
-"""Read models for the HTTP API: an order's payment with its refunds and its ledger."""
+"""Read models for the HTTP API: an order's payment with its charges, refunds and ledger."""
 
 from __future__ import annotations
 
@@ -14,9 +14,42 @@ from orderly_payment.adapters.repository import PaymentRepository
 from orderly_payment.domain.ledger import (
     Operation,
     captured_amount,
+    charged_amount,
     refunded_amount,
 )
-from orderly_payment.domain.payments import Refund
+from orderly_payment.domain.payments import Charge, Refund
+
+
+class ChargeRead(BaseModel):
+    """One ChargePayment: more taken from the method after the capture."""
+
+    charge_id: str
+    amount: int = Field(description="in minor units of the currency")
+    currency: str
+    status: str = Field(
+        description="pending (the provider's answer is awaited), succeeded or failed"
+    )
+    provider_reference: str | None = Field(description="the provider's, once it answered")
+    reason: str = Field(description="why the charge was asked for")
+    failure_reason: str | None = Field(
+        description="why it failed: the provider's refusal, or ours before asking it"
+    )
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, charge: Charge) -> ChargeRead:
+        return cls(
+            charge_id=charge.charge_id,
+            amount=charge.amount.amount,
+            currency=charge.amount.currency,
+            status=charge.status.value,
+            provider_reference=charge.provider_reference,
+            reason=charge.reason,
+            failure_reason=charge.failure_reason,
+            created_at=charge.created_at,
+            updated_at=charge.updated_at,
+        )
 
 
 class RefundRead(BaseModel):
@@ -58,7 +91,7 @@ class RefundRead(BaseModel):
 class LedgerEntryRead(BaseModel):
     """One provider operation, as requested and as answered."""
 
-    kind: str = Field(description="authorize, capture, void or refund")
+    kind: str = Field(description="authorize, capture, void, charge or refund")
     idempotency_key: str = Field(description="the key the provider was called with")
     status: str = Field(
         description="requested (no answer known yet), pending (the provider answers by"
@@ -71,6 +104,10 @@ class LedgerEntryRead(BaseModel):
     reason: str | None = Field(description="the provider's refusal, or why no answer came")
     refund_id: str | None = Field(description="for a refund attempt: its refund")
     attempt: int | None = Field(description="for a refund attempt: its number, from 1")
+    charge_id: str | None = Field(
+        description="for a charge, its id; for a refund attempt, the charge it returns money"
+        " of (null: the capture)"
+    )
     requested_at: datetime
     answered_at: datetime | None
 
@@ -87,6 +124,7 @@ class LedgerEntryRead(BaseModel):
             reason=op.reason,
             refund_id=op.refund_id,
             attempt=op.attempt,
+            charge_id=op.charge_id,
             requested_at=op.requested_at,
             answered_at=op.answered_at,
         )
@@ -111,16 +149,20 @@ class PaymentRead(BaseModel):
     capture_reference: str | None
     failure_reason: str | None
     captured_amount: int = Field(description="what succeeded captures took, in minor units")
+    charged_amount: int = Field(
+        description="what succeeded charges took after the capture, in minor units"
+    )
     refunded_amount: int = Field(description="what succeeded refunds returned, in minor units")
     refundable_amount: int = Field(
-        description="what a new refund may still return: captured less refunded (a pending"
-        " refund is checked against it again before each of its attempts)"
+        description="what a new refund may still return: captured and charged less refunded"
+        " (a pending refund is checked against it again before each of its attempts)"
     )
     pending_refund_amount: int = Field(
         description="what pending refunds (awaiting a retry) would still return"
     )
     created_at: datetime
     updated_at: datetime
+    charges: list[ChargeRead] = Field(description="oldest first")
     refunds: list[RefundRead] = Field(description="oldest first")
     ledger: list[LedgerEntryRead] = Field(description="every provider operation, oldest first")
 
@@ -143,7 +185,7 @@ async def get_payment(session: AsyncSession, order_id: UUID) -> PaymentRead | No
         .order_by(refunds.c.created_at, refunds.c.refund_id)
     )
     refund_list = [RefundRead.model_validate(dict(r)) for r in rows.mappings()]
-    captured, refunded = captured_amount(ops), refunded_amount(ops)
+    captured, charged, refunded = captured_amount(ops), charged_amount(ops), refunded_amount(ops)
     return PaymentRead(
         payment_id=payment.payment_id,
         order_id=payment.order_id,
@@ -160,11 +202,13 @@ async def get_payment(session: AsyncSession, order_id: UUID) -> PaymentRead | No
         capture_reference=payment.capture_reference,
         failure_reason=payment.failure_reason,
         captured_amount=captured,
+        charged_amount=charged,
         refunded_amount=refunded,
-        refundable_amount=max(captured - refunded, 0),
+        refundable_amount=max(captured + charged - refunded, 0),
         pending_refund_amount=sum(r.amount for r in refund_list if r.status == "pending"),
         created_at=payment.created_at,
         updated_at=payment.updated_at,
+        charges=[ChargeRead.of(c) for c in await repo.charges_of(payment.payment_id)],
         refunds=refund_list,
         ledger=[LedgerEntryRead.of(o) for o in ops],
     )

@@ -1,6 +1,7 @@
-"""The reconciliation report: money captured and refunded per day, method and currency.
+"""The reconciliation report: money captured, charged and refunded per day, method and
+currency.
 
-Read from the ledger's *succeeded* captures and refunds only (what the provider
+Read from the ledger's *succeeded* captures, charges and refunds only (what the provider
 confirmed), each on the UTC day it was answered, with the payment's method. A
 finance team compares it with the providers' settlement reports: the two should
 agree day by day.
@@ -25,7 +26,20 @@ from orderly_payment.domain.ledger import OperationKind, OperationStatus
 #: The longest period one report may cover, in days (from and to included).
 MAX_DAYS: Final = 366
 
-COLUMNS: Final = ("day", "method", "currency", "captured", "refunded", "net", "captures", "refunds")
+#: The charges' columns come last: a spreadsheet that reads the older columns by position
+#: still finds them.
+COLUMNS: Final = (
+    "day",
+    "method",
+    "currency",
+    "captured",
+    "refunded",
+    "net",
+    "captures",
+    "refunds",
+    "charged",
+    "charges",
+)
 
 
 class ReportFormat(StrEnum):
@@ -64,9 +78,13 @@ class ReconciliationRow(BaseModel):
     currency: str
     captured: int = Field(description="sum of succeeded captures")
     refunded: int = Field(description="sum of succeeded refund attempts")
-    net: int = Field(description="captured less refunded (negative when refunds exceed)")
+    net: int = Field(
+        description="captured and charged less refunded (negative when refunds exceed)"
+    )
     captures: int = Field(description="how many succeeded captures")
     refunds: int = Field(description="how many succeeded refund attempts")
+    charged: int = Field(description="sum of succeeded charges after the capture")
+    charges: int = Field(description="how many succeeded charges")
 
 
 class CurrencyTotal(BaseModel):
@@ -78,6 +96,8 @@ class CurrencyTotal(BaseModel):
     net: int
     captures: int
     refunds: int
+    charged: int
+    charges: int
 
 
 class ReconciliationReport(BaseModel):
@@ -94,6 +114,7 @@ def _query(first: date, last: date) -> Select[Any]:
     day = cast(func.timezone("UTC", ops.answered_at), Date)
     is_capture = ops.kind == OperationKind.CAPTURE.value
     is_refund = ops.kind == OperationKind.REFUND.value
+    is_charge = ops.kind == OperationKind.CHARGE.value
     return (
         select(
             day.label("day"),
@@ -103,10 +124,20 @@ def _query(first: date, last: date) -> Select[Any]:
             func.coalesce(func.sum(ops.amount).filter(is_refund), 0).label("refunded"),
             func.count().filter(is_capture).label("captures"),
             func.count().filter(is_refund).label("refunds"),
+            func.coalesce(func.sum(ops.amount).filter(is_charge), 0).label("charged"),
+            func.count().filter(is_charge).label("charges"),
         )
         .select_from(payment_operations.join(payments, payments.c.payment_id == ops.payment_id))
         .where(ops.status == OperationStatus.SUCCEEDED.value)
-        .where(ops.kind.in_([OperationKind.CAPTURE.value, OperationKind.REFUND.value]))
+        .where(
+            ops.kind.in_(
+                [
+                    OperationKind.CAPTURE.value,
+                    OperationKind.CHARGE.value,
+                    OperationKind.REFUND.value,
+                ]
+            )
+        )
         .where(ops.answered_at >= _midnight(first))
         .where(ops.answered_at < _midnight(last + timedelta(days=1)))
         .group_by(day, payments.c.method, ops.currency)
@@ -119,16 +150,18 @@ def _midnight(day: date) -> datetime:
 
 
 def _row(r: Any) -> ReconciliationRow:
-    captured, refunded = int(r["captured"]), int(r["refunded"])
+    captured, charged, refunded = int(r["captured"]), int(r["charged"]), int(r["refunded"])
     return ReconciliationRow(
         day=r["day"],
         method=r["method"],
         currency=r["currency"],
         captured=captured,
         refunded=refunded,
-        net=captured - refunded,
+        net=captured + charged - refunded,
         captures=int(r["captures"]),
         refunds=int(r["refunds"]),
+        charged=charged,
+        charges=int(r["charges"]),
     )
 
 
@@ -153,7 +186,14 @@ def totals(rows: Iterable[ReconciliationRow]) -> list[CurrencyTotal]:
     by_currency: dict[str, CurrencyTotal] = {}
     for r in rows:
         t = by_currency.get(r.currency) or CurrencyTotal(
-            currency=r.currency, captured=0, refunded=0, net=0, captures=0, refunds=0
+            currency=r.currency,
+            captured=0,
+            refunded=0,
+            net=0,
+            captures=0,
+            refunds=0,
+            charged=0,
+            charges=0,
         )
         by_currency[r.currency] = CurrencyTotal(
             currency=r.currency,
@@ -162,6 +202,8 @@ def totals(rows: Iterable[ReconciliationRow]) -> list[CurrencyTotal]:
             net=t.net + r.net,
             captures=t.captures + r.captures,
             refunds=t.refunds + r.refunds,
+            charged=t.charged + r.charged,
+            charges=t.charges + r.charges,
         )
     return [by_currency[c] for c in sorted(by_currency)]
 
@@ -186,6 +228,8 @@ def _cells(row: ReconciliationRow) -> list[str | int]:
         row.net,
         row.captures,
         row.refunds,
+        row.charged,
+        row.charges,
     ]
 
 

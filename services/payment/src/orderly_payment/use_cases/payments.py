@@ -1,16 +1,19 @@
-"""The payment service's use cases: pay, refund and void, each at most once.
+"""The payment service's use cases: pay, charge more, refund and void, each at most once.
 
 Every provider call is written to the ledger as *requested* first, on a
 connection of its own (``write_ahead``), and carries an idempotency key derived
 from the saga step: ``authorize:<order>``, ``capture:<order>``, ``void:<order>``,
-``refund:<refund id>:<attempt>``. The answer is recorded in the consuming
+``charge:<charge id>``, ``refund:<refund id>:<attempt>``. Each use case holds the
+order's lock (``lock_order``) from its first read to its commit, so two deliveries
+of one command, or two commands of one order, take turns. The answer is recorded in the consuming
 transaction. If that transaction never commits (a crash, a kill), the message is
 redelivered, the ledger still says *requested*, and the provider is asked again
 with the same key, which returns its first answer: money moves once.
 
 A refund the provider rejects is retried later under a new attempt key until one
 succeeds or the attempts run out; a call that got no answer is retried under its
-own key, since the provider may have executed it.
+own key, since the provider may have executed it. A refund of more than is left of
+the capture goes on at once with the charges, one attempt each (``ledger.refund_source``).
 """
 
 from __future__ import annotations
@@ -44,22 +47,30 @@ from orderly_payment.domain.ledger import (
     OperationStatus,
     authorize_key,
     capture_key,
+    charge_key,
+    charged_amount,
     refund_attempt_key,
+    refund_source,
     refunded_amount,
+    returned_by,
+    taken,
     void_key,
 )
 from orderly_payment.domain.payments import (
+    NO_CAPTURED_PAYMENT,
     CardDisplay,
+    Charge,
     Payment,
     PaymentVoid,
     Refund,
     RefundRetryPolicy,
     RefundStatus,
+    charge_refusal,
     refund_refusal,
     refused_refund,
 )
 from orderly_schemas.base import Money
-from orderly_schemas.payment import CapturePayment, RefundPayment
+from orderly_schemas.payment import CapturePayment, ChargePayment, RefundPayment
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +81,13 @@ REFUNDS_FAILED = Counter(
     "orderly_refunds_failed_total",
     "Refunds that failed for good (refused, or rejected at every attempt): money to settle by hand",
     ["requested_by"],
+)
+
+
+CHARGES = Counter(
+    "orderly_charges_total",
+    "Charges after the capture (ChargePayment) decided, by outcome: succeeded or failed",
+    ["outcome"],
 )
 
 
@@ -174,7 +192,7 @@ async def _advance(
     ops: dict[OperationKind, Operation] = {
         o.kind: o
         for o in await repo.operations(payment.payment_id)
-        if o.kind is not OperationKind.REFUND
+        if o.kind not in (OperationKind.REFUND, OperationKind.CHARGE)
     }
     auth = ops.get(OperationKind.AUTHORIZE)
     if auth is None or auth.status is OperationStatus.REQUESTED:
@@ -359,15 +377,20 @@ async def confirm_operation(
     assert operation is not None
     if operation.status.answered:
         return False
-    await repo.update_operation(
-        operation.answered(
-            approved=confirmation.approved,
-            reference=confirmation.reference,
-            reason=confirmation.reason,
-            now=uow.now(),
-        )
+    answered = operation.answered(
+        approved=confirmation.approved,
+        reference=confirmation.reference,
+        reason=confirmation.reason,
+        now=uow.now(),
     )
+    await repo.update_operation(answered)
     payment = await repo.payment(operation.payment_id)
+    if operation.kind is OperationKind.CHARGE:
+        # Written ahead with its entry: a charge's entry always has its row.
+        charge = await repo.charge(operation.charge_id or "")
+        assert charge is not None, f"charge {operation.charge_id} has a ledger entry but no row"
+        await _settle_charge(uow, repo, charge, answered, payment)
+        return True
     void = await repo.void_of(payment.order_id)
     await _advance(uow, repo, payment, gateway=gateway, token=None, void=void)
     return True
@@ -425,6 +448,96 @@ async def receive_provider_webhook(
     return WebhookOutcome.ALREADY_ANSWERED
 
 
+async def charge_payment(uow: UnitOfWork, command: ChargePayment, *, gateway: Gateway) -> None:
+    """Charge the order's payment method more, once per charge id; a repeat re-announces it.
+
+    Refused without asking the provider (ChargeFailed with the reason, recorded, so that a
+    re-send answers the same) unless the order's payment was captured, in the charge's
+    currency, and the amount is more than zero. A provider that does not answer raises
+    ProviderError: the charge stays pending and a re-send asks again under its key; one
+    that answers by webhook leaves it pending until ``confirm_operation``.
+    """
+    repo = PaymentRepository(uow.session)
+    await repo.lock_order(command.order_id)
+    charge = await repo.charge(command.charge_id)
+    if charge is not None and charge.order_id != command.order_id:
+        raise PoisonMessageError(
+            f"field charge_id: {command.charge_id!r} already belongs to order {charge.order_id};"
+            " a charge id names one charge of one order"
+        )
+    if charge is not None and (event := charge.outcome()) is not None:
+        log.info("charge %s already %s; re-announcing it", charge.charge_id, charge.status.value)
+        await uow.publish(event)
+        return
+    payment = await repo.payment_of(command.order_id)
+    if charge is None:
+        refused = charge_refusal(payment, command.amount)
+        if refused is not None:
+            charge = Charge.refused(command, refused, payment=payment, now=uow.now())
+            await repo.add_charge(charge)
+            log.info("charge %s refused: %s", charge.charge_id, refused)
+            await _announce_charge(uow, charge)
+            return
+        assert payment is not None  # charge_refusal refuses an order without a payment
+        charge = Charge.requested(command, payment_id=payment.payment_id, now=uow.now())
+    assert payment is not None  # a pending charge was accepted for the order's payment
+    provider = _provider(gateway.providers, name=payment.provider)
+    token = command.payment.token
+    operation = await _call(
+        repo,
+        await write_ahead(
+            gateway.database,
+            Operation.requested(
+                kind=OperationKind.CHARGE,
+                idempotency_key=charge_key(charge.charge_id),
+                order_id=charge.order_id,
+                payment_id=payment.payment_id,
+                provider=payment.provider,
+                amount=charge.amount,
+                now=uow.now(),
+                charge_id=charge.charge_id,
+            ),
+            charge=charge,
+        ),
+        lambda key: provider.charge(
+            idempotency_key=key, order_id=charge.order_id, amount=charge.amount, token=token
+        ),
+        clock=uow.now,
+    )
+    await _settle_charge(uow, repo, charge, operation, payment)
+
+
+async def _settle_charge(
+    uow: UnitOfWork,
+    repo: PaymentRepository,
+    charge: Charge,
+    operation: Operation,
+    payment: Payment,
+) -> None:
+    """Bring the charge and its payment in step with the charge's ledger entry ``operation``,
+    and announce the charge once it is decided."""
+    now = uow.now()
+    charge = charge.settled(operation, now)
+    await repo.update_charge(charge)
+    await _settle(repo, payment, voided=await repo.void_of(payment.order_id) is not None, now=now)
+    if charge.outcome() is None:
+        log.info(
+            "charge %s of order %s is pending; awaiting the provider's answer",
+            charge.charge_id,
+            charge.order_id,
+        )
+        return
+    await _announce_charge(uow, charge)
+
+
+async def _announce_charge(uow: UnitOfWork, charge: Charge) -> None:
+    """Announce a charge decided in this transaction (a re-announcement is not counted)."""
+    event = charge.outcome()
+    assert event is not None, f"charge {charge.charge_id} is not decided"
+    CHARGES.labels(charge.status.value).inc()
+    await uow.publish(event)
+
+
 async def refund_payment(
     uow: UnitOfWork,
     command: RefundPayment,
@@ -463,11 +576,7 @@ async def refund_payment(
     if payment is None or not payment.captured:
         await _void(uow, repo, command, payment, gateway=gateway)
         return
-    refused = refund_refusal(
-        payment,
-        refunded=refunded_amount(await repo.operations(payment.payment_id)),
-        requested=command.amount,
-    )
+    refused = _refund_refusal(payment, await repo.operations(payment.payment_id), command.amount)
     if refused is not None:
         await _refuse(uow, command, refused)
         return
@@ -571,11 +680,7 @@ async def refund_by_hand(
     payment = await repo.payment_of(order_id)
     if payment is None:
         raise NoPaymentError(f"no payment for order {order_id} has been attempted")
-    refused = refund_refusal(
-        payment,
-        refunded=refunded_amount(await repo.operations(payment.payment_id)),
-        requested=amount,
-    )
+    refused = _refund_refusal(payment, await repo.operations(payment.payment_id), amount)
     if refused is not None:
         raise RefundRefusedError(refused)
     refund = Refund.requested(
@@ -648,44 +753,82 @@ async def _attempt_refund(
     *,
     gateway: Gateway,
 ) -> Refund:
-    """One provider attempt of a refund, its ledger entry, and the outcome if it is final."""
+    """A refund's next provider attempt, its ledger entry, and the outcome if it is final.
+
+    An attempt that returned part of the refund (all that was left of the capture, or of
+    a charge) is followed at once by the next, on the next money taken.
+    """
+    part_returned = True
+    while part_returned:
+        refund, part_returned = await _attempt_refund_part(
+            uow, repo, refund, payment, gateway=gateway
+        )
+    if refund.status is RefundStatus.FAILED:
+        REFUNDS_FAILED.labels("finance" if refund.requested_by else "saga").inc()
+    await _settle(
+        repo, payment, voided=await repo.void_of(payment.order_id) is not None, now=uow.now()
+    )
+    await _announce(uow, refund)
+    return refund
+
+
+async def _attempt_refund_part(
+    uow: UnitOfWork,
+    repo: PaymentRepository,
+    refund: Refund,
+    payment: Payment,
+    *,
+    gateway: Gateway,
+) -> tuple[Refund, bool]:
+    """One provider attempt of a refund and its ledger entry; True if it returned part of
+    the refund and the rest is due at once."""
     policy = gateway.retry
     now = uow.now()
     ops = await repo.operations(payment.payment_id)
+    left = Money(
+        amount=refund.amount.amount - returned_by(ops, refund.refund_id),
+        currency=refund.amount.currency,
+    )
     # Other refunds of the payment may have succeeded since this one was accepted.
-    refused = refund_refusal(payment, refunded=refunded_amount(ops), requested=refund.amount)
-    if refused is not None:
-        refund = refund.refused(refused, now)
+    refused = _refund_refusal(payment, ops, left)
+    source = refund_source(ops)
+    if refused is not None or source is None:
+        refund = refund.refused(refused or NO_CAPTURED_PAYMENT, now)
         await repo.update_refund(refund)
-        REFUNDS_FAILED.labels("finance" if refund.requested_by else "saga").inc()
         log.info(
             "refund %s refused before attempt %d: %s",
             refund.refund_id,
             refund.attempts + 1,
-            refused,
+            refund.failure_reason,
         )
-        await _announce(uow, refund)
-        return refund
+        return refund, False
     provider = _provider(gateway.providers, name=payment.provider)
-    last = await repo.last_attempt(refund.refund_id)
-    number = 1 if last is None else last.attempt or 1
-    if last is not None and last.status is not OperationStatus.REQUESTED:
-        number += 1  # the last one was answered: a new attempt, under a new key
-    attempt = await write_ahead(
-        gateway.database,
-        Operation.requested(
-            kind=OperationKind.REFUND,
-            idempotency_key=refund_attempt_key(refund.refund_id, number),
-            order_id=refund.order_id,
-            payment_id=payment.payment_id,
-            provider=payment.provider,
-            amount=refund.amount,
-            now=now,
-            refund_id=refund.refund_id,
-            attempt=number,
-        ),
-    )
-    reference = payment.capture_reference or ""
+    mine = [o for o in ops if o.refund_id == refund.refund_id]
+    unanswered = next((o for o in mine if o.status is OperationStatus.REQUESTED), None)
+    if unanswered is not None:
+        # Money may have moved under its key (a crash, no answer): asked again with that key,
+        # its amount and its source, before any new attempt. A crash after a part returned
+        # may leave more than one such attempt: the oldest first.
+        attempt = unanswered
+    else:
+        number = max((o.attempt or 0 for o in mine), default=0) + 1
+        attempt = await write_ahead(
+            gateway.database,
+            Operation.requested(
+                kind=OperationKind.REFUND,
+                idempotency_key=refund_attempt_key(refund.refund_id, number),
+                order_id=refund.order_id,
+                payment_id=payment.payment_id,
+                provider=payment.provider,
+                amount=Money(amount=min(left.amount, source.refundable), currency=left.currency),
+                now=now,
+                refund_id=refund.refund_id,
+                attempt=number,
+                charge_id=source.charge_id,
+            ),
+        )
+    reference = next((t.reference for t in taken(ops) if t.charge_id == attempt.charge_id), "")
+    failure_reason: str | None
     try:
         answered = await _call(
             repo,
@@ -694,34 +837,29 @@ async def _attempt_refund(
                 idempotency_key=key,
                 order_id=refund.order_id,
                 payment_reference=reference,
-                amount=refund.amount,
+                amount=attempt.amount,
             ),
             clock=uow.now,
         )
     except ProviderError as exc:
         reason = f"no answer from the provider: {exc}"
         await repo.update_operation(attempt.unanswered(reason))
-        refund = refund.answered(
-            approved=False,
-            reference=None,
-            failure_reason=reason,
-            policy=policy,
-            jitter=_jitter(),
-            now=uow.now(),
-        )
+        approved, reference_answered, failure_reason = False, None, reason
     else:
-        refund = refund.answered(
-            approved=answered.status is OperationStatus.SUCCEEDED,
-            reference=answered.provider_reference,
-            failure_reason=answered.reason,
-            policy=policy,
-            jitter=_jitter(),
-            now=uow.now(),
-        )
+        approved = answered.status is OperationStatus.SUCCEEDED
+        reference_answered, failure_reason = answered.provider_reference, answered.reason
+    refund = refund.answered(
+        approved=approved,
+        reference=reference_answered,
+        failure_reason=failure_reason,
+        policy=policy,
+        jitter=_jitter(),
+        now=uow.now(),
+        left=left.amount - attempt.amount.amount,
+    )
     await repo.update_refund(refund)
-    if refund.status is RefundStatus.FAILED:
-        REFUNDS_FAILED.labels("finance" if refund.requested_by else "saga").inc()
-    if refund.next_attempt_at is not None:
+    part_returned = approved and refund.status is RefundStatus.PENDING
+    if refund.next_attempt_at is not None and not part_returned:
         log.warning(
             "refund %s attempt %d of %d failed (%s); next attempt at %s",
             refund.refund_id,
@@ -730,11 +868,14 @@ async def _attempt_refund(
             refund.failure_reason,
             refund.next_attempt_at.isoformat(),
         )
-    await _settle(
-        repo, payment, voided=await repo.void_of(payment.order_id) is not None, now=uow.now()
+    return refund, part_returned
+
+
+def _refund_refusal(payment: Payment, ops: list[Operation], requested: Money) -> str | None:
+    """``refund_refusal`` against what the payment's ledger entries ``ops`` took and returned."""
+    return refund_refusal(
+        payment, charged=charged_amount(ops), refunded=refunded_amount(ops), requested=requested
     )
-    await _announce(uow, refund)
-    return refund
 
 
 async def _announce(uow: UnitOfWork, refund: Refund) -> None:

@@ -30,7 +30,7 @@ from orderly_payment.bootstrap import MIGRATIONS, build, providers_for, refund_r
 from orderly_payment.settings import PaymentSettings
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails, PaymentMethod
-from orderly_schemas.payment import CapturePayment, RefundPayment
+from orderly_schemas.payment import CapturePayment, ChargePayment, RefundPayment
 
 
 @pytest.fixture
@@ -57,7 +57,7 @@ async def client(service: Service, identity: DevIssuer) -> AsyncIterator[httpx.A
 
 
 class Shop:
-    """Pays and refunds as the saga would, and reads back what the provider executed."""
+    """Pays, charges and refunds as the saga would, and reads back what the provider executed."""
 
     def __init__(self, service: Service, settings: PaymentSettings) -> None:
         self.service = service
@@ -102,6 +102,21 @@ class Shop:
                     refund_id=f"{order_id}:{refund_id}",
                     amount=Money(amount=amount, currency="EUR"),
                     reason="customer cancelled",
+                ),
+                gateway=self.gateway,
+            )
+
+    async def charge(self, order_id: UUID, amount: int, charge_id: str = "x1") -> None:
+        """An exchange's price difference, charged to the order's method."""
+        async with self.service.messaging.unit_of_work() as uow:
+            await use_cases.payments.charge_payment(
+                uow,
+                ChargePayment(
+                    order_id=order_id,
+                    charge_id=f"{order_id}:{charge_id}",
+                    amount=Money(amount=amount, currency="EUR"),
+                    payment=PaymentDetails(method="credit_card", token="tok_ok_1"),
+                    reason="exchange",
                 ),
                 gateway=self.gateway,
             )

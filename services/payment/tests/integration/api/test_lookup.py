@@ -87,6 +87,52 @@ async def test_a_payment_is_shown_with_its_refunds_and_every_ledger_entry(
     ]
 
 
+async def test_a_charged_payment_shows_its_charges_and_refunds_them_too(
+    shop: Shop, client: httpx.AsyncClient
+) -> None:
+    order_id = await shop.pay(2500)
+    await shop.charge(order_id, 700, "x1")
+    await shop.charge(order_id, 300, "x2")
+    await shop.saga_refund(order_id, 2800)
+
+    body = (await client.get(f"/payments/{order_id}")).json()
+
+    assert {
+        k: body[k]
+        for k in (
+            "status",
+            "amount",
+            "captured_amount",
+            "charged_amount",
+            "refunded_amount",
+            "refundable_amount",
+        )
+    } == {
+        "status": "partially_refunded",
+        "amount": 2500,
+        "captured_amount": 2500,
+        "charged_amount": 1000,
+        "refunded_amount": 2800,
+        "refundable_amount": 700,
+    }
+    assert [(c["charge_id"], c["amount"], c["status"], c["reason"]) for c in body["charges"]] == [
+        (f"{order_id}:x1", 700, "succeeded", "exchange"),
+        (f"{order_id}:x2", 300, "succeeded", "exchange"),
+    ]
+    assert all(c["provider_reference"] for c in body["charges"])
+    # The refund took what was left of the capture, then of the first charge.
+    assert [
+        (e["kind"], e["idempotency_key"], e["amount"], e["charge_id"])
+        for e in body["ledger"]
+        if e["kind"] in ("charge", "refund")
+    ] == [
+        ("charge", f"charge:{order_id}:x1", 700, f"{order_id}:x1"),
+        ("charge", f"charge:{order_id}:x2", 300, f"{order_id}:x2"),
+        ("refund", f"refund:{order_id}:r1:1", 2500, None),
+        ("refund", f"refund:{order_id}:r1:2", 300, f"{order_id}:x1"),
+    ]
+
+
 async def test_a_declined_payment_shows_why_and_nothing_to_refund(
     shop: Shop, client: httpx.AsyncClient
 ) -> None:

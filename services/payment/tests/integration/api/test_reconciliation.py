@@ -5,7 +5,8 @@ Eight payments over two days (and their edges), with numbers to check by hand:
     day 1   credit_card    EUR  captures 4999 (A) + 2000 (B, at 23:59:59)
             mobile_wallet  EUR  capture 1500 (C), refunded by the saga the same day
     day 2   credit_card    EUR  capture 1200 (F, 23:30 on day 1 at UTC-2), A refunded 1000
-                                by hand; F's refund by hand was rejected (not counted)
+                                by hand; F's refund by hand was rejected (not counted);
+                                B charged 500 more (an exchange)
             debit_card     USD  capture 3000 (D, at 00:00:00)
     out     third_party declined (E); G captured the day after, H the day before
 """
@@ -41,6 +42,7 @@ async def books(shop: Shop, client: httpx.AsyncClient) -> dict[str, Any]:
     g = await shop.pay(999)
     h = await shop.pay(888)
     await shop.saga_refund(c, 1500)
+    await shop.charge(b, 500)
     for order_id, amount in ((a, 1000), (f, 300)):
         response = await client.post(
             f"/payments/{order_id}/refunds",
@@ -58,6 +60,7 @@ async def books(shop: Shop, client: httpx.AsyncClient) -> dict[str, Any]:
         (a, "capture", "2026-03-01T10:00:00+00:00"),
         (a, "refund", "2026-03-02T09:00:00+00:00"),
         (b, "capture", "2026-03-01T23:59:59+00:00"),
+        (b, "charge", "2026-03-02T08:00:00+00:00"),
         (d, "capture", "2026-03-02T00:00:00+00:00"),
         (f, "capture", "2026-03-01T23:30:00-02:00"),
         (g, "capture", "2026-03-03T00:00:00+00:00"),
@@ -68,7 +71,7 @@ async def books(shop: Shop, client: httpx.AsyncClient) -> dict[str, Any]:
 
 
 def row(day: date, method: str, currency: str, *numbers: int) -> dict[str, Any]:
-    captured, refunded, net, captures, refunds = numbers
+    captured, refunded, net, captures, refunds, charged, charges = numbers
     return {
         "day": day.isoformat(),
         "method": method,
@@ -78,10 +81,12 @@ def row(day: date, method: str, currency: str, *numbers: int) -> dict[str, Any]:
         "net": net,
         "captures": captures,
         "refunds": refunds,
+        "charged": charged,
+        "charges": charges,
     }
 
 
-async def test_the_report_sums_succeeded_captures_and_refunds_per_day_method_and_currency(
+async def test_the_report_sums_succeeded_captures_charges_and_refunds_per_day_method_currency(
     books: dict[str, Any], client: httpx.AsyncClient
 ) -> None:
     response = await client.get("/reports/reconciliation", params=PERIOD)
@@ -92,19 +97,21 @@ async def test_the_report_sums_succeeded_captures_and_refunds_per_day_method_and
         "from": "2026-03-01",
         "to": "2026-03-02",
         "rows": [
-            row(DAY1, "credit_card", "EUR", 6999, 0, 6999, 2, 0),
-            row(DAY1, "mobile_wallet", "EUR", 1500, 1500, 0, 1, 1),
-            row(DAY2, "credit_card", "EUR", 1200, 1000, 200, 1, 1),
-            row(DAY2, "debit_card", "USD", 3000, 0, 3000, 1, 0),
+            row(DAY1, "credit_card", "EUR", 6999, 0, 6999, 2, 0, 0, 0),
+            row(DAY1, "mobile_wallet", "EUR", 1500, 1500, 0, 1, 1, 0, 0),
+            row(DAY2, "credit_card", "EUR", 1200, 1000, 700, 1, 1, 500, 1),
+            row(DAY2, "debit_card", "USD", 3000, 0, 3000, 1, 0, 0, 0),
         ],
         "totals": [
             {
                 "currency": "EUR",
                 "captured": 9699,
                 "refunded": 2500,
-                "net": 7199,
+                "net": 7699,
                 "captures": 4,
                 "refunds": 2,
+                "charged": 500,
+                "charges": 1,
             },
             {
                 "currency": "USD",
@@ -113,6 +120,8 @@ async def test_the_report_sums_succeeded_captures_and_refunds_per_day_method_and
                 "net": 3000,
                 "captures": 1,
                 "refunds": 0,
+                "charged": 0,
+                "charges": 0,
             },
         ],
     }
@@ -124,7 +133,7 @@ async def test_one_day_is_a_period_too(books: dict[str, Any], client: httpx.Asyn
     )
 
     assert [(r["day"], r["method"], r["net"]) for r in response.json()["rows"]] == [
-        ("2026-03-02", "credit_card", 200),
+        ("2026-03-02", "credit_card", 700),
         ("2026-03-02", "debit_card", 3000),
     ]
 
@@ -143,13 +152,13 @@ async def test_the_csv_has_a_header_row_and_text_cells_cannot_start_a_formula(
         'attachment; filename="reconciliation_2026-03-01_2026-03-02.csv"'
     )
     assert response.text.splitlines() == [
-        "day,method,currency,captured,refunded,net,captures,refunds",
-        "2026-03-01,'=2+5,EUR,4999,0,4999,1,0",
-        "2026-03-01,credit_card,EUR,2000,0,2000,1,0",
-        "2026-03-01,mobile_wallet,EUR,1500,1500,0,1,1",
-        "2026-03-02,'=2+5,EUR,0,1000,-1000,0,1",
-        "2026-03-02,credit_card,EUR,1200,0,1200,1,0",
-        "2026-03-02,debit_card,USD,3000,0,3000,1,0",
+        "day,method,currency,captured,refunded,net,captures,refunds,charged,charges",
+        "2026-03-01,'=2+5,EUR,4999,0,4999,1,0,0,0",
+        "2026-03-01,credit_card,EUR,2000,0,2000,1,0,0,0",
+        "2026-03-01,mobile_wallet,EUR,1500,1500,0,1,1,0,0",
+        "2026-03-02,'=2+5,EUR,0,1000,-1000,0,1,0,0",
+        "2026-03-02,credit_card,EUR,1200,0,1700,1,0,500,1",
+        "2026-03-02,debit_card,USD,3000,0,3000,1,0,0,0",
     ]
 
 
@@ -166,7 +175,7 @@ async def test_accept_text_csv_asks_for_csv_unless_format_says_otherwise(
     )
 
     assert csv.headers["content-type"] == "text/csv; charset=utf-8"
-    assert csv.text.splitlines()[1] == "2026-03-01,credit_card,EUR,6999,0,6999,2,0"
+    assert csv.text.splitlines()[1] == "2026-03-01,credit_card,EUR,6999,0,6999,2,0,0,0"
     assert json.headers["content-type"] == "application/json"
 
 
@@ -177,7 +186,9 @@ async def test_a_period_without_money_is_empty(client: httpx.AsyncClient) -> Non
     csv = await client.get("/reports/reconciliation", params={**period, "format": "csv"})
 
     assert report.json() == {"from": "2020-01-01", "to": "2020-12-31", "rows": [], "totals": []}
-    assert csv.text == "day,method,currency,captured,refunded,net,captures,refunds\n"
+    assert (
+        csv.text == "day,method,currency,captured,refunded,net,captures,refunds,charged,charges\n"
+    )
 
 
 async def test_a_whole_leap_year_may_be_asked_for(client: httpx.AsyncClient) -> None:

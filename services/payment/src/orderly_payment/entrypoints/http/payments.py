@@ -37,7 +37,8 @@ MAX_AMOUNT = 2**63 - 1
 
 
 class RefundCreate(BaseModel):
-    """A refund finance asks for by hand: part or all of what is left of the capture."""
+    """A refund finance asks for by hand: part or all of what is left of the capture and
+    the charges."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -115,9 +116,9 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
         caller: Annotated[Caller, Depends(REFUND)],
         idempotency_key: IdempotencyKey = None,
     ) -> queries.payments.RefundRead:
-        """Refund part or all of what is left of the capture (201; pending if the provider
-        refused this attempt and a retry is scheduled, failed once retries ran out); the
-        refund names the token's subject as who asked for it."""
+        """Refund part or all of what is left of the capture and charges (201; pending if
+        the provider refused this attempt and a retry is scheduled, failed once retries ran
+        out); the refund names the token's subject as who asked for it."""
         if idempotency_key is None:
             raise invalid(
                 ("header", "Idempotency-Key"),
@@ -160,7 +161,7 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
             Query(alias="format", description="json or csv; without it, as Accept prefers"),
         ] = None,
     ) -> Any:
-        """Captured, refunded and net money per UTC day, method and currency, from the
+        """Captured, charged, refunded and net money per UTC day, method and currency, from the
         ledger's succeeded operations; as JSON with totals per currency, or as CSV."""
         try:
             queries.reconciliation.check_period(first, last)
