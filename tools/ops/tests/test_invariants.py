@@ -700,6 +700,16 @@ def test_the_ledger_check_says_what_disagrees_with_each_refund(dbs: Databases) -
             ("refund", "succeeded"),
             ("refund", "succeeded"),
         ],
+        [("authorize", "succeeded"), ("capture", "succeeded"), ("charge", "succeeded")],
+        [("authorize", "succeeded"), ("capture", "succeeded"), ("charge", "failed")],
+        [
+            ("authorize", "succeeded"),
+            ("capture", "succeeded"),
+            ("refund", "succeeded"),
+            ("refund", "succeeded"),
+            ("refund", "succeeded"),
+            ("charge", "succeeded"),
+        ],
     ],
 )
 @pytest.mark.parametrize("voided", [False, True], ids=["", "voided"])
@@ -707,7 +717,7 @@ def test_the_ledger_status_is_the_payment_services_own(
     entries: list[tuple[str, str]], voided: bool
 ) -> None:
     """orderly-ops restates the payment service's rule; both must give the same status."""
-    amounts = {"authorize": 1000, "capture": 1000, "void": 1000, "refund": 400}
+    amounts = {"authorize": 1000, "capture": 1000, "void": 1000, "refund": 400, "charge": 300}
     payment = Payment.new(
         order_id=uuid.UUID(int=1),
         method="credit_card",

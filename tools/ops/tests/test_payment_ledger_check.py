@@ -36,7 +36,7 @@ from orderly_payment.domain.payments import RefundRetryPolicy
 from orderly_payment.settings import PaymentSettings
 from orderly_schemas.base import Money
 from orderly_schemas.checkout import PaymentDetails
-from orderly_schemas.payment import CapturePayment, RefundPayment
+from orderly_schemas.payment import CapturePayment, ChargePayment, RefundPayment
 
 #: One attempt: a refund the provider rejects fails at once.
 ONE_ATTEMPT = RefundRetryPolicy(max_attempts=1, backoff=timedelta(milliseconds=10))
@@ -99,6 +99,21 @@ class Shop:
                     refund_id=f"{order_id}:cancel",
                     amount=Money(amount=amount, currency="EUR"),
                     reason="customer cancelled",
+                ),
+                gateway=self.gateway,
+            )
+
+    async def charge(self, order_id: uuid.UUID, amount: int) -> None:
+        """An exchange's price difference, charged to the order's method."""
+        async with self.messaging.unit_of_work() as uow:
+            await use_cases.payments.charge_payment(
+                uow,
+                ChargePayment(
+                    order_id=order_id,
+                    charge_id=f"exchange:{order_id}",
+                    amount=Money(amount=amount, currency="EUR"),
+                    payment=PaymentDetails(method="credit_card", token="tok_ok_1"),
+                    reason="exchange",
                 ),
                 gateway=self.gateway,
             )
@@ -211,6 +226,41 @@ async def test_each_order_whose_ledger_disagrees_is_named_with_what_is_wrong(
                 MONEY_BALANCES,
                 "captured net of refunds is 8999 (refunds by hand of kept orders left out),"
                 " kept orders are worth 7499",
+            ),
+        ],
+    }
+
+
+async def test_charges_are_money_taken_that_an_order_ending_without_payment_gives_back(
+    shop: Shop,
+) -> None:
+    exchanged = shop.order("completed", 4999)  # kept its total; the exchange is the return's
+    await shop.pay(exchanged, 4999)
+    await shop.charge(exchanged, 700)
+    all_back = shop.order("cancelled", 2000)  # refunded in full: capture and charge
+    await shop.pay(all_back, 2000)
+    await shop.charge(all_back, 300)
+    await shop.saga_refund(all_back, 2300)
+    charge_kept = shop.order("cancelled", 1500)  # refunded the capture only
+    await shop.pay(charge_kept, 1500)
+    await shop.charge(charge_kept, 400)
+    await shop.saga_refund(charge_kept, 1500)
+
+    problems = shop.problems()
+
+    assert problems == {
+        shop.numbers[charge_kept]: [
+            (
+                MONEY_BALANCES,
+                "cancelled with 400 captured net of refunds; expected 0 (EUR minor units)",
+            ),
+            (LEDGER_AGREES, "cancelled with 400 captured net of refunds"),
+        ],
+        "all orders": [
+            (
+                MONEY_BALANCES,
+                "captured net of refunds is 5399 (refunds by hand of kept orders left out),"
+                " kept orders are worth 4999",
             ),
         ],
     }

@@ -18,13 +18,17 @@ What it proves, in the words of the fault tests:
   a rejected or cancelled one holds and shipped nothing;
 - captured minus refunded equals the value of the orders that kept their payment,
   order by order and in total (refunds finance made by hand are finance's own
-  decisions: a completed order keeps its total net of the saga's refunds only);
+  decisions: a completed order keeps its total net of the saga's refunds only; charges
+  after the capture, an exchange's price difference, are the return's as its refund is,
+  and an order that ended without its payment got them back too);
 - each order's payment ledger agrees with the saga: an order paid for has one
   succeeded capture of its total, a cancelled or rejected one got all of it back,
   the payment's cached status is the one its ledger entries give, and every refund
-  marked succeeded has exactly one succeeded ledger entry (and no other refund has any);
-- no capture and no refund was executed twice at the provider, and every
-  operation the provider executed is recorded by the payment service;
+  marked succeeded has succeeded ledger entries that returned its amount (one, or one per
+  capture and charge it drew on; no other refund has any);
+- no capture and no refund was executed twice at the provider (no more refunded than
+  captured and charged), and every operation the provider executed is recorded by the
+  payment service;
 - returns hold: no order has more units in its returns than it was delivered; each
   return's refund is what the payment ledger returned under its refund id (never more);
   every return received was restocked once with the goods it records; and every return
@@ -443,6 +447,8 @@ class Ledger:
     entries: list[tuple[str, str, int]] = field(default_factory=list)  # kind, status, amount
     captures: int = 0
     captured: int = 0
+    charges: int = 0  # succeeded charges after the capture (an exchange's price difference)
+    charged: int = 0
     refunds: int = 0  # succeeded refund attempts, whoever asked
     refunded: int = 0
     refunded_by_hand: int = 0  # of ``refunded``: refunds finance asked for (requested_by set)
@@ -469,7 +475,7 @@ def ledger_status(entries: Iterable[tuple[str, str, int]], *, voided: bool = Fal
 
 def _status_of_entries(entries: list[tuple[str, str, int]]) -> str:
     succeeded = [(kind, amount) for kind, status, amount in entries if status == "succeeded"]
-    captured = sum(amount for kind, amount in succeeded if kind == "capture")
+    captured = sum(amount for kind, amount in succeeded if kind in ("capture", "charge"))
     if captured:
         refunded = sum(amount for kind, amount in succeeded if kind == "refund")
         if refunded == 0:
@@ -513,6 +519,9 @@ def _ledgers(conn: Connection, ids: list[UUID]) -> dict[UUID, Ledger]:
         if r.kind == "capture":
             ledger.captures += 1
             ledger.captured += amount
+        elif r.kind == "charge":
+            ledger.charges += 1
+            ledger.charged += amount
         elif r.kind == "refund":
             ledger.refunds += 1
             ledger.refunded += amount
@@ -552,6 +561,13 @@ def _check_money(
         " GROUP BY order_id",
         ids,
     )
+    provider_charges = _sums(
+        conn,
+        "SELECT order_id, COUNT(*), SUM(amount) FROM sim_provider_operations"
+        " WHERE kind = 'charge' AND outcome = 'succeeded' AND order_id = ANY(:ids)"
+        " GROUP BY order_id",
+        ids,
+    )
 
     report.checked.append(MONEY_BALANCES)
     kept_value = net_total = by_hand = 0
@@ -566,7 +582,7 @@ def _check_money(
         # own refunds left its total. An order that ended without its payment must have had
         # all of it back, however it was returned.
         kept = ledger.captured - ledger.refunded_by_saga
-        returned = ledger.captured - ledger.refunded
+        returned = ledger.captured + ledger.charged - ledger.refunded
         if status == "completed":
             net, ok, expected = kept, kept == total, f"{total}"
         elif status in UNPAID:
@@ -609,6 +625,7 @@ def _check_money(
             report.fail(EXECUTED_ONCE, _name(orders, order_id), f"{count} captures ({amount})")
     for order_id, (count, amount) in provider_refunds.items():
         charged = provider_captures.get(order_id, (0, 0))[1]
+        charged += provider_charges.get(order_id, (0, 0))[1]
         if amount > charged:
             report.fail(
                 EXECUTED_ONCE,
@@ -619,9 +636,11 @@ def _check_money(
     report.checked.append(PROVIDER_RECORDED)
     captured = {i: (x.captures, x.captured) for i, x in ledgers.items() if x.captures}
     refunded = {i: (x.refunds, x.refunded) for i, x in ledgers.items() if x.refunds}
+    charges = {i: (x.charges, x.charged) for i, x in ledgers.items() if x.charges}
     for label, provider, ours in (
         ("captured", provider_captures, captured),
         ("refunded", provider_refunds, refunded),
+        ("charged", provider_charges, charges),
     ):
         for order_id in set(provider) | set(ours):
             theirs, mine = provider.get(order_id, (0, 0)), ours.get(order_id, (0, 0))
@@ -664,13 +683,12 @@ def _check_ledger_agrees(
                     f"captured {ledger.captured} in {ledger.captures} operation(s); the order's"
                     f" total is {total}"
                 )
-            if status in UNPAID and ledger.captured != ledger.refunded:
+            taken = ledger.captured + ledger.charged
+            if status in UNPAID and taken != ledger.refunded:
+                problems.append(f"{status} with {taken - ledger.refunded} captured net of refunds")
+            if ledger.refunded > taken:
                 problems.append(
-                    f"{status} with {ledger.captured - ledger.refunded} captured net of refunds"
-                )
-            if ledger.refunded > ledger.captured:
-                problems.append(
-                    f"refunded {ledger.refunded}, more than the {ledger.captured} captured"
+                    f"refunded {ledger.refunded}, more than the {taken} captured and charged"
                 )
             derived = ledger_status(ledger.entries, voided=ledger.voided)
             if ledger.payment_status != derived:
@@ -712,7 +730,7 @@ def _refund_problems(conn: Connection, ids: list[UUID]) -> dict[UUID, list[str]]
             found[r.order_id].append(
                 f"refund {refund} is {r.status}, but the ledger returned {returned} for it"
             )
-        elif succeeded > 1 or (succeeded and returned != int(r.amount)):
+        elif succeeded and returned != int(r.amount):
             found[r.order_id].append(
                 f"refund {refund} of {r.amount} returned {returned} in {succeeded} ledger entries"
             )

@@ -3,12 +3,12 @@
 Every provider call is written to the ledger as *requested* first, on a
 connection of its own (``write_ahead``), and carries an idempotency key derived
 from the saga step: ``authorize:<order>``, ``capture:<order>``, ``void:<order>``,
-``charge:<charge id>``, ``refund:<refund id>:<attempt>``. Each use case holds the
-order's lock (``lock_order``) from its first read to its commit, so two deliveries
-of one command, or two commands of one order, take turns. The answer is recorded in the consuming
-transaction. If that transaction never commits (a crash, a kill), the message is
-redelivered, the ledger still says *requested*, and the provider is asked again
-with the same key, which returns its first answer: money moves once.
+``charge:<charge id>``, ``refund:<refund id>:<attempt>``. The answer is recorded in
+the consuming transaction. If that transaction never commits (a crash, a kill), the
+message is redelivered, the ledger still says *requested*, and the provider is asked
+again with the same key, which returns its first answer: money moves once. Each use
+case holds the order's lock (``lock_order``) from its first read to its commit, so
+two deliveries of one command, or two commands of one order, take turns.
 
 A refund the provider rejects is retried later under a new attempt key until one
 succeeds or the attempts run out; a call that got no answer is retried under its
