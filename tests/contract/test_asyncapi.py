@@ -222,7 +222,10 @@ def test_the_support_service_documents_cases_and_feedback_read_from_the_order_li
     consumed = {topic: message_types(doc, ch) for topic, ch in operations(doc, "receive")}
     published = {topic: message_types(doc, ch) for topic, ch in operations(doc, "send")}
 
-    assert consumed == {"order.events.v1": {"OrderConfirmed", "OrderDelivered", "OrderCompleted"}}
+    assert consumed == {
+        "order.events.v1": {"OrderConfirmed", "OrderDelivered", "OrderCompleted"},
+        "customer.events.v1": {"CustomerErased"},
+    }
     assert published == {
         "support.events.v1": {
             "FeedbackGiven",

@@ -78,6 +78,8 @@ SERVICE_SECRETS: dict[str, list[tuple[str, str, bool]]] = {
     "payment": [("orderly-payment-webhook", "payment-webhook-secret-example.env", False)],
     "order": [PERSONAL_DATA_KEYS],
     "notification": [PERSONAL_DATA_KEYS],
+    # Its own keys: support opens nothing another service sealed.
+    "support": [("orderly-support-data-keys", "support-data-keys-secret-example.env", True)],
 }
 
 
@@ -528,8 +530,8 @@ def test_every_pod_migrates_first_and_runs_locked_down(overlay: str) -> None:
             assert KAFKA_CA_MOUNT in container["volumeMounts"], where
             # Everything secret comes from a Secret: the database URL, the Kafka user's
             # password (Strimzi's Secret of the KafkaUser of the service's name) and, for
-            # the inventory and payment services their webhook secrets, for the order
-            # service the keys of customers' personal data.
+            # the inventory and payment services their webhook secrets, for the services
+            # that keep customers' personal data their keys.
             from_secrets = {
                 e["name"]: (
                     e["valueFrom"]["secretKeyRef"]["name"],

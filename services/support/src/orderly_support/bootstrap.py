@@ -26,6 +26,7 @@ def build(settings: SupportSettings | None = None, *, clock: Clock = utc_now) ->
         metadata=orm.metadata,
         outbox=orm.outbox,
         inbox=orm.inbox,
+        customer_keys=orm.customer_keys,
         migrations_dir=MIGRATIONS,
         clock=clock,
     )

@@ -17,6 +17,8 @@ from orderly_support.domain.feedback import FeedbackPolicy
 class SupportSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="SUPPORT_", extra="ignore")
 
+    #: Cases' and feedback's words are kept sealed under customers' data keys.
+    holds_personal_data = True
     service_name: str = "support"
     database_url: str = "postgresql+psycopg://postgres@127.0.0.1:5432/orderly_support"
     http_port: int = 8006

@@ -1,7 +1,8 @@
 """The support service on a fresh, migrated database, told the time by a ManualClock.
 
 The service is built as in production but not started (ASGITransport sends no lifespan
-events: no Kafka, no jobs running on their own). ``support`` is a small driver: it makes
+events: no Kafka, no jobs running on their own); ``consuming`` runs its real subscribers
+on FastStream's in-memory broker. ``support`` is a small driver: it makes
 orders known as the order lifecycle would (through the real use cases, each in its own
 unit of work), runs a job of the service once, reads the outbox and the audit log, and
 makes the headers of a customer's or an agent's request. ``client`` calls the HTTP API.
@@ -19,6 +20,7 @@ from uuid import UUID, uuid4
 
 import httpx
 import pytest
+from faststream.kafka import KafkaBroker, TestKafkaBroker
 from sqlalchemy import select
 
 from orderly_dev.identity import DevIssuer
@@ -148,3 +150,11 @@ async def client(service: Service) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=service.http)
     async with httpx.AsyncClient(transport=transport, base_url="http://support") as c:
         yield c
+
+
+@pytest.fixture
+async def consuming(service: Service) -> AsyncIterator[KafkaBroker]:
+    """The service's subscribers on FastStream's in-memory broker."""
+    service.consumer()  # the subscriber start() builds, for FastStream's test broker
+    async with TestKafkaBroker(service.broker) as broker:
+        yield broker

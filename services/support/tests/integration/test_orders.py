@@ -5,13 +5,11 @@ nothing."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
-import pytest
-from faststream.kafka import KafkaBroker, TestKafkaBroker
+from faststream.kafka import KafkaBroker
 from sqlalchemy import func, select
 
 from orderly_dev.producer import publish
@@ -27,14 +25,6 @@ from orderly_support.adapters.orm import inbox, orders
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PRICE = Money(amount=1299, currency="EUR")
-
-
-@pytest.fixture
-async def consuming(service: Service) -> AsyncIterator[KafkaBroker]:
-    """The service's subscribers on FastStream's in-memory broker."""
-    service.consumer()  # the subscriber start() builds, for FastStream's test broker
-    async with TestKafkaBroker(service.broker) as broker:
-        yield broker
 
 
 def lifecycle() -> dict[str, Any]:

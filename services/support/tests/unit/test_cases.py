@@ -45,7 +45,6 @@ def opened(
         case_id=uuid4(),
         case_number="CS-0000001",
         category=category,
-        subject="the parcel never came",
         customer_id="C-ADA",
         order=order,
         return_id=None,

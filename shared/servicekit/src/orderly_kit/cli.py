@@ -9,7 +9,7 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,7 @@ from orderly_kit import deadletters, migrations
 from orderly_kit.audit import Actor
 from orderly_kit.deadletters import DeadLetter, Status
 from orderly_kit.http_server import server_options
+from orderly_kit.messaging import UnitOfWork
 from orderly_kit.service import Service
 from orderly_schemas.topics import ALL_TOPICS
 
@@ -78,7 +79,11 @@ def main(
 
 
 # -- customers ------------------------------------------------------------------------------
-def _customers_parser(service: Service) -> argparse.ArgumentParser:
+#: A batch of a command's work in one unit of work: how many it did (0: all done).
+Batch = Callable[[UnitOfWork], Awaitable[int]]
+
+
+def _customers_parser(service: Service, *, seals: bool) -> argparse.ArgumentParser:
     name = service.settings.service_name
     parser = argparse.ArgumentParser(
         prog=f"{name} customers",
@@ -87,21 +92,33 @@ def _customers_parser(service: Service) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="action", required=True)
     rotate = sub.add_parser("rotate-keys", help="re-wrap every data key with the active key")
     rotate.add_argument("--operator", default=None, help="who (default: $USER)")
+    if seals:
+        sub.add_parser("seal-legacy", help="seal what older rows keep in plaintext")
     return parser
 
 
-async def customers(service: Service, args: list[str]) -> int:
+async def customers(service: Service, args: list[str], *, seal_legacy: Batch | None = None) -> int:
     """``customers rotate-keys``: re-wrap every customer's data key with the active
-    key-encryption key, in audited batches (the order service adds erase and seal-legacy)."""
-    ns = _customers_parser(service).parse_args(args)
+    key-encryption key, in audited batches; with ``seal_legacy`` (a service whose older
+    rows keep personal data in plaintext), ``customers seal-legacy`` seals them in batches
+    (the order service adds erase)."""
+    ns = _customers_parser(service, seals=seal_legacy is not None).parse_args(args)
     if service.messaging.vault is None:
         return _fail(f"the {service.settings.service_name} service keeps no personal data")
-    operator = Actor.operator(ns.operator or operator_name())
+    if ns.action == "seal-legacy":
+        assert seal_legacy is not None
+        batch = seal_legacy
+    else:
+        operator = Actor.operator(ns.operator or operator_name())
+
+        async def batch(uow: UnitOfWork) -> int:
+            return await customer_keys.rotate_keys(uow, operator=operator)
+
     total = 0
     try:
         while True:
             async with service.messaging.unit_of_work() as uow:
-                done = await customer_keys.rotate_keys(uow, operator=operator)
+                done = await batch(uow)
             total += done
             if done == 0:
                 break

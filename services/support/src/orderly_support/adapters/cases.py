@@ -1,6 +1,10 @@
 """Loads and stores cases, their history, messages and notes (SQLAlchemy Core, within the
 unit of work's transaction).
 
+Their words (the subject, messages, notes and the reasons of moves) are sealed under the
+customer's data key as they are stored (``adapters/personal_data.py``); a customer erased
+here gets none kept (CustomerErasedError). Loading a case reads none of them: its decisions
+need no words.
 ``Cases`` is what the case use cases need of a repository; ``CaseRepository`` keeps the
 cases in PostgreSQL. A step on a case holds its row (FOR UPDATE), so two steps on one
 case are taken one after the other. Cases past an agreement are claimed with SKIP LOCKED,
@@ -24,6 +28,13 @@ from orderly_support.adapters.orm import (
     case_status_history,
     cases,
 )
+from orderly_support.adapters.personal_data import (
+    CASE_MESSAGE,
+    CASE_NOTE,
+    CASE_REASON,
+    CASE_SUBJECT,
+    Sealer,
+)
 from orderly_support.domain.cases import Case, CaseStatus, Party
 from orderly_support.domain.orders import KnownOrder
 
@@ -35,7 +46,9 @@ class Cases(Protocol):
 
     async def next_case_number(self) -> str: ...
 
-    async def add(self, case: Case) -> None: ...
+    async def add(self, case: Case, *, subject: str) -> None:
+        """A new case, and what it is about in a few words."""
+        ...
 
     async def get(self, case_id: UUID) -> Case | None:
         """The case, held for this unit of work: no other step on it meanwhile."""
@@ -46,12 +59,12 @@ class Cases(Protocol):
         ...
 
     async def add_message(
-        self, case_id: UUID, *, author: str, party: Party, body: str, at: datetime
+        self, case: Case, *, author: str, party: Party, body: str, at: datetime
     ) -> None:
         """A message of the conversation with the customer, from them or to them."""
         ...
 
-    async def add_note(self, case_id: UUID, *, author: str, body: str, at: datetime) -> None:
+    async def add_note(self, case: Case, *, author: str, body: str, at: datetime) -> None:
         """An internal note of support's, never shown to the customer."""
         ...
 
@@ -61,12 +74,13 @@ class Cases(Protocol):
 
 
 class CaseRepository:
-    """``Cases`` in PostgreSQL."""
+    """``Cases`` in PostgreSQL; ``sealer`` seals their words."""
 
-    __slots__ = ("orders", "session")
+    __slots__ = ("orders", "sealer", "session")
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, sealer: Sealer) -> None:
         self.session = session
+        self.sealer = sealer
         self.orders = KnownOrderRepository(session)
 
     async def order(self, order_id: UUID) -> KnownOrder | None:
@@ -76,13 +90,13 @@ class CaseRepository:
         value = await self.session.scalar(_NEXT_NUMBER)
         return f"CS-{int(value or 0):07d}"
 
-    async def add(self, case: Case) -> None:
+    async def add(self, case: Case, *, subject: str) -> None:
         await self.session.execute(
             insert(cases).values(
                 case_id=case.case_id,
                 case_number=case.case_number,
                 category=case.category,
-                subject=case.subject,
+                subject_sealed=await self.sealer.seal(case.customer_id, CASE_SUBJECT, subject),
                 customer_id=case.customer_id,
                 order_id=case.order_id,
                 order_number=case.order_number,
@@ -107,17 +121,21 @@ class CaseRepository:
         await self._record_history(case)
 
     async def add_message(
-        self, case_id: UUID, *, author: str, party: Party, body: str, at: datetime
+        self, case: Case, *, author: str, party: Party, body: str, at: datetime
     ) -> None:
+        sealed = await self.sealer.seal(case.customer_id, CASE_MESSAGE, body)
         await self.session.execute(
             insert(case_messages).values(
-                case_id=case_id, author=author, party=party.value, body=body, at=at
+                case_id=case.case_id, author=author, party=party.value, body_sealed=sealed, at=at
             )
         )
 
-    async def add_note(self, case_id: UUID, *, author: str, body: str, at: datetime) -> None:
+    async def add_note(self, case: Case, *, author: str, body: str, at: datetime) -> None:
+        sealed = await self.sealer.seal(case.customer_id, CASE_NOTE, body)
         await self.session.execute(
-            insert(case_notes).values(case_id=case_id, author=author, body=body, at=at)
+            insert(case_notes).values(
+                case_id=case.case_id, author=author, body_sealed=sealed, at=at
+            )
         )
 
     async def claim_due(self, now: datetime, *, limit: int) -> list[Case]:
@@ -126,6 +144,7 @@ class CaseRepository:
 
     async def _record_history(self, case: Case) -> None:
         if case.changes:
+            seal = self.sealer.seal_optional
             await self.session.execute(
                 insert(case_status_history),
                 [
@@ -134,7 +153,7 @@ class CaseRepository:
                         "from_status": None if c.from_status is None else c.from_status.value,
                         "to_status": c.to_status.value,
                         "by": c.by,
-                        "reason": c.reason,
+                        "reason_sealed": await seal(case.customer_id, CASE_REASON, c.reason),
                         "at": c.at,
                     }
                     for c in case.changes
@@ -168,7 +187,6 @@ _AS_STORED = (
     "case_id",
     "case_number",
     "category",
-    "subject",
     "customer_id",
     "order_id",
     "order_number",
@@ -202,10 +220,11 @@ def _loaded(row: RowMapping) -> Case:
 
 
 _NEXT_NUMBER = select(case_number_seq.next_value())
-_GET_LOCKED = select(cases).where(cases.c.case_id == bindparam("case_id")).with_for_update()
+#: A case's columns but its words.
+_CASE = select(*(cases.c[name] for name in (*_AS_STORED, "opened_by_party", "status")))
+_GET_LOCKED = _CASE.where(cases.c.case_id == bindparam("case_id")).with_for_update()
 _DUE = (
-    select(cases)
-    .where(cases.c.sla_due_at <= bindparam("now"))
+    _CASE.where(cases.c.sla_due_at <= bindparam("now"))
     .order_by(cases.c.sla_due_at)
     .limit(bindparam("limit"))
     .with_for_update(skip_locked=True)

@@ -1,7 +1,11 @@
 """The support service's tables.
 
-Free text (a case's subject, its messages and internal notes, a feedback's comment) lives
-here and nowhere else: the events on ``support.events.v1`` carry none of it.
+Free text (a case's subject, its messages and internal notes, the reasons of its moves, a
+feedback's comment) lives here and nowhere else: the events on ``support.events.v1`` carry
+none of it. It is personal data, kept sealed under the customer's data key
+(``customer_keys``, ``adapters/personal_data.py``) in the ``*_sealed`` columns; the
+plaintext column beside each holds the text only of rows written before sealing, until
+``python -m orderly_support customers seal-legacy`` moves it.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Interval,
+    LargeBinary,
     Sequence,
     SmallInteger,
     String,
@@ -27,9 +32,12 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from orderly_kit.db import new_metadata
 from orderly_kit.messaging_tables import add_messaging_tables
+from orderly_kit.personal_data import add_customer_keys_table
 
 metadata = new_metadata()
 outbox, inbox = add_messaging_tables(metadata)
+#: This service's data key of each customer whose words it keeps (sealed under it).
+customer_keys = add_customer_keys_table(metadata)
 
 #: The orders support knows from order.events.v1: whose each is, its SKUs, its delivery.
 orders = Table(
@@ -52,6 +60,7 @@ feedback = Table(
     Column("customer_id", String(64), nullable=False),
     Column("rating", SmallInteger, nullable=False),
     Column("comment", Text, nullable=True),
+    Column("comment_sealed", LargeBinary, nullable=True),
     # [{"sku": ..., "rating": ...}], one per SKU of the order.
     Column("line_ratings", JSONB, nullable=False),
     Column("given_by", String(200), nullable=False),
@@ -71,7 +80,8 @@ cases = Table(
     Column("case_id", UUID(as_uuid=True), primary_key=True),
     Column("case_number", String(32), nullable=False, unique=True),
     Column("category", String(20), nullable=False),
-    Column("subject", String(200), nullable=False),
+    Column("subject", String(200), nullable=True),
+    Column("subject_sealed", LargeBinary, nullable=True),
     Column("customer_id", String(64), nullable=False),
     Column("order_id", UUID(as_uuid=True), ForeignKey("orders.order_id"), nullable=True),
     Column("order_number", String(32), nullable=True),
@@ -123,6 +133,7 @@ case_status_history = Table(
     Column("to_status", String(24), nullable=False),
     Column("by", String(200), nullable=False),
     Column("reason", Text, nullable=True),
+    Column("reason_sealed", LargeBinary, nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_case_status_history_case_id", "case_id", "id"),
 )
@@ -135,7 +146,8 @@ case_messages = Table(
     Column("case_id", UUID(as_uuid=True), ForeignKey("cases.case_id"), nullable=False),
     Column("author", String(200), nullable=False),
     Column("party", String(10), nullable=False),
-    Column("body", Text, nullable=False),
+    Column("body", Text, nullable=True),
+    Column("body_sealed", LargeBinary, nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     CheckConstraint("party IN ('customer', 'support')", name="party_known"),
     Index("ix_case_messages_case_id", "case_id", "id"),
@@ -149,7 +161,8 @@ case_notes = Table(
     Column("id", BigInteger, Identity(), primary_key=True),
     Column("case_id", UUID(as_uuid=True), ForeignKey("cases.case_id"), nullable=False),
     Column("author", String(200), nullable=False),
-    Column("body", Text, nullable=False),
+    Column("body", Text, nullable=True),
+    Column("body_sealed", LargeBinary, nullable=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("ix_case_notes_case_id", "case_id", "id"),
 )

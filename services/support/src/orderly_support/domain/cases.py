@@ -2,7 +2,9 @@
 
 A case is opened by a customer about something of their own (an order, a return, a claim,
 or nothing in particular) or by support for any customer, with a category, a subject and a
-first message. Its statuses::
+first message. The case decides on statuses and times only: its words (the subject, the
+messages, the notes, the reasons of its moves) are the customer's personal data, which the
+repository keeps sealed beside it (``adapters/personal_data.py``). Its statuses::
 
     new → open → waiting_on_customer → resolved → closed
           open → resolved;  waiting_on_customer → open (the customer replied)
@@ -161,7 +163,6 @@ class Case:
     case_id: UUID
     case_number: str
     category: CaseCategory
-    subject: str
     customer_id: str
     order_id: UUID | None
     order_number: str | None
@@ -201,7 +202,6 @@ class Case:
         case_id: UUID,
         case_number: str,
         category: CaseCategory,
-        subject: str,
         customer_id: str,
         order: KnownOrder | None,
         return_id: UUID | None,
@@ -217,7 +217,6 @@ class Case:
             case_id=case_id,
             case_number=case_number,
             category=category,
-            subject=subject,
             customer_id=customer_id,
             order_id=order.order_id if order else None,
             order_number=order.order_number if order else None,

@@ -29,3 +29,15 @@ class InvalidRequestError(Refusal, ValueError):
 
 class ConflictError(Refusal):
     """The state of what the request addresses does not allow it now."""
+
+
+class CustomerErasedError(ConflictError):
+    """Words for, or about, a customer whose personal data was erased: nothing new is kept."""
+
+    def __init__(self, customer_id: str) -> None:
+        super().__init__(
+            f"customer {customer_id}'s personal data was erased: support keeps no new words of"
+            " theirs or about them (a subject, message, note, reason or comment); act without"
+            " them, or under the customer's new id"
+        )
+        self.customer_id = customer_id

@@ -1,9 +1,14 @@
-"""Operator commands for cases: the ones that missed an agreement, for whoever is on call.
+"""Operator commands: the cases that missed an agreement, for whoever is on call; and the
+customers' words kept in plaintext by rows written before sealing.
 
     python -m orderly_support cases breached [--status open] [--limit 100] [--json]
+    python -m orderly_support customers seal-legacy
+    python -m orderly_support customers rotate-keys [--operator NAME]
 
-Newest opened first, each with its status, category, assignee and which agreement it
-missed when; ``--status`` keeps one status (repeatable).
+``cases breached``: newest opened first, each with its status, category, assignee and which
+agreement it missed when; ``--status`` keeps one status (repeatable). ``customers
+seal-legacy`` seals those texts in batches (run it once after upgrading; a second run
+finds nothing); ``rotate-keys`` is the kit's, as in every service that keeps personal data.
 """
 
 from __future__ import annotations
@@ -13,9 +18,10 @@ import json
 import sys
 from typing import get_args
 
+from orderly_kit import cli
 from orderly_kit.service import Service
 from orderly_schemas.support import CaseStatus
-from orderly_support import queries
+from orderly_support import queries, use_cases
 from orderly_support.queries.cases import CaseSummary
 
 
@@ -32,9 +38,11 @@ def _parser() -> argparse.ArgumentParser:
 async def cases(service: Service, argv: list[str]) -> int:
     """The ``cases`` command."""
     args = _parser().parse_args(argv)
+    vault = service.messaging.vault
+    assert vault is not None, "the support service is built with its customer_keys"
     try:
         async with service.database.sessions() as session:
-            found = await queries.cases.page(session, breached=True, limit=args.limit)
+            found = await queries.cases.page(session, breached=True, limit=args.limit, vault=vault)
     finally:
         await service.database.dispose()
     found = [c for c in found if not args.status or c.status in args.status]
@@ -65,3 +73,8 @@ def _missed(case: CaseSummary) -> str:
         if breached is not None
     ]
     return "; ".join(missed)
+
+
+async def customers(service: Service, argv: list[str]) -> int:
+    """The ``customers`` command: the kit's, with ``seal-legacy``."""
+    return await cli.customers(service, argv, seal_legacy=use_cases.customers.seal_legacy)

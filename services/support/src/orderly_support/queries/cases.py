@@ -1,7 +1,9 @@
 """Cases as the HTTP API shows them (no locks, no aggregate): one case with its conversation
 and history, support's list of cases, and the count per status for the gauge.
 
-A customer's read of a case never touches ``case_notes``: ``get_case(notes=False)``.
+A customer's read of a case never touches ``case_notes``: ``get_case(notes=False)``. The
+words are opened with the customer's data key, read beside the case; once the customer's
+personal data was erased they read null and the case says ``erased``.
 """
 
 from __future__ import annotations
@@ -15,8 +17,21 @@ from sqlalchemy import RowMapping, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit.pages import older_than
+from orderly_kit.personal_data import Vault
 from orderly_schemas.support import CaseCategory, CaseStatus
 from orderly_support.adapters.orm import case_messages, case_notes, case_status_history, cases
+from orderly_support.adapters.personal_data import (
+    CASE_MESSAGE,
+    CASE_NOTE,
+    CASE_REASON,
+    CASE_SUBJECT,
+    KEY_COLUMNS,
+    Opener,
+    with_keys,
+)
+
+#: Said of the words of a customer whose personal data was erased.
+ERASED = "null once the customer's personal data was erased"
 
 
 class SlaRead(BaseModel):
@@ -40,9 +55,12 @@ class CaseSummary(BaseModel):
     case_id: UUID
     case_number: str
     category: CaseCategory
-    subject: str
+    subject: str | None = Field(description=ERASED)
     status: CaseStatus
     customer_id: str
+    erased: bool = Field(
+        description="the customer's personal data was erased: the case's words read null"
+    )
     order_id: UUID | None
     order_number: str | None
     return_id: UUID | None
@@ -61,7 +79,7 @@ class MessageRead(BaseModel):
 
     party: str = Field(description="customer (from them) or support (to them)")
     author: str = Field(description="who wrote it: a subject")
-    body: str
+    body: str | None = Field(description=ERASED)
     at: datetime
 
 
@@ -69,7 +87,7 @@ class NoteRead(BaseModel):
     """An internal note of support's: never shown to the customer."""
 
     author: str
-    body: str
+    body: str | None = Field(description=ERASED)
     at: datetime
 
 
@@ -77,7 +95,7 @@ class StatusStep(BaseModel):
     from_status: CaseStatus | None = Field(description="null for the case's opening")
     to_status: CaseStatus
     by: str = Field(description="who moved it: a subject")
-    reason: str | None
+    reason: str | None = Field(description=f"if one was given; {ERASED}")
     at: datetime
 
 
@@ -91,23 +109,43 @@ class CaseRead(CaseSummary):
     history: list[StatusStep] = Field(description="every status it moved to, oldest first")
 
 
-async def get_case(session: AsyncSession, case_id: UUID, *, notes: bool) -> CaseRead | None:
+async def get_case(
+    session: AsyncSession, case_id: UUID, *, notes: bool, vault: Vault
+) -> CaseRead | None:
     """The case with its messages and history, and its notes if ``notes``; or None."""
-    row = (
-        (await session.execute(select(cases).where(cases.c.case_id == case_id))).mappings().first()
-    )
+    row = (await session.execute(_CASES.where(cases.c.case_id == case_id))).mappings().first()
     if row is None:
         return None
+    opener = Opener.of_row(vault, row)
     return CaseRead(
-        **_summary(row).model_dump(),
+        **_summary(row, opener).model_dump(),
         messages=[
-            MessageRead.model_validate(m) for m in await _of_case(session, case_messages, case_id)
+            MessageRead(
+                party=m["party"],
+                author=m["author"],
+                body=opener.open(CASE_MESSAGE, m["body_sealed"], m["body"]),
+                at=m["at"],
+            )
+            for m in await _of_case(session, case_messages, case_id)
         ],
-        notes=[NoteRead.model_validate(n) for n in await _of_case(session, case_notes, case_id)]
+        notes=[
+            NoteRead(
+                author=n["author"],
+                body=opener.open(CASE_NOTE, n["body_sealed"], n["body"]),
+                at=n["at"],
+            )
+            for n in await _of_case(session, case_notes, case_id)
+        ]
         if notes
         else None,
         history=[
-            StatusStep.model_validate(h)
+            StatusStep(
+                from_status=h["from_status"],
+                to_status=h["to_status"],
+                by=h["by"],
+                reason=opener.open(CASE_REASON, h["reason_sealed"], h["reason"]),
+                at=h["at"],
+            )
             for h in await _of_case(session, case_status_history, case_id)
         ],
     )
@@ -123,12 +161,13 @@ async def page(
     order_id: UUID | None = None,
     after: tuple[Any, ...] | None = None,
     limit: int,
+    vault: Vault,
 ) -> list[CaseSummary]:
     """Up to ``limit`` cases, newest opened first, after the (opened_at, case_id) ``after``;
     ``breached``: only cases that missed an agreement (or, False, only those that did not)."""
     c = cases.c
     order = (c.opened_at, c.case_id)
-    query = select(cases).order_by(*(column.desc() for column in order)).limit(limit)
+    query = _CASES.order_by(*(column.desc() for column in order)).limit(limit)
     if after is not None:
         query = query.where(older_than(order, after))
     missed = or_(c.first_response_breached_at.is_not(None), c.resolution_breached_at.is_not(None))
@@ -141,7 +180,8 @@ async def page(
     ):
         if wanted is not None:
             query = query.where(condition)
-    return [_summary(row) for row in (await session.execute(query)).mappings()]
+    rows = (await session.execute(query)).mappings()
+    return [_summary(row, Opener.of_row(vault, row)) for row in rows]
 
 
 async def count_not_closed(session: AsyncSession) -> dict[str, int]:
@@ -154,14 +194,22 @@ async def count_not_closed(session: AsyncSession) -> dict[str, int]:
     return {status: int(n) for status, n in found.tuples()}
 
 
-def _summary(row: RowMapping) -> CaseSummary:
+def _summary(row: RowMapping, opener: Opener) -> CaseSummary:
     return CaseSummary(
-        **{name: row[name] for name in CaseSummary.model_fields if name != "sla"},
+        **{name: row[name] for name in CaseSummary.model_fields if name in _AS_STORED},
+        subject=opener.open(CASE_SUBJECT, row["subject_sealed"], row["subject"]),
+        erased=opener.erased,
         sla=SlaRead(
             **{name: row[name] for name in SlaRead.model_fields if name in row},
             resolution_paused_seconds=row["resolution_paused"].total_seconds(),
         ),
     )
+
+
+#: The fields of a summary shown as the case's row holds them.
+_AS_STORED = frozenset(CaseSummary.model_fields) - {"subject", "erased", "sla"}
+#: A case with its customer's key.
+_CASES = select(cases, *KEY_COLUMNS).select_from(with_keys(cases))
 
 
 async def _of_case(session: AsyncSession, table: Any, case_id: UUID) -> list[RowMapping]:

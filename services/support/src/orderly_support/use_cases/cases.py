@@ -5,7 +5,9 @@ Each works through the ``Cases`` its unit of work hands out (``uow.repository``)
 publishes what the step caused through the outbox in the same transaction, keyed by the
 case's order (or the case). A step holds the case's row. Support's assignments and moves
 are audited (``case.assign``, ``case.move``); messages and notes are kept with their
-authors, in the case's own tables.
+authors, in the case's own tables. Every word (subject, message, note, a move's reason) is
+kept sealed under the customer's data key, and none goes into the audit log, which is kept
+for good and could not forget it: a move's audit says whether a reason was given.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from orderly_kit.audit import Actor
 from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.support import CaseCategory
 from orderly_support.adapters.cases import CaseRepository, Cases
+from orderly_support.adapters.personal_data import Sealer
 from orderly_support.domain.cases import Case, CaseStatus, Party, Sla, SlaPolicy
 from orderly_support.domain.refusals import InvalidRequestError
 
 
 def _in_postgres(uow: UnitOfWork) -> CaseRepository:
-    return CaseRepository(uow.session)
+    return CaseRepository(uow.session, sealer=Sealer(uow.vault, uow.session, uow.now))
 
 
 def _cases(uow: UnitOfWork) -> Cases:
@@ -56,7 +59,7 @@ async def open_case(
 
     The case is the order's customer's; without an order, ``customer_id``'s (which support
     names, and a customer's token). InvalidRequestError if both are given and differ, or
-    neither.
+    neither; CustomerErasedError for a customer whose personal data was erased.
     """
     repo = _cases(uow)
     order = None
@@ -81,7 +84,6 @@ async def open_case(
         case_id=uuid4(),
         case_number=await repo.next_case_number(),
         category=category,
-        subject=subject,
         customer_id=customer_id,
         order=order,
         return_id=return_id,
@@ -92,8 +94,8 @@ async def open_case(
         now=now,
     )
     _wrote(case, by=by, party=party, now=now)
-    await repo.add(case)
-    await repo.add_message(case.case_id, author=by, party=party, body=message, at=now)
+    await repo.add(case, subject=subject)
+    await repo.add_message(case, author=by, party=party, body=message, at=now)
     await _publish(uow, case)
     return case
 
@@ -110,7 +112,7 @@ async def write_message(
         return None
     now = uow.now()
     _wrote(case, by=by, party=party, now=now)
-    await repo.add_message(case_id, author=by, party=party, body=body, at=now)
+    await repo.add_message(case, author=by, party=party, body=body, at=now)
     await _decided(uow, repo, case)
     return case
 
@@ -120,7 +122,7 @@ async def add_note(uow: UnitOfWork, case_id: UUID, *, body: str, by: str) -> Cas
     repo = _cases(uow)
     case = await repo.get(case_id)
     if case is not None:
-        await repo.add_note(case_id, author=by, body=body, at=uow.now())
+        await repo.add_note(case, author=by, body=body, at=uow.now())
     return case
 
 
@@ -164,7 +166,7 @@ async def move_case(
             action="case.move",
             target=f"case:{case_id}",
             before={"status": before},
-            after={"status": to, "reason": reason},
+            after={"status": to, "reason_given": reason is not None},
         )
     return case
 

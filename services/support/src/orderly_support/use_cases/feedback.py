@@ -13,11 +13,12 @@ from uuid import UUID
 from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.support import LineRating
 from orderly_support.adapters.feedback import FeedbackRepository, Feedbacks
+from orderly_support.adapters.personal_data import Sealer
 from orderly_support.domain.feedback import Feedback, FeedbackPolicy
 
 
 def _in_postgres(uow: UnitOfWork) -> FeedbackRepository:
-    return FeedbackRepository(uow.session)
+    return FeedbackRepository(uow.session, sealer=Sealer(uow.vault, uow.session, uow.now))
 
 
 async def give_feedback(
@@ -34,7 +35,8 @@ async def give_feedback(
     and whether it was given now for the first time; None if support knows no such order.
 
     Raises the domain's refusals (``domain.feedback``): the order not delivered, the edit
-    window closed, a line rating of a SKU the order does not hold.
+    window closed, a line rating of a SKU the order does not hold; CustomerErasedError for a
+    comment of a customer whose personal data was erased.
     """
     repo: Feedbacks = uow.repository(_in_postgres)
     order = await repo.order_held(order_id)

@@ -112,6 +112,8 @@ def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["cases"])
     database = service.database
     messaging = service.messaging
+    vault = messaging.vault
+    assert vault is not None, "the support service is built with its customer_keys"
     assert isinstance(service.settings, SupportSettings)
     policy = service.settings.sla_policy()
 
@@ -120,7 +122,7 @@ def router(service: Service) -> APIRouter:
         not it exists."""
         async with database.sessions() as session:
             found = await queries.cases.get_case(
-                session, case_id, notes=_party(caller) is Party.SUPPORT
+                session, case_id, notes=_party(caller) is Party.SUPPORT, vault=vault
             )
         caller.must_see(found.customer_id if found else None, f"case {str(case_id)!r}")
         assert found is not None
@@ -194,6 +196,7 @@ def router(service: Service) -> APIRouter:
                 order_id=order_id,
                 after=after,
                 limit=limit + 1,
+                vault=vault,
             )
         items, following = pages.cut(found, limit, lambda c: (c.opened_at, c.case_id))
         return Page(items=items, next=following)

@@ -58,13 +58,15 @@ def router(service: Service) -> APIRouter:
     r = APIRouter(tags=["feedback"])
     database = service.database
     messaging = service.messaging
+    vault = messaging.vault
+    assert vault is not None, "the support service is built with its customer_keys"
     assert isinstance(service.settings, SupportSettings)
     policy = service.settings.feedback_policy()
 
     async def read(order_id: UUID, ref: str) -> FeedbackRead:
         async with database.sessions() as session:
             found = await queries.feedback.get_feedback(
-                session, order_id, edit_window=policy.edit_window
+                session, order_id, edit_window=policy.edit_window, vault=vault
             )
         if found is None:
             raise HTTPException(status.HTTP_404_NOT_FOUND, f"no feedback on order {ref!r} yet")
@@ -129,6 +131,7 @@ def router(service: Service) -> APIRouter:
                 after=after,
                 limit=limit + 1,
                 edit_window=policy.edit_window,
+                vault=vault,
             )
         items, following = pages.cut(found, limit, lambda f: (f.given_at, f.order_id))
         return Page(items=items, next=following)
