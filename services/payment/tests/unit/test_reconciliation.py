@@ -1,47 +1,11 @@
-"""The reconciliation report's pure parts: formula-safe text cells, periods, totals."""
+"""The reconciliation report's totals (its periods and CSV cells are the kit's:
+``shared/servicekit/tests/unit/test_reports.py``)."""
 
 from __future__ import annotations
 
 from datetime import date
 
-import pytest
-
-from orderly_payment.queries.reconciliation import (
-    PeriodError,
-    ReconciliationRow,
-    check_period,
-    spreadsheet_safe,
-    totals,
-)
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["=1+2", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", '=HYPERLINK("http://x")'],
-)
-def test_a_text_cell_that_could_start_a_formula_is_quoted(text: str) -> None:
-    assert spreadsheet_safe(text) == "'" + text
-
-
-@pytest.mark.parametrize("text", ["credit_card", "EUR", "a=b", "", "'=already"])
-def test_other_text_is_left_alone(text: str) -> None:
-    assert spreadsheet_safe(text) == text
-
-
-def test_a_period_may_be_one_day_or_366() -> None:
-    check_period(date(2026, 3, 1), date(2026, 3, 1))
-    check_period(date(2024, 1, 1), date(2024, 12, 31))
-
-
-@pytest.mark.parametrize(
-    ("first", "last"),
-    [(date(2026, 3, 2), date(2026, 3, 1)), (date(2025, 1, 1), date(2026, 1, 2))],
-)
-def test_a_backwards_or_too_long_period_is_refused_naming_to(first: date, last: date) -> None:
-    with pytest.raises(PeriodError) as refused:
-        check_period(first, last)
-
-    assert refused.value.field == "to"
+from orderly_payment.queries.reconciliation import ReconciliationRow, totals
 
 
 def test_totals_are_per_currency_and_never_mixed() -> None:

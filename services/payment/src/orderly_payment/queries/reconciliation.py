@@ -4,27 +4,23 @@ currency.
 Read from the ledger's *succeeded* captures, charges and refunds only (what the provider
 confirmed), each on the UTC day it was answered, with the payment's method. A
 finance team compares it with the providers' settlement reports: the two should
-agree day by day.
+agree day by day. The period, the formats and the CSV's guard are the kit's
+(``orderly_kit.reports``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import AsyncIterator, Iterable
-from datetime import UTC, date, datetime, time, timedelta
-from enum import StrEnum
+from datetime import date
 from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Date, Select, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from orderly_kit.reports import Cell, bounds, csv_chunks
 from orderly_payment.adapters.orm import payment_operations, payments
 from orderly_payment.domain.ledger import OperationKind, OperationStatus
-
-#: The longest period one report may cover, in days (from and to included).
-MAX_DAYS: Final = 366
 
 #: The charges' columns come last: a spreadsheet that reads the older columns by position
 #: still finds them.
@@ -40,34 +36,6 @@ COLUMNS: Final = (
     "charged",
     "charges",
 )
-
-
-class ReportFormat(StrEnum):
-    JSON = "json"
-    CSV = "csv"
-
-
-CSV_MEDIA_TYPE: Final = "text/csv; charset=utf-8"
-
-
-class PeriodError(ValueError):
-    """A period the report refuses; ``field`` is ``from`` or ``to``."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-def check_period(first: date, last: date) -> None:
-    """Refuse a backwards period, or one longer than MAX_DAYS."""
-    if last < first:
-        raise PeriodError("to", f"to ({last}) must not be before from ({first})")
-    if (last - first).days + 1 > MAX_DAYS:
-        raise PeriodError(
-            "to",
-            f"the period from {first} to {last} is {(last - first).days + 1} days; a report"
-            f" covers at most {MAX_DAYS}: ask for it in parts",
-        )
 
 
 class ReconciliationRow(BaseModel):
@@ -115,6 +83,7 @@ def _query(first: date, last: date) -> Select[Any]:
     is_capture = ops.kind == OperationKind.CAPTURE.value
     is_refund = ops.kind == OperationKind.REFUND.value
     is_charge = ops.kind == OperationKind.CHARGE.value
+    since, until = bounds(first, last)
     return (
         select(
             day.label("day"),
@@ -138,15 +107,11 @@ def _query(first: date, last: date) -> Select[Any]:
                 ]
             )
         )
-        .where(ops.answered_at >= _midnight(first))
-        .where(ops.answered_at < _midnight(last + timedelta(days=1)))
+        .where(ops.answered_at >= since)
+        .where(ops.answered_at < until)
         .group_by(day, payments.c.method, ops.currency)
         .order_by(day, payments.c.method, ops.currency)
     )
-
-
-def _midnight(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
 
 
 def _row(r: Any) -> ReconciliationRow:
@@ -208,21 +173,12 @@ def totals(rows: Iterable[ReconciliationRow]) -> list[CurrencyTotal]:
     return [by_currency[c] for c in sorted(by_currency)]
 
 
-#: What makes a spreadsheet read a cell as a formula (or, for tab and CR, hide its start).
-_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A text cell a spreadsheet shows as text: one that could start a formula gets a '."""
-    return f"'{value}" if value.startswith(_FORMULA_STARTS) else value
-
-
-def _cells(row: ReconciliationRow) -> list[str | int]:
-    # Only text is guarded: a negative net must stay a number.
+def _cells(row: ReconciliationRow) -> list[Cell]:
+    # The kit guards the text cells; a negative net stays a number.
     return [
         row.day.isoformat(),
-        spreadsheet_safe(row.method),
-        spreadsheet_safe(row.currency),
+        row.method,
+        row.currency,
         row.captured,
         row.refunded,
         row.net,
@@ -233,19 +189,7 @@ def _cells(row: ReconciliationRow) -> list[str | int]:
     ]
 
 
-async def render_csv(
-    rows: AsyncIterator[ReconciliationRow], *, chunk: int = 500
-) -> AsyncIterator[str]:
+async def render_csv(rows: AsyncIterator[ReconciliationRow]) -> AsyncIterator[str]:
     """The rows as CSV with a header row, in chunks of text."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    count = 0
-    async for row in rows:
-        writer.writerow(_cells(row))
-        count += 1
-        if count % chunk == 0:
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    yield buffer.getvalue()
+    async for text in csv_chunks(COLUMNS, (_cells(row) async for row in rows)):
+        yield text

@@ -12,14 +12,13 @@ idempotency key used for another refund) a 409 saying why.
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
-from fastapi.responses import StreamingResponse
+from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints
 
+from orderly_kit import reports
 from orderly_kit.audit import Actor
 from orderly_kit.auth import Caller, Permission, Role
 from orderly_kit.http_errors import invalid, refusal
@@ -62,17 +61,6 @@ IdempotencyKey = Annotated[
         " the same key returns the first refund and refunds nothing again",
     ),
 ]
-
-
-def _wants_csv(accept: str) -> bool:
-    """Whether the Accept header lists CSV before JSON (or before any type)."""
-    for part in accept.split(","):
-        media = part.split(";", 1)[0].strip().lower()
-        if media == "text/csv":
-            return True
-        if media in ("application/json", "application/*", "*/*"):
-            return False
-    return False
 
 
 def router(service: Service, *, gateway: Gateway) -> APIRouter:
@@ -147,41 +135,22 @@ def router(service: Service, *, gateway: Gateway) -> APIRouter:
     @r.get(
         "/reports/reconciliation",
         response_model=queries.reconciliation.ReconciliationReport,
-        responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+        responses=reports.CSV_RESPONSES,
         dependencies=[Depends(RECONCILE)],
     )
     async def reconciliation_report(
-        request: Request,
-        first: Annotated[
-            date, Query(alias="from", description="first UTC day (YYYY-MM-DD), included")
-        ],
-        last: Annotated[date, Query(alias="to", description="last UTC day, included")],
-        fmt: Annotated[
-            queries.reconciliation.ReportFormat | None,
-            Query(alias="format", description="json or csv; without it, as Accept prefers"),
-        ] = None,
+        request: Request, first: reports.From, last: reports.To, fmt: reports.Format = None
     ) -> Any:
         """Captured, charged, refunded and net money per UTC day, method and currency, from the
         ledger's succeeded operations; as JSON with totals per currency, or as CSV."""
-        try:
-            queries.reconciliation.check_period(first, last)
-        except queries.reconciliation.PeriodError as exc:
-            raise invalid(("query", exc.field), str(exc), last.isoformat()) from None
-        if fmt is None:
-            fmt = (
-                queries.reconciliation.ReportFormat.CSV
-                if _wants_csv(request.headers.get("accept", ""))
-                else queries.reconciliation.ReportFormat.JSON
-            )
-        if fmt is queries.reconciliation.ReportFormat.JSON:
+        reports.checked_period(first, last)
+        if reports.chosen_format(fmt, request) is reports.ReportFormat.JSON:
             return await queries.reconciliation.report(database.engine, first, last)
-        name = f"reconciliation_{first.isoformat()}_{last.isoformat()}.csv"
-        return StreamingResponse(
+        return reports.csv_response(
             queries.reconciliation.render_csv(
                 queries.reconciliation.stream_rows(database.engine, first, last)
             ),
-            media_type=queries.reconciliation.CSV_MEDIA_TYPE,
-            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+            filename=f"reconciliation_{first.isoformat()}_{last.isoformat()}.csv",
         )
 
     return r
