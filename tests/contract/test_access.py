@@ -71,6 +71,7 @@ MATRIX: dict[str, dict[str, frozenset[Role] | str]] = {
         "PUT /orders/{ref}/feedback": frozenset({C, A}),
         "GET /orders/{ref}/feedback": frozenset({C, S, A}),
         "GET /feedback": frozenset({S, A}),
+        "GET /reports/after-sales": frozenset({S, F, A}),
     },
     "inventory": {
         "GET /shipments/{order_id}": frozenset({W, S, A}),

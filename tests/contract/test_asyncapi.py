@@ -215,7 +215,7 @@ def test_the_order_service_documents_the_returns_on_their_own_topic(
     assert {"ChargePayment"} <= published["payment.commands.v1"]
 
 
-def test_the_support_service_documents_cases_and_feedback_read_from_the_order_lifecycle(
+def test_the_support_service_documents_what_it_reads_of_orders_returns_and_customers(
     generated: dict[str, Doc],
 ) -> None:
     doc = generated["support"]
@@ -223,7 +223,15 @@ def test_the_support_service_documents_cases_and_feedback_read_from_the_order_li
     published = {topic: message_types(doc, ch) for topic, ch in operations(doc, "send")}
 
     assert consumed == {
-        "order.events.v1": {"OrderConfirmed", "OrderDelivered", "OrderCompleted"},
+        "order.events.v1": {"OrderConfirmed", "OrderDelivered", "OrderCompleted", "OrderClaimed"},
+        # Only the steps the after-sales report counts.
+        "order.returns.v1": {
+            "ReturnRequested",
+            "ReturnReceived",
+            "ReturnReplacementShipped",
+            "ReturnReplacementUnavailable",
+            "ReturnCompleted",
+        },
         "customer.events.v1": {"CustomerErased"},
     }
     assert published == {

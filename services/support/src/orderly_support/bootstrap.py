@@ -10,7 +10,7 @@ from orderly_support import __version__
 from orderly_support.adapters import orm
 from orderly_support.domain.refusals import Refusal
 from orderly_support.entrypoints import consumers, jobs
-from orderly_support.entrypoints.http import cases, feedback, refusals
+from orderly_support.entrypoints.http import after_sales, cases, feedback, refusals
 from orderly_support.settings import SupportSettings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,5 +34,6 @@ def build(settings: SupportSettings | None = None, *, clock: Clock = utc_now) ->
     jobs.register(service)
     service.http.include_router(cases.router(service))
     service.http.include_router(feedback.router(service))
+    service.http.include_router(after_sales.router(service))
     service.http.add_exception_handler(Refusal, refusals.refused)
     return service

@@ -1,14 +1,15 @@
 """The orders support knows (SQLAlchemy Core, within the unit of work's transaction).
 
 Each record is an upsert, so a redelivered or reordered event changes nothing it should
-not: OrderConfirmed names the order and its SKUs; OrderDelivered, or OrderCompleted read
-first, stamps the delivery once and never moves it. ``held`` locks the order's row, so that
+not: OrderConfirmed names the order, its SKUs and their units, and when it was confirmed
+(the after-sales report's units sold); OrderDelivered, or OrderCompleted read first, stamps
+the delivery once and never moves it. ``held`` locks the order's row, so that
 decisions about one order (its feedback) are taken one at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -26,9 +27,17 @@ class KnownOrders(Protocol):
     """The orders support knows, within one unit of work."""
 
     async def record_confirmed(
-        self, *, order_id: UUID, order_number: str, customer_id: str, skus: Iterable[str]
+        self,
+        *,
+        order_id: UUID,
+        order_number: str,
+        customer_id: str,
+        skus: Sequence[str],
+        units: Sequence[int],
+        confirmed_at: datetime,
     ) -> None:
-        """Know the order, its customer and its SKUs (a repeat changes nothing)."""
+        """Know the order, its customer, its SKUs and the units of each (``units[i]`` of
+        ``skus[i]``), and when it was confirmed (a repeat changes nothing)."""
         ...
 
     async def record_delivered(
@@ -47,7 +56,14 @@ class KnownOrderRepository:
         self.session = session
 
     async def record_confirmed(
-        self, *, order_id: UUID, order_number: str, customer_id: str, skus: Iterable[str]
+        self,
+        *,
+        order_id: UUID,
+        order_number: str,
+        customer_id: str,
+        skus: Sequence[str],
+        units: Sequence[int],
+        confirmed_at: datetime,
     ) -> None:
         await self.session.execute(
             _CONFIRMED,
@@ -55,7 +71,9 @@ class KnownOrderRepository:
                 "order_id": order_id,
                 "order_number": order_number,
                 "customer_id": customer_id,
-                "skus": sorted(set(skus)),
+                "skus": list(skus),
+                "units": list(units),
+                "confirmed_at": confirmed_at,
             },
         )
 
@@ -109,10 +127,16 @@ def _upsert(*, on_conflict: dict[str, Any], **values: Any) -> CompiledText:
 
 
 # Built once: SQLAlchemy would compile an ON CONFLICT statement on every execution.
-#: OrderConfirmed names the SKUs; a delivery read before it leaves them empty till then.
+#: OrderConfirmed names the SKUs and their units; a delivery read before it leaves them
+#: empty till then.
 _CONFIRMED = _upsert(
     skus=bindparam("skus", type_=orders.c.skus.type),
-    on_conflict={"skus": pg_insert(orders).excluded.skus},
+    units=bindparam("units", type_=orders.c.units.type),
+    confirmed_at=bindparam("confirmed_at", type_=orders.c.confirmed_at.type),
+    on_conflict={
+        name: getattr(pg_insert(orders).excluded, name)
+        for name in ("skus", "units", "confirmed_at")
+    },
 )
 #: The first delivery known stands.
 _DELIVERED = _upsert(

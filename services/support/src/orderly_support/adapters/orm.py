@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     DateTime,
@@ -39,7 +40,8 @@ outbox, inbox = add_messaging_tables(metadata)
 #: This service's data key of each customer whose words it keeps (sealed under it).
 customer_keys = add_customer_keys_table(metadata)
 
-#: The orders support knows from order.events.v1: whose each is, its SKUs, its delivery.
+#: The orders support knows from order.events.v1: whose each is, its SKUs (and the units of
+#: each, ``units[i]`` of ``skus[i]``) and when it was confirmed, its delivery.
 orders = Table(
     "orders",
     metadata,
@@ -47,8 +49,56 @@ orders = Table(
     Column("order_number", String(32), nullable=False, unique=True),
     Column("customer_id", String(64), nullable=False),
     Column("skus", ARRAY(String(64)), nullable=False),
+    Column("units", ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    # Null for an order known only from its delivery, or confirmed before units were kept.
+    Column("confirmed_at", DateTime(timezone=True), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_orders_confirmed_at", "confirmed_at"),
+)
+
+#: The returns the after-sales report counts, from order.returns.v1: ids, the reason's code,
+#: what came back to which warehouse, the money and the times; no words, no person (the
+#: customer's reason_text and the rejection's words are not kept).
+returns = Table(
+    "returns",
+    metadata,
+    Column("return_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("reason", String(20), nullable=False),
+    # The customer asked for other goods in exchange (true even once it fell back to a refund).
+    Column("exchange", Boolean, nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=True),
+    Column("warehouse", String(64), nullable=True),
+    Column("received_at", DateTime(timezone=True), nullable=True),
+    # The units received of each SKU (``units[i]`` of ``skus[i]``), whatever their condition.
+    Column("skus", ARRAY(String(64)), nullable=False, server_default=text("'{}'")),
+    Column("units", ARRAY(Integer), nullable=False, server_default=text("'{}'")),
+    Column("replacement_shipped_at", DateTime(timezone=True), nullable=True),
+    Column("replacement_unavailable_at", DateTime(timezone=True), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("refunded", BigInteger, nullable=True),
+    Column("refunded_currency", String(3), nullable=True),
+    Column("restocking_fee", BigInteger, nullable=True),
+    Column("restocking_fee_currency", String(3), nullable=True),
+    Column("charged", BigInteger, nullable=True),
+    Column("charged_currency", String(3), nullable=True),
+    Index("ix_returns_requested_at", "requested_at"),
+    Index("ix_returns_received_at", "received_at"),
+    Index("ix_returns_completed_at", "completed_at"),
+)
+
+#: The claims the after-sales report counts, from OrderClaimed on order.events.v1.
+claims = Table(
+    "claims",
+    metadata,
+    Column("claim_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("resolution", String(12), nullable=False),
+    Column("carrier", Text, nullable=True),
+    Column("claimed_at", DateTime(timezone=True), nullable=False),
+    Index("ix_claims_claimed_at", "claimed_at"),
 )
 
 #: A customer's feedback on a delivered order: one per order.

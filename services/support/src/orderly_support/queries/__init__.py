@@ -1,6 +1,6 @@
-"""The support service's reads, one module per capability: cases, feedback, and the orders
-support knows."""
+"""The support service's reads, one module per capability: cases, feedback, the orders
+support knows, and the after-sales report."""
 
-from orderly_support.queries import cases, feedback, orders
+from orderly_support.queries import after_sales, cases, feedback, orders
 
-__all__ = ["cases", "feedback", "orders"]
+__all__ = ["after_sales", "cases", "feedback", "orders"]

@@ -12,6 +12,7 @@ from datetime import datetime
 from orderly_kit.messaging import UnitOfWork
 from orderly_schemas.order import OrderCompleted, OrderConfirmed, OrderDelivered, OrderEvent
 from orderly_support.adapters.orders import KnownOrderRepository, KnownOrders
+from orderly_support.domain.after_sales import units_by_sku
 
 
 def _in_postgres(uow: UnitOfWork) -> KnownOrderRepository:
@@ -23,12 +24,16 @@ def _orders(uow: UnitOfWork) -> KnownOrders:
 
 
 async def record_order_confirmed(uow: UnitOfWork, event: OrderConfirmed) -> None:
-    """Know the order: its number, its customer and the SKUs of its lines."""
+    """Know the order: its number, its customer, the SKUs of its lines and their units (the
+    units sold the after-sales report divides returns by)."""
+    skus, units = units_by_sku(event.lines)
     await _orders(uow).record_confirmed(
         order_id=event.order_id,
         order_number=event.order_number,
         customer_id=event.customer_id,
-        skus=(line.sku for line in event.lines),
+        skus=skus,
+        units=units,
+        confirmed_at=event.occurred_at,
     )
 
 

@@ -1,2 +1,3 @@
-"""The support service's HTTP API, one module per capability: cases and feedback; the order
-references both take (``orders``), and the answer to the domain's refusals (``refusals``)."""
+"""The support service's HTTP API, one module per capability: cases, feedback and the
+after-sales report; the order references cases and feedback take (``orders``), and the
+answer to the domain's refusals (``refusals``)."""
