@@ -59,7 +59,8 @@ class CaseSummary(BaseModel):
     status: CaseStatus
     customer_id: str
     erased: bool = Field(
-        description="the customer's personal data was erased: the case's words read null"
+        default=False,
+        description="the customer's personal data was erased: the case's words read null",
     )
     order_id: UUID | None
     order_number: str | None

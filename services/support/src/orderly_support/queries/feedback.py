@@ -35,7 +35,7 @@ class FeedbackRead(BaseModel):
         description="in the customer's words; null if none was given, or once the customer's"
         " personal data was erased"
     )
-    erased: bool = Field(description="the customer's personal data was erased")
+    erased: bool = Field(default=False, description="the customer's personal data was erased")
     line_ratings: list[LineRating]
     given_by: str = Field(description="who gave it: the customer's subject")
     given_at: datetime = Field(description="when it was first given")
