@@ -165,7 +165,8 @@ def answers() -> dict[str, Read]:
 
 
 def _ledger(kind: str, status: str, amount: int, when: datetime, **more: Any) -> LedgerEntryRead:
-    fields = {
+    """A ledger entry; any field not named here (one the payment service adds) None."""
+    fields: dict[str, Any] = dict.fromkeys(LedgerEntryRead.model_fields) | {
         "kind": kind,
         "idempotency_key": f"{kind}:{ORDER_ID}",
         "status": status,
