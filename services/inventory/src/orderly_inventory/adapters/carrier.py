@@ -1,17 +1,17 @@
 """Carriers: the port the service ships through, and the simulated carrier of the suite.
 
-A carrier is booked once per parcel (one per warehouse of an order), and once per
-return to collect it, and later reports each parcel's progress by webhook
+A carrier is booked once per parcel (one per warehouse of an order or of a replacement),
+and once per return to collect it, and later reports each parcel's progress by webhook
 (``POST /carriers/{carrier}/webhooks``, signed, see ``webhook_signature``). The port has
-both sides: ``book``, ``book_return`` and ``cancel`` going out, ``read_tracking``
-translating the carrier's webhook body.
+both sides: ``book``, ``book_replacement``, ``book_return`` and ``cancel`` going out,
+``read_tracking`` translating the carrier's webhook body.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol
@@ -24,7 +24,9 @@ from sqlalchemy import delete, select
 from orderly_inventory.adapters.orm import sim_carrier_updates as updates
 from orderly_inventory.domain.shipments import (
     CarrierRefusedError,
+    Consignment,
     ParcelLine,
+    PlannedParcel,
     ShipmentStatus,
     TrackingUpdate,
 )
@@ -44,15 +46,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class Consignment:
-    """A carrier's receipt for one parcel handed over."""
-
-    carrier: str
-    tracking_number: str
-    expected_delivery_at: datetime | None = None
-
-
 class Carrier(Protocol):
     name: str
 
@@ -64,6 +57,22 @@ class Carrier(Protocol):
         Idempotent per (order, warehouse): booking again returns the same consignment.
         Raises CarrierRefusedError when the carrier declines the booking for good; any
         other exception is taken as transient and the command is retried.
+        """
+        ...
+
+    async def book_replacement(
+        self,
+        *,
+        order_id: UUID,
+        replacement_id: UUID,
+        warehouse: str,
+        ship_to: Address,
+        lines: Sequence[ParcelLine],
+    ) -> Consignment:
+        """Book one parcel of a replacement (what ``warehouse`` sends in place of goods lost
+        or exchanged); a parcel of its own, apart from the order's.
+
+        Idempotent per (replacement, warehouse); refusals and errors as ``book``'s.
         """
         ...
 
@@ -148,11 +157,12 @@ class SimulatedCarrier:
     """A carrier with its own durable record (``sim_carrier_updates``), committed on its own.
 
     Booking is deterministic: the tracking number ("SP" + 12 hex digits) is derived
-    from (carrier, order, warehouse), a return's ("SR" + 12 hex digits) from (carrier,
-    return), so a booking retried after the shipper's transaction rolled back gets the
-    same number. Each booking schedules the parcel's tracking updates
-    (``TrackingSchedule``; a return's ``ReturnSchedule``), which ``send_due_updates``
-    POSTs, signed, to the shipper's webhook.
+    from (carrier, order, warehouse), a replacement's from (carrier, replacement,
+    warehouse), a return's ("SR" + 12 hex digits) from (carrier, return), so a booking
+    retried after the shipper's transaction rolled back gets the same number. Each
+    booking schedules the parcel's tracking updates (``TrackingSchedule``, a replacement's
+    too; a return's ``ReturnSchedule``), which ``send_due_updates`` POSTs, signed, to the
+    shipper's webhook.
 
     Test hooks, driven by the ship-to (or collection) ``postal_code``:
     ``REFUSED_POSTAL_CODE`` (00000) refuses the booking (the saga's "shipment fails"
@@ -194,12 +204,31 @@ class SimulatedCarrier:
         self, *, order_id: UUID, warehouse: str, ship_to: Address, lines: Sequence[ParcelLine]
     ) -> Consignment:
         del lines
+        return await self._book_parcel(
+            tracking_number(self.name, order_id, warehouse), order_id, ship_to
+        )
+
+    async def book_replacement(
+        self,
+        *,
+        order_id: UUID,
+        replacement_id: UUID,
+        warehouse: str,
+        ship_to: Address,
+        lines: Sequence[ParcelLine],
+    ) -> Consignment:
+        del lines
+        return await self._book_parcel(
+            replacement_tracking_number(self.name, replacement_id, warehouse), order_id, ship_to
+        )
+
+    async def _book_parcel(self, number: str, order_id: UUID, ship_to: Address) -> Consignment:
+        """Book a parcel to ``ship_to`` under ``number``, by the postal-code hooks above."""
         postal_code = ship_to.postal_code.strip()
         if postal_code == self.REFUSED_POSTAL_CODE:
             raise CarrierRefusedError(
                 f"{self.name} does not deliver to postal code {self.REFUSED_POSTAL_CODE}"
             )
-        number = tracking_number(self.name, order_id, warehouse)
         reports = []
         for status, offset in self.schedule.offsets():
             detail = None
@@ -294,10 +323,34 @@ class SimulatedCarrier:
         return await self.sender.send_due(client, url=url, secret=secret, now=now, batch=batch)
 
 
+async def book_each(
+    carrier: Carrier,
+    parcels: Sequence[PlannedParcel],
+    book: Callable[[PlannedParcel], Awaitable[Consignment]],
+) -> list[Consignment]:
+    """Book every parcel with ``book`` (one booking of ``carrier``), or none: when the carrier
+    refuses one, the bookings made before it are cancelled and its refusal is raised."""
+    booked: list[Consignment] = []
+    try:
+        for parcel in parcels:
+            booked.append(await book(parcel))
+    except CarrierRefusedError:
+        for consignment in booked:
+            await carrier.cancel(consignment)
+        raise
+    return booked
+
+
 def tracking_number(carrier: str, order_id: UUID, warehouse: str) -> str:
     """The simulated carrier's tracking number of an order's parcel from ``warehouse``."""
     digest = hashlib.sha256(f"{carrier}:{order_id}:{warehouse}".encode()).hexdigest()
     return "SP" + digest[:12].upper()
+
+
+def replacement_tracking_number(carrier: str, replacement_id: UUID, warehouse: str) -> str:
+    """The simulated carrier's tracking number of a replacement's parcel from ``warehouse``."""
+    digest = hashlib.sha256(f"{carrier}:replacement:{replacement_id}:{warehouse}".encode())
+    return "SP" + digest.hexdigest()[:12].upper()
 
 
 def return_tracking_number(carrier: str, return_id: UUID) -> str:

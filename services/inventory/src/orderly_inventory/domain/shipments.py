@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import cast
-from uuid import UUID
+from uuid import UUID, uuid4
 
+from orderly_inventory.domain.allocation import Pick
 from orderly_inventory.domain.reservations import Reservation
 from orderly_schemas.base import StockLine
 from orderly_schemas.checkout import Address
@@ -73,8 +74,9 @@ class PlannedParcel:
     lines: list[ParcelLine]
 
 
-def plan_parcels(held: Iterable[Reservation]) -> list[PlannedParcel]:
-    """One parcel per warehouse holding the order's stock, in warehouse order, lines by SKU."""
+def plan_parcels(held: Iterable[Reservation | Pick]) -> list[PlannedParcel]:
+    """One parcel per warehouse holding the stock (an order's, or a replacement's), in
+    warehouse order, lines by SKU."""
     by_warehouse: dict[str, list[ParcelLine]] = {}
     for r in sorted(held, key=lambda r: (r.warehouse, r.sku)):
         by_warehouse.setdefault(r.warehouse, []).append(ParcelLine(r.sku, r.quantity))
@@ -92,7 +94,8 @@ def shipment_plan(
 
 @dataclass(frozen=True)
 class Shipment:
-    """One parcel of an order: what left one warehouse with one carrier booking."""
+    """One parcel of an order: what left one warehouse with one carrier booking, for the
+    order itself or for one of its replacements (``replacement_id``)."""
 
     shipment_id: UUID
     order_id: UUID
@@ -107,10 +110,22 @@ class Shipment:
     status_at: datetime | None = None
     status_detail: str | None = None
     delivered_at: datetime | None = None
+    #: The replacement it carries (``domain.replacements``); None for the order's own parcels.
+    replacement_id: UUID | None = None
 
     @property
     def ended(self) -> bool:
         return self.status in (ShipmentStatus.DELIVERED, ShipmentStatus.FAILED)
+
+    def announced(self, lines: Sequence[ParcelLine]) -> Parcel:
+        """The parcel as the events that list it name it, with its ``lines``."""
+        return Parcel(
+            shipment_id=self.shipment_id,
+            warehouse=self.warehouse,
+            carrier=self.carrier,
+            tracking_number=self.tracking_number,
+            lines=[StockLine(sku=line.sku, quantity=line.quantity) for line in lines],
+        )
 
 
 @dataclass(frozen=True)
@@ -142,17 +157,7 @@ def tracking_report(
     ShipmentTracked for the step, and ShipmentFailed naming the parcel when the
     carrier gave up on it. ``tracked`` is the parcel after the update.
     """
-    report: list[ShipmentTracked | ShipmentFailed] = [
-        ShipmentTracked(
-            order_id=tracked.order_id,
-            occurred_at=update.occurred_at,
-            shipment_id=tracked.shipment_id,
-            carrier=tracked.carrier,
-            tracking_number=tracked.tracking_number,
-            status=cast(TrackingStatus, update.status.value),  # never SHIPPED: it advanced
-            detail=update.detail,
-        )
-    ]
+    report: list[ShipmentTracked | ShipmentFailed] = [tracking_step(tracked, update)]
     if tracked.status is ShipmentStatus.FAILED:
         report.append(
             ShipmentFailed(
@@ -162,6 +167,20 @@ def tracking_report(
             )
         )
     return report
+
+
+def tracking_step(tracked: Shipment, update: TrackingUpdate) -> ShipmentTracked:
+    """ShipmentTracked for the step ``update`` moved the parcel (``tracked``, after it) forward:
+    what every parcel announces, an order's or a replacement's."""
+    return ShipmentTracked(
+        order_id=tracked.order_id,
+        occurred_at=update.occurred_at,
+        shipment_id=tracked.shipment_id,
+        carrier=tracked.carrier,
+        tracking_number=tracked.tracking_number,
+        status=cast(TrackingStatus, update.status.value),  # never SHIPPED: it advanced
+        detail=update.detail,
+    )
 
 
 def delivery_notice(
@@ -222,19 +241,43 @@ def shipping_notice(
         shipment_id=first.shipment_id,
         carrier=first.carrier,
         tracking_number=first.tracking_number,
-        parcels=[
-            Parcel(
-                shipment_id=p.shipment_id,
-                warehouse=p.warehouse,
-                carrier=p.carrier,
-                tracking_number=p.tracking_number,
-                lines=[
-                    StockLine(sku=line.sku, quantity=line.quantity) for line in lines_of(p, shipped)
-                ],
-            )
-            for p in parcels
-        ],
+        parcels=[p.announced(lines_of(p, shipped)) for p in parcels],
     )
+
+
+@dataclass(frozen=True)
+class Consignment:
+    """A carrier's receipt for one parcel handed over."""
+
+    carrier: str
+    tracking_number: str
+    expected_delivery_at: datetime | None = None
+
+
+def handed_over(
+    order_id: UUID,
+    planned: Sequence[PlannedParcel],
+    booked: Sequence[Consignment],
+    *,
+    at: datetime,
+    replacement_id: UUID | None = None,
+) -> list[Shipment]:
+    """The parcels that left at ``at``, each ``planned`` one with its booking (in order);
+    the order's own, or those of its replacement ``replacement_id``."""
+    return [
+        Shipment(
+            shipment_id=uuid4(),
+            order_id=order_id,
+            warehouse=parcel.warehouse,
+            carrier=consignment.carrier,
+            tracking_number=consignment.tracking_number,
+            status=ShipmentStatus.SHIPPED,
+            shipped_at=at,
+            expected_delivery_at=consignment.expected_delivery_at,
+            replacement_id=replacement_id,
+        )
+        for parcel, consignment in zip(planned, booked, strict=True)
+    ]
 
 
 class CarrierRefusedError(Exception):

@@ -1,7 +1,8 @@
-"""Read models for the inventory HTTP API."""
+"""Read models for the inventory HTTP API: an order's shipment, its parcels and their tracking."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -13,7 +14,13 @@ from orderly_inventory.adapters.orm import (
     shipment_tracking,
 )
 from orderly_inventory.adapters.shipments import ShipmentRepository
-from orderly_inventory.domain.shipments import ShipmentStatus, lines_of, overall_status
+from orderly_inventory.domain.shipments import (
+    ParcelLine,
+    Shipment,
+    ShipmentStatus,
+    lines_of,
+    overall_status,
+)
 
 
 class TrackingEventRead(BaseModel):
@@ -71,17 +78,6 @@ async def shipment_of(session: AsyncSession, order_id: UUID) -> ShipmentRead | N
     if not parcels:
         return None
     lines = await shipping.shipped_lines(order_id)
-    t = shipment_tracking.c
-    history: dict[UUID, list[TrackingEventRead]] = {}
-    query = (
-        select(t.shipment_id, t.status, t.occurred_at, t.detail)
-        .where(t.shipment_id.in_([p.shipment_id for p in parcels]))
-        .order_by(t.id)
-    )
-    for row in await session.execute(query):
-        history.setdefault(row.shipment_id, []).append(
-            TrackingEventRead(status=row.status, occurred_at=row.occurred_at, detail=row.detail)
-        )
     first = parcels[0]
     delivered = all(p.status is ShipmentStatus.DELIVERED for p in parcels)
     return ShipmentRead(
@@ -96,24 +92,43 @@ async def shipment_of(session: AsyncSession, order_id: UUID) -> ShipmentRead | N
             if delivered
             else None
         ),
-        parcels=[
-            ParcelRead(
-                shipment_id=p.shipment_id,
-                warehouse=p.warehouse,
-                carrier=p.carrier,
-                tracking_number=p.tracking_number,
-                status=p.status.value,
-                shipped_at=p.shipped_at,
-                expected_delivery_at=p.expected_delivery_at,
-                status_at=p.status_at,
-                status_detail=p.status_detail,
-                delivered_at=p.delivered_at,
-                lines=[
-                    ParcelLineRead(sku=line.sku, quantity=line.quantity)
-                    for line in lines_of(p, lines)
-                ],
-                tracking=history.get(p.shipment_id, []),
-            )
-            for p in parcels
-        ],
+        parcels=await parcel_reads(session, parcels, lambda p: lines_of(p, lines)),
     )
+
+
+async def parcel_reads(
+    session: AsyncSession,
+    parcels: Sequence[Shipment],
+    lines: Callable[[Shipment], Sequence[ParcelLine]],
+) -> list[ParcelRead]:
+    """``parcels`` as the API shows them, each with its ``lines`` and tracking history."""
+    if not parcels:
+        return []
+    t = shipment_tracking.c
+    history: dict[UUID, list[TrackingEventRead]] = {}
+    query = (
+        select(t.shipment_id, t.status, t.occurred_at, t.detail)
+        .where(t.shipment_id.in_([p.shipment_id for p in parcels]))
+        .order_by(t.id)
+    )
+    for row in await session.execute(query):
+        history.setdefault(row.shipment_id, []).append(
+            TrackingEventRead(status=row.status, occurred_at=row.occurred_at, detail=row.detail)
+        )
+    return [
+        ParcelRead(
+            shipment_id=p.shipment_id,
+            warehouse=p.warehouse,
+            carrier=p.carrier,
+            tracking_number=p.tracking_number,
+            status=p.status.value,
+            shipped_at=p.shipped_at,
+            expected_delivery_at=p.expected_delivery_at,
+            status_at=p.status_at,
+            status_detail=p.status_detail,
+            delivered_at=p.delivered_at,
+            lines=[ParcelLineRead(sku=line.sku, quantity=line.quantity) for line in lines(p)],
+            tracking=history.get(p.shipment_id, []),
+        )
+        for p in parcels
+    ]

@@ -9,10 +9,20 @@ picking jobs take the same lock for each order they act on (only if it is free).
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID, uuid4
+from typing import Generic, TypeVar
+from uuid import UUID
 
-from orderly_inventory.adapters.carrier import Carrier, CarrierRefusedError, Consignment
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from orderly_inventory.adapters.carrier import (
+    Carrier,
+    CarrierRefusedError,
+    Consignment,
+    book_each,
+)
 from orderly_inventory.adapters.personal_data import address_in, ship_to_of
 from orderly_inventory.adapters.reservations import ReservationRepository
 from orderly_inventory.adapters.shipments import ShipmentRepository
@@ -39,13 +49,14 @@ from orderly_inventory.domain.shipments import (
     PlannedParcel,
     Shipment,
     ShipmentFailure,
-    ShipmentStatus,
+    handed_over,
     shipment_plan,
     shipping_notice,
 )
 from orderly_inventory.use_cases import ledger
 from orderly_kit.messaging import Messaging, UnitOfWork
 from orderly_schemas.checkout import Address
+from orderly_schemas.cloudevents import Envelope
 from orderly_schemas.inventory import (
     ReleaseStock,
     ReserveStock,
@@ -55,6 +66,8 @@ from orderly_schemas.inventory import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 #: Reservation rows the expiry job claims per transaction.
@@ -304,21 +317,16 @@ async def _hand_over(
     Every parcel is booked before any stock moves, so a refusal of the last parcel
     leaves the order as it was (the parcels booked before it are cancelled).
     """
-    booked: list[Consignment] = []
+
+    async def book(parcel: PlannedParcel) -> Consignment:
+        return await carrier.book(
+            order_id=order_id, warehouse=parcel.warehouse, ship_to=ship_to, lines=parcel.lines
+        )
+
     try:
-        for parcel in parcels:
-            booked.append(
-                await carrier.book(
-                    order_id=order_id,
-                    warehouse=parcel.warehouse,
-                    ship_to=ship_to,
-                    lines=parcel.lines,
-                )
-            )
+        booked = await book_each(carrier, parcels, book)
     except CarrierRefusedError as refusal:
         log.warning("carrier %s refused order %s: %s", carrier.name, order_id, refusal)
-        for consignment in booked:
-            await carrier.cancel(consignment)
         failure = ShipmentFailure(
             order_id=order_id, carrier=carrier.name, reason=refusal.reason, failed_at=now
         )
@@ -351,23 +359,74 @@ async def _hand_over(
     await reservations.change_reservation_status(
         order_id, old=ReservationStatus.RESERVED, new=ReservationStatus.SHIPPED, at=now
     )
-    shipments = [
-        Shipment(
-            shipment_id=uuid4(),
-            order_id=order_id,
-            warehouse=parcel.warehouse,
-            carrier=consignment.carrier,
-            tracking_number=consignment.tracking_number,
-            status=ShipmentStatus.SHIPPED,
-            shipped_at=now,
-            expected_delivery_at=consignment.expected_delivery_at,
-        )
-        for parcel, consignment in zip(parcels, booked, strict=True)
-    ]
+    shipments = handed_over(order_id, parcels, booked, at=now)
     await shipping.add_shipments(shipments)
     log.info("order %s shipped as %s", order_id, _numbers(shipments))
     await uow.publish(shipping_notice(shipments, await shipping.shipped_lines(order_id)))
     return None
+
+
+@dataclass(frozen=True)
+class Due(Generic[T]):
+    """What a hand-over job claimed: ``item``, named by ``key`` (passed over while it is busy
+    or failing), needing the lock of ``order_id``; ``cause`` is the command its answer
+    follows (the ShipOrder, the ShipReplacement)."""
+
+    key: UUID
+    order_id: UUID
+    cause: Envelope | None
+    item: T
+
+
+async def hand_over_each(
+    messaging: Messaging,
+    *,
+    what: str,
+    claim: Callable[[AsyncSession, datetime, Collection[UUID]], Awaitable[Due[T] | None]],
+    hand_over: Callable[[UnitOfWork, T, datetime], Awaitable[None]],
+    batch: int,
+    now: datetime | None = None,
+) -> int:
+    """Hand over what is due, up to ``batch``, each in its own transaction; how many.
+
+    ``claim`` takes the next due ``what`` (SKIP LOCKED: replicas share the work) other than
+    those passed over; then its order's lock is only *tried*: one whose command holds it is
+    passed over until the next scan, which finds it changed or still due. A failure (a
+    transient carrier error) rolls that hand-over back and passes over it too, so one
+    unreachable booking does not hold up the others.
+    """
+    handed_over = 0
+    passed_over: set[UUID] = set()
+    for _ in range(batch):
+        key: UUID | None = None
+        try:
+            async with messaging.database.transaction() as session:
+                at = now or messaging.clock()
+                due = await claim(session, at, passed_over)
+                if due is None:
+                    break
+                key = due.key
+                if not await ReservationRepository(session).try_lock_order(due.order_id):
+                    log.info("%s %s is busy; its hand-over waits for the next scan", what, key)
+                    passed_over.add(key)
+                    continue
+                uow = UnitOfWork(
+                    session,
+                    outbox=messaging.outbox,
+                    source=messaging.source,
+                    cause=due.cause,
+                    clock=messaging.clock,
+                )
+                await hand_over(uow, due.item, at)
+            if uow.published:
+                messaging.signal.notify()
+            handed_over += 1
+        except Exception:
+            if key is None:
+                raise
+            log.exception("hand-over of %s %s failed; retried at the next scan", what, key)
+            passed_over.add(key)
+    return handed_over
 
 
 async def complete_due_pickings(
@@ -379,50 +438,31 @@ async def complete_due_pickings(
 ) -> int:
     """Hand over the pickings that are done: OrderShipped (or ShipmentFailed), once each.
 
-    Each picking in its own transaction: it is claimed with SKIP LOCKED (replicas share
-    the work), then its order's lock is only *tried*: an order whose ReleaseStock or
-    ShipOrder holds it is passed over until the next scan, which finds it cancelled or
-    still due. A transient carrier error rolls that hand-over back and passes over it
-    too, so one unreachable booking does not hold up the others. Returns how many
-    pickings were handed over.
+    Each picking in its own transaction (``hand_over_each``): it is claimed with SKIP
+    LOCKED, then its order's lock is only *tried*: an order whose ReleaseStock or ShipOrder
+    holds it is passed over until the next scan, which finds it cancelled or still due.
+    Returns how many pickings were handed over.
     """
-    handed_over = 0
-    passed_over: set[UUID] = set()
-    for _ in range(batch):
-        order_id: UUID | None = None
-        try:
-            async with messaging.database.transaction() as session:
-                shipping = ShipmentRepository(session, vault=messaging.vault)
-                reservations = ReservationRepository(session)
-                at = now or messaging.clock()
-                claimed = await shipping.claim_due_picking(now=at, passing_over=passed_over)
-                if claimed is None:
-                    break
-                picking, ship_order = claimed
-                order_id = picking.order_id
-                if not await reservations.try_lock_order(order_id):
-                    log.info("order %s is busy; its hand-over waits for the next scan", order_id)
-                    passed_over.add(order_id)
-                    continue
-                uow = UnitOfWork(
-                    session,
-                    outbox=messaging.outbox,
-                    source=messaging.source,
-                    cause=ship_order,
-                    clock=messaging.clock,
-                )
-                await _complete_picking(
-                    uow, reservations, shipping, picking, carrier=carrier, now=at
-                )
-            if uow.published:
-                messaging.signal.notify()
-            handed_over += 1
-        except Exception:
-            if order_id is None:
-                raise
-            log.exception("hand-over of order %s failed; retried at the next scan", order_id)
-            passed_over.add(order_id)
-    return handed_over
+
+    async def claim(
+        session: AsyncSession, at: datetime, passing_over: Collection[UUID]
+    ) -> Due[Picking] | None:
+        shipping = ShipmentRepository(session, vault=messaging.vault)
+        claimed = await shipping.claim_due_picking(now=at, passing_over=passing_over)
+        if claimed is None:
+            return None
+        picking, ship_order = claimed
+        return Due(picking.order_id, picking.order_id, ship_order, picking)
+
+    async def complete(uow: UnitOfWork, picking: Picking, at: datetime) -> None:
+        shipping = ShipmentRepository(uow.session, vault=messaging.vault)
+        await _complete_picking(
+            uow, ReservationRepository(uow.session), shipping, picking, carrier=carrier, now=at
+        )
+
+    return await hand_over_each(
+        messaging, what="order", claim=claim, hand_over=complete, batch=batch, now=now
+    )
 
 
 async def _complete_picking(
