@@ -21,6 +21,7 @@ from orderly_inventory.entrypoints.http import (
     errors,
     ledger,
     receiving,
+    replacements,
     returns,
     stock,
     stocktakes,
@@ -102,6 +103,7 @@ def build(
     service.http.include_router(transfers.router(service))
     service.http.include_router(receiving.router(service))
     service.http.include_router(returns.router(service))
+    service.http.include_router(replacements.router(service))
     service.http.include_router(catalogue.router(service))
     service.http.include_router(stock.router(service))
     service.http.include_router(ledger.router(service))

@@ -140,12 +140,15 @@ class InventorySettings(ServiceSettings):
     pick_delay_seconds: float = Field(
         default=0.0,
         ge=0,
-        description="the warehouse picks and packs an order this long before handing it to"
-        " the carrier; a ReleaseStock that comes meanwhile cancels the picking. 0 ships at"
-        " once when ShipOrder arrives",
+        description="the warehouse picks and packs an order (or a replacement) this long"
+        " before handing it to the carrier; a ReleaseStock that comes meanwhile cancels the"
+        " order's picking. 0 ships at once when ShipOrder (or ShipReplacement) arrives",
     )
     pick_poll_seconds: float = Field(
-        default=1.0, gt=0, description="how often the picking job hands over pickings that are done"
+        default=1.0,
+        gt=0,
+        description="how often the picking jobs hand over the pickings (and replacements)"
+        " that are done",
     )
     import_max_bytes: int = Field(
         default=10 * 1024 * 1024,

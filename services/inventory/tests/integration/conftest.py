@@ -19,11 +19,13 @@ from uuid import UUID
 
 import httpx
 import pytest
+from aiokafka import AIOKafkaProducer
 from sqlalchemy import insert, select, text
 
 from orderly_dev.eventually import eventually
 from orderly_dev.identity import DevIssuer
-from orderly_dev.servers import serve_http
+from orderly_dev.servers import Kafka, serve_http
+from orderly_dev.watch import OrderWatcher, Seen
 from orderly_inventory import use_cases
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.carrier import Carrier, SimulatedCarrier
@@ -39,10 +41,18 @@ from orderly_kit.auth import Role
 from orderly_kit.clock import ManualClock
 from orderly_kit.personal_data import development_vault
 from orderly_kit.service import Service
+from orderly_schemas import topics
 from orderly_schemas.base import StockLine
 from orderly_schemas.checkout import Address
 from orderly_schemas.cloudevents import Envelope
-from orderly_schemas.inventory import BookReturnParcel, ReleaseStock, ReserveStock, ShipOrder
+from orderly_schemas.inventory import (
+    BookReturnParcel,
+    InventoryCommand,
+    ReleaseStock,
+    ReserveStock,
+    ShipOrder,
+    ShipReplacement,
+)
 from orderly_schemas.personal import SHIPPING_ADDRESS, SealedPersonalData
 
 ADDRESS = Address(
@@ -230,6 +240,48 @@ class Inventory:
         async with self.service.messaging.unit_of_work() as uow:
             await use_cases.returns.book_return_parcel(uow, command, carrier=self.carrier)
 
+    async def ship_replacement(
+        self,
+        order_id: UUID,
+        replacement_id: UUID,
+        *lines: tuple[str, int],
+        ship_to: Address = ADDRESS,
+        pick_delay: timedelta = timedelta(0),
+        cause: Envelope | None = None,
+    ) -> None:
+        """A claim's or an exchange's ShipReplacement of ``lines`` (sku, units), sent once more."""
+        self._carrier_catches_up()
+        command = ShipReplacement(
+            order_id=order_id,
+            replacement_id=replacement_id,
+            lines=[StockLine(sku=sku, quantity=n) for sku, n in lines],
+            reason="claim CLM-0000001: parcel lost in transit",
+            personal=sealed_address(ship_to),
+        )
+        async with self.service.messaging.unit_of_work(cause) as uow:
+            await use_cases.replacements.ship_replacement(
+                uow,
+                command,
+                carrier=self.carrier,
+                pick_delay=pick_delay,
+                policy=self.policy,
+                regions=self.regions,
+            )
+
+    async def hand_over_replacements(self, *, after: timedelta = timedelta(0)) -> int:
+        """Run the replacements' hand-over as if ``after`` had passed; how many it handed over."""
+        self._carrier_catches_up()
+        return await use_cases.replacements.ship_due_replacements(
+            self.service.messaging, carrier=self.carrier, now=datetime.now(UTC) + after
+        )
+
+    async def replacement(self, replacement_id: UUID) -> dict[str, Any] | None:
+        """The replacement's row, if it was decided."""
+        query = select(orm.replacements).where(orm.replacements.c.replacement_id == replacement_id)
+        async with self.service.database.sessions() as s:
+            row = (await s.execute(query)).mappings().first()
+            return None if row is None else dict(row)
+
     async def return_parcel(self, return_id: UUID) -> dict[str, Any] | None:
         """The return's parcel row, if its booking was answered."""
         query = select(orm.return_parcels).where(orm.return_parcels.c.return_id == return_id)
@@ -327,6 +379,72 @@ class Inventory:
 
         what = f"{sessions} transaction(s) waiting for a lock"
         await eventually(waiting, within=4, what=what, every=0.02)
+
+
+@pytest.fixture
+def sealed() -> SealedPersonalData:
+    """The customer's address as the order service sends it in a command: sealed."""
+    return sealed_address(ADDRESS)
+
+
+class Saga:
+    """Sends stock commands on inventory.commands.v1 as a saga does, to the test module's
+    Tansu (the model's JSON keyed by its order, CloudEvents headers), and sees the answers
+    on inventory.events.v1."""
+
+    def __init__(self, kafka: Kafka, producer: AIOKafkaProducer) -> None:
+        self.kafka = kafka
+        self.producer = producer
+
+    @staticmethod
+    def envelope_of(command: InventoryCommand) -> Envelope:
+        """A new message from the saga (a new ce_id) carrying ``command``."""
+        return Envelope(
+            type=command.message_type(),
+            source="/test/saga",
+            subject=str(command.order_id),
+            correlation_id=str(command.order_id),
+        )
+
+    async def send(self, command: InventoryCommand, envelope: Envelope) -> None:
+        await self.producer.send_and_wait(
+            command.topic,
+            command.model_dump_json().encode(),
+            key=str(command.order_id).encode(),
+            headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
+        )
+
+    async def answers_to_three_sends(
+        self, command: InventoryCommand, answer: str
+    ) -> tuple[list[Seen], Envelope]:
+        """Send ``command``, then the same message again (Kafka redelivers it), then a re-send
+        (a new message): the ``answer`` events of the order seen by then, and the first message.
+        """
+        order = command.order_id
+        first = self.envelope_of(command)
+
+        def answered() -> int:
+            return watcher.types(order).count(answer)
+
+        async with OrderWatcher(self.kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
+            await self.send(command, first)
+            await eventually(lambda: answered() >= 1, within=30, what="an answer")
+            await self.send(command, first)  # Kafka delivers the same message again
+            await self.send(command, self.envelope_of(command))  # the saga re-sends it
+            # Same key, same partition: once the re-send is answered, the redelivery was handled.
+            await eventually(lambda: answered() >= 2, within=15, what="2 answers")
+        return [e for e in watcher.events[order] if e.type == answer], first
+
+
+@pytest.fixture
+async def saga(kafka: Kafka) -> AsyncIterator[Saga]:
+    """A saga's producer on the test module's Tansu (``kafka``)."""
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
+    await producer.start()
+    try:
+        yield Saga(kafka, producer)
+    finally:
+        await producer.stop()
 
 
 @pytest.fixture

@@ -1,10 +1,10 @@
 """Who may do what with the inventory over HTTP: warehouse staff everything, support reads.
 
-Support reads what answers a customer (an order's shipment, a SKU's stock, the catalogue)
-and changes nothing; a customer's token opens nothing here; a request without a token is
-a 401. Who acts is the token's subject: a body that names someone is refused. The service
-is built as in production but not started; tokens come from the session's development
-issuer.
+Support reads what answers a customer (an order's shipment and replacements, a SKU's stock,
+the catalogue) and changes nothing; a customer's token opens nothing here; a request without
+a token is a 401. Who acts is the token's subject: a body that names someone is refused. The
+service is built as in production but not started; tokens come from the session's
+development issuer.
 """
 
 from __future__ import annotations
@@ -78,6 +78,11 @@ ROUTES: dict[tuple[str, str], tuple[Who, str, Any]] = {
     ),
     ("POST", "/returns/{return_id}/restock"): ("warehouse", f"/returns/{NOWHERE}/restock", {}),
     ("GET", "/returns/{return_id}/parcel"): ("support", f"/returns/{NOWHERE}/parcel", None),
+    ("GET", "/orders/{order_id}/replacements"): (
+        "support",
+        f"/orders/{NOWHERE}/replacements",
+        None,
+    ),
     ("GET", "/warehouses"): ("support", "/warehouses", None),
     ("POST", "/warehouses"): ("warehouse", "/warehouses", {}),
     ("GET", "/products"): ("support", "/products", None),

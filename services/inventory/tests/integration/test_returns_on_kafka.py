@@ -12,16 +12,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import Row, insert, select
 
 from orderly_dev.eventually import eventually
 from orderly_dev.servers import Kafka
-from orderly_dev.watch import OrderWatcher, Seen
 from orderly_inventory.adapters import orm
 from orderly_inventory.adapters.stock import StockRepository
 from orderly_inventory.bootstrap import build
@@ -32,8 +30,10 @@ from orderly_inventory.use_cases import ledger
 from orderly_kit.service import Service
 from orderly_schemas import topics
 from orderly_schemas.base import StockLine
-from orderly_schemas.cloudevents import Envelope
-from orderly_schemas.inventory import BookReturnParcel, InventoryCommand, RestockReturn, ReturnLine
+from orderly_schemas.inventory import BookReturnParcel, RestockReturn, ReturnLine
+
+if TYPE_CHECKING:  # a fixture's type; test modules cannot import conftest at run time
+    from services.inventory.tests.integration.conftest import Saga
 
 
 @pytest.fixture
@@ -72,52 +72,6 @@ async def running(fresh_database: str, kafka: Kafka) -> AsyncIterator[Service]:
         await service.stop()
 
 
-async def send(producer: AIOKafkaProducer, command: InventoryCommand, envelope: Envelope) -> None:
-    await producer.send_and_wait(
-        command.topic,
-        command.model_dump_json().encode(),
-        key=str(command.order_id).encode(),
-        headers=[(k, v.encode()) for k, v in envelope.to_headers().items()],
-    )
-
-
-def envelope_of(command: InventoryCommand) -> Envelope:
-    """A new message from the saga (a new ce_id) carrying ``command``."""
-    return Envelope(
-        type=command.message_type(),
-        source="/test/return-saga",
-        subject=str(command.order_id),
-        correlation_id=str(command.order_id),
-    )
-
-
-async def answers_to_three_sends(
-    kafka: Kafka, command: InventoryCommand, answer: str
-) -> tuple[list[Seen], Envelope]:
-    """Send ``command``, then the same message again (Kafka redelivers it), then a re-send
-    (a new message): the ``answer`` events of the order seen by then, and the first message.
-    """
-    order = command.order_id
-    first = envelope_of(command)
-
-    def answered() -> int:
-        return watcher.types(order).count(answer)
-
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
-    await producer.start()
-    try:
-        async with OrderWatcher(kafka.bootstrap, topic=topics.INVENTORY_EVENTS) as watcher:
-            await send(producer, command, first)
-            await eventually(lambda: answered() >= 1, within=30, what="an answer")
-            await send(producer, command, first)  # Kafka delivers the same message again
-            await send(producer, command, envelope_of(command))  # the saga re-sends it
-            # Same key, same partition: once the re-send is answered, the redelivery was handled.
-            await eventually(lambda: answered() >= 2, within=15, what="2 answers")
-    finally:
-        await producer.stop()
-    return [e for e in watcher.events[order] if e.type == answer], first
-
-
 async def movements(service: Service, reference: str) -> list[tuple[str, str, int, int]]:
     c = orm.stock_movements.c
     query = (
@@ -137,7 +91,7 @@ async def on_hand(service: Service, sku: str, warehouse: str) -> int:
 
 
 async def test_a_return_is_restocked_once_however_often_the_command_comes(
-    running: Service, kafka: Kafka
+    running: Service, saga: Saga
 ) -> None:
     order, return_id = uuid4(), uuid4()
     command = RestockReturn(
@@ -150,7 +104,7 @@ async def test_a_return_is_restocked_once_however_often_the_command_comes(
         ],
     )
 
-    restocked, first = await answers_to_three_sends(kafka, command, "ReturnRestocked")
+    restocked, first = await saga.answers_to_three_sends(command, "ReturnRestocked")
 
     # The redelivery was skipped by the inbox; the re-send answered again; stock moved once.
     assert len(restocked) == 2
@@ -168,7 +122,7 @@ async def test_a_return_is_restocked_once_however_often_the_command_comes(
 
 
 async def test_a_return_into_an_unknown_warehouse_is_dead_lettered_with_the_reason(
-    running: Service, kafka: Kafka
+    running: Service, saga: Saga
 ) -> None:
     order = uuid4()
     command = RestockReturn(
@@ -177,13 +131,8 @@ async def test_a_return_into_an_unknown_warehouse_is_dead_lettered_with_the_reas
         warehouse="nowhere",
         lines=[ReturnLine(sku="MUG", quantity=1, condition="resellable")],
     )
-    message = envelope_of(command)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap, enable_idempotence=False)
-    await producer.start()
-    try:
-        await send(producer, command, message)
-    finally:
-        await producer.stop()
+    message = saga.envelope_of(command)
+    await saga.send(command, message)
 
     c = orm.inbox.c
     query = select(c.outcome, c.attempts, c.error).where(c.message_id == message.id)
@@ -205,13 +154,13 @@ async def test_a_return_into_an_unknown_warehouse_is_dead_lettered_with_the_reas
 
 
 async def test_a_return_parcel_of_an_order_never_shipped_is_refused_to_each_command(
-    running: Service, kafka: Kafka
+    running: Service, saga: Saga
 ) -> None:
     command = BookReturnParcel(
         order_id=uuid4(), return_id=uuid4(), lines=[StockLine(sku="MUG", quantity=1)]
     )
 
-    refused, first = await answers_to_three_sends(kafka, command, "ReturnParcelRefused")
+    refused, first = await saga.answers_to_three_sends(command, "ReturnParcelRefused")
 
     assert len(refused) == 2
     assert refused[0].body == refused[1].body

@@ -1,5 +1,5 @@
-"""The simulated carrier: tracking numbers derived per parcel (and per return), its
-schedules, "00000" refused."""
+"""The simulated carrier: tracking numbers derived per parcel (an order's or a replacement's,
+and per return), its schedules, "00000" refused."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from orderly_inventory.adapters.carrier import (
     ReturnSchedule,
     SimulatedCarrier,
     TrackingSchedule,
+    replacement_tracking_number,
     return_tracking_number,
     tracking_number,
 )
@@ -35,6 +36,31 @@ def test_a_parcel_has_a_simpost_tracking_number_derived_from_order_and_warehouse
     assert re.fullmatch(r"SP[0-9A-F]{12}", east)
     assert tracking_number("SimPost", order, "east") == east  # a retried booking
     assert tracking_number("SimPost", order, "west") != east
+
+
+def test_a_replacements_parcel_has_a_tracking_number_of_its_own() -> None:
+    order, replacement = uuid4(), uuid4()
+
+    east = replacement_tracking_number("SimPost", replacement, "east")
+
+    assert re.fullmatch(r"SP[0-9A-F]{12}", east)
+    assert replacement_tracking_number("SimPost", replacement, "east") == east  # a retry
+    assert east not in (
+        tracking_number("SimPost", order, "east"),  # not the order's own parcel's
+        tracking_number("SimPost", replacement, "east"),
+        replacement_tracking_number("SimPost", replacement, "west"),
+        replacement_tracking_number("SimPost", uuid4(), "east"),
+    )
+
+
+async def test_a_replacement_to_postal_code_00000_is_refused_like_any_parcel() -> None:
+    carrier: Carrier = SimulatedCarrier(NOWHERE, "SimPost")
+    nowhere = ADDRESS.model_copy(update={"postal_code": "00000"})
+
+    with pytest.raises(CarrierRefusedError, match="does not deliver to postal code 00000"):
+        await carrier.book_replacement(
+            order_id=uuid4(), replacement_id=uuid4(), warehouse="east", ship_to=nowhere, lines=[]
+        )
 
 
 def test_tracking_numbers_differ_between_orders() -> None:

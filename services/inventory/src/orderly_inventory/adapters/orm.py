@@ -162,12 +162,19 @@ reservation_requests = Table(
     CheckConstraint("outcome IN ('reserved', 'failed', 'released')", name="outcome_known"),
 )
 
-#: One row per parcel: what left one warehouse for an order with one carrier booking.
+#: One row per parcel: what left one warehouse for an order with one carrier booking, for
+#: the order itself or, with ``replacement_id``, for one of its replacements.
 shipments = Table(
     "shipments",
     metadata,
     Column("shipment_id", UUID(as_uuid=True), primary_key=True),
     Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column(
+        "replacement_id",
+        UUID(as_uuid=True),
+        ForeignKey("replacements.replacement_id"),
+        nullable=True,
+    ),
     #: Where the parcel left from; '(unsplit)' for a shipment made before orders were
     #: split into one parcel per warehouse, whose stock came from several warehouses.
     Column("warehouse", String(64), nullable=False),
@@ -181,7 +188,15 @@ shipments = Table(
     Column("status_at", DateTime(timezone=True), nullable=True),
     Column("status_detail", String(2000), nullable=True),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
-    UniqueConstraint("order_id", "warehouse", name="uq_shipments_order_id_warehouse"),
+    # One parcel per warehouse of the order, and one per warehouse of each replacement.
+    Index(
+        "uq_shipments_order_id_warehouse",
+        "order_id",
+        "warehouse",
+        unique=True,
+        postgresql_where=text("replacement_id IS NULL"),
+    ),
+    UniqueConstraint("replacement_id", "warehouse", name="uq_shipments_replacement_id_warehouse"),
     UniqueConstraint("tracking_number", name="uq_shipments_tracking_number"),
     CheckConstraint(
         "status IN ('shipped', 'in_transit', 'out_for_delivery', 'delivered', 'failed')",
@@ -294,6 +309,70 @@ pickings = Table(
     CheckConstraint("status IN ('picking', 'shipped', 'failed', 'cancelled')", name="status_known"),
     # The picking job's scan: only pickings in progress become due.
     Index("ix_pickings_due", "due_at", postgresql_where=Column("status") == "picking"),
+)
+
+#: A replacement (ShipReplacement): goods sent for an order in parcels of their own, decided
+#: once per replacement id, so a re-sent command finds its row and is answered again. While
+#: 'picking' (the pick delay) its stock is reserved and the picking job hands it over at
+#: due_at; a refusal ('refused') keeps its reason and took nothing. Its parcels are
+#: ``shipments`` rows naming it.
+replacements = Table(
+    "replacements",
+    metadata,
+    Column("replacement_id", UUID(as_uuid=True), primary_key=True),
+    Column("order_id", UUID(as_uuid=True), nullable=False),
+    Column("status", String(20), nullable=False),
+    #: [{"sku": ..., "quantity": ...}] in SKU order: what was asked for.
+    Column("lines", JSONB, nullable=False),
+    #: Why it is sent, as the command says (a claim, an exchange).
+    Column("reason", String(1000), nullable=False),
+    Column("refusal", String(2000), nullable=True),
+    Column("short_skus", JSONB, nullable=False, server_default="[]"),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    # The address sealed under the customer's data key (customer_keys), as pickings keep it;
+    # ship_to (plaintext, from a producer that does not seal) only until it is handed over.
+    Column("customer_id", String(64), nullable=True),
+    Column("ship_to_sealed", LargeBinary, nullable=True),
+    Column("ship_to", JSONB, nullable=True),
+    # The CloudEvents headers of the ShipReplacement: the cause of what its hand-over publishes.
+    Column("command_headers", JSONB, nullable=True),
+    CheckConstraint(
+        "status IN ('picking', 'shipped', 'delivered', 'failed', 'refused')", name="status_known"
+    ),
+    CheckConstraint("(status = 'refused') = (refusal IS NOT NULL)", name="refused_with_reason"),
+    CheckConstraint("status <> 'picking' OR due_at IS NOT NULL", name="picking_until_due"),
+    # An order's replacements, newest first (keyset pagination on (requested_at, id)).
+    Index("ix_replacements_order", "order_id", "requested_at", "replacement_id"),
+    # The picking job's scan: only replacements being picked become due.
+    Index("ix_replacements_due", "due_at", postgresql_where=Column("status") == "picking"),
+)
+
+#: The stock a replacement took, per SKU and warehouse: 'reserved' while it is picked (the
+#: levels' reserved units include it), 'shipped' once it left, 'released' if it was refused
+#: at hand-over. Apart from ``reservations``: the order's own hold is never touched.
+replacement_reservations = Table(
+    "replacement_reservations",
+    metadata,
+    Column(
+        "replacement_id",
+        UUID(as_uuid=True),
+        ForeignKey("replacements.replacement_id"),
+        nullable=False,
+    ),
+    Column("sku", String(64), nullable=False),
+    Column("warehouse", String(64), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    PrimaryKeyConstraint("replacement_id", "sku", "warehouse", name="pk_replacement_reservations"),
+    ForeignKeyConstraint(
+        ["sku", "warehouse"],
+        ["stock_levels.sku", "stock_levels.warehouse"],
+        name="fk_replacement_reservations_stock_levels",
+    ),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("status IN ('reserved', 'shipped', 'released')", name="status_known"),
 )
 
 #: A count of a warehouse's shelves (cycle count): open, then approved or cancelled.

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_kit.personal_data import Vault
 from orderly_schemas.checkout import Address
-from orderly_schemas.inventory import ReserveStock, ShipOrder
+from orderly_schemas.inventory import ReserveStock, ShipOrder, ShipReplacement
 from orderly_schemas.personal import SHIPPING_ADDRESS
 
 
@@ -30,7 +30,11 @@ class ShipTo:
     sealed: bytes | None = None
 
 
-def address_in(vault: Vault, command: ReserveStock | ShipOrder) -> Address | None:
+#: The stock commands that carry a ship-to address.
+AddressedCommand = ReserveStock | ShipOrder | ShipReplacement
+
+
+def address_in(vault: Vault, command: AddressedCommand) -> Address | None:
     """The address ``command`` ships to, opened and kept nowhere; None if it names none."""
     if command.personal is None:
         return command.ship_to
@@ -38,7 +42,7 @@ def address_in(vault: Vault, command: ReserveStock | ShipOrder) -> Address | Non
 
 
 async def ship_to_of(
-    vault: Vault, session: AsyncSession, command: ReserveStock | ShipOrder, *, now: datetime
+    vault: Vault, session: AsyncSession, command: AddressedCommand, *, now: datetime
 ) -> ShipTo | None:
     """The address ``command`` ships to; None if it names none."""
     personal = command.personal

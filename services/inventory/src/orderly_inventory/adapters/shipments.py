@@ -1,5 +1,6 @@
-"""Pickings, parcels (shipments), their tracking and the carrier's webhook deliveries in
-PostgreSQL, in the caller's transaction (lock order: see ``adapters``).
+"""Pickings, parcels (shipments: an order's own and its replacements'), their tracking and
+the carrier's webhook deliveries in PostgreSQL, in the caller's transaction (lock order: see
+``adapters``).
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def _to_shipment(row: Any) -> Shipment:
         status_at=row["status_at"],
         status_detail=row["status_detail"],
         delivered_at=row["delivered_at"],
+        replacement_id=row["replacement_id"],
     )
 
 
@@ -99,9 +101,20 @@ class ShipmentRepository:
         self.vault = vault
 
     async def shipments_of(self, order_id: UUID, *, lock: bool = False) -> list[Shipment]:
-        """The order's parcels in warehouse order (the first is the one events name)."""
+        """The order's own parcels in warehouse order (the first is the one events name);
+        its replacements' are apart (``parcels_of_replacements``)."""
         c = shipments.c
-        query = select(shipments).where(c.order_id == order_id).order_by(c.warehouse)
+        return await self._parcels((c.order_id == order_id) & c.replacement_id.is_(None), lock)
+
+    async def parcels_of_replacements(self, replacement_ids: Collection[UUID]) -> list[Shipment]:
+        """The parcels of these replacements, by replacement, then in warehouse order."""
+        if not replacement_ids:
+            return []
+        return await self._parcels(shipments.c.replacement_id.in_(list(replacement_ids)), False)
+
+    async def _parcels(self, where: Any, lock: bool) -> list[Shipment]:
+        c = shipments.c
+        query = select(shipments).where(where).order_by(c.replacement_id, c.warehouse)
         if lock:
             query = query.with_for_update()
         return [_to_shipment(r) for r in (await self.session.execute(query)).mappings()]
@@ -116,12 +129,15 @@ class ShipmentRepository:
         return None if row is None else _to_shipment(row)
 
     async def add_shipments(self, parcels: Sequence[Shipment]) -> None:
+        if not parcels:
+            return
         await self.session.execute(
             insert(shipments),
             [
                 {
                     "shipment_id": s.shipment_id,
                     "order_id": s.order_id,
+                    "replacement_id": s.replacement_id,
                     "warehouse": s.warehouse,
                     "carrier": s.carrier,
                     "tracking_number": s.tracking_number,

@@ -28,6 +28,7 @@ from sqlalchemy import (
     select,
     tuple_,
     union,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -35,6 +36,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from orderly_inventory.adapters.orm import (
     products,
+    replacement_reservations,
+    replacements,
     reservations,
     stock_levels,
     stock_take_counts,
@@ -284,20 +287,28 @@ class StockTakeRepository:
         return {r.sku: Shelf(r.sku, r.on_hand, r.reserved) for r in rows}
 
     async def holders(self, warehouse: str, skus: Iterable[str]) -> dict[str, list[str]]:
-        """The orders holding reserved stock of each of ``skus`` in ``warehouse``."""
-        c = reservations.c
-        query = (
-            select(c.sku, c.order_id)
-            .where(
-                c.warehouse == warehouse,
-                c.sku.in_(list(skus)),
-                c.status == ReservationStatus.RESERVED.value,
-            )
-            .order_by(c.sku, c.created_at, c.order_id)
+        """The orders holding reserved stock of each of ``skus`` in ``warehouse``: their own,
+        or a replacement's being picked."""
+        skus = list(skus)
+        c, rr, rp = reservations.c, replacement_reservations.c, replacements.c
+        held = select(c.sku, c.order_id, c.created_at.label("since")).where(
+            c.warehouse == warehouse,
+            c.sku.in_(skus),
+            c.status == ReservationStatus.RESERVED.value,
+        )
+        held_for_replacements = (
+            select(rr.sku, rp.order_id, rp.requested_at.label("since"))
+            .join(replacements, rp.replacement_id == rr.replacement_id)
+            .where(rr.warehouse == warehouse, rr.sku.in_(skus), rr.status == "reserved")
+        )
+        every = union_all(held, held_for_replacements).subquery()
+        query = select(every.c.sku, every.c.order_id).order_by(
+            every.c.sku, every.c.since, every.c.order_id
         )
         found: dict[str, list[str]] = {}
         for sku, order_id in await self.session.execute(query):
-            found.setdefault(sku, []).append(str(order_id))
+            if str(order_id) not in found.get(sku, []):
+                found.setdefault(sku, []).append(str(order_id))
         return found
 
     async def mark_approved(

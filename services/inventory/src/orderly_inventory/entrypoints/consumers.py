@@ -1,4 +1,4 @@
-"""Kafka subscribers of the inventory service: the stock commands the saga sends it."""
+"""Kafka subscribers of the inventory service: the stock commands the sagas send it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import timedelta
 from orderly_inventory import use_cases
 from orderly_inventory.adapters.carrier import Carrier
 from orderly_inventory.domain.allocation import Policy
-from orderly_inventory.domain.errors import InvalidInputError
+from orderly_inventory.domain.errors import ConflictError, InvalidInputError
 from orderly_inventory.domain.ledger import SAGA_ACTOR
 from orderly_inventory.domain.regions import NO_REGIONS, Regions
 from orderly_kit.customers import forget_erased_customers
@@ -20,6 +20,10 @@ from orderly_schemas.inventory import (
     LowStockDetected,
     OrderShipped,
     ReleaseStock,
+    ReplacementDelivered,
+    ReplacementFailed,
+    ReplacementRefused,
+    ReplacementShipped,
     ReserveStock,
     RestockReturn,
     ReturnParcelBooked,
@@ -30,6 +34,7 @@ from orderly_schemas.inventory import (
     ShipmentFailed,
     ShipmentTracked,
     ShipOrder,
+    ShipReplacement,
     StockAdjusted,
     StockReceived,
     StockReleased,
@@ -82,6 +87,16 @@ def register(
     async def on_book_return_parcel(command: BookReturnParcel, uow: UnitOfWork) -> None:
         await use_cases.returns.book_return_parcel(uow, command, carrier=carrier)
 
+    @commands.on(ShipReplacement)
+    async def on_ship_replacement(command: ShipReplacement, uow: UnitOfWork) -> None:
+        try:
+            await use_cases.replacements.ship_replacement(
+                uow, command, carrier=carrier, pick_delay=pick_delay, policy=policy, regions=regions
+            )
+        except ConflictError as e:
+            # A replacement id already used for another order: no retry can cure it.
+            raise PoisonMessageError(str(e)) from e
+
     # A customer's erasure destroys the key their ship-to addresses are sealed under.
     forget_erased_customers(service)
 
@@ -98,6 +113,10 @@ def register(
         ReturnParcelBooked,
         ReturnParcelRefused,
         ReturnParcelTracked,
+        ReplacementShipped,
+        ReplacementRefused,
+        ReplacementDelivered,
+        ReplacementFailed,
         StockTransferred,
         StockReceived,
         StockAdjusted,

@@ -23,7 +23,8 @@ def register(
     webhook_secret: str,
     webhook_deliveries_kept: timedelta,
 ) -> None:
-    """Schedule the reservation expiry, the hand-over of pickings and the carrier's tracking."""
+    """Schedule the reservation expiry, the hand-over of pickings (orders' and replacements')
+    and the carrier's tracking."""
 
     async def expire_reservations() -> None:
         # Until a scan finds nothing more to expire; busy orders wait for the next poll.
@@ -42,6 +43,16 @@ def register(
             pass
 
     service.every("complete-due-pickings", pick_poll_seconds, complete_due_pickings)
+
+    async def ship_due_replacements() -> None:
+        # Scheduled whatever pick_delay_seconds is, as the pickings' hand-over is.
+        while (
+            await use_cases.replacements.ship_due_replacements(service.messaging, carrier=carrier)
+            == use_cases.replacements.HAND_OVER_BATCH
+        ):
+            pass
+
+    service.every("ship-due-replacements", pick_poll_seconds, ship_due_replacements)
 
     if isinstance(carrier, SimulatedCarrier):
         simulated = carrier

@@ -1,5 +1,5 @@
 """Tracking: the carrier's reports of each parcel, until the order is delivered (or lost),
-and of each return's parcel on its way back to the warehouse.
+of each replacement's parcels, and of each return's parcel on its way back to the warehouse.
 
 A report runs in the caller's unit of work and takes the order's lock, then the
 parcel's row (the lock order in ``adapters``); a report delivered twice (the same
@@ -13,6 +13,7 @@ import logging
 from datetime import timedelta
 from enum import StrEnum
 
+from orderly_inventory.adapters.replacements import ReplacementRepository
 from orderly_inventory.adapters.reservations import ReservationRepository
 from orderly_inventory.adapters.returns import ReturnParcelRepository
 from orderly_inventory.adapters.shipments import ShipmentRepository
@@ -24,6 +25,7 @@ from orderly_inventory.domain.shipments import (
     advances,
     delivery_notice,
     tracking_report,
+    tracking_step,
 )
 from orderly_kit.messaging import Messaging, UnitOfWork
 
@@ -50,9 +52,12 @@ async def record_tracking_update(
 
     When the order's last parcel is delivered, ShipmentDelivered (once, naming that
     parcel); a parcel that fails in transit gives ShipmentFailed naming it and the
-    carrier's detail. A return's parcel (``use_cases.returns``) is tracked alike and
-    announces each step with ReturnParcelTracked. A report whose delivery id was seen
-    before, or that would move the parcel backwards, changes nothing. Raises
+    carrier's detail. A replacement's parcel (``use_cases.replacements``) announces its
+    steps alike, but ends the replacement, never the order: ReplacementDelivered once its
+    last parcel is delivered, ReplacementFailed once one fails. A return's parcel
+    (``use_cases.returns``) is tracked alike and announces each step with
+    ReturnParcelTracked. A report whose delivery id was seen before, or that would move
+    the parcel backwards, changes nothing. Raises
     UnknownParcelError for a tracking number that no parcel of ``carrier`` has (the
     carrier may try again later: its booking's transaction may not have committed yet).
     """
@@ -93,6 +98,9 @@ async def _track_shipment(
     if not advances(shipment, update):
         return _stale(shipment.tracking_number, shipment.status.value, update)
     tracked = await shipping.record_tracking(shipment, update)
+    if tracked.replacement_id is not None:
+        await _track_replacement_parcel(uow, shipping, tracked, update)
+        return TrackingOutcome.APPLIED
     for event in tracking_report(tracked, update):
         await uow.publish(event)
     if tracked.status is ShipmentStatus.DELIVERED:
@@ -100,6 +108,23 @@ async def _track_shipment(
         if delivered is not None:
             await uow.publish(delivered)
     return TrackingOutcome.APPLIED
+
+
+async def _track_replacement_parcel(
+    uow: UnitOfWork, shipping: ShipmentRepository, tracked: Shipment, update: TrackingUpdate
+) -> None:
+    """ShipmentTracked for the step; the replacement delivered or failed if it now is."""
+    await uow.publish(tracking_step(tracked, update))
+    assert tracked.replacement_id is not None
+    replacing = ReplacementRepository(uow.session)
+    replacement = await replacing.replacement_of(tracked.replacement_id)
+    if replacement is None:  # its parcel's row names it (a foreign key): never
+        raise LookupError(f"parcel {tracked.tracking_number} names no known replacement")
+    parcels = await shipping.parcels_of_replacements([replacement.replacement_id])
+    ended, notice = replacement.progress(parcels)
+    if notice is not None:
+        await replacing.save(ended)
+        await uow.publish(notice)
 
 
 async def _track_return_parcel(
