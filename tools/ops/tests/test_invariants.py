@@ -296,6 +296,37 @@ class World:
             self.refund(order_id, refund, refund_id=f"return:{return_id}")
         return return_id
 
+    def replaced(
+        self, order_id: uuid.UUID, quantity: int, *, status: str = "shipped", sent: int = 0
+    ) -> uuid.UUID:
+        """A replacement of ``quantity`` units of SKU-1 for the order, as the inventory
+        records it: its stock (``sent`` units, if not all) reserved at east, and shipped
+        unless it is still ``picking``."""
+        replacement_id = uuid.uuid4()
+        taken = sent or quantity
+        run(
+            self.dbs.inventory,
+            "INSERT INTO replacements (replacement_id, order_id, status, lines, reason,"
+            " requested_at, updated_at, due_at) VALUES (:r, :id, :s, CAST(:l AS jsonb),"
+            " 'claim: lost', now(), now(), now())",
+            r=replacement_id,
+            id=order_id,
+            s=status,
+            l=json.dumps([{"sku": "SKU-1", "quantity": quantity}]),
+        )
+        run(
+            self.dbs.inventory,
+            "INSERT INTO replacement_reservations (replacement_id, sku, warehouse, quantity,"
+            " status) VALUES (:r, 'SKU-1', 'east', :q, :s)",
+            r=replacement_id,
+            q=taken,
+            s="reserved" if status == "picking" else "shipped",
+        )
+        self.move("reservation", taken, reserved=taken)
+        if status != "picking":
+            self.move("shipment", taken, on_hand=-taken, reserved=-taken)
+        return replacement_id
+
     def completed(self, *, quantity: int = 2, total: int = 500) -> uuid.UUID:
         order_id = self.order("completed", total=total, quantity=quantity)
         self.reserve(order_id, quantity, "shipped")
@@ -573,6 +604,18 @@ def _return_waiting_without_a_deadline(w: World) -> None:
     w.returned(w.completed(), status="label_issued", refund=None)
 
 
+def _replacement_shipped(w: World) -> None:
+    w.replaced(w.completed(), 1, status="delivered")
+
+
+def _replacement_being_picked(w: World) -> None:
+    w.replaced(w.completed(), 1, status="picking")
+
+
+def _replacement_shipped_short(w: World) -> None:
+    w.replaced(w.completed(), 2, sent=1)
+
+
 @pytest.mark.parametrize(
     ("breakage", "invariants"),
     [
@@ -604,6 +647,10 @@ def _return_waiting_without_a_deadline(w: World) -> None:
         (_return_refunded_twice, {RETURN_REFUNDS_AGREE}),
         (_return_received_but_not_restocked, {RETURNS_RESTOCKED}),
         (_return_waiting_without_a_deadline, {RETURNS_SETTLED}),
+        # A replacement's stock is held and shipped like the order's, in its own rows.
+        (_replacement_shipped, set()),
+        (_replacement_being_picked, set()),
+        (_replacement_shipped_short, {STOCK_FOLLOWS_ORDERS}),
     ],
     ids=lambda v: getattr(v, "__name__", "")[1:] if callable(v) else "",
 )

@@ -9,13 +9,15 @@ What it proves, in the words of the fault tests:
 
 - every order is terminal (completed, rejected, cancelled, or needs attention);
 - no stock level is below zero (and the CHECK constraints that forbid it exist);
-- reserved stock equals the reservations still held, per SKU and warehouse;
+- reserved stock equals the reservations still held (orders' and replacements'), per SKU
+  and warehouse;
 - every stock level agrees with the stock ledger: its on hand, reserved and in
   transit are the sums of its movements' deltas;
 - on hand + in transit + shipped, less what the ledger took in otherwise, is conserved
   per SKU (against a snapshot taken before);
-- stock follows each order's outcome: a completed order shipped exactly its lines,
-  a rejected or cancelled one holds and shipped nothing;
+- stock follows each order's outcome: a completed order shipped exactly its lines (plus
+  those of its replacements that shipped), a rejected or cancelled one holds and shipped
+  nothing;
 - captured minus refunded equals the value of the orders that kept their payment,
   order by order and in total (refunds finance made by hand are finance's own
   decisions: a completed order keeps its total net of the saga's refunds only; charges
@@ -181,6 +183,15 @@ NO_DEAD_LETTERS = "no dead letter is waiting"
 _STOCK_CHECKS = ("on_hand_not_negative", "reserved_not_negative", "reserved_within_on_hand")
 
 
+#: Every hold on stock, as rows (sku, warehouse, quantity, status): each order's own, and its
+#: replacements' (goods shipped in place of lost or exchanged ones), reserved while they are
+#: picked and shipped like an order's.
+_RESERVATIONS = (
+    "(SELECT sku, warehouse, quantity, status FROM reservations"
+    " UNION ALL SELECT sku, warehouse, quantity, status FROM replacement_reservations)"
+)
+
+
 @contextmanager
 def _reading(url: str) -> Iterator[Connection]:
     engine = create_engine(url, pool_pre_ping=False)
@@ -206,7 +217,7 @@ def _conserved_quantities(conn: Connection) -> dict[str, int]:
             "SELECT s.sku, SUM(s.on_hand) + SUM(s.in_transit) + COALESCE(MAX(sh.shipped), 0)"
             "   - COALESCE(MAX(ext.units), 0)"
             " FROM stock_levels s LEFT JOIN ("
-            "   SELECT sku, SUM(quantity) AS shipped FROM reservations"
+            f"   SELECT sku, SUM(quantity) AS shipped FROM {_RESERVATIONS} r"
             "   WHERE status = 'shipped' GROUP BY sku"
             " ) sh ON sh.sku = s.sku LEFT JOIN ("
             "   SELECT sku, SUM(on_hand_delta + in_transit_delta) AS units FROM stock_movements"
@@ -340,7 +351,7 @@ def _check_stock(report: Report, conn: Connection, baseline: Mapping[str, int] |
     for sku, warehouse, reserved, held in conn.execute(
         text(
             "SELECT s.sku, s.warehouse, s.reserved, COALESCE(r.held, 0) FROM stock_levels s"
-            " LEFT JOIN (SELECT sku, warehouse, SUM(quantity) AS held FROM reservations"
+            f" LEFT JOIN (SELECT sku, warehouse, SUM(quantity) AS held FROM {_RESERVATIONS} r"
             "            WHERE status = 'reserved' GROUP BY sku, warehouse) r"
             " ON r.sku = s.sku AND r.warehouse = s.warehouse"
             " WHERE s.reserved <> COALESCE(r.held, 0)"
@@ -412,6 +423,7 @@ def _check_stock_follows_orders(
         {"ids": list(orders)},
     ):
         held[order_id][status][sku] = int(quantity)
+    replaced = _replaced(conn, list(orders))
     for order_id, o in orders.items():
         if o["status"] not in TERMINAL:
             continue
@@ -419,15 +431,49 @@ def _check_stock_follows_orders(
         shipped = held[order_id].get("shipped", {})
         who = o["order_number"]
         if o["status"] == "completed":
-            if shipped != ordered.get(order_id, {}):
+            # An order whose replacements shipped has shipped its lines plus theirs.
+            asked, sent = replaced.get(order_id, ({}, {}))
+            shipped_all = _added(shipped, sent)
+            if shipped_all != _added(ordered.get(order_id, {}), asked):
                 report.fail(
-                    STOCK_FOLLOWS_ORDERS, who, f"completed but shipped {shipped or 'nothing'}"
+                    STOCK_FOLLOWS_ORDERS, who, f"completed but shipped {shipped_all or 'nothing'}"
                 )
         elif o["status"] in ("rejected", "cancelled") and shipped and o["claim_id"] is None:
             # A claim refunds goods lost in transit: they shipped, and never came back.
             report.fail(STOCK_FOLLOWS_ORDERS, who, f"{o['status']} but shipped {shipped}")
         if reserved and o["status"] != "needs_attention":
             report.fail(STOCK_FOLLOWS_ORDERS, who, f"{o['status']} but still holds {reserved}")
+
+
+def _replaced(
+    conn: Connection, ids: list[UUID]
+) -> dict[UUID, tuple[dict[str, int], dict[str, int]]]:
+    """Per order, what its replacements that left the warehouse asked for and what they
+    shipped, per SKU (replacements refused or still being picked shipped nothing)."""
+    found: dict[UUID, tuple[dict[str, int], dict[str, int]]] = defaultdict(lambda: ({}, {}))
+    for order_id, which, sku, quantity in conn.execute(
+        text(
+            "SELECT r.order_id, 'asked', l.sku, SUM(l.quantity) FROM replacements r,"
+            " jsonb_to_recordset(r.lines) AS l(sku text, quantity int)"
+            " WHERE r.order_id = ANY(:ids) AND r.status IN ('shipped', 'delivered', 'failed')"
+            " GROUP BY r.order_id, l.sku"
+            " UNION ALL SELECT r.order_id, 'sent', s.sku, SUM(s.quantity) FROM replacements r"
+            " JOIN replacement_reservations s ON s.replacement_id = r.replacement_id"
+            " WHERE r.order_id = ANY(:ids) AND s.status = 'shipped' GROUP BY r.order_id, s.sku"
+        ),
+        {"ids": ids},
+    ):
+        found[order_id][0 if which == "asked" else 1][sku] = int(quantity)
+    return dict(found)
+
+
+def _added(*units: Mapping[str, int]) -> dict[str, int]:
+    """Units per SKU, added up."""
+    total: dict[str, int] = defaultdict(int)
+    for each in units:
+        for sku, n in each.items():
+            total[sku] += n
+    return dict(total)
 
 
 # -- money ----------------------------------------------------------------------------------
