@@ -92,6 +92,7 @@ MATRIX: dict[str, dict[str, frozenset[Role] | str]] = {
         "GET /goods-receipts/{goods_receipt_id}": frozenset({W, A}),
         "POST /returns/{return_id}/restock": frozenset({W, A}),
         "GET /returns/{return_id}/parcel": frozenset({W, S, A}),
+        "GET /orders/{order_id}/replacements": frozenset({W, S, A}),
         "POST /stock-takes": frozenset({W, A}),
         "GET /stock-takes": frozenset({W, A}),
         "GET /stock-takes/{stock_take_id}": frozenset({W, A}),
