@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID, uuid4
 
@@ -231,6 +232,25 @@ async def test_approving_twice_adjusts_once(
         ("CAP", 2),
     ]
     assert [key for key, _ in await stock_adjusted(inventory)] == ["MUG", "CAP"]
+
+
+async def test_a_count_below_what_a_replacement_holds_while_picked_names_its_order(
+    inventory: Inventory, client: httpx.AsyncClient, staff: Staff
+) -> None:
+    await inventory.stock("MUG", east=5)
+    held, replaced = uuid4(), uuid4()
+    await inventory.reserve(held, ("MUG", 1))
+    await inventory.ship_replacement(replaced, uuid4(), ("MUG", 2), pick_delay=timedelta(hours=1))
+    opened = await open_count(client, skus=["MUG"])
+    await count(client, opened, "MUG", 2, by=staff("ann"))
+
+    refused = await approve(client, opened)
+
+    assert refused.status_code == 409
+    assert (
+        "sku 'MUG': the count leaves 2 on hand but 3 are reserved"
+        f" (held for orders {held}, {replaced})"
+    ) in refused.json()["detail"]
 
 
 async def test_a_count_below_the_reserved_units_is_refused_until_recounted(
