@@ -37,6 +37,7 @@ from orderly_schemas.checkout import OrderPlaced
 from orderly_schemas.inventory import (
     OrderShipped,
     Parcel,
+    ReplacementRefused,
     ReplacementShipped,
     ReturnLine,
     ReturnParcelBooked,
@@ -693,3 +694,48 @@ async def test_an_exchange_for_a_dearer_item_is_charged_the_difference_then_ship
         "ReturnReplacementShipped",
         "ReturnCompleted",
     ]
+
+
+async def test_an_exchange_whose_replacement_is_refused_is_kept_as_a_refund(
+    service: Service, client: httpx.AsyncClient, identity: DevIssuer, clock: ManualClock
+) -> None:
+    order = await an_order_of(service, "C-ADA")
+    ada = customer(identity, "C-ADA")
+    body = {
+        **damaged_mugs(1),
+        "resolution": "exchange",
+        "replacement": [{"sku": MUG, "quantity": 1}],
+    }
+    rid = (await ask_return(client, order, ada, body)).json()["return_id"]
+    assert isinstance(service.settings, OrderSettings)
+    policy = service.settings.return_policy()
+    inspected = ReturnRestocked(
+        order_id=order.order_id,
+        occurred_at=clock(),
+        return_id=rid,
+        warehouse="east",
+        lines=[ReturnLine(sku=MUG, quantity=1, condition="damaged")],
+    )
+    await step(
+        service, lambda uow: use_cases.returns.record_return_received(uow, inspected, policy=policy)
+    )
+    [ship] = [p for t, p in await commands_in_outbox(service) if t == "ShipReplacement"]
+    refused = ReplacementRefused(
+        order_id=order.order_id,
+        occurred_at=clock(),
+        replacement_id=ship["replacement_id"],
+        reason="insufficient stock",
+        short_skus=[MUG],
+    )
+    await step(
+        service,
+        lambda uow: use_cases.returns.record_replacement_refused(uow, refused, policy=policy),
+    )
+    seen = (await client.get(f"/returns/{rid}", headers=ada)).json()
+
+    assert (seen["resolution"], seen["replacement_state"], seen["status"]) == (
+        "refund",
+        "unavailable",
+        "refunding",
+    )
+    assert seen["refunded"] == {"amount": 1299, "currency": "EUR"}

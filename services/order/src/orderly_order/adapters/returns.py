@@ -113,7 +113,6 @@ class ReturnRepository:
                 customer_id=returned.customer_id,
                 reason=returned.reason,
                 reason_text=returned.reason_text,
-                resolution=returned.resolution,
                 requested_by=returned.requested_by,
                 requested_at=returned.requested_at,
                 **_state(returned),
@@ -232,6 +231,8 @@ def _state(returned: Return) -> dict[str, Any]:
     refund, step, state = returned.refund, returned.attention_step, returned.replacement_state
     return {
         "status": returned.status.value,
+        # An exchange whose replacement cannot be sent goes on as a refund.
+        "resolution": returned.resolution,
         "decided_by": returned.decided_by,
         "decided_at": returned.decided_at,
         "rejection_reason": returned.rejection_reason,
