@@ -370,6 +370,24 @@ async def test_a_reshipped_parcel_lost_in_transit_fails_the_replacement_not_the_
     assert (await inventory.replacement(replacement) or {})["status"] == "failed"
 
 
+async def test_the_carrier_loses_an_orders_own_parcel_to_00002_and_delivers_its_replacement(
+    inventory: Inventory, webhook: str
+) -> None:
+    lost_once = UNDELIVERABLE.model_copy(update={"postal_code": "00002"})
+    await inventory.stock("A", east=5)
+    order = uuid4()
+    await inventory.reserve(order, ("A", 1))
+    await inventory.ship(order, ship_to=lost_once)
+    await inventory.send_tracking(webhook, after=ALL_DUE)
+    replacement = uuid4()
+    await inventory.ship_replacement(order, replacement, ("A", 1), ship_to=lost_once)
+
+    await inventory.send_tracking(webhook, after=ALL_DUE)
+
+    endings = [k for k, _, _ in await inventory.sent(*ENDINGS)]
+    assert endings == ["ShipmentFailed", "ReplacementDelivered"]
+
+
 async def test_staff_see_an_orders_replacements_newest_first_paged_and_never_the_address(
     inventory: Inventory, client: httpx.AsyncClient, webhook: str
 ) -> None:

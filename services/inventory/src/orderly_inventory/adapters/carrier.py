@@ -167,11 +167,14 @@ class SimulatedCarrier:
     Test hooks, driven by the ship-to (or collection) ``postal_code``:
     ``REFUSED_POSTAL_CODE`` (00000) refuses the booking (the saga's "shipment fails"
     path, and a return the carrier will not collect); ``UNDELIVERABLE_POSTAL_CODE``
-    (00001) books, then the parcel fails in transit instead of being delivered.
+    (00001) books, then the parcel fails in transit instead of being delivered;
+    ``LOST_ONCE_POSTAL_CODE`` (00002) loses an order's own parcels the same way, while a
+    replacement sent to it arrives (a claim's reshipment, end to end).
     """
 
     REFUSED_POSTAL_CODE: Final = "00000"
     UNDELIVERABLE_POSTAL_CODE: Final = "00001"
+    LOST_ONCE_POSTAL_CODE: Final = "00002"
 
     def __init__(
         self,
@@ -205,7 +208,7 @@ class SimulatedCarrier:
     ) -> Consignment:
         del lines
         return await self._book_parcel(
-            tracking_number(self.name, order_id, warehouse), order_id, ship_to
+            tracking_number(self.name, order_id, warehouse), order_id, ship_to, replacement=False
         )
 
     async def book_replacement(
@@ -219,20 +222,28 @@ class SimulatedCarrier:
     ) -> Consignment:
         del lines
         return await self._book_parcel(
-            replacement_tracking_number(self.name, replacement_id, warehouse), order_id, ship_to
+            replacement_tracking_number(self.name, replacement_id, warehouse),
+            order_id,
+            ship_to,
+            replacement=True,
         )
 
-    async def _book_parcel(self, number: str, order_id: UUID, ship_to: Address) -> Consignment:
+    async def _book_parcel(
+        self, number: str, order_id: UUID, ship_to: Address, *, replacement: bool
+    ) -> Consignment:
         """Book a parcel to ``ship_to`` under ``number``, by the postal-code hooks above."""
         postal_code = ship_to.postal_code.strip()
         if postal_code == self.REFUSED_POSTAL_CODE:
             raise CarrierRefusedError(
                 f"{self.name} does not deliver to postal code {self.REFUSED_POSTAL_CODE}"
             )
+        lost = postal_code == self.UNDELIVERABLE_POSTAL_CODE or (
+            postal_code == self.LOST_ONCE_POSTAL_CODE and not replacement
+        )
         reports = []
         for status, offset in self.schedule.offsets():
             detail = None
-            if status is ShipmentStatus.DELIVERED and postal_code == self.UNDELIVERABLE_POSTAL_CODE:
+            if status is ShipmentStatus.DELIVERED and lost:
                 status = ShipmentStatus.FAILED
                 detail = f"no such address: {self.name} cannot deliver to postal code {postal_code}"
             reports.append((status, offset, detail))
