@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from orderly_inventory.queries.replacements import ReplacementRead
 from orderly_inventory.queries.tracking import (
     ParcelLineRead,
     ParcelRead,
@@ -155,8 +156,28 @@ def answers() -> dict[str, Read]:
             ),
         }
     )
+    replacement = ReplacementRead.model_validate(
+        {
+            "replacement_id": uuid4(),
+            "order_id": ORDER_ID,
+            "status": "shipped",
+            "reason": "claim CLM-0000001",
+            "lines": [ParcelLineRead(sku="MUG-1", quantity=2)],
+            "requested_at": at(61),
+            "updated_at": at(62),
+            "due_at": None,
+            "refusal": None,
+            "short_skus": [],
+            "parcels": [
+                parcel.model_copy(
+                    update={"tracking_number": "SR2", "shipped_at": at(62), "tracking": []}
+                )
+            ],
+        }
+    )
     return {
         "shipment": Read(body=shipment.model_dump(mode="json")),
+        "replacements": Read(body=Page(items=[replacement], next=None).model_dump(mode="json")),
         "payment": Read(body=payment.model_dump(mode="json")),
         "notifications": Read(body=[notification.model_dump(mode="json")]),
         "cases": Read(body=Page(items=[case], next=None).model_dump(mode="json")),
@@ -212,6 +233,7 @@ def test_the_timeline_puts_every_services_story_of_the_order_in_time_order() -> 
     assert [e.at for e in timeline.entries] == sorted(e.at for e in timeline.entries)
     assert ("parcel", "shipped", "SP1") in seen
     assert ("parcel", "failed", "SP1") in seen
+    assert ("parcel", "shipped", "SR2") in seen  # the replacement's parcel
     assert ("payment", "capture succeeded", None) in seen
     assert ("payment", "refund succeeded", "claim:1") in seen
     assert ("notification", "sent", "order_claimed") in seen

@@ -415,5 +415,12 @@ async def test_the_timeline_shows_what_this_service_keeps_and_names_who_did_not_
     )
     assert body["unavailable"]["payment"] == "payment: ConnectError"
     assert body["unavailable"]["shipment"] == "inventory: no URL set (ORDER_INVENTORY_URL)"
-    assert set(body["unavailable"]) == {"shipment", "payment", "notifications", "cases", "feedback"}
+    assert set(body["unavailable"]) == {
+        "shipment",
+        "replacements",
+        "payment",
+        "notifications",
+        "cases",
+        "feedback",
+    }
     assert order.customer.name not in timeline.text

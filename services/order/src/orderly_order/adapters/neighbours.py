@@ -32,6 +32,7 @@ class Read:
 def reads_of(order_id: UUID) -> dict[str, tuple[str, str]]:
     return {
         "shipment": ("inventory", f"/shipments/{order_id}"),
+        "replacements": ("inventory", f"/orders/{order_id}/replacements?limit=100"),
         "payment": ("payment", f"/payments/{order_id}"),
         "notifications": ("notification", f"/notifications?order_id={order_id}&limit=200"),
         "cases": ("support", f"/cases?order={order_id}&limit=100"),

@@ -1,7 +1,8 @@
 """Support's view of an order: one timeline of everything that happened to it.
 
 From this service: the order's status history, each return's (and exchange's) steps and
-each claim; from the others (``adapters.neighbours``): the parcels and their tracking,
+each claim; from the others (``adapters.neighbours``): the parcels (the order's own, and
+those of its replacements) and their tracking,
 the payment's captures, charges and refunds, the messages sent, the cases and the
 feedback. Each entry says when, where from, what, and what it concerns; no entry carries
 a customer's name, address or words (a message's subject and a case's category, not
@@ -53,7 +54,8 @@ def assemble(order: OrderRead, returns: Sequence[ReturnRead], read: Mapping[str,
         *_order(order),
         *_returns(returns),
         *_claims(order),
-        *_parcels(read.get("shipment")),
+        *_parcels(_body(read.get("shipment")) or {}),
+        *_replacements(read.get("replacements")),
         *_payment(read.get("payment")),
         *_notifications(read.get("notifications")),
         *_cases(read.get("cases")),
@@ -100,9 +102,23 @@ def _body(read: Read | None) -> Any:
     return None if read is None else read.body
 
 
-def _parcels(read: Read | None) -> Iterator[TimelineEntry]:
-    shipment = _body(read)
-    for parcel in (shipment or {}).get("parcels", []):
+def _replacements(read: Read | None) -> Iterator[TimelineEntry]:
+    """A claim's reshipment or an exchange's goods: asked for, refused, or shipped in
+    parcels of their own (tracked like the order's)."""
+    for replacement in (_body(read) or {}).get("items", []):
+        if replacement["status"] == "refused":
+            yield _entry(
+                replacement["updated_at"],
+                "parcel",
+                "replacement refused",
+                None,
+                replacement["refusal"],
+            )
+        yield from _parcels(replacement)
+
+
+def _parcels(shipment: Mapping[str, Any]) -> Iterator[TimelineEntry]:
+    for parcel in shipment.get("parcels", []):
         number = parcel["tracking_number"]
         where = f"{parcel['carrier']} from {parcel['warehouse']}"
         yield _entry(parcel["shipped_at"], "parcel", "shipped", number, where)
