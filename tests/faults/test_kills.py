@@ -198,12 +198,15 @@ async def republish_all(bootstrap: str, names: list[str]) -> dict[tuple[str, str
 
 
 RETURNS_LOAD = 30  # returns per kill test
+#: Of those, the returns asking for the same goods again (every fifth from the third on).
+EXCHANGES = len(range(3, RETURNS_LOAD, 5))
 
 
 def test_returns_finish_with_order_inventory_and_payment_killed_mid_way(faults: Stack) -> None:
-    """Returns of freshly completed orders, while the three services a return goes
-    through are killed one after another and restarted: each return ends once, refunded
-    once, restocked once."""
+    """Returns of freshly completed orders, some of them exchanges for the same goods,
+    while the three services a return goes through are killed one after another and
+    restarted: each return ends once, refunded once, restocked once, and each exchange's
+    replacement shipped once."""
     started, baseline = datetime.now(UTC), snapshot(faults)
     rng = random.Random(RETURNS_LOAD)
     load = [make_order(rng) for _ in range(RETURNS_LOAD)]
@@ -232,6 +235,19 @@ def test_returns_finish_with_order_inventory_and_payment_killed_mid_way(faults: 
         "completed": RETURNS_LOAD - RETURNS_LOAD // 5,
         "rejected": RETURNS_LOAD // 5,
     }
+    exchanges = [r for r in ended.values() if r["resolution"] == "exchange"]
+    assert len(exchanges) == EXCHANGES
+    assert {(r["replacement_state"], r["refunded"]["amount"]) for r in exchanges} == {
+        ("shipped", 0)
+    }
+    shipped = query(
+        faults,
+        "inventory",
+        "SELECT replacement_id, status FROM replacements WHERE order_id = ANY(:ids)",
+        ids=[r["order_id"] for r in exchanges],
+    )
+    assert len(shipped) == EXCHANGES  # one replacement each, however often it was asked for
+    assert {s.status for s in shipped} <= {"shipped", "delivered"}
     refunded = sum(r["refunded"]["amount"] for r in ended.values() if r["refunded"])
     payments = query(
         faults,
@@ -240,7 +256,8 @@ def test_returns_finish_with_order_inventory_and_payment_killed_mid_way(faults: 
         " WHERE kind = 'refund' AND status = 'succeeded' AND refund_id = ANY(:ids)",
         ids=[r["refund_id"] for r in ended.values() if r["refund_id"]],
     )
-    assert (payments[0].total, payments[0].n) == (refunded, RETURNS_LOAD - RETURNS_LOAD // 5)
+    refunds = RETURNS_LOAD - RETURNS_LOAD // 5 - EXCHANGES  # an exchange for the same goods: none
+    assert (payments[0].total, payments[0].n) == (refunded, refunds)
     assert_invariants(faults, since=started, baseline=baseline)
 
 
@@ -248,15 +265,19 @@ async def returns_with_fault(
     stack: Stack, orders: list[Any], fault: Callable[[], None]
 ) -> dict[str, Any]:
     """Ask a return of one unit of each order's first line (every fifth rejected by
-    support, the others approved), act as the warehouse on each parcel that arrives,
-    while ``fault`` runs in a thread; returns every return once it ended."""
+    support, the others approved; every fifth from the third on an exchange for the same
+    unit), act as the warehouse on each parcel that arrives, while ``fault`` runs in a
+    thread; returns every return once it ended."""
     async with httpx.AsyncClient(timeout=10) as client:
         returns = Returns(stack, client)
         asked = []
         for i, o in enumerate(orders):
             reason = "no_longer_needed" if i % 5 == 0 else "damaged"
             one = [{"sku": o.sku, "quantity": 1}]
-            asked.append(await returns.ask(o.order_id, o.customer_id, one, reason))
+            again = one if i % 5 == 3 else ()
+            asked.append(
+                await returns.ask(o.order_id, o.customer_id, one, reason, replacement=again)
+            )
         for i, r in enumerate(asked):
             if i % 5 == 0:
                 await returns.reject(r["return_id"], "worn")
@@ -315,6 +336,17 @@ def state_of_everything(stack: Stack) -> dict[str, object]:
         ),
         "return history": query(stack, "order", "SELECT COUNT(*) FROM return_status_history"),
         "restocks": query(stack, "inventory", "SELECT COUNT(*) FROM return_restocks"),
+        "replacements": query(
+            stack, "inventory", "SELECT replacement_id, status FROM replacements ORDER BY 1"
+        ),
+        "exchanges": query(
+            stack,
+            "order",
+            "SELECT return_id, replacement_state, charged FROM returns"
+            " WHERE replacement_state IS NOT NULL ORDER BY 1",
+        ),
+        "claims": query(stack, "order", "SELECT claim_id, status FROM claims ORDER BY 1"),
+        "charges": query(stack, "payment", "SELECT COUNT(*) FROM charges"),
     }
 
 
