@@ -29,6 +29,7 @@ from orderly_order.domain.returns import (
     ReturnStateError,
     ReturnStatus,
     ReturnWindowClosedError,
+    Settling,
     return_of_refund,
     value_of,
 )
@@ -855,10 +856,7 @@ def shipped_back(returned: Return, order: Order, *, tracking: str = "SR-X") -> b
         returned.replacement_id,
         "SimPost",
         [tracking],
-        order=order,
-        refunded_before=0,
-        now=LATER,
-        policy=POLICY,
+        at=Settling(order, 0, LATER, POLICY),
     )
 
 
@@ -900,7 +898,9 @@ def test_a_dearer_replacement_is_charged_the_difference_before_it_ships() -> Non
     returned.messages.clear()
 
     charged = returned.replacement_charged(
-        charge.charge_id, eur(600), order=order, refunded_before=0, now=LATER, policy=POLICY
+        charge.charge_id,
+        eur(600),
+        at=Settling(order, 0, LATER, POLICY),
     )
     assert charged
     assert types(returned) == ["ShipReplacement"]
@@ -929,10 +929,7 @@ def test_a_replacement_out_of_stock_turns_the_exchange_into_a_refund_of_goods_an
     returned.replacement_charged(
         f"exchange:{returned.return_id}",
         eur(600),
-        order=order,
-        refunded_before=0,
-        now=LATER,
-        policy=POLICY,
+        at=Settling(order, 0, LATER, POLICY),
     )
     returned.messages.clear()
     assert returned.replacement_id is not None
@@ -940,10 +937,7 @@ def test_a_replacement_out_of_stock_turns_the_exchange_into_a_refund_of_goods_an
     assert returned.replacement_refused(
         returned.replacement_id,
         "insufficient stock",
-        order=order,
-        refunded_before=0,
-        now=LATER,
-        policy=POLICY,
+        at=Settling(order, 0, LATER, POLICY),
     )
     assert types(returned) == ["ReturnReplacementUnavailable", "RefundPayment"]
     assert returned.resolution == "refund"
@@ -963,10 +957,7 @@ def test_a_declined_difference_turns_the_exchange_into_a_refund_without_a_fee() 
     assert returned.charge_failed(
         f"exchange:{returned.return_id}",
         "card declined",
-        order=order,
-        refunded_before=0,
-        now=LATER,
-        policy=POLICY,
+        at=Settling(order, 0, LATER, POLICY),
     )
     assert types(returned) == ["ReturnReplacementUnavailable", "RefundPayment"]
     assert refund_asked(returned).amount == eur(1299)

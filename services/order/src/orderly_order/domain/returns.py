@@ -182,6 +182,17 @@ class ReturnPolicy:
         )
 
 
+@dataclass(frozen=True)
+class Settling:
+    """What a step that may settle a return works with: its order (held by the caller), what
+    the order's other returns refunded or are refunding (minor units), the time, the policy."""
+
+    order: Order
+    refunded_before: int
+    now: datetime
+    policy: ReturnPolicy
+
+
 @dataclass
 class ReturnChange:
     """One step of a return's history: the status it moved to, when, and why."""
@@ -418,7 +429,7 @@ class Return:
         if self.replacement_state in (ReplacementState.CHARGING, ReplacementState.SHIPPING):
             self._move(ReturnStatus.REPLACING, until=now + self._patience(policy), now=now)
             return True
-        self._settle(order, refunded_before, now, policy)
+        self._settle(Settling(order, refunded_before, now, policy))
         return True
 
     # -- an exchange's replacement --------------------------------------------------------
@@ -426,34 +437,27 @@ class Return:
         self,
         charge_id: str,
         amount: Money,
-        *,
-        order: Order,
-        refunded_before: int,
-        now: datetime,
-        policy: ReturnPolicy,
+        at: Settling,
     ) -> bool:
         """The price difference was charged: the replacement is asked of inventory."""
         if charge_id != self.charge_id or self.replacement_state is not ReplacementState.CHARGING:
             return False
         self.charged = amount.amount
-        self._ship_replacement(order, now)
-        self._after_replacement_step(order, refunded_before, now, policy)
+        self._ship_replacement(at.order, at.now)
+        self._after_replacement_step(at)
         return True
 
     def charge_failed(
         self,
         charge_id: str,
         reason: str,
-        *,
-        order: Order,
-        refunded_before: int,
-        now: datetime,
-        policy: ReturnPolicy,
+        at: Settling,
     ) -> bool:
         if charge_id != self.charge_id or self.replacement_state is not ReplacementState.CHARGING:
             return False
-        self._replacement_unavailable(f"the price difference could not be charged: {reason}", now)
-        self._after_replacement_step(order, refunded_before, now, policy)
+        why = f"the price difference could not be charged: {reason}"
+        self._replacement_unavailable(why, at.now)
+        self._after_replacement_step(at)
         return True
 
     def replacement_shipped(
@@ -461,11 +465,7 @@ class Return:
         replacement_id: UUID,
         carrier: str,
         tracking_numbers: list[str],
-        *,
-        order: Order,
-        refunded_before: int,
-        now: datetime,
-        policy: ReturnPolicy,
+        at: Settling,
     ) -> bool:
         if replacement_id != self.replacement_id or (
             self.replacement_state is not ReplacementState.SHIPPING
@@ -476,31 +476,27 @@ class Return:
         self.replacement_tracking = list(tracking_numbers)
         self.messages.append(
             ReturnReplacementShipped(
-                **self._announced(now),
+                **self._announced(at.now),
                 replacement_id=replacement_id,
                 carrier=carrier,
                 tracking_numbers=self.replacement_tracking,
             )
         )
-        self._after_replacement_step(order, refunded_before, now, policy)
+        self._after_replacement_step(at)
         return True
 
     def replacement_refused(
         self,
         replacement_id: UUID,
         reason: str,
-        *,
-        order: Order,
-        refunded_before: int,
-        now: datetime,
-        policy: ReturnPolicy,
+        at: Settling,
     ) -> bool:
         if replacement_id != self.replacement_id or (
             self.replacement_state is not ReplacementState.SHIPPING
         ):
             return False
-        self._replacement_unavailable(f"the replacement could not be sent: {reason}", now)
-        self._after_replacement_step(order, refunded_before, now, policy)
+        self._replacement_unavailable(f"the replacement could not be sent: {reason}", at.now)
+        self._after_replacement_step(at)
         return True
 
     @property
@@ -534,27 +530,26 @@ class Return:
             ReturnReplacementUnavailable(**self._announced(now), unavailable_reason=reason)
         )
 
-    def _after_replacement_step(
-        self, order: Order, refunded_before: int, now: datetime, policy: ReturnPolicy
-    ) -> None:
+    def _after_replacement_step(self, at: Settling) -> None:
         """Settle a return that waited for its replacement; else wait on for the next step."""
         if not self._at_or_stuck_at(ReturnStatus.REPLACING):
             return
         if self.replacement_state in (ReplacementState.SHIPPED, ReplacementState.UNAVAILABLE):
-            self._settle(order, refunded_before, now, policy)
+            self._settle(at)
         else:
-            self._move(ReturnStatus.REPLACING, until=now + self._patience(policy), now=now)
+            patience = self._patience(at.policy)
+            self._move(ReturnStatus.REPLACING, until=at.now + patience, now=at.now)
 
-    def _settle(
-        self, order: Order, refunded_before: int, now: datetime, policy: ReturnPolicy
-    ) -> None:
+    def _settle(self, at: Settling) -> None:
         """The goods are in and any replacement is shipped or given up: refund what is due."""
-        self.refund = refund_of(self, order, policy=policy, refunded_before=refunded_before)
+        self.refund = refund_of(
+            self, at.order, policy=at.policy, refunded_before=at.refunded_before
+        )
         if self.refund.amount.amount == 0:
-            self._complete(now)
+            self._complete(at.now)
             return
         self.refund_id = f"{REFUND_PREFIX}{self.return_id}"
-        self._move(ReturnStatus.REFUNDING, until=now + policy.refund, now=now)
+        self._move(ReturnStatus.REFUNDING, until=at.now + at.policy.refund, now=at.now)
         self.messages.append(self._refund_command())
 
     def refund_settled(self, refund_id: str, now: datetime) -> bool:

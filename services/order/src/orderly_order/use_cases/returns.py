@@ -30,6 +30,7 @@ from orderly_order.domain.returns import (
     Return,
     ReturnPolicy,
     ReturnStatus,
+    Settling,
     return_of_charge,
     return_of_refund,
 )
@@ -252,14 +253,8 @@ async def record_replacement_charged(
         event.order_id,
         return_of_charge(event.charge_id),
         "PaymentCharged",
-        lambda r, o, before: r.replacement_charged(
-            event.charge_id,
-            event.amount,
-            order=o,
-            refunded_before=before,
-            now=uow.now(),
-            policy=policy,
-        ),
+        lambda r, at: r.replacement_charged(event.charge_id, event.amount, at),
+        policy,
     )
 
 
@@ -272,14 +267,8 @@ async def record_charge_failed(
         event.order_id,
         return_of_charge(event.charge_id),
         "ChargeFailed",
-        lambda r, o, before: r.charge_failed(
-            event.charge_id,
-            event.reason,
-            order=o,
-            refunded_before=before,
-            now=uow.now(),
-            policy=policy,
-        ),
+        lambda r, at: r.charge_failed(event.charge_id, event.reason, at),
+        policy,
     )
 
 
@@ -297,15 +286,8 @@ async def record_replacement_shipped(
         event.order_id,
         return_id,
         "ReplacementShipped",
-        lambda r, o, before: r.replacement_shipped(
-            event.replacement_id,
-            carrier,
-            tracking,
-            order=o,
-            refunded_before=before,
-            now=uow.now(),
-            policy=policy,
-        ),
+        lambda r, at: r.replacement_shipped(event.replacement_id, carrier, tracking, at),
+        policy,
     )
     return True
 
@@ -323,14 +305,8 @@ async def record_replacement_refused(
         event.order_id,
         return_id,
         "ReplacementRefused",
-        lambda r, o, before: r.replacement_refused(
-            event.replacement_id,
-            event.reason,
-            order=o,
-            refunded_before=before,
-            now=uow.now(),
-            policy=policy,
-        ),
+        lambda r, at: r.replacement_refused(event.replacement_id, event.reason, at),
+        policy,
     )
     return True
 
@@ -382,7 +358,8 @@ async def _exchange_step(
     order_id: UUID,
     return_id: UUID,
     name: str,
-    act: Callable[[Return, Order, int], bool],
+    act: Callable[[Return, Settling], bool],
+    policy: ReturnPolicy,
 ) -> None:
     """A step of an exchange's replacement: it may settle the return, so the order is held
     first (then the return), as when goods are received."""
@@ -391,7 +368,8 @@ async def _exchange_step(
     returned = await repo.get(return_id)
     if order is None or returned is None:
         raise LookupError(f"{name} for unknown return {return_id}")
-    if act(returned, order, await repo.refunded_by_other_returns(returned)):
+    before = await repo.refunded_by_other_returns(returned)
+    if act(returned, Settling(order, before, uow.now(), policy)):
         await _decided(uow, repo, returned, order)
     else:
         _ignored(name, returned)
