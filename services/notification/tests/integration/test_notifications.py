@@ -37,6 +37,7 @@ from orderly_schemas.order import (
     OrderEvent,
     OrderNeedsAttention,
 )
+from orderly_schemas.support import CaseClosed
 
 #: How notifications name the customer of ``orderly_dev.notifications.common``.
 CUSTOMER = "customer:C00007"
@@ -230,3 +231,30 @@ async def test_a_low_stock_alert_goes_to_the_warehouse_team_once(
     assert channel.sent == [("warehouse@shop.example", "Low stock: MUG-1 at east (3 available)")]
     [(kind, body)] = await published(database)
     assert (kind, body["order_id"], body["template"]) == ("NotificationSent", None, "low-stock")
+
+
+async def test_a_case_without_an_order_is_told_at_the_customers_latest_order_address(
+    database: Database, channel: RecordingChannel
+) -> None:
+    await deliver(database, confirmed(uuid4()), channel, message_id="m-first")
+    await deliver(database, confirmed(uuid4()), channel, message_id="m-second")
+    closed = CaseClosed(
+        case_id=uuid4(),
+        case_number="CS-0000009",
+        category="other",
+        customer_id="C00007",
+        occurred_at=AT,
+        satisfaction=None,
+    )
+    cause = Envelope(id="m-case", type=closed.message_type(), source="/test")
+    async with database.transaction() as session:
+        uow = UnitOfWork(session, outbox=orm.outbox, source="/test", cause=cause, vault=VAULT)
+        await use_cases.notifications.notify_case_customer(uow, closed, channel=channel)
+
+    row = (await notification_rows(database))[-1]
+    assert (row["template"], row["recipient"], row["order_id"]) == (
+        "case_closed",
+        CUSTOMER,
+        None,
+    )
+    assert channel.sent[-1] == (EMAIL, "Your case CS-0000009 is closed")

@@ -39,6 +39,7 @@ from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.notification import NotificationFailed, NotificationSent
 from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
 from orderly_schemas.returns import ReturnEvent, ReturnLabelIssued, ReturnNeedsAttention
+from orderly_schemas.support import CaseClosed, CaseOpened, CaseStatusChanged
 
 #: How notifications name the customer of ``orderly_dev.notifications.common``.
 CUSTOMER = "customer:C00007"
@@ -57,6 +58,10 @@ class FakeNotifications:
 
     async def recipient_of(self, order_id: UUID) -> Recipient | None:
         return self.recipients.get(order_id)
+
+    async def recipient_of_customer(self, customer_id: str) -> Recipient | None:
+        mine = [r for r in self.recipients.values() if r.shown_as == f"customer:{customer_id}"]
+        return mine[-1] if mine else None
 
     async def add_once(self, notification: Notification) -> bool:
         if notification.source_message_id in self.by_message:
@@ -284,3 +289,85 @@ async def test_a_return_that_needs_attention_is_told_to_support_not_the_customer
     assert (told.template, told.recipient) == ("return_needs_attention", "support@shop.example")
     assert f"POST /returns/{event.return_id}/retry" in told.body
     assert EMAIL not in [to for to, _ in notifier.channel.sent[1:]]
+
+
+def a_case(order_id: UUID | None) -> dict[str, object]:
+    return {
+        "case_id": uuid4(),
+        "case_number": "CS-0000009",
+        "category": "delivery",
+        "customer_id": "C00007",
+        "order_id": order_id,
+        "order_number": "ORD-0000001" if order_id else None,
+        "occurred_at": AT,
+    }
+
+
+async def test_each_step_of_a_case_its_customer_sees_is_told_and_supports_own_moves_are_not() -> (
+    None
+):
+    notifier = Notifier()
+    order_id = uuid4()
+    await notifier.deliver(confirmed(order_id), message_id="m-confirmed")
+    steps: list[tuple[str, CaseOpened | CaseStatusChanged | CaseClosed]] = [
+        (
+            "m-opened",
+            CaseOpened.model_validate(
+                {
+                    **a_case(order_id),
+                    "opened_by": "customer",
+                    "first_response_due_at": AT + timedelta(hours=24),
+                    "resolution_due_at": AT + timedelta(hours=72),
+                }
+            ),
+        ),
+        ("m-open", CaseStatusChanged(**a_case(order_id), from_status="new", to_status="open")),
+        (
+            "m-resolved",
+            CaseStatusChanged(**a_case(order_id), from_status="open", to_status="resolved"),
+        ),
+        ("m-closed", CaseClosed(**a_case(order_id), satisfaction=None)),
+        ("m-rated", CaseClosed(**a_case(order_id), satisfaction=4)),
+    ]
+
+    for message_id, event in steps:
+        await use_cases.notifications.notify_case_customer(
+            notifier.unit_of_work(message_id, event), event, channel=notifier.channel
+        )
+
+    told = {
+        m: n.template for m, n in notifier.notifications.by_message.items() if m != "m-confirmed"
+    }
+    assert told == {
+        "m-opened": "case_opened",
+        "m-resolved": "case_resolved",
+        "m-closed": "case_closed",
+        "m-rated": "case_rated",
+    }
+    assert {n.recipient for n in notifier.recorded()} == {CUSTOMER}
+    assert {n.order_id for n in notifier.recorded()} == {order_id}
+
+
+async def test_a_case_without_an_order_reaches_its_customer_at_their_latest_order() -> None:
+    notifier = Notifier()
+    await notifier.deliver(confirmed(uuid4()), message_id="m-confirmed")
+    mine = CaseClosed(**a_case(None), satisfaction=None)
+    stranger = CaseClosed(**{**a_case(None), "customer_id": "C99999"}, satisfaction=None)
+
+    for message_id, event in (("m-mine", mine), ("m-stranger", stranger)):
+        await use_cases.notifications.notify_case_customer(
+            notifier.unit_of_work(message_id, event), event, channel=notifier.channel
+        )
+
+    assert notifier.notifications.by_message["m-mine"].recipient == CUSTOMER
+    assert "m-stranger" not in notifier.notifications.by_message  # nowhere to write: skipped
+
+
+async def test_a_case_of_an_order_not_yet_known_waits_for_its_confirmation() -> None:
+    notifier = Notifier()
+    event = CaseClosed(**a_case(uuid4()), satisfaction=None)
+
+    with pytest.raises(RecipientUnknownError, match="CS-0000009"):
+        await use_cases.notifications.notify_case_customer(
+            notifier.unit_of_work("m-early", event), event, channel=notifier.channel
+        )

@@ -39,6 +39,7 @@ from orderly_schemas.returns import (
     ReturnReplacementUnavailable,
     ReturnRequested,
 )
+from orderly_schemas.support import CaseSlaBreached
 
 AT = datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
 COMMON: dict[str, Any] = {
@@ -289,3 +290,22 @@ def test_an_exchange_tells_the_replacement_its_tracking_and_what_was_charged() -
     assert "no restocking fee" in render(unavailable).body
     assert "replacement is on its way" in render(done).body
     assert "price difference of EUR 6.00 was charged" in render(done).body
+
+
+def test_a_missed_case_agreement_is_told_to_support_with_where_to_look() -> None:
+    case_id = uuid4()
+    missed = CaseSlaBreached(
+        case_id=case_id,
+        case_number="CS-0000009",
+        category="payment",
+        customer_id="C00001",
+        sla="first_response",
+        due_at=AT,
+        occurred_at=AT,
+    )
+
+    message = render(missed)
+
+    assert message.template == "case_sla_breached"
+    assert "CS-0000009 missed its first response agreement" in message.subject
+    assert f"GET /cases/{case_id}" in message.body

@@ -35,6 +35,8 @@ recipients = Table(
     Column("email", String(320), nullable=True),
     Column("customer_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # A case without an order is told to its customer at the address of their latest order.
+    Index("ix_recipients_customer_id", "customer_id", "created_at"),
 )
 
 #: One notification per consumed event (source_message_id), sent or failed.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from sqlalchemy import bindparam, select, update
@@ -48,6 +48,15 @@ _RECIPIENT_OF = (
     )
     .where(recipients.c.order_id == bindparam("order_id"))
 )
+_RECIPIENT_OF_CUSTOMER = (
+    select(*_RECIPIENT_OF.selected_columns)
+    .select_from(
+        recipients.outerjoin(customer_keys, customer_keys.c.customer_id == recipients.c.customer_id)
+    )
+    .where(recipients.c.customer_id == bindparam("customer_id"))
+    .order_by(recipients.c.created_at.desc())
+    .limit(1)
+)
 
 
 class Notifications(Protocol):
@@ -60,6 +69,10 @@ class Notifications(Protocol):
 
     async def recipient_of(self, order_id: UUID) -> Recipient | None:
         """Who the order's customer is and where they are reached, if known yet."""
+        ...
+
+    async def recipient_of_customer(self, customer_id: str) -> Recipient | None:
+        """Where the customer is reached: the address of their latest order, if any."""
         ...
 
     async def add_once(self, notification: Notification) -> bool:
@@ -95,6 +108,13 @@ class NotificationRepository:
 
     async def recipient_of(self, order_id: UUID) -> Recipient | None:
         row = (await self.session.execute(_RECIPIENT_OF, {"order_id": order_id})).first()
+        return self._opened(row)
+
+    async def recipient_of_customer(self, customer_id: str) -> Recipient | None:
+        found = await self.session.execute(_RECIPIENT_OF_CUSTOMER, {"customer_id": customer_id})
+        return self._opened(found.first())
+
+    def _opened(self, row: Any) -> Recipient | None:
         if row is None:
             return None
         customer_id = row.customer_id

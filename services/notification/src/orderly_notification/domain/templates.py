@@ -1,6 +1,7 @@
-"""The message for each public order lifecycle event and each step of a return (no I/O): to
-the customer, to finance for an order that needs attention, to support for a return that
-needs attention; and the warehouse team's low-stock alerts."""
+"""The message for each public order lifecycle event, each step of a return and of a case
+(no I/O): to the customer, to finance for an order that needs attention, to support for a
+return that needs attention or a case that missed an agreement; and the warehouse team's
+low-stock alerts."""
 
 from __future__ import annotations
 
@@ -37,6 +38,13 @@ from orderly_schemas.returns import (
     ReturnReplacementShipped,
     ReturnReplacementUnavailable,
     ReturnRequested,
+)
+from orderly_schemas.support import (
+    CaseClosed,
+    CaseEvent,
+    CaseOpened,
+    CaseSlaBreached,
+    CaseStatusChanged,
 )
 
 SIGNATURE: Final = "\n\nThe Orderly team"
@@ -259,6 +267,56 @@ def _return_needs_attention(e: ReturnNeedsAttention) -> tuple[str, str]:
     )
 
 
+def _case_opened(e: CaseOpened) -> tuple[str, str]:
+    about = f" about order {e.order_number}" if e.order_number else ""
+    if e.opened_by == "support":
+        return (
+            f"We opened case {e.case_number} for you",
+            f"Our support team opened case {e.case_number} ({e.category}){about} for you and"
+            " will write to you there.",
+        )
+    return (
+        f"We have your case {e.case_number}",
+        f"Thank you: your case {e.case_number} ({e.category}){about} is with our support team,"
+        f" who will answer by {_when(e.first_response_due_at)}.",
+    )
+
+
+def _case_status_changed(e: CaseStatusChanged) -> tuple[str, str]:
+    if e.to_status == "waiting_on_customer":
+        return (
+            f"Case {e.case_number}: we need your answer",
+            f"Our support team answered in your case {e.case_number} and waits for your reply.",
+        )
+    return (
+        f"Case {e.case_number} is resolved",
+        f"We have resolved your case {e.case_number}. If anything is still wrong, reply in the"
+        " case and it opens again; otherwise, please tell us how we did (1 to 5).",
+    )
+
+
+def _case_closed(e: CaseClosed) -> tuple[str, str]:
+    if e.satisfaction is not None:
+        return (
+            f"Thank you for rating case {e.case_number}",
+            f"Thank you for rating our help with case {e.case_number}: {e.satisfaction} of 5.",
+        )
+    return (
+        f"Your case {e.case_number} is closed",
+        f"Your case {e.case_number} is closed. Please tell us how we did (1 to 5).",
+    )
+
+
+def _case_sla_breached(e: CaseSlaBreached) -> tuple[str, str]:
+    agreement = "first response" if e.sla == "first_response" else "resolution"
+    return (
+        f"Case {e.case_number} missed its {agreement} agreement",
+        f"Case {e.case_number} ({e.category}, customer {e.customer_id}) was due its"
+        f" {agreement} by {_when(e.due_at)}.\n\nLook it up with GET /cases/{e.case_id}, or"
+        " `python -m orderly_support cases breached`.",
+    )
+
+
 def _low_stock(e: LowStockDetected) -> tuple[str, str]:
     return (
         f"Low stock: {e.sku} at {e.warehouse} ({e.available} available)",
@@ -301,13 +359,18 @@ _TEMPLATES: Final[dict[type[Message], tuple[str, Callable[[Any], tuple[str, str]
         "return_replacement_unavailable",
         _return_replacement_unavailable,
     ),
+    CaseOpened: ("case_opened", _case_opened),
+    CaseStatusChanged: ("case_status_changed", _case_status_changed),
+    CaseClosed: ("case_closed", _case_closed),
+    CaseSlaBreached: ("case_sla_breached", _case_sla_breached),
     LowStockDetected: ("low-stock", _low_stock),
     BackInStock: ("back-in-stock", _back_in_stock),
 }
 
 
-#: What the service tells someone about: an order's step, a return's, a stock level's.
-Notified = OrderEvent | ReturnEvent | LowStockDetected | BackInStock
+#: What the service tells someone about: an order's step, a return's, a case's, a stock
+#: level's.
+Notified = OrderEvent | ReturnEvent | CaseEvent | LowStockDetected | BackInStock
 
 
 def render(event: Notified) -> RenderedMessage:
@@ -317,4 +380,8 @@ def render(event: Notified) -> RenderedMessage:
     except KeyError:
         raise LookupError(f"no template for {event.message_type()}") from None
     subject, body = fill(event)
+    if isinstance(event, CaseStatusChanged):  # one template per step told
+        template = f"case_{event.to_status}"
+    elif isinstance(event, CaseClosed) and event.satisfaction is not None:
+        template = "case_rated"
     return RenderedMessage(template=template, subject=subject, body=body + SIGNATURE)

@@ -1,5 +1,5 @@
 """Kafka subscribers of the notification service: the public order lifecycle, each step of a
-return, and the inventory's low-stock alerts for the warehouse team."""
+return and of a case, and the inventory's low-stock alerts for the warehouse team."""
 
 from __future__ import annotations
 
@@ -35,6 +35,12 @@ from orderly_schemas.returns import (
     ReturnReplacementShipped,
     ReturnReplacementUnavailable,
     ReturnRequested,
+)
+from orderly_schemas.support import (
+    CaseClosed,
+    CaseOpened,
+    CaseSlaBreached,
+    CaseStatusChanged,
 )
 
 
@@ -86,6 +92,24 @@ def register(service: Service, *, channel: Channel) -> None:
     @lifecycle.on(OrderReshipped)
     async def on_order_reshipped(event: OrderReshipped, uow: UnitOfWork) -> None:
         await use_cases.notifications.notify_customer(uow, event, channel=channel)
+
+    cases = service.subscriber(topics.SUPPORT_EVENTS)
+
+    @cases.on(CaseOpened)
+    async def on_case_opened(event: CaseOpened, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_case_customer(uow, event, channel=channel)
+
+    @cases.on(CaseStatusChanged)
+    async def on_case_status_changed(event: CaseStatusChanged, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_case_customer(uow, event, channel=channel)
+
+    @cases.on(CaseClosed)
+    async def on_case_closed(event: CaseClosed, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_case_customer(uow, event, channel=channel)
+
+    @cases.on(CaseSlaBreached)
+    async def on_case_sla_breached(event: CaseSlaBreached, uow: UnitOfWork) -> None:
+        await use_cases.notifications.notify_staff(uow, event, channel=channel, recipient=support)
 
     returns = service.subscriber(topics.ORDER_RETURNS)
 

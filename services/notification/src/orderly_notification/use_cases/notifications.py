@@ -25,6 +25,13 @@ from orderly_schemas.inventory import BackInStock, LowStockDetected
 from orderly_schemas.order import OrderConfirmed, OrderEvent, OrderNeedsAttention
 from orderly_schemas.personal import CUSTOMER_EMAIL
 from orderly_schemas.returns import ReturnEvent, ReturnNeedsAttention
+from orderly_schemas.support import (
+    CaseClosed,
+    CaseEvent,
+    CaseOpened,
+    CaseSlaBreached,
+    CaseStatusChanged,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +90,49 @@ async def notify_customer(
     await _notify(uow, event, channel=channel, recipient=recipient)
 
 
+#: The steps of a case its customer is told of (a case's other moves are support's own).
+CASE_STEPS_TOLD = frozenset({"waiting_on_customer", "resolved"})
+
+
+async def notify_case_customer(
+    uow: UnitOfWork, event: CaseOpened | CaseStatusChanged | CaseClosed, *, channel: Channel
+) -> None:
+    """Tell a case's customer that it was opened, that it waits for them, that it was
+    resolved, or that it closed: at the address of its order, or of their latest order."""
+    if isinstance(event, CaseStatusChanged) and event.to_status not in CASE_STEPS_TOLD:
+        return
+    repo = _notifications(uow)
+    if event.order_id is not None:
+        recipient = await repo.recipient_of(event.order_id)
+        if recipient is None:
+            raise RecipientUnknownError(
+                f"no recipient known for order {event.order_number} ({event.order_id}) yet;"
+                f" case {event.case_number} waits for its OrderConfirmed"
+            )
+    else:
+        recipient = await repo.recipient_of_customer(event.customer_id)
+        if recipient is None:
+            log.info(
+                "case %s: customer %s has no order, so no address; told in the case only",
+                event.case_number,
+                event.customer_id,
+            )
+            return
+    if recipient.address is None:
+        log.info("%s was erased: nothing sent about case %s", recipient.shown_as, event.case_number)
+        return
+    await _notify(uow, event, channel=channel, recipient=recipient)
+
+
 async def notify_staff(
     uow: UnitOfWork,
-    event: OrderNeedsAttention | ReturnNeedsAttention,
+    event: OrderNeedsAttention | ReturnNeedsAttention | CaseSlaBreached,
     *,
     channel: Channel,
     recipient: str,
 ) -> None:
-    """Tell a team (finance, support) about an order or a return the sagas could not settle."""
+    """Tell a team (finance, support) about an order or a return the sagas could not settle,
+    or a case that missed an agreement."""
     await _notify(uow, event, channel=channel, recipient=Recipient.staff(recipient))
 
 
@@ -116,7 +158,9 @@ async def _notify(
     message = render(event)
     notification = Notification(
         notification_id=uuid4(),
-        order_id=event.order_id if isinstance(event, OrderEvent | ReturnEvent) else None,
+        order_id=event.order_id
+        if isinstance(event, OrderEvent | ReturnEvent | CaseEvent)
+        else None,
         event_type=event.message_type(),
         template=message.template,
         channel=channel.name,
@@ -148,4 +192,6 @@ def _about(event: Notified) -> str:
         return f"return {event.return_number}"
     if isinstance(event, OrderEvent):
         return f"order {event.order_number}"
+    if isinstance(event, CaseEvent):
+        return f"case {event.case_number}"
     return f"{event.sku} at {event.warehouse}"
