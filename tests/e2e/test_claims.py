@@ -120,6 +120,18 @@ async def test_a_lost_parcel_is_reshipped_from_stock_and_the_order_completes(
     before = on_hand(stack, sku)
 
     opened = await claims.open(order.order_id, "reshipment")
+    case = httpx.post(
+        f"{stack.url('support')}/cases",
+        json={
+            "category": "delivery",
+            "subject": "My parcel never came",
+            "message": "The tracking says it failed.",
+            "order": str(order.order_id),
+            "claim_id": opened["claim_id"],
+        },
+        headers=stack.headers(Role.CUSTOMER, customer_id=order.customer.customer_id),
+        timeout=10,
+    )
     delivered = await claims.reached(opened["claim_id"], "delivered", within=90)
     await eventually(
         lambda: status_of(stack, order) == "completed", within=60, what="order completed"
@@ -133,11 +145,12 @@ async def test_a_lost_parcel_is_reshipped_from_stock_and_the_order_completes(
     assert on_hand(stack, sku) == before - 2  # the same goods again, from stock
     assert payment["status"] == "captured"  # no new payment, nothing refunded
     assert payment["refunds"] == []
-    await told(stack, order, "order_claimed", "order_reshipped", "order_completed")
+    assert case.status_code == 201, case.text
+    await told(stack, order, "order_claimed", "order_reshipped", "order_completed", "case_opened")
     timeline = view(stack, f"/orders/{order.order_id}/timeline")
     parcels = {e["ref"] for e in timeline["entries"] if e["source"] == "parcel"}
     assert timeline["unavailable"] == {}
-    assert {"order", "claim", "parcel", "payment", "notification"} <= {
+    assert {"order", "claim", "parcel", "payment", "notification", "case"} <= {
         e["source"] for e in timeline["entries"]
     }
     assert len(parcels) == 2  # the lost parcel and its replacement, each tracked
