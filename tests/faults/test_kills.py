@@ -364,6 +364,7 @@ def test_replaying_every_topic_from_the_first_offset_changes_nothing(faults: Sta
         topics.INVENTORY_EVENTS,
         topics.PAYMENT_COMMANDS,
         topics.PAYMENT_EVENTS,
+        topics.SUPPORT_EVENTS,
     ]
 
     dead_before = dead_letters(faults)

@@ -15,6 +15,7 @@ from sqlalchemy import create_engine, text
 from orderly_ops import cli
 from orderly_ops.invariants import (
     ANALYTICS_AGREES,
+    CASES_WATCHED,
     CLAIM_REFUNDS_AGREE,
     CLAIMS_FOLLOW_ORDERS,
     EVERY_ORDER_TERMINAL,
@@ -390,7 +391,7 @@ def test_a_consistent_world_passes_every_invariant(dbs: Databases) -> None:
     report = check(dbs, baseline=world.baseline)
 
     assert report.ok, report.summary()
-    assert len(report.checked) == 20
+    assert len(report.checked) == 21
     assert report.stats["money"] == {
         "net_captured": 500,
         "kept_orders_value": 500,
@@ -810,3 +811,50 @@ def test_a_claim_that_does_not_follow_its_order_fails(dbs: Databases) -> None:
     world = World(dbs)
     world.claimed(status="reshipped")
     assert broken(dbs, world) == {CLAIMS_FOLLOW_ORDERS, CLAIM_REFUNDS_AGREE}
+
+
+def a_case(
+    dbs: Databases,
+    *,
+    status: str = "new",
+    first_due: timedelta = timedelta(hours=4),
+    answered: bool = False,
+    marked: bool = False,
+) -> None:
+    """A case of support's, opened a day ago, its first response due ``first_due`` from now
+    (in the past when negative), its resolution due in two days."""
+    first_response_due = NOW + first_due
+    pending = [] if answered or marked else [first_response_due]
+    if status in ("new", "open"):
+        pending.append(NOW + timedelta(days=2))
+    run(
+        dbs.support or "",
+        "INSERT INTO cases (case_id, case_number, category, customer_id, status, opened_by,"
+        " opened_by_party, opened_at, updated_at, first_response_due_at, first_responded_at,"
+        " first_response_breached_at, resolution_due_at, sla_due_at) VALUES (:id, :n, 'other',"
+        " 'C1', :s, 'C1', 'customer', :opened, :opened, :due, :answered, :marked, :resolve,"
+        " :sla)",
+        id=uuid.uuid4(),
+        n=f"CS-{uuid.uuid4().hex[:7]}",
+        s=status,
+        opened=NOW - timedelta(days=1),
+        due=first_response_due,
+        answered=NOW if answered else None,
+        marked=NOW if marked else None,
+        resolve=NOW + timedelta(days=2),
+        sla=min(pending, default=None),
+    )
+
+
+def test_open_cases_are_watched_until_each_agreement_is_met_or_marked_missed(
+    dbs: Databases,
+) -> None:
+    world = World(dbs)
+    a_case(dbs)  # due later
+    a_case(dbs, first_due=-timedelta(hours=1), answered=True, status="open")
+    a_case(dbs, first_due=-timedelta(hours=1), marked=True)
+    a_case(dbs, first_due=-timedelta(hours=1), status="resolved", answered=True)
+    assert check(dbs, baseline=world.baseline).ok
+
+    a_case(dbs, first_due=-timedelta(hours=1))  # due an hour ago, never marked missed
+    assert broken(dbs, world) == {CASES_WATCHED}

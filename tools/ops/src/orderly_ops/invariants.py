@@ -80,7 +80,7 @@ def database_urls(env: Mapping[str, str], services: Iterable[str]) -> dict[str, 
 @dataclass(frozen=True)
 class Databases:
     """The SQLAlchemy URL of each service's database (notification, analytics and support
-    optional; no invariant reads support's yet, beside its outbox and inbox)."""
+    optional; support's cases are checked when it is given)."""
 
     order: str
     inventory: str
@@ -175,6 +175,11 @@ CLAIM_FOLLOWS = {
     "refunded": ("cancelled",),
     "needs_attention": ("needs_attention",),
 }
+CASES_WATCHED = "every open case has its missed agreements marked, none left unwatched"
+#: Where a case's agreements are watched (orderly_support.domain.cases, restated): the first
+#: response while support owes one, the resolution while its clock runs.
+ANSWER_AWAITED = ("new", "open", "waiting_on_customer")
+CLOCK_RUNS = ("new", "open")
 NOTIFIED_ONCE = "each customer was told of each step once, and of the outcome"
 ANALYTICS_AGREES = "analytics agrees with how each order ended"
 NOTHING_UNSENT = "nothing is left unsent in an outbox"
@@ -252,6 +257,9 @@ def check(
         _check_payments(report, conn, orders, settle)
     _check_returns(report, dbs, orders, settle)
     _check_claims(report, dbs, orders)
+    if dbs.support:
+        with _reading(dbs.support) as conn:
+            _check_cases(report, conn, settle)
     if dbs.notification:
         with _reading(dbs.notification) as conn:
             _check_notifications(report, conn, orders)
@@ -920,6 +928,46 @@ def _check_claims(report: Report, dbs: Databases, orders: Mapping[UUID, Mapping[
     for claim_id, got in refunded.items():
         report.fail(CLAIM_REFUNDS_AGREE, str(claim_id), f"{got} refunded for no known claim")
     report.stats["claims_by_status"] = _count_by(c.status for c in claims)
+
+
+def _check_cases(report: Report, conn: Connection, settle: timedelta) -> None:
+    """A case waits for support or the customer, but never unwatched: an agreement whose due
+    time passed (by more than ``settle``) was met or is marked missed (the breach job's
+    work), and a case with an agreement pending keeps the due time the job looks for."""
+    report.checked.append(CASES_WATCHED)
+    cutoff = datetime.now(UTC) - settle
+    rows = conn.execute(
+        text(
+            "SELECT case_number, status, first_response_due_at, first_responded_at,"
+            " first_response_breached_at, resolution_due_at, resolution_paused_since,"
+            " resolved_at, resolution_breached_at, sla_due_at FROM cases"
+            " WHERE status <> 'closed'"
+        )
+    ).all()
+    for c in rows:
+        first_open = (
+            c.status in ANSWER_AWAITED
+            and c.first_responded_at is None
+            and c.first_response_breached_at is None
+        )
+        if first_open and c.first_response_due_at <= cutoff:
+            report.fail(
+                CASES_WATCHED,
+                c.case_number,
+                f"first response due {c.first_response_due_at:%Y-%m-%d %H:%M:%S}, neither"
+                " given nor marked missed",
+            )
+        running = c.status in CLOCK_RUNS and c.resolution_breached_at is None
+        if running and c.resolution_due_at <= cutoff:
+            report.fail(
+                CASES_WATCHED,
+                c.case_number,
+                f"resolution due {c.resolution_due_at:%Y-%m-%d %H:%M:%S}, neither reached nor"
+                " marked missed",
+            )
+        if (first_open or running) and c.sla_due_at is None:
+            report.fail(CASES_WATCHED, c.case_number, f"{c.status} with no agreement watched")
+    report.stats["open_cases_by_status"] = _count_by(c.status for c in rows)
 
 
 def _goods(lines: Iterable[Mapping[str, Any]]) -> list[tuple[str, str, int]]:
