@@ -100,13 +100,17 @@ def _order_paid(e: OrderPaid) -> tuple[str, str]:
     )
 
 
+def _tracking(numbers: list[str]) -> str:
+    """The parcels' tracking numbers, as a line of a message."""
+    noun = "number" if len(numbers) == 1 else "numbers"
+    return f"Tracking {noun}: {', '.join(numbers)}"
+
+
 def _order_dispatched(e: OrderDispatched) -> tuple[str, str]:
-    numbers = ", ".join(e.tracking_numbers)
-    noun = "number" if len(e.tracking_numbers) == 1 else "numbers"
     return (
         f"Your order {e.order_number} is on its way",
         f"Your order {e.order_number} has left our warehouse with {e.carrier}.\n\n"
-        f"Tracking {noun}: {numbers}",
+        + _tracking(e.tracking_numbers),
     )
 
 
@@ -156,12 +160,10 @@ def _order_claimed(e: OrderClaimed) -> tuple[str, str]:
 
 
 def _order_reshipped(e: OrderReshipped) -> tuple[str, str]:
-    numbers = ", ".join(e.tracking_numbers)
-    noun = "number" if len(e.tracking_numbers) == 1 else "numbers"
     return (
         f"Your replacement for order {e.order_number} is on its way",
         f"The replacement for your order {e.order_number} has left our warehouse with"
-        f" {e.carrier}.\n\nTracking {noun}: {numbers}",
+        f" {e.carrier}.\n\n" + _tracking(e.tracking_numbers),
     )
 
 

@@ -276,20 +276,14 @@ async def record_replacement_shipped(
     uow: UnitOfWork, event: ReplacementShipped, *, policy: ReturnPolicy
 ) -> bool:
     """An exchange's replacement left the warehouse; False if no return asked for it."""
-    return_id = await uow.repository(_in_postgres).with_replacement(event.replacement_id)
-    if return_id is None:
-        return False
     carrier = event.parcels[0].carrier
     tracking = [p.tracking_number for p in event.parcels]
-    await _exchange_step(
+    return await _replacement_step(
         uow,
-        event.order_id,
-        return_id,
-        "ReplacementShipped",
+        event,
         lambda r, at: r.replacement_shipped(event.replacement_id, carrier, tracking, at),
         policy,
     )
-    return True
 
 
 async def record_replacement_refused(
@@ -297,18 +291,12 @@ async def record_replacement_refused(
 ) -> bool:
     """An exchange's replacement cannot be sent: the return becomes a refund; False if no
     return asked for it."""
-    return_id = await uow.repository(_in_postgres).with_replacement(event.replacement_id)
-    if return_id is None:
-        return False
-    await _exchange_step(
+    return await _replacement_step(
         uow,
-        event.order_id,
-        return_id,
-        "ReplacementRefused",
+        event,
         lambda r, at: r.replacement_refused(event.replacement_id, event.reason, at),
         policy,
     )
-    return True
 
 
 async def process_due_returns(
@@ -351,6 +339,21 @@ async def _step(uow: UnitOfWork, return_id: UUID, name: str, act: Callable[[Retu
 
 def _ignored(name: str, returned: Return) -> None:
     log.info("%s ignored: return %s is %s", name, returned.return_number, returned.status.value)
+
+
+async def _replacement_step(
+    uow: UnitOfWork,
+    event: ReplacementShipped | ReplacementRefused,
+    act: Callable[[Return, Settling], bool],
+    policy: ReturnPolicy,
+) -> bool:
+    """Inventory's answer about a replacement, for the return that asked for it; False if
+    none did (the replacement is a claim's)."""
+    return_id = await uow.repository(_in_postgres).with_replacement(event.replacement_id)
+    if return_id is None:
+        return False
+    await _exchange_step(uow, event.order_id, return_id, event.message_type(), act, policy)
+    return True
 
 
 async def _exchange_step(
